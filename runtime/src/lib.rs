@@ -1,0 +1,3 @@
+//! The trapbox host: the guest's debugger.
+
+pub mod cli;
