@@ -54,7 +54,7 @@ const EI_DATA: usize = 5;
 /// Checks the identification bytes one by one, so each wrong input gets its own message.
 fn check_ident(data: &[u8]) -> Result<(), RewriteError> {
     if data.len() < 4 || data[..4] != elf::ELFMAG {
-        return Err(if data.len() < 4 && elf::ELFMAG.starts_with(data) {
+        return Err(if !data.is_empty() && data.len() < 4 && elf::ELFMAG.starts_with(data) {
             RewriteError::Truncated("shorter than the ELF magic number")
         } else {
             RewriteError::NotElf

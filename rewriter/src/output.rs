@@ -84,6 +84,15 @@ pub fn write(image: &ElfImage<'_>, sites: &[TrapSite], site_offsets: &[u64], enc
         None => vec![0],
     };
 
+    // A name offset past the old table would now point into the appended names (and could
+    // read ".trapbox"): such a file is malformed.
+    for (index, header) in headers.iter().enumerate().skip(1) {
+        let name = u32::from_le_bytes(header[0..4].try_into().expect("4 bytes")) as usize;
+        if name >= names.len() {
+            return Err(RewriteError::Malformed(format!("section {index} has a name offset outside the section-name table")));
+        }
+    }
+
     pad_to(&mut out, 8);
     let table = table_bytes(encoding, sites)?;
     let table_offset = out.len() as u64;

@@ -274,3 +274,34 @@ fn inspect_of_an_unrewritten_file_says_so() {
     assert_ne!(out.status, 0);
     assert!(out.stderr.contains("/bin/busybox") && out.stderr.contains("not rewritten"), "{}", out.stderr);
 }
+
+/// The load-time API (bytes already in memory, plus what is known about them) finds the
+/// same sites as the file rewriter, and patches them the same way.
+#[test]
+fn in_memory_scan_matches_the_file_rewriter() {
+    let bytes = std::fs::read(busybox()).unwrap();
+    let options = trapbox_rewriter::RewriteOptions { cross_check: false, ..Default::default() };
+    let analysis = trapbox_rewriter::analyse(&bytes, &options).unwrap();
+    let image = ElfImage::parse(&bytes).unwrap();
+    let (eh_vaddr, eh_frame) = image.eh_frame().unwrap();
+    let fdes = trapbox_rewriter::ehframe::function_extents(eh_frame, eh_vaddr);
+    let mut from_memory = Vec::new();
+    for region in image.code_regions().unwrap() {
+        let mut code = bytes[region.offset as usize..(region.offset + region.size) as usize].to_vec();
+        let end = region.vaddr + region.size;
+        let in_region: Vec<_> = fdes.iter().filter(|f| f.start >= region.vaddr && f.start < end).cloned().collect();
+        let hints = trapbox_rewriter::CodeHints {
+            function_starts: in_region.iter().map(|f| f.start).chain([image.entry]).collect(),
+            extents: in_region,
+        };
+        let found = trapbox_rewriter::scan_code(&code, region.vaddr, &hints);
+        trapbox_rewriter::patch_code(&mut code, region.vaddr, &found.sites, TrapEncoding::Ud2).unwrap();
+        let left = trapbox_rewriter::scan_code(&code, region.vaddr, &trapbox_rewriter::CodeHints::default());
+        assert!(left.sites.is_empty() && left.skipped.is_empty(), "{}: a syscall survived patching", region.name);
+        // Patching twice fails: the sites no longer hold their instructions.
+        assert!(trapbox_rewriter::patch_code(&mut code, region.vaddr, &found.sites, TrapEncoding::Ud2).is_err() || found.sites.is_empty());
+        from_memory.extend(found.sites);
+    }
+    from_memory.sort_by_key(|s| s.addr);
+    assert_eq!(from_memory, analysis.sites);
+}
