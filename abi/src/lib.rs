@@ -36,7 +36,8 @@
 //! A versioned little-endian array of sites, sorted by address, carried in a non-loaded ELF
 //! section named [`table::SECTION_NAME`]. Each site records its link-time virtual address
 //! (the host adds the module's load bias), the kind of instruction it replaced and, when the
-//! rewriter could infer it, the call number.
+//! rewriter could infer it, the call number. Hostcall stubs of the SDK ([`sdk`]) list
+//! themselves in a second section, `.trapbox.sdk`, a bare array of the same entries.
 
 #![no_std]
 #![warn(missing_docs)]
@@ -45,6 +46,8 @@ pub mod errno;
 pub mod hostcall;
 pub mod linux;
 pub mod regs;
+#[cfg(target_arch = "x86_64")]
+pub mod sdk;
 pub mod table;
 pub mod trap;
 

@@ -24,11 +24,18 @@
 //!
 //! Parsing ([`TrapTable::parse`]) validates everything and never allocates, so the host can
 //! use a table straight from the file and look sites up by binary search.
+//!
+//! Guests built with the SDK carry a second, simpler table in the non-loaded section
+//! [`SDK_SECTION_NAME`]: a bare array of entries in the layout above, in any order, no header,
+//! all using the `ud2` encoding. Each hostcall stub appends its own entry at assembly time
+//! and the linker fills in the address ([`sdk_entries`] reads them).
 
 use crate::trap::{SiteKind, TrapEncoding};
 
 /// The name of the non-loaded ELF section that holds the table.
 pub const SECTION_NAME: &str = ".trapbox";
+/// The name of the non-loaded section of bare entries emitted by the SDK's hostcall stubs.
+pub const SDK_SECTION_NAME: &str = ".trapbox.sdk";
 /// The table's magic number.
 pub const MAGIC: [u8; 8] = *b"TRAPBOX\0";
 /// The table format this crate reads and writes.
@@ -75,6 +82,16 @@ pub fn header_bytes(encoding: TrapEncoding, count: u32) -> [u8; HEADER_SIZE] {
     out[14] = encoding as u8;
     out[16..20].copy_from_slice(&count.to_le_bytes());
     out
+}
+
+/// The entries of a [`SDK_SECTION_NAME`] section, in section order; `Err(index)` for an
+/// entry with an unknown kind. Trailing bytes shorter than an entry are ignored.
+pub fn sdk_entries(bytes: &[u8]) -> impl Iterator<Item = Result<TrapSite, u32>> + '_ {
+    bytes.chunks_exact(ENTRY_SIZE).enumerate().map(|(index, e)| {
+        let kind = SiteKind::from_u8(e[8]).ok_or(index as u32)?;
+        let nr = (e[9] & SITE_NR_KNOWN != 0).then(|| u32_at(e, 12));
+        Ok(TrapSite { addr: u64_at(e, 0), kind, nr })
+    })
 }
 
 /// Why bytes are not a valid trap table.

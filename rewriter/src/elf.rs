@@ -233,6 +233,17 @@ impl<'a> ElfImage<'a> {
         })
     }
 
+    /// Whether `vaddr` lies in the file bytes of an executable `PT_LOAD` segment.
+    pub fn is_executable_vaddr(&self, vaddr: u64) -> bool {
+        self.segments.iter().any(|s| {
+            let start = s.p_vaddr(LE);
+            s.p_type(LE) == elf::PT_LOAD
+                && s.p_flags(LE) & elf::PF_X != 0
+                && vaddr >= start
+                && vaddr - start < s.p_filesz(LE)
+        })
+    }
+
     /// The file bytes loaded at `vaddr..vaddr+len`, if one segment holds them all.
     pub fn bytes_at_vaddr(&self, vaddr: u64, len: u64) -> Option<&'a [u8]> {
         let (end, offset) = self.segment_span_containing(vaddr)?;

@@ -218,6 +218,25 @@ pub fn trap_table(elf: &[u8]) -> Result<Option<TrapTable<'_>>, RewriteError> {
         .transpose()
 }
 
+/// The hostcall sites an SDK-built binary lists in its `.trapbox.sdk` section, sorted.
+///
+/// Only entries that point at a `ud2` in an executable segment are kept: when the linker
+/// discards an unused stub (`--gc-sections`), its entry stays behind with a meaningless
+/// address, and such an entry must never make a random address a trap site.
+pub fn sdk_sites(elf: &[u8]) -> Result<Vec<TrapSite>, RewriteError> {
+    let image = ElfImage::parse(elf)?;
+    let Some((_, section)) = image.section_data_by_name(trapbox_abi::table::SDK_SECTION_NAME)? else {
+        return Ok(Vec::new());
+    };
+    let mut sites: Vec<TrapSite> = trapbox_abi::table::sdk_entries(section)
+        .filter_map(Result::ok)
+        .filter(|site| image.is_executable_vaddr(site.addr) && image.bytes_at_vaddr(site.addr, 2) == Some(&TrapEncoding::Ud2.bytes()[..]))
+        .collect();
+    sites.sort_unstable_by_key(|s| s.addr);
+    sites.dedup_by_key(|s| s.addr);
+    Ok(sites)
+}
+
 /// Writes `encoding` over every site of `code` (loaded at `base`), checking that each site
 /// still holds the instruction recorded for it. For load-time patching of bytes in memory.
 pub fn patch_code(code: &mut [u8], base: u64, sites: &[TrapSite], encoding: TrapEncoding) -> Result<(), RewriteError> {
