@@ -1,3 +1,21 @@
 //! The trapbox host: the guest's debugger.
+//!
+//! - [`launcher`]: fork, seize, lock down (no-new-privs, fds, seccomp), exec;
+//! - [`seccomp`]: the backstop filter, generated from [`syscalls`];
+//! - [`syscalls`]: the dispatcher's table of every x86-64 call and its disposition;
+//! - [`debugger`]: the ptrace event loop, trap recognition, per-process and per-thread state;
+//! - [`inject`]: the stub page and the injector;
+//! - [`modules`]: which file is mapped where, and its trap table;
+//! - [`trace`]: `--trace` lines;
+//! - [`sys`]: safe wrappers over ptrace, wait and guest memory (with [`launcher`], the only `unsafe`).
 
 pub mod cli;
+pub mod debugger;
+pub mod inject;
+pub mod launcher;
+pub mod modules;
+pub mod names;
+pub mod seccomp;
+pub mod sys;
+pub mod syscalls;
+pub mod trace;

@@ -72,7 +72,10 @@ pub fn build_guest(source: &str, flags: &[&str]) -> PathBuf {
     if std::fs::metadata(&out).and_then(|m| m.modified()).is_ok_and(|t| t >= src_time) {
         return out;
     }
-    let tmp = out.with_extension(format!("tmp{}", std::process::id()));
+    // Unique per process and call: parallel tests may build the same fixture at once.
+    static BUILDS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let build = BUILDS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = out.with_extension(format!("tmp{}-{build}", std::process::id()));
     let status = Command::new("gcc")
         .args(flags)
         .arg("-o")

@@ -1,0 +1,230 @@
+//! Which module is mapped where in a guest, and its trap table.
+//!
+//! `/proc/PID/maps` is parsed only after an exec and on a cache miss (a trap signal at an
+//! address no known module covers, or not listed in the module's table) — never on the hot
+//! path. Each distinct file (device, inode) is read and its `.trapbox` table validated once
+//! per host run; the bytes are kept for the host's lifetime so a lookup is a binary search in
+//! place, with no allocation.
+
+use std::collections::HashMap;
+
+use trapbox_abi::table::{TrapSite, TrapTable};
+use trapbox_abi::trap::TrapEncoding;
+
+use crate::sys::Pid;
+
+/// What the host knows about one ELF file.
+#[derive(Debug)]
+pub struct Image {
+    /// The file's trap table, `None` when it was never rewritten (or is not an ELF file).
+    pub table: Option<TrapTable<'static>>,
+    /// Hostcall stubs an SDK-built file lists in its `.trapbox.sdk` section (all `ud2`), sorted.
+    pub sdk_sites: Vec<TrapSite>,
+    /// `ET_EXEC`: loaded at its link-time addresses (bias 0).
+    pub fixed_address: bool,
+    /// The page-aligned `p_vaddr` of its first `PT_LOAD`.
+    pub first_load_page: u64,
+}
+
+/// One executable mapping of a file in a guest.
+#[derive(Clone, Copy, Debug)]
+pub struct Module {
+    /// First address.
+    pub start: u64,
+    /// One past the last address.
+    pub end: u64,
+    /// The file.
+    pub image: &'static Image,
+    /// Load bias: runtime address minus link-time address.
+    pub bias: u64,
+}
+
+impl Module {
+    /// The trap site at runtime address `site`, if this module's table lists it and the table
+    /// uses `encoding`.
+    pub fn site(&self, site: u64, encoding: TrapEncoding) -> Option<TrapSite> {
+        let link_addr = site.wrapping_sub(self.bias);
+        if let Some(table) = self.image.table.as_ref().filter(|t| t.encoding() == encoding) {
+            if let Some(found) = table.find(link_addr) {
+                return Some(found);
+            }
+        }
+        if encoding != TrapEncoding::Ud2 {
+            return None;
+        }
+        let sdk = &self.image.sdk_sites;
+        sdk.binary_search_by_key(&link_addr, |s| s.addr).ok().map(|i| sdk[i])
+    }
+}
+
+/// The images read so far, by (device, inode).
+#[derive(Debug, Default)]
+pub struct ImageCache {
+    images: HashMap<(u64, u64), &'static Image>,
+}
+
+struct MapLine<'a> {
+    start: u64,
+    end: u64,
+    executable: bool,
+    offset: u64,
+    device: u64,
+    inode: u64,
+    path: &'a str,
+}
+
+fn parse_map_line(line: &str) -> Option<MapLine<'_>> {
+    let mut fields = line.splitn(6, ' ');
+    let range = fields.next()?;
+    let perms = fields.next()?;
+    let offset = fields.next()?;
+    let device = fields.next()?;
+    let inode = fields.next()?;
+    let path = fields.next().unwrap_or("").trim_start();
+    let (start, end) = range.split_once('-')?;
+    let (major, minor) = device.split_once(':')?;
+    Some(MapLine {
+        start: u64::from_str_radix(start, 16).ok()?,
+        end: u64::from_str_radix(end, 16).ok()?,
+        executable: perms.as_bytes().get(2) == Some(&b'x'),
+        offset: u64::from_str_radix(offset, 16).ok()?,
+        device: u64::from_str_radix(major, 16).ok()? << 32 | u64::from_str_radix(minor, 16).ok()?,
+        inode: inode.parse().ok()?,
+        path,
+    })
+}
+
+// Offsets come from the guest's ELF file: every addition is checked.
+fn u16_at(b: &[u8], at: usize) -> Option<u16> {
+    Some(u16::from_le_bytes(b.get(at..at.checked_add(2)?)?.try_into().ok()?))
+}
+fn u32_at(b: &[u8], at: usize) -> Option<u32> {
+    Some(u32::from_le_bytes(b.get(at..at.checked_add(4)?)?.try_into().ok()?))
+}
+fn u64_at(b: &[u8], at: usize) -> Option<u64> {
+    Some(u64::from_le_bytes(b.get(at..at.checked_add(8)?)?.try_into().ok()?))
+}
+
+/// `(is ET_EXEC, page-aligned vaddr of the first PT_LOAD)` of an ELF64 little-endian file.
+fn load_layout(elf: &[u8]) -> Option<(bool, u64)> {
+    if elf.get(0..4)? != b"\x7fELF" || *elf.get(4)? != 2 {
+        return None;
+    }
+    let e_type = u16_at(elf, 16)?;
+    let phoff = usize::try_from(u64_at(elf, 32)?).ok()?;
+    let phentsize = usize::from(u16_at(elf, 54)?);
+    let phnum = usize::from(u16_at(elf, 56)?);
+    for i in 0..phnum {
+        let at = phoff.checked_add(i.checked_mul(phentsize)?)?;
+        if u32_at(elf, at)? == 1 {
+            return Some((e_type == 2, u64_at(elf, at.checked_add(16)?)? & !0xfff));
+        }
+    }
+    None
+}
+
+fn load_image(bytes: &[u8]) -> Image {
+    let layout = load_layout(bytes);
+    let table = match trapbox_rewriter::trap_table_section(bytes) {
+        Ok(Some(section)) => {
+            // Only the table is kept, for the host's lifetime (one per distinct file), so a
+            // lookup is a binary search in place with no copy or allocation.
+            let section: &'static [u8] = Box::leak(section.to_vec().into_boxed_slice());
+            match TrapTable::parse(section) {
+                Ok(table) => Some(table),
+                Err(err) => {
+                    eprintln!("trapbox: warning: ignoring an invalid trap table: {err}");
+                    None
+                }
+            }
+        }
+        _ => None,
+    };
+    let sdk_sites = trapbox_rewriter::sdk_sites(bytes).unwrap_or_default();
+    let (fixed_address, first_load_page) = layout.unwrap_or((false, 0));
+    Image { table, sdk_sites, fixed_address, first_load_page }
+}
+
+/// The largest file the host reads to find a trap table: a guest must not make the host
+/// read (and hold) arbitrary amounts of data by mapping huge executable files.
+const MAX_IMAGE_BYTES: u64 = 1 << 30;
+
+fn read_bounded(path: &str) -> Option<Vec<u8>> {
+    let len = std::fs::metadata(path).ok()?.len();
+    if len > MAX_IMAGE_BYTES {
+        return None;
+    }
+    std::fs::read(path).ok()
+}
+
+impl ImageCache {
+    fn image(&mut self, pid: Pid, line: &MapLine<'_>) -> &'static Image {
+        let key = (line.device, line.inode);
+        if let Some(image) = self.images.get(&key) {
+            return image;
+        }
+        // map_files survives renames and deletions; the path is the fallback for non-root hosts.
+        let by_map = format!("/proc/{pid}/map_files/{:x}-{:x}", line.start, line.end);
+        let bytes = read_bounded(&by_map).or_else(|| read_bounded(line.path)).unwrap_or_default();
+        let image: &'static Image = Box::leak(Box::new(load_image(&bytes)));
+        self.images.insert(key, image);
+        image
+    }
+
+    /// Reads `/proc/PID/maps` and returns every executable file mapping with its image.
+    pub fn scan(&mut self, pid: Pid) -> Vec<Module> {
+        let Ok(maps) = std::fs::read_to_string(format!("/proc/{pid}/maps")) else {
+            return Vec::new();
+        };
+        let lines: Vec<MapLine<'_>> = maps.lines().filter_map(parse_map_line).collect();
+        let mut modules = Vec::new();
+        for line in lines.iter().filter(|l| l.executable && l.inode != 0 && l.path.starts_with('/')) {
+            let image = self.image(pid, line);
+            let bias = if image.fixed_address {
+                0
+            } else {
+                let base = lines
+                    .iter()
+                    .filter(|l| l.device == line.device && l.inode == line.inode && l.offset == 0)
+                    .map(|l| l.start)
+                    .min()
+                    .unwrap_or(line.start);
+                base.wrapping_sub(image.first_load_page)
+            };
+            modules.push(Module { start: line.start, end: line.end, image, bias });
+        }
+        modules
+    }
+}
+
+/// The module covering `addr`.
+pub fn find(modules: &[Module], addr: u64) -> Option<&Module> {
+    modules.iter().find(|m| m.start <= addr && addr < m.end)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_maps_lines() {
+        let l = parse_map_line("00400000-00452000 r-xp 00001000 fd:01 1234                       /bin/busybox").unwrap();
+        assert_eq!((l.start, l.end, l.executable, l.offset, l.inode, l.path), (0x400000, 0x452000, true, 0x1000, 1234, "/bin/busybox"));
+        assert_eq!(l.device, 0xfd << 32 | 1);
+        let anon = parse_map_line("7ffd0000-7ffd1000 rw-p 00000000 00:00 0 ").unwrap();
+        assert!(!anon.executable);
+        assert!(parse_map_line("garbage").is_none());
+    }
+
+    #[test]
+    fn layout_of_a_real_binary() {
+        let bytes = std::fs::read(std::env::current_exe().unwrap()).unwrap();
+        assert!(load_layout(&bytes).is_some());
+        assert!(load_layout(b"\x7fELF").is_none());
+        assert!(load_layout(&[]).is_none());
+        // A header whose program-header offset points past the end of memory.
+        let mut hostile = bytes[..64].to_vec();
+        hostile[32..40].copy_from_slice(&u64::MAX.to_le_bytes());
+        assert!(load_layout(&hostile).is_none());
+    }
+}

@@ -1,0 +1,301 @@
+//! Thin, safe wrappers over the Linux calls the host makes: ptrace, wait, guest memory access.
+//!
+//! This module and [`crate::launcher`] are the only places with `unsafe`; everything above
+//! them works with plain values and `Result<_, Errno>`.
+
+use std::fmt;
+
+/// A process or thread id.
+pub type Pid = i32;
+
+/// The general-purpose registers of a stopped thread, as `PTRACE_GETREGS` reports them.
+pub type Regs = libc::user_regs_struct;
+
+/// A failed call's `errno`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Errno(pub i32);
+
+impl Errno {
+    /// The thread is gone (exited, killed, or not stopped for us).
+    pub const ESRCH: Errno = Errno(libc::ESRCH);
+    /// No traced child is left.
+    pub const ECHILD: Errno = Errno(libc::ECHILD);
+    /// Interrupted by a signal.
+    pub const EINTR: Errno = Errno(libc::EINTR);
+
+    fn last() -> Errno {
+        Errno(std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO))
+    }
+}
+
+impl fmt::Debug for Errno {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({})", crate::names::errno_name(self.0), std::io::Error::from_raw_os_error(self.0))
+    }
+}
+
+impl fmt::Display for Errno {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self, f)
+    }
+}
+
+impl std::error::Error for Errno {}
+
+// ptrace requests, options and events (linux/ptrace.h), spelled out so the host does not
+// depend on which of them a given libc version exports.
+const PTRACE_PEEKDATA: u32 = 2;
+const PTRACE_POKEDATA: u32 = 5;
+const PTRACE_CONT: u32 = 7;
+const PTRACE_GETREGS: u32 = 12;
+const PTRACE_SETREGS: u32 = 13;
+const PTRACE_SYSCALL: u32 = 24;
+const PTRACE_GETEVENTMSG: u32 = 0x4201;
+const PTRACE_GETSIGINFO: u32 = 0x4202;
+const PTRACE_SEIZE: u32 = 0x4206;
+const PTRACE_LISTEN: u32 = 0x4208;
+
+/// `PTRACE_O_TRACESYSGOOD`: syscall stops report `SIGTRAP | 0x80`.
+pub const OPT_TRACESYSGOOD: u64 = 1;
+/// `PTRACE_O_TRACEFORK`.
+pub const OPT_TRACEFORK: u64 = 1 << 1;
+/// `PTRACE_O_TRACEVFORK`.
+pub const OPT_TRACEVFORK: u64 = 1 << 2;
+/// `PTRACE_O_TRACECLONE`.
+pub const OPT_TRACECLONE: u64 = 1 << 3;
+/// `PTRACE_O_TRACEEXEC`.
+pub const OPT_TRACEEXEC: u64 = 1 << 4;
+/// `PTRACE_O_TRACESECCOMP`.
+pub const OPT_TRACESECCOMP: u64 = 1 << 7;
+/// `PTRACE_O_EXITKILL`: a dying host takes every guest with it.
+pub const OPT_EXITKILL: u64 = 1 << 20;
+
+/// `PTRACE_EVENT_FORK`.
+pub const EVENT_FORK: i32 = 1;
+/// `PTRACE_EVENT_VFORK`.
+pub const EVENT_VFORK: i32 = 2;
+/// `PTRACE_EVENT_CLONE`.
+pub const EVENT_CLONE: i32 = 3;
+/// `PTRACE_EVENT_EXEC`.
+pub const EVENT_EXEC: i32 = 4;
+/// `PTRACE_EVENT_SECCOMP`.
+pub const EVENT_SECCOMP: i32 = 7;
+/// `PTRACE_EVENT_STOP`: group-stop or the first stop of an auto-attached child (SEIZE).
+pub const EVENT_STOP: i32 = 128;
+
+fn ptrace(request: u32, tid: Pid, addr: u64, data: u64) -> Result<i64, Errno> {
+    // SAFETY: every request issued through this helper either takes integer arguments or (for
+    // GETREGS/SETREGS/GETEVENTMSG/GETSIGINFO) a pointer to a live, correctly sized buffer owned
+    // by the calling wrapper; the kernel validates the tid.
+    let ret = unsafe { libc::ptrace(request as _, tid, addr as *mut libc::c_void, data as *mut libc::c_void) };
+    if ret == -1 {
+        Err(Errno::last())
+    } else {
+        Ok(ret)
+    }
+}
+
+/// Attaches to `pid` with `PTRACE_SEIZE` and sets `options`.
+pub fn seize(pid: Pid, options: u64) -> Result<(), Errno> {
+    ptrace(PTRACE_SEIZE, pid, 0, options).map(drop)
+}
+
+/// Resumes a stopped thread, delivering `signal` (0 for none).
+pub fn cont(tid: Pid, signal: i32) -> Result<(), Errno> {
+    ptrace(PTRACE_CONT, tid, 0, signal as u64).map(drop)
+}
+
+/// Resumes a stopped thread until its next syscall entry or exit.
+pub fn cont_syscall(tid: Pid, signal: i32) -> Result<(), Errno> {
+    ptrace(PTRACE_SYSCALL, tid, 0, signal as u64).map(drop)
+}
+
+/// Lets a thread in group-stop stay stopped but report further events (SEIZE only).
+pub fn listen(tid: Pid) -> Result<(), Errno> {
+    ptrace(PTRACE_LISTEN, tid, 0, 0).map(drop)
+}
+
+/// The registers of a stopped thread.
+pub fn get_regs(tid: Pid) -> Result<Regs, Errno> {
+    // SAFETY: user_regs_struct is plain integers, so all-zero is a valid value.
+    let mut regs: Regs = unsafe { std::mem::zeroed() };
+    ptrace(PTRACE_GETREGS, tid, 0, &mut regs as *mut Regs as u64)?;
+    Ok(regs)
+}
+
+/// Sets the registers of a stopped thread.
+pub fn set_regs(tid: Pid, regs: &Regs) -> Result<(), Errno> {
+    ptrace(PTRACE_SETREGS, tid, 0, regs as *const Regs as u64).map(drop)
+}
+
+/// The `PTRACE_GETEVENTMSG` value (new tid at fork/clone, former tid at exec).
+pub fn event_msg(tid: Pid) -> Result<u64, Errno> {
+    let mut msg: libc::c_ulong = 0;
+    ptrace(PTRACE_GETEVENTMSG, tid, 0, &mut msg as *mut libc::c_ulong as u64)?;
+    Ok(msg)
+}
+
+/// The `si_code` of the signal a thread is stopped for, or an error when the stop is not a
+/// signal-delivery stop (a group-stop reports `EINVAL`).
+pub fn signal_code(tid: Pid) -> Result<i32, Errno> {
+    // SAFETY: siginfo_t is plain data; all-zero is valid.
+    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+    ptrace(PTRACE_GETSIGINFO, tid, 0, &mut info as *mut libc::siginfo_t as u64)?;
+    Ok(info.si_code)
+}
+
+/// Reads one word of guest memory (ignores page protections).
+pub fn peek(tid: Pid, addr: u64) -> Result<u64, Errno> {
+    // PEEKDATA returns the word itself, so -1 is ambiguous: clear errno first.
+    // SAFETY: __errno_location returns this thread's errno slot, always valid.
+    unsafe { *libc::__errno_location() = 0 };
+    // SAFETY: PEEKDATA takes only integer arguments.
+    let word = unsafe { libc::ptrace(PTRACE_PEEKDATA as _, tid, addr as *mut libc::c_void, std::ptr::null_mut::<libc::c_void>()) };
+    if word == -1 {
+        let err = Errno::last();
+        if err.0 != 0 {
+            return Err(err);
+        }
+    }
+    Ok(word as u64)
+}
+
+/// Writes one word of guest memory (ignores page protections: a private page gets its own copy).
+pub fn poke(tid: Pid, addr: u64, word: u64) -> Result<(), Errno> {
+    ptrace(PTRACE_POKEDATA, tid, addr, word).map(drop)
+}
+
+/// Writes `bytes` into guest memory word by word, preserving the bytes around them.
+pub fn poke_bytes(tid: Pid, addr: u64, bytes: &[u8]) -> Result<(), Errno> {
+    let mut offset = 0usize;
+    while offset < bytes.len() {
+        let at = addr + offset as u64;
+        let n = (bytes.len() - offset).min(8);
+        let mut word = if n == 8 { 0 } else { peek(tid, at)? }.to_le_bytes();
+        word[..n].copy_from_slice(&bytes[offset..offset + n]);
+        poke(tid, at, u64::from_le_bytes(word))?;
+        offset += n;
+    }
+    Ok(())
+}
+
+/// Copies guest memory at `addr` into `buf` with `process_vm_readv`; returns how many bytes
+/// were read (fewer at an unmapped page).
+pub fn read_memory(pid: Pid, addr: u64, buf: &mut [u8]) -> Result<usize, Errno> {
+    let local = libc::iovec { iov_base: buf.as_mut_ptr().cast(), iov_len: buf.len() };
+    let remote = libc::iovec { iov_base: addr as *mut libc::c_void, iov_len: buf.len() };
+    // SAFETY: `local` describes `buf`, which we own mutably for the call; the remote iovec is
+    // only interpreted by the kernel in the other process's address space.
+    let n = unsafe { libc::process_vm_readv(pid, &local, 1, &remote, 1, 0) };
+    if n < 0 {
+        Err(Errno::last())
+    } else {
+        Ok(n as usize)
+    }
+}
+
+/// A decoded `waitpid` status.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WaitStatus {
+    /// The thread exited with a code.
+    Exited(i32),
+    /// The thread was killed by a signal.
+    Signaled {
+        /// The signal.
+        signal: i32,
+        /// Whether it dumped core.
+        core: bool,
+    },
+    /// The thread stopped: `signal` is `WSTOPSIG`, `event` is `status >> 16`.
+    Stopped {
+        /// `WSTOPSIG(status)`.
+        signal: i32,
+        /// The `PTRACE_EVENT_*` value, 0 for none.
+        event: i32,
+    },
+    /// Anything else (continued).
+    Other,
+}
+
+fn decode_status(status: i32) -> WaitStatus {
+    if libc::WIFEXITED(status) {
+        WaitStatus::Exited(libc::WEXITSTATUS(status))
+    } else if libc::WIFSIGNALED(status) {
+        WaitStatus::Signaled { signal: libc::WTERMSIG(status), core: libc::WCOREDUMP(status) }
+    } else if libc::WIFSTOPPED(status) {
+        WaitStatus::Stopped { signal: libc::WSTOPSIG(status), event: (status >> 16) & 0xff }
+    } else {
+        WaitStatus::Other
+    }
+}
+
+/// Waits for the next event of any traced thread (`waitpid(-1, __WALL)`), or of one thread.
+pub fn wait(tid: Option<Pid>) -> Result<(Pid, WaitStatus), Errno> {
+    loop {
+        let mut status = 0;
+        // SAFETY: `status` is a live i32 for the kernel to fill.
+        let pid = unsafe { libc::waitpid(tid.unwrap_or(-1), &mut status, libc::__WALL) };
+        if pid >= 0 {
+            return Ok((pid, decode_status(status)));
+        }
+        let err = Errno::last();
+        if err != Errno::EINTR {
+            return Err(err);
+        }
+    }
+}
+
+/// Sends `signal` to thread `tid` of process `tgid`.
+pub fn tgkill(tgid: Pid, tid: Pid, signal: i32) -> Result<(), Errno> {
+    // SAFETY: tgkill takes integer arguments only.
+    let ret = unsafe { libc::syscall(libc::SYS_tgkill, tgid, tid, signal) };
+    if ret < 0 {
+        Err(Errno::last())
+    } else {
+        Ok(())
+    }
+}
+
+/// Sends `signal` to process `pid`.
+pub fn kill(pid: Pid, signal: i32) -> Result<(), Errno> {
+    // SAFETY: kill takes integer arguments only.
+    if unsafe { libc::kill(pid, signal) } < 0 {
+        Err(Errno::last())
+    } else {
+        Ok(())
+    }
+}
+
+/// Sets the host's disposition of `signal` to ignore (the host must outlive a Ctrl-C that the
+/// guest handles itself).
+pub fn ignore_signal(signal: i32) {
+    // SAFETY: SIG_IGN is a valid disposition for any catchable signal.
+    unsafe { libc::signal(signal, libc::SIG_IGN) };
+}
+
+/// The host's own process id.
+pub fn own_pid() -> Pid {
+    std::process::id() as Pid
+}
+
+/// Pins the calling thread (and so every process it forks afterwards) to the CPU it runs on
+/// now; returns that CPU. A ptrace stop whose tracer and tracee sit on different CPUs costs
+/// several times more (a cross-CPU wake-up per stop).
+pub fn pin_to_current_cpu() -> Result<usize, Errno> {
+    // SAFETY: sched_getcpu takes no arguments.
+    let cpu = unsafe { libc::sched_getcpu() };
+    if cpu < 0 {
+        return Err(Errno::last());
+    }
+    let cpu = cpu as usize;
+    // SAFETY: cpu_set_t is a plain bit array; all-zero is the empty set.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    // SAFETY: CPU_SET writes one bit inside `set` (the index is below CPU_SETSIZE, as it came
+    // from the kernel).
+    unsafe { libc::CPU_SET(cpu, &mut set) };
+    // SAFETY: `set` is a live cpu_set_t of the size we pass.
+    if unsafe { libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) } != 0 {
+        return Err(Errno::last());
+    }
+    Ok(cpu)
+}

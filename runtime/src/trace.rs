@@ -1,0 +1,324 @@
+//! `--trace`: one strace-shaped line per mediated call, with the path it took.
+//!
+//! ```text
+//! [pid 4242] openat(AT_FDCWD, "/etc/hostname", O_RDONLY) = 3 <backstop>
+//! [pid 4242] getpid() = 4242 <trap host>
+//! ```
+//!
+//! Arguments are decoded when the call is seen (pointer arguments must be read before the
+//! call runs); the line is written when the result is known.
+
+use std::io::Write;
+
+use trapbox_abi::linux::nr;
+
+use crate::sys::{self, Pid};
+
+/// How a call reached the host.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Route {
+    /// A trap at a rewritten site.
+    Trap,
+    /// A seccomp stop: code the rewriter did not patch (unrewritten binary, JIT, vDSO fallback).
+    Backstop,
+}
+
+/// What the host did with it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Handling {
+    /// Executed by the kernel on the guest's behalf (natively, through the stub page, or let
+    /// through after a seccomp stop).
+    Executed,
+    /// Answered by the host without executing anything.
+    Host,
+    /// Refused with an errno.
+    Refused,
+}
+
+/// The tag at the end of a trace line.
+pub fn tag(route: Route, handling: Handling) -> &'static str {
+    match (route, handling) {
+        (Route::Trap, Handling::Executed) => "<trap>",
+        (Route::Trap, Handling::Host) => "<trap host>",
+        (Route::Trap, Handling::Refused) => "<trap refused>",
+        (Route::Backstop, Handling::Executed) => "<backstop>",
+        (Route::Backstop, Handling::Host) => "<backstop host>",
+        (Route::Backstop, Handling::Refused) => "<backstop refused>",
+    }
+}
+
+/// How to show one argument.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Arg {
+    Fd,
+    DirFd,
+    Path,
+    OpenFlags,
+    Int,
+    Hex,
+    Octal,
+    Signal,
+    Argv,
+}
+
+fn signature(nr: u64) -> Option<&'static [Arg]> {
+    use Arg::*;
+    Some(match nr {
+        nr::READ | nr::WRITE | nr::PREAD64 | nr::PWRITE64 => &[Fd, Hex, Int],
+        nr::CLOSE | nr::DUP | nr::FSYNC | nr::FDATASYNC | nr::FCHDIR => &[Fd],
+        nr::FSTAT | nr::FSTATFS => &[Fd, Hex],
+        nr::LSEEK => &[Fd, Int, Int],
+        nr::GETDENTS64 | nr::GETDENTS => &[Fd, Hex, Int],
+        nr::DUP2 => &[Fd, Fd],
+        nr::DUP3 => &[Fd, Fd, Hex],
+        nr::IOCTL | nr::FCNTL => &[Fd, Hex, Hex],
+        nr::SENDFILE => &[Fd, Fd, Hex, Int],
+        nr::OPEN => &[Path, OpenFlags, Octal],
+        nr::CREAT | nr::MKDIR | nr::CHMOD => &[Path, Octal],
+        nr::OPENAT => &[DirFd, Path, OpenFlags, Octal],
+        nr::STAT | nr::LSTAT | nr::STATFS => &[Path, Hex],
+        nr::ACCESS => &[Path, Int],
+        nr::CHDIR | nr::RMDIR | nr::UNLINK => &[Path],
+        nr::READLINK => &[Path, Hex, Int],
+        nr::RENAME | nr::LINK | nr::SYMLINK => &[Path, Path],
+        nr::NEWFSTATAT => &[DirFd, Path, Hex, Hex],
+        nr::STATX => &[DirFd, Path, Hex, Hex, Hex],
+        nr::FACCESSAT | nr::FACCESSAT2 => &[DirFd, Path, Int, Hex],
+        nr::UNLINKAT => &[DirFd, Path, Hex],
+        nr::MKDIRAT | nr::FCHMODAT => &[DirFd, Path, Octal],
+        nr::READLINKAT => &[DirFd, Path, Hex, Int],
+        nr::UTIMENSAT => &[DirFd, Path, Hex, Hex],
+        nr::FCHOWNAT => &[DirFd, Path, Int, Int, Hex],
+        nr::RENAMEAT | nr::RENAMEAT2 => &[DirFd, Path, DirFd, Path, Hex],
+        nr::LINKAT => &[DirFd, Path, DirFd, Path, Hex],
+        nr::SYMLINKAT => &[Path, DirFd, Path],
+        nr::EXECVE => &[Path, Argv, Hex],
+        nr::EXECVEAT => &[DirFd, Path, Argv, Hex, Hex],
+        nr::MMAP => &[Hex, Int, Hex, Hex, Fd, Hex],
+        nr::MUNMAP | nr::MPROTECT => &[Hex, Int, Hex],
+        nr::BRK => &[Hex],
+        nr::KILL => &[Int, Signal],
+        nr::TGKILL => &[Int, Int, Signal],
+        nr::TKILL => &[Int, Signal],
+        nr::EXIT | nr::EXIT_GROUP => &[Int],
+        nr::WAIT4 => &[Int, Hex, Hex, Hex],
+        nr::CLONE => &[Hex, Hex, Hex, Hex, Hex],
+        nr::RT_SIGACTION => &[Signal, Hex, Hex, Int],
+        nr::RT_SIGPROCMASK => &[Int, Hex, Hex, Int],
+        nr::GETPID | nr::GETTID | nr::GETPPID | nr::GETUID | nr::GETGID | nr::GETEUID | nr::GETEGID | nr::FORK
+        | nr::VFORK | nr::SCHED_YIELD | nr::PAUSE | nr::SETSID | nr::GETPGRP | nr::SYNC => &[],
+        nr::UNAME => &[Hex],
+        nr::GETCWD => &[Hex, Int],
+        nr::SOCKET => &[Int, Int, Int],
+        nr::CONNECT | nr::BIND => &[Fd, Hex, Int],
+        nr::PRCTL => &[Int, Hex, Hex, Hex, Hex],
+        _ => return None,
+    })
+}
+
+fn open_flags(flags: u64) -> String {
+    let mut out = String::from(match flags & 3 {
+        0 => "O_RDONLY",
+        1 => "O_WRONLY",
+        2 => "O_RDWR",
+        _ => "O_ACCMODE",
+    });
+    let names: [(u64, &str); 12] = [
+        (0o100, "O_CREAT"),
+        (0o200, "O_EXCL"),
+        (0o400, "O_NOCTTY"),
+        (0o1000, "O_TRUNC"),
+        (0o2000, "O_APPEND"),
+        (0o4000, "O_NONBLOCK"),
+        (0o200000, "O_DIRECTORY"),
+        (0o400000, "O_NOFOLLOW"),
+        (0o2000000, "O_CLOEXEC"),
+        (0o10000000, "O_PATH"),
+        (0o20200000, "O_TMPFILE"),
+        (0o1000000, "O_NOATIME"),
+    ];
+    let mut rest = flags & !3;
+    for (bit, name) in names {
+        if rest & bit == bit && bit != 0 {
+            out.push('|');
+            out.push_str(name);
+            rest &= !bit;
+        }
+    }
+    if rest != 0 {
+        out.push_str(&format!("|{rest:#o}"));
+    }
+    out
+}
+
+/// Reads a NUL-terminated string from guest memory, at most `limit` bytes, without crossing
+/// into an unmapped page.
+pub fn read_guest_string(pid: Pid, addr: u64, limit: usize) -> Option<(Vec<u8>, bool)> {
+    if addr == 0 {
+        return None;
+    }
+    let mut out = Vec::new();
+    let mut at = addr;
+    while out.len() < limit {
+        let page_left = (0x1000 - (at & 0xfff)) as usize;
+        let mut chunk = [0u8; 256];
+        let want = page_left.min(chunk.len()).min(limit - out.len());
+        let got = sys::read_memory(pid, at, &mut chunk[..want]).ok()?;
+        if got == 0 {
+            return if out.is_empty() { None } else { Some((out, true)) };
+        }
+        if let Some(nul) = chunk[..got].iter().position(|&b| b == 0) {
+            out.extend_from_slice(&chunk[..nul]);
+            return Some((out, false));
+        }
+        out.extend_from_slice(&chunk[..got]);
+        at = at.wrapping_add(got as u64);
+    }
+    Some((out, true))
+}
+
+fn quote(bytes: &[u8], truncated: bool) -> String {
+    let mut s = String::from("\"");
+    for &b in bytes {
+        match b {
+            b'"' => s.push_str("\\\""),
+            b'\\' => s.push_str("\\\\"),
+            b'\n' => s.push_str("\\n"),
+            b'\t' => s.push_str("\\t"),
+            0x20..=0x7e => s.push(b as char),
+            _ => s.push_str(&format!("\\x{b:02x}")),
+        }
+    }
+    s.push('"');
+    if truncated {
+        s.push_str("...");
+    }
+    s
+}
+
+/// An argv-style array of strings, as strace shows it (at most 32 entries).
+fn format_argv(pid: Pid, addr: u64) -> String {
+    const MAX_ENTRIES: usize = 32;
+    let mut parts = Vec::new();
+    for i in 0..MAX_ENTRIES {
+        let mut word = [0u8; 8];
+        if sys::read_memory(pid, addr.wrapping_add(8 * i as u64), &mut word) != Ok(8) {
+            return format!("{addr:#x}");
+        }
+        let ptr = u64::from_le_bytes(word);
+        if ptr == 0 {
+            return format!("[{}]", parts.join(", "));
+        }
+        parts.push(match read_guest_string(pid, ptr, 256) {
+            Some((bytes, truncated)) => quote(&bytes, truncated),
+            None => format!("{ptr:#x}"),
+        });
+    }
+    format!("[{}, ...]", parts.join(", "))
+}
+
+/// `name(args)` for call `nr` of `pid`.
+pub fn format_call(pid: Pid, nr: u64, args: &[u64; 6]) -> String {
+    let name = crate::syscalls::name(nr)
+        .map(str::to_string)
+        .or_else(|| trapbox_abi::hostcall::hostcall_name(nr).map(str::to_string))
+        .unwrap_or_else(|| format!("syscall_{nr:#x}"));
+    let sig = signature(nr);
+    let mut kinds: &[Arg] = sig.unwrap_or(&[Arg::Hex; 6]);
+    // Like strace: open's mode argument only means something with O_CREAT or O_TMPFILE.
+    if let Some(flags_at) = kinds.iter().position(|k| *k == Arg::OpenFlags) {
+        if args[flags_at] & (0o100 | 0o20000000) == 0 && kinds.last() == Some(&Arg::Octal) {
+            kinds = &kinds[..kinds.len() - 1];
+        }
+    }
+    let mut parts = Vec::with_capacity(kinds.len());
+    for (kind, &value) in kinds.iter().zip(args.iter()) {
+        parts.push(match kind {
+            Arg::Fd => (value as i32).to_string(),
+            Arg::DirFd if value as i32 == -100 => "AT_FDCWD".to_string(),
+            Arg::DirFd => (value as i32).to_string(),
+            Arg::Path => match read_guest_string(pid, value, 4096) {
+                Some((bytes, truncated)) => quote(&bytes, truncated),
+                None => format!("{value:#x}"),
+            },
+            Arg::OpenFlags => open_flags(value),
+            Arg::Int => (value as i64).to_string(),
+            Arg::Hex => format!("{value:#x}"),
+            Arg::Octal => format!("0{value:o}"),
+            Arg::Signal => crate::names::signal_name(value as i32),
+            Arg::Argv => format_argv(pid, value),
+        });
+    }
+    format!("{name}({})", parts.join(", "))
+}
+
+/// A result as strace shows it.
+pub fn format_result(raw: u64) -> String {
+    match trapbox_abi::errno::decode(raw) {
+        Err(errno) => format!("-1 {}", crate::names::errno_name(errno)),
+        Ok(value) if value > 0xffff_ffff => format!("{value:#x}"),
+        Ok(value) => value.to_string(),
+    }
+}
+
+/// Where trace lines go.
+#[derive(Debug)]
+pub struct TraceSink {
+    out: std::io::BufWriter<Box<dyn WriteDebug>>,
+    to_terminal_stream: bool,
+}
+
+/// `Write` plus `Debug`, so the sink can derive `Debug`.
+pub trait WriteDebug: Write + std::fmt::Debug {}
+impl<T: Write + std::fmt::Debug> WriteDebug for T {}
+
+impl TraceSink {
+    /// Trace to stderr (`None`) or to a file.
+    pub fn open(file: Option<&std::path::Path>) -> anyhow::Result<TraceSink> {
+        Ok(match file {
+            None => TraceSink { out: std::io::BufWriter::new(Box::new(std::io::stderr())), to_terminal_stream: true },
+            Some(path) => {
+                let f = std::fs::File::create(path)
+                    .map_err(|e| anyhow::anyhow!("cannot create trace file {}: {e}", path.display()))?;
+                TraceSink { out: std::io::BufWriter::new(Box::new(f)), to_terminal_stream: false }
+            }
+        })
+    }
+
+    /// Writes one line: `[pid N] call = result <tag>`.
+    pub fn line(&mut self, tid: Pid, call: &str, result: &str, tag: &str) {
+        let _ = writeln!(self.out, "[pid {tid}] {call} = {result} {tag}");
+        if self.to_terminal_stream {
+            // Interleave sensibly with the guest's own stderr.
+            let _ = self.out.flush();
+        }
+    }
+
+    /// Writes a free-form note line.
+    pub fn note(&mut self, text: &str) {
+        let _ = writeln!(self.out, "{text}");
+        if self.to_terminal_stream {
+            let _ = self.out.flush();
+        }
+    }
+
+    /// Flushes buffered lines.
+    pub fn flush(&mut self) {
+        let _ = self.out.flush();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats() {
+        assert_eq!(open_flags(0), "O_RDONLY");
+        assert_eq!(open_flags(0o2000000 | 0o100 | 1), "O_WRONLY|O_CREAT|O_CLOEXEC");
+        assert_eq!(format_result(3), "3");
+        assert_eq!(format_result(trapbox_abi::errno::encode_error(2)), "-1 ENOENT");
+        assert_eq!(format_call(0, nr::CLOSE, &[3, 0, 0, 0, 0, 0]), "close(3)");
+        assert_eq!(quote(b"a\"b\n", true), "\"a\\\"b\\n\"...");
+    }
+}

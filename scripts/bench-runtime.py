@@ -1,0 +1,130 @@
+#!/usr/bin/env python3
+"""Runtime benchmarks: trap round trip and whole programs, trapbox vs native vs peers.
+
+    python3 scripts/bench-runtime.py [--iterations 200000] [--repeat 3] [--skip-programs]
+
+1. Trap round trip: a loop of raw getpid calls (scripts/bench/getpid_loop.S), rewritten
+   with ud2 and with int3. Timed natively, under a minimal C tracer that does the least a
+   trap debugger can (scripts/bench/bare_tracer.c: GETREGS, answer, SETREGS, continue), under
+   `trapbox run`, and the unrewritten loop under strace and PRoot. Everything that traces is
+   pinned with host and guest on one CPU (`taskset -c 0`), where ptrace stops are cheapest.
+2. Programs: busybox sha256sum of a 256 MiB file, and `find /usr -type f | wc -l`, natively,
+   under trapbox (rewritten and unrewritten busybox), strace -f and PRoot.
+
+Every figure is a median of --repeat runs; ratios are against the native run or the bare
+tracer of the same run. Needs `cargo build --release`; installs strace and proot if missing.
+"""
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import tempfile
+import time
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
+TRAPBOX = os.path.join(ROOT, "target", "release", "trapbox")
+BUSYBOX = "/bin/busybox"
+PIN = ["taskset", "-c", "0"]
+
+
+def sh(cmd, **kw):
+    return subprocess.run(cmd, check=True, **kw)
+
+
+def timed(cmd, repeat, stdout=subprocess.DEVNULL):
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        subprocess.run(cmd, check=True, stdout=stdout, stderr=subprocess.DEVNULL)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def ensure_tools():
+    missing = [p for p in ("strace", "proot") if shutil.which(p) is None]
+    if missing:
+        sh(["apt-get", "install", "-y", "-qq", *missing], stdout=subprocess.DEVNULL)
+
+
+def trap_round_trip(work, iterations, repeat):
+    loop = os.path.join(work, "getpid_loop")
+    tracer = os.path.join(work, "bare_tracer")
+    sh(["gcc", "-nostdlib", "-static", f"-DITERATIONS={iterations}", "-o", loop, os.path.join(ROOT, "scripts/bench/getpid_loop.S")])
+    sh(["gcc", "-O2", "-o", tracer, os.path.join(ROOT, "scripts/bench/bare_tracer.c")])
+    for trap in ("ud2", "int3"):
+        sh([TRAPBOX, "rewrite", "--trap", trap, loop, "-o", f"{loop}.{trap}"], stdout=subprocess.DEVNULL)
+
+    rows = []
+    native = timed([loop], repeat)
+    rows.append(("native getpid (no tracer)", native, None))
+    bare = {}
+    for trap in ("ud2", "int3"):
+        bare[trap] = timed(PIN + [tracer, trap, f"{loop}.{trap}"], repeat)
+        rows.append((f"bare C tracer, {trap} trap", bare[trap], None))
+    for trap in ("ud2", "int3"):
+        t = timed(PIN + [TRAPBOX, "run", "--", f"{loop}.{trap}"], repeat)
+        rows.append((f"trapbox run, {trap} trap (getpid answered by the host)", t, t / bare[trap]))
+    t = timed(PIN + [TRAPBOX, "run", "--", loop], repeat)
+    rows.append(("trapbox run, unrewritten (backstop only)", t, None))
+    t = timed(PIN + ["strace", "-f", "-o", "/dev/null", loop], repeat)
+    rows.append(("strace -f -o /dev/null, unrewritten", t, None))
+    t = timed(PIN + ["proot", loop], repeat)
+    rows.append(("PRoot, unrewritten", t, None))
+
+    print(f"### Trap round trip: {iterations} getpid calls, median of {repeat}\n")
+    print("| configuration | total s | µs per call | vs bare tracer of the same trap |")
+    print("|---|---|---|---|")
+    for name, total, ratio in rows:
+        print(f"| {name} | {total:.3f} | {total / iterations * 1e6:.2f} | {'' if ratio is None else f'{ratio:.3f}x'} |")
+    print()
+
+
+def programs(work, repeat):
+    trapped = os.path.join(work, "busybox.trapped")
+    sh([TRAPBOX, "rewrite", "--no-cross-check", BUSYBOX, "-o", trapped], stdout=subprocess.DEVNULL)
+    data = os.path.join(work, "data.bin")
+    with open(data, "wb") as f:
+        chunk = os.urandom(1 << 20)
+        for _ in range(256):
+            f.write(chunk)
+    jobs = {
+        "sha256sum 256 MiB": ["sha256sum", data],
+        "find /usr -type f | wc -l": ["sh", "-c", "find /usr -type f | wc -l"],
+    }
+    runners = [
+        ("native", lambda bb, args: [bb, *args], BUSYBOX),
+        ("trapbox, rewritten busybox", lambda bb, args: PIN + [TRAPBOX, "run", "--", bb, *args], trapped),
+        ("trapbox, unrewritten busybox", lambda bb, args: PIN + [TRAPBOX, "run", "--", bb, *args], BUSYBOX),
+        ("strace -f -o /dev/null", lambda bb, args: PIN + ["strace", "-f", "-o", "/dev/null", bb, *args], BUSYBOX),
+        ("PRoot", lambda bb, args: PIN + ["proot", bb, *args], BUSYBOX),
+    ]
+    print(f"### Programs (busybox-static), median of {repeat}\n")
+    print("| job | " + " | ".join(name for name, _, _ in runners) + " |")
+    print("|---|" + "---|" * len(runners))
+    for job, args in jobs.items():
+        cells = []
+        native = None
+        for name, make, bb in runners:
+            t = timed(make(bb, args), repeat)
+            native = native or t
+            cells.append(f"{t:.2f} s" + ("" if name == "native" else f" ({t / native:.2f}x)"))
+        print(f"| {job} | " + " | ".join(cells) + " |")
+    print()
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--iterations", type=int, default=200_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--skip-programs", action="store_true")
+    args = parser.parse_args()
+    ensure_tools()
+    with tempfile.TemporaryDirectory() as work:
+        trap_round_trip(work, args.iterations, args.repeat)
+        if not args.skip_programs:
+            programs(work, args.repeat)
+
+
+if __name__ == "__main__":
+    main()

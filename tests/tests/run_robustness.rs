@@ -1,0 +1,106 @@
+//! Host robustness: a guest SIGKILLed while it traps, the host SIGKILLed (the guest must die
+//! with it, PTRACE_O_EXITKILL), and a guest that exits while the host is injecting a call.
+
+mod run_support;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use run_support::{guest_pair, trapbox_run};
+use trapbox_tests::{run, scratch_dir};
+
+/// Starts `trapbox run -- spin.trapped` and returns the host process and the guest's pid
+/// (the guest prints it first).
+fn start_spinning_guest(test: &str) -> (Child, i32) {
+    let dir = scratch_dir(test);
+    let (_, spin) = guest_pair("spin.c");
+    let mut host = trapbox_run(&[], &spin, &[])
+        .current_dir(dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start trapbox");
+    let mut line = String::new();
+    BufReader::new(host.stdout.take().expect("stdout")).read_line(&mut line).expect("read the guest's pid");
+    let pid = line.trim().parse().unwrap_or_else(|_| panic!("guest printed {line:?}, not a pid"));
+    (host, pid)
+}
+
+fn kill(pid: i32, signal: &str) {
+    let status = std::process::Command::new("kill").arg(format!("-{signal}")).arg(pid.to_string()).status().unwrap();
+    assert!(status.success(), "kill -{signal} {pid}");
+}
+
+/// Whether `pid` is gone or a zombie.
+fn is_dead(pid: i32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => true,
+        Ok(stat) => stat.rsplit_once(')').is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')),
+    }
+}
+
+#[test]
+fn guest_killed_by_sigkill_mid_trap() {
+    let (host, pid) = start_spinning_guest("robust_guest_sigkill");
+    kill(pid, "KILL");
+    let out = host.wait_with_output().expect("wait for trapbox");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(128 + 9), "stderr: {stderr}");
+    assert_eq!(stderr.trim(), "trapbox: guest killed by SIGKILL");
+}
+
+#[test]
+fn host_killed_takes_the_guest_with_it() {
+    let (mut host, pid) = start_spinning_guest("robust_host_sigkill");
+    assert!(!is_dead(pid), "the guest should be running");
+    host.kill().expect("SIGKILL the host");
+    host.wait().expect("reap the host");
+    // EXITKILL delivers SIGKILL as the host dies; give the kernel time to tear the guest down.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !is_dead(pid) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(is_dead(pid), "guest {pid} survived its host");
+}
+
+#[test]
+fn guest_exits_while_a_call_is_being_injected() {
+    // --inject-probe makes the host inject a getpid into the trapping thread before serving
+    // every trap, so most of the main thread's stops belong to an injection; the second
+    // thread's exit_group(5) kills it wherever it is. The host must report 5 without a panic
+    // or a hang, and (over a few rounds) `--stats` must show an injection cut short.
+    let (_, spin) = guest_pair("spin.c");
+    let mut cut_short_seen = false;
+    for round in 0..20 {
+        let dir = scratch_dir("robust_inject_exit");
+        let out = run(trapbox_run(&["--inject-probe", "--stats"], &spin, &["5"]).current_dir(dir));
+        assert_eq!(out.status, 5, "round {round}: {out:?}");
+        assert!(!out.stderr.contains("panicked"), "round {round}: {out:?}");
+        assert!(!out.stderr.contains("warning"), "round {round}: {out:?}");
+        let cut_short = out
+            .stderr
+            .split("injections: ")
+            .nth(1)
+            .and_then(|rest| rest.split(" (").nth(1))
+            .and_then(|rest| rest.split(' ').next())
+            .and_then(|n| n.parse::<u64>().ok())
+            .unwrap_or_else(|| panic!("no injection counters in {:?}", out.stderr));
+        if cut_short > 0 {
+            cut_short_seen = true;
+            break;
+        }
+    }
+    assert!(cut_short_seen, "in 20 rounds the exit never landed during an injection");
+}
+
+#[test]
+fn injections_preserve_registers_under_threads_and_signals() {
+    for source in ["threads.c", "sigrestart.c", "fork_exec.c"] {
+        let (plain, rewritten) = guest_pair(source);
+        let dir = scratch_dir("robust_inject_probe");
+        let expected = run(std::process::Command::new(&plain).current_dir(&dir));
+        let got = run(trapbox_run(&["--inject-probe"], &rewritten, &[]).current_dir(&dir));
+        assert_eq!(got, expected, "{source} under --inject-probe");
+    }
+}

@@ -1,0 +1,94 @@
+//! Helpers shared by the `run_*` tests: running under `trapbox run`, rewriting fixtures.
+#![allow(dead_code)]
+
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Mutex;
+
+use trapbox_tests::{fixture_dir, run, trapbox_bin, Outcome};
+
+/// `trapbox run [flags] -- program args...` as a Command.
+pub fn trapbox_run(flags: &[&str], program: &Path, args: &[&str]) -> Command {
+    let mut cmd = Command::new(trapbox_bin());
+    cmd.arg("run").args(flags).arg("--").arg(program).args(args);
+    cmd
+}
+
+/// Runs `program args` natively.
+pub fn native(program: &Path, args: &[&str], cwd: &Path) -> Outcome {
+    run(Command::new(program).args(args).current_dir(cwd))
+}
+
+/// Runs `program args` under `trapbox run`.
+pub fn trapped(program: &Path, args: &[&str], cwd: &Path) -> Outcome {
+    run(trapbox_run(&[], program, args).current_dir(cwd))
+}
+
+/// Fixture builds in one test process are serialised: `build_guest` and `rewritten` name their
+/// temporary file after the process id, so two threads building the same fixture would race.
+static FIXTURE_LOCK: Mutex<()> = Mutex::new(());
+
+/// Holds the fixture lock (for building fixtures outside these helpers).
+pub fn fixture_lock() -> std::sync::MutexGuard<'static, ()> {
+    FIXTURE_LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// `trapbox rewrite input -o <fixtures>/<name>` once per test process and input change;
+/// written under a temporary name and renamed, so parallel tests never see half a file.
+pub fn rewritten(input: &Path, name: &str, extra: &[&str]) -> PathBuf {
+    let _serial = FIXTURE_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let out = fixture_dir().join(name);
+    let input_time = std::fs::metadata(input).and_then(|m| m.modified()).expect("input exists");
+    let bin_time = std::fs::metadata(trapbox_bin()).and_then(|m| m.modified()).expect("trapbox exists");
+    if std::fs::metadata(&out).and_then(|m| m.modified()).is_ok_and(|t| t >= input_time && t >= bin_time) {
+        return out;
+    }
+    let tmp = fixture_dir().join(format!("{name}.tmp{}", std::process::id()));
+    let result = run(Command::new(trapbox_bin()).arg("rewrite").arg(input).arg("-o").arg(&tmp).args(extra));
+    assert_eq!(result.status, 0, "trapbox rewrite {} failed: {}", input.display(), result.stderr);
+    std::fs::rename(&tmp, &out).expect("rename rewritten fixture");
+    out
+}
+
+/// The rewritten busybox (its name starts with `busybox`, so it still picks applets by argv[0]).
+pub fn busybox_trapped() -> PathBuf {
+    rewritten(&trapbox_tests::busybox(), "busybox.trapped", &[])
+}
+
+/// The busybox rewritten with the `int3; nop` trap encoding.
+pub fn busybox_int3() -> PathBuf {
+    rewritten(&trapbox_tests::busybox(), "busybox.int3", &["--trap", "int3"])
+}
+
+/// A C guest built static with glibc, rewritten with the `int3` encoding.
+pub fn guest_int3(source: &str) -> PathBuf {
+    let (plain, _) = guest_pair(source);
+    let name = format!("{}.int3", plain.file_name().and_then(OsStr::to_str).expect("utf-8 name"));
+    rewritten(&plain, &name, &["--trap", "int3"])
+}
+
+/// A C guest built static with glibc, and its rewritten copy.
+pub fn guest_pair(source: &str) -> (PathBuf, PathBuf) {
+    let plain = {
+        let _serial = FIXTURE_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+        trapbox_tests::build_guest(source, &["-static", "-O2"])
+    };
+    let name = format!("{}.trapped", plain.file_name().and_then(OsStr::to_str).expect("utf-8 name"));
+    let trapped = rewritten(&plain, &name, &[]);
+    (plain, trapped)
+}
+
+/// The guest's stderr with trapbox's own death message removed, and that message.
+pub fn split_death_message(stderr: &str) -> (String, Vec<String>) {
+    let mut rest = String::new();
+    let mut ours = Vec::new();
+    for line in stderr.split_inclusive('\n') {
+        if line.starts_with("trapbox: ") {
+            ours.push(line.trim_end().to_string());
+        } else {
+            rest.push_str(line);
+        }
+    }
+    (rest, ours)
+}
