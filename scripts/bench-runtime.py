@@ -9,7 +9,8 @@
    `trapbox run`, and the unrewritten loop under strace and PRoot. Everything that traces is
    pinned with host and guest on one CPU (`taskset -c 0`), where ptrace stops are cheapest.
 2. Programs: busybox sha256sum of a 256 MiB file, and `find /usr -type f | wc -l`, natively,
-   under trapbox (rewritten and unrewritten busybox), strace -f and PRoot.
+   under trapbox (rewritten busybox as run by default, rewritten with every trap kept, and
+   unrewritten), strace -f and PRoot.
 
 Every figure is a median of --repeat runs; ratios are against the native run or the bare
 tracer of the same run. Needs `cargo build --release`; installs strace and proot if missing.
@@ -63,7 +64,7 @@ def trap_round_trip(work, iterations, repeat):
         bare[trap] = timed(PIN + [tracer, trap, f"{loop}.{trap}"], repeat)
         rows.append((f"bare C tracer, {trap} trap", bare[trap], None))
     for trap in ("ud2", "int3"):
-        t = timed(PIN + [TRAPBOX, "run", "--", f"{loop}.{trap}"], repeat)
+        t = timed(PIN + [TRAPBOX, "run", "--keep-traps", "--", f"{loop}.{trap}"], repeat)
         rows.append((f"trapbox run, {trap} trap (getpid answered by the host)", t, t / bare[trap]))
     t = timed(PIN + [TRAPBOX, "run", "--", loop], repeat)
     rows.append(("trapbox run, unrewritten (backstop only)", t, None))
@@ -90,11 +91,12 @@ def programs(work, repeat):
             f.write(chunk)
     jobs = {
         "sha256sum 256 MiB": ["sha256sum", data],
-        "find /usr -type f | wc -l": ["sh", "-c", "find /usr -type f | wc -l"],
+        "find /usr -type f \\| wc -l": ["sh", "-c", "find /usr -type f | wc -l"],
     }
     runners = [
         ("native", lambda bb, args: [bb, *args], BUSYBOX),
         ("trapbox, rewritten busybox", lambda bb, args: PIN + [TRAPBOX, "run", "--", bb, *args], trapped),
+        ("trapbox --keep-traps, rewritten busybox", lambda bb, args: PIN + [TRAPBOX, "run", "--keep-traps", "--", bb, *args], trapped),
         ("trapbox, unrewritten busybox", lambda bb, args: PIN + [TRAPBOX, "run", "--", bb, *args], BUSYBOX),
         ("strace -f -o /dev/null", lambda bb, args: PIN + ["strace", "-f", "-o", "/dev/null", bb, *args], BUSYBOX),
         ("PRoot", lambda bb, args: PIN + ["proot", bb, *args], BUSYBOX),

@@ -60,15 +60,20 @@ pub fn busybox() -> PathBuf {
 /// Compiles `tests/guests/<name>` (a `.c` or `.S` file) with `gcc <flags>` and returns the
 /// binary. The output name encodes the flags, so one source can be built several ways.
 pub fn build_guest(source: &str, flags: &[&str]) -> PathBuf {
-    let src = workspace_root().join("tests/guests").join(source);
-    let stem = Path::new(source).file_stem().unwrap().to_string_lossy().into_owned();
+    build_c(&workspace_root().join("tests/guests").join(source), flags)
+}
+
+/// Compiles the C or assembly file `src` with `gcc <flags>` into the fixture directory
+/// (once per source change) and returns the binary.
+pub fn build_c(src: &Path, flags: &[&str]) -> PathBuf {
+    let stem = src.file_stem().expect("a file name").to_string_lossy().into_owned();
     let tag: String = flags
         .iter()
         .map(|f| f.trim_start_matches('-').replace(|c: char| !c.is_ascii_alphanumeric(), "_"))
         .collect::<Vec<_>>()
         .join("-");
     let out = fixture_dir().join(if tag.is_empty() { stem } else { format!("{stem}.{tag}") });
-    let src_time = std::fs::metadata(&src).and_then(|m| m.modified()).expect("guest source exists");
+    let src_time = std::fs::metadata(src).and_then(|m| m.modified()).expect("source exists");
     if std::fs::metadata(&out).and_then(|m| m.modified()).is_ok_and(|t| t >= src_time) {
         return out;
     }
@@ -80,7 +85,7 @@ pub fn build_guest(source: &str, flags: &[&str]) -> PathBuf {
         .args(flags)
         .arg("-o")
         .arg(&tmp)
-        .arg(&src)
+        .arg(src)
         .arg("-lpthread")
         .status()
         .expect("run gcc (install it with `bash scripts/setup.sh`)");
