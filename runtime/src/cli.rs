@@ -3,7 +3,15 @@
 use std::ffi::OsString;
 use std::path::PathBuf;
 
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+
+use anyhow::Context;
+use trapbox_abi::hostcall::{ACCESS_EXEC, ACCESS_READ, ACCESS_WRITE};
+
 use crate::debugger::{Debugger, Settings};
+use crate::launcher::Confinement;
+use crate::policy::{Origin, Policy};
 use crate::sys::WaitStatus;
 
 /// The exit status trapbox itself uses when it fails (not the guest).
@@ -34,7 +42,17 @@ Examples:
   trapbox run -- /bin/busybox ls -la /             # never rewritten: mediated by the backstop
   trapbox run --trace -- ./busybox.trapped cat /etc/hostname
   trapbox run --trace=calls.txt --stats -- ./my-program arg1
+  trapbox run --allow-read /usr/share --allow-write ./out -- ./busybox.trapped cp /usr/share/common-licenses/GPL-3 out/
+  trapbox run --policy examples/policies/readonly-usr.toml --print-policy -- /usr/bin/sort
 
+Policy:
+  With any policy flag the guest may touch only what is granted. Each path call is checked
+  by the host (a denial is refused with EACCES and logged with the call and the reason) and,
+  underneath, by a Landlock ruleset that mirrors the grants, so the kernel checks the file it
+  really opens. See the README for which layer enforces what, and what is not yet covered.
+  Without policy flags nothing is confined: every call is mediated and may be traced.
+
+CPU:
   By default the host and the guest are pinned to one CPU (ptrace stops across CPUs cost
   several times more); --no-pin lets a parallel, compute-bound guest use every CPU.
 
@@ -79,12 +97,147 @@ pub struct RunArgs {
     /// faster here (BENCHMARKS.md). `--keep-traps` is for measuring the trap mechanism itself.
     #[arg(long)]
     pub keep_traps: bool,
+    #[command(flatten)]
+    pub policy: PolicyArgs,
     /// Test hook: before serving each trap, run a getpid in the guest through the injector.
     #[arg(long, hide = true)]
     pub inject_probe: bool,
     /// The program and its arguments.
     #[arg(trailing_var_arg = true, required = true, value_name = "PROGRAM [ARGS]")]
     pub command: Vec<OsString>,
+}
+
+/// The policy flags of `trapbox run`. Giving any of them turns the policy on: the guest may
+/// then touch only what is granted (see `--print-policy`).
+#[derive(Debug, Default, clap::Args)]
+pub struct PolicyArgs {
+    /// Let the guest read files and list directories beneath PATH (repeatable).
+    #[arg(long, value_name = "PATH", help_heading = "Policy")]
+    pub allow_read: Vec<PathBuf>,
+    /// Let the guest also create, write, remove and rename beneath PATH (implies read; repeatable).
+    #[arg(long, value_name = "PATH", help_heading = "Policy")]
+    pub allow_write: Vec<PathBuf>,
+    /// Let the guest execute programs beneath PATH (implies read; repeatable).
+    #[arg(long, value_name = "PATH", help_heading = "Policy")]
+    pub allow_exec: Vec<PathBuf>,
+    /// Load a policy file (TOML, the same keys as these flags; see README). Flags add to it.
+    #[arg(long, value_name = "FILE", help_heading = "Policy")]
+    pub policy: Option<PathBuf>,
+    /// Print the effective policy, with where each grant comes from, and exit.
+    #[arg(long, help_heading = "Policy")]
+    pub print_policy: bool,
+    /// Set a variable in the guest's environment (repeatable).
+    #[arg(long, value_name = "K=V", value_parser = parse_env, help_heading = "Policy")]
+    pub env: Vec<(String, String)>,
+    /// Start the guest with an empty environment (before --env).
+    #[arg(long, help_heading = "Policy")]
+    pub clear_env: bool,
+    /// The guest's working directory.
+    #[arg(long, value_name = "DIR", help_heading = "Policy")]
+    pub cwd: Option<PathBuf>,
+    /// At most N guest processes and threads at once; more forks fail with EAGAIN.
+    #[arg(long, value_name = "N", help_heading = "Limits")]
+    pub limit_processes: Option<u64>,
+    /// Address space per process (RLIMIT_AS), e.g. 512M or 4G.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size_arg, help_heading = "Limits")]
+    pub limit_memory: Option<u64>,
+    /// Open file descriptors per process (RLIMIT_NOFILE).
+    #[arg(long, value_name = "N", help_heading = "Limits")]
+    pub limit_open_files: Option<u64>,
+    /// CPU time per process (RLIMIT_CPU), e.g. 30s or 5m.
+    #[arg(long, value_name = "TIME", value_parser = parse_duration_arg, help_heading = "Limits")]
+    pub limit_cpu: Option<std::time::Duration>,
+    /// Wall-clock time for the whole run; the guest is killed when it runs out.
+    #[arg(long, value_name = "TIME", value_parser = parse_duration_arg, help_heading = "Limits")]
+    pub limit_wall: Option<std::time::Duration>,
+}
+
+fn parse_env(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
+        _ => Err(format!("`{text}` is not K=V")),
+    }
+}
+
+fn parse_size_arg(text: &str) -> Result<u64, String> {
+    crate::policy::parse_size(text).map_err(|e| e.to_string())
+}
+
+fn parse_duration_arg(text: &str) -> Result<std::time::Duration, String> {
+    crate::policy::parse_duration(text).map_err(|e| e.to_string())
+}
+
+impl PolicyArgs {
+    /// Whether any policy flag was given.
+    fn active(&self) -> bool {
+        !self.allow_read.is_empty()
+            || !self.allow_write.is_empty()
+            || !self.allow_exec.is_empty()
+            || self.policy.is_some()
+            || self.print_policy
+            || !self.env.is_empty()
+            || self.clear_env
+            || self.cwd.is_some()
+            || self.limit_processes.is_some()
+            || self.limit_memory.is_some()
+            || self.limit_open_files.is_some()
+            || self.limit_cpu.is_some()
+            || self.limit_wall.is_some()
+    }
+
+    /// The effective policy: the file, then the flags, then what the program needs to start.
+    fn build(&self, program: &Path) -> anyhow::Result<Policy> {
+        let mut policy = Policy::default();
+        if let Some(file) = &self.policy {
+            policy.load_file(file)?;
+        }
+        let here = std::env::current_dir()?;
+        for (paths, access) in [(&self.allow_read, ACCESS_READ), (&self.allow_write, ACCESS_WRITE), (&self.allow_exec, ACCESS_EXEC)] {
+            for path in paths {
+                policy.allow(path, &here, access, Origin::CommandLine)?;
+            }
+        }
+        policy.env.extend(self.env.iter().cloned());
+        policy.clear_env |= self.clear_env;
+        if let Some(cwd) = &self.cwd {
+            policy.cwd = Some(cwd.canonicalize().with_context(|| format!("--cwd {}", cwd.display()))?);
+        }
+        let l = &mut policy.limits;
+        l.processes = self.limit_processes.or(l.processes);
+        l.address_space = self.limit_memory.or(l.address_space);
+        l.open_files = self.limit_open_files.or(l.open_files);
+        l.cpu_time = self.limit_cpu.or(l.cpu_time);
+        l.wall_time = self.limit_wall.or(l.wall_time);
+        crate::policy::add_startup_grants(&mut policy, program)?;
+        Ok(policy)
+    }
+}
+
+/// What the launcher must do for `policy`.
+fn confinement(policy: &Policy, ruleset: Option<&crate::landlock::PreparedRuleset>) -> anyhow::Result<Confinement> {
+    let mut rlimits = Vec::new();
+    if let Some(bytes) = policy.limits.address_space {
+        rlimits.push((libc::RLIMIT_AS, bytes));
+    }
+    if let Some(n) = policy.limits.open_files {
+        rlimits.push((libc::RLIMIT_NOFILE, n));
+    }
+    if let Some(cpu) = policy.limits.cpu_time {
+        rlimits.push((libc::RLIMIT_CPU, cpu.as_secs().max(1)));
+    }
+    let cwd = match &policy.cwd {
+        Some(dir) => Some(std::ffi::CString::new(dir.as_os_str().as_bytes()).context("--cwd holds a NUL byte")?),
+        None => None,
+    };
+    let env = if policy.clear_env || !policy.env.is_empty() {
+        let mut vars: Vec<(OsString, OsString)> = if policy.clear_env { Vec::new() } else { std::env::vars_os().collect() };
+        vars.retain(|(k, _)| !policy.env.contains_key(&*k.to_string_lossy()));
+        vars.extend(policy.env.iter().map(|(k, v)| (OsString::from(k), OsString::from(v))));
+        Some(vars)
+    } else {
+        None
+    };
+    Ok(Confinement { landlock_fd: ruleset.map(|r| r.raw_fd()), rlimits, cwd, env })
 }
 
 /// Runs the guest and returns its exit status.
@@ -98,6 +251,25 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
         Some(p) if p.as_os_str() == "-" => Some(crate::trace::TraceSink::open(None)?),
         Some(p) => Some(crate::trace::TraceSink::open(Some(p))?),
     };
+    let policy = if args.policy.active() { Some(args.policy.build(&resolved)?) } else { None };
+    if args.policy.print_policy {
+        print!("{}", policy.as_ref().map(Policy::to_toml).unwrap_or_default());
+        return Ok(0);
+    }
+    let ruleset = match &policy {
+        Some(policy) => {
+            let ruleset = crate::landlock::prepare(policy)?;
+            if ruleset.is_none() {
+                eprintln!("trapbox: warning: this kernel has no Landlock; the policy is enforced by the host's checks alone");
+            }
+            ruleset
+        }
+        None => None,
+    };
+    let confinement = match &policy {
+        Some(policy) => confinement(policy, ruleset.as_ref())?,
+        None => Confinement::default(),
+    };
     let filter = crate::seccomp::build_filter();
     // The guest decides what Ctrl-C and Ctrl-\ do; the host must outlive them to report.
     crate::sys::ignore_signal(libc::SIGINT);
@@ -107,8 +279,12 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
             eprintln!("trapbox: warning: cannot pin to one CPU ({err}); stops will be slower");
         }
     }
-    let pid = crate::launcher::spawn(&resolved, &args.command, &filter)?;
-    let settings = Settings { trace, inject_probe: args.inject_probe, untrap_known: !args.keep_traps };
+    let pid = crate::launcher::spawn(&resolved, &args.command, &filter, &confinement)?;
+    drop(ruleset);
+    if let Some(limit) = policy.as_ref().and_then(|p| p.limits.wall_time) {
+        crate::debugger::start_wall_time_watchdog(pid, limit);
+    }
+    let settings = Settings { trace, inject_probe: args.inject_probe, untrap_known: !args.keep_traps, policy };
     let outcome = Debugger::new(pid, settings).run()?;
     if args.stats {
         let s = &outcome.stats;

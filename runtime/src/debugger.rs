@@ -39,6 +39,7 @@ use crate::trace::{self, Handling, Route, TraceSink};
 const CLONE_THREAD: u64 = 0x0001_0000;
 const CLONE_UNTRACED: u64 = 0x0080_0000;
 const PR_SET_SECCOMP: u64 = 22;
+const EAGAIN: i32 = 11;
 /// Slow-path redirects a thread may have outstanding (nested signal handlers); older ones are
 /// dropped (a handler that longjmp'ed out leaves them stale).
 const MAX_REDIRECTS: usize = 64;
@@ -95,6 +96,20 @@ struct Process {
     stub: Option<u64>,
     /// Start addresses of the modules whose known sites were given back their `syscall`.
     untrapped: Vec<u64>,
+}
+
+/// Set by the wall-time watchdog ([`start_wall_time_watchdog`]) when the limit has passed.
+pub static WALL_TIME_UP: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Kills the guest `leader` after `limit`, and makes the event loop kill every other guest
+/// process as soon as it wakes (the leader's death wakes it).
+pub fn start_wall_time_watchdog(leader: Pid, limit: std::time::Duration) {
+    std::thread::spawn(move || {
+        std::thread::sleep(limit);
+        eprintln!("trapbox: wall time limit of {:.1}s reached; killing the guest", limit.as_secs_f64());
+        WALL_TIME_UP.store(true, std::sync::atomic::Ordering::Relaxed);
+        let _ = sys::kill(leader, libc::SIGKILL);
+    });
 }
 
 /// Counters for `--stats`.
@@ -172,8 +187,11 @@ pub struct Settings {
     /// Test hook: before serving each trap, inject a `getpid` through the injector and check it.
     pub inject_probe: bool,
     /// Give sites whose call number is known and which the backstop runs natively or stops
-    /// anyway their original `syscall` back (`--untrap-known`).
+    /// anyway their original `syscall` back (the default; `--keep-traps` turns it off).
     pub untrap_known: bool,
+    /// The policy, when one is in force: path calls are checked against it, and its process
+    /// and wall-time limits are the host's to enforce.
+    pub policy: Option<crate::policy::Policy>,
 }
 
 /// The outcome of a run.
@@ -235,7 +253,15 @@ impl Debugger {
 
     /// Serves the guest until no traced thread is left.
     pub fn run(mut self) -> anyhow::Result<Outcome> {
+        let mut killed_for_time = false;
         loop {
+            if !killed_for_time && WALL_TIME_UP.load(std::sync::atomic::Ordering::Relaxed) {
+                // The watchdog killed the first guest process; the rest go too.
+                killed_for_time = true;
+                for &tgid in self.processes.keys() {
+                    let _ = sys::kill(tgid, libc::SIGKILL);
+                }
+            }
             let next = match self.deferred.pop_front() {
                 Some(event) => Ok(event),
                 None => sys::wait(None),
@@ -358,17 +384,36 @@ impl Debugger {
                 nr::GETTID => Verdict::Answer(tid as u64),
                 _ => Verdict::Execute,
             },
-            Disposition::Traced => self.policy(number, args),
+            Disposition::Traced => self.policy(tid, number, args),
         }
     }
 
-    /// Where the policy will sit. For now: refuse what would take a guest out of the host's
-    /// sight, let the rest run.
-    fn policy(&self, number: u64, args: &[u64; 6]) -> Verdict {
+    /// The policy's decision on a call the host must see: refuse what would take a guest out
+    /// of the host's sight, enforce the process limit, and check path calls against the
+    /// grants (see [`crate::confine`]); a denial is logged with the call and the reason.
+    fn policy(&self, tid: Pid, number: u64, args: &[u64; 6]) -> Verdict {
         match number {
-            nr::CLONE if args[0] & CLONE_UNTRACED != 0 => Verdict::Refuse(errno::EPERM),
-            nr::PRCTL if args[0] == PR_SET_SECCOMP => Verdict::Refuse(errno::EPERM),
-            _ => Verdict::Execute,
+            nr::CLONE if args[0] & CLONE_UNTRACED != 0 => return Verdict::Refuse(errno::EPERM),
+            nr::PRCTL if args[0] == PR_SET_SECCOMP => return Verdict::Refuse(errno::EPERM),
+            _ => {}
+        }
+        let Some(policy) = &self.settings.policy else { return Verdict::Execute };
+        if let Some(limit) = policy.limits.processes {
+            if matches!(number, nr::CLONE | nr::FORK | nr::VFORK) && self.threads.len() as u64 >= limit {
+                eprintln!(
+                    "trapbox: denied {}: the guest already runs {} processes and threads (limit {limit})",
+                    trace::format_call(tid, number, args),
+                    self.threads.len()
+                );
+                return Verdict::Refuse(EAGAIN);
+            }
+        }
+        match crate::confine::check(policy, tid, number, args) {
+            Some(denial) => {
+                eprintln!("trapbox: denied {}: {}", trace::format_call(tid, number, args), denial.reason);
+                Verdict::Refuse(denial.errno)
+            }
+            None => Verdict::Execute,
         }
     }
 

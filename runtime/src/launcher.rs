@@ -2,8 +2,9 @@
 //!
 //! The parent attaches with `PTRACE_SEIZE` (so group-stops can be held with `PTRACE_LISTEN`)
 //! while the child waits on a pipe; only then does the child set no-new-privileges, close every
-//! inherited fd but 0/1/2, install the seccomp backstop and exec. The child runs raw libc calls
-//! only (no allocation after fork): everything it needs is prepared before `fork`.
+//! inherited fd but 0/1/2, apply the policy's limits, working directory and Landlock ruleset,
+//! install the seccomp backstop and exec. The child runs raw libc calls only (no allocation
+//! after fork): everything it needs is prepared before `fork`.
 
 use std::ffi::{CString, OsString};
 use std::os::unix::ffi::OsStrExt;
@@ -25,6 +26,19 @@ pub const OPTIONS: u64 = sys::OPT_EXITKILL
     | sys::OPT_TRACEEXEC
     | sys::OPT_TRACESECCOMP
     | sys::OPT_TRACESYSGOOD;
+
+/// What the policy asks of the child before exec; all of it prepared before `fork`.
+#[derive(Debug, Default)]
+pub struct Confinement {
+    /// A prepared Landlock ruleset to apply.
+    pub landlock_fd: Option<libc::c_int>,
+    /// `setrlimit` calls to make: (resource, soft and hard limit).
+    pub rlimits: Vec<(libc::__rlimit_resource_t, u64)>,
+    /// The working directory to change to.
+    pub cwd: Option<CString>,
+    /// The environment, when the policy changes it (otherwise the host's own).
+    pub env: Option<Vec<(OsString, OsString)>>,
+}
 
 /// Finds the program like `execvp` would, and explains why it cannot be run.
 pub fn resolve_program(program: &std::ffi::OsStr) -> anyhow::Result<PathBuf> {
@@ -66,10 +80,12 @@ fn cstring(bytes: &[u8]) -> anyhow::Result<CString> {
 /// Forks the guest, seizes it and lets it exec `program` with `args` (argv\[0\] included) and the
 /// host's environment under the `filter`. Returns the guest's pid; its first stop will be the
 /// seccomp stop of its `execve`.
-pub fn spawn(program: &Path, args: &[OsString], filter: &[SockFilter]) -> anyhow::Result<Pid> {
+pub fn spawn(program: &Path, args: &[OsString], filter: &[SockFilter], confinement: &Confinement) -> anyhow::Result<Pid> {
     let path = cstring(program.as_os_str().as_bytes())?;
     let argv_owned: Vec<CString> = args.iter().map(|a| cstring(a.as_bytes())).collect::<anyhow::Result<_>>()?;
-    let envp_owned: Vec<CString> = std::env::vars_os()
+    let env = confinement.env.clone().unwrap_or_else(|| std::env::vars_os().collect());
+    let envp_owned: Vec<CString> = env
+        .into_iter()
         .map(|(k, v)| {
             let mut kv = k.as_bytes().to_vec();
             kv.push(b'=');
@@ -98,7 +114,7 @@ pub fn spawn(program: &Path, args: &[OsString], filter: &[SockFilter]) -> anyhow
     }
     if pid == 0 {
         // SAFETY: see the fork above; this function never returns.
-        unsafe { child_after_fork(sync, host_pid, &path, &argv, &envp, &fprog) }
+        unsafe { child_after_fork(sync, host_pid, &path, &argv, &envp, &fprog, confinement) }
     }
     // SAFETY: closing our copy of the read end, an fd we own.
     unsafe { libc::close(sync[0]) };
@@ -131,6 +147,7 @@ unsafe fn child_after_fork(
     argv: &[*const libc::c_char],
     envp: &[*const libc::c_char],
     fprog: &SockFprog,
+    confinement: &Confinement,
 ) -> ! {
     // SAFETY: raw syscalls on integers and on the prepared buffers; see the function contract.
     unsafe {
@@ -151,6 +168,23 @@ unsafe fn child_after_fork(
         }
         if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 {
             libc::_exit(CHILD_SETUP_FAILED);
+        }
+        for &(resource, value) in &confinement.rlimits {
+            let limit = libc::rlimit { rlim_cur: value, rlim_max: value };
+            if libc::setrlimit(resource, &limit) != 0 {
+                libc::_exit(CHILD_SETUP_FAILED);
+            }
+        }
+        if let Some(cwd) = &confinement.cwd {
+            if libc::chdir(cwd.as_ptr()) != 0 {
+                libc::_exit(CHILD_SETUP_FAILED);
+            }
+        }
+        // Landlock before closing fds: the ruleset is one of them.
+        if let Some(ruleset) = confinement.landlock_fd {
+            if crate::landlock::restrict_self(ruleset).is_err() {
+                libc::_exit(CHILD_SETUP_FAILED);
+            }
         }
         if libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32) != 0 {
             for fd in 3..4096 {

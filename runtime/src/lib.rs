@@ -7,14 +7,19 @@
 //! - [`inject`]: the stub page and the injector;
 //! - [`modules`]: which file is mapped where, and its trap table;
 //! - [`trace`]: `--trace` lines;
+//! - [`policy`]: the policy model (flags and TOML), [`confine`]: the host's checks of path
+//!   calls against it, [`landlock`]: the kernel's copy of the allow lists;
 //! - [`sys`]: safe wrappers over ptrace, wait and guest memory (with [`launcher`], the only `unsafe`).
 
 pub mod cli;
+pub mod confine;
 pub mod debugger;
 pub mod inject;
+pub mod landlock;
 pub mod launcher;
 pub mod modules;
 pub mod names;
+pub mod policy;
 pub mod seccomp;
 pub mod sys;
 pub mod syscalls;

@@ -30,7 +30,7 @@ enum Command {
     #[command(after_help = rewrite_cmd::INSPECT_EXAMPLES)]
     Inspect(rewrite_cmd::InspectArgs),
     /// Run a program under the trap debugger.
-    Run(trapbox::cli::RunArgs),
+    Run(Box<trapbox::cli::RunArgs>),
 }
 
 fn main() -> ExitCode {
@@ -38,7 +38,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Rewrite(args) => rewrite_cmd::rewrite(&args).map(|()| 0),
         Command::Inspect(args) => rewrite_cmd::inspect(&args).map(|()| 0),
-        Command::Run(args) => trapbox::cli::run(args),
+        Command::Run(args) => trapbox::cli::run(*args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -1,0 +1,248 @@
+//! Landlock: the kernel's own copy of the allow lists, applied to the guest before `exec`.
+//!
+//! The broker decides every path the guest names; Landlock is defense in depth underneath it.
+//! Whatever the guest's own threads make the kernel open (the program and its interpreter at
+//! `execve`, a call the broker wrongly let through) is checked against rules that mirror the
+//! policy's grants, so a broker bug still cannot reach a file outside them. Newer kernels add
+//! more: TCP bind/connect (ABI 4, used for `--net none`) and scoping (ABI 6: no abstract unix
+//! socket and no signal outside the sandbox, so a guest cannot signal its host).
+//!
+//! The ruleset is built in the host (it opens each granted path); the child only calls
+//! `landlock_restrict_self`, which is async-signal-safe.
+
+use std::ffi::CString;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::ffi::OsStrExt;
+
+use anyhow::{Context, Result};
+use trapbox_abi::hostcall::{ACCESS_EXEC, ACCESS_READ, ACCESS_WRITE};
+
+use crate::policy::{NetMode, Policy};
+
+const SYS_LANDLOCK_CREATE_RULESET: libc::c_long = 444;
+const SYS_LANDLOCK_ADD_RULE: libc::c_long = 445;
+const SYS_LANDLOCK_RESTRICT_SELF: libc::c_long = 446;
+const CREATE_RULESET_VERSION: u32 = 1;
+const RULE_PATH_BENEATH: u32 = 1;
+
+const FS_EXECUTE: u64 = 1 << 0;
+const FS_WRITE_FILE: u64 = 1 << 1;
+const FS_READ_FILE: u64 = 1 << 2;
+const FS_READ_DIR: u64 = 1 << 3;
+const FS_REMOVE_DIR: u64 = 1 << 4;
+const FS_REMOVE_FILE: u64 = 1 << 5;
+const FS_MAKE_CHAR: u64 = 1 << 6;
+const FS_MAKE_DIR: u64 = 1 << 7;
+const FS_MAKE_REG: u64 = 1 << 8;
+const FS_MAKE_SOCK: u64 = 1 << 9;
+const FS_MAKE_FIFO: u64 = 1 << 10;
+const FS_MAKE_BLOCK: u64 = 1 << 11;
+const FS_MAKE_SYM: u64 = 1 << 12;
+const FS_REFER: u64 = 1 << 13; // ABI 2
+const FS_TRUNCATE: u64 = 1 << 14; // ABI 3
+const FS_IOCTL_DEV: u64 = 1 << 15; // ABI 5
+const NET_BIND_TCP: u64 = 1 << 0; // ABI 4
+const NET_CONNECT_TCP: u64 = 1 << 1; // ABI 4
+const SCOPE_ABSTRACT_UNIX_SOCKET: u64 = 1 << 0; // ABI 6
+const SCOPE_SIGNAL: u64 = 1 << 1; // ABI 6
+
+/// Rights that apply to a regular file (a rule on a file may name only these).
+const FILE_RIGHTS: u64 = FS_EXECUTE | FS_WRITE_FILE | FS_READ_FILE | FS_TRUNCATE | FS_IOCTL_DEV;
+
+#[repr(C)]
+struct RulesetAttr {
+    handled_access_fs: u64,
+    handled_access_net: u64,
+    scoped: u64,
+}
+
+#[repr(C, packed)]
+struct PathBeneathAttr {
+    allowed_access: u64,
+    parent_fd: i32,
+}
+
+/// The Landlock ABI version the running kernel offers, or `None` without Landlock.
+pub fn abi_version() -> Option<u32> {
+    // SAFETY: with a null attribute, size 0 and the VERSION flag the call only returns the
+    // ABI version (or an error); it touches no memory.
+    let version = unsafe {
+        libc::syscall(SYS_LANDLOCK_CREATE_RULESET, std::ptr::null::<RulesetAttr>(), 0usize, CREATE_RULESET_VERSION)
+    };
+    u32::try_from(version).ok().filter(|&v| v > 0)
+}
+
+/// Every filesystem right the kernel's ABI knows: all of them are handled (denied unless a
+/// rule grants them).
+fn handled_fs(abi: u32) -> u64 {
+    let mut rights = FS_EXECUTE
+        | FS_WRITE_FILE
+        | FS_READ_FILE
+        | FS_READ_DIR
+        | FS_REMOVE_DIR
+        | FS_REMOVE_FILE
+        | FS_MAKE_CHAR
+        | FS_MAKE_DIR
+        | FS_MAKE_REG
+        | FS_MAKE_SOCK
+        | FS_MAKE_FIFO
+        | FS_MAKE_BLOCK
+        | FS_MAKE_SYM;
+    if abi >= 2 {
+        rights |= FS_REFER;
+    }
+    if abi >= 3 {
+        rights |= FS_TRUNCATE;
+    }
+    if abi >= 5 {
+        rights |= FS_IOCTL_DEV;
+    }
+    rights
+}
+
+/// The Landlock rights that mirror a grant's access mask.
+fn rights_for(access: u64) -> u64 {
+    let mut rights = 0;
+    if access & ACCESS_READ != 0 {
+        rights |= FS_READ_FILE | FS_READ_DIR;
+    }
+    if access & ACCESS_WRITE != 0 {
+        rights |= FS_WRITE_FILE
+            | FS_REMOVE_DIR
+            | FS_REMOVE_FILE
+            | FS_MAKE_DIR
+            | FS_MAKE_REG
+            | FS_MAKE_SOCK
+            | FS_MAKE_FIFO
+            | FS_MAKE_SYM
+            | FS_REFER
+            | FS_TRUNCATE;
+    }
+    if access & ACCESS_EXEC != 0 {
+        rights |= FS_EXECUTE;
+    }
+    rights
+}
+
+/// A ruleset ready to be applied in the child.
+#[derive(Debug)]
+pub struct PreparedRuleset {
+    fd: OwnedFd,
+    /// The kernel's Landlock ABI version.
+    pub abi: u32,
+}
+
+impl PreparedRuleset {
+    /// The ruleset's fd, for the child to pass to [`restrict_self`].
+    pub fn raw_fd(&self) -> RawFd {
+        self.fd.as_raw_fd()
+    }
+}
+
+fn errno_result(value: libc::c_long, what: &str) -> Result<libc::c_long> {
+    if value < 0 {
+        Err(std::io::Error::last_os_error()).context(what.to_string())
+    } else {
+        Ok(value)
+    }
+}
+
+/// Builds the ruleset that mirrors `policy`, or `None` when the kernel has no Landlock.
+pub fn prepare(policy: &Policy) -> Result<Option<PreparedRuleset>> {
+    let Some(abi) = abi_version() else { return Ok(None) };
+    let handled = handled_fs(abi);
+    let attr = RulesetAttr {
+        handled_access_fs: handled,
+        handled_access_net: if abi >= 4 && policy.net == NetMode::None { NET_BIND_TCP | NET_CONNECT_TCP } else { 0 },
+        scoped: if abi >= 6 { SCOPE_ABSTRACT_UNIX_SOCKET | SCOPE_SIGNAL } else { 0 },
+    };
+    let attr_size = if abi >= 6 {
+        std::mem::size_of::<RulesetAttr>()
+    } else if abi >= 4 {
+        16
+    } else {
+        8
+    };
+    // SAFETY: `attr` is a valid landlock_ruleset_attr of which the kernel reads `attr_size`
+    // bytes (the prefix its ABI version knows).
+    let fd = errno_result(unsafe { libc::syscall(SYS_LANDLOCK_CREATE_RULESET, &attr as *const RulesetAttr, attr_size, 0u32) }, "landlock_create_ruleset")?;
+    // SAFETY: the kernel returned a new fd that nothing else owns.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd as RawFd) };
+    for grant in &policy.grants {
+        let path = CString::new(grant.path.as_os_str().as_bytes()).context("grant path holds a NUL byte")?;
+        // SAFETY: `path` is a NUL-terminated string; O_PATH opens no file content.
+        let parent = unsafe { libc::open(path.as_ptr(), libc::O_PATH | libc::O_CLOEXEC) };
+        if parent < 0 {
+            return Err(std::io::Error::last_os_error()).with_context(|| format!("landlock: {}", grant.path.display()));
+        }
+        // SAFETY: `open` returned a new fd that nothing else owns.
+        let parent = unsafe { OwnedFd::from_raw_fd(parent) };
+        let mut allowed = rights_for(grant.access) & handled;
+        if !grant.path.is_dir() {
+            allowed &= FILE_RIGHTS;
+        }
+        let rule = PathBeneathAttr { allowed_access: allowed, parent_fd: parent.as_raw_fd() };
+        // SAFETY: `rule` is a valid landlock_path_beneath_attr and both fds are open.
+        let added = unsafe {
+            libc::syscall(SYS_LANDLOCK_ADD_RULE, fd.as_raw_fd(), RULE_PATH_BENEATH, &rule as *const PathBeneathAttr, 0u32)
+        };
+        errno_result(added, "landlock_add_rule").with_context(|| grant.path.display().to_string())?;
+    }
+    Ok(Some(PreparedRuleset { fd, abi }))
+}
+
+/// Applies a prepared ruleset to the calling process (the child, after `PR_SET_NO_NEW_PRIVS`
+/// and before `execve`). Async-signal-safe; returns the errno on failure.
+pub fn restrict_self(ruleset_fd: RawFd) -> Result<(), i32> {
+    // SAFETY: the call takes an fd and flags only.
+    let result = unsafe { libc::syscall(SYS_LANDLOCK_RESTRICT_SELF, ruleset_fd, 0u32) };
+    if result < 0 {
+        // SAFETY: errno is thread-local and readable right after the failed call.
+        Err(unsafe { *libc::__errno_location() })
+    } else {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::Origin;
+    use std::os::unix::process::CommandExt;
+    use std::path::Path;
+    use std::process::Command;
+
+    /// Runs static busybox with `args`, confined by `policy`; returns (exit code, stderr).
+    fn confined_busybox(policy: &Policy, args: &[&str]) -> (i32, String) {
+        let ruleset = prepare(policy).unwrap().expect("this machine kind has Landlock");
+        let fd = ruleset.raw_fd();
+        let mut cmd = Command::new("/bin/busybox");
+        cmd.args(args);
+        let pre_exec = move || {
+            // SAFETY: prctl with constant arguments.
+            if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            restrict_self(fd).map_err(std::io::Error::from_raw_os_error)
+        };
+        // SAFETY: the closure runs between fork and exec and makes two raw syscalls only.
+        unsafe {
+            cmd.pre_exec(pre_exec);
+        }
+        let out = cmd.output().unwrap();
+        (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+
+    #[test]
+    fn confines_the_guest_to_the_grants() {
+        assert!(abi_version().is_some_and(|v| v >= 1));
+        let mut policy = Policy::default();
+        policy.allow(Path::new("/usr/share"), Path::new("/"), ACCESS_READ, Origin::CommandLine).unwrap();
+        policy.allow(Path::new("/bin/busybox"), Path::new("/"), ACCESS_EXEC, Origin::CommandLine).unwrap();
+        assert_eq!(confined_busybox(&policy, &["ls", "/usr/share"]).0, 0);
+        let (code, err) = confined_busybox(&policy, &["cat", "/etc/hostname"]);
+        assert!(code != 0 && err.contains("Permission denied"), "{code} {err}");
+        let (code, err) = confined_busybox(&policy, &["touch", "/usr/share/trapbox-landlock-test"]);
+        assert!(code != 0 && err.contains("Permission denied"), "{code} {err}");
+    }
+}

@@ -1,0 +1,161 @@
+//! The policy: grants from flags and files, the host's denials with their log line, the
+//! kernel's Landlock layer underneath, limits, environment and working directory.
+
+mod run_support;
+
+use std::path::Path;
+use std::process::Command;
+
+use run_support::{busybox_trapped, guest_pair, trapbox_run};
+use trapbox_tests::{run, scratch_dir, Outcome};
+
+const GPL: &str = "/usr/share/common-licenses/GPL-3";
+
+fn denials(out: &Outcome) -> Vec<&str> {
+    out.stderr.lines().filter(|l| l.starts_with("trapbox: denied ")).collect()
+}
+
+#[test]
+fn the_issue_example_copies_and_refuses_shadow_with_one_log_line() {
+    let dir = scratch_dir("policy_issue_example");
+    std::fs::create_dir(dir.join("out")).unwrap();
+    let out = run(trapbox_run(
+        &["--allow-read", "/usr/share", "--allow-write", "./out"],
+        &busybox_trapped(),
+        &["sh", "-c", &format!("cp {GPL} out/ && cat /etc/shadow")],
+    )
+    .current_dir(&dir));
+    assert_eq!(std::fs::read(dir.join("out/GPL-3")).unwrap(), std::fs::read(GPL).unwrap(), "the copy works");
+    assert_eq!(out.status, 1, "{out:?}");
+    assert_eq!(out.stdout, "");
+    assert!(out.stderr.contains("cat: can't open '/etc/shadow': Permission denied"), "{}", out.stderr);
+    assert_eq!(
+        denials(&out),
+        ["trapbox: denied openat(AT_FDCWD, \"/etc/shadow\", O_RDONLY): /etc/shadow is outside every allowed path"],
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn writes_beneath_a_read_grant_and_exec_outside_are_refused_and_explained() {
+    let dir = scratch_dir("policy_write_exec");
+    let out = run(trapbox_run(&["--allow-read", "/usr/share"], &busybox_trapped(), &["touch", "/usr/share/trapbox-denied"]).current_dir(&dir));
+    assert_ne!(out.status, 0);
+    assert!(!Path::new("/usr/share/trapbox-denied").exists());
+    assert!(
+        denials(&out).iter().any(|l| l.ends_with("/usr/share/trapbox-denied needs write access, but /usr/share is granted read only")),
+        "{}",
+        out.stderr
+    );
+    let out = run(trapbox_run(&["--allow-read", "/usr"], &busybox_trapped(), &["sh", "-c", "/usr/bin/id"]).current_dir(&dir));
+    assert_eq!(out.status, 126, "{out:?}");
+    assert!(denials(&out).iter().any(|l| l.contains("execve(\"/usr/bin/id\"") && l.contains("needs exec access")), "{}", out.stderr);
+}
+
+#[test]
+fn symlinks_and_proc_magic_links_resolve_to_what_they_name() {
+    let dir = scratch_dir("policy_symlinks");
+    std::fs::create_dir(dir.join("out")).unwrap();
+    std::os::unix::fs::symlink("/etc/shadow", dir.join("out/abs")).unwrap();
+    std::os::unix::fs::symlink("../../../../../../../../../../etc/shadow", dir.join("out/rel")).unwrap();
+    for path in ["out/abs", "out/rel", "/proc/self/root/etc/shadow", "out/../../../../../../../../../etc/shadow"] {
+        let out = run(trapbox_run(&["--allow-write", "./out"], &busybox_trapped(), &["cat", path]).current_dir(&dir));
+        assert_eq!(out.status, 1, "{path}: {out:?}");
+        assert!(out.stderr.contains("Permission denied"), "{path}: {}", out.stderr);
+        assert!(denials(&out).iter().any(|l| l.contains("/etc/shadow is outside every allowed path")), "{path}: {}", out.stderr);
+    }
+}
+
+/// A second thread rewriting the path between the host's check and the kernel's use never
+/// gets /etc/shadow opened: Landlock checks the file the kernel resolves.
+#[test]
+fn a_racing_thread_cannot_swap_the_path_after_the_check() {
+    let dir = scratch_dir("policy_race");
+    let (plain, rewritten) = guest_pair("path_race.c");
+    for program in [plain, rewritten] {
+        let out = run(trapbox_run(&["--allow-read", "/usr/share"], &program, &[GPL, "3000"]).current_dir(&dir));
+        assert_eq!(out.status, 0, "{out:?}");
+        let opened: u32 = out.stdout.split_whitespace().nth(1).and_then(|n| n.parse().ok()).unwrap_or_else(|| panic!("{out:?}"));
+        assert!(out.stdout.ends_with("leaked 0\n"), "{}: {}", program.display(), out.stdout);
+        assert!(opened > 0, "the allowed file must open sometimes: {}", out.stdout);
+    }
+}
+
+#[test]
+fn a_policy_file_loads_prints_and_reports_errors_with_line_and_column() {
+    let dir = scratch_dir("policy_file");
+    std::fs::create_dir(dir.join("out")).unwrap();
+    std::fs::write(dir.join("p.toml"), "allow_read = [\"/usr/share\"]\nallow_write = [\"out\"]\n[limits]\nprocesses = 32\n").unwrap();
+    let out = run(trapbox_run(&["--policy", "p.toml", "--print-policy"], &busybox_trapped(), &["true"]).current_dir(&dir));
+    assert_eq!(out.status, 0, "{out:?}");
+    let out_dir = dir.join("out").canonicalize().unwrap();
+    assert!(out.stdout.contains(&format!("\"{}\",  # policy file p.toml", out_dir.display())), "{}", out.stdout);
+    assert!(out.stdout.contains("\"/usr/share\",  # policy file p.toml"), "{}", out.stdout);
+    assert!(out.stdout.contains("# startup: the program"), "{}", out.stdout);
+    assert!(out.stdout.contains("processes = 32"), "{}", out.stdout);
+
+    let out = run(trapbox_run(&["--policy", "p.toml"], &busybox_trapped(), &["sh", "-c", &format!("cp {GPL} out/x && cat out/x | wc -l")]).current_dir(&dir));
+    assert_eq!((out.status, out.stdout.trim()), (0, "674"), "{out:?}");
+
+    std::fs::write(dir.join("bad.toml"), "allow_read = [\"/usr\"]\nallow_wirte = []\n").unwrap();
+    let out = run(trapbox_run(&["--policy", "bad.toml"], &busybox_trapped(), &["true"]).current_dir(&dir));
+    assert_eq!(out.status, 125, "{out:?}");
+    assert!(out.stderr.contains("bad.toml") && out.stderr.contains("line 2, column 1") && out.stderr.contains("allow_wirte"), "{}", out.stderr);
+}
+
+#[test]
+fn a_dynamically_linked_program_gets_its_loader_and_libraries_visibly() {
+    let dir = scratch_dir("policy_dynamic");
+    let out = run(trapbox_run(&["--allow-read", "/etc/hostname", "--print-policy"], Path::new("/usr/bin/cat"), &["/etc/hostname"]).current_dir(&dir));
+    assert!(out.stdout.contains("startup: the dynamic loader of the dynamically linked program"), "{}", out.stdout);
+    let out = run(trapbox_run(&["--allow-read", "/etc/hostname"], Path::new("/usr/bin/cat"), &["/etc/hostname"]).current_dir(&dir));
+    assert_eq!((out.status, out.stdout.as_str()), (0, std::fs::read_to_string("/etc/hostname").unwrap().as_str()), "{out:?}");
+}
+
+#[test]
+fn limits_processes_memory_and_wall_time() {
+    let dir = scratch_dir("policy_limits");
+    let bomb = "for i in 1 2 3 4 5 6 7 8 9 10; do sleep 1 & done; wait; echo done";
+    let out = run(trapbox_run(&["--limit-processes", "4"], &busybox_trapped(), &["sh", "-c", bomb]).current_dir(&dir));
+    assert!(denials(&out).iter().any(|l| l.contains("(limit 4)")), "{out:?}");
+    assert!(out.stderr.contains("can't fork"), "{}", out.stderr);
+
+    let out = run(trapbox_run(&["--limit-memory", "64M"], &busybox_trapped(), &["dd", "if=/dev/zero", "of=/dev/null", "bs=256M", "count=1"]).current_dir(&dir));
+    assert_ne!(out.status, 0, "{out:?}");
+    assert!(out.stderr.contains("dd: out of memory"), "{}", out.stderr);
+
+    let started = std::time::Instant::now();
+    let out = run(trapbox_run(&["--limit-wall", "1s"], &busybox_trapped(), &["sh", "-c", "sleep 30 & sleep 30"]).current_dir(&dir));
+    assert!(started.elapsed() < std::time::Duration::from_secs(20), "the wall-time limit did not stop the guest");
+    assert_eq!(out.status, 137, "{out:?}");
+    assert!(out.stderr.contains("wall time limit of 1.0s reached"), "{}", out.stderr);
+}
+
+#[test]
+fn environment_and_working_directory() {
+    let dir = scratch_dir("policy_env");
+    let out = run(trapbox_run(&["--clear-env", "--env", "ONLY=this", "--cwd", "/usr/share"], &busybox_trapped(), &["sh", "-c", "env; pwd"]).current_dir(&dir));
+    assert_eq!(out.status, 0, "{out:?}");
+    let mut lines: Vec<&str> = out.stdout.lines().collect();
+    lines.sort_unstable();
+    assert!(lines.contains(&"ONLY=this") && lines.contains(&"/usr/share"), "{}", out.stdout);
+    assert!(!lines.iter().any(|l| l.starts_with("HOME=")), "the host's environment leaked: {}", out.stdout);
+}
+
+#[test]
+fn without_policy_flags_nothing_is_confined() {
+    let out = run(Command::new(trapbox_tests::trapbox_bin()).args(["run", "--", "/bin/busybox", "head", "-c", "5", "/etc/passwd"]));
+    assert_eq!((out.status, out.stdout.as_str()), (0, "root:"), "{out:?}");
+}
+
+#[test]
+fn the_bundled_example_policy_confines_to_usr() {
+    let policy = trapbox_tests::workspace_root().join("examples/policies/readonly-usr.toml");
+    let dir = scratch_dir("policy_example_file");
+    let out = run(trapbox_run(&["--policy", policy.to_str().unwrap()], Path::new("/usr/bin/head"), &["-c", "4", "/usr/share/common-licenses/GPL-3"]).current_dir(&dir));
+    assert_eq!((out.status, out.stdout.as_str()), (0, "    "), "{out:?}");
+    let out = run(trapbox_run(&["--policy", policy.to_str().unwrap()], Path::new("/usr/bin/head"), &["-c", "4", "/etc/passwd"]).current_dir(&dir));
+    assert_eq!(out.status, 1, "{out:?}");
+    assert!(out.stderr.contains("Permission denied") && out.stderr.contains("trapbox: denied openat("), "{}", out.stderr);
+}
