@@ -99,12 +99,25 @@ pub struct RunArgs {
     pub keep_traps: bool,
     #[command(flatten)]
     pub policy: PolicyArgs,
+    /// Which calls the guest may make: `linux` (the Linux system calls, mediated) or `native`
+    /// (hostcalls only, for guests written against the SDK: every Linux call is refused).
+    #[arg(long, value_enum, default_value = "linux")]
+    pub personality: Personality,
     /// Test hook: before serving each trap, run a getpid in the guest through the injector.
     #[arg(long, hide = true)]
     pub inject_probe: bool,
     /// The program and its arguments.
     #[arg(trailing_var_arg = true, required = true, value_name = "PROGRAM [ARGS]")]
     pub command: Vec<OsString>,
+}
+
+/// The call set a guest may use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Personality {
+    /// The x86-64 Linux system calls, each mediated by the host.
+    Linux,
+    /// Hostcalls only (the "VM-like mode"): no Linux call runs, natively or otherwise.
+    Native,
 }
 
 /// The policy flags of `trapbox run`. Giving any of them turns the policy on: the guest may
@@ -270,7 +283,8 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
         Some(policy) => confinement(policy, ruleset.as_ref())?,
         None => Confinement::default(),
     };
-    let filter = crate::seccomp::build_filter();
+    let native_personality = args.personality == Personality::Native;
+    let filter = crate::seccomp::build_filter(native_personality);
     // The guest decides what Ctrl-C and Ctrl-\ do; the host must outlive them to report.
     crate::sys::ignore_signal(libc::SIGINT);
     crate::sys::ignore_signal(libc::SIGQUIT);
@@ -284,7 +298,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
     if let Some(limit) = policy.as_ref().and_then(|p| p.limits.wall_time) {
         crate::debugger::start_wall_time_watchdog(pid, limit);
     }
-    let settings = Settings { trace, inject_probe: args.inject_probe, untrap_known: !args.keep_traps, policy };
+    let settings = Settings { trace, inject_probe: args.inject_probe, untrap_known: !args.keep_traps && !native_personality, policy, native_personality };
     let outcome = Debugger::new(pid, settings).run()?;
     if args.stats {
         let s = &outcome.stats;

@@ -76,7 +76,7 @@ fn access_from_open_flags(flags: u64) -> u64 {
 /// symlinks (magic links included) followed, so the check sees the file Landlock will see.
 /// A last component that does not exist yet (a file being created) is kept as written.
 /// `None` when the base cannot be known (the kernel and Landlock then decide alone).
-fn resolve(pid: Pid, dirfd: Option<u64>, path: &[u8]) -> Option<PathBuf> {
+pub fn resolve(pid: Pid, dirfd: Option<u64>, path: &[u8]) -> Option<PathBuf> {
     use std::os::unix::ffi::OsStrExt;
     let path = Path::new(std::ffi::OsStr::from_bytes(path));
     let joined = if path.is_absolute() {

@@ -96,6 +96,20 @@ struct Process {
     stub: Option<u64>,
     /// Start addresses of the modules whose known sites were given back their `syscall`.
     untrapped: Vec<u64>,
+    /// Files mapped by the `map_file` hostcall, which `unmap` may remove.
+    mappings: Vec<crate::hostcalls::FileMapping>,
+}
+
+/// The injector as hostcalls see it: calls run from the stub's slow-path `syscall`.
+struct StubInjector<'a> {
+    debugger: &'a mut Debugger,
+    stub: u64,
+}
+
+impl crate::hostcalls::Injector for StubInjector<'_> {
+    fn run_in_guest(&mut self, tid: Pid, number: u64, args: [u64; 6]) -> Option<u64> {
+        self.debugger.inject(tid, self.stub + inject::SLOW, number, args)
+    }
 }
 
 /// Set by the wall-time watchdog ([`start_wall_time_watchdog`]) when the limit has passed.
@@ -192,6 +206,9 @@ pub struct Settings {
     /// The policy, when one is in force: path calls are checked against it, and its process
     /// and wall-time limits are the host's to enforce.
     pub policy: Option<crate::policy::Policy>,
+    /// The native personality: only hostcalls are served; every Linux call after the first
+    /// exec is refused with ENOSYS (the host's own injected calls excepted).
+    pub native_personality: bool,
 }
 
 /// The outcome of a run.
@@ -367,6 +384,13 @@ impl Debugger {
 
     /// The dispatcher: one decision for both routes (trap and backstop).
     fn decide(&self, tid: Pid, number: u64, args: &[u64; 6]) -> Verdict {
+        if self.settings.native_personality && self.exec_seen && !hostcall::is_hostcall(number) {
+            eprintln!(
+                "trapbox: refused {} in the native personality: only hostcalls are served",
+                trace::format_call(tid, number, args)
+            );
+            return Verdict::Refuse(errno::ENOSYS);
+        }
         if hostcall::is_hostcall(number) {
             return match number {
                 hostcall::VERSION => Verdict::Answer(u64::from(trapbox_abi::ABI_VERSION)),
@@ -539,7 +563,7 @@ impl Debugger {
         thread.unstarted = None;
         self.threads.insert(tid, thread);
         let modules = self.images.scan(tid);
-        self.processes.insert(tid, Process { modules, stub: None, untrapped: Vec::new() });
+        self.processes.insert(tid, Process { modules, ..Process::default() });
         if self.settings.untrap_known {
             self.untrap_known_sites(tid, true);
         }
@@ -645,6 +669,22 @@ impl Debugger {
         sys::cont(tid, libc::SIGTRAP)
     }
 
+    /// Serves a hostcall that needs the injector (see [`crate::hostcalls`]).
+    fn serve_hostcall(&mut self, tid: Pid, stub: u64, number: u64, args: &[u64; 6]) -> Option<u64> {
+        let tgid = self.tgid(tid);
+        let policy = self.settings.policy.take();
+        let mut mappings = self.processes.get_mut(&tgid).map(|p| std::mem::take(&mut p.mappings)).unwrap_or_default();
+        let result = {
+            let mut injector = StubInjector { debugger: self, stub };
+            crate::hostcalls::serve(&mut injector, policy.as_ref(), &mut mappings, tid, stub, number, args)
+        };
+        self.settings.policy = policy;
+        if let Some(process) = self.processes.get_mut(&tgid) {
+            process.mappings = mappings;
+        }
+        result
+    }
+
     /// Injects through the stub (or the vDSO before the stub exists); on the thread's death
     /// records its exit and reports `None`.
     fn inject(&mut self, tid: Pid, syscall_at: u64, number: u64, args: [u64; 6]) -> Option<u64> {
@@ -729,6 +769,16 @@ impl Debugger {
                 Some(other) => eprintln!("trapbox: injector probe: getpid returned {other:#x}, expected {tgid}"),
                 None => return Ok(()), // the thread is gone
             }
+        }
+        if hostcall::is_hostcall(number) && number != hostcall::VERSION {
+            let Some(stub) = self.ensure_stub(tid, site, encoding)? else { return Ok(()) };
+            return match self.serve_hostcall(tid, stub, number, &args) {
+                Some(raw) => {
+                    self.stats.trap_host += 1;
+                    self.answer_trap(tid, regs, resume_at, number, &args, raw, Handling::Host)
+                }
+                None => Ok(()), // the thread is gone (or asked to exit)
+            };
         }
         // The x32 bit: run it through the stub so the backstop kills the process, exactly as
         // it would for an unrewritten `syscall`.

@@ -4,7 +4,7 @@
 //! - [`seccomp`]: the backstop filter, generated from [`syscalls`];
 //! - [`syscalls`]: the dispatcher's table of every x86-64 call and its disposition;
 //! - [`debugger`]: the ptrace event loop, trap recognition, per-process and per-thread state;
-//! - [`inject`]: the stub page and the injector;
+//! - [`inject`]: the stub page and the injector; [`hostcalls`]: the calls only trapbox has;
 //! - [`modules`]: which file is mapped where, and its trap table;
 //! - [`trace`]: `--trace` lines;
 //! - [`policy`]: the policy model (flags and TOML), [`confine`]: the host's checks of path
@@ -14,6 +14,7 @@
 pub mod cli;
 pub mod confine;
 pub mod debugger;
+pub mod hostcalls;
 pub mod inject;
 pub mod landlock;
 pub mod launcher;
