@@ -136,6 +136,10 @@ pub struct PolicyArgs {
     /// Load a policy file (TOML, the same keys as these flags; see README). Flags add to it.
     #[arg(long, value_name = "FILE", help_heading = "Policy")]
     pub policy: Option<PathBuf>,
+    /// Network reach: `none` (unix sockets only), `loopback` (also IPv4/IPv6 to and from
+    /// loopback addresses, each address decided on the host's own copy) or `all`.
+    #[arg(long, value_enum, value_name = "REACH", help_heading = "Policy")]
+    pub net: Option<crate::policy::NetMode>,
     /// Print the effective policy, with where each grant comes from, and exit.
     #[arg(long, help_heading = "Policy")]
     pub print_policy: bool,
@@ -187,6 +191,7 @@ impl PolicyArgs {
             || !self.allow_write.is_empty()
             || !self.allow_exec.is_empty()
             || self.policy.is_some()
+            || self.net.is_some()
             || self.print_policy
             || !self.env.is_empty()
             || self.clear_env
@@ -209,6 +214,9 @@ impl PolicyArgs {
             for path in paths {
                 policy.allow(path, &here, access, Origin::CommandLine)?;
             }
+        }
+        if let Some(net) = self.net {
+            policy.net = net;
         }
         policy.env.extend(self.env.iter().cloned());
         policy.clear_env |= self.clear_env;
@@ -284,7 +292,8 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
         None => Confinement::default(),
     };
     let native_personality = args.personality == Personality::Native;
-    let filter = crate::seccomp::build_filter(native_personality);
+    let also_trace: &[u64] = if policy.is_some() { &crate::confine::POLICY_TRACED } else { &[] };
+    let filter = crate::seccomp::build_filter(native_personality, also_trace);
     // The guest decides what Ctrl-C and Ctrl-\ do; the host must outlive them to report.
     crate::sys::ignore_signal(libc::SIGINT);
     crate::sys::ignore_signal(libc::SIGQUIT);

@@ -33,6 +33,9 @@ const PATH_MAX: usize = 4096;
 #[derive(Clone, Copy, Debug)]
 enum Need {
     Fixed(u64),
+    /// Metadata of the path (stat, access, readlink…): read access; outside every grant the
+    /// path is reported as absent, so its existence does not leak.
+    Metadata,
     /// From `open` flags in argument N.
     OpenFlags(usize),
     /// From `struct open_how` (flags first) pointed to by argument N.
@@ -59,6 +62,13 @@ fn path_args(number: u64) -> Option<(&'static [PathArg], Need)> {
         nr::RENAMEAT | nr::RENAMEAT2 | nr::LINKAT => (&[(Some(0), 1), (Some(2), 3)], W),
         nr::SYMLINK => (&[(None, 1)], W),
         nr::SYMLINKAT => (&[(Some(1), 2)], W),
+        nr::STAT | nr::LSTAT | nr::ACCESS | nr::READLINK | nr::STATFS | nr::CHDIR | nr::GETXATTR | nr::LGETXATTR
+        | nr::LISTXATTR | nr::LLISTXATTR | nr::INOTIFY_ADD_WATCH => {
+            (if number == nr::INOTIFY_ADD_WATCH { &[(None, 1)] } else { &[(None, 0)] }, Need::Metadata)
+        }
+        nr::NEWFSTATAT | nr::STATX | nr::FACCESSAT | nr::FACCESSAT2 | nr::READLINKAT | nr::GETXATTRAT | nr::LISTXATTRAT
+        | nr::FILE_GETATTR => (&[(Some(0), 1)], Need::Metadata),
+        nr::SETXATTRAT | nr::REMOVEXATTRAT | nr::FILE_SETATTR => (&[(Some(0), 1)], W),
         _ => return None,
     })
 }
@@ -121,6 +131,7 @@ pub fn check(policy: &Policy, pid: Pid, number: u64, args: &[u64; 6]) -> Option<
     let (paths, need) = path_args(number)?;
     let access = match need {
         Need::Fixed(access) => access,
+        Need::Metadata => ACCESS_READ,
         Need::OpenFlags(index) => access_from_open_flags(args[index]),
         Need::OpenHow(index) => {
             let mut flags = [0u8; 8];
@@ -144,9 +155,20 @@ pub fn check(policy: &Policy, pid: Pid, number: u64, args: &[u64; 6]) -> Option<
         if !policy.grants_for(&path, access).is_empty() {
             continue;
         }
+        // The directories on the way to a grant may be looked at (not listed): programs stat
+        // their way down to what they were given, and the user named those paths.
+        if matches!(need, Need::Metadata) && policy.grants.iter().any(|g| g.path.starts_with(&path)) {
+            continue;
+        }
         let weaker: Vec<&crate::policy::Grant> =
             policy.grants.iter().filter(|g| path.starts_with(&g.path)).collect();
         let reason = match weaker.first() {
+            None if matches!(need, Need::Metadata) => {
+                return Some(Denial {
+                    errno: trapbox_abi::errno::ENOENT,
+                    reason: format!("{} is outside every allowed path (reported as absent)", path.display()),
+                });
+            }
             None => format!("{} is outside every allowed path", path.display()),
             Some(grant) => format!(
                 "{} needs {} access, but {} is granted {} only",
@@ -159,6 +181,73 @@ pub fn check(policy: &Policy, pid: Pid, number: u64, args: &[u64; 6]) -> Option<
         return Some(Denial { errno: trapbox_abi::errno::EACCES, reason });
     }
     None
+}
+
+/// What the policy says of a call that is neither a path call nor answered elsewhere.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Rule {
+    /// Allowed: it reaches nothing the guest does not already hold, or the kernel confines it.
+    Allow,
+    /// Denied by default: the policy names no grant for it.
+    Deny(i32, &'static str),
+    /// Signals or handles: the target (argument N, a pid) must be a guest process.
+    GuestTarget(usize),
+    /// A change to the metadata of the file behind fd argument N: needs write access to it.
+    FdMetadata(usize),
+    /// Network: decided by the network policy.
+    Network,
+    /// Decided by the path check.
+    Path,
+}
+
+/// Calls that run natively without a policy but must be decided under one: metadata changes
+/// through an fd, which Landlock does not cover.
+pub const POLICY_TRACED: [u64; 2] = [nr::FCHMOD, nr::FCHOWN];
+
+const TIOCSTI: u64 = 0x5412;
+const TIOCLINUX: u64 = 0x541c;
+
+/// The default-deny table for calls the host sees under a policy: every call the host must
+/// see has a rule here, and a call with none is refused.
+pub fn rule(number: u64, args: &[u64; 6]) -> Rule {
+    use trapbox_abi::errno::{EACCES, EPERM};
+    if path_args(number).is_some() {
+        return Rule::Path;
+    }
+    match number {
+        nr::CLONE | nr::FORK | nr::VFORK | nr::GETCWD | nr::FCHDIR | nr::SYNC | nr::SYNCFS | nr::UNAME | nr::SYSINFO
+        | nr::PRCTL | nr::SETPGID | nr::SETSID | nr::SETRLIMIT | nr::SETPRIORITY | nr::SCHED_SETAFFINITY
+        | nr::SCHED_SETPARAM | nr::SCHED_SETSCHEDULER | nr::SCHED_SETATTR | nr::IOPRIO_SET | nr::IOPRIO_GET
+        | nr::PERSONALITY | nr::SETUID | nr::SETGID | nr::SETREUID | nr::SETREGID | nr::SETRESUID | nr::SETRESGID
+        | nr::SETFSUID | nr::SETFSGID | nr::SETGROUPS | nr::CAPSET | nr::IO_SETUP | nr::IO_DESTROY | nr::IO_GETEVENTS
+        | nr::IO_SUBMIT | nr::IO_CANCEL | nr::IO_PGETEVENTS | nr::LANDLOCK_CREATE_RULESET | nr::LANDLOCK_ADD_RULE
+        | nr::LANDLOCK_RESTRICT_SELF | nr::LSM_GET_SELF_ATTR | nr::LSM_LIST_MODULES | nr::GET_THREAD_AREA
+        | nr::SET_THREAD_AREA | nr::MBIND | nr::SET_MEMPOLICY | nr::GET_MEMPOLICY | nr::SET_MEMPOLICY_HOME_NODE
+        | nr::REMAP_FILE_PAGES | nr::CACHESTAT | nr::MEMFD_SECRET => Rule::Allow,
+        nr::IOCTL if args[1] == TIOCSTI || args[1] == TIOCLINUX => Rule::Deny(EPERM, "would type into the host's terminal"),
+        nr::IOCTL => Rule::Allow,
+        nr::KILL | nr::TKILL | nr::PIDFD_OPEN | nr::RT_SIGQUEUEINFO | nr::PRLIMIT64 | nr::MIGRATE_PAGES | nr::MOVE_PAGES
+        | nr::PROCESS_VM_READV | nr::PROCESS_VM_WRITEV | nr::KCMP => Rule::GuestTarget(0),
+        nr::TGKILL | nr::RT_TGSIGQUEUEINFO => Rule::GuestTarget(0),
+        nr::PIDFD_SEND_SIGNAL => Rule::Allow, // the pidfd came from a pidfd_open the host allowed
+        nr::PIDFD_GETFD => Rule::Deny(EPERM, "takes fds out of another process"),
+        nr::FCHMOD | nr::FCHOWN | nr::FSETXATTR | nr::FREMOVEXATTR => Rule::FdMetadata(0),
+        nr::SOCKET | nr::CONNECT | nr::BIND | nr::SENDTO | nr::SENDMSG | nr::SENDMMSG => Rule::Network,
+        nr::SHMGET | nr::SHMAT | nr::SHMCTL | nr::SHMDT | nr::SEMGET | nr::SEMOP | nr::SEMCTL | nr::SEMTIMEDOP
+        | nr::MSGGET | nr::MSGSND | nr::MSGRCV | nr::MSGCTL | nr::MQ_OPEN | nr::MQ_UNLINK | nr::MQ_TIMEDSEND
+        | nr::MQ_TIMEDRECEIVE | nr::MQ_NOTIFY | nr::MQ_GETSETATTR => {
+            Rule::Deny(EPERM, "System V and POSIX IPC objects are shared with the host's namespace")
+        }
+        nr::STATMOUNT | nr::LISTMOUNT | nr::LSM_SET_SELF_ATTR | nr::PROCESS_MADVISE | nr::PROCESS_MRELEASE => {
+            Rule::Deny(EPERM, "reaches beyond the guest's own processes and files")
+        }
+        _ => Rule::Deny(EACCES, "the policy names no rule for this call"),
+    }
+}
+
+/// The path of the file behind guest fd `fd`, for checks on fd-based metadata changes.
+pub fn fd_path(pid: Pid, fd: u64) -> Option<PathBuf> {
+    std::fs::read_link(format!("/proc/{pid}/fd/{}", fd as i32)).ok().filter(|p| p.is_absolute())
 }
 
 #[cfg(test)]

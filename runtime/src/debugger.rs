@@ -401,6 +401,9 @@ impl Debugger {
             return Verdict::Refuse(errno::ENOSYS);
         };
         match entry.disposition {
+            Disposition::Native if self.settings.policy.is_some() && crate::confine::POLICY_TRACED.contains(&number) => {
+                self.policy(tid, number, args)
+            }
             Disposition::Native => Verdict::Execute,
             Disposition::Refuse(e) => Verdict::Refuse(e),
             Disposition::Host => match number {
@@ -432,10 +435,34 @@ impl Debugger {
                 return Verdict::Refuse(EAGAIN);
             }
         }
-        match crate::confine::check(policy, tid, number, args) {
-            Some(denial) => {
-                eprintln!("trapbox: denied {}: {}", trace::format_call(tid, number, args), denial.reason);
-                Verdict::Refuse(denial.errno)
+        use crate::confine::Rule;
+        let denial = match crate::confine::rule(number, args) {
+            Rule::Allow => None,
+            Rule::Path => crate::confine::check(policy, tid, number, args).map(|d| (d.errno, d.reason)),
+            Rule::Deny(errno, why) => Some((errno, why.to_string())),
+            Rule::GuestTarget(index) => {
+                let target = args[index] as i32;
+                // 0 and negative targets are the caller's own group or every process; Landlock's
+                // signal scoping confines the former, the latter is never a guest's business.
+                let ours = target == 0 || (target > 0 && (self.processes.contains_key(&target) || self.threads.contains_key(&target)));
+                (!ours).then(|| (errno::EPERM, format!("process {target} is not part of the guest")))
+            }
+            Rule::FdMetadata(index) => match crate::confine::fd_path(tid, args[index]) {
+                Some(path) if policy.grants_for(&path, trapbox_abi::hostcall::ACCESS_WRITE).is_empty() => {
+                    Some((errno::EPERM, format!("{} (behind fd {}) is not granted write", path.display(), args[index] as i32)))
+                }
+                _ => None,
+            },
+            Rule::Network => match crate::netpolicy::check(policy, tid, number, args) {
+                crate::netpolicy::NetVerdict::Allow => None,
+                crate::netpolicy::NetVerdict::Done(raw) => return Verdict::Answer(raw),
+                crate::netpolicy::NetVerdict::Deny(errno, reason) => Some((errno, reason)),
+            },
+        };
+        match denial {
+            Some((errno, reason)) => {
+                eprintln!("trapbox: denied {}: {reason}", trace::format_call(tid, number, args));
+                Verdict::Refuse(errno)
             }
             None => Verdict::Execute,
         }

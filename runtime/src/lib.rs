@@ -20,6 +20,7 @@ pub mod landlock;
 pub mod launcher;
 pub mod modules;
 pub mod names;
+pub mod netpolicy;
 pub mod policy;
 pub mod seccomp;
 pub mod sys;

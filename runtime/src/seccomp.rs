@@ -64,9 +64,14 @@ const fn jump(code: u16, k: u32, jt: u8, jf: u8) -> SockFilter {
 }
 
 /// Builds the filter from the dispatcher's table. With `trace_everything` (the native
-/// personality) no call runs natively: every one stops in the host.
-pub fn build_filter(trace_everything: bool) -> Vec<SockFilter> {
-    let allowed: Vec<u32> = if trace_everything { Vec::new() } else { syscalls::native_calls().collect() };
+/// personality) no call runs natively: every one stops in the host. Calls in `also_trace`
+/// stop in the host although the table would let them run (a policy's extra checks).
+pub fn build_filter(trace_everything: bool, also_trace: &[u64]) -> Vec<SockFilter> {
+    let allowed: Vec<u32> = if trace_everything {
+        Vec::new()
+    } else {
+        syscalls::native_calls().filter(|nr| !also_trace.contains(&u64::from(*nr))).collect()
+    };
     let mut prog = vec![
         stmt(LD_W_ABS, OFFSET_ARCH),
         jump(JEQ_K, AUDIT_ARCH_X86_64, 1, 0),
@@ -113,7 +118,7 @@ mod tests {
 
     #[test]
     fn filter_matches_the_table() {
-        let prog = build_filter(false);
+        let prog = build_filter(false, &[]);
         for (nr, entry) in TABLE.iter().enumerate() {
             let expected = if entry.disposition == Disposition::Native { RET_ALLOW } else { RET_TRACE };
             assert_eq!(evaluate(&prog, AUDIT_ARCH_X86_64, nr as u32), expected, "nr {nr}");
@@ -122,7 +127,8 @@ mod tests {
         assert_eq!(evaluate(&prog, AUDIT_ARCH_X86_64, X32_SYSCALL_BIT | 39), RET_KILL_PROCESS);
         assert_eq!(evaluate(&prog, AUDIT_ARCH_X86_64, X32_SYSCALL_BIT), RET_KILL_PROCESS);
         assert_eq!(evaluate(&prog, 0x4000_0003, 0), RET_KILL_PROCESS, "i386 (int 0x80) is killed");
-        let native = build_filter(true);
+        assert_eq!(evaluate(&build_filter(false, &[91]), AUDIT_ARCH_X86_64, 91), RET_TRACE, "fchmod traced under a policy");
+        let native = build_filter(true, &[]);
         for nr in 0..TABLE.len() as u32 {
             assert_eq!(evaluate(&native, AUDIT_ARCH_X86_64, nr), RET_TRACE, "native personality: nr {nr}");
         }

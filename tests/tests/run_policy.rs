@@ -159,3 +159,51 @@ fn the_bundled_example_policy_confines_to_usr() {
     assert_eq!(out.status, 1, "{out:?}");
     assert!(out.stderr.contains("Permission denied") && out.stderr.contains("trapbox: denied openat("), "{}", out.stderr);
 }
+
+fn probe(flags: &[&str], args: &[&str]) -> Outcome {
+    let (plain, _) = guest_pair("policy_probe.c");
+    run(trapbox_run(flags, &plain, args).current_dir(scratch_dir(&format!("policy_probe_{}", args[0]))))
+}
+
+#[test]
+fn network_none_allows_only_unix_sockets_and_never_abstract_ones() {
+    let out = probe(&["--allow-read", "/usr/share"], &["net"]);
+    assert_eq!(out.stdout, "inet socket: EACCES\npacket socket: EACCES\nunix socket: ok\nabstract bind: EACCES\n", "{}", out.stderr);
+    assert!(denials(&out).iter().any(|l| l.contains("socket(") && l.contains("not granted under --net none")), "{}", out.stderr);
+}
+
+#[test]
+fn network_loopback_decides_each_address_on_the_hosts_copy() {
+    let out = probe(&["--net", "loopback"], &["net"]);
+    assert_eq!(
+        out.stdout,
+        "inet socket: ok\nbind loopback: ok\nlisten: ok\nconnect loopback: ok\naccept: ok\nsend: ok\nreceive ping: ok\n\
+         sendto non-loopback: EACCES\npacket socket: EACCES\nunix socket: ok\nabstract bind: EACCES\n",
+        "{}",
+        out.stderr
+    );
+    assert!(denials(&out).iter().any(|l| l.contains("sendto(") && l.contains("not a loopback address")), "{}", out.stderr);
+}
+
+#[test]
+fn calls_the_policy_does_not_name_are_refused_and_logged() {
+    let out = probe(&["--allow-read", "/usr/share"], &["shm"]);
+    assert_eq!(out.stdout, "shmget: EPERM\n");
+    assert!(denials(&out).iter().any(|l| l.contains("shared with the host's namespace")), "{}", out.stderr);
+
+    // The host (the guest's parent) is not part of the guest.
+    let host_pid = std::process::id().to_string();
+    let out = probe(&["--allow-read", "/usr/share"], &["kill", &host_pid]);
+    assert_eq!(out.stdout, "kill: EPERM\n");
+    assert!(denials(&out).iter().any(|l| l.contains("is not part of the guest")), "{}", out.stderr);
+
+    // A file opened for reading cannot have its mode changed through the fd.
+    let out = probe(&["--allow-read", "/usr/share"], &["fchmod", GPL]);
+    assert_eq!(out.stdout, "open: ok\nfchmod: EPERM\n", "{}", out.stderr);
+
+    // Metadata of paths outside every grant: reported as absent.
+    let out = run(trapbox_run(&["--allow-read", "/usr/share"], &busybox_trapped(), &["stat", "-c", "%s", "/etc/shadow"]).current_dir(scratch_dir("policy_stat")));
+    assert_ne!(out.status, 0);
+    assert!(out.stderr.contains("No such file or directory"), "{}", out.stderr);
+    assert!(denials(&out).iter().any(|l| l.contains("/etc/shadow is outside every allowed path (reported as absent)")), "{}", out.stderr);
+}

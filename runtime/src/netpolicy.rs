@@ -1,0 +1,266 @@
+//! The network policy (`--net none|loopback|all`), decided on the host's own copy of every
+//! address.
+//!
+//! `socket` is decided from its integer arguments. `connect`, `bind` and `sendto` carry a
+//! `sockaddr` in guest memory, which another guest thread could change after a check; so under
+//! `--net loopback` the host performs these calls itself, on a duplicate of the guest's socket
+//! (`pidfd_getfd`) and its own copy of the address and data, and hands back the result: the
+//! kernel never re-reads guest memory for a decided address. Under `--net all` nothing is
+//! decided; under `--net none` only unix sockets exist, and a unix socket path needs a write
+//! grant (the kernel's Landlock confirms bind; connect is decided here).
+
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+
+use trapbox_abi::errno::{EACCES, EFAULT, EINVAL};
+use trapbox_abi::hostcall::ACCESS_WRITE;
+use trapbox_abi::linux::nr;
+
+use crate::policy::{NetMode, Policy};
+use crate::sys::Pid;
+
+const AF_UNIX: u64 = 1;
+const AF_INET: u64 = 2;
+const AF_INET6: u64 = 10;
+const AF_NETLINK: u64 = 16;
+const SOCK_RAW: u64 = 3;
+const NETLINK_ROUTE: u64 = 0;
+const SYS_PIDFD_OPEN: libc::c_long = 434;
+const SYS_PIDFD_GETFD: libc::c_long = 438;
+/// The most data a host-performed `sendto` copies (the guest sees a short write).
+const SEND_CHUNK: usize = 64 * 1024;
+
+/// The network policy's answer.
+#[derive(Debug, PartialEq, Eq)]
+pub enum NetVerdict {
+    /// Let the kernel run the call in the guest.
+    Allow,
+    /// Refuse with this errno; the reason goes to the log.
+    Deny(i32, String),
+    /// The host ran the call itself; this is the raw result for the guest.
+    Done(u64),
+}
+
+fn deny(errno: i32, reason: impl Into<String>) -> NetVerdict {
+    NetVerdict::Deny(errno, reason.into())
+}
+
+/// A socket address copied out of the guest.
+struct Address {
+    bytes: Vec<u8>,
+}
+
+impl Address {
+    fn read(pid: Pid, addr: u64, len: u64) -> Result<Address, i32> {
+        let len = usize::try_from(len).map_err(|_| EINVAL)?;
+        if !(2..=128).contains(&len) {
+            return Err(EINVAL);
+        }
+        let mut bytes = vec![0u8; len];
+        match crate::sys::read_memory(pid, addr, &mut bytes) {
+            Ok(n) if n == len => Ok(Address { bytes }),
+            _ => Err(EFAULT),
+        }
+    }
+
+    fn family(&self) -> u64 {
+        u64::from(u16::from_le_bytes([self.bytes[0], self.bytes[1]]))
+    }
+
+    fn is_loopback(&self) -> bool {
+        match (self.family(), self.bytes.len()) {
+            (AF_INET, 8..) => self.bytes[4] == 127,
+            (AF_INET6, 24..) => {
+                let ip: [u8; 16] = self.bytes[8..24].try_into().expect("16 bytes");
+                let v6 = std::net::Ipv6Addr::from(ip);
+                v6.is_loopback() || v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
+            }
+            _ => false,
+        }
+    }
+
+    /// The path of a unix socket address; `None` for an abstract or unnamed one.
+    fn unix_path(&self) -> Option<&[u8]> {
+        let path = self.bytes.get(2..)?;
+        if path.first().is_none_or(|&b| b == 0) {
+            return None;
+        }
+        Some(path.split(|&b| b == 0).next().unwrap_or(path))
+    }
+}
+
+/// Whether this family may be used at all under `mode`.
+fn family_allowed(mode: NetMode, family: u64) -> bool {
+    match mode {
+        NetMode::All => true,
+        NetMode::Loopback => matches!(family, AF_UNIX | AF_INET | AF_INET6 | AF_NETLINK),
+        NetMode::None => family == AF_UNIX,
+    }
+}
+
+/// Decides a network call of thread `pid`.
+pub fn check(policy: &Policy, pid: Pid, number: u64, args: &[u64; 6]) -> NetVerdict {
+    let mode = policy.net;
+    if number == nr::SOCKET {
+        let (family, kind, protocol) = (args[0], args[1] & 0xf, args[2]);
+        if kind == SOCK_RAW && family != AF_NETLINK {
+            return deny(EACCES, "raw sockets are never granted");
+        }
+        if family == AF_NETLINK && protocol != NETLINK_ROUTE && mode != NetMode::All {
+            return deny(EACCES, "only NETLINK_ROUTE netlink sockets are granted below --net all");
+        }
+        return if family_allowed(mode, family) {
+            NetVerdict::Allow
+        } else {
+            deny(EACCES, format!("address family {family} is not granted under --net {}", mode_name(mode)))
+        };
+    }
+    if mode == NetMode::All {
+        return NetVerdict::Allow;
+    }
+    // The address argument of each call: connect/bind (fd, addr, len), sendto (.., addr, len).
+    let (addr_ptr, addr_len) = match number {
+        nr::CONNECT | nr::BIND => (args[1], args[2]),
+        nr::SENDTO => (args[4], args[5]),
+        // sendmsg/sendmmsg carry their address inside a msghdr: only connected sockets.
+        nr::SENDMSG | nr::SENDMMSG => return check_msghdr(pid, number, args),
+        _ => return NetVerdict::Allow,
+    };
+    if addr_ptr == 0 {
+        return NetVerdict::Allow; // sendto on a connected socket: no address to decide
+    }
+    let address = match Address::read(pid, addr_ptr, addr_len) {
+        Ok(address) => address,
+        Err(errno) => return deny(errno, "unreadable socket address"),
+    };
+    match address.family() {
+        AF_UNIX => match address.unix_path() {
+            None => deny(EACCES, format!("abstract unix sockets are not granted under --net {}", mode_name(mode))),
+            Some(path) => {
+                let resolved = crate::confine::resolve(pid, None, path);
+                match resolved {
+                    Some(p) if !policy.grants_for(&p, ACCESS_WRITE).is_empty() => perform(pid, number, args, &address),
+                    Some(p) => deny(EACCES, format!("unix socket {} is not granted write", p.display())),
+                    None => deny(EACCES, "unix socket path cannot be resolved"),
+                }
+            }
+        },
+        AF_INET | AF_INET6 if mode == NetMode::Loopback && address.is_loopback() => perform(pid, number, args, &address),
+        AF_INET | AF_INET6 => deny(EACCES, format!("not a loopback address, and the policy is --net {}", mode_name(mode))),
+        family => deny(EACCES, format!("address family {family} is not granted under --net {}", mode_name(mode))),
+    }
+}
+
+fn mode_name(mode: NetMode) -> &'static str {
+    match mode {
+        NetMode::None => "none",
+        NetMode::Loopback => "loopback",
+        NetMode::All => "all",
+    }
+}
+
+/// sendmsg/sendmmsg below `--net all`: allowed only without a destination address (a
+/// connected socket), since the address lives in guest memory the kernel would re-read.
+fn check_msghdr(pid: Pid, number: u64, args: &[u64; 6]) -> NetVerdict {
+    let count = if number == nr::SENDMMSG { args[2].min(1024) } else { 1 };
+    // struct mmsghdr is a msghdr (56 bytes) plus a u32, padded to 64.
+    let stride = if number == nr::SENDMMSG { 64 } else { 56 };
+    for i in 0..count {
+        let mut name = [0u8; 8];
+        match crate::sys::read_memory(pid, args[1].wrapping_add(i * stride), &mut name) {
+            Ok(8) if u64::from_le_bytes(name) == 0 => {}
+            Ok(8) => return deny(EACCES, "a destination address in a msghdr is only granted under --net all; connect the socket first"),
+            _ => return deny(EFAULT, "unreadable msghdr"),
+        }
+    }
+    NetVerdict::Allow
+}
+
+/// Runs connect, bind or sendto in the host on a duplicate of the guest's socket, with the
+/// host's copies of the address and the data.
+fn perform(pid: Pid, number: u64, args: &[u64; 6], address: &Address) -> NetVerdict {
+    let socket = match duplicate_fd(pid, args[0]) {
+        Ok(fd) => fd,
+        Err(errno) => return NetVerdict::Done(trapbox_abi::errno::encode_error(errno)),
+    };
+    let addr = address.bytes.as_ptr().cast::<libc::sockaddr>();
+    let addr_len = address.bytes.len() as libc::socklen_t;
+    // The host must not block for long on the guest's behalf: bound a blocking connect or
+    // send with a send timeout for the duration of the call, then restore the guest's own.
+    let _bounded = SendTimeout::bound(&socket, HOST_CALL_TIMEOUT_SECS);
+    let result = match number {
+        // SAFETY: `socket` is an open fd; `addr` points to `addr_len` bytes the host owns.
+        nr::CONNECT => unsafe { libc::connect(socket.as_raw_fd(), addr, addr_len) as isize },
+        // SAFETY: as above.
+        nr::BIND => unsafe { libc::bind(socket.as_raw_fd(), addr, addr_len) as isize },
+        _ => {
+            let len = usize::try_from(args[2]).unwrap_or(usize::MAX).min(SEND_CHUNK);
+            let mut data = vec![0u8; len];
+            if crate::sys::read_memory(pid, args[1], &mut data) != Ok(len) {
+                return NetVerdict::Done(trapbox_abi::errno::encode_error(EFAULT));
+            }
+            // SAFETY: `data` and `addr` are host buffers of the given lengths.
+            unsafe { libc::sendto(socket.as_raw_fd(), data.as_ptr().cast(), len, args[3] as i32, addr, addr_len) }
+        }
+    };
+    if result < 0 {
+        let errno = std::io::Error::last_os_error().raw_os_error().unwrap_or(EINVAL);
+        NetVerdict::Done(trapbox_abi::errno::encode_error(errno))
+    } else {
+        NetVerdict::Done(result as u64)
+    }
+}
+
+/// How long a host-performed connect or send may block.
+const HOST_CALL_TIMEOUT_SECS: i64 = 5;
+
+/// A socket's `SO_SNDTIMEO`, lowered for one host-performed call and restored on drop.
+struct SendTimeout<'a> {
+    socket: &'a OwnedFd,
+    saved: Option<libc::timeval>,
+}
+
+impl<'a> SendTimeout<'a> {
+    fn bound(socket: &'a OwnedFd, seconds: i64) -> SendTimeout<'a> {
+        let mut saved = libc::timeval { tv_sec: 0, tv_usec: 0 };
+        let mut len = std::mem::size_of::<libc::timeval>() as libc::socklen_t;
+        let fd = socket.as_raw_fd();
+        // SAFETY: `saved` and `len` are valid for the kernel to fill in.
+        let got = unsafe { libc::getsockopt(fd, libc::SOL_SOCKET, libc::SO_SNDTIMEO, (&mut saved as *mut libc::timeval).cast(), &mut len) };
+        let bounded = libc::timeval { tv_sec: seconds, tv_usec: 0 };
+        let keep = got == 0 && (saved.tv_sec != 0 || saved.tv_usec != 0) && saved.tv_sec < seconds;
+        if got == 0 && !keep {
+            // SAFETY: `bounded` is a valid timeval of the given size.
+            unsafe { libc::setsockopt(fd, libc::SOL_SOCKET, libc::SO_SNDTIMEO, (&bounded as *const libc::timeval).cast(), len) };
+        }
+        SendTimeout { socket, saved: (got == 0 && !keep).then_some(saved) }
+    }
+}
+
+impl Drop for SendTimeout<'_> {
+    fn drop(&mut self) {
+        if let Some(saved) = self.saved {
+            let len = std::mem::size_of::<libc::timeval>() as libc::socklen_t;
+            // SAFETY: restores the timeval read in `bound`.
+            unsafe { libc::setsockopt(self.socket.as_raw_fd(), libc::SOL_SOCKET, libc::SO_SNDTIMEO, (&saved as *const libc::timeval).cast(), len) };
+        }
+    }
+}
+
+/// A duplicate, in the host, of fd `fd` of process `pid` (`pidfd_getfd`).
+fn duplicate_fd(pid: Pid, fd: u64) -> Result<OwnedFd, i32> {
+    let errno = || std::io::Error::last_os_error().raw_os_error().unwrap_or(EINVAL);
+    // SAFETY: pidfd_open takes a pid and flags.
+    let pidfd = unsafe { libc::syscall(SYS_PIDFD_OPEN, pid, 0) };
+    if pidfd < 0 {
+        return Err(errno());
+    }
+    // SAFETY: the kernel returned a new fd that nothing else owns.
+    let pidfd = unsafe { OwnedFd::from_raw_fd(pidfd as i32) };
+    // SAFETY: pidfd_getfd takes a pidfd, a target fd number and flags.
+    let dup = unsafe { libc::syscall(SYS_PIDFD_GETFD, pidfd.as_raw_fd(), fd as i32, 0) };
+    if dup < 0 {
+        return Err(errno());
+    }
+    // SAFETY: as above.
+    Ok(unsafe { OwnedFd::from_raw_fd(dup as i32) })
+}
