@@ -160,27 +160,32 @@ pub fn check(policy: &Policy, pid: Pid, number: u64, args: &[u64; 6]) -> Option<
         if matches!(need, Need::Metadata) && policy.grants.iter().any(|g| g.path.starts_with(&path)) {
             continue;
         }
-        let weaker: Vec<&crate::policy::Grant> =
-            policy.grants.iter().filter(|g| path.starts_with(&g.path)).collect();
-        let reason = match weaker.first() {
-            None if matches!(need, Need::Metadata) => {
-                return Some(Denial {
-                    errno: trapbox_abi::errno::ENOENT,
-                    reason: format!("{} is outside every allowed path (reported as absent)", path.display()),
-                });
-            }
-            None => format!("{} is outside every allowed path", path.display()),
-            Some(grant) => format!(
+        return Some(denial_for(policy, &path, access, matches!(need, Need::Metadata)));
+    }
+    None
+}
+
+/// Why `access` to `path` is refused, and with which errno: metadata queries outside every
+/// grant see the path as absent; everything else is `EACCES` with the rule that fell short.
+pub fn denial_for(policy: &Policy, path: &Path, access: u64, metadata: bool) -> Denial {
+    let weaker = policy.grants.iter().find(|g| path.starts_with(&g.path));
+    match weaker {
+        None if metadata => Denial {
+            errno: trapbox_abi::errno::ENOENT,
+            reason: format!("{} is outside every allowed path (reported as absent)", path.display()),
+        },
+        None => Denial { errno: trapbox_abi::errno::EACCES, reason: format!("{} is outside every allowed path", path.display()) },
+        Some(grant) => Denial {
+            errno: trapbox_abi::errno::EACCES,
+            reason: format!(
                 "{} needs {} access, but {} is granted {} only",
                 path.display(),
                 access_names(access),
                 grant.path.display(),
                 access_names(grant.access)
             ),
-        };
-        return Some(Denial { errno: trapbox_abi::errno::EACCES, reason });
+        },
     }
-    None
 }
 
 /// What the policy says of a call that is neither a path call nor answered elsewhere.

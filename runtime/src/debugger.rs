@@ -40,6 +40,9 @@ const CLONE_THREAD: u64 = 0x0001_0000;
 const CLONE_UNTRACED: u64 = 0x0080_0000;
 const PR_SET_SECCOMP: u64 = 22;
 const EAGAIN: i32 = 11;
+/// Calls after which the guest's credentials may differ from the host's.
+const CREDENTIAL_CALLS: [u64; 10] =
+    [nr::SETUID, nr::SETGID, nr::SETREUID, nr::SETREGID, nr::SETRESUID, nr::SETRESGID, nr::SETFSUID, nr::SETFSGID, nr::SETGROUPS, nr::CAPSET];
 /// Slow-path redirects a thread may have outstanding (nested signal handlers); older ones are
 /// dropped (a handler that longjmp'ed out leaves them stale).
 const MAX_REDIRECTS: usize = 64;
@@ -98,6 +101,9 @@ struct Process {
     untrapped: Vec<u64>,
     /// Files mapped by the `map_file` hostcall, which `unmap` may remove.
     mappings: Vec<crate::hostcalls::FileMapping>,
+    /// Whether the process (or an ancestor) made a setuid-family call: the broker then no
+    /// longer acts for it with the host's credentials.
+    credentials_changed: std::cell::Cell<bool>,
 }
 
 /// The injector as hostcalls see it: calls run from the stub's slow-path `syscall`.
@@ -437,7 +443,20 @@ impl Debugger {
         }
         use crate::confine::Rule;
         let denial = match crate::confine::rule(number, args) {
+            Rule::Allow if CREDENTIAL_CALLS.contains(&number) => {
+                if let Some(process) = self.processes.get(&self.tgid(tid)) {
+                    process.credentials_changed.set(true);
+                }
+                None
+            }
             Rule::Allow => None,
+            Rule::Path if crate::broker::handles(number, args) => {
+                let changed = self.processes.get(&self.tgid(tid)).is_some_and(|p| p.credentials_changed.get());
+                match crate::broker::perform(policy, tid, number, args, changed) {
+                    Ok(raw) => return Verdict::Answer(raw),
+                    Err(denial) => Some(denial),
+                }
+            }
             Rule::Path => crate::confine::check(policy, tid, number, args).map(|d| (d.errno, d.reason)),
             Rule::Deny(errno, why) => Some((errno, why.to_string())),
             Rule::GuestTarget(index) => {

@@ -8,9 +8,11 @@
 //! - [`modules`]: which file is mapped where, and its trap table;
 //! - [`trace`]: `--trace` lines;
 //! - [`policy`]: the policy model (flags and TOML), [`confine`]: the host's checks of path
-//!   calls against it, [`landlock`]: the kernel's copy of the allow lists;
+//!   calls against it, [`broker`]: the host performing the path calls Landlock does not
+//!   cover, [`netpolicy`]: the network policy, [`landlock`]: the kernel's copy of the allow lists;
 //! - [`sys`]: safe wrappers over ptrace, wait and guest memory (with [`launcher`], the only `unsafe`).
 
+pub mod broker;
 pub mod cli;
 pub mod confine;
 pub mod debugger;

@@ -207,3 +207,41 @@ fn calls_the_policy_does_not_name_are_refused_and_logged() {
     assert!(out.stderr.contains("No such file or directory"), "{}", out.stderr);
     assert!(denials(&out).iter().any(|l| l.contains("/etc/shadow is outside every allowed path (reported as absent)")), "{}", out.stderr);
 }
+
+/// chmod is not covered by Landlock: the broker performs it on the host's copy of the path,
+/// so a second thread swapping the path never changes a file outside the write grant.
+#[test]
+fn a_racing_thread_cannot_chmod_outside_the_write_grant() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = scratch_dir("policy_chmod_race");
+    std::fs::create_dir(dir.join("out")).unwrap();
+    std::fs::write(dir.join("out/mine"), "x").unwrap();
+    std::fs::write(dir.join("outside"), "y").unwrap();
+    std::fs::set_permissions(dir.join("outside"), std::fs::Permissions::from_mode(0o644)).unwrap();
+    let (plain, rewritten) = guest_pair("chmod_race.c");
+    let mine = dir.join("out/mine");
+    let outside = dir.join("outside");
+    for program in [plain, rewritten] {
+        let out = run(trapbox_run(&["--allow-write", "./out"], &program, &[mine.to_str().unwrap(), outside.to_str().unwrap(), "3000"]).current_dir(&dir));
+        assert_eq!(out.status, 0, "{out:?}");
+        let mode = std::fs::metadata(&outside).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o644, "{}: the file outside the grant changed mode: {}", program.display(), out.stdout);
+        assert_eq!(std::fs::metadata(&mine).unwrap().permissions().mode() & 0o777, 0o600, "{}", out.stdout);
+        assert!(!out.stdout.starts_with("chmod succeeded 0 "), "the granted chmod must work: {}", out.stdout);
+    }
+}
+
+#[test]
+fn the_broker_changes_metadata_inside_the_write_grant_like_the_kernel_would() {
+    let dir = scratch_dir("policy_broker_meta");
+    std::fs::create_dir(dir.join("out")).unwrap();
+    let script = "cd out && echo hi > f && chmod 640 f && touch -d '2001-02-03 04:05:06' f && ln -s f link \
+                  && chmod 600 link && stat -c '%a %Y' f && chown 0:0 f && echo ok";
+    let native_dir = scratch_dir("policy_broker_meta_native");
+    std::fs::create_dir(native_dir.join("out")).unwrap();
+    let expected = run(std::process::Command::new("/bin/busybox").args(["sh", "-c", script]).current_dir(&native_dir));
+    let grants = ["--allow-write", "./out", "--allow-read", "/etc", "--allow-read", "/usr/share/zoneinfo"];
+    let out = run(trapbox_run(&grants, &busybox_trapped(), &["sh", "-c", script]).current_dir(&dir));
+    assert_eq!((out.status, &out.stdout), (expected.status, &expected.stdout), "{out:?}");
+    assert!(denials(&out).is_empty(), "{}", out.stderr);
+}

@@ -1,0 +1,259 @@
+//! The filesystem broker for the path calls Landlock does not cover: metadata changes.
+//!
+//! chmod, chown, utimes and xattr changes by path are not checked by Landlock, so letting the
+//! kernel re-read the guest's path after the host's check would let a second guest thread
+//! swap in another file. For these calls the host does the work itself, on its own copy of
+//! every argument: it opens the file it resolved with `openat2` beneath the grant's directory
+//! (`RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS`, so the kernel confines the
+//! walk even if the tree changes underneath), applies the change to that file and hands the
+//! result back. The guest's own call never runs.
+//!
+//! The host acts with its own credentials, which equal the guest's until the guest changes
+//! them; after a guest's setuid-family call the broker refuses (EPERM) rather than act with
+//! rights the guest no longer has.
+
+use std::ffi::CString;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+use trapbox_abi::errno::{EFAULT, EINVAL, ENAMETOOLONG, EPERM};
+use trapbox_abi::hostcall::ACCESS_WRITE;
+use trapbox_abi::linux::nr;
+
+use crate::policy::Policy;
+use crate::sys::Pid;
+
+const AT_FDCWD: i32 = -100;
+const AT_SYMLINK_NOFOLLOW: u64 = 0x100;
+const AT_EMPTY_PATH: u64 = 0x1000;
+const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
+const RESOLVE_NO_SYMLINKS: u64 = 0x04;
+const RESOLVE_BENEATH: u64 = 0x08;
+const SYS_OPENAT2: libc::c_long = 437;
+const XATTR_NAME_MAX: usize = 255;
+const XATTR_SIZE_MAX: usize = 65536;
+
+/// The calls the broker performs: (dirfd argument, path argument, follows the last symlink).
+fn brokered(number: u64, args: &[u64; 6]) -> Option<(Option<usize>, usize, bool)> {
+    let follow_unless = |flags: u64| flags & AT_SYMLINK_NOFOLLOW == 0;
+    Some(match number {
+        nr::CHMOD | nr::CHOWN | nr::UTIME | nr::UTIMES | nr::SETXATTR | nr::REMOVEXATTR => (None, 0, true),
+        nr::LCHOWN | nr::LSETXATTR | nr::LREMOVEXATTR => (None, 0, false),
+        nr::FCHMODAT | nr::FUTIMESAT => (Some(0), 1, true),
+        nr::FCHMODAT2 => (Some(0), 1, follow_unless(args[3])),
+        nr::FCHOWNAT if args[4] & AT_EMPTY_PATH == 0 => (Some(0), 1, follow_unless(args[4])),
+        nr::UTIMENSAT if args[1] != 0 => (Some(0), 1, follow_unless(args[3])),
+        _ => return None,
+    })
+}
+
+/// Whether the broker performs `number` with these arguments.
+pub fn handles(number: u64, args: &[u64; 6]) -> bool {
+    brokered(number, args).is_some()
+}
+
+fn errno_now() -> i32 {
+    std::io::Error::last_os_error().raw_os_error().unwrap_or(EINVAL)
+}
+
+fn read_guest(pid: Pid, addr: u64, len: usize) -> Result<Vec<u8>, i32> {
+    let mut buf = vec![0u8; len];
+    match crate::sys::read_memory(pid, addr, &mut buf) {
+        Ok(n) if n == len => Ok(buf),
+        _ => Err(EFAULT),
+    }
+}
+
+/// Opens `target` (absolute, resolved) as an `O_PATH` fd, with the kernel confining the walk
+/// beneath `root`.
+fn open_beneath(root: &Path, target: &Path, follow: bool) -> Result<OwnedFd, i32> {
+    let root_c = CString::new(root.as_os_str().as_bytes()).map_err(|_| EINVAL)?;
+    // SAFETY: a NUL-terminated path; O_PATH reads no content.
+    let root_fd = unsafe { libc::open(root_c.as_ptr(), libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC) };
+    if root_fd < 0 {
+        return Err(errno_now());
+    }
+    // SAFETY: `open` returned a new fd nothing else owns.
+    let root_fd = unsafe { OwnedFd::from_raw_fd(root_fd) };
+    let relative = target.strip_prefix(root).map_err(|_| EPERM)?;
+    let relative = if relative.as_os_str().is_empty() { Path::new(".") } else { relative };
+    let relative_c = CString::new(relative.as_os_str().as_bytes()).map_err(|_| EINVAL)?;
+    #[repr(C)]
+    struct OpenHow {
+        flags: u64,
+        mode: u64,
+        resolve: u64,
+    }
+    let how = OpenHow {
+        flags: (libc::O_PATH | libc::O_CLOEXEC | if follow { 0 } else { libc::O_NOFOLLOW }) as u64,
+        mode: 0,
+        resolve: RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+    };
+    // SAFETY: valid fd, NUL-terminated path and an open_how of the size passed.
+    let fd = unsafe {
+        libc::syscall(SYS_OPENAT2, root_fd.as_raw_fd(), relative_c.as_ptr(), &how as *const OpenHow, std::mem::size_of::<OpenHow>())
+    };
+    if fd < 0 {
+        return Err(errno_now());
+    }
+    // SAFETY: the kernel returned a new fd nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
+}
+
+/// `/proc/self/fd/N` for an fd of the host: a path that names exactly that open file.
+fn proc_path(fd: &OwnedFd) -> CString {
+    CString::new(format!("/proc/self/fd/{}", fd.as_raw_fd())).expect("no NUL in a number")
+}
+
+fn result_of(rc: libc::c_int) -> Result<u64, i32> {
+    if rc < 0 {
+        Err(errno_now())
+    } else {
+        Ok(rc as u64)
+    }
+}
+
+/// The file a brokered call names: resolved like the kernel would, following the last
+/// symlink or not.
+fn target_of(pid: Pid, args: &[u64; 6], dirfd: Option<usize>, path: usize, follow: bool) -> Result<PathBuf, i32> {
+    let (bytes, truncated) = crate::trace::read_guest_string(pid, args[path], 4096).ok_or(EFAULT)?;
+    if truncated {
+        return Err(ENAMETOOLONG);
+    }
+    if bytes.is_empty() {
+        return Err(trapbox_abi::errno::ENOENT);
+    }
+    let dirfd = dirfd.map(|i| args[i]);
+    if follow {
+        return crate::confine::resolve(pid, dirfd, &bytes).ok_or(EINVAL);
+    }
+    // Do not follow the last component: resolve its parent and keep its name.
+    let as_path = Path::new(std::ffi::OsStr::from_bytes(&bytes));
+    let name = as_path.file_name().ok_or(EINVAL)?;
+    let parent = as_path.parent().map(|p| p.as_os_str().as_bytes()).filter(|p| !p.is_empty()).unwrap_or(b".");
+    let parent = crate::confine::resolve(pid, dirfd, parent).ok_or(EINVAL)?;
+    Ok(parent.join(name))
+}
+
+/// Performs a brokered call for thread `pid`: `Ok` is the raw result for the guest, `Err` a
+/// denial (errno and reason) to log. `credentials_changed` is whether the guest changed its
+/// credentials since it started.
+pub fn perform(
+    policy: &Policy,
+    pid: Pid,
+    number: u64,
+    args: &[u64; 6],
+    credentials_changed: bool,
+) -> Result<u64, (i32, String)> {
+    let (dirfd, path, follow) = brokered(number, args).ok_or((EINVAL, "not a brokered call".to_string()))?;
+    let target = target_of(pid, args, dirfd, path, follow).map_err(|e| (e, "unresolvable path".to_string()))?;
+    let grant = policy
+        .grants_for(&target, ACCESS_WRITE)
+        .first()
+        .map(|g| g.path.clone())
+        .ok_or_else(|| {
+            let denial = crate::confine::denial_for(policy, &target, ACCESS_WRITE, false);
+            (denial.errno, denial.reason)
+        })?;
+    if credentials_changed {
+        return Err((EPERM, "the guest changed its credentials; the broker will not act with the host's".into()));
+    }
+    let raw = |r: Result<u64, i32>| r.unwrap_or_else(trapbox_abi::errno::encode_error);
+    let file = match open_beneath(&grant, &target, follow) {
+        Ok(file) => file,
+        Err(errno) => return Ok(trapbox_abi::errno::encode_error(errno)),
+    };
+    let at = proc_path(&file);
+    let empty = c"";
+    let done = match number {
+        nr::CHMOD | nr::FCHMODAT => {
+            let mode = args[if number == nr::CHMOD { 1 } else { 2 }] as libc::mode_t;
+            // SAFETY: a NUL-terminated /proc/self/fd path of an fd the host holds.
+            result_of(unsafe { libc::chmod(at.as_ptr(), mode) })
+        }
+        // SAFETY: as above.
+        nr::FCHMODAT2 if follow => result_of(unsafe { libc::chmod(at.as_ptr(), args[2] as libc::mode_t) }),
+        nr::FCHMODAT2 => {
+            let flags = AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW;
+            // SAFETY: an open fd, an empty NUL-terminated path and integer arguments.
+            let rc = unsafe { libc::syscall(nr::FCHMODAT2 as libc::c_long, file.as_raw_fd(), empty.as_ptr(), args[2], flags) };
+            result_of(rc as libc::c_int)
+        }
+        nr::CHOWN | nr::LCHOWN | nr::FCHOWNAT => {
+            let (uid, gid) = if number == nr::FCHOWNAT { (args[2], args[3]) } else { (args[1], args[2]) };
+            // SAFETY: an open fd, an empty NUL-terminated path and integer arguments.
+            result_of(unsafe { libc::fchownat(file.as_raw_fd(), empty.as_ptr(), uid as u32, gid as u32, AT_EMPTY_PATH as libc::c_int) })
+        }
+        nr::UTIME | nr::UTIMES | nr::FUTIMESAT | nr::UTIMENSAT => {
+            let times_arg = if matches!(number, nr::UTIME | nr::UTIMES) { args[1] } else { args[2] };
+            times_of(pid, number, times_arg).and_then(|times| {
+                let ptr = times.as_ref().map_or(std::ptr::null(), |t| t.as_ptr());
+                if follow {
+                    // SAFETY: a /proc/self/fd path and a host copy of the times (or null).
+                    result_of(unsafe { libc::utimensat(AT_FDCWD, at.as_ptr(), ptr, 0) })
+                } else {
+                    // A symlink itself is reached through its parent, not /proc/self/fd.
+                    utimes_nofollow(&grant, &target, ptr)
+                }
+            })
+        }
+        nr::SETXATTR | nr::LSETXATTR | nr::REMOVEXATTR | nr::LREMOVEXATTR => xattr(pid, number, args, &at),
+        _ => Err(EINVAL),
+    };
+    Ok(raw(done))
+}
+
+fn utimes_nofollow(grant: &Path, target: &Path, times: *const libc::timespec) -> Result<u64, i32> {
+    let parent = target.parent().ok_or(EINVAL)?;
+    let dir = open_beneath(grant, parent, true)?;
+    let name = CString::new(target.file_name().ok_or(EINVAL)?.as_bytes()).map_err(|_| EINVAL)?;
+    // SAFETY: an open directory fd, a NUL-terminated name and a host copy of the times.
+    result_of(unsafe { libc::utimensat(dir.as_raw_fd(), name.as_ptr(), times, libc::AT_SYMLINK_NOFOLLOW) })
+}
+
+/// The times argument of a utime-family call as two timespecs (`None` for "now").
+fn times_of(pid: Pid, number: u64, addr: u64) -> Result<Option<[libc::timespec; 2]>, i32> {
+    if addr == 0 {
+        return Ok(None);
+    }
+    let word = |b: &[u8], i: usize| i64::from_le_bytes(b[i * 8..i * 8 + 8].try_into().expect("8 bytes"));
+    Ok(Some(match number {
+        nr::UTIME => {
+            let b = read_guest(pid, addr, 16)?; // struct utimbuf { actime, modtime }
+            [libc::timespec { tv_sec: word(&b, 0), tv_nsec: 0 }, libc::timespec { tv_sec: word(&b, 1), tv_nsec: 0 }]
+        }
+        nr::UTIMES | nr::FUTIMESAT => {
+            let b = read_guest(pid, addr, 32)?; // struct timeval[2]
+            [
+                libc::timespec { tv_sec: word(&b, 0), tv_nsec: word(&b, 1) * 1000 },
+                libc::timespec { tv_sec: word(&b, 2), tv_nsec: word(&b, 3) * 1000 },
+            ]
+        }
+        _ => {
+            let b = read_guest(pid, addr, 32)?; // struct timespec[2]
+            [libc::timespec { tv_sec: word(&b, 0), tv_nsec: word(&b, 1) }, libc::timespec { tv_sec: word(&b, 2), tv_nsec: word(&b, 3) }]
+        }
+    }))
+}
+
+fn xattr(pid: Pid, number: u64, args: &[u64; 6], at: &CString) -> Result<u64, i32> {
+    let (name, truncated) = crate::trace::read_guest_string(pid, args[1], XATTR_NAME_MAX + 1).ok_or(EFAULT)?;
+    if truncated || name.len() > XATTR_NAME_MAX {
+        return Err(libc::ERANGE);
+    }
+    let name = CString::new(name).map_err(|_| EINVAL)?;
+    match number {
+        nr::SETXATTR | nr::LSETXATTR => {
+            let size = usize::try_from(args[3]).map_err(|_| EINVAL)?;
+            if size > XATTR_SIZE_MAX {
+                return Err(libc::E2BIG);
+            }
+            let value = read_guest(pid, args[2], size)?;
+            // SAFETY: host copies of the name and value, and a /proc/self/fd path.
+            result_of(unsafe { libc::setxattr(at.as_ptr(), name.as_ptr(), value.as_ptr().cast(), size, args[4] as libc::c_int) })
+        }
+        // SAFETY: a host copy of the name and a /proc/self/fd path.
+        _ => result_of(unsafe { libc::removexattr(at.as_ptr(), name.as_ptr()) }),
+    }
+}
