@@ -31,6 +31,8 @@ const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
 const RESOLVE_NO_SYMLINKS: u64 = 0x04;
 const RESOLVE_BENEATH: u64 = 0x08;
 const SYS_OPENAT2: libc::c_long = 437;
+/// `__O_TMPFILE`, the bit of `O_TMPFILE` that is not `O_DIRECTORY`.
+const O_TMPFILE_BIT: u64 = 0o20_000_000;
 const XATTR_NAME_MAX: usize = 255;
 const XATTR_SIZE_MAX: usize = 65536;
 
@@ -65,9 +67,14 @@ fn read_guest(pid: Pid, addr: u64, len: usize) -> Result<Vec<u8>, i32> {
     }
 }
 
-/// Opens `target` (absolute, resolved) as an `O_PATH` fd, with the kernel confining the walk
-/// beneath `root`.
-fn open_beneath(root: &Path, target: &Path, follow: bool) -> Result<OwnedFd, i32> {
+/// Opens `target` (absolute, resolved) with `flags` and `mode`, the kernel confining the walk
+/// beneath `grant` (`RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS`): whatever
+/// changes in the tree after the host resolved the path, the file reached lies beneath the
+/// grant. A grant that is a file is reached from its directory. The host's fd is always
+/// close-on-exec.
+pub fn open_beneath(grant: &Path, target: &Path, flags: u64, mode: u64) -> Result<OwnedFd, i32> {
+    let grant_is_dir = grant.is_dir();
+    let root = if grant_is_dir { grant } else { grant.parent().ok_or(EINVAL)? };
     let root_c = CString::new(root.as_os_str().as_bytes()).map_err(|_| EINVAL)?;
     // SAFETY: a NUL-terminated path; O_PATH reads no content.
     let root_fd = unsafe { libc::open(root_c.as_ptr(), libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC) };
@@ -77,6 +84,9 @@ fn open_beneath(root: &Path, target: &Path, follow: bool) -> Result<OwnedFd, i32
     // SAFETY: `open` returned a new fd nothing else owns.
     let root_fd = unsafe { OwnedFd::from_raw_fd(root_fd) };
     let relative = target.strip_prefix(root).map_err(|_| EPERM)?;
+    if !grant_is_dir && target != grant {
+        return Err(EPERM);
+    }
     let relative = if relative.as_os_str().is_empty() { Path::new(".") } else { relative };
     let relative_c = CString::new(relative.as_os_str().as_bytes()).map_err(|_| EINVAL)?;
     #[repr(C)]
@@ -85,9 +95,12 @@ fn open_beneath(root: &Path, target: &Path, follow: bool) -> Result<OwnedFd, i32
         mode: u64,
         resolve: u64,
     }
+    // openat2 insists on a zero mode unless a file may be created (O_TMPFILE includes
+    // O_DIRECTORY, so test its own bit).
+    let creates = flags & (libc::O_CREAT as u64 | O_TMPFILE_BIT) != 0;
     let how = OpenHow {
-        flags: (libc::O_PATH | libc::O_CLOEXEC | if follow { 0 } else { libc::O_NOFOLLOW }) as u64,
-        mode: 0,
+        flags: flags | libc::O_CLOEXEC as u64,
+        mode: if creates { mode & 0o7777 } else { 0 },
         resolve: RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
     };
     // SAFETY: valid fd, NUL-terminated path and an open_how of the size passed.
@@ -99,6 +112,12 @@ fn open_beneath(root: &Path, target: &Path, follow: bool) -> Result<OwnedFd, i32
     }
     // SAFETY: the kernel returned a new fd nothing else owns.
     Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
+}
+
+/// `O_PATH` (not following the last symlink unless `follow`) for the metadata calls.
+fn open_path(grant: &Path, target: &Path, follow: bool) -> Result<OwnedFd, i32> {
+    let flags = libc::O_PATH | if follow { 0 } else { libc::O_NOFOLLOW };
+    open_beneath(grant, target, flags as u64, 0)
 }
 
 /// `/proc/self/fd/N` for an fd of the host: a path that names exactly that open file.
@@ -124,16 +143,7 @@ fn target_of(pid: Pid, args: &[u64; 6], dirfd: Option<usize>, path: usize, follo
     if bytes.is_empty() {
         return Err(trapbox_abi::errno::ENOENT);
     }
-    let dirfd = dirfd.map(|i| args[i]);
-    if follow {
-        return crate::confine::resolve(pid, dirfd, &bytes).ok_or(EINVAL);
-    }
-    // Do not follow the last component: resolve its parent and keep its name.
-    let as_path = Path::new(std::ffi::OsStr::from_bytes(&bytes));
-    let name = as_path.file_name().ok_or(EINVAL)?;
-    let parent = as_path.parent().map(|p| p.as_os_str().as_bytes()).filter(|p| !p.is_empty()).unwrap_or(b".");
-    let parent = crate::confine::resolve(pid, dirfd, parent).ok_or(EINVAL)?;
-    Ok(parent.join(name))
+    crate::confine::resolve_path(pid, dirfd.map(|i| args[i]), &bytes, follow).ok_or(EINVAL)
 }
 
 /// Performs a brokered call for thread `pid`: `Ok` is the raw result for the guest, `Err` a
@@ -160,7 +170,7 @@ pub fn perform(
         return Err((EPERM, "the guest changed its credentials; the broker will not act with the host's".into()));
     }
     let raw = |r: Result<u64, i32>| r.unwrap_or_else(trapbox_abi::errno::encode_error);
-    let file = match open_beneath(&grant, &target, follow) {
+    let file = match open_path(&grant, &target, follow) {
         Ok(file) => file,
         Err(errno) => return Ok(trapbox_abi::errno::encode_error(errno)),
     };
@@ -206,7 +216,7 @@ pub fn perform(
 
 fn utimes_nofollow(grant: &Path, target: &Path, times: *const libc::timespec) -> Result<u64, i32> {
     let parent = target.parent().ok_or(EINVAL)?;
-    let dir = open_beneath(grant, parent, true)?;
+    let dir = open_path(grant, parent, true)?;
     let name = CString::new(target.file_name().ok_or(EINVAL)?.as_bytes()).map_err(|_| EINVAL)?;
     // SAFETY: an open directory fd, a NUL-terminated name and a host copy of the times.
     result_of(unsafe { libc::utimensat(dir.as_raw_fd(), name.as_ptr(), times, libc::AT_SYMLINK_NOFOLLOW) })

@@ -258,7 +258,7 @@ fn confinement(policy: &Policy, ruleset: Option<&crate::landlock::PreparedRulese
     } else {
         None
     };
-    Ok(Confinement { landlock_fd: ruleset.map(|r| r.raw_fd()), rlimits, cwd, env })
+    Ok(Confinement { landlock_fd: ruleset.map(|r| r.raw_fd()), rlimits, cwd, env, directfs_filter: Some(crate::directfs::filter()) })
 }
 
 /// Runs the guest and returns its exit status.
@@ -302,7 +302,10 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
             eprintln!("trapbox: warning: cannot pin to one CPU ({err}); stops will be slower");
         }
     }
-    let pid = crate::launcher::spawn(&resolved, &args.command, &filter, &confinement)?;
+    let (pid, listener) = crate::launcher::spawn(&resolved, &args.command, &filter, &confinement)?;
+    if let (Some(listener), Some(policy)) = (listener, policy.as_ref()) {
+        crate::directfs::start(listener, std::sync::Arc::new(policy.clone()));
+    }
     drop(ruleset);
     if let Some(limit) = policy.as_ref().and_then(|p| p.limits.wall_time) {
         crate::debugger::start_wall_time_watchdog(pid, limit);

@@ -106,14 +106,34 @@ pub fn resolve(pid: Pid, dirfd: Option<u64>, path: &[u8]) -> Option<PathBuf> {
         Ok(rest) => Path::new(&format!("/proc/{pid}")).join(rest),
         Err(_) => joined,
     };
-    if let Ok(real) = joined.canonicalize() {
-        return Some(real);
+    // The deepest ancestor that exists is resolved (symlinks followed); the components that
+    // do not exist yet (a file being created, a path probed for) are kept as written.
+    let mut existing = joined.as_path();
+    let mut missing: Vec<&std::ffi::OsStr> = Vec::new();
+    loop {
+        if let Ok(real) = existing.canonicalize() {
+            let mut out = real;
+            for name in missing.iter().rev() {
+                out.push(name);
+            }
+            return Some(lexically_normal(&out, Path::new("/")));
+        }
+        missing.push(existing.file_name()?);
+        existing = existing.parent()?;
     }
-    let parent = joined.parent().and_then(|p| p.canonicalize().ok());
-    match (parent, joined.file_name()) {
-        (Some(parent), Some(name)) => Some(parent.join(name)),
-        _ => Some(lexically_normal(&joined, Path::new("/"))),
+}
+
+/// [`resolve`], optionally without following the last component (`O_NOFOLLOW`, `lchown`…):
+/// then the parent is resolved and the name kept.
+pub fn resolve_path(pid: Pid, dirfd: Option<u64>, path: &[u8], follow: bool) -> Option<PathBuf> {
+    use std::os::unix::ffi::OsStrExt;
+    if follow {
+        return resolve(pid, dirfd, path);
     }
+    let as_path = Path::new(std::ffi::OsStr::from_bytes(path));
+    let name = as_path.file_name()?;
+    let parent = as_path.parent().map(|p| p.as_os_str().as_bytes()).filter(|p| !p.is_empty()).unwrap_or(b".");
+    Some(resolve(pid, dirfd, parent)?.join(name))
 }
 
 /// Why a call is refused: the errno and the sentence for the log.

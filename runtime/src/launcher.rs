@@ -38,6 +38,9 @@ pub struct Confinement {
     pub cwd: Option<CString>,
     /// The environment, when the policy changes it (otherwise the host's own).
     pub env: Option<Vec<(OsString, OsString)>>,
+    /// A user-notification filter for the opens the host performs itself (directfs): the
+    /// child installs it and hands its listener to the host before exec.
+    pub directfs_filter: Option<Vec<SockFilter>>,
 }
 
 /// Finds the program like `execvp` would, and explains why it cannot be run.
@@ -80,7 +83,12 @@ fn cstring(bytes: &[u8]) -> anyhow::Result<CString> {
 /// Forks the guest, seizes it and lets it exec `program` with `args` (argv\[0\] included) and the
 /// host's environment under the `filter`. Returns the guest's pid; its first stop will be the
 /// seccomp stop of its `execve`.
-pub fn spawn(program: &Path, args: &[OsString], filter: &[SockFilter], confinement: &Confinement) -> anyhow::Result<Pid> {
+pub fn spawn(
+    program: &Path,
+    args: &[OsString],
+    filter: &[SockFilter],
+    confinement: &Confinement,
+) -> anyhow::Result<(Pid, Option<std::os::fd::OwnedFd>)> {
     let path = cstring(program.as_os_str().as_bytes())?;
     let argv_owned: Vec<CString> = args.iter().map(|a| cstring(a.as_bytes())).collect::<anyhow::Result<_>>()?;
     let env = confinement.env.clone().unwrap_or_else(|| std::env::vars_os().collect());
@@ -100,6 +108,11 @@ pub fn spawn(program: &Path, args: &[OsString], filter: &[SockFilter], confineme
     let fprog = SockFprog { len: filter.len() as u16, filter: filter.as_ptr() };
 
     let mut sync = [0 as libc::c_int; 2];
+    let mut sync2_pair = [-1 as libc::c_int; 2];
+    // SAFETY: pipe2 fills the two-element array.
+    if confinement.directfs_filter.is_some() && unsafe { libc::pipe2(sync2_pair.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        anyhow::bail!("pipe2: {}", std::io::Error::last_os_error());
+    }
     // SAFETY: `sync` is a live two-int array for pipe2 to fill.
     if unsafe { libc::pipe2(sync.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
         anyhow::bail!("pipe2: {}", std::io::Error::last_os_error());
@@ -108,14 +121,32 @@ pub fn spawn(program: &Path, args: &[OsString], filter: &[SockFilter], confineme
     // SAFETY: the child only calls async-signal-safe raw syscalls on memory prepared above
     // (argv, envp, fprog, sync stay alive in the copied address space) and ends in execve or
     // _exit; it never returns into Rust code that could allocate or unwind.
+    // The child reports its directfs listener's fd number here (when it installs one).
+    let mut report = [-1 as libc::c_int; 2];
+    // SAFETY: pipe2 fills the two-element array.
+    if confinement.directfs_filter.is_some() && unsafe { libc::pipe2(report.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        anyhow::bail!("pipe2: {}", std::io::Error::last_os_error());
+    }
+    let notif_fprog = confinement.directfs_filter.as_ref().map(|f| SockFprog { len: f.len() as u16, filter: f.as_ptr() });
+    // SAFETY: the child only makes async-signal-safe raw calls on memory prepared above.
     let pid = unsafe { libc::fork() };
     if pid < 0 {
         anyhow::bail!("fork: {}", std::io::Error::last_os_error());
     }
     if pid == 0 {
         // SAFETY: see the fork above; this function never returns.
-        unsafe { child_after_fork(sync, host_pid, &path, &argv, &envp, &fprog, confinement) }
+        unsafe {
+            child_after_fork(sync, report[1], sync2_pair[0], host_pid, &path, &argv, &envp, &fprog, notif_fprog.as_ref(), confinement)
+        }
     }
+    if report[1] >= 0 {
+        // SAFETY: closing our copies of the child's ends, fds we own.
+        unsafe {
+            libc::close(report[1]);
+            libc::close(sync2_pair[0]);
+        }
+    }
+    let sync2 = sync2_pair[1];
     // SAFETY: closing our copy of the read end, an fd we own.
     unsafe { libc::close(sync[0]) };
     let seized = sys::seize(pid, OPTIONS);
@@ -132,7 +163,47 @@ pub fn spawn(program: &Path, args: &[OsString], filter: &[SockFilter], confineme
         let _ = sys::wait(Some(pid));
         anyhow::bail!("cannot trace the guest (PTRACE_SEIZE): {err}; is ptrace forbidden here (Yama, a container seccomp profile)?");
     }
-    Ok(pid)
+    let listener = if report[0] >= 0 { Some(take_listener(pid, report[0], sync2)?) } else { None };
+    Ok((pid, listener))
+}
+
+/// Reads the child's listener fd number from `report`, duplicates that fd into the host
+/// (`pidfd_getfd`) and lets the child go on (`sync2`).
+fn take_listener(pid: Pid, report: libc::c_int, sync2: libc::c_int) -> anyhow::Result<std::os::fd::OwnedFd> {
+    use std::os::fd::FromRawFd;
+    let mut number = [0u8; 4];
+    // SAFETY: reads into a live 4-byte buffer from a pipe we own, then closes it.
+    let got = unsafe {
+        let got = libc::read(report, number.as_mut_ptr().cast(), 4);
+        libc::close(report);
+        got
+    };
+    let result = (|| {
+        if got != 4 {
+            anyhow::bail!("the guest could not install its directfs filter (user notifications unavailable?)");
+        }
+        // SAFETY: pidfd_open and pidfd_getfd take integers; the fds they return are new.
+        let listener = unsafe {
+            let pidfd = libc::syscall(libc::SYS_pidfd_open, pid, 0);
+            if pidfd < 0 {
+                anyhow::bail!("pidfd_open: {}", std::io::Error::last_os_error());
+            }
+            let fd = libc::syscall(libc::SYS_pidfd_getfd, pidfd as libc::c_int, i32::from_ne_bytes(number), 0);
+            libc::close(pidfd as libc::c_int);
+            if fd < 0 {
+                anyhow::bail!("pidfd_getfd: {}", std::io::Error::last_os_error());
+            }
+            std::os::fd::OwnedFd::from_raw_fd(fd as libc::c_int)
+        };
+        Ok(listener)
+    })();
+    let go = [u8::from(result.is_ok())];
+    // SAFETY: one byte from a live buffer to a pipe we own, then closing it.
+    unsafe {
+        libc::write(sync2, go.as_ptr().cast(), 1);
+        libc::close(sync2);
+    }
+    result
 }
 
 /// The child side: wait until the host has attached, lock down, exec. Raw syscalls only.
@@ -140,13 +211,17 @@ pub fn spawn(program: &Path, args: &[OsString], filter: &[SockFilter], confineme
 /// # Safety
 /// Must be called only in the child right after `fork`, with pointers into memory that the
 /// fork copied.
+#[allow(clippy::too_many_arguments)]
 unsafe fn child_after_fork(
     sync: [libc::c_int; 2],
+    report_write: libc::c_int,
+    sync2_read: libc::c_int,
     host_pid: Pid,
     path: &CString,
     argv: &[*const libc::c_char],
     envp: &[*const libc::c_char],
     fprog: &SockFprog,
+    notif_fprog: Option<&SockFprog>,
     confinement: &Confinement,
 ) -> ! {
     // SAFETY: raw syscalls on integers and on the prepared buffers; see the function contract.
@@ -177,6 +252,21 @@ unsafe fn child_after_fork(
         }
         if let Some(cwd) = &confinement.cwd {
             if libc::chdir(cwd.as_ptr()) != 0 {
+                libc::_exit(CHILD_SETUP_FAILED);
+            }
+        }
+        // The directfs filter: its listener goes to the host (by number, which the host then
+        // duplicates with pidfd_getfd) before the fds are closed.
+        if let Some(notif) = notif_fprog {
+            const SECCOMP_FILTER_FLAG_NEW_LISTENER: libc::c_ulong = 1 << 3;
+            let listener = libc::syscall(libc::SYS_seccomp, 1 as libc::c_ulong, SECCOMP_FILTER_FLAG_NEW_LISTENER, notif as *const SockFprog);
+            if listener < 0 {
+                libc::_exit(CHILD_SETUP_FAILED);
+            }
+            let number = (listener as libc::c_int).to_ne_bytes();
+            libc::write(report_write, number.as_ptr().cast(), 4);
+            let mut go = 0u8;
+            if libc::read(sync2_read, (&mut go as *mut u8).cast(), 1) != 1 || go != 1 {
                 libc::_exit(CHILD_SETUP_FAILED);
             }
         }

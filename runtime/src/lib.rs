@@ -9,13 +9,15 @@
 //! - [`trace`]: `--trace` lines;
 //! - [`policy`]: the policy model (flags and TOML), [`confine`]: the host's checks of path
 //!   calls against it, [`broker`]: the host performing the path calls Landlock does not
-//!   cover, [`netpolicy`]: the network policy, [`landlock`]: the kernel's copy of the allow lists;
+//!   cover, [`directfs`]: opens performed by the host and handed over as fds,
+//!   [`netpolicy`]: the network policy, [`landlock`]: the kernel's copy of the allow lists;
 //! - [`sys`]: safe wrappers over ptrace, wait and guest memory (with [`launcher`], the only `unsafe`).
 
 pub mod broker;
 pub mod cli;
 pub mod confine;
 pub mod debugger;
+pub mod directfs;
 pub mod hostcalls;
 pub mod inject;
 pub mod landlock;

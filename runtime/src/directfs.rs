@@ -1,0 +1,224 @@
+//! directfs: under a policy, the host performs every open itself and hands the guest the file
+//! as an fd.
+//!
+//! The guest's `open`, `openat`, `openat2` and `creat` meet a seccomp user-notification filter
+//! (it outranks the backstop's TRACE), so the guest thread waits in the kernel while a host
+//! thread decides. The host reads the path once, resolves it as the kernel would, checks the
+//! policy, opens the file itself with `openat2` beneath the grant's directory
+//! (`RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS`) and installs the open file
+//! in the guest with `SECCOMP_IOCTL_NOTIF_ADDFD` (`SEND`: the fd is the call's result,
+//! atomically). The guest's own call never runs, so nothing it changes in its memory after the
+//! check matters; later `read`, `write` and `mmap` on the fd run natively.
+
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::sync::Arc;
+
+use trapbox_abi::errno::{EACCES, EFAULT, EINVAL, ENAMETOOLONG, EPERM};
+use trapbox_abi::hostcall::{ACCESS_READ, ACCESS_WRITE};
+use trapbox_abi::linux::nr;
+
+use crate::policy::Policy;
+use crate::seccomp::{SockFilter, AUDIT_ARCH_X86_64};
+
+const SECCOMP_RET_USER_NOTIF: u32 = 0x7fc0_0000;
+const SECCOMP_RET_ALLOW: u32 = 0x7fff_0000;
+const SECCOMP_RET_KILL_PROCESS: u32 = 0x8000_0000;
+const IOCTL_NOTIF_RECV: libc::c_ulong = 0xC050_2100;
+const IOCTL_NOTIF_SEND: libc::c_ulong = 0xC018_2101;
+const IOCTL_NOTIF_ID_VALID: libc::c_ulong = 0x4008_2102;
+const IOCTL_NOTIF_ADDFD: libc::c_ulong = 0x4018_2103;
+const ADDFD_FLAG_SEND: u32 = 1 << 1;
+const USER_NOTIF_FLAG_CONTINUE: u32 = 1;
+
+/// The calls directfs serves.
+const OPEN_CALLS: [u64; 4] = [nr::OPEN, nr::OPENAT, nr::OPENAT2, nr::CREAT];
+
+/// The user-notification filter: the open family goes to the host's directfs thread, every
+/// other call falls through to the backstop (the kernel runs the strictest verdict of all).
+pub fn filter() -> Vec<SockFilter> {
+    let stmt = |code: u16, k: u32| SockFilter { code, jt: 0, jf: 0, k };
+    let jeq = |k: u32, jt: u8, jf: u8| SockFilter { code: 0x15, jt, jf, k };
+    let mut prog = vec![stmt(0x20, 4), jeq(AUDIT_ARCH_X86_64, 1, 0), stmt(0x06, SECCOMP_RET_KILL_PROCESS), stmt(0x20, 0)];
+    let count = OPEN_CALLS.len();
+    for (i, call) in OPEN_CALLS.iter().enumerate() {
+        prog.push(jeq(*call as u32, (count - i) as u8, 0));
+    }
+    prog.push(stmt(0x06, SECCOMP_RET_ALLOW));
+    prog.push(stmt(0x06, SECCOMP_RET_USER_NOTIF));
+    prog
+}
+
+#[repr(C)]
+#[derive(Default)]
+struct SeccompData {
+    nr: i32,
+    arch: u32,
+    instruction_pointer: u64,
+    args: [u64; 6],
+}
+
+#[repr(C)]
+#[derive(Default)]
+struct Notif {
+    id: u64,
+    pid: u32,
+    flags: u32,
+    data: SeccompData,
+}
+
+#[repr(C)]
+struct NotifResp {
+    id: u64,
+    val: i64,
+    error: i32,
+    flags: u32,
+}
+
+#[repr(C)]
+struct NotifAddfd {
+    id: u64,
+    flags: u32,
+    srcfd: u32,
+    newfd: u32,
+    newfd_flags: u32,
+}
+
+/// Starts the directfs thread on `listener`; it ends when no guest process is left.
+pub fn start(listener: OwnedFd, policy: Arc<Policy>) {
+    // Created files get exactly the mode the guest asked for, filtered by the guest's umask.
+    // SAFETY: umask takes an integer.
+    unsafe { libc::umask(0) };
+    std::thread::spawn(move || serve(listener, policy));
+}
+
+fn serve(listener: OwnedFd, policy: Arc<Policy>) {
+    loop {
+        let mut notif = Notif::default();
+        // SAFETY: RECV fills a seccomp_notif of exactly this layout.
+        if unsafe { libc::ioctl(listener.as_raw_fd(), IOCTL_NOTIF_RECV, &mut notif as *mut Notif) } != 0 {
+            match std::io::Error::last_os_error().raw_os_error() {
+                Some(libc::EINTR) | Some(libc::ENOENT) => continue, // the caller died meanwhile
+                _ => return,                                         // no guest process is left
+            }
+        }
+        let answer = decide(&listener, &policy, &notif);
+        let (val, error, flags) = match answer {
+            Answer::Installed => continue, // ADDFD with SEND already completed the call
+            Answer::Fail(errno) => (0, -errno, 0),
+            Answer::Continue => (0, 0, USER_NOTIF_FLAG_CONTINUE),
+        };
+        let resp = NotifResp { id: notif.id, val, error, flags };
+        // SAFETY: SEND reads a seccomp_notif_resp of exactly this layout.
+        unsafe { libc::ioctl(listener.as_raw_fd(), IOCTL_NOTIF_SEND, &resp as *const NotifResp) };
+    }
+}
+
+enum Answer {
+    Installed,
+    Fail(i32),
+    /// Let the kernel run the guest's own call (only for `O_PATH`, see [`decide`]).
+    Continue,
+}
+
+/// What one open asks for: path argument, dirfd argument, flags and mode.
+fn request(notif: &Notif, pid: i32) -> Result<(u64, Option<u64>, u64, u64), i32> {
+    let a = &notif.data.args;
+    Ok(match notif.data.nr as u64 {
+        nr::OPEN => (a[0], None, a[1], a[2]),
+        nr::CREAT => (a[0], None, (libc::O_CREAT | libc::O_WRONLY | libc::O_TRUNC) as u64, a[1]),
+        nr::OPENAT => (a[1], Some(a[0]), a[2], a[3]),
+        _ => {
+            // openat2: flags, mode and resolve come in a struct; the guest's own resolve
+            // restrictions only narrow what the host allows, so they are honoured too.
+            if a[3] < 24 {
+                return Err(EINVAL);
+            }
+            let mut how = [0u8; 24];
+            if crate::sys::read_memory(pid, a[2], &mut how) != Ok(24) {
+                return Err(EFAULT);
+            }
+            let word = |i: usize| u64::from_le_bytes(how[i * 8..i * 8 + 8].try_into().expect("8 bytes"));
+            (a[1], Some(a[0]), word(0), word(1))
+        }
+    })
+}
+
+fn decide(listener: &OwnedFd, policy: &Policy, notif: &Notif) -> Answer {
+    let pid = notif.pid as i32;
+    let (path_ptr, dirfd, flags, mode) = match request(notif, pid) {
+        Ok(r) => r,
+        Err(errno) => return Answer::Fail(errno),
+    };
+    let Some((bytes, truncated)) = crate::trace::read_guest_string(pid, path_ptr, 4096) else {
+        return Answer::Fail(EFAULT);
+    };
+    // The notification must still be live: the pid may have died and been reused meanwhile.
+    // SAFETY: ID_VALID reads a u64.
+    if unsafe { libc::ioctl(listener.as_raw_fd(), IOCTL_NOTIF_ID_VALID, &notif.id as *const u64) } != 0 {
+        return Answer::Fail(libc::ENOENT);
+    }
+    if truncated {
+        return Answer::Fail(ENAMETOOLONG);
+    }
+    if bytes.is_empty() {
+        return Answer::Fail(libc::ENOENT);
+    }
+    let nofollow = flags & libc::O_NOFOLLOW as u64 != 0 || flags & (libc::O_CREAT | libc::O_EXCL) as u64 == (libc::O_CREAT | libc::O_EXCL) as u64;
+    let Some(target) = crate::confine::resolve_path(pid, dirfd, &bytes, !nofollow) else {
+        return Answer::Fail(libc::ENOENT);
+    };
+    let writes = flags & libc::O_ACCMODE as u64 != 0 || flags & (libc::O_CREAT | libc::O_TRUNC) as u64 != 0;
+    let access = if writes { ACCESS_WRITE } else { ACCESS_READ };
+    let Some(grant) = policy.grants_for(&target, access).first().map(|g| g.path.clone()) else {
+        let denial = crate::confine::denial_for(policy, &target, access, false);
+        let call = crate::trace::format_call(pid, notif.data.nr as u64, &notif.data.args);
+        eprintln!("trapbox: denied {call}: {}", denial.reason);
+        return Answer::Fail(denial.errno);
+    };
+    if !same_credentials(pid) {
+        eprintln!("trapbox: denied open of {}: the guest changed its credentials; the host will not open files with its own", target.display());
+        return Answer::Fail(EPERM);
+    }
+    // The kernel will not install an O_PATH file with ADDFD (it takes only files with
+    // content access). An O_PATH fd reads and writes nothing, and every *at call through it
+    // is resolved and checked by the host again (and by Landlock), so after the check the
+    // guest's own call may run.
+    if flags & libc::O_PATH as u64 != 0 {
+        return Answer::Continue;
+    }
+    let mode = mode & !u64::from(guest_umask(pid));
+    let file = match crate::broker::open_beneath(&grant, &target, flags, mode) {
+        Ok(file) => file,
+        Err(errno) => return Answer::Fail(errno),
+    };
+    let addfd = NotifAddfd {
+        id: notif.id,
+        flags: ADDFD_FLAG_SEND,
+        srcfd: file.as_raw_fd() as u32,
+        newfd: 0,
+        newfd_flags: (flags & libc::O_CLOEXEC as u64) as u32,
+    };
+    // SAFETY: ADDFD reads a seccomp_notif_addfd of exactly this layout; `file` is open.
+    if unsafe { libc::ioctl(listener.as_raw_fd(), IOCTL_NOTIF_ADDFD, &addfd as *const NotifAddfd) } < 0 {
+        return Answer::Fail(std::io::Error::last_os_error().raw_os_error().unwrap_or(EACCES));
+    }
+    Answer::Installed
+}
+
+/// Whether the guest process still has the host's effective user (the owner of its /proc
+/// directory): only then may the host open files on its behalf with its own credentials.
+fn same_credentials(pid: i32) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    // SAFETY: geteuid takes no arguments.
+    let host = unsafe { libc::geteuid() };
+    std::fs::metadata(format!("/proc/{pid}")).is_ok_and(|m| m.uid() == host)
+}
+
+/// The guest's umask (from /proc/PID/status; 0o022 if unreadable).
+fn guest_umask(pid: i32) -> u32 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| s.lines().find_map(|l| l.strip_prefix("Umask:").map(|v| v.trim().to_string())))
+        .and_then(|v| u32::from_str_radix(&v, 8).ok())
+        .unwrap_or(0o022)
+}
