@@ -18,7 +18,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use trapbox_abi::errno::{EFAULT, EINVAL, ENAMETOOLONG, EPERM};
-use trapbox_abi::hostcall::ACCESS_WRITE;
+use trapbox_abi::hostcall::{ACCESS_READ, ACCESS_WRITE};
 use trapbox_abi::linux::nr;
 
 use crate::policy::Policy;
@@ -50,9 +50,25 @@ fn brokered(number: u64, args: &[u64; 6]) -> Option<(Option<usize>, usize, bool)
     })
 }
 
+/// Metadata queries the broker answers itself: (dirfd argument, path argument, follows the
+/// last symlink).
+fn queried(number: u64, args: &[u64; 6]) -> Option<(Option<usize>, usize, bool)> {
+    let follow_unless = |flags: u64| flags & AT_SYMLINK_NOFOLLOW == 0;
+    Some(match number {
+        nr::STAT | nr::ACCESS | nr::STATFS => (None, 0, true),
+        nr::LSTAT | nr::READLINK => (None, 0, false),
+        nr::NEWFSTATAT if args[3] & AT_EMPTY_PATH == 0 => (Some(0), 1, follow_unless(args[3])),
+        nr::STATX if args[2] & AT_EMPTY_PATH == 0 => (Some(0), 1, follow_unless(args[2])),
+        nr::FACCESSAT => (Some(0), 1, true),
+        nr::FACCESSAT2 if args[3] & AT_EMPTY_PATH == 0 => (Some(0), 1, follow_unless(args[3])),
+        nr::READLINKAT => (Some(0), 1, false),
+        _ => return None,
+    })
+}
+
 /// Whether the broker performs `number` with these arguments.
 pub fn handles(number: u64, args: &[u64; 6]) -> bool {
-    brokered(number, args).is_some()
+    brokered(number, args).is_some() || queried(number, args).is_some()
 }
 
 fn errno_now() -> i32 {
@@ -147,7 +163,8 @@ fn target_of(pid: Pid, args: &[u64; 6], dirfd: Option<usize>, path: usize, follo
 }
 
 /// Performs a brokered call for thread `pid`: `Ok` is the raw result for the guest, `Err` a
-/// denial (errno and reason) to log. `credentials_changed` is whether the guest changed its
+/// denial (errno and reason) to log, or errno 0 for "not the broker's to answer: check it and
+/// let the kernel run it" (a directory above a grant, or a guest with changed credentials). `credentials_changed` is whether the guest changed its
 /// credentials since it started.
 pub fn perform(
     policy: &Policy,
@@ -156,6 +173,12 @@ pub fn perform(
     args: &[u64; 6],
     credentials_changed: bool,
 ) -> Result<u64, (i32, String)> {
+    if let Some((dirfd, path, follow)) = queried(number, args) {
+        if credentials_changed {
+            return Err((0, String::new())); // checked, then answered by the kernel
+        }
+        return query(policy, pid, number, args, dirfd, path, follow);
+    }
     let (dirfd, path, follow) = brokered(number, args).ok_or((EINVAL, "not a brokered call".to_string()))?;
     let target = target_of(pid, args, dirfd, path, follow).map_err(|e| (e, "unresolvable path".to_string()))?;
     let grant = policy
@@ -266,4 +289,97 @@ fn xattr(pid: Pid, number: u64, args: &[u64; 6], at: &CString) -> Result<u64, i3
         // SAFETY: a host copy of the name and a /proc/self/fd path.
         _ => result_of(unsafe { libc::removexattr(at.as_ptr(), name.as_ptr()) }),
     }
+}
+
+/// Answers a metadata query on the host's own copy: stat, statx, access, readlink, statfs.
+/// The result structure is written into the guest's buffer as the kernel would have.
+fn query(
+    policy: &Policy,
+    pid: Pid,
+    number: u64,
+    args: &[u64; 6],
+    dirfd: Option<usize>,
+    path: usize,
+    follow: bool,
+) -> Result<u64, (i32, String)> {
+    let target = match target_of(pid, args, dirfd, path, follow) {
+        Ok(target) => target,
+        Err(errno) => return Ok(trapbox_abi::errno::encode_error(errno)),
+    };
+    // The guest's own /proc links (exe, cwd, fd/N) are judged by what they point to: the host
+    // checks the followed path and the kernel answers.
+    let own_proc = Path::new("/proc").join(pid.to_string());
+    if target.starts_with(&own_proc) {
+        return Err((0, String::new()));
+    }
+    let grant = policy.grants_for(&target, ACCESS_READ).first().map(|g| g.path.clone());
+    let Some(grant) = grant else {
+        // The directories leading to a grant may be looked at; they are answered by the kernel
+        // on the guest's path, which can only name another directory above a grant or fail.
+        if policy.grants.iter().any(|g| g.path.starts_with(&target)) {
+            return Err((0, String::new()));
+        }
+        let denial = crate::confine::denial_for(policy, &target, ACCESS_READ, true);
+        return Err((denial.errno, denial.reason));
+    };
+    let file = match open_path(&grant, &target, follow) {
+        Ok(file) => file,
+        Err(errno) => return Ok(trapbox_abi::errno::encode_error(errno)),
+    };
+    let fd = file.as_raw_fd();
+    let empty = c"";
+    let out = |bytes: &[u8], addr: u64| match crate::sys::write_memory(pid, addr, bytes) {
+        Ok(n) if n == bytes.len() => Ok(0),
+        _ => Err(EFAULT),
+    };
+    let result: Result<u64, i32> = match number {
+        nr::STAT | nr::LSTAT | nr::NEWFSTATAT => {
+            // SAFETY: a zeroed stat is a valid value; fstatat fills it.
+            let mut st: libc::stat = unsafe { std::mem::zeroed() };
+            // SAFETY: an open fd, an empty path and a stat buffer the host owns.
+            match result_of(unsafe { libc::fstatat(fd, empty.as_ptr(), &mut st, AT_EMPTY_PATH as libc::c_int) }) {
+                // SAFETY: viewing the filled stat as its bytes.
+                Ok(_) => out(unsafe { std::slice::from_raw_parts((&st as *const libc::stat).cast::<u8>(), std::mem::size_of::<libc::stat>()) }, args[if number == nr::NEWFSTATAT { 2 } else { 1 }]),
+                Err(e) => Err(e),
+            }
+        }
+        nr::STATX => {
+            let mut buf = [0u8; 256];
+            let flags = (args[2] & !AT_SYMLINK_NOFOLLOW) | AT_EMPTY_PATH;
+            // SAFETY: an open fd, an empty path and a 256-byte statx buffer the host owns.
+            match result_of(unsafe { libc::syscall(nr::STATX as libc::c_long, fd, empty.as_ptr(), flags, args[3], buf.as_mut_ptr()) as libc::c_int }) {
+                Ok(_) => out(&buf, args[4]),
+                Err(e) => Err(e),
+            }
+        }
+        nr::ACCESS | nr::FACCESSAT | nr::FACCESSAT2 => {
+            let mode = args[if number == nr::ACCESS { 1 } else { 2 }];
+            let flags = if number == nr::FACCESSAT2 { args[3] & !AT_SYMLINK_NOFOLLOW } else { 0 } | AT_EMPTY_PATH;
+            // SAFETY: an open fd, an empty path and integer arguments.
+            result_of(unsafe { libc::syscall(nr::FACCESSAT2 as libc::c_long, fd, empty.as_ptr(), mode, flags) as libc::c_int })
+        }
+        nr::READLINK | nr::READLINKAT => {
+            let (addr, size) = if number == nr::READLINK { (args[1], args[2]) } else { (args[2], args[3]) };
+            let mut buf = vec![0u8; usize::try_from(size).unwrap_or(0).min(4096)];
+            // SAFETY: an open fd, an empty path and a host buffer of the length passed.
+            let n = unsafe { libc::readlinkat(fd, empty.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
+            if n < 0 {
+                Err(errno_now())
+            } else {
+                out(&buf[..n as usize], addr).map(|_| n as u64)
+            }
+        }
+        nr::STATFS => {
+            // SAFETY: a zeroed statfs is a valid value; fstatfs fills it.
+            let mut st: libc::statfs = unsafe { std::mem::zeroed() };
+            // SAFETY: an open fd and a statfs buffer the host owns.
+            match result_of(unsafe { libc::fstatfs(fd, &mut st) }) {
+                // SAFETY: viewing the filled statfs as its bytes.
+                Ok(_) => out(unsafe { std::slice::from_raw_parts((&st as *const libc::statfs).cast::<u8>(), std::mem::size_of::<libc::statfs>()) }, args[1]),
+                Err(e) => Err(e),
+            }
+        }
+        _ => Err(EINVAL),
+    };
+    Ok(result.unwrap_or_else(trapbox_abi::errno::encode_error))
 }

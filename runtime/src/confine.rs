@@ -131,7 +131,10 @@ pub fn resolve_path(pid: Pid, dirfd: Option<u64>, path: &[u8], follow: bool) -> 
         return resolve(pid, dirfd, path);
     }
     let as_path = Path::new(std::ffi::OsStr::from_bytes(path));
-    let name = as_path.file_name()?;
+    // A path ending in `.`, `..` or `/` names a directory: there is no last symlink to keep.
+    let Some(name) = as_path.file_name().filter(|_| !path.ends_with(b"/") && !path.ends_with(b"/.")) else {
+        return resolve(pid, dirfd, path);
+    };
     let parent = as_path.parent().map(|p| p.as_os_str().as_bytes()).filter(|p| !p.is_empty()).unwrap_or(b".");
     Some(resolve(pid, dirfd, parent)?.join(name))
 }

@@ -454,6 +454,7 @@ impl Debugger {
                 let changed = self.processes.get(&self.tgid(tid)).is_some_and(|p| p.credentials_changed.get());
                 match crate::broker::perform(policy, tid, number, args, changed) {
                     Ok(raw) => return Verdict::Answer(raw),
+                    Err((0, _)) => crate::confine::check(policy, tid, number, args).map(|d| (d.errno, d.reason)),
                     Err(denial) => Some(denial),
                 }
             }

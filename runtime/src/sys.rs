@@ -181,6 +181,22 @@ pub fn poke_bytes(tid: Pid, addr: u64, bytes: &[u8]) -> Result<(), Errno> {
 
 /// Copies guest memory at `addr` into `buf` with `process_vm_readv`; returns how many bytes
 /// were read (fewer at an unmapped page).
+/// Copies `buf` into guest memory at `addr` with `process_vm_writev` (which respects the
+/// guest's page protections, as the kernel writing a call's result would); returns how many
+/// bytes were written.
+pub fn write_memory(pid: Pid, addr: u64, buf: &[u8]) -> Result<usize, Errno> {
+    let local = libc::iovec { iov_base: buf.as_ptr() as *mut libc::c_void, iov_len: buf.len() };
+    let remote = libc::iovec { iov_base: addr as *mut libc::c_void, iov_len: buf.len() };
+    // SAFETY: `local` describes `buf`, which the kernel only reads; the remote iovec is only
+    // interpreted by the kernel in the other process's address space.
+    let n = unsafe { libc::process_vm_writev(pid, &local, 1, &remote, 1, 0) };
+    if n < 0 {
+        Err(Errno::last())
+    } else {
+        Ok(n as usize)
+    }
+}
+
 pub fn read_memory(pid: Pid, addr: u64, buf: &mut [u8]) -> Result<usize, Errno> {
     let local = libc::iovec { iov_base: buf.as_mut_ptr().cast(), iov_len: buf.len() };
     let remote = libc::iovec { iov_base: addr as *mut libc::c_void, iov_len: buf.len() };

@@ -245,3 +245,42 @@ fn the_broker_changes_metadata_inside_the_write_grant_like_the_kernel_would() {
     assert_eq!((out.status, &out.stdout), (expected.status, &expected.stdout), "{out:?}");
     assert!(denials(&out).is_empty(), "{}", out.stderr);
 }
+
+/// stat is answered by the host from the file it opened beneath the grant: a thread swapping
+/// the path never gets the metadata of a file outside the grants.
+#[test]
+fn a_racing_thread_cannot_stat_outside_the_grants() {
+    let dir = scratch_dir("policy_stat_race");
+    std::fs::create_dir(dir.join("out")).unwrap();
+    std::fs::write(dir.join("out/mine"), "x").unwrap();
+    std::fs::write(dir.join("secret"), vec![b's'; 7777]).unwrap();
+    let (plain, rewritten) = guest_pair("chmod_race.c");
+    let (mine, secret) = (dir.join("out/mine"), dir.join("secret"));
+    for program in [plain, rewritten] {
+        let args = [mine.to_str().unwrap(), secret.to_str().unwrap(), "3000", "stat"];
+        let out = run(trapbox_run(&["--allow-read", "./out"], &program, &args).current_dir(&dir));
+        assert_eq!((out.status, out.stdout.as_str()), (0, "stat succeeded sometimes, leaked 0\n"), "{}: {}", program.display(), out.stderr);
+    }
+}
+
+/// Metadata answered by the host matches what the kernel gives natively.
+#[test]
+fn metadata_queries_inside_the_grants_match_native() {
+    let script = "cd out && ls -ln . | sed 1d | awk '{print $1, $5, $9, $10, $11}' && stat -c '%s %a %F %h' f l sub \
+                  && stat -L -c '%s %F' l && readlink l && [ -r f ] && [ -d sub ] && [ ! -e nothere ] && find . | sort && echo done";
+    let mut outcomes = Vec::new();
+    for (name, sandboxed) in [("policy_meta_native", false), ("policy_meta_sandboxed", true)] {
+        let dir = scratch_dir(name);
+        std::fs::create_dir_all(dir.join("out/sub")).unwrap();
+        std::fs::write(dir.join("out/f"), "hello\n").unwrap();
+        std::os::unix::fs::symlink("f", dir.join("out/l")).unwrap();
+        let out = if sandboxed {
+            run(trapbox_run(&["--allow-read", "./out"], &busybox_trapped(), &["sh", "-c", script]).current_dir(&dir))
+        } else {
+            run(std::process::Command::new("/bin/busybox").args(["sh", "-c", script]).current_dir(&dir))
+        };
+        outcomes.push(out);
+    }
+    assert_eq!((outcomes[1].status, &outcomes[1].stdout), (outcomes[0].status, &outcomes[0].stdout), "{:?}", outcomes[1]);
+    assert!(outcomes[0].stdout.ends_with("done\n"), "{:?}", outcomes[0]);
+}
