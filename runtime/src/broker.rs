@@ -66,9 +66,120 @@ fn queried(number: u64, args: &[u64; 6]) -> Option<(Option<usize>, usize, bool)>
     })
 }
 
+/// Calls that create, remove or rename names: each (dirfd argument, path argument) they
+/// name, whose last component is never followed.
+fn namespace_change(number: u64) -> Option<&'static [(Option<usize>, usize)]> {
+    Some(match number {
+        nr::MKDIR | nr::RMDIR | nr::UNLINK | nr::MKNOD => &[(None, 0)],
+        nr::MKDIRAT | nr::UNLINKAT | nr::MKNODAT => &[(Some(0), 1)],
+        nr::RENAME | nr::LINK => &[(None, 0), (None, 1)],
+        nr::RENAMEAT | nr::RENAMEAT2 | nr::LINKAT => &[(Some(0), 1), (Some(2), 3)],
+        nr::SYMLINK => &[(None, 1)],
+        nr::SYMLINKAT => &[(Some(1), 2)],
+        _ => return None,
+    })
+}
+
 /// Whether the broker performs `number` with these arguments.
 pub fn handles(number: u64, args: &[u64; 6]) -> bool {
-    brokered(number, args).is_some() || queried(number, args).is_some()
+    brokered(number, args).is_some() || queried(number, args).is_some() || namespace_change(number).is_some()
+}
+
+/// A name the host will create, remove or rename: its parent directory, opened beneath the
+/// write grant that covers it, and the last component.
+struct Name {
+    parent: OwnedFd,
+    name: CString,
+}
+
+fn open_name(policy: &Policy, pid: Pid, args: &[u64; 6], dirfd: Option<usize>, path: usize) -> Result<Name, (i32, String)> {
+    let target = target_of(pid, args, dirfd, path, false).map_err(|e| (e, "unresolvable path".to_string()))?;
+    let grant = policy.grants_for(&target, ACCESS_WRITE).first().map(|g| g.path.clone()).ok_or_else(|| {
+        let denial = crate::confine::denial_for(policy, &target, ACCESS_WRITE, false);
+        (denial.errno, denial.reason)
+    })?;
+    // The grant itself (its own name) is the user's, not the guest's, to remove or rename.
+    if target == grant {
+        return Err((EPERM, format!("{} is a granted path itself", target.display())));
+    }
+    let parent_path = target.parent().ok_or((EINVAL, "no parent".to_string()))?;
+    let name = CString::new(target.file_name().ok_or((EINVAL, "no name".to_string()))?.as_bytes()).map_err(|_| (EINVAL, String::new()))?;
+    let flags = (libc::O_PATH | libc::O_DIRECTORY) as u64;
+    match open_beneath(&grant, parent_path, flags, 0) {
+        Ok(parent) => Ok(Name { parent, name }),
+        Err(errno) => Err((-errno, String::new())),
+    }
+}
+
+/// Performs mkdir, mknod, unlink, rmdir, rename, link and symlink in the host, on parent
+/// directories opened beneath the write grants.
+fn change_names(policy: &Policy, pid: Pid, number: u64, args: &[u64; 6]) -> Result<u64, (i32, String)> {
+    let paths = namespace_change(number).ok_or((EINVAL, String::new()))?;
+    let mut names = Vec::with_capacity(2);
+    for &(dirfd, path) in paths {
+        match open_name(policy, pid, args, dirfd, path) {
+            Ok(name) => names.push(name),
+            // A negative errno here is an answer (the kernel's), not a denial to log.
+            Err((errno, _)) if errno < 0 => return Ok(trapbox_abi::errno::encode_error(-errno)),
+            Err(denial) => return Err(denial),
+        }
+    }
+    let at = |i: usize| (names[i].parent.as_raw_fd(), names[i].name.as_ptr());
+    let (fd0, name0) = at(0);
+    let rc = match number {
+        nr::MKDIR | nr::MKDIRAT => {
+            let mode = args[if number == nr::MKDIR { 1 } else { 2 }] as libc::mode_t;
+            // SAFETY: open directory fds and NUL-terminated host copies of the names.
+            unsafe { libc::mkdirat(fd0, name0, mode & !guest_umask(pid)) }
+        }
+        nr::MKNOD | nr::MKNODAT => {
+            let (mode, dev) = if number == nr::MKNOD { (args[1], args[2]) } else { (args[2], args[3]) };
+            let kind = mode as libc::mode_t & libc::S_IFMT;
+            if kind == libc::S_IFCHR || kind == libc::S_IFBLK {
+                return Err((EPERM, "device nodes are never granted".into()));
+            }
+            // SAFETY: open directory fds and NUL-terminated host copies of the names.
+            unsafe { libc::mknodat(fd0, name0, mode as libc::mode_t & !(guest_umask(pid) & 0o777), dev) }
+        }
+        // SAFETY: open directory fds and NUL-terminated host copies of the names.
+        nr::UNLINK => unsafe { libc::unlinkat(fd0, name0, 0) },
+        // SAFETY: open directory fds and NUL-terminated host copies of the names.
+        nr::RMDIR => unsafe { libc::unlinkat(fd0, name0, libc::AT_REMOVEDIR) },
+        // SAFETY: open directory fds and NUL-terminated host copies of the names.
+        nr::UNLINKAT => unsafe { libc::unlinkat(fd0, name0, (args[2] as libc::c_int) & libc::AT_REMOVEDIR) },
+        nr::SYMLINK | nr::SYMLINKAT => {
+            let (bytes, truncated) = crate::trace::read_guest_string(pid, args[0], 4096).ok_or((EFAULT, String::new()))?;
+            if truncated {
+                return Ok(trapbox_abi::errno::encode_error(ENAMETOOLONG));
+            }
+            let target = CString::new(bytes).map_err(|_| (EINVAL, String::new()))?;
+            // SAFETY: open directory fds and NUL-terminated host copies of the names.
+            unsafe { libc::symlinkat(target.as_ptr(), fd0, name0) }
+        }
+        nr::RENAME | nr::RENAMEAT | nr::RENAMEAT2 => {
+            let (fd1, name1) = at(1);
+            let flags = if number == nr::RENAMEAT2 { args[4] as libc::c_uint } else { 0 };
+            // SAFETY: open directory fds and NUL-terminated host copies of the names.
+            unsafe { libc::renameat2(fd0, name0, fd1, name1, flags) }
+        }
+        nr::LINK | nr::LINKAT => {
+            let (fd1, name1) = at(1);
+            // Hard links never follow: the host links exactly the name it checked.
+            // SAFETY: open directory fds and NUL-terminated host copies of the names.
+            unsafe { libc::linkat(fd0, name0, fd1, name1, 0) }
+        }
+        _ => return Err((EINVAL, String::new())),
+    };
+    Ok(result_of(rc).unwrap_or_else(trapbox_abi::errno::encode_error))
+}
+
+/// The guest's umask (from /proc/PID/status; 0o022 if unreadable).
+pub fn guest_umask(pid: Pid) -> libc::mode_t {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| s.lines().find_map(|l| l.strip_prefix("Umask:").map(|v| v.trim().to_string())))
+        .and_then(|v| libc::mode_t::from_str_radix(&v, 8).ok())
+        .unwrap_or(0o022)
 }
 
 fn errno_now() -> i32 {
@@ -178,6 +289,12 @@ pub fn perform(
             return Err((0, String::new())); // checked, then answered by the kernel
         }
         return query(policy, pid, number, args, dirfd, path, follow);
+    }
+    if namespace_change(number).is_some() {
+        if credentials_changed {
+            return Err((EPERM, "the guest changed its credentials; the broker will not act with the host's".into()));
+        }
+        return change_names(policy, pid, number, args);
     }
     let (dirfd, path, follow) = brokered(number, args).ok_or((EINVAL, "not a brokered call".to_string()))?;
     let target = target_of(pid, args, dirfd, path, follow).map_err(|e| (e, "unresolvable path".to_string()))?;

@@ -186,7 +186,7 @@ fn decide(listener: &OwnedFd, policy: &Policy, notif: &Notif) -> Answer {
     if flags & libc::O_PATH as u64 != 0 {
         return Answer::Continue;
     }
-    let mode = mode & !u64::from(guest_umask(pid));
+    let mode = mode & !u64::from(crate::broker::guest_umask(pid));
     let file = match crate::broker::open_beneath(&grant, &target, flags, mode) {
         Ok(file) => file,
         Err(errno) => return Answer::Fail(errno),
@@ -212,13 +212,4 @@ fn same_credentials(pid: i32) -> bool {
     // SAFETY: geteuid takes no arguments.
     let host = unsafe { libc::geteuid() };
     std::fs::metadata(format!("/proc/{pid}")).is_ok_and(|m| m.uid() == host)
-}
-
-/// The guest's umask (from /proc/PID/status; 0o022 if unreadable).
-fn guest_umask(pid: i32) -> u32 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| s.lines().find_map(|l| l.strip_prefix("Umask:").map(|v| v.trim().to_string())))
-        .and_then(|v| u32::from_str_radix(&v, 8).ok())
-        .unwrap_or(0o022)
 }

@@ -232,11 +232,13 @@ fn a_racing_thread_cannot_chmod_outside_the_write_grant() {
 }
 
 #[test]
-fn the_broker_changes_metadata_inside_the_write_grant_like_the_kernel_would() {
+fn the_broker_changes_names_and_metadata_inside_the_write_grant_like_the_kernel_would() {
     let dir = scratch_dir("policy_broker_meta");
     std::fs::create_dir(dir.join("out")).unwrap();
     let script = "cd out && echo hi > f && chmod 640 f && touch -d '2001-02-03 04:05:06' f && ln -s f link \
-                  && chmod 600 link && stat -c '%a %Y' f && chown 0:0 f && echo ok";
+                  && chmod 600 link && stat -c '%a %Y' f && chown 0:0 f && mkdir -p a/b/c && mv f a/b/g && ln a/b/g h \
+                  && mkfifo p && rm -r a/b/c && mv a z && rmdir z/b 2>&1; rm z/b/g && rmdir z/b z && find . | sort \
+                  && stat -c '%h %F' h p && echo ok";
     let native_dir = scratch_dir("policy_broker_meta_native");
     std::fs::create_dir(native_dir.join("out")).unwrap();
     let expected = run(std::process::Command::new("/bin/busybox").args(["sh", "-c", script]).current_dir(&native_dir));
