@@ -67,9 +67,9 @@ def trap_round_trip(work, iterations, repeat):
         bare[trap] = timed(PIN + [tracer, trap, f"{loop}.{trap}"], repeat)
         rows.append((f"bare C tracer, {trap} trap", bare[trap], None))
     for trap in ("ud2", "int3"):
-        t = timed(PIN + [TRAPBOX, "run", "--keep-traps", "--", f"{loop}.{trap}"], repeat)
+        t = timed(PIN + [TRAPBOX, "run", "--unconfined", "--keep-traps", "--", f"{loop}.{trap}"], repeat)
         rows.append((f"trapbox run, {trap} trap (getpid answered by the host)", t, t / bare[trap]))
-    t = timed(PIN + [TRAPBOX, "run", "--", loop], repeat)
+    t = timed(PIN + [TRAPBOX, "run", "--unconfined", "--", loop], repeat)
     rows.append(("trapbox run, unrewritten (backstop only)", t, None))
     t = timed(PIN + ["strace", "-f", "-o", "/dev/null", loop], repeat)
     rows.append(("strace -f -o /dev/null, unrewritten", t, None))
@@ -98,9 +98,9 @@ def programs(work, repeat):
     }
     runners = [
         ("native", lambda bb, args: [bb, *args], BUSYBOX),
-        ("trapbox, rewritten busybox", lambda bb, args: PIN + [TRAPBOX, "run", "--", bb, *args], trapped),
-        ("trapbox --keep-traps, rewritten busybox", lambda bb, args: PIN + [TRAPBOX, "run", "--keep-traps", "--", bb, *args], trapped),
-        ("trapbox, unrewritten busybox", lambda bb, args: PIN + [TRAPBOX, "run", "--", bb, *args], BUSYBOX),
+        ("trapbox, rewritten busybox", lambda bb, args: PIN + [TRAPBOX, "run", "--unconfined", "--", bb, *args], trapped),
+        ("trapbox --keep-traps, rewritten busybox", lambda bb, args: PIN + [TRAPBOX, "run", "--unconfined", "--keep-traps", "--", bb, *args], trapped),
+        ("trapbox, unrewritten busybox", lambda bb, args: PIN + [TRAPBOX, "run", "--unconfined", "--", bb, *args], BUSYBOX),
         ("strace -f -o /dev/null", lambda bb, args: PIN + ["strace", "-f", "-o", "/dev/null", bb, *args], BUSYBOX),
         ("PRoot", lambda bb, args: PIN + ["proot", bb, *args], BUSYBOX),
     ]

@@ -13,4 +13,5 @@ set -x
 "$trapbox" rewrite /bin/busybox -o "$out/busybox.trapped"
 "$trapbox" inspect "$out/busybox.trapped" | head -12
 "$trapbox" run -- "$out/busybox.trapped" sh -c 'seq 1 100000 | sort -rn | head -3; exit 7' || echo "exit status: $?"
-"$trapbox" run --trace --keep-traps -- "$out/busybox.trapped" cat /etc/hostname
+"$trapbox" run --trace --keep-traps --allow-read /etc/hostname -- "$out/busybox.trapped" cat /etc/hostname
+"$trapbox" run --allow-read /usr/share -- "$out/busybox.trapped" sh -c 'wc -l /usr/share/common-licenses/GPL-3; cat /etc/shadow' || true

@@ -39,18 +39,19 @@ How it works:
 Examples:
   trapbox rewrite /bin/busybox -o busybox.trapped
   trapbox run -- ./busybox.trapped sh -c 'seq 1 100000 | sort -rn | head -3; exit 7'
-  trapbox run -- /bin/busybox ls -la /             # never rewritten: mediated by the backstop
-  trapbox run --trace -- ./busybox.trapped cat /etc/hostname
-  trapbox run --trace=calls.txt --stats -- ./my-program arg1
+  trapbox run --allow-read / -- /bin/busybox ls -la /      # never rewritten: mediated by the backstop
+  trapbox run --allow-read /etc/hostname --trace -- ./busybox.trapped cat /etc/hostname
+  trapbox run --unconfined --trace=calls.txt --stats -- ./my-program arg1
   trapbox run --allow-read /usr/share --allow-write ./out -- ./busybox.trapped cp /usr/share/common-licenses/GPL-3 out/
   trapbox run --policy examples/policies/readonly-usr.toml --print-policy -- /usr/bin/sort
 
-Policy:
-  With any policy flag the guest may touch only what is granted. Each path call is checked
-  by the host (a denial is refused with EACCES and logged with the call and the reason) and,
-  underneath, by a Landlock ruleset that mirrors the grants, so the kernel checks the file it
-  really opens. See the README for which layer enforces what, and what is not yet covered.
-  Without policy flags nothing is confined: every call is mediated and may be traced.
+Policy (default deny):
+  The guest may touch only what is granted (--allow-read/--allow-write/--allow-exec, --net,
+  --policy FILE) plus what its program needs to start, shown by --print-policy. Opens and
+  most path calls are performed by the host on its own copy of the arguments; a denial is
+  refused with EACCES (ENOENT for metadata) and logged with the call and the reason. Underneath,
+  a Landlock ruleset mirrors the grants. See the README for which layer enforces what.
+  --unconfined turns the policy off: every call is still mediated and may be traced.
 
 CPU:
   By default the host and the guest are pinned to one CPU (ptrace stops across CPUs cost
@@ -120,10 +121,18 @@ pub enum Personality {
     Native,
 }
 
-/// The policy flags of `trapbox run`. Giving any of them turns the policy on: the guest may
-/// then touch only what is granted (see `--print-policy`).
+/// The policy flags of `trapbox run`. A policy is always in force (default deny: the guest may
+/// touch only what is granted, see `--print-policy`) unless `--unconfined` is given.
 #[derive(Debug, Default, clap::Args)]
 pub struct PolicyArgs {
+    /// Run without a policy: every call is still mediated by the host (and shown by --trace),
+    /// but nothing is confined. The trap-debugger mode, for tracing and measuring programs.
+    #[arg(
+        long,
+        help_heading = "Policy",
+        conflicts_with_all = ["allow_read", "allow_write", "allow_exec", "policy", "net", "print_policy"]
+    )]
+    pub unconfined: bool,
     /// Let the guest read files and list directories beneath PATH (repeatable).
     #[arg(long, value_name = "PATH", help_heading = "Policy")]
     pub allow_read: Vec<PathBuf>,
@@ -186,21 +195,9 @@ fn parse_duration_arg(text: &str) -> Result<std::time::Duration, String> {
 
 impl PolicyArgs {
     /// Whether any policy flag was given.
+    /// Whether a policy is in force: always, unless `--unconfined`.
     fn active(&self) -> bool {
-        !self.allow_read.is_empty()
-            || !self.allow_write.is_empty()
-            || !self.allow_exec.is_empty()
-            || self.policy.is_some()
-            || self.net.is_some()
-            || self.print_policy
-            || !self.env.is_empty()
-            || self.clear_env
-            || self.cwd.is_some()
-            || self.limit_processes.is_some()
-            || self.limit_memory.is_some()
-            || self.limit_open_files.is_some()
-            || self.limit_cpu.is_some()
-            || self.limit_wall.is_some()
+        !self.unconfined
     }
 
     /// The effective policy: the file, then the flags, then what the program needs to start.
@@ -235,7 +232,7 @@ impl PolicyArgs {
 }
 
 /// What the launcher must do for `policy`.
-fn confinement(policy: &Policy, ruleset: Option<&crate::landlock::PreparedRuleset>) -> anyhow::Result<Confinement> {
+fn confinement(policy: &Policy, ruleset: Option<&crate::landlock::PreparedRuleset>, confined: bool) -> anyhow::Result<Confinement> {
     let mut rlimits = Vec::new();
     if let Some(bytes) = policy.limits.address_space {
         rlimits.push((libc::RLIMIT_AS, bytes));
@@ -258,7 +255,7 @@ fn confinement(policy: &Policy, ruleset: Option<&crate::landlock::PreparedRulese
     } else {
         None
     };
-    Ok(Confinement { landlock_fd: ruleset.map(|r| r.raw_fd()), rlimits, cwd, env, directfs_filter: Some(crate::directfs::filter()) })
+    Ok(Confinement { landlock_fd: ruleset.map(|r| r.raw_fd()), rlimits, cwd, env, directfs_filter: confined.then(crate::directfs::filter) })
 }
 
 /// Runs the guest and returns its exit status.
@@ -272,11 +269,14 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
         Some(p) if p.as_os_str() == "-" => Some(crate::trace::TraceSink::open(None)?),
         Some(p) => Some(crate::trace::TraceSink::open(Some(p))?),
     };
-    let policy = if args.policy.active() { Some(args.policy.build(&resolved)?) } else { None };
+    // The policy's environment, working directory and limits apply in every mode; its grants
+    // only when confined (not --unconfined).
+    let all = args.policy.build(&resolved)?;
     if args.policy.print_policy {
-        print!("{}", policy.as_ref().map(Policy::to_toml).unwrap_or_default());
+        print!("{}", all.to_toml());
         return Ok(0);
     }
+    let policy = args.policy.active().then(|| all.clone());
     let ruleset = match &policy {
         Some(policy) => {
             let ruleset = crate::landlock::prepare(policy)?;
@@ -287,13 +287,17 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
         }
         None => None,
     };
-    let confinement = match &policy {
-        Some(policy) => confinement(policy, ruleset.as_ref())?,
-        None => Confinement::default(),
-    };
+    let confinement = confinement(&all, ruleset.as_ref(), policy.is_some())?;
     let native_personality = args.personality == Personality::Native;
-    let also_trace: &[u64] = if policy.is_some() { &crate::confine::POLICY_TRACED } else { &[] };
-    let filter = crate::seccomp::build_filter(native_personality, also_trace);
+    let mut also_decided: Vec<u64> = Vec::new();
+    if policy.is_some() {
+        also_decided.extend(crate::confine::POLICY_TRACED);
+    }
+    if all.limits.processes.is_some() {
+        // A raw fork or vfork would otherwise run natively, uncounted.
+        also_decided.extend([trapbox_abi::linux::nr::FORK, trapbox_abi::linux::nr::VFORK]);
+    }
+    let filter = crate::seccomp::build_filter(native_personality, &also_decided);
     // The guest decides what Ctrl-C and Ctrl-\ do; the host must outlive them to report.
     crate::sys::ignore_signal(libc::SIGINT);
     crate::sys::ignore_signal(libc::SIGQUIT);
@@ -307,10 +311,18 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
         crate::directfs::start(listener, std::sync::Arc::new(policy.clone()));
     }
     drop(ruleset);
-    if let Some(limit) = policy.as_ref().and_then(|p| p.limits.wall_time) {
+    if let Some(limit) = all.limits.wall_time {
         crate::debugger::start_wall_time_watchdog(pid, limit);
     }
-    let settings = Settings { trace, inject_probe: args.inject_probe, untrap_known: !args.keep_traps && !native_personality, policy, native_personality };
+    let settings = Settings {
+        trace,
+        inject_probe: args.inject_probe,
+        untrap_known: !args.keep_traps && !native_personality,
+        policy,
+        native_personality,
+        task_limit: all.limits.processes,
+        also_decided,
+    };
     let outcome = Debugger::new(pid, settings).run()?;
     if args.stats {
         let s = &outcome.stats;

@@ -212,6 +212,11 @@ pub struct Settings {
     /// The policy, when one is in force: path calls are checked against it, and its process
     /// and wall-time limits are the host's to enforce.
     pub policy: Option<crate::policy::Policy>,
+    /// At most this many guest processes and threads at once (the policy's process limit).
+    pub task_limit: Option<u64>,
+    /// Calls the table runs natively that this run's policy or limits must decide (the seccomp
+    /// filter sends them to the host too).
+    pub also_decided: Vec<u64>,
     /// The native personality: only hostcalls are served; every Linux call after the first
     /// exec is refused with ENOSYS (the host's own injected calls excepted).
     pub native_personality: bool,
@@ -407,9 +412,7 @@ impl Debugger {
             return Verdict::Refuse(errno::ENOSYS);
         };
         match entry.disposition {
-            Disposition::Native if self.settings.policy.is_some() && crate::confine::POLICY_TRACED.contains(&number) => {
-                self.policy(tid, number, args)
-            }
+            Disposition::Native if self.settings.also_decided.contains(&number) => self.policy(tid, number, args),
             Disposition::Native => Verdict::Execute,
             Disposition::Refuse(e) => Verdict::Refuse(e),
             Disposition::Host => match number {
@@ -430,8 +433,7 @@ impl Debugger {
             nr::PRCTL if args[0] == PR_SET_SECCOMP => return Verdict::Refuse(errno::EPERM),
             _ => {}
         }
-        let Some(policy) = &self.settings.policy else { return Verdict::Execute };
-        if let Some(limit) = policy.limits.processes {
+        if let Some(limit) = self.settings.task_limit {
             if matches!(number, nr::CLONE | nr::FORK | nr::VFORK) && self.threads.len() as u64 >= limit {
                 eprintln!(
                     "trapbox: denied {}: the guest already runs {} processes and threads (limit {limit})",
@@ -441,6 +443,7 @@ impl Debugger {
                 return Verdict::Refuse(EAGAIN);
             }
         }
+        let Some(policy) = &self.settings.policy else { return Verdict::Execute };
         use crate::confine::Rule;
         let denial = match crate::confine::rule(number, args) {
             Rule::Allow if CREDENTIAL_CALLS.contains(&number) => {

@@ -144,9 +144,15 @@ fn environment_and_working_directory() {
 }
 
 #[test]
-fn without_policy_flags_nothing_is_confined() {
-    let out = run(Command::new(trapbox_tests::trapbox_bin()).args(["run", "--", "/bin/busybox", "head", "-c", "5", "/etc/passwd"]));
+fn the_policy_is_default_deny_and_unconfined_turns_it_off() {
+    let head = ["head", "-c", "5", "/etc/passwd"];
+    let out = run(Command::new(trapbox_tests::trapbox_bin()).args(["run", "--", "/bin/busybox"]).args(head));
+    assert_eq!(out.status, 1, "{out:?}");
+    assert!(out.stderr.contains("trapbox: denied openat(AT_FDCWD, \"/etc/passwd\""), "{}", out.stderr);
+    let out = run(Command::new(trapbox_tests::trapbox_bin()).args(["run", "--unconfined", "--", "/bin/busybox"]).args(head));
     assert_eq!((out.status, out.stdout.as_str()), (0, "root:"), "{out:?}");
+    let clash = run(Command::new(trapbox_tests::trapbox_bin()).args(["run", "--unconfined", "--allow-read", "/", "--", "/bin/true"]));
+    assert_eq!(clash.status, 2, "--unconfined and grants contradict each other: {clash:?}");
 }
 
 #[test]

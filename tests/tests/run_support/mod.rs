@@ -8,10 +8,20 @@ use std::sync::Mutex;
 
 use trapbox_tests::{fixture_dir, run, trapbox_bin, Outcome};
 
-/// `trapbox run [flags] -- program args...` as a Command.
+/// The flags that make up a policy: a test that passes one of them runs sandboxed.
+const POLICY_FLAGS: [&str; 7] = ["--allow-read", "--allow-write", "--allow-exec", "--policy", "--net", "--print-policy", "--personality"];
+// Limits, --env, --clear-env and --cwd apply with or without a policy.
+
+/// `trapbox run [flags] -- program args...` as a Command. The trap debugger's own tests (no
+/// policy flag among `flags`) run `--unconfined`, since they are about mediation, not
+/// confinement; a test that passes a policy flag gets the sandbox, default deny included.
 pub fn trapbox_run(flags: &[&str], program: &Path, args: &[&str]) -> Command {
     let mut cmd = Command::new(trapbox_bin());
-    cmd.arg("run").args(flags).arg("--").arg(program).args(args);
+    cmd.arg("run");
+    if !flags.iter().any(|f| POLICY_FLAGS.iter().any(|p| f.starts_with(p))) {
+        cmd.arg("--unconfined");
+    }
+    cmd.args(flags).arg("--").arg(program).args(args);
     cmd
 }
 
