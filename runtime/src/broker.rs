@@ -46,6 +46,7 @@ fn brokered(number: u64, args: &[u64; 6]) -> Option<(Option<usize>, usize, bool)
         nr::FCHMODAT2 => (Some(0), 1, follow_unless(args[3])),
         nr::FCHOWNAT if args[4] & AT_EMPTY_PATH == 0 => (Some(0), 1, follow_unless(args[4])),
         nr::UTIMENSAT if args[1] != 0 => (Some(0), 1, follow_unless(args[3])),
+        nr::TRUNCATE => (None, 0, true),
         _ => return None,
     })
 }
@@ -62,6 +63,8 @@ fn queried(number: u64, args: &[u64; 6]) -> Option<(Option<usize>, usize, bool)>
         nr::FACCESSAT => (Some(0), 1, true),
         nr::FACCESSAT2 if args[3] & AT_EMPTY_PATH == 0 => (Some(0), 1, follow_unless(args[3])),
         nr::READLINKAT => (Some(0), 1, false),
+        nr::GETXATTR | nr::LISTXATTR => (None, 0, true),
+        nr::LGETXATTR | nr::LLISTXATTR => (None, 0, false),
         _ => return None,
     })
 }
@@ -349,6 +352,11 @@ pub fn perform(
             })
         }
         nr::SETXATTR | nr::LSETXATTR | nr::REMOVEXATTR | nr::LREMOVEXATTR => xattr(pid, number, args, &at),
+        nr::TRUNCATE => match open_beneath(&grant, &target, libc::O_WRONLY as u64, 0) {
+            // SAFETY: an fd the host opened for writing; the length is an integer.
+            Ok(writable) => result_of(unsafe { libc::ftruncate(writable.as_raw_fd(), args[1] as libc::off_t) }),
+            Err(errno) => Err(errno),
+        },
         _ => Err(EINVAL),
     };
     Ok(raw(done))
@@ -484,6 +492,32 @@ fn query(
                 Err(errno_now())
             } else {
                 out(&buf[..n as usize], addr).map(|_| n as u64)
+            }
+        }
+        nr::GETXATTR | nr::LGETXATTR | nr::LISTXATTR | nr::LLISTXATTR => {
+            let listing = matches!(number, nr::LISTXATTR | nr::LLISTXATTR);
+            let (buf_addr, size) = if listing { (args[1], args[2]) } else { (args[2], args[3]) };
+            let mut buf = vec![0u8; usize::try_from(size).unwrap_or(0).min(XATTR_SIZE_MAX)];
+            let at = proc_path(&file);
+            let n = if listing {
+                // SAFETY: a /proc/self/fd path and a host buffer of the length passed.
+                unsafe { libc::listxattr(at.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) }
+            } else {
+                match crate::trace::read_guest_string(pid, args[1], XATTR_NAME_MAX + 1) {
+                    Some((name, false)) => match CString::new(name) {
+                        // SAFETY: a /proc/self/fd path, a host copy of the name and a host buffer.
+                        Ok(name) => unsafe { libc::getxattr(at.as_ptr(), name.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) },
+                        Err(_) => -1,
+                    },
+                    _ => -1,
+                }
+            };
+            if n < 0 {
+                Err(errno_now())
+            } else if buf.is_empty() {
+                Ok(n as u64) // a size query: no buffer to fill
+            } else {
+                out(&buf[..n as usize], buf_addr).map(|_| n as u64)
             }
         }
         nr::STATFS => {

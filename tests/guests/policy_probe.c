@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 static void report(const char *what, int rc) {
@@ -26,6 +27,15 @@ int main(int argc, char **argv) {
         int fd = open(argv[2], O_RDONLY);
         report("open", fd);
         report("fchmod", fchmod(fd, 0600));
+    } else if (!strcmp(cmd, "xattr")) {
+        report("setxattr", setxattr(argv[2], "user.trapbox", "v1", 2, 0));
+        char value[16] = {0};
+        ssize_t n = getxattr(argv[2], "user.trapbox", value, sizeof value);
+        printf("getxattr: %zd %s\n", n, n > 0 ? value : "-");
+        char names[256] = {0};
+        ssize_t m = listxattr(argv[2], names, sizeof names);
+        printf("listxattr: %s\n", m > 0 && memmem(names, (size_t)m, "user.trapbox", 12) ? "listed" : "missing");
+        report("getxattr outside", (int)getxattr("/etc/passwd", "user.trapbox", value, sizeof value));
     } else if (!strcmp(cmd, "kill")) {
         report("kill", kill(atoi(argv[2]), 0));
     } else if (!strcmp(cmd, "shm")) {

@@ -244,7 +244,7 @@ fn the_broker_changes_names_and_metadata_inside_the_write_grant_like_the_kernel_
     let script = "cd out && echo hi > f && chmod 640 f && touch -d '2001-02-03 04:05:06' f && ln -s f link \
                   && chmod 600 link && stat -c '%a %Y' f && chown 0:0 f && mkdir -p a/b/c && mv f a/b/g && ln a/b/g h \
                   && mkfifo p && rm -r a/b/c && mv a z && rmdir z/b 2>&1; rm z/b/g && rmdir z/b z && find . | sort \
-                  && stat -c '%h %F' h p && echo ok";
+                  && stat -c '%h %F' h p && truncate -s 2 h && stat -c %s h && echo ok";
     let native_dir = scratch_dir("policy_broker_meta_native");
     std::fs::create_dir(native_dir.join("out")).unwrap();
     let expected = run(std::process::Command::new("/bin/busybox").args(["sh", "-c", script]).current_dir(&native_dir));
@@ -291,4 +291,15 @@ fn metadata_queries_inside_the_grants_match_native() {
     }
     assert_eq!((outcomes[1].status, &outcomes[1].stdout), (outcomes[0].status, &outcomes[0].stdout), "{:?}", outcomes[1]);
     assert!(outcomes[0].stdout.ends_with("done\n"), "{:?}", outcomes[0]);
+}
+
+#[test]
+fn extended_attributes_are_set_and_read_by_the_host_inside_the_grant() {
+    let dir = scratch_dir("policy_probe_xattr_dir");
+    std::fs::create_dir(dir.join("out")).unwrap();
+    std::fs::write(dir.join("out/f"), "x").unwrap();
+    let (plain, _) = guest_pair("policy_probe.c");
+    let file = dir.join("out/f");
+    let out = run(trapbox_run(&["--allow-write", "./out"], &plain, &["xattr", file.to_str().unwrap()]).current_dir(&dir));
+    assert_eq!(out.stdout, "setxattr: ok\ngetxattr: 2 v1\nlistxattr: listed\ngetxattr outside: ENOENT\n", "{}", out.stderr);
 }
