@@ -308,7 +308,12 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
     }
     let (pid, listener) = crate::launcher::spawn(&resolved, &args.command, &filter, &confinement)?;
     if let (Some(listener), Some(policy)) = (listener, policy.as_ref()) {
-        crate::directfs::start(listener, std::sync::Arc::new(policy.clone()));
+        let directfs_trace = match args.trace.as_deref() {
+            None => None,
+            Some(p) if p.as_os_str() == "-" => Some(crate::trace::TraceSink::another(None)?),
+            Some(p) => Some(crate::trace::TraceSink::another(Some(p))?),
+        };
+        crate::directfs::start(listener, std::sync::Arc::new(policy.clone()), directfs_trace);
     }
     drop(ruleset);
     if let Some(limit) = all.limits.wall_time {

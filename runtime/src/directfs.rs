@@ -18,6 +18,7 @@ use trapbox_abi::hostcall::{ACCESS_READ, ACCESS_WRITE};
 use trapbox_abi::linux::nr;
 
 use crate::policy::Policy;
+use crate::trace::{Handling, Route, TraceSink};
 use crate::seccomp::{SockFilter, AUDIT_ARCH_X86_64};
 
 const SECCOMP_RET_USER_NOTIF: u32 = 0x7fc0_0000;
@@ -83,15 +84,16 @@ struct NotifAddfd {
     newfd_flags: u32,
 }
 
-/// Starts the directfs thread on `listener`; it ends when no guest process is left.
-pub fn start(listener: OwnedFd, policy: Arc<Policy>) {
+/// Starts the directfs thread on `listener`; it ends when no guest process is left. With a
+/// trace sink, each open it serves gets a trace line.
+pub fn start(listener: OwnedFd, policy: Arc<Policy>, trace: Option<TraceSink>) {
     // Created files get exactly the mode the guest asked for, filtered by the guest's umask.
     // SAFETY: umask takes an integer.
     unsafe { libc::umask(0) };
-    std::thread::spawn(move || serve(listener, policy));
+    std::thread::spawn(move || serve(listener, policy, trace));
 }
 
-fn serve(listener: OwnedFd, policy: Arc<Policy>) {
+fn serve(listener: OwnedFd, policy: Arc<Policy>, mut trace: Option<TraceSink>) {
     loop {
         let mut notif = Notif::default();
         // SAFETY: RECV fills a seccomp_notif of exactly this layout.
@@ -101,9 +103,19 @@ fn serve(listener: OwnedFd, policy: Arc<Policy>) {
                 _ => return,                                         // no guest process is left
             }
         }
+        // Described before deciding: once the fd is installed the guest runs on and may be gone.
+        let call = trace.is_some().then(|| crate::trace::format_call(notif.pid as i32, notif.data.nr as u64, &notif.data.args));
         let answer = decide(&listener, &policy, &notif);
+        if let (Some(sink), Some(call)) = (trace.as_mut(), call) {
+            let (result, handling) = match answer {
+                Answer::Installed(fd) => (fd.to_string(), Handling::Executed),
+                Answer::Fail(errno) => (crate::trace::format_result(trapbox_abi::errno::encode_error(errno)), Handling::Refused),
+                Answer::Continue => ("(run by the guest after the check)".to_string(), Handling::Executed),
+            };
+            sink.line(notif.pid as i32, &call, &result, crate::trace::tag(Route::Directfs, handling));
+        }
         let (val, error, flags) = match answer {
-            Answer::Installed => continue, // ADDFD with SEND already completed the call
+            Answer::Installed(_) => continue, // ADDFD with SEND already completed the call
             Answer::Fail(errno) => (0, -errno, 0),
             Answer::Continue => (0, 0, USER_NOTIF_FLAG_CONTINUE),
         };
@@ -113,8 +125,10 @@ fn serve(listener: OwnedFd, policy: Arc<Policy>) {
     }
 }
 
+#[derive(Clone, Copy)]
 enum Answer {
-    Installed,
+    /// Installed in the guest as this fd, which is the call's result.
+    Installed(i64),
     Fail(i32),
     /// Let the kernel run the guest's own call (only for `O_PATH`, see [`decide`]).
     Continue,
@@ -199,10 +213,11 @@ fn decide(listener: &OwnedFd, policy: &Policy, notif: &Notif) -> Answer {
         newfd_flags: (flags & libc::O_CLOEXEC as u64) as u32,
     };
     // SAFETY: ADDFD reads a seccomp_notif_addfd of exactly this layout; `file` is open.
-    if unsafe { libc::ioctl(listener.as_raw_fd(), IOCTL_NOTIF_ADDFD, &addfd as *const NotifAddfd) } < 0 {
+    let remote = unsafe { libc::ioctl(listener.as_raw_fd(), IOCTL_NOTIF_ADDFD, &addfd as *const NotifAddfd) };
+    if remote < 0 {
         return Answer::Fail(std::io::Error::last_os_error().raw_os_error().unwrap_or(EACCES));
     }
-    Answer::Installed
+    Answer::Installed(i64::from(remote))
 }
 
 /// Whether the guest process still has the host's effective user (the owner of its /proc

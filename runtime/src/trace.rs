@@ -21,6 +21,8 @@ pub enum Route {
     Trap,
     /// A seccomp stop: code the rewriter did not patch (unrewritten binary, JIT, vDSO fallback).
     Backstop,
+    /// An open served by directfs (the host opened the file and handed over the fd).
+    Directfs,
 }
 
 /// What the host did with it.
@@ -44,6 +46,8 @@ pub fn tag(route: Route, handling: Handling) -> &'static str {
         (Route::Backstop, Handling::Executed) => "<backstop>",
         (Route::Backstop, Handling::Host) => "<backstop host>",
         (Route::Backstop, Handling::Refused) => "<backstop refused>",
+        (Route::Directfs, Handling::Executed) => "<directfs>",
+        (Route::Directfs, _) => "<directfs refused>",
     }
 }
 
@@ -268,9 +272,9 @@ pub struct TraceSink {
     to_terminal_stream: bool,
 }
 
-/// `Write` plus `Debug`, so the sink can derive `Debug`.
-pub trait WriteDebug: Write + std::fmt::Debug {}
-impl<T: Write + std::fmt::Debug> WriteDebug for T {}
+/// `Write` plus `Debug` (so the sink can derive `Debug`) and `Send` (the directfs thread has one).
+pub trait WriteDebug: Write + std::fmt::Debug + Send {}
+impl<T: Write + std::fmt::Debug + Send> WriteDebug for T {}
 
 impl TraceSink {
     /// Trace to stderr (`None`) or to a file.
@@ -278,11 +282,28 @@ impl TraceSink {
         Ok(match file {
             None => TraceSink { out: std::io::BufWriter::new(Box::new(std::io::stderr())), to_terminal_stream: true },
             Some(path) => {
-                let f = std::fs::File::create(path)
-                    .map_err(|e| anyhow::anyhow!("cannot create trace file {}: {e}", path.display()))?;
-                TraceSink { out: std::io::BufWriter::new(Box::new(f)), to_terminal_stream: false }
+                std::fs::File::create(path).map_err(|e| anyhow::anyhow!("cannot create trace file {}: {e}", path.display()))?;
+                TraceSink::append(path)?
             }
         })
+    }
+
+    /// A second writer to the same trace (the directfs thread's): to stderr, or appending to
+    /// the file, so each writer's lines land whole at the end.
+    pub fn another(file: Option<&std::path::Path>) -> anyhow::Result<TraceSink> {
+        match file {
+            None => TraceSink::open(None),
+            Some(path) => TraceSink::append(path),
+        }
+    }
+
+    fn append(path: &std::path::Path) -> anyhow::Result<TraceSink> {
+        let f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(path)
+            .map_err(|e| anyhow::anyhow!("cannot open trace file {}: {e}", path.display()))?;
+        // Line-buffered in effect: each line is flushed, so two writers interleave by line.
+        Ok(TraceSink { out: std::io::BufWriter::new(Box::new(f)), to_terminal_stream: true })
     }
 
     /// Writes one line: `[pid N] call = result <tag>`.

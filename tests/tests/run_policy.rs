@@ -303,3 +303,15 @@ fn extended_attributes_are_set_and_read_by_the_host_inside_the_grant() {
     let out = run(trapbox_run(&["--allow-write", "./out"], &plain, &["xattr", file.to_str().unwrap()]).current_dir(&dir));
     assert_eq!(out.stdout, "setxattr: ok\ngetxattr: 2 v1\nlistxattr: listed\ngetxattr outside: ENOENT\n", "{}", out.stderr);
 }
+
+#[test]
+fn opens_served_by_directfs_appear_in_the_trace() {
+    let dir = scratch_dir("policy_directfs_trace");
+    let trace = dir.join("trace.txt");
+    let flag = format!("--trace={}", trace.display());
+    let out = run(trapbox_run(&["--allow-read", "/etc/hostname", &flag], std::path::Path::new("/bin/busybox"), &["cat", "/etc/hostname", "/etc/passwd"]).current_dir(&dir));
+    assert_eq!(out.status, 1, "{out:?}");
+    let lines = std::fs::read_to_string(&trace).unwrap();
+    assert!(lines.lines().any(|l| l.ends_with("openat(AT_FDCWD, \"/etc/hostname\", O_RDONLY) = 3 <directfs>")), "{lines}");
+    assert!(lines.lines().any(|l| l.ends_with("openat(AT_FDCWD, \"/etc/passwd\", O_RDONLY) = -1 EACCES <directfs refused>")), "{lines}");
+}
