@@ -9,8 +9,8 @@
    `trapbox run`, and the unrewritten loop under strace and PRoot. Everything that traces is
    pinned with host and guest on one CPU (`taskset -c 0`), where ptrace stops are cheapest.
 2. Programs: busybox sha256sum of a 256 MiB file, and `find /usr -type f | wc -l`, natively,
-   under trapbox (rewritten busybox as run by default, rewritten with every trap kept, and
-   unrewritten), strace -f and PRoot.
+   under trapbox --unconfined (rewritten busybox as run by default, rewritten with every trap
+   kept, unrewritten), sandboxed under a default-deny policy, strace -f and PRoot.
 3. File reading: a 1 GiB file summed through the SDK's zero-copy map_file (native
    personality), through read() natively, under trapbox on the granted fd, and with a trap
    per read().
@@ -101,6 +101,7 @@ def programs(work, repeat):
         ("trapbox, rewritten busybox", lambda bb, args: PIN + [TRAPBOX, "run", "--unconfined", "--", bb, *args], trapped),
         ("trapbox --keep-traps, rewritten busybox", lambda bb, args: PIN + [TRAPBOX, "run", "--unconfined", "--keep-traps", "--", bb, *args], trapped),
         ("trapbox, unrewritten busybox", lambda bb, args: PIN + [TRAPBOX, "run", "--unconfined", "--", bb, *args], BUSYBOX),
+        ("trapbox sandboxed (default deny, --allow-read /usr and the data)", lambda bb, args: PIN + [TRAPBOX, "run", "--allow-read", "/usr", "--allow-read", work, "--", bb, *args], trapped),
         ("strace -f -o /dev/null", lambda bb, args: PIN + ["strace", "-f", "-o", "/dev/null", bb, *args], BUSYBOX),
         ("PRoot", lambda bb, args: PIN + ["proot", bb, *args], BUSYBOX),
     ]
@@ -156,9 +157,13 @@ def main():
     parser.add_argument("--skip-programs", action="store_true")
     parser.add_argument("--file-mib", type=int, default=1024, help="size of the file-reading benchmark's file")
     parser.add_argument("--only-files", action="store_true", help="run only the file-reading benchmark")
+    parser.add_argument("--only-programs", action="store_true", help="run only the whole-program benchmark")
     args = parser.parse_args()
     ensure_tools()
     with tempfile.TemporaryDirectory() as work:
+        if args.only_programs:
+            programs(work, args.repeat)
+            return
         if not args.only_files:
             trap_round_trip(work, args.iterations, args.repeat)
             if not args.skip_programs:
