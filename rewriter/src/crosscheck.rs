@@ -26,6 +26,7 @@ fn kind_of_bytes(bytes: &[u8]) -> Option<SiteKind> {
 /// Every two-byte syscall-class instruction capstone finds in `code` loaded at `base`,
 /// sorted by address. `None` when capstone cannot be initialised.
 pub fn capstone_sites(code: &[u8], base: u64, function_starts: &[u64]) -> Option<Vec<(u64, SiteKind)>> {
+    base.checked_add(code.len() as u64)?;
     let mut cs = Capstone::new().x86().mode(arch::x86::ArchMode::Mode64).detail(false).build().ok()?;
     // Skipdata makes capstone step over an undecodable byte (one byte on x86) and go on,
     // the same rule the iced sweep follows.

@@ -159,6 +159,9 @@ struct Candidate {
 /// Scans `code`, loaded at `base`, for syscall-class instructions. This is the whole analysis:
 /// the file rewriter and a load-time patcher (bytes already in memory) both use it.
 pub fn scan_code(code: &[u8], base: u64, hints: &CodeHints) -> ScanResult {
+    if base.checked_add(code.len() as u64).is_none() {
+        return ScanResult::default(); // no such region exists in an address space
+    }
     let starts = chunk_starts(base, code.len(), &hints.function_starts);
     let extents = merge(&hints.extents);
     let mut info_factory = InstructionInfoFactory::new();
@@ -264,6 +267,12 @@ mod tests {
         let code = [0xb8, 1, 0, 0, 0, 0x90, 0x0f, 0x05, 0xeb, 0xfb];
         let result = scan_code(&code, 0, &CodeHints::default());
         assert_eq!(result.sites, [TrapSite { addr: 6, kind: SiteKind::Syscall, nr: None }]);
+    }
+
+    #[test]
+    fn a_region_that_would_wrap_the_address_space_yields_nothing() {
+        let result = scan_code(&[0x0f, 0x05], u64::MAX, &CodeHints::default());
+        assert!(result.sites.is_empty() && result.skipped.is_empty());
     }
 
     #[test]

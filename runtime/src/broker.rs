@@ -24,15 +24,10 @@ use trapbox_abi::linux::nr;
 use crate::policy::Policy;
 use crate::sys::Pid;
 
-const AT_FDCWD: i32 = -100;
-const AT_SYMLINK_NOFOLLOW: u64 = 0x100;
-const AT_EMPTY_PATH: u64 = 0x1000;
-const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
-const RESOLVE_NO_SYMLINKS: u64 = 0x04;
-const RESOLVE_BENEATH: u64 = 0x08;
-const SYS_OPENAT2: libc::c_long = 437;
+const AT_SYMLINK_NOFOLLOW: u64 = libc::AT_SYMLINK_NOFOLLOW as u64;
+const AT_EMPTY_PATH: u64 = libc::AT_EMPTY_PATH as u64;
 /// `__O_TMPFILE`, the bit of `O_TMPFILE` that is not `O_DIRECTORY`.
-const O_TMPFILE_BIT: u64 = 0o20_000_000;
+pub(crate) const O_TMPFILE_BIT: u64 = 0o20_000_000;
 const XATTR_NAME_MAX: usize = 255;
 const XATTR_SIZE_MAX: usize = 65536;
 
@@ -190,11 +185,7 @@ fn errno_now() -> i32 {
 }
 
 fn read_guest(pid: Pid, addr: u64, len: usize) -> Result<Vec<u8>, i32> {
-    let mut buf = vec![0u8; len];
-    match crate::sys::read_memory(pid, addr, &mut buf) {
-        Ok(n) if n == len => Ok(buf),
-        _ => Err(EFAULT),
-    }
+    crate::sys::read_guest_bytes(pid, addr, len).ok_or(EFAULT)
 }
 
 /// Opens `target` (absolute, resolved) with `flags` and `mode`, the kernel confining the walk
@@ -231,11 +222,11 @@ pub fn open_beneath(grant: &Path, target: &Path, flags: u64, mode: u64) -> Resul
     let how = OpenHow {
         flags: flags | libc::O_CLOEXEC as u64,
         mode: if creates { mode & 0o7777 } else { 0 },
-        resolve: RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+        resolve: libc::RESOLVE_BENEATH | libc::RESOLVE_NO_SYMLINKS | libc::RESOLVE_NO_MAGICLINKS,
     };
     // SAFETY: valid fd, NUL-terminated path and an open_how of the size passed.
     let fd = unsafe {
-        libc::syscall(SYS_OPENAT2, root_fd.as_raw_fd(), relative_c.as_ptr(), &how as *const OpenHow, std::mem::size_of::<OpenHow>())
+        libc::syscall(libc::SYS_openat2, root_fd.as_raw_fd(), relative_c.as_ptr(), &how as *const OpenHow, std::mem::size_of::<OpenHow>())
     };
     if fd < 0 {
         return Err(errno_now());
@@ -344,7 +335,7 @@ pub fn perform(
                 let ptr = times.as_ref().map_or(std::ptr::null(), |t| t.as_ptr());
                 if follow {
                     // SAFETY: a /proc/self/fd path and a host copy of the times (or null).
-                    result_of(unsafe { libc::utimensat(AT_FDCWD, at.as_ptr(), ptr, 0) })
+                    result_of(unsafe { libc::utimensat(libc::AT_FDCWD, at.as_ptr(), ptr, 0) })
                 } else {
                     // A symlink itself is reached through its parent, not /proc/self/fd.
                     utimes_nofollow(&grant, &target, ptr)

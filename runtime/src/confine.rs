@@ -22,12 +22,12 @@ use trapbox_abi::linux::nr;
 use crate::policy::{access_names, lexically_normal, Policy};
 use crate::sys::Pid;
 
-const AT_FDCWD: i32 = -100;
-const O_ACCMODE: u64 = 0o3;
-const O_CREAT: u64 = 0o100;
-const O_TRUNC: u64 = 0o1000;
-/// Longest path the host reads from the guest (Linux's PATH_MAX).
-const PATH_MAX: usize = 4096;
+const AT_FDCWD: i32 = libc::AT_FDCWD;
+const O_ACCMODE: u64 = libc::O_ACCMODE as u64;
+const O_CREAT: u64 = libc::O_CREAT as u64;
+const O_TRUNC: u64 = libc::O_TRUNC as u64;
+/// Longest path the host reads from the guest.
+const PATH_MAX: usize = libc::PATH_MAX as usize;
 
 /// How a call's needed access is found.
 #[derive(Clone, Copy, Debug)]
@@ -36,10 +36,6 @@ enum Need {
     /// Metadata of the path (stat, access, readlink…): read access; outside every grant the
     /// path is reported as absent, so its existence does not leak.
     Metadata,
-    /// From `open` flags in argument N.
-    OpenFlags(usize),
-    /// From `struct open_how` (flags first) pointed to by argument N.
-    OpenHow(usize),
 }
 
 /// A path argument: the index of its `dirfd` argument (if any) and of the path pointer.
@@ -48,10 +44,8 @@ type PathArg = (Option<usize>, usize);
 fn path_args(number: u64) -> Option<(&'static [PathArg], Need)> {
     const W: Need = Need::Fixed(ACCESS_WRITE);
     Some(match number {
-        nr::OPEN => (&[(None, 0)], Need::OpenFlags(1)),
-        nr::OPENAT => (&[(Some(0), 1)], Need::OpenFlags(2)),
-        nr::OPENAT2 => (&[(Some(0), 1)], Need::OpenHow(2)),
-        nr::CREAT => (&[(None, 0)], W),
+        // The open family is not here: under a policy every open meets directfs, which decides
+        // it (once) and performs it.
         nr::EXECVE => (&[(None, 0)], Need::Fixed(ACCESS_EXEC)),
         nr::EXECVEAT => (&[(Some(0), 1)], Need::Fixed(ACCESS_EXEC)),
         nr::MKDIR | nr::RMDIR | nr::UNLINK | nr::MKNOD | nr::TRUNCATE | nr::CHMOD | nr::CHOWN | nr::LCHOWN
@@ -73,7 +67,8 @@ fn path_args(number: u64) -> Option<(&'static [PathArg], Need)> {
     })
 }
 
-fn access_from_open_flags(flags: u64) -> u64 {
+/// The access an open with these flags needs: writing, creating or truncating needs write.
+pub fn access_from_open_flags(flags: u64) -> u64 {
     if flags & O_ACCMODE != 0 || flags & (O_CREAT | O_TRUNC) != 0 {
         ACCESS_WRITE
     } else {
@@ -155,14 +150,6 @@ pub fn check(policy: &Policy, pid: Pid, number: u64, args: &[u64; 6]) -> Option<
     let access = match need {
         Need::Fixed(access) => access,
         Need::Metadata => ACCESS_READ,
-        Need::OpenFlags(index) => access_from_open_flags(args[index]),
-        Need::OpenHow(index) => {
-            let mut flags = [0u8; 8];
-            match crate::sys::read_memory(pid, args[index], &mut flags) {
-                Ok(8) => access_from_open_flags(u64::from_le_bytes(flags)),
-                _ => return Some(Denial { errno: trapbox_abi::errno::EFAULT, reason: "unreadable open_how".into() }),
-            }
-        }
     };
     for &(dirfd_index, path_index) in paths {
         let Some((bytes, truncated)) = crate::trace::read_guest_string(pid, args[path_index], PATH_MAX) else {
@@ -232,8 +219,8 @@ pub enum Rule {
 /// through an fd, which Landlock does not cover.
 pub const POLICY_TRACED: [u64; 2] = [nr::FCHMOD, nr::FCHOWN];
 
-const TIOCSTI: u64 = 0x5412;
-const TIOCLINUX: u64 = 0x541c;
+const TIOCSTI: u64 = libc::TIOCSTI;
+const TIOCLINUX: u64 = libc::TIOCLINUX;
 
 /// The default-deny table for calls the host sees under a policy: every call the host must
 /// see has a rule here, and a call with none is refused.
@@ -284,10 +271,10 @@ mod tests {
 
     #[test]
     fn every_path_call_has_a_rule() {
-        for number in [nr::OPENAT, nr::EXECVE, nr::RENAMEAT2, nr::SYMLINKAT, nr::FCHMODAT2, nr::UTIMENSAT] {
+        for number in [nr::EXECVE, nr::RENAMEAT2, nr::SYMLINKAT, nr::FCHMODAT2, nr::UTIMENSAT] {
             assert!(path_args(number).is_some(), "{number}");
         }
-        assert!(path_args(nr::READ).is_none());
+        assert!(path_args(nr::READ).is_none() && path_args(nr::OPENAT).is_none());
         assert_eq!(access_from_open_flags(0), ACCESS_READ);
         assert_eq!(access_from_open_flags(0o1), ACCESS_WRITE);
         assert_eq!(access_from_open_flags(O_CREAT), ACCESS_WRITE);

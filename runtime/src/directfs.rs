@@ -14,7 +14,6 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::Arc;
 
 use trapbox_abi::errno::{EACCES, EFAULT, EINVAL, ENAMETOOLONG, EPERM};
-use trapbox_abi::hostcall::{ACCESS_READ, ACCESS_WRITE};
 use trapbox_abi::linux::nr;
 
 use crate::policy::Policy;
@@ -147,10 +146,7 @@ fn request(notif: &Notif, pid: i32) -> Result<(u64, Option<u64>, u64, u64), i32>
             if a[3] < 24 {
                 return Err(EINVAL);
             }
-            let mut how = [0u8; 24];
-            if crate::sys::read_memory(pid, a[2], &mut how) != Ok(24) {
-                return Err(EFAULT);
-            }
+            let how = crate::sys::read_guest_bytes(pid, a[2], 24).ok_or(EFAULT)?;
             let word = |i: usize| u64::from_le_bytes(how[i * 8..i * 8 + 8].try_into().expect("8 bytes"));
             (a[1], Some(a[0]), word(0), word(1))
         }
@@ -181,8 +177,7 @@ fn decide(listener: &OwnedFd, policy: &Policy, notif: &Notif) -> Answer {
     let Some(target) = crate::confine::resolve_path(pid, dirfd, &bytes, !nofollow) else {
         return Answer::Fail(libc::ENOENT);
     };
-    let writes = flags & libc::O_ACCMODE as u64 != 0 || flags & (libc::O_CREAT | libc::O_TRUNC) as u64 != 0;
-    let access = if writes { ACCESS_WRITE } else { ACCESS_READ };
+    let access = crate::confine::access_from_open_flags(flags);
     let Some(grant) = policy.grants_for(&target, access).first().map(|g| g.path.clone()) else {
         let denial = crate::confine::denial_for(policy, &target, access, false);
         let call = crate::trace::format_call(pid, notif.data.nr as u64, &notif.data.args);
@@ -200,7 +195,9 @@ fn decide(listener: &OwnedFd, policy: &Policy, notif: &Notif) -> Answer {
     if flags & libc::O_PATH as u64 != 0 {
         return Answer::Continue;
     }
-    let mode = mode & !u64::from(crate::broker::guest_umask(pid));
+    // Only a create uses the mode (and so the guest's umask, read from /proc).
+    let creates = flags & (libc::O_CREAT as u64 | crate::broker::O_TMPFILE_BIT) != 0;
+    let mode = if creates { mode & !u64::from(crate::broker::guest_umask(pid)) } else { mode };
     let file = match crate::broker::open_beneath(&grant, &target, flags, mode) {
         Ok(file) => file,
         Err(errno) => return Answer::Fail(errno),

@@ -43,11 +43,7 @@ fn read_bytes(tid: Pid, addr: u64, len: u64, limit: usize) -> Result<Vec<u8>, i3
     if len > limit {
         return Err(errno::ENAMETOOLONG);
     }
-    let mut buf = vec![0u8; len];
-    match sys::read_memory(tid, addr, &mut buf) {
-        Ok(n) if n == len => Ok(buf),
-        _ => Err(errno::EFAULT),
-    }
+    sys::read_guest_bytes(tid, addr, len).ok_or(errno::EFAULT)
 }
 
 /// The policy's answer for `path` (guest bytes) and `access`: the resolved path, or the errno

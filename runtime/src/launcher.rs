@@ -170,7 +170,6 @@ pub fn spawn(
 /// Reads the child's listener fd number from `report`, duplicates that fd into the host
 /// (`pidfd_getfd`) and lets the child go on (`sync2`).
 fn take_listener(pid: Pid, report: libc::c_int, sync2: libc::c_int) -> anyhow::Result<std::os::fd::OwnedFd> {
-    use std::os::fd::FromRawFd;
     let mut number = [0u8; 4];
     // SAFETY: reads into a live 4-byte buffer from a pipe we own, then closes it.
     let got = unsafe {
@@ -182,19 +181,8 @@ fn take_listener(pid: Pid, report: libc::c_int, sync2: libc::c_int) -> anyhow::R
         if got != 4 {
             anyhow::bail!("the guest could not install its directfs filter (user notifications unavailable?)");
         }
-        // SAFETY: pidfd_open and pidfd_getfd take integers; the fds they return are new.
-        let listener = unsafe {
-            let pidfd = libc::syscall(libc::SYS_pidfd_open, pid, 0);
-            if pidfd < 0 {
-                anyhow::bail!("pidfd_open: {}", std::io::Error::last_os_error());
-            }
-            let fd = libc::syscall(libc::SYS_pidfd_getfd, pidfd as libc::c_int, i32::from_ne_bytes(number), 0);
-            libc::close(pidfd as libc::c_int);
-            if fd < 0 {
-                anyhow::bail!("pidfd_getfd: {}", std::io::Error::last_os_error());
-            }
-            std::os::fd::OwnedFd::from_raw_fd(fd as libc::c_int)
-        };
+        let listener = sys::take_fd(pid, i32::from_ne_bytes(number))
+            .map_err(|e| anyhow::anyhow!("cannot take the guest's directfs listener (pidfd_getfd): {e}"))?;
         Ok(listener)
     })();
     let go = [u8::from(result.is_ok())];

@@ -9,7 +9,7 @@
 //! decided; under `--net none` only unix sockets exist, and a unix socket path needs a write
 //! grant (the kernel's Landlock confirms bind; connect is decided here).
 
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 
 use trapbox_abi::errno::{EACCES, EFAULT, EINVAL};
 use trapbox_abi::hostcall::ACCESS_WRITE;
@@ -18,14 +18,12 @@ use trapbox_abi::linux::nr;
 use crate::policy::{NetMode, Policy};
 use crate::sys::Pid;
 
-const AF_UNIX: u64 = 1;
-const AF_INET: u64 = 2;
-const AF_INET6: u64 = 10;
-const AF_NETLINK: u64 = 16;
-const SOCK_RAW: u64 = 3;
-const NETLINK_ROUTE: u64 = 0;
-const SYS_PIDFD_OPEN: libc::c_long = 434;
-const SYS_PIDFD_GETFD: libc::c_long = 438;
+const AF_UNIX: u64 = libc::AF_UNIX as u64;
+const AF_INET: u64 = libc::AF_INET as u64;
+const AF_INET6: u64 = libc::AF_INET6 as u64;
+const AF_NETLINK: u64 = libc::AF_NETLINK as u64;
+const SOCK_RAW: u64 = libc::SOCK_RAW as u64;
+const NETLINK_ROUTE: u64 = libc::NETLINK_ROUTE as u64;
 /// The most data a host-performed `sendto` copies (the guest sees a short write).
 const SEND_CHUNK: usize = 64 * 1024;
 
@@ -55,11 +53,7 @@ impl Address {
         if !(2..=128).contains(&len) {
             return Err(EINVAL);
         }
-        let mut bytes = vec![0u8; len];
-        match crate::sys::read_memory(pid, addr, &mut bytes) {
-            Ok(n) if n == len => Ok(Address { bytes }),
-            _ => Err(EFAULT),
-        }
+        crate::sys::read_guest_bytes(pid, addr, len).map(|bytes| Address { bytes }).ok_or(EFAULT)
     }
 
     fn family(&self) -> u64 {
@@ -178,9 +172,9 @@ fn check_msghdr(pid: Pid, number: u64, args: &[u64; 6]) -> NetVerdict {
 /// Runs connect, bind or sendto in the host on a duplicate of the guest's socket, with the
 /// host's copies of the address and the data.
 fn perform(pid: Pid, number: u64, args: &[u64; 6], address: &Address) -> NetVerdict {
-    let socket = match duplicate_fd(pid, args[0]) {
+    let socket = match crate::sys::take_fd(pid, args[0] as i32) {
         Ok(fd) => fd,
-        Err(errno) => return NetVerdict::Done(trapbox_abi::errno::encode_error(errno)),
+        Err(errno) => return NetVerdict::Done(trapbox_abi::errno::encode_error(errno.0)),
     };
     let addr = address.bytes.as_ptr().cast::<libc::sockaddr>();
     let addr_len = address.bytes.len() as libc::socklen_t;
@@ -194,10 +188,9 @@ fn perform(pid: Pid, number: u64, args: &[u64; 6], address: &Address) -> NetVerd
         nr::BIND => unsafe { libc::bind(socket.as_raw_fd(), addr, addr_len) as isize },
         _ => {
             let len = usize::try_from(args[2]).unwrap_or(usize::MAX).min(SEND_CHUNK);
-            let mut data = vec![0u8; len];
-            if crate::sys::read_memory(pid, args[1], &mut data) != Ok(len) {
+            let Some(data) = crate::sys::read_guest_bytes(pid, args[1], len) else {
                 return NetVerdict::Done(trapbox_abi::errno::encode_error(EFAULT));
-            }
+            };
             // SAFETY: `data` and `addr` are host buffers of the given lengths.
             unsafe { libc::sendto(socket.as_raw_fd(), data.as_ptr().cast(), len, args[3] as i32, addr, addr_len) }
         }
@@ -244,23 +237,4 @@ impl Drop for SendTimeout<'_> {
             unsafe { libc::setsockopt(self.socket.as_raw_fd(), libc::SOL_SOCKET, libc::SO_SNDTIMEO, (&saved as *const libc::timeval).cast(), len) };
         }
     }
-}
-
-/// A duplicate, in the host, of fd `fd` of process `pid` (`pidfd_getfd`).
-fn duplicate_fd(pid: Pid, fd: u64) -> Result<OwnedFd, i32> {
-    let errno = || std::io::Error::last_os_error().raw_os_error().unwrap_or(EINVAL);
-    // SAFETY: pidfd_open takes a pid and flags.
-    let pidfd = unsafe { libc::syscall(SYS_PIDFD_OPEN, pid, 0) };
-    if pidfd < 0 {
-        return Err(errno());
-    }
-    // SAFETY: the kernel returned a new fd that nothing else owns.
-    let pidfd = unsafe { OwnedFd::from_raw_fd(pidfd as i32) };
-    // SAFETY: pidfd_getfd takes a pidfd, a target fd number and flags.
-    let dup = unsafe { libc::syscall(SYS_PIDFD_GETFD, pidfd.as_raw_fd(), fd as i32, 0) };
-    if dup < 0 {
-        return Err(errno());
-    }
-    // SAFETY: as above.
-    Ok(unsafe { OwnedFd::from_raw_fd(dup as i32) })
 }

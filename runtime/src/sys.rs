@@ -197,6 +197,31 @@ pub fn write_memory(pid: Pid, addr: u64, buf: &[u8]) -> Result<usize, Errno> {
     }
 }
 
+/// Exactly `len` bytes of guest memory at `addr`, or `None` when any of them is unreadable.
+pub fn read_guest_bytes(pid: Pid, addr: u64, len: usize) -> Option<Vec<u8>> {
+    let mut buf = vec![0u8; len];
+    (read_memory(pid, addr, &mut buf) == Ok(len)).then_some(buf)
+}
+
+/// A duplicate, in the host, of fd `fd` of process `pid` (`pidfd_open` + `pidfd_getfd`).
+pub fn take_fd(pid: Pid, fd: i32) -> Result<std::os::fd::OwnedFd, Errno> {
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    // SAFETY: pidfd_open takes a pid and flags.
+    let pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    if pidfd < 0 {
+        return Err(Errno::last());
+    }
+    // SAFETY: the kernel returned a new fd that nothing else owns.
+    let pidfd = unsafe { OwnedFd::from_raw_fd(pidfd as i32) };
+    // SAFETY: pidfd_getfd takes a pidfd, a target fd number and flags.
+    let dup = unsafe { libc::syscall(libc::SYS_pidfd_getfd, pidfd.as_raw_fd(), fd, 0) };
+    if dup < 0 {
+        return Err(Errno::last());
+    }
+    // SAFETY: as above.
+    Ok(unsafe { OwnedFd::from_raw_fd(dup as i32) })
+}
+
 pub fn read_memory(pid: Pid, addr: u64, buf: &mut [u8]) -> Result<usize, Errno> {
     let local = libc::iovec { iov_base: buf.as_mut_ptr().cast(), iov_len: buf.len() };
     let remote = libc::iovec { iov_base: addr as *mut libc::c_void, iov_len: buf.len() };

@@ -2,22 +2,10 @@
 // `.trapbox.sdk` section. Under trapbox the host recognises it (the binary was never
 // rewritten) and answers the VERSION hostcall; natively the ud2 is a SIGILL.
 #include <stdio.h>
+#include "../../examples/c/hostcall.h"
 
 static long hostcall0(long nr) {
-    long result;
-    __asm__ volatile(
-        "1: ud2\n"
-        ".pushsection .trapbox.sdk,\"\",@progbits\n"
-        ".balign 8\n"
-        ".quad 1b\n"
-        ".byte 1, 0\n"
-        ".short 0\n"
-        ".long 0\n"
-        ".popsection\n"
-        : "=a"(result)
-        : "a"(nr)
-        : "rcx", "r11", "memory");
-    return result;
+    return trapbox_hostcall(nr, 0, 0, 0, 0, 0, 0);
 }
 
 int main(void) {

@@ -4,12 +4,8 @@
 
 mod run_support;
 
-use run_support::{busybox_trapped, guest_pair, trapbox_run};
+use run_support::{busybox_trapped, denials, guest_pair, trapbox_run};
 use trapbox_tests::{run, scratch_dir, Outcome};
-
-fn denials(out: &Outcome) -> Vec<&str> {
-    out.stderr.lines().filter(|l| l.starts_with("trapbox: denied ")).collect()
-}
 
 /// Runs a busybox shell script with `./out` writable and /usr/share readable.
 fn sandboxed_sh(test: &str, script: &str) -> Outcome {

@@ -6,14 +6,10 @@ mod run_support;
 use std::path::Path;
 use std::process::Command;
 
-use run_support::{busybox_trapped, guest_pair, trapbox_run};
+use run_support::{busybox_trapped, denials, guest_pair, trapbox_run};
 use trapbox_tests::{run, scratch_dir, Outcome};
 
 const GPL: &str = "/usr/share/common-licenses/GPL-3";
-
-fn denials(out: &Outcome) -> Vec<&str> {
-    out.stderr.lines().filter(|l| l.starts_with("trapbox: denied ")).collect()
-}
 
 #[test]
 fn the_issue_example_copies_and_refuses_shadow_with_one_log_line() {

@@ -25,6 +25,11 @@ pub fn trapbox_run(flags: &[&str], program: &Path, args: &[&str]) -> Command {
     cmd
 }
 
+/// The host's denial lines in a run's stderr.
+pub fn denials(out: &Outcome) -> Vec<&str> {
+    out.stderr.lines().filter(|l| l.starts_with("trapbox: denied ")).collect()
+}
+
 /// Runs `program args` natively.
 pub fn native(program: &Path, args: &[&str], cwd: &Path) -> Outcome {
     run(Command::new(program).args(args).current_dir(cwd))
