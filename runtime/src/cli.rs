@@ -297,7 +297,12 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
         // A raw fork or vfork would otherwise run natively, uncounted.
         also_decided.extend([trapbox_abi::linux::nr::FORK, trapbox_abi::linux::nr::VFORK]);
     }
-    let filter = crate::seccomp::build_filter(native_personality, &also_decided);
+    let pinned_region = policy.is_some().then_some(crate::pinned::PIN_BASE);
+    let filter = crate::seccomp::build_filter(native_personality, &also_decided, pinned_region);
+    if policy.is_some() {
+        // The backstop sends these only when their range may reach the pinned region.
+        also_decided.extend(crate::pinned::GUARDED_CALLS);
+    }
     // The guest decides what Ctrl-C and Ctrl-\ do; the host must outlive them to report.
     crate::sys::ignore_signal(libc::SIGINT);
     crate::sys::ignore_signal(libc::SIGQUIT);

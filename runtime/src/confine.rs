@@ -6,13 +6,15 @@
 //! following symlinks), and asks the policy whether a grant gives the access the call needs. If none does, the call is refused with
 //! `EACCES` before it runs and one line says what was denied and why.
 //!
-//! This layer decides and explains; it does not contain. Containment is the kernel's: the
-//! guest runs under a Landlock ruleset that mirrors the grants ([`crate::landlock`]), which
-//! checks the file the kernel actually resolves — after symlinks, `..` and any change another
-//! guest thread makes to the path buffer after this check. What Landlock does not cover
-//! (metadata changes such as chmod, chown, utimes and xattrs) relies on this check alone, and
-//! so is open to a second thread rewriting the path between check and use until the
-//! filesystem broker executes path calls on the host's own copy.
+//! This layer decides and explains; it does not contain. The kernel never acts on a path the
+//! guest can still change after this check: the broker performs metadata changes and name
+//! changes itself ([`crate::broker`]), directfs performs opens ([`crate::directfs`]), and the
+//! calls the kernel must run in the guest (exec, chdir, `O_PATH` opens, inotify watches, the
+//! `*xattrat` family…) read the host's copy of the path from the pinned-argument region
+//! ([`crate::pinned`]), checked there. Containment against the filesystem changing under a
+//! checked path (a symlink swapped in a writable directory) is the kernel's: the broker's
+//! `openat2` beneath the grant, and the Landlock ruleset that mirrors the grants
+//! ([`crate::landlock`]), which checks the file the kernel actually resolves.
 
 use std::path::{Path, PathBuf};
 
@@ -26,6 +28,8 @@ const AT_FDCWD: i32 = libc::AT_FDCWD;
 const O_ACCMODE: u64 = libc::O_ACCMODE as u64;
 const O_CREAT: u64 = libc::O_CREAT as u64;
 const O_TRUNC: u64 = libc::O_TRUNC as u64;
+const O_NOFOLLOW: u64 = libc::O_NOFOLLOW as u64;
+const AT_SYMLINK_NOFOLLOW: u64 = libc::AT_SYMLINK_NOFOLLOW as u64;
 /// Longest path the host reads from the guest.
 const PATH_MAX: usize = libc::PATH_MAX as usize;
 
@@ -44,8 +48,10 @@ type PathArg = (Option<usize>, usize);
 fn path_args(number: u64) -> Option<(&'static [PathArg], Need)> {
     const W: Need = Need::Fixed(ACCESS_WRITE);
     Some(match number {
-        // The open family is not here: under a policy every open meets directfs, which decides
-        // it (once) and performs it.
+        // Under a policy every other open meets directfs, which decides it (once) and
+        // performs it; only `O_PATH` opens by open/openat come here (see crate::directfs).
+        nr::OPEN => (&[(None, 0)], Need::Fixed(ACCESS_READ)),
+        nr::OPENAT => (&[(Some(0), 1)], Need::Fixed(ACCESS_READ)),
         nr::EXECVE => (&[(None, 0)], Need::Fixed(ACCESS_EXEC)),
         nr::EXECVEAT => (&[(Some(0), 1)], Need::Fixed(ACCESS_EXEC)),
         nr::MKDIR | nr::RMDIR | nr::UNLINK | nr::MKNOD | nr::TRUNCATE | nr::CHMOD | nr::CHOWN | nr::LCHOWN
@@ -65,6 +71,26 @@ fn path_args(number: u64) -> Option<(&'static [PathArg], Need)> {
         nr::SETXATTRAT | nr::REMOVEXATTRAT | nr::FILE_SETATTR => (&[(Some(0), 1)], W),
         _ => return None,
     })
+}
+
+/// Whether call `number` follows a symlink in the last component of its path.
+fn follows_last_symlink(number: u64, args: &[u64; 6]) -> bool {
+    match number {
+        nr::OPEN => args[1] & O_NOFOLLOW == 0,
+        nr::OPENAT => args[2] & O_NOFOLLOW == 0,
+        nr::EXECVEAT => args[4] & AT_SYMLINK_NOFOLLOW == 0,
+        _ => true,
+    }
+}
+
+/// The path arguments of a call the kernel will run in the guest after the host's check (a
+/// path call the broker does not perform): the host pins them ([`crate::pinned`]) so the
+/// kernel reads exactly what was checked. Empty for every other call.
+pub fn kernel_read_paths(number: u64, args: &[u64; 6]) -> Vec<usize> {
+    match path_args(number) {
+        Some((paths, _)) if !crate::broker::handles(number, args) => paths.iter().map(|&(_, path)| path).collect(),
+        _ => Vec::new(),
+    }
 }
 
 /// The access an open with these flags needs: writing, creating or truncating needs write.
@@ -159,9 +185,23 @@ pub fn check(policy: &Policy, pid: Pid, number: u64, args: &[u64; 6]) -> Option<
             return Some(Denial { errno: trapbox_abi::errno::ENAMETOOLONG, reason: "path longer than PATH_MAX".into() });
         }
         if bytes.is_empty() {
-            continue; // AT_EMPTY_PATH: the call acts on the fd itself, which the guest holds
+            // AT_EMPTY_PATH: the call acts on the file behind the fd. Reading its metadata is
+            // the guest's business (it holds the fd); executing or changing it needs the grant.
+            if let (Some(index), Need::Fixed(access)) = (dirfd_index, need) {
+                match fd_path(pid, args[index]) {
+                    Some(path) if policy.grants_for(&path, access).is_empty() => {
+                        return Some(denial_for(policy, &path, access, false));
+                    }
+                    None if access == ACCESS_EXEC => {
+                        return Some(Denial { errno: trapbox_abi::errno::EACCES, reason: "the fd names no file a grant could cover".into() });
+                    }
+                    _ => {}
+                }
+            }
+            continue;
         }
-        let Some(path) = resolve(pid, dirfd_index.map(|i| args[i]), &bytes) else { continue };
+        let follow = follows_last_symlink(number, args);
+        let Some(path) = resolve_path(pid, dirfd_index.map(|i| args[i]), &bytes, follow) else { continue };
         if !policy.grants_for(&path, access).is_empty() {
             continue;
         }
@@ -261,8 +301,13 @@ pub fn rule(number: u64, args: &[u64; 6]) -> Rule {
 }
 
 /// The path of the file behind guest fd `fd`, for checks on fd-based metadata changes.
+/// (`AT_FDCWD` names the working directory.)
 pub fn fd_path(pid: Pid, fd: u64) -> Option<PathBuf> {
-    std::fs::read_link(format!("/proc/{pid}/fd/{}", fd as i32)).ok().filter(|p| p.is_absolute())
+    let link = match fd as i32 {
+        AT_FDCWD => format!("/proc/{pid}/cwd"),
+        fd => format!("/proc/{pid}/fd/{fd}"),
+    };
+    std::fs::read_link(link).ok().filter(|p| p.is_absolute())
 }
 
 #[cfg(test)]
@@ -274,7 +319,10 @@ mod tests {
         for number in [nr::EXECVE, nr::RENAMEAT2, nr::SYMLINKAT, nr::FCHMODAT2, nr::UTIMENSAT] {
             assert!(path_args(number).is_some(), "{number}");
         }
-        assert!(path_args(nr::READ).is_none() && path_args(nr::OPENAT).is_none());
+        assert!(path_args(nr::READ).is_none() && path_args(nr::OPENAT2).is_none());
+        assert_eq!(kernel_read_paths(nr::EXECVE, &[0; 6]), [0]);
+        assert_eq!(kernel_read_paths(nr::OPENAT, &[0; 6]), [1]);
+        assert!(kernel_read_paths(nr::RENAMEAT2, &[0; 6]).is_empty(), "the broker performs it");
         assert_eq!(access_from_open_flags(0), ACCESS_READ);
         assert_eq!(access_from_open_flags(0o1), ACCESS_WRITE);
         assert_eq!(access_from_open_flags(O_CREAT), ACCESS_WRITE);

@@ -23,6 +23,7 @@
 //! inherit it with the rest of the address space, and exec drops it with the module cache.
 
 use std::collections::{HashMap, HashSet, VecDeque};
+use std::rc::Rc;
 
 use trapbox_abi::errno;
 use trapbox_abi::hostcall;
@@ -31,6 +32,7 @@ use trapbox_abi::trap::{SiteKind, TrapEncoding, TRAP_LEN};
 
 use crate::inject::{self, InjectError};
 use crate::modules::{self, ImageCache, Module};
+use crate::pinned::{PinError, PinPage, PinSlot};
 use crate::seccomp::X32_SYSCALL_BIT;
 use crate::syscalls::{self, Disposition};
 use crate::sys::{self, Errno, Pid, Regs, WaitStatus};
@@ -85,11 +87,23 @@ struct Thread {
     pending: Option<PendingCall>,
     /// Signals that arrived during an injection, delivered at the next resume.
     held_signals: Vec<i32>,
+    /// The pinned copy of the paths of the call it is running (see [`crate::pinned`]).
+    pinned: Option<PinSlot>,
+    /// Just exec'ed under a policy: gets its pinned-argument region at the exec's exit.
+    wants_pin_region: bool,
 }
 
 impl Thread {
     fn new(tgid: Pid) -> Thread {
-        Thread { tgid, unstarted: None, redirects: Vec::new(), pending: None, held_signals: Vec::new() }
+        Thread {
+            tgid,
+            unstarted: None,
+            redirects: Vec::new(),
+            pending: None,
+            held_signals: Vec::new(),
+            pinned: None,
+            wants_pin_region: false,
+        }
     }
 }
 
@@ -104,6 +118,8 @@ struct Process {
     /// Whether the process (or an ancestor) made a setuid-family call: the broker then no
     /// longer acts for it with the host's credentials.
     credentials_changed: std::cell::Cell<bool>,
+    /// Its pinned-argument region (shared with the children that inherit the mapping).
+    pin_region: Option<Rc<PinPage>>,
 }
 
 /// The injector as hostcalls see it: calls run from the stub's slow-path `syscall`.
@@ -255,6 +271,10 @@ pub struct Debugger {
 
 fn args_of(regs: &Regs) -> [u64; 6] {
     [regs.rdi, regs.rsi, regs.rdx, regs.r10, regs.r8, regs.r9]
+}
+
+fn set_args(regs: &mut Regs, args: &[u64; 6]) {
+    [regs.rdi, regs.rsi, regs.rdx, regs.r10, regs.r8, regs.r9] = *args;
 }
 
 impl Debugger {
@@ -444,6 +464,18 @@ impl Debugger {
             }
         }
         let Some(policy) = &self.settings.policy else { return Verdict::Execute };
+        if crate::pinned::GUARDED_CALLS.contains(&number) {
+            let guarded = self.processes.get(&self.tgid(tid)).is_some_and(|p| p.pin_region.is_some());
+            if guarded && crate::pinned::touches_region(number, args) {
+                eprintln!(
+                    "trapbox: denied {}: it would unmap or replace the host's pinned-argument region at {:#x}",
+                    trace::format_call(tid, number, args),
+                    crate::pinned::PIN_BASE
+                );
+                return Verdict::Refuse(errno::EPERM);
+            }
+            return Verdict::Execute;
+        }
         use crate::confine::Rule;
         let denial = match crate::confine::rule(number, args) {
             Rule::Allow if CREDENTIAL_CALLS.contains(&number) => {
@@ -491,6 +523,53 @@ impl Debugger {
         }
     }
 
+    // ---- pinned paths ------------------------------------------------------------------
+
+    /// Whether calls that the kernel runs after a path check get their paths pinned: under a
+    /// policy, once the guest program runs (the launcher's own exec needs none).
+    fn pins_paths(&self) -> bool {
+        self.settings.policy.is_some() && !self.settings.native_personality && self.exec_seen
+    }
+
+    /// Pins the path arguments `paths` of `tid`'s call; on failure, the errno to refuse it with
+    /// (logged).
+    fn pin_paths(&self, tid: Pid, number: u64, args: &[u64; 6], paths: &[usize]) -> Result<(PinSlot, [u64; 6]), i32> {
+        let region = self.processes.get(&self.tgid(tid)).and_then(|p| p.pin_region.clone());
+        let refuse = |errno: i32, why: &str| {
+            eprintln!("trapbox: denied {}: {why}", trace::format_call(tid, number, args));
+            errno
+        };
+        let Some(region) = region else {
+            return Err(refuse(errno::EPERM, "this process has no pinned-argument region, so the path cannot be checked safely"));
+        };
+        match region.pin(tid, args, paths) {
+            Ok(pinned) => Ok(pinned),
+            Err(PinError::Argument(errno)) => Err(errno), // EFAULT or ENAMETOOLONG, as the kernel would say
+            Err(PinError::Busy) => Err(refuse(EAGAIN, "every pinned-argument slot is in use by a running call")),
+        }
+    }
+
+    /// Maps the pinned-argument region into the process `tid` just exec'ed into.
+    fn create_pin_region(&mut self, tid: Pid) {
+        let tgid = self.tgid(tid);
+        let Some((syscall_at, nul_byte)) = inject::vdso_points(tgid) else {
+            eprintln!("trapbox: warning: pid {tgid} has no vDSO to set up its pinned-argument region; its exec, chdir and O_PATH calls will be refused");
+            return;
+        };
+        let created = crate::pinned::create(tid, nul_byte, |number, args| self.inject(tid, syscall_at, number, args));
+        match created {
+            Ok(region) => {
+                if let Some(process) = self.processes.get_mut(&tgid) {
+                    process.pin_region = Some(Rc::new(region));
+                }
+            }
+            Err(_) if !self.threads.contains_key(&tid) => {}
+            Err(why) => eprintln!(
+                "trapbox: warning: no pinned-argument region for pid {tgid} ({why}); its exec, chdir and O_PATH calls will be refused"
+            ),
+        }
+    }
+
     // ---- seccomp stops (the backstop) -------------------------------------------------
 
     fn on_seccomp(&mut self, tid: Pid) -> Result<(), Errno> {
@@ -498,7 +577,24 @@ impl Debugger {
         let mut regs = sys::get_regs(tid)?;
         let number = regs.orig_rax;
         self.stats.count(number, Route::Backstop);
-        let args = args_of(&regs);
+        let mut args = args_of(&regs);
+        // A path the kernel will read after the check is pinned first, and checked there.
+        let mut pinned = None;
+        let paths = if self.pins_paths() { crate::confine::kernel_read_paths(number, &args) } else { Vec::new() };
+        if !paths.is_empty() {
+            match self.pin_paths(tid, number, &args, &paths) {
+                Ok((slot, moved)) => {
+                    pinned = Some(slot);
+                    args = moved;
+                }
+                Err(errno) => {
+                    regs.orig_rax = u64::MAX;
+                    regs.rax = errno::encode_error(errno);
+                    sys::set_regs(tid, &regs)?;
+                    return self.resume(tid, 0);
+                }
+            }
+        }
         let from_stub = self
             .stub(tid)
             .is_some_and(|stub| regs.rip == stub + inject::FAST_RETURN || regs.rip == stub + inject::SLOW_RETURN);
@@ -507,9 +603,17 @@ impl Debugger {
         match verdict {
             Verdict::Execute => {
                 let watch_exec = !self.exec_seen && tid == self.leader && (number == nr::EXECVE || number == nr::EXECVEAT);
-                if self.settings.trace.is_some() || watch_exec {
-                    let call = self.describe(tid, number, &args, route);
-                    self.thread(tid).pending = Some(call);
+                let pins = pinned.is_some();
+                if let Some(slot) = pinned {
+                    set_args(&mut regs, &args);
+                    sys::set_regs(tid, &regs)?;
+                    self.thread(tid).pinned = Some(slot); // the registers come back at the exit
+                }
+                if self.settings.trace.is_some() || watch_exec || pins {
+                    if self.settings.trace.is_some() || watch_exec {
+                        let call = self.describe(tid, number, &args, route);
+                        self.thread(tid).pending = Some(call);
+                    }
                     sys::cont_syscall(tid, 0)
                 } else {
                     self.resume(tid, 0)
@@ -534,6 +638,15 @@ impl Debugger {
     }
 
     fn on_syscall_exit(&mut self, tid: Pid) -> Result<(), Errno> {
+        if let Some(slot) = self.thread(tid).pinned.take() {
+            // The guest's own argument registers again (a syscall preserves them).
+            let mut regs = sys::get_regs(tid)?;
+            set_args(&mut regs, &slot.original_args);
+            sys::set_regs(tid, &regs)?;
+        }
+        if std::mem::take(&mut self.thread(tid).wants_pin_region) {
+            self.create_pin_region(tid);
+        }
         if let Some(call) = self.thread(tid).pending.take() {
             let regs = sys::get_regs(tid)?;
             if (call.number == nr::EXECVE || call.number == nr::EXECVEAT) && !self.exec_seen && tid == self.leader {
@@ -611,14 +724,16 @@ impl Debugger {
         thread.tgid = tid;
         thread.redirects.clear();
         thread.unstarted = None;
+        thread.pinned = None; // the old image's region is gone with it
+        thread.wants_pin_region = self.pins_paths();
         self.threads.insert(tid, thread);
         let modules = self.images.scan(tid);
         self.processes.insert(tid, Process { modules, ..Process::default() });
         if self.settings.untrap_known {
             self.untrap_known_sites(tid, true);
         }
-        if self.thread(tid).pending.is_some() {
-            sys::cont_syscall(tid, 0) // the exec's result for the trace
+        if self.thread(tid).pending.is_some() || self.thread(tid).wants_pin_region {
+            sys::cont_syscall(tid, 0) // the exec's result for the trace, or its exit for the region
         } else {
             self.resume(tid, 0)
         }

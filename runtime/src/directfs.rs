@@ -28,23 +28,33 @@ const IOCTL_NOTIF_SEND: libc::c_ulong = 0xC018_2101;
 const IOCTL_NOTIF_ID_VALID: libc::c_ulong = 0x4008_2102;
 const IOCTL_NOTIF_ADDFD: libc::c_ulong = 0x4018_2103;
 const ADDFD_FLAG_SEND: u32 = 1 << 1;
-const USER_NOTIF_FLAG_CONTINUE: u32 = 1;
-
-/// The calls directfs serves.
-const OPEN_CALLS: [u64; 4] = [nr::OPEN, nr::OPENAT, nr::OPENAT2, nr::CREAT];
 
 /// The user-notification filter: the open family goes to the host's directfs thread, every
 /// other call falls through to the backstop (the kernel runs the strictest verdict of all).
+/// `O_PATH` opens by open and openat fall through too: the kernel will not install an
+/// `O_PATH` file with ADDFD, so the debugger checks them and lets the kernel open them on the
+/// host's pinned copy of the path ([`crate::pinned`]).
 pub fn filter() -> Vec<SockFilter> {
     let stmt = |code: u16, k: u32| SockFilter { code, jt: 0, jf: 0, k };
     let jeq = |k: u32, jt: u8, jf: u8| SockFilter { code: 0x15, jt, jf, k };
+    let jset = |k: u32, jt: u8, jf: u8| SockFilter { code: 0x45, jt, jf, k };
+    let flags_low_word = |arg: u32| stmt(0x20, 16 + 8 * arg);
+    let o_path = libc::O_PATH as u32;
     let mut prog = vec![stmt(0x20, 4), jeq(AUDIT_ARCH_X86_64, 1, 0), stmt(0x06, SECCOMP_RET_KILL_PROCESS), stmt(0x20, 0)];
-    let count = OPEN_CALLS.len();
-    for (i, call) in OPEN_CALLS.iter().enumerate() {
-        prog.push(jeq(*call as u32, (count - i) as u8, 0));
-    }
-    prog.push(stmt(0x06, SECCOMP_RET_ALLOW));
-    prog.push(stmt(0x06, SECCOMP_RET_USER_NOTIF));
+    // [nr] open → +4, openat → +5, openat2/creat → notify, else allow.
+    prog.extend([
+        jeq(nr::OPEN as u32, 4, 0),
+        jeq(nr::OPENAT as u32, 5, 0),
+        jeq(nr::OPENAT2 as u32, 7, 0),
+        jeq(nr::CREAT as u32, 6, 0),
+        stmt(0x06, SECCOMP_RET_ALLOW),
+        flags_low_word(1),
+        jset(o_path, 2, 3),
+        flags_low_word(2),
+        jset(o_path, 0, 1),
+        stmt(0x06, SECCOMP_RET_ALLOW),
+        stmt(0x06, SECCOMP_RET_USER_NOTIF),
+    ]);
     prog
 }
 
@@ -109,14 +119,12 @@ fn serve(listener: OwnedFd, policy: Arc<Policy>, mut trace: Option<TraceSink>) {
             let (result, handling) = match answer {
                 Answer::Installed(fd) => (fd.to_string(), Handling::Executed),
                 Answer::Fail(errno) => (crate::trace::format_result(trapbox_abi::errno::encode_error(errno)), Handling::Refused),
-                Answer::Continue => ("(run by the guest after the check)".to_string(), Handling::Executed),
             };
             sink.line(notif.pid as i32, &call, &result, crate::trace::tag(Route::Directfs, handling));
         }
         let (val, error, flags) = match answer {
             Answer::Installed(_) => continue, // ADDFD with SEND already completed the call
             Answer::Fail(errno) => (0, -errno, 0),
-            Answer::Continue => (0, 0, USER_NOTIF_FLAG_CONTINUE),
         };
         let resp = NotifResp { id: notif.id, val, error, flags };
         // SAFETY: SEND reads a seccomp_notif_resp of exactly this layout.
@@ -129,8 +137,6 @@ enum Answer {
     /// Installed in the guest as this fd, which is the call's result.
     Installed(i64),
     Fail(i32),
-    /// Let the kernel run the guest's own call (only for `O_PATH`, see [`decide`]).
-    Continue,
 }
 
 /// What one open asks for: path argument, dirfd argument, flags and mode.
@@ -188,12 +194,14 @@ fn decide(listener: &OwnedFd, policy: &Policy, notif: &Notif) -> Answer {
         eprintln!("trapbox: denied open of {}: the guest changed its credentials; the host will not open files with its own", target.display());
         return Answer::Fail(EPERM);
     }
-    // The kernel will not install an O_PATH file with ADDFD (it takes only files with
-    // content access). An O_PATH fd reads and writes nothing, and every *at call through it
-    // is resolved and checked by the host again (and by Landlock), so after the check the
-    // guest's own call may run.
+    // The kernel will not install an O_PATH file with ADDFD (it takes only files with content
+    // access), and letting the guest's own call run would have the kernel re-read the path
+    // from guest memory. open and openat with O_PATH never come here (the filter sends them
+    // to the debugger, which pins the path); openat2's flags live in memory the filter cannot
+    // see, so it is answered ENOSYS, which callers of openat2 take as "use openat".
     if flags & libc::O_PATH as u64 != 0 {
-        return Answer::Continue;
+        eprintln!("trapbox: refused openat2 with O_PATH on {} (ENOSYS): under a policy, O_PATH opens go through openat", target.display());
+        return Answer::Fail(libc::ENOSYS);
     }
     // Only a create uses the mode (and so the guest's umask, read from /proc).
     let creates = flags & (libc::O_CREAT as u64 | crate::broker::O_TMPFILE_BIT) != 0;
@@ -224,4 +232,25 @@ fn same_credentials(pid: i32) -> bool {
     // SAFETY: geteuid takes no arguments.
     let host = unsafe { libc::geteuid() };
     std::fs::metadata(format!("/proc/{pid}")).is_ok_and(|m| m.uid() == host)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::seccomp::evaluate;
+
+    #[test]
+    fn filter_routes_opens() {
+        let prog = filter();
+        let o_path = libc::O_PATH as u64;
+        let run = |nr: u64, args: [u64; 6]| evaluate(&prog, AUDIT_ARCH_X86_64, nr as u32, &args);
+        assert_eq!(run(nr::OPEN, [0, 0, 0, 0, 0, 0]), SECCOMP_RET_USER_NOTIF);
+        assert_eq!(run(nr::OPEN, [0, o_path, 0, 0, 0, 0]), SECCOMP_RET_ALLOW, "O_PATH goes on to the backstop");
+        assert_eq!(run(nr::OPENAT, [0, 0, 0o101, 0, 0, 0]), SECCOMP_RET_USER_NOTIF);
+        assert_eq!(run(nr::OPENAT, [0, 0, o_path | 0o400000, 0, 0, 0]), SECCOMP_RET_ALLOW);
+        assert_eq!(run(nr::OPENAT2, [0, 0, 0, 24, 0, 0]), SECCOMP_RET_USER_NOTIF);
+        assert_eq!(run(nr::CREAT, [0, 0o644, 0, 0, 0, 0]), SECCOMP_RET_USER_NOTIF);
+        assert_eq!(run(nr::READ, [0; 6]), SECCOMP_RET_ALLOW);
+        assert_eq!(evaluate(&prog, 0x4000_0003, 5, &[0; 6]), SECCOMP_RET_KILL_PROCESS);
+    }
 }

@@ -151,6 +151,12 @@ pub fn map_stub(
 /// the stub's `mmap` before the stub exists. Any `0F 05` pair works: execution jumps straight
 /// to it and the injector stops at the syscall exit, so what surrounds it never runs.
 pub fn vdso_syscall(pid: Pid) -> Option<u64> {
+    vdso_points(pid).map(|(syscall, _)| syscall)
+}
+
+/// A `syscall` instruction and a 0 byte in the vDSO of `pid` (the 0 byte serves as an empty
+/// string argument for an injected call).
+pub fn vdso_points(pid: Pid) -> Option<(u64, u64)> {
     let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).ok()?;
     let line = maps.lines().find(|l| l.ends_with("[vdso]"))?;
     let (start, rest) = line.split_once('-')?;
@@ -159,5 +165,7 @@ pub fn vdso_syscall(pid: Pid) -> Option<u64> {
     let end = u64::from_str_radix(end, 16).ok()?;
     let mut bytes = vec![0u8; usize::try_from(end.checked_sub(start)?).ok()?.min(64 * 1024)];
     let got = sys::read_memory(pid, start, &mut bytes).ok()?;
-    bytes[..got].windows(2).position(|w| w == [0x0F, 0x05]).map(|at| start + at as u64)
+    let syscall = bytes[..got].windows(2).position(|w| w == [0x0F, 0x05])?;
+    let nul = bytes[..got].iter().position(|&b| b == 0)?;
+    Some((start + syscall as u64, start + nul as u64))
 }

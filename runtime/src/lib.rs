@@ -25,6 +25,7 @@ pub mod launcher;
 pub mod modules;
 pub mod names;
 pub mod netpolicy;
+pub mod pinned;
 pub mod policy;
 pub mod seccomp;
 pub mod sys;

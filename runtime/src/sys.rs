@@ -340,3 +340,58 @@ pub fn pin_to_current_cpu() -> Result<usize, Errno> {
     }
     Ok(cpu)
 }
+
+/// A host-side, shared, read-write mapping of a file (the pinned-argument page's writable
+/// view); unmapped on drop.
+#[derive(Debug)]
+pub struct SharedMapping {
+    addr: *mut u8,
+    len: usize,
+}
+
+impl SharedMapping {
+    /// Sizes the file behind `fd` to `len` bytes and maps all of it shared and writable.
+    pub fn create(fd: &std::os::fd::OwnedFd, len: usize) -> Result<SharedMapping, Errno> {
+        use std::os::fd::AsRawFd;
+        // SAFETY: ftruncate takes an fd and a length.
+        if unsafe { libc::ftruncate(fd.as_raw_fd(), len as libc::off_t) } != 0 {
+            return Err(Errno::last());
+        }
+        let prot = libc::PROT_READ | libc::PROT_WRITE;
+        // SAFETY: a fresh mapping chosen by the kernel, of a file we just sized to `len`;
+        // nothing else in the host refers to that address range.
+        let addr = unsafe { libc::mmap(std::ptr::null_mut(), len, prot, libc::MAP_SHARED, fd.as_raw_fd(), 0) };
+        if addr == libc::MAP_FAILED {
+            return Err(Errno::last());
+        }
+        Ok(SharedMapping { addr: addr.cast(), len })
+    }
+
+    /// Copies `bytes` to `offset`; false when they do not fit.
+    pub fn write(&self, offset: usize, bytes: &[u8]) -> bool {
+        if offset.checked_add(bytes.len()).is_none_or(|end| end > self.len) {
+            return false;
+        }
+        // SAFETY: the range was just checked to lie inside the mapping, which lives as long as
+        // `self`; the guest's view of these pages is read-only, so only the host writes them.
+        unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), self.addr.add(offset), bytes.len()) };
+        true
+    }
+}
+
+impl Drop for SharedMapping {
+    fn drop(&mut self) {
+        // SAFETY: unmaps exactly the range `create` mapped, which nothing else refers to.
+        unsafe { libc::munmap(self.addr.cast(), self.len) };
+    }
+}
+
+/// Seals the memfd behind `fd` (`F_ADD_SEALS`).
+pub fn add_seals(fd: &std::os::fd::OwnedFd, seals: i32) -> Result<(), Errno> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: fcntl(F_ADD_SEALS) takes an fd and an integer.
+    if unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_ADD_SEALS, seals) } != 0 {
+        return Err(Errno::last());
+    }
+    Ok(())
+}

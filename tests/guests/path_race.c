@@ -1,44 +1,76 @@
-/* Escape attempt: one thread keeps rewriting a path buffer between an allowed file and
- * /etc/shadow while another keeps opening whatever the buffer says. A host that checked the
- * path and then let the kernel re-read it would eventually open /etc/shadow. Prints how many
- * opens succeeded and whether any of them read shadow's content; exits 0 either way. */
+/* Escape attempt: one thread keeps rewriting a path buffer between an allowed path and a
+ * forbidden one while the main thread keeps using whatever the buffer says. A host that
+ * checked the path and then let the kernel re-read it would eventually act on the forbidden
+ * path. Modes:
+ *   open   open() and read: leaked if the content starts like /etc/shadow's ("root:");
+ *   opath  open(O_PATH): leaked if the fd is not the allowed file (Landlock does not cover
+ *          O_PATH, so only the host's pinned copy stops this);
+ *   chdir  chdir(): leaked if the working directory became the forbidden one (Landlock does
+ *          not cover chdir either).
+ * Prints how many calls succeeded and how many leaked; exits 0 either way.
+ * Usage: path_race MODE ALLOWED FORBIDDEN [ROUNDS] */
+#define _GNU_SOURCE
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
-static char path[64];
+static char path[256];
 static volatile int stop;
-static const char *allowed;
+static const char *allowed, *forbidden;
 
 static void *flipper(void *arg) {
     (void)arg;
     while (!stop) {
         strcpy(path, allowed);
-        strcpy(path, "/etc/shadow");
+        strcpy(path, forbidden);
     }
     return NULL;
 }
 
 int main(int argc, char **argv) {
-    allowed = argc > 1 ? argv[1] : "/usr/share/common-licenses/GPL-3";
-    int rounds = argc > 2 ? atoi(argv[2]) : 3000;
+    if (argc < 4) {
+        fprintf(stderr, "usage: path_race open|opath|chdir ALLOWED FORBIDDEN [ROUNDS]\n");
+        return 2;
+    }
+    const char *mode = argv[1];
+    allowed = argv[2];
+    forbidden = argv[3];
+    int rounds = argc > 4 ? atoi(argv[4]) : 3000;
+    struct stat want;
+    if (stat(allowed, &want) != 0) {
+        perror(allowed);
+        return 2;
+    }
     strcpy(path, allowed);
     pthread_t t;
     pthread_create(&t, NULL, flipper, NULL);
-    int opened = 0, leaked = 0;
+    int succeeded = 0, leaked = 0;
+    char cwd[256];
     for (int i = 0; i < rounds; i++) {
-        int fd = open(path, O_RDONLY);
+        if (strcmp(mode, "chdir") == 0) {
+            if (chdir(path) != 0) continue;
+            succeeded++;
+            if (getcwd(cwd, sizeof cwd) && strcmp(cwd, allowed) != 0) leaked++;
+            continue;
+        }
+        int fd = open(path, strcmp(mode, "opath") == 0 ? O_PATH : O_RDONLY);
         if (fd < 0) continue;
-        opened++;
-        char buf[5] = {0};
-        if (read(fd, buf, 5) == 5 && memcmp(buf, "root:", 5) == 0) leaked++;
+        succeeded++;
+        if (strcmp(mode, "opath") == 0) {
+            struct stat got;
+            if (fstat(fd, &got) == 0 && (got.st_ino != want.st_ino || got.st_dev != want.st_dev)) leaked++;
+        } else {
+            char buf[5] = {0};
+            if (read(fd, buf, 5) == 5 && memcmp(buf, "root:", 5) == 0) leaked++;
+        }
         close(fd);
     }
     stop = 1;
     pthread_join(t, NULL);
-    printf("opened %d leaked %d\n", opened, leaked);
+    printf("succeeded %d leaked %d\n", succeeded, leaked);
     return 0;
 }

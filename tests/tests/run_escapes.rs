@@ -76,3 +76,24 @@ fn a_setuid_program_does_not_raise_privileges() {
     let out = run(trapbox_run(&["--allow-exec", suid.to_str().unwrap()], &plain, &["suid", suid.to_str().unwrap()]).current_dir(&dir));
     assert_eq!((out.status, out.stdout.as_str()), (0, "65534\n"), "no-new-privileges keeps the setuid bit inert: {out:?}");
 }
+
+#[test]
+fn the_pinned_argument_region_cannot_be_written_unmapped_or_replaced() {
+    let dir = scratch_dir("escape_pin_region");
+    let (plain, rewritten) = guest_pair("pin_attack.c");
+    for program in [plain, rewritten] {
+        let out = run(trapbox_run(&["--allow-read", "/usr/share"], &program, &[]).current_dir(&dir));
+        assert_eq!(out.status, 0, "{out:?}");
+        assert_eq!(
+            out.stdout,
+            "read: ok\nwrite: fault\nmprotect: Permission denied\nmunmap: Operation not permitted\n\
+             mmap fixed: Operation not permitted\nmmap fixed from below: Operation not permitted\n\
+             mremap onto: Operation not permitted\nmadvise dontfork: Operation not permitted\n\
+             munmap everything: Operation not permitted\nmunmap own page: succeeded\n",
+            "{}",
+            program.display()
+        );
+        let refused = denials(&out).iter().filter(|l| l.contains("pinned-argument region")).count();
+        assert_eq!(refused, 6, "each host refusal is logged: {}", out.stderr);
+    }
+}
