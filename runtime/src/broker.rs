@@ -85,13 +85,20 @@ pub fn handles(number: u64, args: &[u64; 6]) -> bool {
 
 /// A name the host will create, remove or rename: its parent directory, opened beneath the
 /// write grant that covers it, and the last component.
-struct Name {
-    parent: OwnedFd,
-    name: CString,
+pub(crate) struct Name {
+    pub(crate) parent: OwnedFd,
+    pub(crate) name: CString,
 }
 
 fn open_name(policy: &Policy, pid: Pid, args: &[u64; 6], dirfd: Option<usize>, path: usize) -> Result<Name, (i32, String)> {
     let target = target_of(pid, args, dirfd, path, false).map_err(|e| (e, "unresolvable path".to_string()))?;
+    name_beneath(policy, &target)
+}
+
+/// The parent of `target` opened beneath the write grant that covers it, and its last
+/// component; `Err` is a denial to log, or a negative errno (the kernel's answer).
+pub(crate) fn name_beneath(policy: &Policy, target: &Path) -> Result<Name, (i32, String)> {
+    let target = target.to_path_buf();
     let grant = policy.grants_for(&target, ACCESS_WRITE).first().map(|g| g.path.clone()).ok_or_else(|| {
         let denial = crate::confine::denial_for(policy, &target, ACCESS_WRITE, false);
         (denial.errno, denial.reason)

@@ -32,7 +32,7 @@ use trapbox_abi::trap::{SiteKind, TrapEncoding, TRAP_LEN};
 
 use crate::inject::{self, InjectError};
 use crate::modules::{self, ImageCache, Module};
-use crate::pinned::{PinError, PinPage, PinSlot};
+use crate::pinned::{AfterExit, PinError, PinPage, PinSlot};
 use crate::seccomp::X32_SYSCALL_BIT;
 use crate::syscalls::{self, Disposition};
 use crate::sys::{self, Errno, Pid, Regs, WaitStatus};
@@ -525,26 +525,26 @@ impl Debugger {
 
     // ---- pinned paths ------------------------------------------------------------------
 
-    /// Whether calls that the kernel runs after a path check get their paths pinned: under a
-    /// policy, once the guest program runs (the launcher's own exec needs none).
-    fn pins_paths(&self) -> bool {
+    /// Whether calls get the arguments the host decides on pinned: under a policy, once the
+    /// guest program runs (the launcher's own exec needs none).
+    fn pins_arguments(&self) -> bool {
         self.settings.policy.is_some() && !self.settings.native_personality && self.exec_seen
     }
 
-    /// Pins the path arguments `paths` of `tid`'s call; on failure, the errno to refuse it with
-    /// (logged).
-    fn pin_paths(&self, tid: Pid, number: u64, args: &[u64; 6], paths: &[usize]) -> Result<(PinSlot, [u64; 6]), i32> {
+    /// Pins what `plan` names for `tid`'s call `number`; on failure, the errno to refuse it
+    /// with (logged when it is the host's, not the kernel's answer).
+    fn pin_arguments(&self, tid: Pid, number: u64, plan: &crate::pinned::Plan) -> Result<(PinSlot, [u64; 6]), i32> {
         let region = self.processes.get(&self.tgid(tid)).and_then(|p| p.pin_region.clone());
         let refuse = |errno: i32, why: &str| {
-            eprintln!("trapbox: denied {}: {why}", trace::format_call(tid, number, args));
+            eprintln!("trapbox: denied {}: {why}", trace::format_call(tid, number, &plan.args));
             errno
         };
         let Some(region) = region else {
-            return Err(refuse(errno::EPERM, "this process has no pinned-argument region, so the path cannot be checked safely"));
+            return Err(refuse(errno::EPERM, "this process has no pinned-argument region, so the call cannot be decided safely"));
         };
-        match region.pin(tid, args, paths) {
+        match region.pin(tid, plan) {
             Ok(pinned) => Ok(pinned),
-            Err(PinError::Argument(errno)) => Err(errno), // EFAULT or ENAMETOOLONG, as the kernel would say
+            Err(PinError::Argument(errno)) => Err(errno), // EFAULT, ENAMETOOLONG or EINVAL, as the kernel would say
             Err(PinError::Busy) => Err(refuse(EAGAIN, "every pinned-argument slot is in use by a running call")),
         }
     }
@@ -578,14 +578,16 @@ impl Debugger {
         let number = regs.orig_rax;
         self.stats.count(number, Route::Backstop);
         let mut args = args_of(&regs);
-        // A path the kernel will read after the check is pinned first, and checked there.
+        // What the kernel would read from guest memory for a decision is pinned first, and
+        // decided there (a sendmmsg becomes a sendmsg of its first message).
         let mut pinned = None;
-        let paths = if self.pins_paths() { crate::confine::kernel_read_paths(number, &args) } else { Vec::new() };
-        if !paths.is_empty() {
-            match self.pin_paths(tid, number, &args, &paths) {
+        let mut number = number;
+        if let Some(plan) = self.pins_arguments().then(|| crate::pinned::plan(number, &args)).flatten() {
+            match self.pin_arguments(tid, number, &plan) {
                 Ok((slot, moved)) => {
                     pinned = Some(slot);
                     args = moved;
+                    number = plan.number;
                 }
                 Err(errno) => {
                     regs.orig_rax = u64::MAX;
@@ -605,6 +607,7 @@ impl Debugger {
                 let watch_exec = !self.exec_seen && tid == self.leader && (number == nr::EXECVE || number == nr::EXECVEAT);
                 let pins = pinned.is_some();
                 if let Some(slot) = pinned {
+                    regs.orig_rax = number;
                     set_args(&mut regs, &args);
                     sys::set_regs(tid, &regs)?;
                     self.thread(tid).pinned = Some(slot); // the registers come back at the exit
@@ -642,6 +645,11 @@ impl Debugger {
             // The guest's own argument registers again (a syscall preserves them).
             let mut regs = sys::get_regs(tid)?;
             set_args(&mut regs, &slot.original_args);
+            if let (AfterExit::FirstOfSendmmsg { vector }, Ok(sent)) = (slot.after, errno::decode(regs.rax)) {
+                // msg_len of the first mmsghdr (after its 56-byte msghdr), then "one sent".
+                let _ = sys::write_memory(tid, vector + 56, &(sent as u32).to_le_bytes());
+                regs.rax = 1;
+            }
             sys::set_regs(tid, &regs)?;
         }
         if std::mem::take(&mut self.thread(tid).wants_pin_region) {
@@ -725,7 +733,7 @@ impl Debugger {
         thread.redirects.clear();
         thread.unstarted = None;
         thread.pinned = None; // the old image's region is gone with it
-        thread.wants_pin_region = self.pins_paths();
+        thread.wants_pin_region = self.pins_arguments();
         self.threads.insert(tid, thread);
         let modules = self.images.scan(tid);
         self.processes.insert(tid, Process { modules, ..Process::default() });

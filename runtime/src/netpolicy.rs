@@ -1,13 +1,15 @@
 //! The network policy (`--net none|loopback|all`), decided on the host's own copy of every
 //! address.
 //!
-//! `socket` is decided from its integer arguments. `connect`, `bind` and `sendto` carry a
-//! `sockaddr` in guest memory, which another guest thread could change after a check; so under
-//! `--net loopback` the host performs these calls itself, on a duplicate of the guest's socket
-//! (`pidfd_getfd`) and its own copy of the address and data, and hands back the result: the
-//! kernel never re-reads guest memory for a decided address. Under `--net all` nothing is
-//! decided; under `--net none` only unix sockets exist, and a unix socket path needs a write
-//! grant (the kernel's Landlock confirms bind; connect is decided here).
+//! `socket` is decided from its integer arguments. `connect`, `bind`, `sendto`, `sendmsg` and
+//! `sendmmsg` carry a `sockaddr` in guest memory, which another guest thread could change
+//! after a check; the debugger pins it first ([`crate::pinned`]), so the decision here and the
+//! kernel both read the host's copy. IP destinations then run natively in the guest (blocking,
+//! non-blocking and signal semantics unchanged). A unix socket path is a file: in every
+//! network mode it needs a write grant, and the host performs the call itself on a duplicate
+//! of the guest's socket (`pidfd_getfd`), naming the file through an fd it opened beneath the
+//! grant. `--net none` allows only unix sockets, `--net loopback` adds IP to loopback
+//! addresses and route netlink, `--net all` decides nothing but unix paths.
 
 use std::os::fd::{AsRawFd, OwnedFd};
 
@@ -108,38 +110,42 @@ pub fn check(policy: &Policy, pid: Pid, number: u64, args: &[u64; 6]) -> NetVerd
             deny(EACCES, format!("address family {family} is not granted under --net {}", mode_name(mode)))
         };
     }
-    if mode == NetMode::All {
-        return NetVerdict::Allow;
-    }
-    // The address argument of each call: connect/bind (fd, addr, len), sendto (.., addr, len).
+    // The address argument of each call, already pinned by the debugger ([`crate::pinned`]):
+    // what is read here is what the kernel will read.
     let (addr_ptr, addr_len) = match number {
         nr::CONNECT | nr::BIND => (args[1], args[2]),
         nr::SENDTO => (args[4], args[5]),
-        // sendmsg/sendmmsg carry their address inside a msghdr: only connected sockets.
-        nr::SENDMSG | nr::SENDMMSG => return check_msghdr(pid, number, args),
+        nr::SENDMSG => match msghdr_name(pid, args[1]) {
+            Ok(name) => name,
+            Err(errno) => return deny(errno, "unreadable msghdr"),
+        },
+        // The debugger runs a sendmmsg as a sendmsg of its first message; one that reaches
+        // here had no message to send.
         _ => return NetVerdict::Allow,
     };
     if addr_ptr == 0 {
-        return NetVerdict::Allow; // sendto on a connected socket: no address to decide
+        return NetVerdict::Allow; // a connected socket: no address to decide
     }
     let address = match Address::read(pid, addr_ptr, addr_len) {
         Ok(address) => address,
         Err(errno) => return deny(errno, "unreadable socket address"),
     };
     match address.family() {
+        // A path names a file: the filesystem policy decides it in every network mode.
         AF_UNIX => match address.unix_path() {
+            Some(path) if number == nr::SENDMSG => deny(
+                EACCES,
+                format!("sendmsg to the unix socket path {:?} is not served; connect the socket first", String::from_utf8_lossy(path)),
+            ),
+            Some(path) => unix_path_call(policy, pid, number, args, path),
+            None if address.bytes.len() <= 2 => NetVerdict::Allow, // unnamed: autobind
+            None if mode == NetMode::All => NetVerdict::Allow,
             None => deny(EACCES, format!("abstract unix sockets are not granted under --net {}", mode_name(mode))),
-            Some(path) => {
-                let resolved = crate::confine::resolve(pid, None, path);
-                match resolved {
-                    Some(p) if !policy.grants_for(&p, ACCESS_WRITE).is_empty() => perform(pid, number, args, &address),
-                    Some(p) => deny(EACCES, format!("unix socket {} is not granted write", p.display())),
-                    None => deny(EACCES, "unix socket path cannot be resolved"),
-                }
-            }
         },
-        AF_INET | AF_INET6 if mode == NetMode::Loopback && address.is_loopback() => perform(pid, number, args, &address),
+        _ if mode == NetMode::All => NetVerdict::Allow,
+        AF_INET | AF_INET6 if mode == NetMode::Loopback && address.is_loopback() => NetVerdict::Allow,
         AF_INET | AF_INET6 => deny(EACCES, format!("not a loopback address, and the policy is --net {}", mode_name(mode))),
+        family if family_allowed(mode, family) => NetVerdict::Allow,
         family => deny(EACCES, format!("address family {family} is not granted under --net {}", mode_name(mode))),
     }
 }
@@ -152,21 +158,64 @@ fn mode_name(mode: NetMode) -> &'static str {
     }
 }
 
-/// sendmsg/sendmmsg below `--net all`: allowed only without a destination address (a
-/// connected socket), since the address lives in guest memory the kernel would re-read.
-fn check_msghdr(pid: Pid, number: u64, args: &[u64; 6]) -> NetVerdict {
-    let count = if number == nr::SENDMMSG { args[2].min(1024) } else { 1 };
-    // struct mmsghdr is a msghdr (56 bytes) plus a u32, padded to 64.
-    let stride = if number == nr::SENDMMSG { 64 } else { 56 };
-    for i in 0..count {
-        let mut name = [0u8; 8];
-        match crate::sys::read_memory(pid, args[1].wrapping_add(i * stride), &mut name) {
-            Ok(8) if u64::from_le_bytes(name) == 0 => {}
-            Ok(8) => return deny(EACCES, "a destination address in a msghdr is only granted under --net all; connect the socket first"),
-            _ => return deny(EFAULT, "unreadable msghdr"),
+/// The `msg_name` pointer and length of the msghdr at `msghdr`.
+fn msghdr_name(pid: Pid, msghdr: u64) -> Result<(u64, u64), i32> {
+    let header = crate::sys::read_guest_bytes(pid, msghdr, 16).ok_or(EFAULT)?;
+    let name = u64::from_le_bytes(header[0..8].try_into().expect("8 bytes"));
+    let len = u32::from_le_bytes(header[8..12].try_into().expect("4 bytes"));
+    Ok((name, u64::from(len)))
+}
+
+/// connect, sendto or bind on a unix socket path: it needs a write grant (natively, connect
+/// needs write permission on the socket file; bind creates one). The host performs the call
+/// on a duplicate of the guest's socket, naming the file through an fd it opened beneath the
+/// grant (`/proc/self/fd/N`, or `/proc/self/fd/N/name` for bind), so the kernel confines the
+/// walk even if a symlink is swapped in after the check.
+fn unix_path_call(policy: &Policy, pid: Pid, number: u64, args: &[u64; 6], path: &[u8]) -> NetVerdict {
+    let binds = number == nr::BIND;
+    let Some(target) = crate::confine::resolve_path(pid, None, path, !binds) else {
+        return deny(EACCES, "unix socket path cannot be resolved");
+    };
+    let Some(grant) = policy.grants_for(&target, ACCESS_WRITE).first().map(|g| g.path.clone()) else {
+        return deny(EACCES, format!("unix socket {} is not granted write", target.display()));
+    };
+    // `held` keeps the fd the name goes through open until the call is done.
+    let (held, name) = if binds {
+        match crate::broker::name_beneath(policy, &target) {
+            Ok(name) => {
+                let text = format!("/proc/self/fd/{}/{}", name.parent.as_raw_fd(), String::from_utf8_lossy(name.name.as_bytes()));
+                (name.parent, text)
+            }
+            Err((errno, _)) if errno < 0 => return NetVerdict::Done(trapbox_abi::errno::encode_error(-errno)),
+            Err((errno, reason)) => return deny(errno, reason),
+        }
+    } else {
+        match crate::broker::open_beneath(&grant, &target, libc::O_PATH as u64, 0) {
+            Ok(fd) => {
+                let text = format!("/proc/self/fd/{}", fd.as_raw_fd());
+                (fd, text)
+            }
+            Err(errno) => return NetVerdict::Done(trapbox_abi::errno::encode_error(errno)),
+        }
+    };
+    let mut bytes = (libc::AF_UNIX as u16).to_le_bytes().to_vec();
+    bytes.extend_from_slice(name.as_bytes());
+    bytes.push(0);
+    if bytes.len() > std::mem::size_of::<libc::sockaddr_un>() {
+        return NetVerdict::Done(trapbox_abi::errno::encode_error(trapbox_abi::errno::ENAMETOOLONG));
+    }
+    let verdict = perform(pid, number, args, &Address { bytes });
+    if binds && verdict == NetVerdict::Done(0) {
+        // The host's umask is 0 (directfs); give the socket file the mode the guest's umask
+        // would have given it.
+        if let Ok(name) = crate::broker::name_beneath(policy, &target) {
+            let mode = 0o777 & !crate::broker::guest_umask(pid);
+            // SAFETY: an open directory fd and a NUL-terminated name.
+            unsafe { libc::fchmodat(name.parent.as_raw_fd(), name.name.as_ptr(), mode, 0) };
         }
     }
-    NetVerdict::Allow
+    drop(held);
+    verdict
 }
 
 /// Runs connect, bind or sendto in the host on a duplicate of the guest's socket, with the

@@ -1,6 +1,6 @@
-//! The pinned-argument page: where the host puts the paths it checked, so that a call the
-//! kernel must run in the guest (exec, chdir, an `O_PATH` open…) reads the host's copy, not
-//! memory the guest can still change.
+//! The pinned-argument page: where the host puts the paths and socket addresses it checks, so
+//! that a call the kernel must run in the guest (exec, chdir, an `O_PATH` open, connect,
+//! sendmsg…) reads the host's copy, not memory the guest can still change.
 //!
 //! Under a policy, every guest process gets, right after each `execve`, a 128 KiB region at the
 //! fixed address [`PIN_BASE`]: a shared mapping of a memfd sealed with
@@ -28,7 +28,8 @@ use crate::sys::{self, Pid, SharedMapping};
 /// Linux places programs, libraries, heaps and stacks (and outside the shadow ranges of
 /// the common sanitizers).
 pub const PIN_BASE: u64 = 0x3f00_0000_0000;
-/// Bytes per slot: room for two paths of `PATH_MAX` (a call names at most two).
+/// Bytes per slot: two halves, each room for a path of `PATH_MAX` or a `msghdr` and its
+/// address (a call pins at most two things).
 const SLOT_LEN: usize = 2 * 4096;
 /// Slots: calls of one address space that may be in flight at once.
 const SLOTS: usize = 16;
@@ -46,6 +47,71 @@ pub struct PinPage {
     busy: Cell<u16>,
 }
 
+/// One argument the host copies into a slot before checking it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PinItem {
+    /// A NUL-terminated path at argument N (at most `PATH_MAX` bytes).
+    Path(usize),
+    /// A socket address at argument N whose length is argument M (at most 128 bytes, as the
+    /// kernel allows); a null pointer stays null.
+    Address(usize, usize),
+    /// A `struct msghdr` at argument N, copied with the address its `msg_name` points to (the
+    /// data and control buffers stay where they are: the policy does not decide on them).
+    Msghdr(usize),
+}
+
+/// What to do at the exit of a pinned call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AfterExit {
+    /// Nothing but giving the argument registers back.
+    Restore,
+    /// The call was the guest's `sendmmsg`, run as a `sendmsg` of its first message (the
+    /// kernel would write each `msg_len` into the read-only slot): store the byte count in the
+    /// guest's first `mmsghdr` and report one message sent.
+    FirstOfSendmmsg {
+        /// The guest's `mmsghdr` array.
+        vector: u64,
+    },
+}
+
+/// How a call runs with its arguments pinned.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Plan {
+    /// The call the kernel runs (the guest's, or `sendmsg` for a `sendmmsg`).
+    pub number: u64,
+    /// Its arguments before pinning.
+    pub args: [u64; 6],
+    /// What to copy.
+    pub items: Vec<PinItem>,
+    /// What to do at its exit.
+    pub after: AfterExit,
+}
+
+/// The plan for call `number` under a policy, if any of its arguments the kernel would read
+/// from guest memory is one the host decides on: paths of calls the kernel runs after the
+/// path check, and the destination addresses of connect, bind and the send family.
+pub fn plan(number: u64, args: &[u64; 6]) -> Option<Plan> {
+    let simple = |items: Vec<PinItem>| Some(Plan { number, args: *args, items, after: AfterExit::Restore });
+    match number {
+        nr::CONNECT | nr::BIND => simple(vec![PinItem::Address(1, 2)]),
+        nr::SENDTO => simple(vec![PinItem::Address(4, 5)]),
+        nr::SENDMSG => simple(vec![PinItem::Msghdr(1)]),
+        nr::SENDMMSG if args[2] > 0 => Some(Plan {
+            number: nr::SENDMSG,
+            args: [args[0], args[1], args[3], 0, 0, 0],
+            items: vec![PinItem::Msghdr(1)],
+            after: AfterExit::FirstOfSendmmsg { vector: args[1] },
+        }),
+        _ => {
+            let paths = crate::confine::kernel_read_paths(number, args);
+            if paths.is_empty() {
+                return None;
+            }
+            simple(paths.into_iter().map(PinItem::Path).collect())
+        }
+    }
+}
+
 /// A slot in use by one call; freed when dropped (at the call's exit, or the thread's end).
 #[derive(Debug)]
 pub struct PinSlot {
@@ -53,6 +119,8 @@ pub struct PinSlot {
     index: usize,
     /// The argument registers as the guest set them, restored at the call's exit.
     pub original_args: [u64; 6],
+    /// What else the call's exit needs.
+    pub after: AfterExit,
 }
 
 impl Drop for PinSlot {
@@ -64,35 +132,83 @@ impl Drop for PinSlot {
 /// Why a call that needs the region cannot have it.
 #[derive(Debug, PartialEq, Eq)]
 pub enum PinError {
-    /// A path argument is unreadable (EFAULT) or longer than `PATH_MAX` (ENAMETOOLONG).
+    /// An argument is unreadable (EFAULT), too long (ENAMETOOLONG) or oversized (EINVAL):
+    /// what the kernel itself would answer.
     Argument(i32),
     /// Every slot is taken by a call still running.
     Busy,
 }
 
+/// The most bytes of a socket address the kernel reads (`sizeof(struct sockaddr_storage)`).
+const ADDRESS_MAX: u64 = 128;
+/// `sizeof(struct msghdr)`, and where its copy puts the address in the slot half.
+const MSGHDR_LEN: usize = 56;
+const MSGHDR_NAME_AT: usize = 64;
+
 impl PinPage {
-    /// Copies the NUL-terminated path each of `path_args` points to into a free slot and
-    /// returns the slot and the arguments with those pointers moved there.
-    pub fn pin(self: &Rc<Self>, pid: Pid, args: &[u64; 6], path_args: &[usize]) -> Result<(PinSlot, [u64; 6]), PinError> {
+    /// Copies what `plan` names into a free slot and returns the slot and the arguments with
+    /// those pointers moved there.
+    pub fn pin(self: &Rc<Self>, pid: Pid, plan: &Plan) -> Result<(PinSlot, [u64; 6]), PinError> {
         let busy = self.busy.get();
         let index = (0..SLOTS).find(|i| busy & (1 << i) == 0).ok_or(PinError::Busy)?;
-        let mut pinned = *args;
-        for (n, &arg) in path_args.iter().take(2).enumerate() {
-            let (mut bytes, truncated) =
-                crate::trace::read_guest_string(pid, args[arg], 4096).ok_or(PinError::Argument(libc::EFAULT))?;
-            if truncated {
-                return Err(PinError::Argument(libc::ENAMETOOLONG));
-            }
-            bytes.push(0);
+        let mut pinned = plan.args;
+        for (n, item) in plan.items.iter().take(2).enumerate() {
             let offset = index * SLOT_LEN + n * 4096;
-            if !self.view.write(offset, &bytes) {
-                return Err(PinError::Argument(libc::ENAMETOOLONG));
+            let at = PIN_BASE + offset as u64;
+            match *item {
+                PinItem::Path(arg) => {
+                    let (mut bytes, truncated) =
+                        crate::trace::read_guest_string(pid, plan.args[arg], 4096).ok_or(PinError::Argument(libc::EFAULT))?;
+                    if truncated {
+                        return Err(PinError::Argument(libc::ENAMETOOLONG));
+                    }
+                    bytes.push(0);
+                    self.put(offset, &bytes)?;
+                    pinned[arg] = at;
+                }
+                PinItem::Address(arg, len_arg) => {
+                    if plan.args[arg] == 0 {
+                        continue;
+                    }
+                    let bytes = read_address(pid, plan.args[arg], plan.args[len_arg])?;
+                    self.put(offset, &bytes)?;
+                    pinned[arg] = at;
+                }
+                PinItem::Msghdr(arg) => {
+                    let mut header = sys::read_guest_bytes(pid, plan.args[arg], MSGHDR_LEN).ok_or(PinError::Argument(libc::EFAULT))?;
+                    let name = u64::from_le_bytes(header[0..8].try_into().expect("8 bytes"));
+                    // The kernel clamps a longer msg_namelen to the address maximum.
+                    let name_len = u64::from(u32::from_le_bytes(header[8..12].try_into().expect("4 bytes"))).min(ADDRESS_MAX);
+                    header[8..12].copy_from_slice(&(name_len as u32).to_le_bytes());
+                    if name != 0 {
+                        let bytes = read_address(pid, name, name_len)?;
+                        self.put(offset + MSGHDR_NAME_AT, &bytes)?;
+                        header[0..8].copy_from_slice(&(at + MSGHDR_NAME_AT as u64).to_le_bytes());
+                    }
+                    self.put(offset, &header)?;
+                    pinned[arg] = at;
+                }
             }
-            pinned[arg] = PIN_BASE + offset as u64;
         }
         self.busy.set(busy | (1 << index));
-        Ok((PinSlot { page: Rc::clone(self), index, original_args: *args }, pinned))
+        Ok((PinSlot { page: Rc::clone(self), index, original_args: plan.args, after: plan.after }, pinned))
     }
+
+    fn put(&self, offset: usize, bytes: &[u8]) -> Result<(), PinError> {
+        if self.view.write(offset, bytes) {
+            Ok(())
+        } else {
+            Err(PinError::Argument(libc::EINVAL))
+        }
+    }
+}
+
+/// A socket address of `len` bytes at `addr` in the guest, refused as the kernel refuses it.
+fn read_address(pid: Pid, addr: u64, len: u64) -> Result<Vec<u8>, PinError> {
+    if len > ADDRESS_MAX {
+        return Err(PinError::Argument(libc::EINVAL));
+    }
+    sys::read_guest_bytes(pid, addr, len as usize).ok_or(PinError::Argument(libc::EFAULT))
 }
 
 /// Creates the region in the process of the stopped thread `tid`, running its calls through

@@ -181,7 +181,7 @@ fn network_none_allows_only_unix_sockets_and_never_abstract_ones() {
 }
 
 #[test]
-fn network_loopback_decides_each_address_on_the_hosts_copy() {
+fn network_loopback_decides_each_address_on_the_pinned_copy() {
     let out = probe(&["--net", "loopback"], &["net"]);
     assert_eq!(
         out.stdout,
@@ -191,6 +191,63 @@ fn network_loopback_decides_each_address_on_the_hosts_copy() {
         out.stderr
     );
     assert!(denials(&out).iter().any(|l| l.contains("sendto(") && l.contains("not a loopback address")), "{}", out.stderr);
+}
+
+#[test]
+fn unix_socket_paths_are_files_decided_in_every_network_mode() {
+    let (plain, rewritten) = guest_pair("net_probe.c");
+    for (program, net) in [(&plain, "none"), (&rewritten, "loopback"), (&plain, "all")] {
+        let dir = scratch_dir(&format!("policy_unix_{net}"));
+        std::fs::create_dir_all(dir.join("out")).unwrap();
+        let forbidden = dir.join("forbidden.sock");
+        let _listener = std::os::unix::net::UnixListener::bind(&forbidden).unwrap();
+        let out = run(trapbox_run(&["--allow-write", "./out", "--net", net], program, &["unix", forbidden.to_str().unwrap()]).current_dir(&dir));
+        let abstract_result = if net == "all" { "ECONNREFUSED" } else { "EACCES" };
+        assert_eq!(
+            out.stdout,
+            format!(
+                "bind in out: ok\nmode 755\nconnect outside: EACCES\nsendmsg to a path: EACCES\nsendto in out: ok\nreceive: ok\n\
+                 abstract connect: {abstract_result}\n"
+            ),
+            "--net {net}: {}",
+            out.stderr
+        );
+        let denied = denials(&out);
+        assert!(denied.iter().any(|l| l.contains("forbidden.sock is not granted write")), "{}", out.stderr);
+        assert!(denied.iter().any(|l| l.contains("connect the socket first")), "{}", out.stderr);
+    }
+}
+
+#[test]
+fn loopback_datagrams_with_a_destination_run_natively_on_the_pinned_address() {
+    let (plain, rewritten) = guest_pair("net_probe.c");
+    for program in [plain, rewritten] {
+        let out = run(trapbox_run(&["--net", "loopback"], &program, &["udp"]).current_dir(scratch_dir("policy_udp")));
+        assert_eq!(
+            out.stdout,
+            "bind loopback: ok\nsendmsg loopback: ok\nsendmmsg loopback: 1, first msg_len 4\nreceived 2\nsendmsg non-loopback: EACCES\n",
+            "{}",
+            out.stderr
+        );
+        assert!(denials(&out).iter().any(|l| l.contains("sendmsg(") && l.contains("not a loopback address")), "{}", out.stderr);
+    }
+}
+
+#[test]
+fn a_racing_thread_cannot_swap_a_socket_address_after_the_check() {
+    // Under --net all an abstract name is allowed and a path outside the grants is not; one
+    // thread flips the destination between them while the other sends. A host that let the
+    // kernel re-read the address would deliver datagrams to the forbidden socket.
+    let dir = scratch_dir("policy_address_race");
+    let forbidden = dir.join("forbidden.dgram");
+    let sink = std::os::unix::net::UnixDatagram::bind(&forbidden).unwrap();
+    sink.set_nonblocking(true).unwrap();
+    let (plain, _) = guest_pair("net_probe.c");
+    let out = run(trapbox_run(&["--net", "all"], &plain, &["race", "trapbox-race-sink", forbidden.to_str().unwrap(), "5000"]).current_dir(&dir));
+    assert_eq!((out.status, out.stdout.as_str()), (0, "sent 0\n"), "{}", out.stderr);
+    let mut buf = [0u8; 8];
+    assert!(sink.recv(&mut buf).is_err(), "a datagram reached the forbidden socket");
+    assert!(denials(&out).iter().any(|l| l.contains("forbidden.dgram is not granted write")), "{}", out.stderr);
 }
 
 #[test]
