@@ -74,6 +74,12 @@ pub struct RunArgs {
     /// stub's slow path so their results can be seen.
     #[arg(long, value_name = "FILE", num_args = 0..=1, require_equals = true, default_missing_value = "-")]
     pub trace: Option<PathBuf>,
+    /// Write the host's own messages (denials, warnings, --stats) to FILE instead of stderr.
+    ///
+    /// Each denial is one line: `trapbox: denied CALL: REASON`. With `--log`, the guest's
+    /// stderr carries only what the guest itself writes, as it would natively.
+    #[arg(long, value_name = "FILE")]
+    pub log: Option<PathBuf>,
     /// Print counters at exit.
     ///
     /// Traps answered by the host, run in the guest (fast and slow stub path) and refused;
@@ -263,6 +269,9 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
     let Some(program) = args.command.first() else {
         anyhow::bail!("no program given");
     };
+    if let Some(path) = &args.log {
+        crate::log::to_file(path).with_context(|| format!("--log {}", path.display()))?;
+    }
     let resolved = crate::launcher::resolve_program(program)?;
     let trace = match args.trace.as_deref() {
         None => None,
@@ -281,7 +290,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
         Some(policy) => {
             let ruleset = crate::landlock::prepare(policy)?;
             if ruleset.is_none() {
-                eprintln!("trapbox: warning: this kernel has no Landlock; the policy is enforced by the host's checks alone");
+                crate::host_log!("trapbox: warning: this kernel has no Landlock; the policy is enforced by the host's checks alone");
             }
             ruleset
         }
@@ -308,7 +317,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
     crate::sys::ignore_signal(libc::SIGQUIT);
     if !args.no_pin {
         if let Err(err) = crate::sys::pin_to_current_cpu() {
-            eprintln!("trapbox: warning: cannot pin to one CPU ({err}); stops will be slower");
+            crate::host_log!("trapbox: warning: cannot pin to one CPU ({err}); stops will be slower");
         }
     }
     let (pid, listener) = crate::launcher::spawn(&resolved, &args.command, &filter, &confinement)?;
@@ -336,7 +345,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
     let outcome = Debugger::new(pid, settings).run()?;
     if args.stats {
         let s = &outcome.stats;
-        eprintln!(
+        crate::host_log!(
             "trapbox: stats: traps: {} answered by the host, {} run in the guest ({} fast, {} slow), {} refused; \
              seccomp stops: {}; signals forwarded: {}; stub pages mapped: {}; injections: {} ({} cut short by the thread's death); sites untrapped: {}",
             s.trap_host,
@@ -352,7 +361,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
             s.sites_untrapped
         );
         for (name, traps, stops) in s.busiest(12) {
-            eprintln!("trapbox: stats: {name:>18}: {traps:>9} traps {stops:>9} seccomp stops");
+            crate::host_log!("trapbox: stats: {name:>18}: {traps:>9} traps {stops:>9} seccomp stops");
         }
     }
     if let Some(errno) = outcome.exec_error {
@@ -365,7 +374,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
         ),
         Some(WaitStatus::Exited(code)) => Ok(code as u8),
         Some(WaitStatus::Signaled { signal, core }) => {
-            eprintln!(
+            crate::host_log!(
                 "trapbox: guest killed by {}{}",
                 crate::names::signal_name(signal),
                 if core { " (core dumped)" } else { "" }

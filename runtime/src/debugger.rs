@@ -142,7 +142,7 @@ pub static WALL_TIME_UP: std::sync::atomic::AtomicBool = std::sync::atomic::Atom
 pub fn start_wall_time_watchdog(leader: Pid, limit: std::time::Duration) {
     std::thread::spawn(move || {
         std::thread::sleep(limit);
-        eprintln!("trapbox: wall time limit of {:.1}s reached; killing the guest", limit.as_secs_f64());
+        crate::host_log!("trapbox: wall time limit of {:.1}s reached; killing the guest", limit.as_secs_f64());
         WALL_TIME_UP.store(true, std::sync::atomic::Ordering::Relaxed);
         let _ = sys::kill(leader, libc::SIGKILL);
     });
@@ -324,7 +324,7 @@ impl Debugger {
                 WaitStatus::Stopped { signal, event } => {
                     if let Err(err) = self.on_stop(tid, signal, event) {
                         if err != Errno::ESRCH {
-                            eprintln!("trapbox: warning: thread {tid}: {err}; resuming it");
+                            crate::host_log!("trapbox: warning: thread {tid}: {err}; resuming it");
                             let _ = sys::cont(tid, 0);
                         }
                     }
@@ -416,7 +416,7 @@ impl Debugger {
     /// The dispatcher: one decision for both routes (trap and backstop).
     fn decide(&self, tid: Pid, number: u64, args: &[u64; 6]) -> Verdict {
         if self.settings.native_personality && self.exec_seen && !hostcall::is_hostcall(number) {
-            eprintln!(
+            crate::host_log!(
                 "trapbox: refused {} in the native personality: only hostcalls are served",
                 trace::format_call(tid, number, args)
             );
@@ -455,7 +455,7 @@ impl Debugger {
         }
         if let Some(limit) = self.settings.task_limit {
             if matches!(number, nr::CLONE | nr::FORK | nr::VFORK) && self.threads.len() as u64 >= limit {
-                eprintln!(
+                crate::host_log!(
                     "trapbox: denied {}: the guest already runs {} processes and threads (limit {limit})",
                     trace::format_call(tid, number, args),
                     self.threads.len()
@@ -467,7 +467,7 @@ impl Debugger {
         if crate::pinned::GUARDED_CALLS.contains(&number) {
             let guarded = self.processes.get(&self.tgid(tid)).is_some_and(|p| p.pin_region.is_some());
             if guarded && crate::pinned::touches_region(number, args) {
-                eprintln!(
+                crate::host_log!(
                     "trapbox: denied {}: it would unmap or replace the host's pinned-argument region at {:#x}",
                     trace::format_call(tid, number, args),
                     crate::pinned::PIN_BASE
@@ -516,7 +516,7 @@ impl Debugger {
         };
         match denial {
             Some((errno, reason)) => {
-                eprintln!("trapbox: denied {}: {reason}", trace::format_call(tid, number, args));
+                crate::host_log!("trapbox: denied {}: {reason}", trace::format_call(tid, number, args));
                 Verdict::Refuse(errno)
             }
             None => Verdict::Execute,
@@ -536,13 +536,13 @@ impl Debugger {
     fn pin_arguments(&self, tid: Pid, number: u64, plan: &crate::pinned::Plan) -> Result<(PinSlot, [u64; 6]), i32> {
         let region = self.processes.get(&self.tgid(tid)).and_then(|p| p.pin_region.clone());
         let refuse = |errno: i32, why: &str| {
-            eprintln!("trapbox: denied {}: {why}", trace::format_call(tid, number, &plan.args));
+            crate::host_log!("trapbox: denied {}: {why}", trace::format_call(tid, number, &plan.args));
             errno
         };
         let Some(region) = region else {
             return Err(refuse(errno::EPERM, "this process has no pinned-argument region, so the call cannot be decided safely"));
         };
-        match region.pin(tid, plan) {
+        match region.pin(tid, number, plan) {
             Ok(pinned) => Ok(pinned),
             Err(PinError::Argument(errno)) => Err(errno), // EFAULT, ENAMETOOLONG or EINVAL, as the kernel would say
             Err(PinError::Busy) => Err(refuse(EAGAIN, "every pinned-argument slot is in use by a running call")),
@@ -553,7 +553,7 @@ impl Debugger {
     fn create_pin_region(&mut self, tid: Pid) {
         let tgid = self.tgid(tid);
         let Some((syscall_at, nul_byte)) = inject::vdso_points(tgid) else {
-            eprintln!("trapbox: warning: pid {tgid} has no vDSO to set up its pinned-argument region; its exec, chdir and O_PATH calls will be refused");
+            crate::host_log!("trapbox: warning: pid {tgid} has no vDSO to set up its pinned-argument region; its exec, chdir and O_PATH calls will be refused");
             return;
         };
         let created = crate::pinned::create(tid, nul_byte, |number, args| self.inject(tid, syscall_at, number, args));
@@ -564,7 +564,7 @@ impl Debugger {
                 }
             }
             Err(_) if !self.threads.contains_key(&tid) => {}
-            Err(why) => eprintln!(
+            Err(why) => crate::host_log!(
                 "trapbox: warning: no pinned-argument region for pid {tgid} ({why}); its exec, chdir and O_PATH calls will be refused"
             ),
         }
@@ -644,6 +644,7 @@ impl Debugger {
         if let Some(slot) = self.thread(tid).pinned.take() {
             // The guest's own argument registers again (a syscall preserves them).
             let mut regs = sys::get_regs(tid)?;
+            regs.orig_rax = slot.original_number; // what a restart after a signal runs again
             set_args(&mut regs, &slot.original_args);
             if let (AfterExit::FirstOfSendmmsg { vector }, Ok(sent)) = (slot.after, errno::decode(regs.rax)) {
                 // msg_len of the first mmsghdr (after its 56-byte msghdr), then "one sent".
@@ -695,7 +696,7 @@ impl Debugger {
             // Its first stop already came: start it now.
             if let Err(err) = self.start_child(child) {
                 if err != Errno::ESRCH {
-                    eprintln!("trapbox: warning: cannot start thread {child}: {err}");
+                    crate::host_log!("trapbox: warning: cannot start thread {child}: {err}");
                 }
             }
         }
@@ -880,7 +881,7 @@ impl Debugger {
             }
             Err(InjectError::Gone(None)) => None,
             Err(InjectError::Failed(err)) => {
-                eprintln!("trapbox: warning: injection into thread {tid} failed: {err}");
+                crate::host_log!("trapbox: warning: injection into thread {tid} failed: {err}");
                 None
             }
         }
@@ -927,7 +928,7 @@ impl Debugger {
         let args = args_of(&regs);
         if kind != SiteKind::Syscall {
             self.stats.trap_refused += 1;
-            eprintln!(
+            crate::host_log!(
                 "trapbox: refused `{}` at {site:#x} in pid {tid}: a 64-bit guest may not use the 32-bit system-call gate",
                 kind.name()
             );
@@ -939,7 +940,7 @@ impl Debugger {
             let tgid = self.tgid(tid);
             match self.inject(tid, stub + inject::SLOW, nr::GETPID, [0; 6]) {
                 Some(pid) if pid == tgid as u64 => {}
-                Some(other) => eprintln!("trapbox: injector probe: getpid returned {other:#x}, expected {tgid}"),
+                Some(other) => crate::host_log!("trapbox: injector probe: getpid returned {other:#x}, expected {tgid}"),
                 None => return Ok(()), // the thread is gone
             }
         }

@@ -52,7 +52,7 @@ fn check_path(policy: Option<&Policy>, tid: Pid, call: &str, path: &[u8], access
     let resolved = crate::confine::resolve(tid, None, path).ok_or(errno::ENOENT)?;
     if let Some(policy) = policy {
         if policy.grants_for(&resolved, access).is_empty() {
-            eprintln!(
+            crate::host_log!(
                 "trapbox: denied {call}({:?}, {}): {} is not granted",
                 String::from_utf8_lossy(path),
                 crate::policy::access_names(access),
@@ -105,7 +105,7 @@ pub fn serve(
                 hostcall::level::INFO => "info",
                 _ => "debug",
             };
-            eprintln!("trapbox: guest {tid} {level}: {}", String::from_utf8_lossy(&message));
+            crate::host_log!("trapbox: guest {tid} {level}: {}", String::from_utf8_lossy(&message));
             0
         }),
         hostcall::WRITE => {

@@ -6,7 +6,8 @@
 //! - [`debugger`]: the ptrace event loop, trap recognition, per-process and per-thread state;
 //! - [`inject`]: the stub page and the injector; [`hostcalls`]: the calls only trapbox has;
 //! - [`modules`]: which file is mapped where, and its trap table;
-//! - [`trace`]: `--trace` lines;
+//! - [`trace`]: `--trace` lines; [`log`]: where the host's messages go (`--log`);
+//! - [`pinned`]: the region where the host pins the paths and addresses it decides on;
 //! - [`policy`]: the policy model (flags and TOML), [`confine`]: the host's checks of path
 //!   calls against it, [`broker`]: the host performing the path calls Landlock does not
 //!   cover, [`directfs`]: opens performed by the host and handed over as fds,
@@ -21,6 +22,7 @@ pub mod directfs;
 pub mod hostcalls;
 pub mod inject;
 pub mod landlock;
+pub mod log;
 pub mod launcher;
 pub mod modules;
 pub mod names;

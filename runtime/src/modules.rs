@@ -133,7 +133,7 @@ fn load_image(bytes: &[u8]) -> Image {
             match TrapTable::parse(section) {
                 Ok(table) => Some(table),
                 Err(err) => {
-                    eprintln!("trapbox: warning: ignoring an invalid trap table: {err}");
+                    crate::host_log!("trapbox: warning: ignoring an invalid trap table: {err}");
                     None
                 }
             }

@@ -81,6 +81,8 @@ pub struct Plan {
     pub number: u64,
     /// Its arguments before pinning.
     pub args: [u64; 6],
+    /// The arguments as the guest passed them.
+    pub guest_args: [u64; 6],
     /// What to copy.
     pub items: Vec<PinItem>,
     /// What to do at its exit.
@@ -91,7 +93,7 @@ pub struct Plan {
 /// from guest memory is one the host decides on: paths of calls the kernel runs after the
 /// path check, and the destination addresses of connect, bind and the send family.
 pub fn plan(number: u64, args: &[u64; 6]) -> Option<Plan> {
-    let simple = |items: Vec<PinItem>| Some(Plan { number, args: *args, items, after: AfterExit::Restore });
+    let simple = |items: Vec<PinItem>| Some(Plan { number, args: *args, guest_args: *args, items, after: AfterExit::Restore });
     match number {
         nr::CONNECT | nr::BIND => simple(vec![PinItem::Address(1, 2)]),
         nr::SENDTO => simple(vec![PinItem::Address(4, 5)]),
@@ -99,6 +101,7 @@ pub fn plan(number: u64, args: &[u64; 6]) -> Option<Plan> {
         nr::SENDMMSG if args[2] > 0 => Some(Plan {
             number: nr::SENDMSG,
             args: [args[0], args[1], args[3], 0, 0, 0],
+            guest_args: *args,
             items: vec![PinItem::Msghdr(1)],
             after: AfterExit::FirstOfSendmmsg { vector: args[1] },
         }),
@@ -117,7 +120,10 @@ pub fn plan(number: u64, args: &[u64; 6]) -> Option<Plan> {
 pub struct PinSlot {
     page: Rc<PinPage>,
     index: usize,
-    /// The argument registers as the guest set them, restored at the call's exit.
+    /// The call number and argument registers as the guest set them, restored at the call's
+    /// exit (the number matters when the kernel restarts an interrupted call).
+    pub original_number: u64,
+    /// See `original_number`.
     pub original_args: [u64; 6],
     /// What else the call's exit needs.
     pub after: AfterExit,
@@ -148,7 +154,7 @@ const MSGHDR_NAME_AT: usize = 64;
 impl PinPage {
     /// Copies what `plan` names into a free slot and returns the slot and the arguments with
     /// those pointers moved there.
-    pub fn pin(self: &Rc<Self>, pid: Pid, plan: &Plan) -> Result<(PinSlot, [u64; 6]), PinError> {
+    pub fn pin(self: &Rc<Self>, pid: Pid, number: u64, plan: &Plan) -> Result<(PinSlot, [u64; 6]), PinError> {
         let busy = self.busy.get();
         let index = (0..SLOTS).find(|i| busy & (1 << i) == 0).ok_or(PinError::Busy)?;
         let mut pinned = plan.args;
@@ -191,7 +197,8 @@ impl PinPage {
             }
         }
         self.busy.set(busy | (1 << index));
-        Ok((PinSlot { page: Rc::clone(self), index, original_args: plan.args, after: plan.after }, pinned))
+        let slot = PinSlot { page: Rc::clone(self), index, original_number: number, original_args: plan.guest_args, after: plan.after };
+        Ok((slot, pinned))
     }
 
     fn put(&self, offset: usize, bytes: &[u8]) -> Result<(), PinError> {

@@ -1,5 +1,6 @@
 /* Probes for the policy's default deny and network rules: each subcommand attempts one
  * thing and prints "NAME: ok" or "NAME: <errno name>". */
+#define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -36,6 +37,13 @@ int main(int argc, char **argv) {
         ssize_t m = listxattr(argv[2], names, sizeof names);
         printf("listxattr: %s\n", m > 0 && memmem(names, (size_t)m, "user.trapbox", 12) ? "listed" : "missing");
         report("getxattr outside", (int)getxattr("/etc/passwd", "user.trapbox", value, sizeof value));
+    } else if (!strcmp(cmd, "fexecve")) {
+        /* execveat(fd, "", AT_EMPTY_PATH): the file behind the fd needs the exec grant. */
+        int fd = open(argv[2], O_RDONLY | O_CLOEXEC);
+        report("open", fd);
+        char *args[] = {argv[2], NULL};
+        fexecve(fd, args, environ);
+        report("fexecve", -1);
     } else if (!strcmp(cmd, "kill")) {
         report("kill", kill(atoi(argv[2]), 0));
     } else if (!strcmp(cmd, "shm")) {

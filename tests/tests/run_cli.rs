@@ -130,3 +130,22 @@ fn known_sites_get_their_syscall_back_unless_traps_are_kept() {
     let out = run(&mut trapbox_run(&["--keep-traps", "--stats"], &busybox_trapped(), &["cat", "/etc/hostname"]));
     assert_eq!(sites_untrapped(&out.stderr), 0, "{}", out.stderr);
 }
+
+#[test]
+fn log_sends_the_hosts_messages_to_a_file_and_leaves_stderr_to_the_guest() {
+    let dir = scratch_dir("cli_log");
+    let script = "cat /etc/shadow; echo after >&2";
+    let out = run(trapbox_run(&["--allow-read", "/usr/share", "--log", "host.log"], &busybox_trapped(), &["sh", "-c", script]).current_dir(&dir));
+    assert_eq!(out.status, 0, "{out:?}");
+    assert_eq!(out.stderr, "cat: can't open '/etc/shadow': Permission denied\nafter\n", "only the guest's own stderr");
+    let log = std::fs::read_to_string(dir.join("host.log")).unwrap();
+    // (The shell also looks at its working directory, which is not granted: a line of its own.)
+    assert!(log.lines().all(|l| l.starts_with("trapbox: denied ")), "{log}");
+    assert!(
+        log.lines().any(|l| l == "trapbox: denied openat(AT_FDCWD, \"/etc/shadow\", O_RDONLY): /etc/shadow is outside every allowed path"),
+        "{log}"
+    );
+    let out = run(trapbox_run(&["--log", "/nonexistent-dir/host.log"], &busybox_trapped(), &["true"]).current_dir(&dir));
+    assert_eq!(out.status, 125, "{out:?}");
+    assert!(out.stderr.contains("--log /nonexistent-dir/host.log"), "{}", out.stderr);
+}

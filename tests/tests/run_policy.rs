@@ -251,6 +251,17 @@ fn a_racing_thread_cannot_swap_a_socket_address_after_the_check() {
 }
 
 #[test]
+fn exec_through_an_fd_needs_the_exec_grant_of_the_file_behind_it() {
+    let out = probe(&["--allow-read", "/usr/bin"], &["fexecve", "/usr/bin/true"]);
+    assert_eq!(out.stdout, "open: ok\nfexecve: EACCES\n", "{}", out.stderr);
+    assert!(
+        denials(&out).iter().any(|l| l.contains("execveat(") && l.contains("/usr/bin/true needs exec access, but /usr/bin is granted read only")),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
 fn calls_the_policy_does_not_name_are_refused_and_logged() {
     let out = probe(&["--allow-read", "/usr/share"], &["shm"]);
     assert_eq!(out.stdout, "shmget: EPERM\n");
