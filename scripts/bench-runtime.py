@@ -127,6 +127,7 @@ def file_reading(work, repeat, size_mib):
         chunk = os.urandom(1 << 20)
         for _ in range(size_mib):
             f.write(chunk)
+    os.sync()  # no writeback of the fresh file may overlap the first measurement
     subprocess.run(["cat", data], stdout=subprocess.DEVNULL, check=True)  # warm the page cache
     read_sum = os.path.join(work, "read_sum")
     map_sum = os.path.join(work, "map_sum")
@@ -144,9 +145,14 @@ def file_reading(work, repeat, size_mib):
     print(f"### Reading a {size_mib} MiB file (warm page cache), median of {repeat}\n")
     print("| configuration | s | GB/s | vs native read() |")
     print("|---|---|---|---|")
+    # Rounds interleave the configurations, so a drift in the machine's speed hits them alike.
+    samples = {name: [] for name, _ in rows}
+    for _ in range(repeat):
+        for name, cmd in rows:
+            samples[name].append(timed(cmd, 1))
     native = None
-    for name, cmd in rows:
-        t = timed(cmd, repeat)
+    for name, _ in rows:
+        t = statistics.median(samples[name])
         native = native or t
         print(f"| {name} | {t:.3f} | {size_mib * (1 << 20) / t / 1e9:.2f} | {native / t:.2f}x throughput |")
     print()
