@@ -80,7 +80,13 @@ fn namespace_change(number: u64) -> Option<&'static [(Option<usize>, usize)]> {
 
 /// Whether the broker performs `number` with these arguments.
 pub fn handles(number: u64, args: &[u64; 6]) -> bool {
-    brokered(number, args).is_some() || queried(number, args).is_some() || namespace_change(number).is_some()
+    performs_always(number, args) || queried(number, args).is_some()
+}
+
+/// Whether the broker performs the call in every case (changes); a metadata query may be
+/// handed back to the kernel (see [`perform`]).
+pub fn performs_always(number: u64, args: &[u64; 6]) -> bool {
+    brokered(number, args).is_some() || namespace_change(number).is_some()
 }
 
 /// A name the host will create, remove or rename: its parent directory, opened beneath the
@@ -437,8 +443,8 @@ fn query(
     }
     let grant = policy.grants_for(&target, ACCESS_READ).first().map(|g| g.path.clone());
     let Some(grant) = grant else {
-        // The directories leading to a grant may be looked at; they are answered by the kernel
-        // on the guest's path, which can only name another directory above a grant or fail.
+        // The directories leading to a grant may be looked at; the kernel answers on the
+        // host's pinned copy of the path (crate::pinned), so the answer is about this path.
         if policy.grants.iter().any(|g| g.path.starts_with(&target)) {
             return Err((0, String::new()));
         }

@@ -83,12 +83,12 @@ fn follows_last_symlink(number: u64, args: &[u64; 6]) -> bool {
     }
 }
 
-/// The path arguments of a call the kernel will run in the guest after the host's check (a
-/// path call the broker does not perform): the host pins them ([`crate::pinned`]) so the
-/// kernel reads exactly what was checked. Empty for every other call.
+/// The path arguments of a call the kernel may run in the guest after the host's check (a
+/// path call the broker does not always perform itself): the host pins them
+/// ([`crate::pinned`]) so the kernel reads exactly what was checked. Empty for every other call.
 pub fn kernel_read_paths(number: u64, args: &[u64; 6]) -> Vec<usize> {
     match path_args(number) {
-        Some((paths, _)) if !crate::broker::handles(number, args) => paths.iter().map(|&(_, path)| path).collect(),
+        Some((paths, _)) if !crate::broker::performs_always(number, args) => paths.iter().map(|&(_, path)| path).collect(),
         _ => Vec::new(),
     }
 }
@@ -323,6 +323,7 @@ mod tests {
         assert_eq!(kernel_read_paths(nr::EXECVE, &[0; 6]), [0]);
         assert_eq!(kernel_read_paths(nr::OPENAT, &[0; 6]), [1]);
         assert!(kernel_read_paths(nr::RENAMEAT2, &[0; 6]).is_empty(), "the broker performs it");
+        assert_eq!(kernel_read_paths(nr::NEWFSTATAT, &[0; 6]), [1], "a query the kernel may answer");
         assert_eq!(access_from_open_flags(0), ACCESS_READ);
         assert_eq!(access_from_open_flags(0o1), ACCESS_WRITE);
         assert_eq!(access_from_open_flags(O_CREAT), ACCESS_WRITE);

@@ -648,7 +648,7 @@ impl Debugger {
             set_args(&mut regs, &slot.original_args);
             if let (AfterExit::FirstOfSendmmsg { vector }, Ok(sent)) = (slot.after, errno::decode(regs.rax)) {
                 // msg_len of the first mmsghdr (after its 56-byte msghdr), then "one sent".
-                let _ = sys::write_memory(tid, vector + 56, &(sent as u32).to_le_bytes());
+                let _ = sys::write_memory(tid, vector.wrapping_add(56), &(sent as u32).to_le_bytes());
                 regs.rax = 1;
             }
             sys::set_regs(tid, &regs)?;

@@ -6,7 +6,9 @@
  *   opath  open(O_PATH): leaked if the fd is not the allowed file (Landlock does not cover
  *          O_PATH, so only the host's pinned copy stops this);
  *   chdir  chdir(): leaked if the working directory became the forbidden one (Landlock does
- *          not cover chdir either).
+ *          not cover chdir either);
+ *   stat   stat(): leaked if the metadata is not the allowed path's (for a directory above a
+ *          grant, the kernel answers on the host's pinned copy of the path).
  * Prints how many calls succeeded and how many leaked; exits 0 either way.
  * Usage: path_race MODE ALLOWED FORBIDDEN [ROUNDS] */
 #define _GNU_SOURCE
@@ -33,7 +35,7 @@ static void *flipper(void *arg) {
 
 int main(int argc, char **argv) {
     if (argc < 4) {
-        fprintf(stderr, "usage: path_race open|opath|chdir ALLOWED FORBIDDEN [ROUNDS]\n");
+        fprintf(stderr, "usage: path_race open|opath|chdir|stat ALLOWED FORBIDDEN [ROUNDS]\n");
         return 2;
     }
     const char *mode = argv[1];
@@ -55,6 +57,13 @@ int main(int argc, char **argv) {
             if (chdir(path) != 0) continue;
             succeeded++;
             if (getcwd(cwd, sizeof cwd) && strcmp(cwd, allowed) != 0) leaked++;
+            continue;
+        }
+        if (strcmp(mode, "stat") == 0) {
+            struct stat got;
+            if (stat(path, &got) != 0) continue;
+            succeeded++;
+            if (got.st_ino != want.st_ino || got.st_dev != want.st_dev) leaked++;
             continue;
         }
         int fd = open(path, strcmp(mode, "opath") == 0 ? O_PATH : O_RDONLY);
