@@ -13,9 +13,10 @@
 //! rights the guest no longer has.
 
 use std::ffi::CString;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use trapbox_abi::errno::{EFAULT, EINVAL, ENAMETOOLONG, EPERM};
 use trapbox_abi::hostcall::{ACCESS_READ, ACCESS_WRITE};
@@ -207,45 +208,35 @@ fn read_guest(pid: Pid, addr: u64, len: usize) -> Result<Vec<u8>, i32> {
 /// grant. A grant that is a file is reached from its directory. The host's fd is always
 /// close-on-exec.
 pub fn open_beneath(grant: &Path, target: &Path, flags: u64, mode: u64) -> Result<OwnedFd, i32> {
-    let grant_is_dir = grant.is_dir();
-    let root = if grant_is_dir { grant } else { grant.parent().ok_or(EINVAL)? };
-    let root_c = CString::new(root.as_os_str().as_bytes()).map_err(|_| EINVAL)?;
-    // SAFETY: a NUL-terminated path; O_PATH reads no content.
-    let root_fd = unsafe { libc::open(root_c.as_ptr(), libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC) };
-    if root_fd < 0 {
-        return Err(errno_now());
-    }
-    // SAFETY: `open` returned a new fd nothing else owns.
-    let root_fd = unsafe { OwnedFd::from_raw_fd(root_fd) };
-    let relative = target.strip_prefix(root).map_err(|_| EPERM)?;
-    if !grant_is_dir && target != grant {
-        return Err(EPERM);
+    let (root, root_fd) = grant_root(grant)?;
+    let relative = target.strip_prefix(&root).map_err(|_| EPERM)?;
+    if root != grant && target != grant {
+        return Err(EPERM); // a file grant reaches that file only
     }
     let relative = if relative.as_os_str().is_empty() { Path::new(".") } else { relative };
     let relative_c = CString::new(relative.as_os_str().as_bytes()).map_err(|_| EINVAL)?;
-    #[repr(C)]
-    struct OpenHow {
-        flags: u64,
-        mode: u64,
-        resolve: u64,
-    }
     // openat2 insists on a zero mode unless a file may be created (O_TMPFILE includes
     // O_DIRECTORY, so test its own bit).
     let creates = flags & (libc::O_CREAT as u64 | O_TMPFILE_BIT) != 0;
-    let how = OpenHow {
-        flags: flags | libc::O_CLOEXEC as u64,
-        mode: if creates { mode & 0o7777 } else { 0 },
-        resolve: libc::RESOLVE_BENEATH | libc::RESOLVE_NO_SYMLINKS | libc::RESOLVE_NO_MAGICLINKS,
-    };
-    // SAFETY: valid fd, NUL-terminated path and an open_how of the size passed.
-    let fd = unsafe {
-        libc::syscall(libc::SYS_openat2, root_fd.as_raw_fd(), relative_c.as_ptr(), &how as *const OpenHow, std::mem::size_of::<OpenHow>())
-    };
-    if fd < 0 {
-        return Err(errno_now());
+    let mode = if creates { mode & 0o7777 } else { 0 };
+    let resolve = libc::RESOLVE_BENEATH | libc::RESOLVE_NO_SYMLINKS | libc::RESOLVE_NO_MAGICLINKS;
+    crate::sys::openat2(root_fd.as_raw_fd(), &relative_c, flags, mode, resolve)
+}
+
+/// The directory a grant is reached from (the grant, or a file grant's directory) and an
+/// `O_PATH` fd of it, opened at first use and kept: every open beneath the grant starts from
+/// that directory, as the Landlock rules (also opened once, at start) do.
+fn grant_root(grant: &Path) -> Result<(PathBuf, Arc<OwnedFd>), i32> {
+    static ROOTS: Mutex<Vec<(PathBuf, PathBuf, Arc<OwnedFd>)>> = Mutex::new(Vec::new());
+    let mut roots = ROOTS.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, root, fd)) = roots.iter().find(|(g, _, _)| g == grant) {
+        return Ok((root.clone(), Arc::clone(fd)));
     }
-    // SAFETY: the kernel returned a new fd nothing else owns.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
+    let root = if grant.is_dir() { grant } else { grant.parent().ok_or(EINVAL)? };
+    let root_c = CString::new(root.as_os_str().as_bytes()).map_err(|_| EINVAL)?;
+    let fd = Arc::new(crate::sys::openat2(libc::AT_FDCWD, &root_c, (libc::O_PATH | libc::O_DIRECTORY) as u64, 0, 0)?);
+    roots.push((grant.to_path_buf(), root.to_path_buf(), Arc::clone(&fd)));
+    Ok((root.to_path_buf(), fd))
 }
 
 /// `O_PATH` (not following the last symlink unless `follow`) for the metadata calls.

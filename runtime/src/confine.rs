@@ -127,8 +127,17 @@ pub fn resolve(pid: Pid, dirfd: Option<u64>, path: &[u8]) -> Option<PathBuf> {
         Ok(rest) => Path::new(&format!("/proc/{pid}")).join(rest),
         Err(_) => joined,
     };
-    // The deepest ancestor that exists is resolved (symlinks followed); the components that
-    // do not exist yet (a file being created, a path probed for) are kept as written.
+    // The common case in one call: a path without `..` that the kernel walks without meeting
+    // a symlink is its own resolution (`.` and repeated slashes aside).
+    if !joined.components().any(|c| c == std::path::Component::ParentDir) {
+        let c_path = std::ffi::CString::new(joined.as_os_str().as_bytes()).ok()?;
+        if crate::sys::openat2(AT_FDCWD, &c_path, libc::O_PATH as u64, 0, libc::RESOLVE_NO_SYMLINKS).is_ok() {
+            return Some(lexically_normal(&joined, Path::new("/")));
+        }
+    }
+    // Otherwise the deepest ancestor that exists is resolved (symlinks followed); the
+    // components that do not exist yet (a file being created, a path probed for) are kept as
+    // written.
     let mut existing = joined.as_path();
     let mut missing: Vec<&std::ffi::OsStr> = Vec::new();
     loop {

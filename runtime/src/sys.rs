@@ -395,3 +395,23 @@ pub fn add_seals(fd: &std::os::fd::OwnedFd, seals: i32) -> Result<(), Errno> {
     }
     Ok(())
 }
+
+/// `openat2(dirfd, path, {flags | O_CLOEXEC, mode, resolve})`: the host's fd, or the errno.
+pub fn openat2(dirfd: i32, path: &std::ffi::CStr, flags: u64, mode: u64, resolve: u64) -> Result<std::os::fd::OwnedFd, i32> {
+    use std::os::fd::FromRawFd;
+    #[repr(C)]
+    struct OpenHow {
+        flags: u64,
+        mode: u64,
+        resolve: u64,
+    }
+    let how = OpenHow { flags: flags | libc::O_CLOEXEC as u64, mode, resolve };
+    // SAFETY: a NUL-terminated path and an open_how of the size passed; `dirfd` is an fd or
+    // AT_FDCWD, which the kernel checks.
+    let fd = unsafe { libc::syscall(libc::SYS_openat2, dirfd, path.as_ptr(), &how as *const OpenHow, std::mem::size_of::<OpenHow>()) };
+    if fd < 0 {
+        return Err(Errno::last().0);
+    }
+    // SAFETY: the kernel returned a new fd nothing else owns.
+    Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd as i32) })
+}
