@@ -187,7 +187,10 @@ pub fn check(policy: &Policy, pid: Pid, number: u64, args: &[u64; 6]) -> Option<
         Need::Metadata => ACCESS_READ,
     };
     for &(dirfd_index, path_index) in paths {
-        let Some((bytes, truncated)) = crate::trace::read_guest_string(pid, args[path_index], PATH_MAX) else {
+        // utimensat(fd, NULL, …) is futimens: it acts on the fd, like an empty path.
+        let fd_only = number == nr::UTIMENSAT && args[path_index] == 0;
+        let read = if fd_only { Some((Vec::new(), false)) } else { crate::trace::read_guest_string(pid, args[path_index], PATH_MAX) };
+        let Some((bytes, truncated)) = read else {
             continue; // a bad pointer: the kernel answers EFAULT itself
         };
         if truncated {
@@ -208,6 +211,16 @@ pub fn check(policy: &Policy, pid: Pid, number: u64, args: &[u64; 6]) -> Option<
                 }
             }
             continue;
+        }
+        // A change the kernel would make by path (the broker performs all the others beneath
+        // the grant): the kernel's own walk could follow a symlink swapped in after the
+        // check, and Landlock does not cover these changes, so they are not served by path.
+        if access == ACCESS_WRITE && !crate::broker::performs_always(number, args) {
+            let (errno, instead) = match number {
+                nr::FCHOWNAT => (trapbox_abi::errno::EPERM, "fchown on the fd, or a path without AT_EMPTY_PATH"),
+                _ => (trapbox_abi::errno::ENOSYS, "setxattr, removexattr or the FS_IOC_FSSETXATTR ioctl"),
+            };
+            return Some(Denial { errno, reason: format!("not served with a path under a policy; use {instead}, which the host performs beneath the grant") });
         }
         let follow = follows_last_symlink(number, args);
         let Some(path) = resolve_path(pid, dirfd_index.map(|i| args[i]), &bytes, follow) else { continue };

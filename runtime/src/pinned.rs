@@ -2,7 +2,7 @@
 //! that a call the kernel must run in the guest (exec, chdir, an `O_PATH` open, connect,
 //! sendmsg…) reads the host's copy, not memory the guest can still change.
 //!
-//! Under a policy, every guest process gets, right after each `execve`, a 128 KiB region at the
+//! Under a policy, every guest process gets, right after each `execve`, a 512 KiB region at the
 //! fixed address [`PIN_BASE`]: a shared mapping of a memfd sealed with
 //! `F_SEAL_FUTURE_WRITE`, mapped read-only in the guest (the kernel then refuses any later
 //! `mprotect` to writable) and read-write only in the host. When such a call stops in the host,
@@ -32,9 +32,10 @@ pub const PIN_BASE: u64 = 0x3f00_0000_0000;
 /// address (a call pins at most two things).
 const SLOT_LEN: usize = 2 * 4096;
 /// Slots: calls of one address space that may be in flight at once.
-const SLOTS: usize = 16;
+const SLOTS: usize = 64;
 /// The region's length.
 pub const PIN_LEN: u64 = (SLOT_LEN * SLOTS) as u64;
+const _: () = assert!(SLOTS <= 64, "the busy set is a u64");
 
 /// The memory-map calls whose range the backstop checks against the region.
 pub const GUARDED_CALLS: [u64; 5] = [nr::MMAP, nr::MUNMAP, nr::MREMAP, nr::MADVISE, nr::REMAP_FILE_PAGES];
@@ -44,7 +45,7 @@ pub const GUARDED_CALLS: [u64; 5] = [nr::MMAP, nr::MUNMAP, nr::MREMAP, nr::MADVI
 pub struct PinPage {
     view: SharedMapping,
     /// Bit `i` set: slot `i` holds the arguments of a call still running.
-    busy: Cell<u16>,
+    busy: Cell<u64>,
 }
 
 /// One argument the host copies into a slot before checking it.
@@ -131,7 +132,7 @@ pub struct PinSlot {
 
 impl Drop for PinSlot {
     fn drop(&mut self) {
-        self.page.busy.set(self.page.busy.get() & !(1 << self.index));
+        self.page.busy.set(self.page.busy.get() & !(1u64 << self.index));
     }
 }
 
@@ -156,13 +157,16 @@ impl PinPage {
     /// those pointers moved there.
     pub fn pin(self: &Rc<Self>, pid: Pid, number: u64, plan: &Plan) -> Result<(PinSlot, [u64; 6]), PinError> {
         let busy = self.busy.get();
-        let index = (0..SLOTS).find(|i| busy & (1 << i) == 0).ok_or(PinError::Busy)?;
+        let index = (0..SLOTS).find(|i| busy & (1u64 << i) == 0).ok_or(PinError::Busy)?;
         let mut pinned = plan.args;
         for (n, item) in plan.items.iter().take(2).enumerate() {
             let offset = index * SLOT_LEN + n * 4096;
             let at = PIN_BASE + offset as u64;
             match *item {
                 PinItem::Path(arg) => {
+                    if plan.args[arg] == 0 {
+                        continue; // NULL stays NULL (futimens: utimensat on the fd alone)
+                    }
                     let (mut bytes, truncated) =
                         crate::trace::read_guest_string(pid, plan.args[arg], 4096).ok_or(PinError::Argument(libc::EFAULT))?;
                     if truncated {
@@ -196,7 +200,7 @@ impl PinPage {
                 }
             }
         }
-        self.busy.set(busy | (1 << index));
+        self.busy.set(busy | (1u64 << index));
         let slot = PinSlot { page: Rc::clone(self), index, original_number: number, original_args: plan.guest_args, after: plan.after };
         Ok((slot, pinned))
     }

@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/syscall.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
@@ -44,6 +45,12 @@ int main(int argc, char **argv) {
         char *args[] = {argv[2], NULL};
         fexecve(fd, args, environ);
         report("fexecve", -1);
+    } else if (!strcmp(cmd, "atchanges")) {
+        /* Metadata changes the kernel would make by path: the host does not serve them so. */
+        report("fchownat AT_EMPTY_PATH with a path", fchownat(AT_FDCWD, argv[2], (uid_t)-1, (gid_t)-1, AT_EMPTY_PATH));
+        struct { unsigned long long value; unsigned int size, flags; } args = {(unsigned long long)(unsigned long)"v", 1, 0};
+        long rc = syscall(463 /* setxattrat */, AT_FDCWD, argv[2], 0, "user.trapbox", &args, sizeof args);
+        printf("setxattrat: %s\n", rc == 0 ? "ok" : errno == ENOSYS ? "ENOSYS" : strerror(errno));
     } else if (!strcmp(cmd, "kill")) {
         report("kill", kill(atoi(argv[2]), 0));
     } else if (!strcmp(cmd, "shm")) {

@@ -268,6 +268,34 @@ fn exec_through_an_fd_needs_the_exec_grant_of_the_file_behind_it() {
 }
 
 #[test]
+fn coreutils_touch_updates_times_through_its_fd_inside_a_write_grant_only() {
+    // GNU touch opens the file and calls futimens (utimensat with a NULL path) on the fd.
+    let dir = scratch_dir("policy_touch");
+    std::fs::create_dir_all(dir.join("out")).unwrap();
+    std::fs::write(dir.join("out/old"), "x").unwrap();
+    let past = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000_000);
+    std::fs::File::options().write(true).open(dir.join("out/old")).unwrap().set_modified(past).unwrap();
+    let out = run(trapbox_run(&["--allow-write", "./out"], Path::new("/usr/bin/touch"), &["out/new", "out/old"]).current_dir(&dir));
+    assert_eq!(out.status, 0, "{out:?}");
+    assert!(dir.join("out/new").exists());
+    assert!(std::fs::metadata(dir.join("out/old")).unwrap().modified().unwrap() > past, "the old file's time moved");
+    let out = run(trapbox_run(&["--allow-read", "/usr/share"], Path::new("/usr/bin/touch"), &[GPL]).current_dir(&dir));
+    assert_eq!(out.status, 1, "{out:?}");
+    assert!(denials(&out).iter().any(|l| l.contains("GPL-3 needs write access, but /usr/share is granted read only")), "{}", out.stderr);
+}
+
+#[test]
+fn metadata_changes_the_kernel_would_make_by_path_are_not_served() {
+    let dir = scratch_dir("policy_probe_atchanges");
+    std::fs::create_dir_all(dir.join("out")).unwrap();
+    std::fs::write(dir.join("out/f"), "x").unwrap();
+    let (plain, _) = guest_pair("policy_probe.c");
+    let out = run(trapbox_run(&["--allow-write", "./out"], &plain, &["atchanges", "out/f"]).current_dir(&dir));
+    assert_eq!(out.stdout, "fchownat AT_EMPTY_PATH with a path: EPERM\nsetxattrat: ENOSYS\n", "{}", out.stderr);
+    assert_eq!(denials(&out).iter().filter(|l| l.contains("not served with a path under a policy")).count(), 2, "{}", out.stderr);
+}
+
+#[test]
 fn calls_the_policy_does_not_name_are_refused_and_logged() {
     let out = probe(&["--allow-read", "/usr/share"], &["shm"]);
     assert_eq!(out.stdout, "shmget: EPERM\n");
