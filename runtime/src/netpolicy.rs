@@ -144,7 +144,10 @@ pub fn check(policy: &Policy, pid: Pid, number: u64, args: &[u64; 6]) -> NetVerd
         },
         _ if mode == NetMode::All => NetVerdict::Allow,
         AF_INET | AF_INET6 if mode == NetMode::Loopback && address.is_loopback() => NetVerdict::Allow,
-        AF_INET | AF_INET6 => deny(EACCES, format!("not a loopback address, and the policy is --net {}", mode_name(mode))),
+        AF_INET | AF_INET6 => deny(
+            EACCES,
+            format!("{} is not a loopback address, and the policy is --net {}", crate::trace::format_sockaddr(pid, addr_ptr, addr_len), mode_name(mode)),
+        ),
         family if family_allowed(mode, family) => NetVerdict::Allow,
         family => deny(EACCES, format!("address family {family} is not granted under --net {}", mode_name(mode))),
     }

@@ -63,6 +63,8 @@ enum Arg {
     Octal,
     Signal,
     Argv,
+    /// A socket address; its length is the next argument.
+    SockAddr,
 }
 
 fn signature(nr: u64) -> Option<&'static [Arg]> {
@@ -114,7 +116,10 @@ fn signature(nr: u64) -> Option<&'static [Arg]> {
         nr::UNAME => &[Hex],
         nr::GETCWD => &[Hex, Int],
         nr::SOCKET => &[Int, Int, Int],
-        nr::CONNECT | nr::BIND => &[Fd, Hex, Int],
+        nr::CONNECT | nr::BIND => &[Fd, SockAddr, Int],
+        nr::SENDTO => &[Fd, Hex, Int, Hex, SockAddr, Int],
+        nr::SENDMSG => &[Fd, Hex, Hex],
+        nr::SENDMMSG => &[Fd, Hex, Int, Hex],
         nr::PRCTL => &[Int, Hex, Hex, Hex, Hex],
         _ => return None,
     })
@@ -179,6 +184,37 @@ pub fn read_guest_string(pid: Pid, addr: u64, limit: usize) -> Option<(Vec<u8>, 
         at = at.wrapping_add(got as u64);
     }
     Some((out, true))
+}
+
+/// A socket address as `{AF_INET, 127.0.0.1:80}`, `{AF_UNIX, "path"}`, `{AF_UNIX, @"name"}`
+/// (abstract); the pointer in hex when it cannot be read.
+pub fn format_sockaddr(pid: Pid, addr: u64, len: u64) -> String {
+    let Some(bytes) = (addr != 0 && (2..=128).contains(&len)).then(|| sys::read_guest_bytes(pid, addr, len as usize)).flatten() else {
+        return format!("{addr:#x}");
+    };
+    let family = i32::from(u16::from_le_bytes([bytes[0], bytes[1]]));
+    let port = |at: usize| bytes.get(at..at + 2).map_or(0, |p| u16::from_be_bytes([p[0], p[1]]));
+    match family {
+        libc::AF_UNIX => {
+            let path = &bytes[2..];
+            match path.first() {
+                None => "{AF_UNIX}".to_string(),
+                Some(0) => {
+                    let name = &path[1..];
+                    format!("{{AF_UNIX, @{}}}", quote(name.split(|&b| b == 0).next().unwrap_or(name), false))
+                }
+                Some(_) => format!("{{AF_UNIX, {}}}", quote(path.split(|&b| b == 0).next().unwrap_or(path), false)),
+            }
+        }
+        libc::AF_INET if bytes.len() >= 8 => {
+            format!("{{AF_INET, {}:{}}}", std::net::Ipv4Addr::new(bytes[4], bytes[5], bytes[6], bytes[7]), port(2))
+        }
+        libc::AF_INET6 if bytes.len() >= 24 => {
+            let ip: [u8; 16] = bytes[8..24].try_into().unwrap_or([0; 16]);
+            format!("{{AF_INET6, [{}]:{}}}", std::net::Ipv6Addr::from(ip), port(2))
+        }
+        family => format!("{{family {family}}}"),
+    }
 }
 
 fn quote(bytes: &[u8], truncated: bool) -> String {
@@ -251,6 +287,10 @@ pub fn format_call(pid: Pid, nr: u64, args: &[u64; 6]) -> String {
             Arg::Octal => format!("0{value:o}"),
             Arg::Signal => crate::names::signal_name(value as i32),
             Arg::Argv => format_argv(pid, value),
+            Arg::SockAddr => {
+                let len = args.get(parts.len() + 1).copied().unwrap_or(0);
+                format_sockaddr(pid, value, len)
+            }
         });
     }
     format!("{name}({})", parts.join(", "))
@@ -332,6 +372,23 @@ impl TraceSink {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn socket_addresses_read_from_a_process() {
+        let me = std::process::id() as Pid;
+        let show = |bytes: &[u8]| format_sockaddr(me, bytes.as_ptr() as u64, bytes.len() as u64);
+        let mut inet = vec![2, 0, 0x1f, 0x90, 127, 0, 0, 1];
+        inet.extend([0; 8]);
+        assert_eq!(show(&inet), "{AF_INET, 127.0.0.1:8080}");
+        let mut inet6 = vec![10, 0, 0, 53, 0, 0, 0, 0];
+        inet6.extend([0; 15]);
+        inet6.extend([1, 0, 0, 0, 0]);
+        assert_eq!(show(&inet6), "{AF_INET6, [::1]:53}");
+        assert_eq!(show(b"\x01\x00/run/x.sock\0"), "{AF_UNIX, \"/run/x.sock\"}");
+        assert_eq!(show(b"\x01\x00\0name"), "{AF_UNIX, @\"name\"}");
+        assert_eq!(format_sockaddr(me, 0x10, 16), "0x10", "an unreadable address stays a pointer");
+        assert_eq!(show(&[1, 0]), "{AF_UNIX}");
+    }
 
     #[test]
     fn formats() {
