@@ -182,42 +182,39 @@ fn unix_path_call(policy: &Policy, pid: Pid, number: u64, args: &[u64; 6], path:
     let Some(grant) = policy.grants_for(&target, ACCESS_WRITE).first().map(|g| g.path.clone()) else {
         return deny(EACCES, format!("unix socket {} is not granted write", target.display()));
     };
-    // `held` keeps the fd the name goes through open until the call is done.
-    let (held, name) = if binds {
+    // `held` keeps the fd the name goes through open until the call is done; `created` is
+    // the name bind creates in it.
+    let (held, mut text, created) = if binds {
         match crate::broker::name_beneath(policy, &target) {
-            Ok(name) => {
-                let text = format!("/proc/self/fd/{}/{}", name.parent.as_raw_fd(), String::from_utf8_lossy(name.name.as_bytes()));
-                (name.parent, text)
-            }
+            Ok(name) => (name.parent, Vec::new(), Some(name.name)),
             Err((errno, _)) if errno < 0 => return NetVerdict::Done(trapbox_abi::errno::encode_error(-errno)),
             Err((errno, reason)) => return deny(errno, reason),
         }
     } else {
         match crate::broker::open_beneath(&grant, &target, libc::O_PATH as u64, 0) {
-            Ok(fd) => {
-                let text = format!("/proc/self/fd/{}", fd.as_raw_fd());
-                (fd, text)
-            }
+            Ok(fd) => (fd, Vec::new(), None),
             Err(errno) => return NetVerdict::Done(trapbox_abi::errno::encode_error(errno)),
         }
     };
+    text.extend_from_slice(format!("/proc/self/fd/{}", held.as_raw_fd()).as_bytes());
+    if let Some(name) = &created {
+        text.push(b'/');
+        text.extend_from_slice(name.as_bytes());
+    }
     let mut bytes = (libc::AF_UNIX as u16).to_le_bytes().to_vec();
-    bytes.extend_from_slice(name.as_bytes());
+    bytes.extend_from_slice(&text);
     bytes.push(0);
     if bytes.len() > std::mem::size_of::<libc::sockaddr_un>() {
         return NetVerdict::Done(trapbox_abi::errno::encode_error(trapbox_abi::errno::ENAMETOOLONG));
     }
     let verdict = perform(pid, number, args, &Address { bytes });
-    if binds && verdict == NetVerdict::Done(0) {
+    if let (Some(name), NetVerdict::Done(0)) = (&created, &verdict) {
         // The host's umask is 0 (directfs); give the socket file the mode the guest's umask
         // would have given it.
-        if let Ok(name) = crate::broker::name_beneath(policy, &target) {
-            let mode = 0o777 & !crate::broker::guest_umask(pid);
-            // SAFETY: an open directory fd and a NUL-terminated name.
-            unsafe { libc::fchmodat(name.parent.as_raw_fd(), name.name.as_ptr(), mode, 0) };
-        }
+        let mode = 0o777 & !crate::broker::guest_umask(pid);
+        // SAFETY: an open directory fd and a NUL-terminated name.
+        unsafe { libc::fchmodat(held.as_raw_fd(), name.as_ptr(), mode, 0) };
     }
-    drop(held);
     verdict
 }
 

@@ -6,9 +6,10 @@
 //! fixed address [`PIN_BASE`]: a shared mapping of a memfd sealed with
 //! `F_SEAL_FUTURE_WRITE`, mapped read-only in the guest (the kernel then refuses any later
 //! `mprotect` to writable) and read-write only in the host. When such a call stops in the host,
-//! the host copies each path argument once into a free slot, points the argument register at
-//! the slot, checks the policy on that copy and lets the kernel run the call; the original
-//! registers come back at the call's exit. A second guest thread can rewrite its own buffer as
+//! the host copies each argument it decides on (a path, a socket address, a `msghdr` with its
+//! address) once into a free slot, points the argument register at the slot, checks the policy
+//! on that copy and lets the kernel run the call; the original registers come back at the
+//! call's exit. A second guest thread can rewrite its own buffer as
 //! often as it likes: the kernel never reads it.
 //!
 //! What could still change the slot's bytes is replacing the mapping itself (`munmap`,
