@@ -11,7 +11,9 @@
 #include <string.h>
 #include <sys/ipc.h>
 #include <sys/shm.h>
+#include <sys/ptrace.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/syscall.h>
@@ -51,6 +53,18 @@ int main(int argc, char **argv) {
         struct { unsigned long long value; unsigned int size, flags; } args = {(unsigned long long)(unsigned long)"v", 1, 0};
         long rc = syscall(463 /* setxattrat */, AT_FDCWD, argv[2], 0, "user.trapbox", &args, sizeof args);
         printf("setxattrat: %s\n", rc == 0 ? "ok" : errno == ENOSYS ? "ENOSYS" : strerror(errno));
+    } else if (!strcmp(cmd, "host")) {
+        /* Everything a guest could try on the host, its parent: each must be refused. */
+        pid_t host = getppid();
+        report("ptrace attach", (int)ptrace(PTRACE_ATTACH, host, 0, 0));
+        report("ptrace seize", (int)ptrace(PTRACE_SEIZE, host, 0, 0));
+        report("kill", kill(host, SIGKILL));
+        report("tgkill", (int)syscall(SYS_tgkill, host, host, SIGKILL));
+        report("pidfd_open", (int)syscall(SYS_pidfd_open, host, 0));
+        char buf[8];
+        struct iovec local = {buf, sizeof buf}, remote = {(void *)0x400000, sizeof buf};
+        report("process_vm_readv", (int)process_vm_readv(host, &local, 1, &remote, 1, 0));
+        report("still here", 0);
     } else if (!strcmp(cmd, "kill")) {
         report("kill", kill(atoi(argv[2]), 0));
     } else if (!strcmp(cmd, "shm")) {

@@ -97,3 +97,19 @@ fn the_pinned_argument_region_cannot_be_written_unmapped_or_replaced() {
         assert_eq!(refused, 6, "each host refusal is logged: {}", out.stderr);
     }
 }
+
+#[test]
+fn the_host_cannot_be_traced_signalled_or_read() {
+    let (plain, rewritten) = guest_pair("policy_probe.c");
+    for program in [plain, rewritten] {
+        let out = run(trapbox_run(&["--allow-read", "/usr/share"], &program, &["host"]).current_dir(scratch_dir("escape_host")));
+        assert_eq!(
+            out.stdout,
+            "ptrace attach: EPERM\nptrace seize: EPERM\nkill: EPERM\ntgkill: EPERM\npidfd_open: EPERM\nprocess_vm_readv: EPERM\nstill here: ok\n",
+            "{}",
+            out.stderr
+        );
+        assert_eq!(out.status, 0, "{out:?}");
+        assert!(denials(&out).iter().filter(|l| l.contains("is not part of the guest")).count() >= 4, "{}", out.stderr);
+    }
+}
