@@ -48,9 +48,11 @@ Examples:
 Policy (default deny):
   The guest may touch only what is granted (--allow-read/--allow-write/--allow-exec, --net,
   --policy FILE) plus what its program needs to start, shown by --print-policy. Opens and
-  most path calls are performed by the host on its own copy of the arguments; a denial is
-  refused with EACCES (ENOENT for metadata) and logged with the call and the reason. Underneath,
-  a Landlock ruleset mirrors the grants. See the README for which layer enforces what.
+  most path calls are performed by the host on its own copy of the arguments; the calls the
+  kernel must run in the guest (exec, chdir, connect…) read the host's copy from a read-only
+  region it pins at 0x3f0000000000. A denial is refused with EACCES (ENOENT for metadata) and
+  logged with the call and the reason (to stderr, or to --log FILE). Underneath, a Landlock
+  ruleset mirrors the grants. See the README for which layer enforces what.
   --unconfined turns the policy off: every call is still mediated and may be traced.
 
 CPU:
@@ -152,7 +154,8 @@ pub struct PolicyArgs {
     #[arg(long, value_name = "FILE", help_heading = "Policy")]
     pub policy: Option<PathBuf>,
     /// Network reach: `none` (unix sockets only), `loopback` (also IPv4/IPv6 to and from
-    /// loopback addresses, each address decided on the host's own copy) or `all`.
+    /// loopback addresses) or `all`. Each destination is decided on the host's pinned copy;
+    /// a unix socket path needs a write grant in every mode; abstract unix names need `all`.
     #[arg(long, value_enum, value_name = "REACH", help_heading = "Policy")]
     pub net: Option<crate::policy::NetMode>,
     /// Print the effective policy, with where each grant comes from, and exit.

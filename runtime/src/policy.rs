@@ -61,12 +61,12 @@ pub struct Grant {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum NetMode {
-    /// No sockets but unix socketpairs.
+    /// Unix sockets only (paths need a write grant; no abstract names).
     #[default]
     None,
-    /// Sockets to and from the loopback addresses only.
+    /// Also IPv4/IPv6 to and from the loopback addresses, and route netlink.
     Loopback,
-    /// Any destination.
+    /// Any destination (unix socket paths still need a write grant).
     All,
 }
 
