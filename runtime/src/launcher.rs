@@ -232,12 +232,6 @@ unsafe fn child_after_fork(
         if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 {
             libc::_exit(CHILD_SETUP_FAILED);
         }
-        for &(resource, value) in &confinement.rlimits {
-            let limit = libc::rlimit { rlim_cur: value, rlim_max: value };
-            if libc::setrlimit(resource, &limit) != 0 {
-                libc::_exit(CHILD_SETUP_FAILED);
-            }
-        }
         if let Some(cwd) = &confinement.cwd {
             if libc::chdir(cwd.as_ptr()) != 0 {
                 libc::_exit(CHILD_SETUP_FAILED);
@@ -267,6 +261,14 @@ unsafe fn child_after_fork(
         if libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32) != 0 {
             for fd in 3..4096 {
                 libc::close(fd);
+            }
+        }
+        // Limits last, once the launcher's own fds are closed: a low open-files limit must
+        // bind the guest, not the set-up (the directfs listener, the Landlock ruleset).
+        for &(resource, value) in &confinement.rlimits {
+            let limit = libc::rlimit { rlim_cur: value, rlim_max: value };
+            if libc::setrlimit(resource, &limit) != 0 {
+                libc::_exit(CHILD_SETUP_FAILED);
             }
         }
         const SECCOMP_SET_MODE_FILTER: libc::c_ulong = 1;

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::Command;
 
 use run_support::{busybox_trapped, denials, guest_pair, trapbox_run};
-use trapbox_tests::{run, scratch_dir, Outcome};
+use trapbox_tests::{busybox, run, scratch_dir, Outcome};
 
 const GPL: &str = "/usr/share/common-licenses/GPL-3";
 
@@ -138,6 +138,15 @@ fn limits_processes_memory_and_wall_time() {
     assert!(started.elapsed() < std::time::Duration::from_secs(20), "the wall-time limit did not stop the guest");
     assert_eq!(out.status, 137, "{out:?}");
     assert!(out.stderr.contains("wall time limit of 1.0s reached"), "{}", out.stderr);
+
+    // The open-files limit binds the guest exactly as natively (the host's set-up fds and its
+    // pinned region do not count against it).
+    for limit in ["4", "5"] {
+        let script = "echo hi; ls / | head -1";
+        let native = run(Command::new("/bin/sh").args(["-c", &format!("ulimit -n {limit}; exec \"$0\" sh -c \"$1\""), busybox().to_str().unwrap(), script]).current_dir(&dir));
+        let out = run(trapbox_run(&["--allow-read", "/", "--limit-open-files", limit], &busybox_trapped(), &["sh", "-c", script]).current_dir(&dir));
+        assert_eq!((out.status, &out.stdout, &out.stderr), (native.status, &native.stdout, &native.stderr), "--limit-open-files {limit}");
+    }
 }
 
 #[test]
