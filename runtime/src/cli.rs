@@ -50,7 +50,7 @@ Policy (default deny):
   --policy FILE) plus what its program needs to start, shown by --print-policy. Opens and
   most path calls are performed by the host on its own copy of the arguments; the calls the
   kernel must run in the guest (exec, chdir, connect…) read the host's copy from a read-only
-  region it pins at 0x3f0000000000. A denial is refused with EACCES (ENOENT for metadata) and
+  region it pins at 0x550000000000. A denial is refused with EACCES (ENOENT for metadata) and
   logged with the call and the reason (to stderr, or to --log FILE). Underneath, a Landlock
   ruleset mirrors the grants. See the README for which layer enforces what.
   --unconfined turns the policy off: every call is still mediated and may be traced.

@@ -25,10 +25,12 @@ use trapbox_abi::linux::nr;
 
 use crate::sys::{self, Pid, SharedMapping};
 
-/// Where the region lives in every confined guest process: 4 GiB-aligned, far from where
-/// Linux places programs, libraries, heaps and stacks (and outside the shadow ranges of
-/// the common sanitizers).
-pub const PIN_BASE: u64 = 0x3f00_0000_0000;
+/// Where the region lives in every confined guest process: 4 GiB-aligned, ~340 GiB below
+/// where Linux loads position-independent programs (0x5555_5555_4000 plus up to 1 TiB of
+/// randomisation, their heap above them), far from libraries, mappings and stacks (near the
+/// top), and inside what the common sanitizers treat as application memory (ASan's high
+/// memory, TSan's and MSan's program ranges), so their fixed layouts do not collide with it.
+pub const PIN_BASE: u64 = 0x5500_0000_0000;
 /// Bytes per slot: two halves, each room for a path of `PATH_MAX` or a `msghdr` and its
 /// address (a call pins at most two things).
 const SLOT_LEN: usize = 2 * 4096;

@@ -11,7 +11,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#define PIN ((char *)0x3f0000000000UL)
+#define PIN ((char *)0x550000000000UL)
 
 static sigjmp_buf env;
 static void on_segv(int sig) { (void)sig; siglongjmp(env, 1); }
