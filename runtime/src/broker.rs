@@ -235,7 +235,12 @@ fn grant_root(grant: &Path) -> Result<(PathBuf, Arc<OwnedFd>), i32> {
     let root = if grant.is_dir() { grant } else { grant.parent().ok_or(EINVAL)? };
     let root_c = CString::new(root.as_os_str().as_bytes()).map_err(|_| EINVAL)?;
     let fd = Arc::new(crate::sys::openat2(libc::AT_FDCWD, &root_c, (libc::O_PATH | libc::O_DIRECTORY) as u64, 0, 0)?);
-    roots.push((grant.to_path_buf(), root.to_path_buf(), Arc::clone(&fd)));
+    // A process's /proc directory (a guest's own files) lives as long as the process: kept,
+    // it would pin a dead pid's directory and grow with every process.
+    let per_process = root.strip_prefix("/proc").ok().and_then(|r| r.iter().next()).is_some_and(|c| c.to_str().is_some_and(|c| c.parse::<u32>().is_ok()));
+    if !per_process {
+        roots.push((grant.to_path_buf(), root.to_path_buf(), Arc::clone(&fd)));
+    }
     Ok((root.to_path_buf(), fd))
 }
 

@@ -169,6 +169,34 @@ pub fn resolve_path(pid: Pid, dirfd: Option<u64>, path: &[u8], follow: bool) -> 
     Some(resolve(pid, dirfd, parent)?.join(name))
 }
 
+/// The files of its own `/proc/PID` directory every guest process may read: what a program
+/// learns about itself natively (sanitizers and runtimes read several at start). `mem`,
+/// `fd/`, `root`, `cwd` and the rest are not among them; `--print-policy` lists these.
+pub const OWN_PROC_FILES: [&str; 11] =
+    ["auxv", "cmdline", "comm", "environ", "limits", "maps", "smaps", "smaps_rollup", "stat", "statm", "status"];
+
+/// The directory to open `path` beneath when it is one of [`OWN_PROC_FILES`] of the calling
+/// thread `pid` or of its process, read only.
+pub fn own_proc_root(pid: Pid, path: &Path, access: u64) -> Option<PathBuf> {
+    if access != ACCESS_READ {
+        return None;
+    }
+    let rest = path.strip_prefix("/proc").ok()?;
+    let mut parts = rest.components();
+    let owner: Pid = parts.next()?.as_os_str().to_str()?.parse().ok()?;
+    let name = parts.next()?.as_os_str().to_str()?;
+    if parts.next().is_some() || !OWN_PROC_FILES.contains(&name) {
+        return None;
+    }
+    let tgid = || {
+        std::fs::read_to_string(format!("/proc/{pid}/status"))
+            .ok()?
+            .lines()
+            .find_map(|l| l.strip_prefix("Tgid:").and_then(|v| v.trim().parse::<Pid>().ok()))
+    };
+    (owner == pid || tgid() == Some(owner)).then(|| Path::new("/proc").join(owner.to_string()))
+}
+
 /// Why a call is refused: the errno and the sentence for the log.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Denial {
@@ -224,7 +252,7 @@ pub fn check(policy: &Policy, pid: Pid, number: u64, args: &[u64; 6]) -> Option<
         }
         let follow = follows_last_symlink(number, args);
         let Some(path) = resolve_path(pid, dirfd_index.map(|i| args[i]), &bytes, follow) else { continue };
-        if !policy.grants_for(&path, access).is_empty() {
+        if !policy.grants_for(&path, access).is_empty() || own_proc_root(pid, &path, access).is_some() {
             continue;
         }
         // The directories on the way to a grant may be looked at (not listed): programs stat

@@ -184,7 +184,8 @@ fn decide(listener: &OwnedFd, policy: &Policy, notif: &Notif) -> Answer {
         return Answer::Fail(libc::ENOENT);
     };
     let access = crate::confine::access_from_open_flags(flags);
-    let Some(grant) = policy.grants_for(&target, access).first().map(|g| g.path.clone()) else {
+    let grant = policy.grants_for(&target, access).first().map(|g| g.path.clone());
+    let Some(grant) = grant.or_else(|| crate::confine::own_proc_root(pid, &target, access)) else {
         let denial = crate::confine::denial_for(policy, &target, access, false);
         let call = crate::trace::format_call(pid, notif.data.nr as u64, &notif.data.args);
         crate::host_log!("trapbox: denied {call}: {}", denial.reason);

@@ -323,6 +323,11 @@ impl Policy {
             }
             let _ = writeln!(out, "]");
         }
+        let _ = writeln!(
+            out,
+            "# always readable by each guest process: its own /proc/self/{{{}}}",
+            crate::confine::OWN_PROC_FILES.join(",")
+        );
         let _ = writeln!(out, "net = {:?}", self.net.name());
         let _ = writeln!(out, "clear_env = {}", self.clear_env);
         let env: Vec<String> = self.env.iter().map(|(k, v)| format!("{k:?} = {v:?}")).collect();

@@ -77,6 +77,24 @@ fn a_setuid_program_does_not_raise_privileges() {
     assert_eq!((out.status, out.stdout.as_str()), (0, "65534\n"), "no-new-privileges keeps the setuid bit inert: {out:?}");
 }
 
+/// The region's fixed address must not collide with the fixed layouts sanitizer runtimes
+/// reserve (ASan's shadow and gap, TSan's and MSan's shadow and meta ranges).
+#[test]
+fn sanitizer_builds_run_confined_beside_the_pinned_region() {
+    let dir = scratch_dir("escape_pin_sanitizers");
+    for sanitizer in ["-fsanitize=address", "-fsanitize=thread"] {
+        let program = {
+            let _serial = run_support::fixture_lock();
+            trapbox_tests::build_guest("hello.c", &[sanitizer, "-O1"])
+        };
+        // LeakSanitizer refuses to run under any tracer (strace and gdb alike).
+        let out = run(trapbox_run(&["--allow-read", "/usr/share"], &program, &["7"]).env("ASAN_OPTIONS", "detect_leaks=0").env_remove("LD_LIBRARY_PATH").current_dir(&dir));
+        assert_eq!(out.status, 7, "{sanitizer}: {out:?}");
+        assert!(out.stdout.starts_with("hello from guest"), "{sanitizer}: {out:?}");
+        assert!(!out.stderr.contains("Sanitizer"), "{sanitizer}: {}", out.stderr);
+    }
+}
+
 #[test]
 fn the_pinned_argument_region_cannot_be_written_unmapped_or_replaced() {
     let dir = scratch_dir("escape_pin_region");

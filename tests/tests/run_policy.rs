@@ -102,6 +102,7 @@ fn a_policy_file_loads_prints_and_reports_errors_with_line_and_column() {
     assert!(out.stdout.contains("\"/usr/share\",  # policy file p.toml"), "{}", out.stdout);
     assert!(out.stdout.contains("# startup: the program"), "{}", out.stdout);
     assert!(out.stdout.contains("processes = 32"), "{}", out.stdout);
+    assert!(out.stdout.contains("# always readable by each guest process: its own /proc/self/{auxv,cmdline,"), "{}", out.stdout);
 
     let out = run(trapbox_run(&["--policy", "p.toml"], &busybox_trapped(), &["sh", "-c", &format!("cp {GPL} out/x && cat out/x | wc -l")]).current_dir(&dir));
     assert_eq!((out.status, out.stdout.trim()), (0, "674"), "{out:?}");
