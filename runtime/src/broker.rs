@@ -87,7 +87,70 @@ pub fn handles(number: u64, args: &[u64; 6]) -> bool {
 /// Whether the broker performs the call in every case (changes); a metadata query may be
 /// handed back to the kernel (see [`perform`]).
 pub fn performs_always(number: u64, args: &[u64; 6]) -> bool {
-    brokered(number, args).is_some() || namespace_change(number).is_some()
+    brokered(number, args).is_some() || namespace_change(number).is_some() || changes_through_fd(number, args)
+}
+
+/// Metadata changes through an fd: fchmod, fchown, fsetxattr, fremovexattr, futimens
+/// (utimensat with a NULL path) and fchownat with `AT_EMPTY_PATH`. The host performs them on
+/// its own duplicate of the guest's fd, so the file it checks is the file it changes, whatever
+/// another guest thread does to the fd number meanwhile (`dup2`).
+fn changes_through_fd(number: u64, args: &[u64; 6]) -> bool {
+    match number {
+        nr::FCHMOD | nr::FCHOWN | nr::FSETXATTR | nr::FREMOVEXATTR => true,
+        nr::UTIMENSAT => args[1] == 0,
+        nr::FCHOWNAT => args[4] & AT_EMPTY_PATH != 0,
+        _ => false,
+    }
+}
+
+/// Performs a change through an fd (see [`changes_through_fd`]) on the host's duplicate.
+fn change_through_fd(policy: &Policy, pid: Pid, number: u64, args: &[u64; 6], credentials_changed: bool) -> Result<u64, (i32, String)> {
+    let fd = args[0] as i32;
+    if number == nr::FCHOWNAT {
+        // With a path, the kernel would walk it: not served (the broker performs fchownat
+        // without AT_EMPTY_PATH beneath the grant instead).
+        match crate::trace::read_guest_string(pid, args[1], 1) {
+            Some((path, _)) if path.is_empty() => {}
+            Some(_) => {
+                return Err((EPERM, "not served with a path under a policy; use fchown on the fd, or a path without AT_EMPTY_PATH, which the host performs beneath the grant".into()))
+            }
+            None => return Ok(trapbox_abi::errno::encode_error(EFAULT)),
+        }
+    }
+    let file = match crate::sys::take_fd(pid, fd) {
+        Ok(file) => file,
+        Err(errno) => return Ok(trapbox_abi::errno::encode_error(errno.0)),
+    };
+    let at = proc_path(&file);
+    let path = std::fs::read_link(format!("/proc/self/fd/{}", file.as_raw_fd())).ok().filter(|p| p.is_absolute());
+    if let Some(path) = path.filter(|p| policy.grants_for(p, ACCESS_WRITE).is_empty()) {
+        return Err((EPERM, format!("{} (behind fd {fd}) is not granted write", path.display())));
+    }
+    if credentials_changed {
+        return Err((EPERM, "the guest changed its credentials; the broker will not act with the host's".into()));
+    }
+    // SAFETY: F_GETFL on an fd the host holds.
+    let opened_path_only = unsafe { libc::fcntl(file.as_raw_fd(), libc::F_GETFL) } & libc::O_PATH != 0;
+    if opened_path_only && matches!(number, nr::FCHMOD | nr::FCHOWN | nr::FSETXATTR | nr::FREMOVEXATTR) {
+        return Ok(trapbox_abi::errno::encode_error(libc::EBADF)); // as the kernel says for an O_PATH fd
+    }
+    let empty = c"";
+    let done = match number {
+        // SAFETY: a NUL-terminated /proc/self/fd path of an fd the host holds.
+        nr::FCHMOD => result_of(unsafe { libc::chmod(at.as_ptr(), args[1] as libc::mode_t) }),
+        nr::FCHOWN | nr::FCHOWNAT => {
+            let (uid, gid) = if number == nr::FCHOWN { (args[1], args[2]) } else { (args[2], args[3]) };
+            // SAFETY: an open fd, an empty NUL-terminated path and integer arguments.
+            result_of(unsafe { libc::fchownat(file.as_raw_fd(), empty.as_ptr(), uid as u32, gid as u32, AT_EMPTY_PATH as libc::c_int) })
+        }
+        nr::UTIMENSAT => times_of(pid, number, args[2]).and_then(|times| {
+            let ptr = times.as_ref().map_or(std::ptr::null(), |t| t.as_ptr());
+            // SAFETY: a /proc/self/fd path and a host copy of the times (or null).
+            result_of(unsafe { libc::utimensat(libc::AT_FDCWD, at.as_ptr(), ptr, 0) })
+        }),
+        _ => xattr(pid, number, args, &at),
+    };
+    Ok(done.unwrap_or_else(trapbox_abi::errno::encode_error))
 }
 
 /// A name the host will create, remove or rename: its parent directory, opened beneath the
@@ -223,9 +286,18 @@ pub fn open_beneath(grant: &Path, target: &Path, flags: u64, mode: u64) -> Resul
     crate::sys::openat2(root_fd.as_raw_fd(), &relative_c, flags, mode, resolve)
 }
 
+/// Opens the directory of every grant that exists now, before the guest runs (see
+/// [`grant_root`]): the guest cannot race the host to swap one of them for a symlink.
+pub fn open_grant_roots(policy: &Policy) {
+    for grant in &policy.grants {
+        let _ = grant_root(&grant.path);
+    }
+}
+
 /// The directory a grant is reached from (the grant, or a file grant's directory) and an
-/// `O_PATH` fd of it, opened at first use and kept: every open beneath the grant starts from
-/// that directory, as the Landlock rules (also opened once, at start) do.
+/// `O_PATH` fd of it, opened before the guest starts ([`open_grant_roots`]; a grant created
+/// later, at first use) and kept: every open beneath the grant starts from that directory, as
+/// the Landlock rules (also opened once, at start) do.
 fn grant_root(grant: &Path) -> Result<(PathBuf, Arc<OwnedFd>), i32> {
     static ROOTS: Mutex<Vec<(PathBuf, PathBuf, Arc<OwnedFd>)>> = Mutex::new(Vec::new());
     let mut roots = ROOTS.lock().unwrap_or_else(|e| e.into_inner());
@@ -287,6 +359,9 @@ pub fn perform(
     args: &[u64; 6],
     credentials_changed: bool,
 ) -> Result<u64, (i32, String)> {
+    if changes_through_fd(number, args) {
+        return change_through_fd(policy, pid, number, args, credentials_changed);
+    }
     if let Some((dirfd, path, follow)) = queried(number, args) {
         if credentials_changed {
             return Err((0, String::new())); // checked, then answered by the kernel
@@ -402,7 +477,7 @@ fn xattr(pid: Pid, number: u64, args: &[u64; 6], at: &CString) -> Result<u64, i3
     }
     let name = CString::new(name).map_err(|_| EINVAL)?;
     match number {
-        nr::SETXATTR | nr::LSETXATTR => {
+        nr::SETXATTR | nr::LSETXATTR | nr::FSETXATTR => {
             let size = usize::try_from(args[3]).map_err(|_| EINVAL)?;
             if size > XATTR_SIZE_MAX {
                 return Err(libc::E2BIG);

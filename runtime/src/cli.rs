@@ -299,6 +299,9 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
         }
         None => None,
     };
+    if let Some(policy) = &policy {
+        crate::broker::open_grant_roots(policy);
+    }
     let confinement = confinement(&all, ruleset.as_ref(), policy.is_some())?;
     let native_personality = args.personality == Personality::Native;
     let mut also_decided: Vec<u64> = Vec::new();

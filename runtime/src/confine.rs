@@ -30,6 +30,7 @@ const O_CREAT: u64 = libc::O_CREAT as u64;
 const O_TRUNC: u64 = libc::O_TRUNC as u64;
 const O_NOFOLLOW: u64 = libc::O_NOFOLLOW as u64;
 const AT_SYMLINK_NOFOLLOW: u64 = libc::AT_SYMLINK_NOFOLLOW as u64;
+const IN_DONT_FOLLOW: u64 = libc::IN_DONT_FOLLOW as u64;
 /// Longest path the host reads from the guest.
 const PATH_MAX: usize = libc::PATH_MAX as usize;
 
@@ -74,21 +75,28 @@ fn path_args(number: u64) -> Option<(&'static [PathArg], Need)> {
 }
 
 /// Whether call `number` follows a symlink in the last component of its path.
-fn follows_last_symlink(number: u64, args: &[u64; 6]) -> bool {
+pub fn follows_last_symlink(number: u64, args: &[u64; 6]) -> bool {
+    let unless = |flags: u64| flags & AT_SYMLINK_NOFOLLOW == 0;
     match number {
         nr::OPEN => args[1] & O_NOFOLLOW == 0,
         nr::OPENAT => args[2] & O_NOFOLLOW == 0,
-        nr::EXECVEAT => args[4] & AT_SYMLINK_NOFOLLOW == 0,
+        nr::EXECVEAT => unless(args[4]),
+        nr::LSTAT | nr::READLINK | nr::READLINKAT | nr::LGETXATTR | nr::LLISTXATTR => false,
+        nr::NEWFSTATAT | nr::FACCESSAT2 => unless(args[3]),
+        nr::STATX | nr::GETXATTRAT | nr::LISTXATTRAT => unless(args[2]),
+        nr::FILE_GETATTR => unless(args[4]),
+        nr::INOTIFY_ADD_WATCH => args[2] & IN_DONT_FOLLOW == 0,
         _ => true,
     }
 }
 
-/// The path arguments of a call the kernel may run in the guest after the host's check (a
-/// path call the broker does not always perform itself): the host pins them
-/// ([`crate::pinned`]) so the kernel reads exactly what was checked. Empty for every other call.
-pub fn kernel_read_paths(number: u64, args: &[u64; 6]) -> Vec<usize> {
+/// The (dirfd argument, path argument) pairs of a call the kernel may run in the guest after
+/// the host's check (a path call the broker does not always perform itself): the host pins
+/// them ([`crate::pinned`]) so the kernel reads exactly what was checked. Empty for every other
+/// call.
+pub fn kernel_read_paths(number: u64, args: &[u64; 6]) -> Vec<(Option<usize>, usize)> {
     match path_args(number) {
-        Some((paths, _)) if !crate::broker::performs_always(number, args) => paths.iter().map(|&(_, path)| path).collect(),
+        Some((paths, _)) if !crate::broker::performs_always(number, args) => paths.to_vec(),
         _ => Vec::new(),
     }
 }
@@ -215,18 +223,29 @@ pub fn check(policy: &Policy, pid: Pid, number: u64, args: &[u64; 6]) -> Option<
         Need::Metadata => ACCESS_READ,
     };
     for &(dirfd_index, path_index) in paths {
-        // utimensat(fd, NULL, …) is futimens: it acts on the fd, like an empty path.
-        let fd_only = number == nr::UTIMENSAT && args[path_index] == 0;
-        let read = if fd_only { Some((Vec::new(), false)) } else { crate::trace::read_guest_string(pid, args[path_index], PATH_MAX) };
+        let read = crate::trace::read_guest_string(pid, args[path_index], PATH_MAX);
+        // Unreadable: refused as the kernel would refuse it (EFAULT), never waved through — the
+        // kernel's own read might succeed a moment later.
         let Some((bytes, truncated)) = read else {
-            continue; // a bad pointer: the kernel answers EFAULT itself
+            return Some(Denial { errno: trapbox_abi::errno::EFAULT, reason: "the path is not readable".into() });
         };
         if truncated {
             return Some(Denial { errno: trapbox_abi::errno::ENAMETOOLONG, reason: "path longer than PATH_MAX".into() });
         }
+        // A change the kernel would make itself (the broker performs all the others on its own
+        // copies): by path, its walk could follow a symlink swapped in after the check; by fd,
+        // another thread could dup2 a different file onto the number; and Landlock covers
+        // neither. So setxattrat, removexattrat and file_setattr are not served.
+        if access == ACCESS_WRITE && !crate::broker::performs_always(number, args) {
+            return Some(Denial {
+                errno: trapbox_abi::errno::ENOSYS,
+                reason: "not served under a policy; use setxattr, fsetxattr, removexattr or fremovexattr, which the host performs on its own copies".into(),
+            });
+        }
         if bytes.is_empty() {
             // AT_EMPTY_PATH: the call acts on the file behind the fd. Reading its metadata is
-            // the guest's business (it holds the fd); executing or changing it needs the grant.
+            // the guest's business (it holds the fd); executing it needs the exec grant (and a
+            // dup2 race cannot help: memfds are never executable, Landlock checks the rest).
             if let (Some(index), Need::Fixed(access)) = (dirfd_index, need) {
                 match fd_path(pid, args[index]) {
                     Some(path) if policy.grants_for(&path, access).is_empty() => {
@@ -240,18 +259,12 @@ pub fn check(policy: &Policy, pid: Pid, number: u64, args: &[u64; 6]) -> Option<
             }
             continue;
         }
-        // A change the kernel would make by path (the broker performs all the others beneath
-        // the grant): the kernel's own walk could follow a symlink swapped in after the
-        // check, and Landlock does not cover these changes, so they are not served by path.
-        if access == ACCESS_WRITE && !crate::broker::performs_always(number, args) {
-            let (errno, instead) = match number {
-                nr::FCHOWNAT => (trapbox_abi::errno::EPERM, "fchown on the fd, or a path without AT_EMPTY_PATH"),
-                _ => (trapbox_abi::errno::ENOSYS, "setxattr, removexattr or the FS_IOC_FSSETXATTR ioctl"),
-            };
-            return Some(Denial { errno, reason: format!("not served with a path under a policy; use {instead}, which the host performs beneath the grant") });
-        }
-        let follow = follows_last_symlink(number, args);
-        let Some(path) = resolve_path(pid, dirfd_index.map(|i| args[i]), &bytes, follow) else { continue };
+        // A metadata query is judged by what its path leads to, the last symlink followed
+        // (the guest's own /proc links, exe, cwd, fd/N, are judged by what they name).
+        let follow = follows_last_symlink(number, args) || matches!(need, Need::Metadata);
+        let Some(path) = resolve_path(pid, dirfd_index.map(|i| args[i]), &bytes, follow) else {
+            return Some(Denial { errno: trapbox_abi::errno::EBADF, reason: "the directory the path is relative to cannot be known".into() });
+        };
         if !policy.grants_for(&path, access).is_empty() || own_proc_root(pid, &path, access).is_some() {
             continue;
         }
@@ -297,8 +310,9 @@ pub enum Rule {
     Deny(i32, &'static str),
     /// Signals or handles: the target (argument N, a pid) must be a guest process.
     GuestTarget(usize),
-    /// A change to the metadata of the file behind fd argument N: needs write access to it.
-    FdMetadata(usize),
+    /// A change to the metadata of the file behind an fd: needs write access to it; the
+    /// broker performs it on its own duplicate of the fd.
+    FdMetadata,
     /// Network: decided by the network policy.
     Network,
     /// Decided by the path check.
@@ -306,10 +320,14 @@ pub enum Rule {
 }
 
 /// Calls that run natively without a policy but must be decided under one: metadata changes
-/// through an fd, which Landlock does not cover.
-pub const POLICY_TRACED: [u64; 2] = [nr::FCHMOD, nr::FCHOWN];
+/// through an fd, which Landlock does not cover, and memfd_create (made non-executable).
+pub const POLICY_TRACED: [u64; 3] = [nr::FCHMOD, nr::FCHOWN, nr::MEMFD_CREATE];
 
 const TIOCSTI: u64 = libc::TIOCSTI;
+/// `MFD_EXEC` and `MFD_NOEXEC_SEAL` (linux/memfd.h).
+const MFD_EXEC: u64 = 0x10;
+/// See [`MFD_EXEC`].
+pub const MFD_NOEXEC_SEAL: u64 = 0x8;
 const TIOCLINUX: u64 = libc::TIOCLINUX;
 
 /// The default-deny table for calls the host sees under a policy: every call the host must
@@ -336,7 +354,11 @@ pub fn rule(number: u64, args: &[u64; 6]) -> Rule {
         nr::TGKILL | nr::RT_TGSIGQUEUEINFO => Rule::GuestTarget(0),
         nr::PIDFD_SEND_SIGNAL => Rule::Allow, // the pidfd came from a pidfd_open the host allowed
         nr::PIDFD_GETFD => Rule::Deny(EPERM, "takes fds out of another process"),
-        nr::FCHMOD | nr::FCHOWN | nr::FSETXATTR | nr::FREMOVEXATTR => Rule::FdMetadata(0),
+        nr::FCHMOD | nr::FCHOWN | nr::FSETXATTR | nr::FREMOVEXATTR => Rule::FdMetadata,
+        // A memfd is a file no grant covers (and Landlock does not see): it may hold data and
+        // code, but never be exec'ed; the debugger adds MFD_NOEXEC_SEAL to every one.
+        nr::MEMFD_CREATE if args[1] & MFD_EXEC != 0 => Rule::Deny(EPERM, "executable memfds are never granted"),
+        nr::MEMFD_CREATE => Rule::Allow,
         nr::SOCKET | nr::CONNECT | nr::BIND | nr::SENDTO | nr::SENDMSG | nr::SENDMMSG => Rule::Network,
         nr::SHMGET | nr::SHMAT | nr::SHMCTL | nr::SHMDT | nr::SEMGET | nr::SEMOP | nr::SEMCTL | nr::SEMTIMEDOP
         | nr::MSGGET | nr::MSGSND | nr::MSGRCV | nr::MSGCTL | nr::MQ_OPEN | nr::MQ_UNLINK | nr::MQ_TIMEDSEND
@@ -370,10 +392,10 @@ mod tests {
             assert!(path_args(number).is_some(), "{number}");
         }
         assert!(path_args(nr::READ).is_none() && path_args(nr::OPENAT2).is_none());
-        assert_eq!(kernel_read_paths(nr::EXECVE, &[0; 6]), [0]);
-        assert_eq!(kernel_read_paths(nr::OPENAT, &[0; 6]), [1]);
+        assert_eq!(kernel_read_paths(nr::EXECVE, &[0; 6]), [(None, 0)]);
+        assert_eq!(kernel_read_paths(nr::OPENAT, &[0; 6]), [(Some(0), 1)]);
         assert!(kernel_read_paths(nr::RENAMEAT2, &[0; 6]).is_empty(), "the broker performs it");
-        assert_eq!(kernel_read_paths(nr::NEWFSTATAT, &[0; 6]), [1], "a query the kernel may answer");
+        assert_eq!(kernel_read_paths(nr::NEWFSTATAT, &[0; 6]), [(Some(0), 1)], "a query the kernel may answer");
         assert_eq!(access_from_open_flags(0), ACCESS_READ);
         assert_eq!(access_from_open_flags(0o1), ACCESS_WRITE);
         assert_eq!(access_from_open_flags(O_CREAT), ACCESS_WRITE);

@@ -91,6 +91,9 @@ struct Thread {
     pinned: Option<PinSlot>,
     /// Just exec'ed under a policy: gets its pinned-argument region at the exec's exit.
     wants_pin_region: bool,
+    /// Argument registers the host changed for a running call (not pinned), given back at
+    /// its exit.
+    restore_args: Option<[u64; 6]>,
 }
 
 impl Thread {
@@ -103,6 +106,7 @@ impl Thread {
             held_signals: Vec::new(),
             pinned: None,
             wants_pin_region: false,
+            restore_args: None,
         }
     }
 }
@@ -502,12 +506,13 @@ impl Debugger {
                 let ours = target == 0 || (target > 0 && (self.processes.contains_key(&target) || self.threads.contains_key(&target)));
                 (!ours).then(|| (errno::EPERM, format!("process {target} is not part of the guest")))
             }
-            Rule::FdMetadata(index) => match crate::confine::fd_path(tid, args[index]) {
-                Some(path) if policy.grants_for(&path, trapbox_abi::hostcall::ACCESS_WRITE).is_empty() => {
-                    Some((errno::EPERM, format!("{} (behind fd {}) is not granted write", path.display(), args[index] as i32)))
+            Rule::FdMetadata => {
+                let changed = self.processes.get(&self.tgid(tid)).is_some_and(|p| p.credentials_changed.get());
+                match crate::broker::perform(policy, tid, number, args, changed) {
+                    Ok(raw) => return Verdict::Answer(raw),
+                    Err(denial) => Some(denial),
                 }
-                _ => None,
-            },
+            }
             Rule::Network => match crate::netpolicy::check(policy, tid, number, args) {
                 crate::netpolicy::NetVerdict::Allow => None,
                 crate::netpolicy::NetVerdict::Done(raw) => return Verdict::Answer(raw),
@@ -605,14 +610,20 @@ impl Debugger {
         match verdict {
             Verdict::Execute => {
                 let watch_exec = !self.exec_seen && tid == self.leader && (number == nr::EXECVE || number == nr::EXECVEAT);
-                let pins = pinned.is_some();
+                let mut restores = pinned.is_some();
                 if let Some(slot) = pinned {
                     regs.orig_rax = number;
                     set_args(&mut regs, &args);
                     sys::set_regs(tid, &regs)?;
                     self.thread(tid).pinned = Some(slot); // the registers come back at the exit
+                } else if number == nr::MEMFD_CREATE && self.settings.policy.is_some() {
+                    // Never executable (see confine::rule); the guest's flags come back at the exit.
+                    self.thread(tid).restore_args = Some(args);
+                    regs.rsi |= crate::confine::MFD_NOEXEC_SEAL;
+                    sys::set_regs(tid, &regs)?;
+                    restores = true;
                 }
-                if self.settings.trace.is_some() || watch_exec || pins {
+                if self.settings.trace.is_some() || watch_exec || restores {
                     if self.settings.trace.is_some() || watch_exec {
                         let call = self.describe(tid, number, &args, route);
                         self.thread(tid).pending = Some(call);
@@ -651,6 +662,11 @@ impl Debugger {
                 let _ = sys::write_memory(tid, vector.wrapping_add(56), &(sent as u32).to_le_bytes());
                 regs.rax = 1;
             }
+            sys::set_regs(tid, &regs)?;
+        }
+        if let Some(args) = self.thread(tid).restore_args.take() {
+            let mut regs = sys::get_regs(tid)?;
+            set_args(&mut regs, &args);
             sys::set_regs(tid, &regs)?;
         }
         if std::mem::take(&mut self.thread(tid).wants_pin_region) {

@@ -51,7 +51,8 @@ struct Address {
 
 impl Address {
     fn read(pid: Pid, addr: u64, len: u64) -> Result<Address, i32> {
-        let len = usize::try_from(len).map_err(|_| EINVAL)?;
+        // The kernel's addrlen is an int: only the low 32 bits count.
+        let len = usize::try_from(len as u32 as i32).map_err(|_| EINVAL)?;
         if !(2..=128).contains(&len) {
             return Err(EINVAL);
         }

@@ -2,18 +2,22 @@
 //! that a call the kernel must run in the guest (exec, chdir, an `O_PATH` open, connect,
 //! sendmsg…) reads the host's copy, not memory the guest can still change.
 //!
-//! Under a policy, every guest process gets, right after each `execve`, a 512 KiB region at the
+//! Under a policy, every guest process gets, right after each `execve`, a 768 KiB region at the
 //! fixed address [`PIN_BASE`]: a shared mapping of a memfd sealed with
 //! `F_SEAL_FUTURE_WRITE`, mapped read-only in the guest (the kernel then refuses any later
 //! `mprotect` to writable) and read-write only in the host. When such a call stops in the host,
 //! the host copies each argument it decides on (a path, a socket address, a `msghdr` with its
 //! address) once into a free slot, points the argument register at the slot, checks the policy
 //! on that copy and lets the kernel run the call; the original registers come back at the
-//! call's exit. A second guest thread can rewrite its own buffer as
+//! call's exit. Paths (but exec's, whose spelling a script sees as `$0`) are pinned as the
+//! absolute path the host resolved, so the kernel's walk depends on no fd number or working
+//! directory another thread could change in between. A second guest thread can rewrite its own buffer as
 //! often as it likes: the kernel never reads it.
 //!
 //! What could still change the slot's bytes is replacing the mapping itself (`munmap`,
-//! `mmap(MAP_FIXED)`, `mremap`, `madvise(MADV_DONTFORK)` followed by a fork, `remap_file_pages`).
+//! `mmap(MAP_FIXED)`, `mremap`, `madvise(MADV_DONTFORK)` followed by a fork, `remap_file_pages`),
+//! and what could make the host's read of a slot differ from the kernel's is changing its
+//! protection (`mprotect`, `pkey_mprotect`).
 //! The seccomp backstop sends those calls to the host whenever their range can reach the
 //! region (a cheap test on the high 32 bits of the address and length, see
 //! [`crate::seccomp`]), and the host refuses any that touches it ([`touches_region`]).
@@ -31,31 +35,54 @@ use crate::sys::{self, Pid, SharedMapping};
 /// top), and inside what the common sanitizers treat as application memory (ASan's high
 /// memory, TSan's and MSan's program ranges), so their fixed layouts do not collide with it.
 pub const PIN_BASE: u64 = 0x5500_0000_0000;
-/// Bytes per slot: two halves, each room for a path of `PATH_MAX` or a `msghdr` and its
-/// address (a call pins at most two things).
-const SLOT_LEN: usize = 2 * 4096;
-/// Slots: calls of one address space that may be in flight at once.
-const SLOTS: usize = 64;
+/// Path slots: two halves, each room for a path of `PATH_MAX` (a call pins at most two).
+const PATH_SLOT_LEN: usize = 2 * 4096;
+/// Path slots: path calls of one address space that may be in flight at once.
+const PATH_SLOTS: usize = 64;
+/// Small slots, after the path slots: a socket address, or a `msghdr` and its address (a
+/// blocking send holds one for as long as it blocks, so there are many).
+const SMALL_SLOT_LEN: usize = 256;
+/// See [`SMALL_SLOT_LEN`].
+const SMALL_SLOTS: usize = 1024;
 /// The region's length.
-pub const PIN_LEN: u64 = (SLOT_LEN * SLOTS) as u64;
-const _: () = assert!(SLOTS <= 64, "the busy set is a u64");
+pub const PIN_LEN: u64 = (PATH_SLOT_LEN * PATH_SLOTS + SMALL_SLOT_LEN * SMALL_SLOTS) as u64;
+/// Busy-set words: one for the path slots, then the small ones.
+const BUSY_WORDS: usize = 1 + SMALL_SLOTS / 64;
+const _: () = assert!(PATH_SLOTS == 64 && SMALL_SLOTS.is_multiple_of(64), "busy sets are u64 words");
 
-/// The memory-map calls whose range the backstop checks against the region.
-pub const GUARDED_CALLS: [u64; 5] = [nr::MMAP, nr::MUNMAP, nr::MREMAP, nr::MADVISE, nr::REMAP_FILE_PAGES];
+/// The memory-map and protection calls whose range the backstop checks against the region
+/// (a `PROT_NONE` flip would make the host's read of a slot fail while the kernel's later
+/// read succeeds).
+pub const GUARDED_CALLS: [u64; 7] =
+    [nr::MMAP, nr::MUNMAP, nr::MREMAP, nr::MADVISE, nr::REMAP_FILE_PAGES, nr::MPROTECT, nr::PKEY_MPROTECT];
 
 /// One process's region (shared with the children that inherit the mapping).
 #[derive(Debug)]
 pub struct PinPage {
     view: SharedMapping,
-    /// Bit `i` set: slot `i` holds the arguments of a call still running.
-    busy: Cell<u64>,
+    /// Bit `i` of word 0: path slot `i` holds the arguments of a call still running; words
+    /// 1.. the same for the small slots.
+    busy: Cell<[u64; BUSY_WORDS]>,
 }
 
 /// One argument the host copies into a slot before checking it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PinItem {
-    /// A NUL-terminated path at argument N (at most `PATH_MAX` bytes).
+    /// A NUL-terminated path at argument N (at most `PATH_MAX` bytes), pinned as written
+    /// (exec: a script's `$0` and `AT_EXECFN` stay what the guest passed).
     Path(usize),
+    /// A path at argument `path`, pinned as the absolute path the host resolved against the
+    /// `dirfd` argument or the working directory (symlinks followed but, unless `follow`,
+    /// the last): what the kernel then walks no longer depends on an fd number or a working
+    /// directory another thread can change. An empty path (an fd-only call) stays empty.
+    ResolvedPath {
+        /// The dirfd argument, if the call has one.
+        dirfd: Option<usize>,
+        /// The path argument.
+        path: usize,
+        /// Whether the call follows a symlink in the last component.
+        follow: bool,
+    },
     /// A socket address at argument N whose length is argument M (at most 128 bytes, as the
     /// kernel allows); a null pointer stays null.
     Address(usize, usize),
@@ -99,10 +126,14 @@ pub struct Plan {
 pub fn plan(number: u64, args: &[u64; 6]) -> Option<Plan> {
     let simple = |items: Vec<PinItem>| Some(Plan { number, args: *args, guest_args: *args, items, after: AfterExit::Restore });
     match number {
+        // A NULL destination lives in a register: nothing another thread could change.
+        nr::SENDTO if args[4] == 0 => None,
+        nr::CONNECT | nr::BIND if args[1] == 0 => None,
         nr::CONNECT | nr::BIND => simple(vec![PinItem::Address(1, 2)]),
         nr::SENDTO => simple(vec![PinItem::Address(4, 5)]),
         nr::SENDMSG => simple(vec![PinItem::Msghdr(1)]),
-        nr::SENDMMSG if args[2] > 0 => Some(Plan {
+        // (vlen is an unsigned int: the kernel sees only the low 32 bits.)
+        nr::SENDMMSG if args[2] as u32 > 0 => Some(Plan {
             number: nr::SENDMSG,
             args: [args[0], args[1], args[3], 0, 0, 0],
             guest_args: *args,
@@ -114,7 +145,16 @@ pub fn plan(number: u64, args: &[u64; 6]) -> Option<Plan> {
             if paths.is_empty() {
                 return None;
             }
-            simple(paths.into_iter().map(PinItem::Path).collect())
+            let follow = crate::confine::follows_last_symlink(number, args);
+            let exec = matches!(number, nr::EXECVE | nr::EXECVEAT);
+            let item = |(dirfd, path): (Option<usize>, usize)| {
+                if exec {
+                    PinItem::Path(path)
+                } else {
+                    PinItem::ResolvedPath { dirfd, path, follow }
+                }
+            };
+            simple(paths.into_iter().map(item).collect())
         }
     }
 }
@@ -135,7 +175,9 @@ pub struct PinSlot {
 
 impl Drop for PinSlot {
     fn drop(&mut self) {
-        self.page.busy.set(self.page.busy.get() & !(1u64 << self.index));
+        let mut busy = self.page.busy.get();
+        busy[self.index / 64] &= !(1u64 << (self.index % 64));
+        self.page.busy.set(busy);
     }
 }
 
@@ -159,11 +201,18 @@ impl PinPage {
     /// Copies what `plan` names into a free slot and returns the slot and the arguments with
     /// those pointers moved there.
     pub fn pin(self: &Rc<Self>, pid: Pid, number: u64, plan: &Plan) -> Result<(PinSlot, [u64; 6]), PinError> {
-        let busy = self.busy.get();
-        let index = (0..SLOTS).find(|i| busy & (1u64 << i) == 0).ok_or(PinError::Busy)?;
+        // Paths take a path slot; an address or a msghdr (always alone) a small one.
+        let small = plan.items.iter().all(|item| matches!(item, PinItem::Address(..) | PinItem::Msghdr(_)));
+        let mut busy = self.busy.get();
+        let words = if small { 1..BUSY_WORDS } else { 0..1 };
+        let index = words
+            .flat_map(|word| (0..64).map(move |bit| word * 64 + bit))
+            .find(|&i| busy[i / 64] & (1u64 << (i % 64)) == 0)
+            .ok_or(PinError::Busy)?;
+        let slot_start = if small { PATH_SLOT_LEN * PATH_SLOTS + (index - 64) * SMALL_SLOT_LEN } else { index * PATH_SLOT_LEN };
         let mut pinned = plan.args;
         for (n, item) in plan.items.iter().take(2).enumerate() {
-            let offset = index * SLOT_LEN + n * 4096;
+            let offset = slot_start + n * 4096;
             let at = PIN_BASE + offset as u64;
             match *item {
                 PinItem::Path(arg) => {
@@ -179,6 +228,31 @@ impl PinPage {
                     self.put(offset, &bytes)?;
                     pinned[arg] = at;
                 }
+                PinItem::ResolvedPath { dirfd, path, follow } => {
+                    if plan.args[path] == 0 {
+                        continue; // NULL stays NULL (futimens: utimensat on the fd alone)
+                    }
+                    let (bytes, truncated) =
+                        crate::trace::read_guest_string(pid, plan.args[path], 4096).ok_or(PinError::Argument(libc::EFAULT))?;
+                    if truncated {
+                        return Err(PinError::Argument(libc::ENAMETOOLONG));
+                    }
+                    let mut resolved = if bytes.is_empty() {
+                        Vec::new()
+                    } else {
+                        // A base that cannot be known (no such fd) is refused as the kernel would.
+                        let absolute = crate::confine::resolve_path(pid, dirfd.map(|i| plan.args[i]), &bytes, follow)
+                            .ok_or(PinError::Argument(libc::EBADF))?;
+                        use std::os::unix::ffi::OsStrExt;
+                        absolute.as_os_str().as_bytes().to_vec()
+                    };
+                    if resolved.len() >= 4096 {
+                        return Err(PinError::Argument(libc::ENAMETOOLONG));
+                    }
+                    resolved.push(0);
+                    self.put(offset, &resolved)?;
+                    pinned[path] = at;
+                }
                 PinItem::Address(arg, len_arg) => {
                     if plan.args[arg] == 0 {
                         continue;
@@ -190,10 +264,17 @@ impl PinPage {
                 PinItem::Msghdr(arg) => {
                     let mut header = sys::read_guest_bytes(pid, plan.args[arg], MSGHDR_LEN).ok_or(PinError::Argument(libc::EFAULT))?;
                     let name = u64::from_le_bytes(header[0..8].try_into().expect("8 bytes"));
-                    // The kernel clamps a longer msg_namelen to the address maximum.
-                    let name_len = u64::from(u32::from_le_bytes(header[8..12].try_into().expect("4 bytes"))).min(ADDRESS_MAX);
+                    // As the kernel reads it: a negative msg_namelen is EINVAL, a longer one is
+                    // clamped to the address maximum, and a zero one means no address at all.
+                    let name_len = i32::from_le_bytes(header[8..12].try_into().expect("4 bytes"));
+                    if name_len < 0 {
+                        return Err(PinError::Argument(libc::EINVAL));
+                    }
+                    let name_len = u64::from(name_len.unsigned_abs()).min(ADDRESS_MAX);
                     header[8..12].copy_from_slice(&(name_len as u32).to_le_bytes());
-                    if name != 0 {
+                    if name_len == 0 {
+                        header[0..8].copy_from_slice(&0u64.to_le_bytes());
+                    } else if name != 0 {
                         let bytes = read_address(pid, name, name_len)?;
                         self.put(offset + MSGHDR_NAME_AT, &bytes)?;
                         header[0..8].copy_from_slice(&(at + MSGHDR_NAME_AT as u64).to_le_bytes());
@@ -203,7 +284,8 @@ impl PinPage {
                 }
             }
         }
-        self.busy.set(busy | (1u64 << index));
+        busy[index / 64] |= 1u64 << (index % 64);
+        self.busy.set(busy);
         let slot = PinSlot { page: Rc::clone(self), index, original_number: number, original_args: plan.guest_args, after: plan.after };
         Ok((slot, pinned))
     }
@@ -218,8 +300,10 @@ impl PinPage {
 }
 
 /// A socket address of `len` bytes at `addr` in the guest, refused as the kernel refuses it.
+/// (`len` is the kernel's `int addrlen`: only its low 32 bits count, and negative is EINVAL.)
 fn read_address(pid: Pid, addr: u64, len: u64) -> Result<Vec<u8>, PinError> {
-    if len > ADDRESS_MAX {
+    let len = len as u32 as i32;
+    if !(0..=ADDRESS_MAX as i32).contains(&len) {
         return Err(PinError::Argument(libc::EINVAL));
     }
     sys::read_guest_bytes(pid, addr, len as usize).ok_or(PinError::Argument(libc::EFAULT))
@@ -241,7 +325,7 @@ pub fn create(tid: Pid, nul_byte: u64, mut inject: impl FnMut(u64, [u64; 6]) -> 
         let map_flags = (libc::MAP_SHARED | libc::MAP_FIXED_NOREPLACE) as u64;
         let raw = inject(nr::MMAP, [PIN_BASE, PIN_LEN, libc::PROT_READ as u64, map_flags, guest_fd, 0]).ok_or("the thread is gone")?;
         match trapbox_abi::errno::decode(raw) {
-            Ok(PIN_BASE) => Ok(PinPage { view, busy: Cell::new(0) }),
+            Ok(PIN_BASE) => Ok(PinPage { view, busy: Cell::new([0; BUSY_WORDS]) }),
             Ok(other) => Err(format!("the kernel placed it at {other:#x}")),
             Err(e) => Err(format!("mapping it at {PIN_BASE:#x} failed: {}", sys::Errno(e))),
         }
@@ -256,7 +340,7 @@ pub fn touches_region(number: u64, args: &[u64; 6]) -> bool {
     let overlaps = |start: u64, len: u64| start < PIN_BASE + PIN_LEN && start.saturating_add(len.max(1)) > PIN_BASE;
     match number {
         nr::MMAP => args[3] & libc::MAP_FIXED as u64 != 0 && overlaps(args[0], args[1]),
-        nr::MUNMAP | nr::MADVISE | nr::REMAP_FILE_PAGES => overlaps(args[0], args[1]),
+        nr::MUNMAP | nr::MADVISE | nr::REMAP_FILE_PAGES | nr::MPROTECT | nr::PKEY_MPROTECT => overlaps(args[0], args[1]),
         nr::MREMAP => {
             let moved = args[3] & libc::MREMAP_FIXED as u64 != 0 && overlaps(args[4], args[2]);
             overlaps(args[0], args[1].max(args[2])) || moved

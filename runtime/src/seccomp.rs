@@ -5,7 +5,7 @@
 //!
 //! 1. architecture is not x86-64 (`int 0x80`, `sysenter` from a 64-bit process) → kill the process;
 //! 2. the x32 bit (`0x4000_0000`) is set → kill the process;
-//! 3. under a policy, a memory-map call whose range may reach the pinned-argument region
+//! 3. under a policy, a memory-map or protection call whose range may reach the pinned-argument region
 //!    ([`crate::pinned`]) → `SECCOMP_RET_TRACE` (the host refuses any that touches it);
 //! 4. the call is [`Disposition::Native`](crate::syscalls::Disposition::Native) in the
 //!    dispatcher's table → allow;
@@ -137,10 +137,12 @@ fn guard(base: u64) -> Vec<SockFilter> {
     use trapbox_abi::linux::nr;
     use GuardTest::*;
     let map_fixed = libc::MAP_FIXED as u32;
-    let calls: [(u64, &[GuardTest]); 4] = [
+    let calls: [(u64, &[GuardTest]); 6] = [
         (nr::MMAP, &[NeedsFlag(3, map_fixed), LongLength(1), NearRegion(0)]),
         (nr::MUNMAP, &[LongLength(1), NearRegion(0)]),
         (nr::MADVISE, &[LongLength(1), NearRegion(0)]),
+        (nr::MPROTECT, &[LongLength(1), NearRegion(0)]),
+        (nr::PKEY_MPROTECT, &[LongLength(1), NearRegion(0)]),
         (nr::MREMAP, &[LongLength(1), LongLength(2), NearRegion(0), NearRegion(4)]),
     ];
     let mut prog = Vec::new();
@@ -270,7 +272,7 @@ mod tests {
         }
         assert!(traced > 100);
         let ordinary = [0x7f12_3456_0000, 0x21000, 3, 0x22, 0, 0];
-        for number in [nr::MMAP, nr::MUNMAP, nr::MADVISE, nr::MREMAP] {
+        for number in [nr::MMAP, nr::MUNMAP, nr::MADVISE, nr::MREMAP, nr::MPROTECT, nr::PKEY_MPROTECT] {
             assert_eq!(evaluate(&guarded, AUDIT_ARCH_X86_64, number as u32, &ordinary), RET_ALLOW, "nr {number}");
         }
         for nr in 0..TABLE.len() as u32 {

@@ -36,6 +36,7 @@ int main(void) {
         puts("write: fault");
     }
     report("mprotect", mprotect(PIN, 4096, PROT_READ | PROT_WRITE));
+    report("mprotect none", mprotect(PIN, 4096, PROT_NONE));
     report("munmap", munmap(PIN, 4096));
     report("mmap fixed", mmap(PIN, 4096, PROT_READ | PROT_WRITE, MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS, -1, 0) == MAP_FAILED ? -1 : 0);
     report("mmap fixed from below", mmap(PIN - 0x100000000UL, 0x200000000UL, PROT_READ, MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0) == MAP_FAILED ? -1 : 0);

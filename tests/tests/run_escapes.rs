@@ -104,7 +104,7 @@ fn the_pinned_argument_region_cannot_be_written_unmapped_or_replaced() {
         assert_eq!(out.status, 0, "{out:?}");
         assert_eq!(
             out.stdout,
-            "read: ok\nwrite: fault\nmprotect: Permission denied\nmunmap: Operation not permitted\n\
+            "read: ok\nwrite: fault\nmprotect: Operation not permitted\nmprotect none: Operation not permitted\nmunmap: Operation not permitted\n\
              mmap fixed: Operation not permitted\nmmap fixed from below: Operation not permitted\n\
              mremap onto: Operation not permitted\nmadvise dontfork: Operation not permitted\n\
              munmap everything: Operation not permitted\nmunmap own page: succeeded\n",
@@ -112,7 +112,7 @@ fn the_pinned_argument_region_cannot_be_written_unmapped_or_replaced() {
             program.display()
         );
         let refused = denials(&out).iter().filter(|l| l.contains("pinned-argument region")).count();
-        assert_eq!(refused, 6, "each host refusal is logged: {}", out.stderr);
+        assert_eq!(refused, 8, "each host refusal is logged: {}", out.stderr);
     }
 }
 
@@ -130,4 +130,51 @@ fn the_host_cannot_be_traced_signalled_or_read() {
         assert_eq!(out.status, 0, "{out:?}");
         assert!(denials(&out).iter().filter(|l| l.contains("is not part of the guest")).count() >= 4, "{}", out.stderr);
     }
+}
+
+#[test]
+fn an_fd_swapped_to_a_memfd_never_execs_outside_the_exec_grants() {
+    // The allowed program is granted but not executable (mode 0644): the kernel refuses it, so
+    // every one of the 3000 rounds is tried, and the only exec that could succeed is the memfd.
+    let dir = scratch_dir("escape_exec_memfd");
+    std::fs::create_dir_all(dir.join("bin")).unwrap();
+    std::fs::copy(trapbox_tests::busybox(), dir.join("bin/not-executable")).unwrap();
+    std::fs::set_permissions(dir.join("bin/not-executable"), std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+    let (plain, _) = guest_pair("exec_memfd_race.c");
+    let fixtures = plain.parent().unwrap().to_str().unwrap().to_string();
+    let out = run(trapbox_run(&["--allow-exec", "./bin", "--allow-read", &fixtures], &plain, &["bin/not-executable", plain.to_str().unwrap()])
+        .current_dir(&dir));
+    assert_eq!((out.status, out.stdout.as_str()), (1, "no exec succeeded\n"), "{}", out.stderr);
+    assert!(denials(&out).iter().any(|l| l.contains("execveat(") && l.contains("memfd:payload")), "{}", out.stderr);
+}
+
+#[test]
+fn an_fd_number_swapped_by_a_racing_thread_never_changes_a_read_only_file() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = scratch_dir("escape_fd_race");
+    std::fs::create_dir_all(dir.join("w")).unwrap();
+    std::fs::create_dir_all(dir.join("ro")).unwrap();
+    let (plain, _) = guest_pair("fd_race.c");
+    for mode in ["fchmod", "futimens"] {
+        for file in ["w/f", "ro/f"] {
+            std::fs::write(dir.join(file), "x").unwrap();
+            std::fs::set_permissions(dir.join(file), std::fs::Permissions::from_mode(0o644)).unwrap();
+        }
+        let before = std::fs::metadata(dir.join("ro/f")).unwrap();
+        let out = run(trapbox_run(&["--allow-write", "./w", "--allow-read", "./ro"], &plain, &[mode, "w/f", "ro/f"]).current_dir(&dir));
+        assert_eq!((out.status, out.stdout.clone()), (0, format!("{mode}: the read-only file is unchanged\n")), "{}", out.stderr);
+        let after = std::fs::metadata(dir.join("ro/f")).unwrap();
+        assert_eq!((after.permissions().mode(), after.modified().unwrap()), (before.permissions().mode(), before.modified().unwrap()), "{mode}");
+        assert!(denials(&out).iter().any(|l| l.contains("ro/f (behind fd 100) is not granted write")), "{mode}: {}", out.stderr);
+    }
+    // A relative path checked against one directory must not be walked from another: the
+    // kernel gets the absolute path the host resolved.
+    // From g/a/b, ../../secret is g/secret (granted); from g/a it is the outside ./secret.
+    use std::os::unix::fs::MetadataExt;
+    std::fs::create_dir_all(dir.join("g/a/b")).unwrap();
+    std::fs::write(dir.join("g/secret"), "granted").unwrap();
+    std::fs::write(dir.join("secret"), "outside").unwrap();
+    let outside = std::fs::metadata(dir.join("secret")).unwrap().ino().to_string();
+    let out = run(trapbox_run(&["--allow-read", "./g"], &plain, &["openat", "g/a/b", "g/a", "../../secret", &outside]).current_dir(&dir));
+    assert_eq!((out.status, out.stdout.as_str()), (0, "openat: never reached the forbidden file\n"), "{}", out.stderr);
 }
