@@ -580,33 +580,32 @@ impl Debugger {
     fn on_seccomp(&mut self, tid: Pid) -> Result<(), Errno> {
         self.stats.backstop += 1;
         let mut regs = sys::get_regs(tid)?;
-        let number = regs.orig_rax;
+        let mut number = regs.orig_rax;
         self.stats.count(number, Route::Backstop);
         let mut args = args_of(&regs);
-        // What the kernel would read from guest memory for a decision is pinned first, and
-        // decided there (a sendmmsg becomes a sendmsg of its first message).
-        let mut pinned = None;
-        let mut number = number;
-        if let Some(plan) = self.pins_arguments().then(|| crate::pinned::plan(number, &args)).flatten() {
-            match self.pin_arguments(tid, number, &plan) {
-                Ok((slot, moved)) => {
-                    pinned = Some(slot);
-                    args = moved;
-                    number = plan.number;
-                }
-                Err(errno) => {
-                    regs.orig_rax = u64::MAX;
-                    regs.rax = errno::encode_error(errno);
-                    sys::set_regs(tid, &regs)?;
-                    return self.resume(tid, 0);
-                }
-            }
-        }
         let from_stub = self
             .stub(tid)
             .is_some_and(|stub| regs.rip == stub + inject::FAST_RETURN || regs.rip == stub + inject::SLOW_RETURN);
         let route = if from_stub { Route::Trap } else { Route::Backstop };
-        let verdict = self.decide(tid, number, &args);
+        let mut verdict = self.decide(tid, number, &args);
+        // A call the kernel will run, whose decision read guest memory the kernel would read
+        // again, is pinned and decided again on the pinned copy: that second decision is the
+        // one that counts (a sendmmsg becomes a sendmsg of its first message). Calls the host
+        // answered or refused read nothing twice.
+        let mut pinned = None;
+        if verdict == Verdict::Execute && self.pins_arguments() {
+            if let Some(plan) = crate::pinned::plan(number, &args) {
+                verdict = match self.pin_arguments(tid, number, &plan) {
+                    Ok((slot, moved)) => {
+                        pinned = Some(slot);
+                        args = moved;
+                        number = plan.number;
+                        self.decide(tid, number, &args)
+                    }
+                    Err(errno) => Verdict::Refuse(errno),
+                };
+            }
+        }
         match verdict {
             Verdict::Execute => {
                 let watch_exec = !self.exec_seen && tid == self.leader && (number == nr::EXECVE || number == nr::EXECVEAT);
