@@ -109,7 +109,9 @@ fn change_through_fd(policy: &Policy, pid: Pid, number: u64, args: &[u64; 6], cr
     if number == nr::FCHOWNAT {
         // With a path, the kernel would walk it: not served (the broker performs fchownat
         // without AT_EMPTY_PATH beneath the grant instead).
+        let null_is_empty = args[1] == 0; // Linux 6.11+: NULL with AT_EMPTY_PATH
         match crate::trace::read_guest_string(pid, args[1], 1) {
+            _ if null_is_empty => {}
             Some((path, _)) if path.is_empty() => {}
             Some(_) => {
                 return Err((EPERM, "not served with a path under a policy; use fchown on the fd, or a path without AT_EMPTY_PATH, which the host performs beneath the grant".into()))
@@ -122,8 +124,12 @@ fn change_through_fd(policy: &Policy, pid: Pid, number: u64, args: &[u64; 6], cr
         Err(errno) => return Ok(trapbox_abi::errno::encode_error(errno.0)),
     };
     let at = proc_path(&file);
-    let path = std::fs::read_link(format!("/proc/self/fd/{}", file.as_raw_fd())).ok().filter(|p| p.is_absolute());
-    if let Some(path) = path.filter(|p| policy.grants_for(p, ACCESS_WRITE).is_empty()) {
+    // A file with a path needs the write grant; an anonymous object (pipe, socket: no path
+    // a grant could name) is the guest's own; one whose link cannot be read is refused.
+    let Ok(path) = std::fs::read_link(format!("/proc/self/fd/{}", file.as_raw_fd())) else {
+        return Err((EPERM, format!("the file behind fd {fd} cannot be named")));
+    };
+    if path.is_absolute() && policy.grants_for(&path, ACCESS_WRITE).is_empty() {
         return Err((EPERM, format!("{} (behind fd {fd}) is not granted write", path.display())));
     }
     if credentials_changed {
@@ -131,7 +137,7 @@ fn change_through_fd(policy: &Policy, pid: Pid, number: u64, args: &[u64; 6], cr
     }
     // SAFETY: F_GETFL on an fd the host holds.
     let opened_path_only = unsafe { libc::fcntl(file.as_raw_fd(), libc::F_GETFL) } & libc::O_PATH != 0;
-    if opened_path_only && matches!(number, nr::FCHMOD | nr::FCHOWN | nr::FSETXATTR | nr::FREMOVEXATTR) {
+    if opened_path_only && matches!(number, nr::FCHMOD | nr::FCHOWN | nr::FSETXATTR | nr::FREMOVEXATTR | nr::UTIMENSAT) {
         return Ok(trapbox_abi::errno::encode_error(libc::EBADF)); // as the kernel says for an O_PATH fd
     }
     let empty = c"";

@@ -90,6 +90,18 @@ pub fn follows_last_symlink(number: u64, args: &[u64; 6]) -> bool {
     }
 }
 
+/// Whether call `number` has `AT_EMPTY_PATH` set (it then acts on its dirfd when the path is
+/// empty, or NULL on Linux 6.11+).
+pub fn takes_empty_path(number: u64, args: &[u64; 6]) -> bool {
+    let flags = match number {
+        nr::NEWFSTATAT | nr::FACCESSAT2 => args[3],
+        nr::STATX | nr::GETXATTRAT | nr::LISTXATTRAT | nr::SETXATTRAT | nr::REMOVEXATTRAT => args[2],
+        nr::EXECVEAT | nr::FCHOWNAT | nr::FILE_GETATTR | nr::FILE_SETATTR | nr::LINKAT => args[4],
+        _ => 0,
+    };
+    flags & libc::AT_EMPTY_PATH as u64 != 0
+}
+
 /// The (dirfd argument, path argument) pairs of a call the kernel may run in the guest after
 /// the host's check (a path call the broker does not always perform itself): the host pins
 /// them ([`crate::pinned`]) so the kernel reads exactly what was checked. Empty for every other
@@ -143,22 +155,72 @@ pub fn resolve(pid: Pid, dirfd: Option<u64>, path: &[u8]) -> Option<PathBuf> {
             return Some(lexically_normal(&joined, Path::new("/")));
         }
     }
-    // Otherwise the deepest ancestor that exists is resolved (symlinks followed); the
-    // components that do not exist yet (a file being created, a path probed for) are kept as
-    // written.
-    let mut existing = joined.as_path();
-    let mut missing: Vec<&std::ffi::OsStr> = Vec::new();
-    loop {
-        if let Ok(real) = existing.canonicalize() {
-            let mut out = real;
-            for name in missing.iter().rev() {
-                out.push(name);
-            }
-            return Some(lexically_normal(&out, Path::new("/")));
+    // Otherwise walk it as the guest's kernel would.
+    Some(walk(pid, &joined))
+}
+
+/// Most symlinks one resolution follows, as the kernel's limit (then ELOOP).
+const MAX_SYMLINKS: u32 = 40;
+
+/// Resolves the absolute `path` component by component from the guest's point of view: `..`
+/// pops, each symlink met is read and followed, and `/proc/self` and `/proc/thread-self` —
+/// reached directly or through a symlink — mean the guest's `/proc/PID`, never the host's
+/// (whose fds and cwd differ). The first component that does not exist (or a symlink loop)
+/// ends the walk, and the rest is kept as written: a file being created, a path probed for.
+fn walk(pid: Pid, path: &Path) -> PathBuf {
+    use std::collections::VecDeque;
+    use std::ffi::OsString;
+    use std::path::Component;
+    let parts = |p: &Path| -> Vec<OsString> {
+        p.components()
+            .filter_map(|c| match c {
+                Component::Normal(name) => Some(name.to_os_string()),
+                Component::ParentDir => Some(OsString::from("..")),
+                _ => None,
+            })
+            .collect()
+    };
+    let mut out = PathBuf::from("/");
+    let mut pending: VecDeque<OsString> = parts(path).into();
+    let mut links = 0;
+    while let Some(name) = pending.pop_front() {
+        if name == ".." {
+            out.pop();
+            continue;
         }
-        missing.push(existing.file_name()?);
-        existing = existing.parent()?;
+        let candidate = out.join(&name);
+        if candidate == Path::new("/proc/self") || candidate == Path::new("/proc/thread-self") {
+            out = PathBuf::from(format!("/proc/{pid}"));
+            continue;
+        }
+        let is_link = std::fs::symlink_metadata(&candidate).map(|m| m.file_type().is_symlink());
+        match is_link {
+            Ok(true) if links < MAX_SYMLINKS => {
+                links += 1;
+                let Ok(target) = std::fs::read_link(&candidate) else { break };
+                if target.is_absolute() {
+                    out = PathBuf::from("/");
+                }
+                for part in parts(&target).into_iter().rev() {
+                    pending.push_front(part);
+                }
+            }
+            Ok(false) => out = candidate,
+            // Missing, not a directory, or a loop: the kernel answers; the rest as written.
+            _ => {
+                pending.push_front(name);
+                break;
+            }
+        }
     }
+    for name in pending {
+        if name == ".." {
+            out.pop();
+        } else {
+            out.push(name);
+        }
+    }
+    out
 }
 
 /// [`resolve`], optionally without following the last component (`O_NOFOLLOW`, `lchown`…):
@@ -223,7 +285,9 @@ pub fn check(policy: &Policy, pid: Pid, number: u64, args: &[u64; 6]) -> Option<
         Need::Metadata => ACCESS_READ,
     };
     for &(dirfd_index, path_index) in paths {
-        let read = crate::trace::read_guest_string(pid, args[path_index], PATH_MAX);
+        // Linux 6.11+ takes a NULL path with AT_EMPTY_PATH as the empty one.
+        let null_empty = args[path_index] == 0 && takes_empty_path(number, args);
+        let read = if null_empty { Some((Vec::new(), false)) } else { crate::trace::read_guest_string(pid, args[path_index], PATH_MAX) };
         // Unreadable: refused as the kernel would refuse it (EFAULT), never waved through — the
         // kernel's own read might succeed a moment later.
         let Some((bytes, truncated)) = read else {
@@ -385,6 +449,26 @@ pub fn fd_path(pid: Pid, fd: u64) -> Option<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A symlink into /proc/self is followed in the guest's /proc/PID, not the host's: here a
+    /// child whose working directory differs from this test's.
+    #[test]
+    fn walks_symlinks_from_the_guests_point_of_view() {
+        let dir = std::env::temp_dir().join(format!("trapbox-walk-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("a/b")).unwrap();
+        std::os::unix::fs::symlink("/proc/self/cwd", dir.join("cwd-link")).unwrap();
+        std::os::unix::fs::symlink("a/b", dir.join("rel-link")).unwrap();
+        let mut child = std::process::Command::new("sleep").arg("30").current_dir(dir.join("a")).spawn().unwrap();
+        let pid = child.id() as Pid;
+        assert_eq!(walk(pid, &dir.join("cwd-link/x")), dir.join("a/x"));
+        assert_eq!(walk(pid, &dir.join("rel-link/../b/c")), dir.join("a/b/c"));
+        assert_eq!(walk(pid, &dir.join("missing/../a")), dir.join("a"), "after a missing name, `..` pops lexically");
+        assert_eq!(walk(pid, Path::new("/proc/self/fd")), Path::new(&format!("/proc/{pid}/fd")));
+        let _ = child.kill();
+        let _ = child.wait();
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     #[test]
     fn every_path_call_has_a_rule() {

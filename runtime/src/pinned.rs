@@ -246,6 +246,10 @@ impl PinPage {
                         use std::os::unix::ffi::OsStrExt;
                         absolute.as_os_str().as_bytes().to_vec()
                     };
+                    // A trailing slash asks for a directory (ENOTDIR otherwise): keep it.
+                    if (bytes.ends_with(b"/") || bytes.ends_with(b"/.")) && !resolved.ends_with(b"/") {
+                        resolved.push(b'/');
+                    }
                     if resolved.len() >= 4096 {
                         return Err(PinError::Argument(libc::ENAMETOOLONG));
                     }
@@ -314,8 +318,12 @@ fn read_address(pid: Pid, addr: u64, len: u64) -> Result<Vec<u8>, PinError> {
 /// byte (the memfd's empty name). Runs right after exec, while the process has one thread,
 /// so no other guest code can touch the memfd before it is sealed and closed.
 pub fn create(tid: Pid, nul_byte: u64, mut inject: impl FnMut(u64, [u64; 6]) -> Option<u64>) -> Result<PinPage, String> {
+    // Never executable either (MFD_NOEXEC_SEAL, Linux 6.3+; without it on older kernels).
     let flags = (libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING) as u64;
-    let raw = inject(nr::MEMFD_CREATE, [nul_byte, flags, 0, 0, 0, 0]).ok_or("the thread is gone")?;
+    let mut raw = inject(nr::MEMFD_CREATE, [nul_byte, flags | crate::confine::MFD_NOEXEC_SEAL, 0, 0, 0, 0]).ok_or("the thread is gone")?;
+    if trapbox_abi::errno::decode(raw) == Err(libc::EINVAL) {
+        raw = inject(nr::MEMFD_CREATE, [nul_byte, flags, 0, 0, 0, 0]).ok_or("the thread is gone")?;
+    }
     let guest_fd = trapbox_abi::errno::decode(raw).map_err(|e| format!("memfd_create failed: {}", sys::Errno(e)))?;
     let result = (|| {
         let host_fd = sys::take_fd(tid, guest_fd as i32).map_err(|e| format!("pidfd_getfd failed: {e}"))?;
