@@ -6,14 +6,20 @@
  * Usage: fd_race MODE WRITABLE READONLY
  * Mode openat: fd_race openat DEEP_DIR GRANT_DIR RELATIVE FORBIDDEN_INODE — the number
  * switches between two granted directories and openat(100, RELATIVE, O_PATH) climbs out of
- * the grant from the shallower one; prints whether an fd ever named the forbidden inode. */
+ * the grant from the shallower one; prints whether an fd ever named the forbidden inode.
+ * Mode exec: fd_race exec GOOD SELF — the number switches between an fd of GOOD (an allowed
+ * program) and a memfd holding a copy of SELF (this program), while execveat(100, "",
+ * {"payload"}, AT_EMPTY_PATH) is tried 3000 times; if the memfd ever ran, it would print
+ * "PAYLOAD RAN" and exit 3. Under a policy every memfd is non-executable. */
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 static volatile int stop;
@@ -31,8 +37,34 @@ static void *flipper(void *arg) {
 }
 
 int main(int argc, char **argv) {
+    if (strcmp(argv[0], "payload") == 0) {
+        puts("PAYLOAD RAN");
+        return 3;
+    }
     if (argc < 4) return 2;
     const char *mode = argv[1];
+    if (!strcmp(mode, "exec")) {
+        writable = open(argv[2], O_RDONLY);
+        int self = open(argv[3], O_RDONLY);
+        readonly = memfd_create("payload", 0);
+        if (writable < 0 || self < 0 || readonly < 0) {
+            perror("set-up");
+            return 2;
+        }
+        char buf[65536];
+        ssize_t n;
+        while ((n = read(self, buf, sizeof buf)) > 0) {
+            if (write(readonly, buf, (size_t)n) != n) return 2;
+        }
+        pthread_t t;
+        pthread_create(&t, NULL, flipper, NULL);
+        for (int i = 0; i < 3000; i++) {
+            char *args[] = {"payload", NULL};
+            syscall(SYS_execveat, 100, "", args, NULL, AT_EMPTY_PATH);
+        }
+        puts("no exec succeeded");
+        return 1;
+    }
     if (!strcmp(mode, "openat") && argc > 5) {
         writable = open(argv[2], O_RDONLY | O_DIRECTORY);
         readonly = open(argv[3], O_RDONLY | O_DIRECTORY);

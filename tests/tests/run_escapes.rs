@@ -140,9 +140,9 @@ fn an_fd_swapped_to_a_memfd_never_execs_outside_the_exec_grants() {
     std::fs::create_dir_all(dir.join("bin")).unwrap();
     std::fs::copy(trapbox_tests::busybox(), dir.join("bin/not-executable")).unwrap();
     std::fs::set_permissions(dir.join("bin/not-executable"), std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
-    let (plain, _) = guest_pair("exec_memfd_race.c");
+    let (plain, _) = guest_pair("fd_race.c");
     let fixtures = plain.parent().unwrap().to_str().unwrap().to_string();
-    let out = run(trapbox_run(&["--allow-exec", "./bin", "--allow-read", &fixtures], &plain, &["bin/not-executable", plain.to_str().unwrap()])
+    let out = run(trapbox_run(&["--allow-exec", "./bin", "--allow-read", &fixtures], &plain, &["exec", "bin/not-executable", plain.to_str().unwrap()])
         .current_dir(&dir));
     assert_eq!((out.status, out.stdout.as_str()), (1, "no exec succeeded\n"), "{}", out.stderr);
     assert!(denials(&out).iter().any(|l| l.contains("execveat(") && l.contains("memfd:payload")), "{}", out.stderr);
