@@ -2,16 +2,18 @@
 //!
 //! For every call that names a path (open family, exec, and the calls that create, remove,
 //! rename or change the metadata of a file), the host reads the path from the guest, resolves
-//! it as the kernel will (against the guest's working directory or the `dirfd` argument,
-//! following symlinks), and asks the policy whether a grant gives the access the call needs. If none does, the call is refused with
-//! `EACCES` before it runs and one line says what was denied and why.
+//! it as the guest's kernel will (against its working directory or the `dirfd` argument,
+//! following symlinks, `/proc/self` meaning the guest's), and asks the policy whether a grant
+//! gives the access the call needs. If none does, the call is refused with `EACCES` before it
+//! runs and one line says what was denied and why.
 //!
 //! This layer decides and explains; it does not contain. The kernel never acts on a path the
 //! guest can still change after this check: the broker performs metadata changes and name
 //! changes itself ([`crate::broker`]), directfs performs opens ([`crate::directfs`]), and the
 //! calls the kernel must run in the guest (exec, chdir, `O_PATH` opens, inotify watches, the
-//! `*xattrat` family…) read the host's copy of the path from the pinned-argument region
-//! ([`crate::pinned`]), checked there. Containment against the filesystem changing under a
+//! xattr queries…) read the host's copy of the path from the pinned-argument region
+//! ([`crate::pinned`]), checked there; changes the kernel would make itself (setxattrat and
+//! kin) are not served. Containment against the filesystem changing under a
 //! checked path (a symlink swapped in a writable directory) is the kernel's: the broker's
 //! `openat2` beneath the grant, and the Landlock ruleset that mirrors the grants
 //! ([`crate::landlock`]), which checks the file the kernel actually resolves.
