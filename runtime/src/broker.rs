@@ -34,35 +34,29 @@ const XATTR_SIZE_MAX: usize = 65536;
 
 /// The calls the broker performs: (dirfd argument, path argument, follows the last symlink).
 fn brokered(number: u64, args: &[u64; 6]) -> Option<(Option<usize>, usize, bool)> {
-    let follow_unless = |flags: u64| flags & AT_SYMLINK_NOFOLLOW == 0;
-    Some(match number {
-        nr::CHMOD | nr::CHOWN | nr::UTIME | nr::UTIMES | nr::SETXATTR | nr::REMOVEXATTR => (None, 0, true),
-        nr::LCHOWN | nr::LSETXATTR | nr::LREMOVEXATTR => (None, 0, false),
-        nr::FCHMODAT | nr::FUTIMESAT => (Some(0), 1, true),
-        nr::FCHMODAT2 => (Some(0), 1, follow_unless(args[3])),
-        nr::FCHOWNAT if args[4] & AT_EMPTY_PATH == 0 => (Some(0), 1, follow_unless(args[4])),
-        nr::UTIMENSAT if args[1] != 0 => (Some(0), 1, follow_unless(args[3])),
-        nr::TRUNCATE => (None, 0, true),
+    let at = match number {
+        nr::CHMOD | nr::CHOWN | nr::UTIME | nr::UTIMES | nr::SETXATTR | nr::REMOVEXATTR | nr::LCHOWN | nr::LSETXATTR
+        | nr::LREMOVEXATTR | nr::TRUNCATE => (None, 0),
+        nr::FCHMODAT | nr::FUTIMESAT | nr::FCHMODAT2 => (Some(0), 1),
+        nr::FCHOWNAT if args[4] & AT_EMPTY_PATH == 0 => (Some(0), 1),
+        nr::UTIMENSAT if args[1] != 0 => (Some(0), 1),
         _ => return None,
-    })
+    };
+    Some((at.0, at.1, crate::confine::follows_last_symlink(number, args)))
 }
 
 /// Metadata queries the broker answers itself: (dirfd argument, path argument, follows the
 /// last symlink).
 fn queried(number: u64, args: &[u64; 6]) -> Option<(Option<usize>, usize, bool)> {
-    let follow_unless = |flags: u64| flags & AT_SYMLINK_NOFOLLOW == 0;
-    Some(match number {
-        nr::STAT | nr::ACCESS | nr::STATFS => (None, 0, true),
-        nr::LSTAT | nr::READLINK => (None, 0, false),
-        nr::NEWFSTATAT if args[3] & AT_EMPTY_PATH == 0 => (Some(0), 1, follow_unless(args[3])),
-        nr::STATX if args[2] & AT_EMPTY_PATH == 0 => (Some(0), 1, follow_unless(args[2])),
-        nr::FACCESSAT => (Some(0), 1, true),
-        nr::FACCESSAT2 if args[3] & AT_EMPTY_PATH == 0 => (Some(0), 1, follow_unless(args[3])),
-        nr::READLINKAT => (Some(0), 1, false),
-        nr::GETXATTR | nr::LISTXATTR => (None, 0, true),
-        nr::LGETXATTR | nr::LLISTXATTR => (None, 0, false),
+    let at = match number {
+        nr::STAT | nr::ACCESS | nr::STATFS | nr::LSTAT | nr::READLINK | nr::GETXATTR | nr::LISTXATTR | nr::LGETXATTR
+        | nr::LLISTXATTR => (None, 0),
+        nr::NEWFSTATAT | nr::FACCESSAT2 if args[3] & AT_EMPTY_PATH == 0 => (Some(0), 1),
+        nr::STATX if args[2] & AT_EMPTY_PATH == 0 => (Some(0), 1),
+        nr::FACCESSAT | nr::READLINKAT => (Some(0), 1),
         _ => return None,
-    })
+    };
+    Some((at.0, at.1, crate::confine::follows_last_symlink(number, args)))
 }
 
 /// Calls that create, remove or rename names: each (dirfd argument, path argument) they

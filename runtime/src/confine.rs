@@ -76,17 +76,18 @@ fn path_args(number: u64) -> Option<(&'static [PathArg], Need)> {
     })
 }
 
-/// Whether call `number` follows a symlink in the last component of its path.
+/// Whether call `number` follows a symlink in the last component of its path (the one
+/// place this is decided: the check, the pin and the broker all ask here).
 pub fn follows_last_symlink(number: u64, args: &[u64; 6]) -> bool {
     let unless = |flags: u64| flags & AT_SYMLINK_NOFOLLOW == 0;
     match number {
         nr::OPEN => args[1] & O_NOFOLLOW == 0,
         nr::OPENAT => args[2] & O_NOFOLLOW == 0,
-        nr::EXECVEAT => unless(args[4]),
-        nr::LSTAT | nr::READLINK | nr::READLINKAT | nr::LGETXATTR | nr::LLISTXATTR => false,
-        nr::NEWFSTATAT | nr::FACCESSAT2 => unless(args[3]),
+        nr::LSTAT | nr::READLINK | nr::READLINKAT | nr::LGETXATTR | nr::LLISTXATTR | nr::LCHOWN | nr::LSETXATTR
+        | nr::LREMOVEXATTR => false,
+        nr::NEWFSTATAT | nr::FACCESSAT2 | nr::FCHMODAT2 | nr::UTIMENSAT => unless(args[3]),
         nr::STATX | nr::GETXATTRAT | nr::LISTXATTRAT => unless(args[2]),
-        nr::FILE_GETATTR => unless(args[4]),
+        nr::EXECVEAT | nr::FCHOWNAT | nr::FILE_GETATTR => unless(args[4]),
         nr::INOTIFY_ADD_WATCH => args[2] & IN_DONT_FOLLOW == 0,
         _ => true,
     }

@@ -8,7 +8,9 @@
  *   chdir  chdir(): leaked if the working directory became the forbidden one (Landlock does
  *          not cover chdir either);
  *   stat   stat(): leaked if the metadata is not the allowed path's (for a directory above a
- *          grant, the kernel answers on the host's pinned copy of the path).
+ *          grant, the kernel answers on the host's pinned copy of the path);
+ *   chmod  chmod(path, 0600) (the broker performs it): the caller checks the forbidden file's
+ *          mode afterwards, so "leaked" stays 0 here.
  * Prints how many calls succeeded and how many leaked; exits 0 either way.
  * Usage: path_race MODE ALLOWED FORBIDDEN [ROUNDS] */
 #define _GNU_SOURCE
@@ -35,7 +37,7 @@ static void *flipper(void *arg) {
 
 int main(int argc, char **argv) {
     if (argc < 4) {
-        fprintf(stderr, "usage: path_race open|opath|chdir|stat ALLOWED FORBIDDEN [ROUNDS]\n");
+        fprintf(stderr, "usage: path_race open|opath|chdir|stat|chmod ALLOWED FORBIDDEN [ROUNDS]\n");
         return 2;
     }
     const char *mode = argv[1];
@@ -57,6 +59,10 @@ int main(int argc, char **argv) {
             if (chdir(path) != 0) continue;
             succeeded++;
             if (getcwd(cwd, sizeof cwd) && strcmp(cwd, allowed) != 0) leaked++;
+            continue;
+        }
+        if (strcmp(mode, "chmod") == 0) {
+            succeeded += chmod(path, 0600) == 0;
             continue;
         }
         if (strcmp(mode, "stat") == 0) {
