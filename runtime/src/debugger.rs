@@ -136,6 +136,15 @@ impl crate::hostcalls::Injector for StubInjector<'_> {
     fn run_in_guest(&mut self, tid: Pid, number: u64, args: [u64; 6]) -> Option<u64> {
         self.debugger.inject(tid, self.stub + inject::SLOW, number, args)
     }
+
+    fn pin_path(&mut self, tid: Pid, path: &[u8]) -> Result<(PinSlot, u64), i32> {
+        let tgid = self.debugger.tgid(tid);
+        let region = self.debugger.processes.get(&tgid).and_then(|p| p.pin_region.clone()).ok_or(errno::ENOSYS)?;
+        region.pin_host_path(path).map_err(|e| match e {
+            PinError::Argument(errno) => errno,
+            PinError::Busy => EAGAIN,
+        })
+    }
 }
 
 /// Set by the wall-time watchdog ([`start_wall_time_watchdog`]) when the limit has passed.
@@ -472,9 +481,10 @@ impl Debugger {
             let guarded = self.processes.get(&self.tgid(tid)).is_some_and(|p| p.pin_region.is_some());
             if guarded && crate::pinned::touches_region(number, args) {
                 crate::host_log!(
-                    "trapbox: denied {}: it would unmap or replace the host's pinned-argument region at {:#x}",
+                    "trapbox: denied {}: it would unmap, replace or re-protect the host's stub page and pinned-argument region at {:#x}..{:#x}",
                     trace::format_call(tid, number, args),
-                    crate::pinned::PIN_BASE
+                    crate::pinned::PIN_BASE,
+                    crate::pinned::AREA_END
                 );
                 return Verdict::Refuse(errno::EPERM);
             }
@@ -554,23 +564,27 @@ impl Debugger {
         }
     }
 
-    /// Maps the pinned-argument region into the process `tid` just exec'ed into.
+    /// Maps the host's area (pinned-argument region and stub page) into the process `tid`
+    /// just exec'ed into, through the vDSO's `syscall`: the process has run none of its own
+    /// code yet, so that instruction is still the kernel's.
     fn create_pin_region(&mut self, tid: Pid) {
         let tgid = self.tgid(tid);
         let Some((syscall_at, nul_byte)) = inject::vdso_points(tgid) else {
-            crate::host_log!("trapbox: warning: pid {tgid} has no vDSO to set up its pinned-argument region; its exec, chdir and O_PATH calls will be refused");
+            crate::host_log!("trapbox: warning: pid {tgid} has no vDSO to set up the host's area; its trapped, exec, chdir and O_PATH calls will be refused");
             return;
         };
         let created = crate::pinned::create(tid, nul_byte, |number, args| self.inject(tid, syscall_at, number, args));
         match created {
             Ok(region) => {
+                self.stats.stubs_mapped += 1;
                 if let Some(process) = self.processes.get_mut(&tgid) {
                     process.pin_region = Some(Rc::new(region));
+                    process.stub = Some(crate::pinned::STUB_BASE);
                 }
             }
             Err(_) if !self.threads.contains_key(&tid) => {}
             Err(why) => crate::host_log!(
-                "trapbox: warning: no pinned-argument region for pid {tgid} ({why}); its exec, chdir and O_PATH calls will be refused"
+                "trapbox: warning: no host area for pid {tgid} ({why}); its trapped, exec, chdir and O_PATH calls will be refused"
             ),
         }
     }
@@ -749,7 +763,9 @@ impl Debugger {
         thread.redirects.clear();
         thread.unstarted = None;
         thread.pinned = None; // the old image's region is gone with it
-        thread.wants_pin_region = self.pins_arguments();
+        // Every process gets the host's area (stub page and pinned-argument region) at its
+        // exec's exit, before it runs any code of its own.
+        thread.wants_pin_region = true;
         self.threads.insert(tid, thread);
         let modules = self.images.scan(tid);
         self.processes.insert(tid, Process { modules, ..Process::default() });
@@ -865,7 +881,7 @@ impl Debugger {
         let mut mappings = self.processes.get_mut(&tgid).map(|p| std::mem::take(&mut p.mappings)).unwrap_or_default();
         let result = {
             let mut injector = StubInjector { debugger: self, stub };
-            crate::hostcalls::serve(&mut injector, policy.as_ref(), &mut mappings, tid, stub, number, args)
+            crate::hostcalls::serve(&mut injector, policy.as_ref(), &mut mappings, tid, number, args)
         };
         self.settings.policy = policy;
         if let Some(process) = self.processes.get_mut(&tgid) {
@@ -895,45 +911,25 @@ impl Debugger {
                 None
             }
             Err(InjectError::Gone(None)) => None,
-            Err(InjectError::Failed(err)) => {
+            Err(err @ (InjectError::Failed(_) | InjectError::Diverted(_))) => {
                 crate::host_log!("trapbox: warning: injection into thread {tid} failed: {err}");
                 None
             }
         }
     }
 
-    /// The stub page of `tid`'s process, mapping it now if needed. `site` (whose original
-    /// instruction was `syscall`) serves as the injection point when the vDSO has none.
-    fn ensure_stub(&mut self, tid: Pid, site: u64, encoding: TrapEncoding) -> Result<Option<u64>, Errno> {
-        if let Some(stub) = self.stub(tid) {
-            return Ok(Some(stub));
+    /// The stub page of `tid`'s process: made with the pinned-argument region right after exec
+    /// ([`crate::pinned::create`]); a process where that failed has none, and its calls that
+    /// would need it are refused.
+    fn stub_or_refusal(&self, tid: Pid, number: u64, args: &[u64; 6]) -> Option<u64> {
+        let stub = self.stub(tid);
+        if stub.is_none() {
+            crate::host_log!(
+                "trapbox: refused {}: this process has no stub page (see the warning at its exec), so the call cannot be run for it",
+                trace::format_call(tid, number, args)
+            );
         }
-        let tgid = self.tgid(tid);
-        let mut held = std::mem::take(&mut self.thread(tid).held_signals);
-        let result = match inject::vdso_syscall(tgid) {
-            Some(at) => inject::map_stub(tid, at, &mut held, &mut self.deferred),
-            None => {
-                // Put the original `syscall` back at the site for the injection; a thread racing
-                // through it meanwhile executes exactly what the program meant (still mediated).
-                sys::poke_bytes(tid, site, &[0x0F, 0x05])?;
-                let r = inject::map_stub(tid, site, &mut held, &mut self.deferred);
-                let _ = sys::poke_bytes(tid, site, &encoding.bytes());
-                r
-            }
-        };
-        if let Some(thread) = self.threads.get_mut(&tid) {
-            thread.held_signals = held;
-        }
-        let stub = self.settle_injection(tid, result);
-        if let Some(addr) = stub {
-            self.stats.stubs_mapped += 1;
-            if let Some(process) = self.processes.get_mut(&tgid) {
-                process.stub = Some(addr);
-            }
-        } else if !self.threads.contains_key(&tid) {
-            return Err(Errno::ESRCH);
-        }
-        Ok(stub)
+        stub
     }
 
     fn on_trap(&mut self, tid: Pid, mut regs: Regs, site: u64, kind: SiteKind) -> Result<(), Errno> {
@@ -949,9 +945,11 @@ impl Debugger {
             );
             return self.answer_trap(tid, regs, resume_at, number, &args, errno::encode_error(errno::ENOSYS), Handling::Refused);
         }
-        let encoding = if regs.rip == site { TrapEncoding::Ud2 } else { TrapEncoding::Int3 };
+        let no_stub = errno::encode_error(errno::ENOSYS);
         if self.settings.inject_probe {
-            let Some(stub) = self.ensure_stub(tid, site, encoding)? else { return Ok(()) };
+            let Some(stub) = self.stub_or_refusal(tid, number, &args) else {
+                return self.answer_trap(tid, regs, resume_at, number, &args, no_stub, Handling::Refused);
+            };
             let tgid = self.tgid(tid);
             match self.inject(tid, stub + inject::SLOW, nr::GETPID, [0; 6]) {
                 Some(pid) if pid == tgid as u64 => {}
@@ -960,11 +958,18 @@ impl Debugger {
             }
         }
         if hostcall::is_hostcall(number) && number != hostcall::VERSION {
-            let Some(stub) = self.ensure_stub(tid, site, encoding)? else { return Ok(()) };
+            let Some(stub) = self.stub_or_refusal(tid, number, &args) else {
+                return self.answer_trap(tid, regs, resume_at, number, &args, no_stub, Handling::Refused);
+            };
             return match self.serve_hostcall(tid, stub, number, &args) {
                 Some(raw) => {
                     self.stats.trap_host += 1;
                     self.answer_trap(tid, regs, resume_at, number, &args, raw, Handling::Host)
+                }
+                // The injection failed but the thread lives (its registers are restored):
+                // the hostcall fails, it never hangs.
+                None if self.threads.contains_key(&tid) => {
+                    self.answer_trap(tid, regs, resume_at, number, &args, errno::encode_error(libc::EIO), Handling::Refused)
                 }
                 None => Ok(()), // the thread is gone (or asked to exit)
             };
@@ -986,9 +991,8 @@ impl Debugger {
                 self.answer_trap(tid, regs, resume_at, number, &args, errno::encode_error(e), Handling::Refused)
             }
             Verdict::Execute => {
-                let Some(stub) = self.ensure_stub(tid, site, encoding)? else {
-                    // No stub could be mapped (and the thread lives): refuse rather than guess.
-                    return self.answer_trap(tid, regs, resume_at, number, &args, errno::encode_error(errno::ENOSYS), Handling::Refused);
+                let Some(stub) = self.stub_or_refusal(tid, number, &args) else {
+                    return self.answer_trap(tid, regs, resume_at, number, &args, no_stub, Handling::Refused);
                 };
                 let traced_native = self.settings.trace.is_some()
                     && syscalls::entry(number).is_some_and(|e| e.disposition == Disposition::Native);

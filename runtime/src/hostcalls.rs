@@ -2,7 +2,8 @@
 //!
 //! `map_file` is the zero-copy half of the mission: the host checks the path against the
 //! policy, then makes the guest thread itself open the file (from a path the host wrote into
-//! its stub page), map it and close the fd, all through the injector. From then on the
+//! a slot of the pinned-argument region, which the guest cannot change), map it and close the
+//! fd, all through the injector. From then on the
 //! guest reads the file as memory: no trap, no copy. The guest's own open still meets
 //! Landlock, so the kernel confirms the host's decision on the file it really opens.
 
@@ -15,10 +16,8 @@ use trapbox_abi::hostcall::{self, ACCESS_READ, ACCESS_WRITE, MAP_WRITE};
 use crate::policy::Policy;
 use crate::sys::{self, Pid};
 
-/// Where in the stub page the host writes the path of a file the guest must open.
-pub const PATH_SLOT: u64 = 2048;
-/// The longest path that fits there, with its NUL.
-const PATH_SLOT_LEN: usize = 2047;
+/// The longest path `map_file` takes, with its NUL (`PATH_MAX`).
+const PATH_SLOT_LEN: usize = 4095;
 /// The most a single `write` hostcall copies (a partial write, as a pipe would do).
 const WRITE_CHUNK: usize = 1 << 20;
 
@@ -26,6 +25,9 @@ const WRITE_CHUNK: usize = 1 << 20;
 pub trait Injector {
     /// Runs `number(args)` in thread `tid`; `None` when the thread died meanwhile.
     fn run_in_guest(&mut self, tid: Pid, number: u64, args: [u64; 6]) -> Option<u64>;
+    /// Copies `path` where the guest can read but not change it, for an injected call; the
+    /// slot and the guest address, or the errno to fail with.
+    fn pin_path(&mut self, tid: Pid, path: &[u8]) -> Result<(crate::pinned::PinSlot, u64), i32>;
 }
 
 /// A mapping `map_file` made, which `unmap` may remove.
@@ -70,13 +72,12 @@ pub fn serve(
     policy: Option<&Policy>,
     mappings: &mut Vec<FileMapping>,
     tid: Pid,
-    stub: u64,
     number: u64,
     args: &[u64; 6],
 ) -> Option<u64> {
     let result: Result<u64, i32> = match number {
         hostcall::VERSION => Ok(u64::from(trapbox_abi::ABI_VERSION)),
-        hostcall::MAP_FILE => return map_file(injector, policy, mappings, tid, stub, args),
+        hostcall::MAP_FILE => return map_file(injector, policy, mappings, tid, args),
         hostcall::UNMAP => {
             let wanted = FileMapping { addr: args[0], len: args[1] };
             match mappings.iter().position(|m| *m == wanted) {
@@ -134,7 +135,6 @@ fn map_file(
     policy: Option<&Policy>,
     mappings: &mut Vec<FileMapping>,
     tid: Pid,
-    stub: u64,
     args: &[u64; 6],
 ) -> Option<u64> {
     let fail = |e: i32| Some(errno::encode_error(e));
@@ -154,19 +154,15 @@ fn map_file(
         Ok(_) => return fail(errno::EINVAL),
         Err(e) => return fail(e.raw_os_error().unwrap_or(errno::ENOENT)),
     };
-    // The guest opens exactly the file the host resolved, from a path in its stub page.
+    // The guest opens exactly the file the host resolved, from the host's pinned copy of it.
     use std::os::unix::ffi::OsStrExt;
-    let mut slot = resolved.as_os_str().as_bytes().to_vec();
-    if slot.len() >= PATH_SLOT_LEN {
-        return fail(errno::ENAMETOOLONG);
-    }
-    slot.push(0);
-    if sys::poke_bytes(tid, stub + PATH_SLOT, &slot).is_err() {
-        return None;
-    }
+    let (_slot, path_at) = match injector.pin_path(tid, resolved.as_os_str().as_bytes()) {
+        Ok(pinned) => pinned,
+        Err(e) => return fail(e),
+    };
     use trapbox_abi::linux::nr;
     let flags = (libc::O_CLOEXEC | libc::O_NOFOLLOW | if writable { libc::O_RDWR } else { libc::O_RDONLY }) as u64;
-    let fd = injector.run_in_guest(tid, nr::OPENAT, [libc::AT_FDCWD as u64, stub + PATH_SLOT, flags, 0, 0, 0])?;
+    let fd = injector.run_in_guest(tid, nr::OPENAT, [libc::AT_FDCWD as u64, path_at, flags, 0, 0, 0])?;
     if errno::is_error(fd) {
         return Some(fd);
     }

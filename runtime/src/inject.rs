@@ -1,7 +1,9 @@
 //! The stub page and the injector: making a stopped guest thread run code the host chose.
 //!
-//! The stub page is a host-owned, read+execute anonymous page mapped into every guest process
-//! that has trap sites (lazily, at its first trap; fork children inherit it):
+//! The stub page is host-owned code at the fixed address [`crate::pinned::STUB_BASE`] of every
+//! guest process, mapped read+execute from the same sealed memfd as the pinned-argument region
+//! right after each exec (fork children inherit it), so the guest can neither write it nor
+//! replace it (see [`crate::pinned`]):
 //!
 //! | offset | bytes | code | use |
 //! |---|---|---|---|
@@ -11,16 +13,18 @@
 //! Its `syscall` has no special rights: the seccomp backstop has no instruction-pointer rule,
 //! so a guest jumping there gains nothing it could not do with its own `syscall` instruction.
 //!
-//! The injector makes a thread execute one system call with arbitrary arguments from any
-//! `syscall` instruction (the stub's, or one in the vDSO before the stub exists), stopping at
-//! the syscall-exit stop so nothing after the instruction runs, then restores every
-//! general-purpose register. It touches no memory (the red zone stays intact) and no vector
-//! register. Signals that arrive meanwhile are kept and delivered afterwards; other threads'
-//! events are queued for the event loop.
+//! The injector makes a thread execute one system call with arbitrary arguments from a
+//! `syscall` instruction the guest cannot change (the stub's, or the vDSO's right after exec,
+//! before any guest code has run), stopping at the syscall-exit stop so nothing after the
+//! instruction runs, then restores every general-purpose register. It touches no memory (the
+//! red zone stays intact) and no vector register. It approves only its own call: a seccomp stop
+//! for any other number, arguments or address is skipped (`EPERM`) and fails the injection, and
+//! a synchronous signal instead of the call (syscall user dispatch's `SIGSYS`, a fault, a trap)
+//! fails it too, so no guest state can make it run something else or loop. Asynchronous signals
+//! that arrive meanwhile are kept and delivered afterwards; other threads' events are queued
+//! for the event loop.
 
 use std::collections::VecDeque;
-
-use trapbox_abi::linux::nr;
 
 use crate::sys::{self, Errno, Pid, WaitStatus};
 
@@ -45,6 +49,13 @@ pub const STUB_CODE: [u8; 16] = [
     0x0F, 0x05, 0xCC, 0xCC, 0xCC, 0xCC, 0xCC, 0xCC, // syscall; int3
 ];
 
+/// The whole stub page: [`STUB_CODE`], then `int3` to the end.
+pub fn stub_page() -> Vec<u8> {
+    let mut page = vec![0xCCu8; STUB_LEN as usize];
+    page[..STUB_CODE.len()].copy_from_slice(&STUB_CODE);
+    page
+}
+
 /// Why an injection did not complete.
 #[derive(Debug)]
 pub enum InjectError {
@@ -52,7 +63,24 @@ pub enum InjectError {
     Gone(Option<WaitStatus>),
     /// A ptrace call failed for another reason.
     Failed(Errno),
+    /// The thread did not run the injected call as injected (another call reached its seccomp
+    /// stop, or a synchronous signal came instead): the registers are restored, nothing ran.
+    Diverted(&'static str),
 }
+
+impl std::fmt::Display for InjectError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            InjectError::Gone(_) => write!(f, "the thread is gone"),
+            InjectError::Failed(err) => write!(f, "{err}"),
+            InjectError::Diverted(why) => write!(f, "refused: {why}"),
+        }
+    }
+}
+
+/// How many stops an injection may see before it gives up (the call itself needs two or
+/// three; the rest are asynchronous signals arriving meanwhile).
+const MAX_INJECTION_STOPS: u32 = 64;
 
 impl From<Errno> for InjectError {
     fn from(err: Errno) -> Self {
@@ -94,7 +122,13 @@ pub fn inject_syscall(
     regs.rip = syscall_at;
     sys::set_regs(tid, &regs)?;
     let mut syscall_stops = 0;
-    loop {
+    let mut diverted: Option<&'static str> = None;
+    let ours = |regs: &sys::Regs| {
+        regs.orig_rax == number
+            && regs.rip == syscall_at.wrapping_add(2)
+            && [regs.rdi, regs.rsi, regs.rdx, regs.r10, regs.r8, regs.r9] == args
+    };
+    for _ in 0..MAX_INJECTION_STOPS {
         if let Err(err) = sys::cont_syscall(tid, 0) {
             return Err(collect_exit(tid, err));
         }
@@ -111,47 +145,50 @@ pub fn inject_syscall(
             WaitStatus::Exited(_) | WaitStatus::Signaled { .. } => return Err(InjectError::Gone(Some(status))),
             WaitStatus::Stopped { signal, event: 0 } if signal == libc::SIGTRAP | 0x80 => {
                 syscall_stops += 1;
+                if syscall_stops == 1 {
+                    // The entry: the call about to run must be the injected one.
+                    let mut regs = sys::get_regs(tid).map_err(|e| collect_exit(tid, e))?;
+                    if !ours(&regs) {
+                        diverted = Some("the thread entered another call than the injected one");
+                        regs.orig_rax = u64::MAX;
+                        sys::set_regs(tid, &regs).map_err(|e| collect_exit(tid, e))?;
+                    }
+                }
                 if syscall_stops == 2 {
                     let after = sys::get_regs(tid).map_err(|e| collect_exit(tid, e))?;
                     sys::set_regs(tid, &saved).map_err(|e| collect_exit(tid, e))?;
-                    return Ok(after.rax);
+                    return match diverted {
+                        Some(why) => Err(InjectError::Diverted(why)),
+                        None => Ok(after.rax),
+                    };
                 }
             }
-            // Our own call's seccomp stop (approved), a group-stop, or another event: go on.
+            WaitStatus::Stopped { event: sys::EVENT_SECCOMP, .. } => {
+                // Only the injected call is approved; anything else never runs.
+                let mut regs = sys::get_regs(tid).map_err(|e| collect_exit(tid, e))?;
+                if !ours(&regs) {
+                    diverted = Some("another call than the injected one reached the backstop");
+                    regs.orig_rax = u64::MAX;
+                    regs.rax = trapbox_abi::errno::encode_error(libc::EPERM);
+                    sys::set_regs(tid, &regs).map_err(|e| collect_exit(tid, e))?;
+                }
+            }
+            // A group-stop or another event: go on.
             WaitStatus::Stopped { event, .. } if event != 0 => {}
+            // The call did not run as a call: syscall user dispatch turned it into SIGSYS, or
+            // the thread faulted or trapped. Put everything back and fail.
+            WaitStatus::Stopped { signal, .. }
+                if matches!(signal, libc::SIGSYS | libc::SIGTRAP | libc::SIGILL | libc::SIGSEGV | libc::SIGBUS | libc::SIGFPE) =>
+            {
+                sys::set_regs(tid, &saved).map_err(|e| collect_exit(tid, e))?;
+                return Err(InjectError::Diverted("the thread took a synchronous signal instead of the call"));
+            }
             WaitStatus::Stopped { signal, .. } => pending_signals.push(signal),
             WaitStatus::Other => {}
         }
     }
-}
-
-/// Maps a fresh stub page into the process of `tid` (through the `syscall` at `syscall_at`)
-/// and fills it. Returns its address.
-pub fn map_stub(
-    tid: Pid,
-    syscall_at: u64,
-    pending_signals: &mut Vec<i32>,
-    deferred: &mut VecDeque<(Pid, WaitStatus)>,
-) -> Result<u64, InjectError> {
-    let prot = (libc::PROT_READ | libc::PROT_EXEC) as u64;
-    let flags = (libc::MAP_PRIVATE | libc::MAP_ANONYMOUS) as u64;
-    let addr = inject_syscall(tid, syscall_at, nr::MMAP, [0, STUB_LEN, prot, flags, u64::MAX, 0], pending_signals, deferred)?;
-    if let Err(errno) = trapbox_abi::errno::decode(addr) {
-        return Err(InjectError::Failed(Errno(errno)));
-    }
-    // ptrace writes ignore page protections (a private page gets its own copy), so the
-    // guest's view stays read+execute.
-    let mut page = vec![0xCCu8; 64];
-    page[..STUB_CODE.len()].copy_from_slice(&STUB_CODE);
-    sys::poke_bytes(tid, addr, &page).map_err(|e| collect_exit(tid, e))?;
-    Ok(addr)
-}
-
-/// The address of a `syscall` instruction (`0F 05`) in the vDSO of `pid`, used to inject
-/// the stub's `mmap` before the stub exists. Any `0F 05` pair works: execution jumps straight
-/// to it and the injector stops at the syscall exit, so what surrounds it never runs.
-pub fn vdso_syscall(pid: Pid) -> Option<u64> {
-    vdso_points(pid).map(|(syscall, _)| syscall)
+    sys::set_regs(tid, &saved).map_err(|e| collect_exit(tid, e))?;
+    Err(InjectError::Diverted("the call did not complete within the injector's bound of stops"))
 }
 
 /// A `syscall` instruction and a 0 byte in the vDSO of `pid` (the 0 byte serves as an empty

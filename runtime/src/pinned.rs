@@ -46,6 +46,16 @@ const SMALL_SLOT_LEN: usize = 256;
 const SMALL_SLOTS: usize = 1024;
 /// The region's length.
 pub const PIN_LEN: u64 = (PATH_SLOT_LEN * PATH_SLOTS + SMALL_SLOT_LEN * SMALL_SLOTS) as u64;
+/// Where the stub page ([`crate::inject`]) lives: the page right after the region, from the
+/// same sealed memfd, mapped read+execute. It is as unchangeable by the guest as the region
+/// (no writable mapping of a `F_SEAL_FUTURE_WRITE` memfd can be made, and the calls that
+/// could unmap or replace it are refused like those on the region), so the code the
+/// injector sends a thread to is always the host's.
+pub const STUB_BASE: u64 = PIN_BASE + PIN_LEN;
+/// The end of the host's area: the region and the stub page, which the backstop's 4 GiB
+/// block test still covers (it lies in the same block as the region).
+pub const AREA_END: u64 = STUB_BASE + crate::inject::STUB_LEN;
+const _: () = assert!(AREA_END >> 32 == PIN_BASE >> 32, "the area must stay inside the block the backstop guards");
 /// Busy-set words: one for the path slots, then the small ones.
 const BUSY_WORDS: usize = 1 + SMALL_SLOTS / 64;
 const _: () = assert!(PATH_SLOTS == 64 && SMALL_SLOTS.is_multiple_of(64), "busy sets are u64 words");
@@ -203,13 +213,7 @@ impl PinPage {
     pub fn pin(self: &Rc<Self>, pid: Pid, number: u64, plan: &Plan) -> Result<(PinSlot, [u64; 6]), PinError> {
         // Paths take a path slot; an address or a msghdr (always alone) a small one.
         let small = plan.items.iter().all(|item| matches!(item, PinItem::Address(..) | PinItem::Msghdr(_)));
-        let mut busy = self.busy.get();
-        let words = if small { 1..BUSY_WORDS } else { 0..1 };
-        let index = words
-            .flat_map(|word| (0..64).map(move |bit| word * 64 + bit))
-            .find(|&i| busy[i / 64] & (1u64 << (i % 64)) == 0)
-            .ok_or(PinError::Busy)?;
-        let slot_start = if small { PATH_SLOT_LEN * PATH_SLOTS + (index - 64) * SMALL_SLOT_LEN } else { index * PATH_SLOT_LEN };
+        let (index, slot_start) = self.free_slot(small)?;
         let mut pinned = plan.args;
         for (n, item) in plan.items.iter().take(2).enumerate() {
             let offset = slot_start + n * 4096;
@@ -288,14 +292,46 @@ impl PinPage {
                 }
             }
         }
-        busy[index / 64] |= 1u64 << (index % 64);
-        self.busy.set(busy);
-        let slot = PinSlot { page: Rc::clone(self), index, original_number: number, original_args: plan.guest_args, after: plan.after };
+        let slot = self.claim(index, number, plan.guest_args, plan.after);
         Ok((slot, pinned))
     }
 
+    /// Copies `path` and a NUL into a free path slot (for a call the host itself injects, such
+    /// as `map_file`'s open); returns the slot and the path's address in the guest.
+    pub fn pin_host_path(self: &Rc<Self>, path: &[u8]) -> Result<(PinSlot, u64), PinError> {
+        if path.len() >= 4096 {
+            return Err(PinError::Argument(libc::ENAMETOOLONG));
+        }
+        let (index, offset) = self.free_slot(false)?;
+        let mut bytes = path.to_vec();
+        bytes.push(0);
+        self.put(offset, &bytes)?;
+        Ok((self.claim(index, 0, [0; 6], AfterExit::Restore), PIN_BASE + offset as u64))
+    }
+
+    /// The first free slot of the kind asked for: its index and its offset in the region.
+    fn free_slot(&self, small: bool) -> Result<(usize, usize), PinError> {
+        let busy = self.busy.get();
+        let words = if small { 1..BUSY_WORDS } else { 0..1 };
+        let index = words
+            .flat_map(|word| (0..64).map(move |bit| word * 64 + bit))
+            .find(|&i| busy[i / 64] & (1u64 << (i % 64)) == 0)
+            .ok_or(PinError::Busy)?;
+        let offset = if small { PATH_SLOT_LEN * PATH_SLOTS + (index - 64) * SMALL_SLOT_LEN } else { index * PATH_SLOT_LEN };
+        Ok((index, offset))
+    }
+
+    /// Marks slot `index` busy until the returned guard drops.
+    fn claim(self: &Rc<Self>, index: usize, number: u64, args: [u64; 6], after: AfterExit) -> PinSlot {
+        let mut busy = self.busy.get();
+        busy[index / 64] |= 1u64 << (index % 64);
+        self.busy.set(busy);
+        PinSlot { page: Rc::clone(self), index, original_number: number, original_args: args, after }
+    }
+
     fn put(&self, offset: usize, bytes: &[u8]) -> Result<(), PinError> {
-        if self.view.write(offset, bytes) {
+        // Slots never reach the stub page that follows them in the memfd.
+        if offset.saturating_add(bytes.len()) <= PIN_LEN as usize && self.view.write(offset, bytes) {
             Ok(())
         } else {
             Err(PinError::Argument(libc::EINVAL))
@@ -313,12 +349,19 @@ fn read_address(pid: Pid, addr: u64, len: u64) -> Result<Vec<u8>, PinError> {
     sys::read_guest_bytes(pid, addr, len as usize).ok_or(PinError::Argument(libc::EFAULT))
 }
 
-/// Creates the region in the process of the stopped thread `tid`, running its calls through
-/// `inject` (a `syscall` the host controls). `nul_byte` is any guest address holding a 0
-/// byte (the memfd's empty name). Runs right after exec, while the process has one thread,
-/// so no other guest code can touch the memfd before it is sealed and closed.
+/// Creates the host's area in the process of the stopped thread `tid`, running its calls
+/// through `inject` (a `syscall` the host controls). `nul_byte` is any guest address holding
+/// a 0 byte (the memfd's empty name). Runs right after exec, while the process has one
+/// thread and has run none of its own code, so nothing of the guest's can touch the memfd
+/// before it is sealed and closed, nor the vDSO `syscall` the injection goes through.
+///
+/// One memfd holds the region and, after it, the stub page: the host writes the stub's code
+/// and seals the memfd (`F_SEAL_FUTURE_WRITE`: no writable mapping of it can be made any
+/// more, `mprotect` to writable included) before the guest maps the region read-only at
+/// [`PIN_BASE`] and the stub read+execute at [`STUB_BASE`].
 pub fn create(tid: Pid, nul_byte: u64, mut inject: impl FnMut(u64, [u64; 6]) -> Option<u64>) -> Result<PinPage, String> {
-    // Never executable either (MFD_NOEXEC_SEAL, Linux 6.3+; without it on older kernels).
+    // Never executable as a file either (MFD_NOEXEC_SEAL, Linux 6.3+; without it on older
+    // kernels): mapping its pages executable is another matter, and is what the stub needs.
     let flags = (libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING) as u64;
     let mut raw = inject(nr::MEMFD_CREATE, [nul_byte, flags | crate::confine::MFD_NOEXEC_SEAL, 0, 0, 0, 0]).ok_or("the thread is gone")?;
     if trapbox_abi::errno::decode(raw) == Err(libc::EINVAL) {
@@ -327,25 +370,35 @@ pub fn create(tid: Pid, nul_byte: u64, mut inject: impl FnMut(u64, [u64; 6]) -> 
     let guest_fd = trapbox_abi::errno::decode(raw).map_err(|e| format!("memfd_create failed: {}", sys::Errno(e)))?;
     let result = (|| {
         let host_fd = sys::take_fd(tid, guest_fd as i32).map_err(|e| format!("pidfd_getfd failed: {e}"))?;
-        let view = SharedMapping::create(&host_fd, PIN_LEN as usize).map_err(|e| format!("mapping it in the host failed: {e}"))?;
+        let area_len = (AREA_END - PIN_BASE) as usize;
+        let view = SharedMapping::create(&host_fd, area_len).map_err(|e| format!("mapping it in the host failed: {e}"))?;
+        if !view.write(PIN_LEN as usize, &crate::inject::stub_page()) {
+            return Err("the stub does not fit its page".to_string());
+        }
         let seals = libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_FUTURE_WRITE | libc::F_SEAL_SEAL;
         sys::add_seals(&host_fd, seals).map_err(|e| format!("sealing failed: {e}"))?;
         let map_flags = (libc::MAP_SHARED | libc::MAP_FIXED_NOREPLACE) as u64;
-        let raw = inject(nr::MMAP, [PIN_BASE, PIN_LEN, libc::PROT_READ as u64, map_flags, guest_fd, 0]).ok_or("the thread is gone")?;
-        match trapbox_abi::errno::decode(raw) {
-            Ok(PIN_BASE) => Ok(PinPage { view, busy: Cell::new([0; BUSY_WORDS]) }),
-            Ok(other) => Err(format!("the kernel placed it at {other:#x}")),
-            Err(e) => Err(format!("mapping it at {PIN_BASE:#x} failed: {}", sys::Errno(e))),
-        }
+        let mut map = |at: u64, len: u64, prot: i32, offset: u64, what: &str| -> Result<(), String> {
+            let raw = inject(nr::MMAP, [at, len, prot as u64, map_flags, guest_fd, offset]).ok_or("the thread is gone")?;
+            match trapbox_abi::errno::decode(raw) {
+                Ok(placed) if placed == at => Ok(()),
+                Ok(other) => Err(format!("the kernel placed the {what} at {other:#x}")),
+                Err(e) => Err(format!("mapping the {what} at {at:#x} failed: {}", sys::Errno(e))),
+            }
+        };
+        map(PIN_BASE, PIN_LEN, libc::PROT_READ, 0, "pinned-argument region")?;
+        map(STUB_BASE, crate::inject::STUB_LEN, libc::PROT_READ | libc::PROT_EXEC, PIN_LEN, "stub page")?;
+        Ok(PinPage { view, busy: Cell::new([0; BUSY_WORDS]) })
     })();
     let _ = inject(nr::CLOSE, [guest_fd, 0, 0, 0, 0, 0]);
     result
 }
 
-/// Whether memory-map call `number` with `args` would unmap, replace or move any part of
-/// the region (exact arithmetic; the backstop's test is a cheaper superset).
+/// Whether memory-map call `number` with `args` would unmap, replace, move or re-protect any
+/// part of the host's area, region or stub page (exact arithmetic; the backstop's test is a
+/// cheaper superset).
 pub fn touches_region(number: u64, args: &[u64; 6]) -> bool {
-    let overlaps = |start: u64, len: u64| start < PIN_BASE + PIN_LEN && start.saturating_add(len.max(1)) > PIN_BASE;
+    let overlaps = |start: u64, len: u64| start < AREA_END && start.saturating_add(len.max(1)) > PIN_BASE;
     match number {
         nr::MMAP => args[3] & libc::MAP_FIXED as u64 != 0 && overlaps(args[0], args[1]),
         nr::MUNMAP | nr::MADVISE | nr::REMAP_FILE_PAGES | nr::MPROTECT | nr::PKEY_MPROTECT => overlaps(args[0], args[1]),
@@ -366,7 +419,8 @@ mod tests {
         let fixed = libc::MAP_FIXED as u64;
         assert!(touches_region(nr::MUNMAP, &[PIN_BASE, 4096, 0, 0, 0, 0]));
         assert!(touches_region(nr::MUNMAP, &[0x1000, u64::MAX / 2, 0, 0, 0, 0]), "a huge munmap from low memory");
-        assert!(!touches_region(nr::MUNMAP, &[PIN_BASE + PIN_LEN, 4096, 0, 0, 0, 0]));
+        assert!(touches_region(nr::MPROTECT, &[STUB_BASE, 4096, 7, 0, 0, 0]), "the stub page is guarded too");
+        assert!(!touches_region(nr::MUNMAP, &[AREA_END, 4096, 0, 0, 0, 0]));
         assert!(!touches_region(nr::MUNMAP, &[PIN_BASE - 4096, 4096, 0, 0, 0, 0]));
         assert!(touches_region(nr::MMAP, &[PIN_BASE - 4096, 8192, 3, fixed, 0, 0]));
         assert!(!touches_region(nr::MMAP, &[PIN_BASE, 8192, 3, 0, 0, 0]), "a hint never replaces a mapping");

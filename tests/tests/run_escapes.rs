@@ -178,3 +178,29 @@ fn an_fd_number_swapped_by_a_racing_thread_never_changes_a_read_only_file() {
     let out = run(trapbox_run(&["--allow-read", "./g"], &plain, &["openat", "g/a/b", "g/a", "../../secret", &outside]).current_dir(&dir));
     assert_eq!((out.status, out.stdout.as_str()), (0, "openat: never reached the forbidden file\n"), "{}", out.stderr);
 }
+
+/// The injector cannot be hijacked: the stub page it sends threads to is the host's sealed
+/// code, which no guest call (its own or a CLONE_VM child's) can make writable, replace or
+/// move, and a dispatch mode that would turn the injected call into a signal fails the
+/// hostcall instead of looping.
+#[test]
+fn the_injectors_stub_page_cannot_be_changed_or_replaced() {
+    let dir = scratch_dir("escape_stub_page");
+    let (plain, rewritten) = guest_pair("stub_attack.c");
+    for program in [plain, rewritten] {
+        let out = run(trapbox_run(&["--allow-read", "/usr/share"], &program, &["/usr/share/common-licenses/GPL-3"]).current_dir(&dir));
+        assert_eq!(out.status, 0, "{out:?}");
+        let (before_dispatch, dispatch) = out.stdout.rsplit_once("syscall user dispatch: ").expect("the guest got to the end");
+        assert_eq!(
+            before_dispatch,
+            "stub is the host's: yes\nwrite: fault\nmprotect rwx: Operation not permitted\npkey_mprotect rwx: Operation not permitted\n\
+             mmap fixed over it: Operation not permitted\nmunmap: Operation not permitted\nmremap away: Operation not permitted\n\
+             process_vm_writev: Bad address\nCLONE_VM child mprotect: refused\nstub still the host's: yes\nmap_file: mapped\n",
+            "{}",
+            program.display()
+        );
+        assert!(dispatch == "refused\n" || dispatch == "map_file failed\n", "dispatch mode: {dispatch:?}, {}", out.stderr);
+        let refused = denials(&out).iter().filter(|l| l.contains("host's stub page")).count();
+        assert_eq!(refused, 6, "each host refusal is logged: {}", out.stderr);
+    }
+}
