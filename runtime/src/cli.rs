@@ -106,6 +106,16 @@ pub struct RunArgs {
     /// faster here (BENCHMARKS.md). `--keep-traps` is for measuring the trap mechanism itself.
     #[arg(long)]
     pub keep_traps: bool,
+    /// Run the guest in the host's namespaces, with the host's checks as its only boundary.
+    ///
+    /// By default every guest gets its own user, mount, PID, IPC, UTS and cgroup namespaces
+    /// (and network namespace under `--net none`), so no capability it holds reaches an object
+    /// of the host's: root inside is root over files (as its uid is), but interface, mount,
+    /// filesystem-freeze or terminal hang-up requests fail in the kernel even where a host rule
+    /// were missing. Where the kernel or a container forbids user namespaces, trapbox refuses to
+    /// run unless given this flag: the sandbox is then weaker (one layer instead of two).
+    #[arg(long)]
+    pub no_namespaces: bool,
     #[command(flatten)]
     pub policy: PolicyArgs,
     /// Which calls the guest may make: `linux` (the Linux system calls, mediated) or `native`
@@ -241,7 +251,12 @@ impl PolicyArgs {
 }
 
 /// What the launcher must do for `policy`.
-fn confinement(policy: &Policy, ruleset: Option<&crate::landlock::PreparedRuleset>, confined: bool) -> anyhow::Result<Confinement> {
+fn confinement(
+    policy: &Policy,
+    ruleset: Option<&crate::landlock::PreparedRuleset>,
+    confined: bool,
+    namespaces: Option<crate::launcher::Namespaces>,
+) -> anyhow::Result<Confinement> {
     let mut rlimits = Vec::new();
     if let Some(bytes) = policy.limits.address_space {
         rlimits.push((libc::RLIMIT_AS, bytes));
@@ -264,7 +279,14 @@ fn confinement(policy: &Policy, ruleset: Option<&crate::landlock::PreparedRulese
     } else {
         None
     };
-    Ok(Confinement { landlock_fd: ruleset.map(|r| r.raw_fd()), rlimits, cwd, env, directfs_filter: confined.then(crate::directfs::filter) })
+    Ok(Confinement {
+        landlock_fd: ruleset.map(|r| r.raw_fd()),
+        rlimits,
+        cwd,
+        env,
+        directfs_filter: confined.then(crate::directfs::filter),
+        namespaces,
+    })
 }
 
 /// Runs the guest and returns its exit status.
@@ -302,7 +324,12 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
     if let Some(policy) = &policy {
         crate::broker::open_grant_roots(policy);
     }
-    let confinement = confinement(&all, ruleset.as_ref(), policy.is_some())?;
+    // A private network namespace unless the policy reaches the host's network (loopback
+    // servers of the host, or everything): the guest's own `lo` and unix sockets only.
+    let private_network = policy.as_ref().is_some_and(|p| p.net == crate::policy::NetMode::None);
+    let namespaces = (!args.no_namespaces).then(|| crate::launcher::Namespaces::for_invoker(private_network));
+    let pid_namespace = namespaces.is_some();
+    let confinement = confinement(&all, ruleset.as_ref(), policy.is_some(), namespaces)?;
     let native_personality = args.personality == Personality::Native;
     let mut also_decided: Vec<u64> = Vec::new();
     if policy.is_some() {
@@ -347,13 +374,14 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
         native_personality,
         task_limit: all.limits.processes,
         also_decided,
+        pid_namespace,
     };
     let outcome = Debugger::new(pid, settings).run()?;
     if args.stats {
         let s = &outcome.stats;
         crate::host_log!(
             "trapbox: stats: traps: {} answered by the host, {} run in the guest ({} fast, {} slow), {} refused; \
-             seccomp stops: {}; signals forwarded: {}; stub pages mapped: {}; injections: {} ({} cut short by the thread's death); sites untrapped: {}",
+             seccomp stops: {}; signals forwarded: {}; stub pages mapped: {}; injections: {} ({} cut short by the thread's death); sites untrapped: {}; maps rescans: {}",
             s.trap_host,
             s.trap_fast + s.trap_slow,
             s.trap_fast,
@@ -364,7 +392,8 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
             s.stubs_mapped,
             s.injections,
             s.injections_lost,
-            s.sites_untrapped
+            s.sites_untrapped,
+            s.maps_scans
         );
         for (name, traps, stops) in s.busiest(12) {
             crate::host_log!("trapbox: stats: {name:>18}: {traps:>9} traps {stops:>9} seccomp stops");

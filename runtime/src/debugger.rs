@@ -180,6 +180,8 @@ pub struct Stats {
     pub signals_forwarded: u64,
     /// Stub pages mapped.
     pub stubs_mapped: u64,
+    /// Times `/proc/PID/maps` was parsed after an exec, for a trap from an unknown mapping.
+    pub maps_scans: u64,
     /// Calls injected into a guest thread (stub mappings included).
     pub injections: u64,
     /// Injections cut short because the thread died meanwhile.
@@ -199,6 +201,7 @@ impl Default for Stats {
             backstop: 0,
             signals_forwarded: 0,
             stubs_mapped: 0,
+            maps_scans: 0,
             injections: 0,
             injections_lost: 0,
             sites_untrapped: 0,
@@ -249,6 +252,10 @@ pub struct Settings {
     /// The native personality: only hostcalls are served; every Linux call after the first
     /// exec is refused with ENOSYS (the host's own injected calls excepted).
     pub native_personality: bool,
+    /// The guest has a PID namespace of its own: the pids it names and sees are the kernel's
+    /// numbers in that namespace, not the host's, and the kernel confines every call that
+    /// names a process to it (no process outside exists for the guest).
+    pub pid_namespace: bool,
 }
 
 /// The outcome of a run.
@@ -405,6 +412,19 @@ impl Debugger {
         self.threads.get(&tid).map_or(tid, |t| t.tgid)
     }
 
+    /// The process id of `tid` as the guest sees it (the last `NSpid` entry in its own PID
+    /// namespace). For the injector probe only: it reads `/proc`.
+    fn guest_visible_pid(&self, tid: Pid) -> Pid {
+        let tgid = self.tgid(tid);
+        if !self.settings.pid_namespace {
+            return tgid;
+        }
+        std::fs::read_to_string(format!("/proc/{tgid}/status"))
+            .ok()
+            .and_then(|s| s.lines().find_map(|l| l.strip_prefix("NSpid:").and_then(|v| v.split_whitespace().last()?.parse().ok())))
+            .unwrap_or(tgid)
+    }
+
     fn stub(&self, tid: Pid) -> Option<u64> {
         self.processes.get(&self.tgid(tid)).and_then(|p| p.stub)
     }
@@ -448,6 +468,8 @@ impl Debugger {
             Disposition::Native if self.settings.also_decided.contains(&number) => self.policy(tid, number, args),
             Disposition::Native => Verdict::Execute,
             Disposition::Refuse(e) => Verdict::Refuse(e),
+            // In its own PID namespace the guest's ids are the kernel's to give.
+            Disposition::Host if self.settings.pid_namespace => Verdict::Execute,
             Disposition::Host => match number {
                 nr::GETPID => Verdict::Answer(self.tgid(tid) as u64),
                 nr::GETTID => Verdict::Answer(tid as u64),
@@ -509,6 +531,11 @@ impl Debugger {
             }
             Rule::Path => crate::confine::check(policy, tid, number, args).map(|d| (d.errno, d.reason)),
             Rule::Deny(errno, why) => Some((errno, why.to_string())),
+            // The kernel resolves the pid in the guest's own PID namespace, where only guest
+            // processes (and trapbox's init, which no guest can trace or kill) exist: a pid of
+            // the host's gets the kernel's own ESRCH.
+            Rule::GuestTarget(index) if self.settings.pid_namespace => (args[index] as i32 == 1)
+                .then(|| (errno::EPERM, "process 1 is trapbox's init, not part of the guest".to_string())),
             Rule::GuestTarget(index) => {
                 let target = args[index] as i32;
                 // 0 and negative targets are the caller's own group or every process; Landlock's
@@ -806,9 +833,23 @@ impl Debugger {
     fn lookup_site(&mut self, tid: Pid, addr: u64, encoding: TrapEncoding) -> Option<SiteKind> {
         let tgid = self.tgid(tid);
         let process = self.processes.entry(tgid).or_default();
-        if let Some(site) = modules::find(&process.modules, addr).and_then(|m| m.site(addr, encoding)) {
+        let known = modules::find(&process.modules, addr).copied();
+        if let Some(site) = known.and_then(|m| m.site(addr, encoding)) {
             return Some(site.kind);
         }
+        // Rescan only for a file mapping the host has not seen: an unlisted trap in anonymous
+        // memory or in a module already read is a genuine one.
+        match sys::vma_at(tgid, addr) {
+            Ok(None) => return None,
+            Ok(Some(vma)) if !vma.executable || vma.inode == 0 => return None,
+            Ok(Some(vma))
+                if known.is_some_and(|m| (m.start, m.end, m.inode, m.device) == (vma.start, vma.end, vma.inode, vma.device)) =>
+            {
+                return None
+            }
+            _ => {}
+        }
+        self.stats.maps_scans += 1;
         let modules = self.images.scan(tgid);
         let process = self.processes.entry(tgid).or_default();
         process.modules = modules;
@@ -950,7 +991,7 @@ impl Debugger {
             let Some(stub) = self.stub_or_refusal(tid, number, &args) else {
                 return self.answer_trap(tid, regs, resume_at, number, &args, no_stub, Handling::Refused);
             };
-            let tgid = self.tgid(tid);
+            let tgid = self.guest_visible_pid(tid);
             match self.inject(tid, stub + inject::SLOW, nr::GETPID, [0; 6]) {
                 Some(pid) if pid == tgid as u64 => {}
                 Some(other) => crate::host_log!("trapbox: injector probe: getpid returned {other:#x}, expected {tgid}"),

@@ -1,10 +1,21 @@
-//! Starting the guest: fork, attach, lock down, exec.
+//! Starting the guest: fork, isolate, attach, lock down, exec.
 //!
-//! The parent attaches with `PTRACE_SEIZE` (so group-stops can be held with `PTRACE_LISTEN`)
-//! while the child waits on a pipe; only then does the child set no-new-privileges, close every
-//! inherited fd but 0/1/2, apply the policy's limits, working directory and Landlock ruleset,
-//! install the seccomp backstop and exec. The child runs raw libc calls only (no allocation
-//! after fork): everything it needs is prepared before `fork`.
+//! The host forks a child that enters the guest's own namespaces (user, mount, PID, IPC, UTS,
+//! cgroup, and network for `--net none`: [`Namespaces`]); the host writes its uid and gid maps
+//! from outside, as only the parent namespace can. The child then forks trapbox's **init**,
+//! PID 1 of the new PID namespace (it reaps orphans and holds the namespace up while any guest
+//! process lives; non-dumpable, untraced, with no fd of the guest's), and init forks the
+//! process that becomes the guest. That process says hello on a socket whose host end has
+//! `SO_PASSCRED`, so the kernel tells the host its pid as the host sees it; the host attaches
+//! with `PTRACE_SEIZE` (so group-stops can be held with `PTRACE_LISTEN`) while it waits on a
+//! pipe; only then does it set no-new-privileges, close every inherited fd but 0/1/2, apply the
+//! policy's limits, working directory and Landlock ruleset, install the seccomp backstop and
+//! exec. With `--no-namespaces` the host's child is the guest itself.
+//!
+//! If the host dies, each process dies with it: the child and init by `PR_SET_PDEATHSIG`, the
+//! guest by `PTRACE_O_EXITKILL` (or, before it is seized, by its pipe to the host closing),
+//! and everything else in the PID namespace with its init. The children run raw libc calls
+//! only (no allocation after fork): everything they need is prepared before `fork`.
 
 use std::ffi::{CString, OsString};
 use std::os::unix::ffi::OsStrExt;
@@ -41,6 +52,54 @@ pub struct Confinement {
     /// A user-notification filter for the opens the host performs itself (directfs): the
     /// child installs it and hands its listener to the host before exec.
     pub directfs_filter: Option<Vec<SockFilter>>,
+    /// The guest's own namespaces; `None` runs it in the host's (`--no-namespaces`).
+    pub namespaces: Option<Namespaces>,
+}
+
+/// The kernel isolation of a run: which namespaces the guest gets and how its user
+/// namespace maps ids.
+#[derive(Clone, Debug)]
+pub struct Namespaces {
+    /// `CLONE_NEW*` flags for `unshare`.
+    pub flags: libc::c_int,
+    /// `/proc/PID/uid_map` and `gid_map` lines.
+    pub uid_map: String,
+    /// See `uid_map`.
+    pub gid_map: String,
+    /// Whether `setgroups` must be denied first (an unprivileged host may map its own gid only
+    /// so).
+    pub deny_setgroups: bool,
+}
+
+impl Namespaces {
+    /// What every run gets: the invoking user's ids as the guest sees them (root maps every
+    /// id to itself, so it stays root over files but holds capabilities only in its own
+    /// namespaces; any other user maps just its own uid and gid), and a private network
+    /// namespace (its own `lo` and unix sockets) unless the network policy needs the host's.
+    pub fn for_invoker(private_network: bool) -> Namespaces {
+        // SAFETY: geteuid and getegid cannot fail.
+        let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
+        let map = |id: u32| if uid == 0 { "0 0 4294967295\n".to_string() } else { format!("{id} {id} 1\n") };
+        let mut flags = libc::CLONE_NEWUSER
+            | libc::CLONE_NEWNS
+            | libc::CLONE_NEWPID
+            | libc::CLONE_NEWIPC
+            | libc::CLONE_NEWUTS
+            | libc::CLONE_NEWCGROUP;
+        if private_network {
+            flags |= libc::CLONE_NEWNET;
+        }
+        Namespaces { flags, uid_map: map(uid), gid_map: map(gid), deny_setgroups: uid != 0 }
+    }
+
+    /// Writes the maps of the process `child`, which has just unshared its user namespace.
+    fn write_maps(&self, child: Pid) -> std::io::Result<()> {
+        if self.deny_setgroups {
+            std::fs::write(format!("/proc/{child}/setgroups"), "deny")?;
+        }
+        std::fs::write(format!("/proc/{child}/uid_map"), &self.uid_map)?;
+        std::fs::write(format!("/proc/{child}/gid_map"), &self.gid_map)
+    }
 }
 
 /// Finds the program like `execvp` would, and explains why it cannot be run.
@@ -80,9 +139,44 @@ fn cstring(bytes: &[u8]) -> anyhow::Result<CString> {
     CString::new(bytes).map_err(|_| anyhow::anyhow!("argument contains a NUL byte: {:?}", String::from_utf8_lossy(bytes)))
 }
 
-/// Forks the guest, seizes it and lets it exec `program` with `args` (argv\[0\] included) and the
-/// host's environment under the `filter`. Returns the guest's pid; its first stop will be the
-/// seccomp stop of its `execve`.
+/// A pipe whose both ends close on exec; `[read, write]`.
+fn pipe() -> anyhow::Result<[libc::c_int; 2]> {
+    let mut fds = [-1 as libc::c_int; 2];
+    // SAFETY: pipe2 fills the two-element array.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        anyhow::bail!("pipe2: {}", std::io::Error::last_os_error());
+    }
+    Ok(fds)
+}
+
+/// Closes `fd` if it is one (the launcher's fds are raw: they must cross `fork`).
+fn close(fd: libc::c_int) {
+    if fd >= 0 {
+        // SAFETY: closing an fd this process owns.
+        unsafe { libc::close(fd) };
+    }
+}
+
+/// The fds the launcher's processes talk over; each side closes the other's ends.
+#[derive(Clone, Copy)]
+struct Channels {
+    /// Host → guest: "you are seized, go on" (1) or nothing (the host gave up).
+    go: [libc::c_int; 2],
+    /// Guest → host: its hello, which carries its pid (`SO_PASSCRED` on the host's end).
+    hello: [libc::c_int; 2],
+    /// Child → host: the errno of `unshare` (0: done).
+    unshared: [libc::c_int; 2],
+    /// Host → child: the maps are written (1).
+    mapped: [libc::c_int; 2],
+    /// Guest → host: its directfs listener's fd number.
+    report: [libc::c_int; 2],
+    /// Host → guest: the listener was taken (1).
+    taken: [libc::c_int; 2],
+}
+
+/// Forks the guest into its namespaces, seizes it and lets it exec `program` with `args`
+/// (argv\[0\] included) and the host's environment under the `filter`. Returns the guest's pid
+/// (as the host sees it); its first stop will be the seccomp stop of its `execve`.
 pub fn spawn(
     program: &Path,
     args: &[OsString],
@@ -106,70 +200,155 @@ pub fn spawn(
     let mut envp: Vec<*const libc::c_char> = envp_owned.iter().map(|a| a.as_ptr()).collect();
     envp.push(std::ptr::null());
     let fprog = SockFprog { len: filter.len() as u16, filter: filter.as_ptr() };
-
-    let mut sync = [0 as libc::c_int; 2];
-    let mut sync2_pair = [-1 as libc::c_int; 2];
-    // SAFETY: pipe2 fills the two-element array.
-    if confinement.directfs_filter.is_some() && unsafe { libc::pipe2(sync2_pair.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
-        anyhow::bail!("pipe2: {}", std::io::Error::last_os_error());
-    }
-    // SAFETY: `sync` is a live two-int array for pipe2 to fill.
-    if unsafe { libc::pipe2(sync.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
-        anyhow::bail!("pipe2: {}", std::io::Error::last_os_error());
-    }
-    let host_pid = sys::own_pid();
-    // SAFETY: the child only calls async-signal-safe raw syscalls on memory prepared above
-    // (argv, envp, fprog, sync stay alive in the copied address space) and ends in execve or
-    // _exit; it never returns into Rust code that could allocate or unwind.
-    // The child reports its directfs listener's fd number here (when it installs one).
-    let mut report = [-1 as libc::c_int; 2];
-    // SAFETY: pipe2 fills the two-element array.
-    if confinement.directfs_filter.is_some() && unsafe { libc::pipe2(report.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
-        anyhow::bail!("pipe2: {}", std::io::Error::last_os_error());
-    }
     let notif_fprog = confinement.directfs_filter.as_ref().map(|f| SockFprog { len: f.len() as u16, filter: f.as_ptr() });
-    // SAFETY: the child only makes async-signal-safe raw calls on memory prepared above.
-    let pid = unsafe { libc::fork() };
-    if pid < 0 {
+
+    let mut hello = [-1 as libc::c_int; 2];
+    // SAFETY: socketpair fills the two-element array.
+    if unsafe { libc::socketpair(libc::AF_UNIX, libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC, 0, hello.as_mut_ptr()) } != 0 {
+        anyhow::bail!("socketpair: {}", std::io::Error::last_os_error());
+    }
+    let one: libc::c_int = 1;
+    // SAFETY: setsockopt reads one int from a live variable.
+    unsafe {
+        libc::setsockopt(hello[0], libc::SOL_SOCKET, libc::SO_PASSCRED, (&one as *const libc::c_int).cast(), 4);
+    }
+    let namespaced = confinement.namespaces.is_some();
+    let listens = confinement.directfs_filter.is_some();
+    let none = [-1, -1];
+    let ch = Channels {
+        go: pipe()?,
+        hello,
+        unshared: if namespaced { pipe()? } else { none },
+        mapped: if namespaced { pipe()? } else { none },
+        report: if listens { pipe()? } else { none },
+        taken: if listens { pipe()? } else { none },
+    };
+    let host_pid = sys::own_pid();
+    // SAFETY: the children only make async-signal-safe raw calls on memory prepared above.
+    let child = unsafe { libc::fork() };
+    if child < 0 {
         anyhow::bail!("fork: {}", std::io::Error::last_os_error());
     }
-    if pid == 0 {
+    if child == 0 {
         // SAFETY: see the fork above; this function never returns.
-        unsafe {
-            child_after_fork(sync, report[1], sync2_pair[0], host_pid, &path, &argv, &envp, &fprog, notif_fprog.as_ref(), confinement)
+        unsafe { child_after_fork(ch, host_pid, &path, &argv, &envp, &fprog, notif_fprog.as_ref(), confinement) }
+    }
+    for fd in [ch.go[0], ch.hello[1], ch.unshared[1], ch.mapped[0], ch.report[1], ch.taken[0]] {
+        close(fd);
+    }
+    // The host's ends, each closed once when no longer needed (or all of them on failure).
+    let mut host_ends = HostEnds([ch.go[1], ch.hello[0], ch.unshared[0], ch.mapped[1], ch.report[0], ch.taken[1]]);
+    let give_up = |ends: &mut HostEnds, why: anyhow::Error| {
+        ends.close_all();
+        let _ = sys::kill(child, libc::SIGKILL);
+        let _ = sys::wait(Some(child));
+        why
+    };
+    if let Some(namespaces) = &confinement.namespaces {
+        let mut errno = [0u8; 4];
+        // SAFETY: reads into a live 4-byte buffer from a pipe we own.
+        let got = unsafe { libc::read(ch.unshared[0], errno.as_mut_ptr().cast(), 4) };
+        host_ends.close(ch.unshared[0]);
+        match (got, i32::from_ne_bytes(errno)) {
+            (4, 0) => {}
+            (4, e) => return Err(give_up(&mut host_ends, anyhow::anyhow!(
+                "cannot give the guest its own namespaces (unshare: {}): this kernel or the container trapbox runs in \
+                 forbids unprivileged user namespaces (see user.max_user_namespaces, kernel.unprivileged_userns_clone \
+                 or an AppArmor restriction); --no-namespaces runs on the host's checks alone, which is weaker",
+                std::io::Error::from_raw_os_error(e)
+            ))),
+            _ => return Err(give_up(&mut host_ends, anyhow::anyhow!("the guest's launcher died before entering its namespaces"))),
+        }
+        let written = namespaces.write_maps(child);
+        let go = [u8::from(written.is_ok())];
+        // SAFETY: one byte from a live buffer to a pipe we own.
+        unsafe { libc::write(ch.mapped[1], go.as_ptr().cast(), 1) };
+        host_ends.close(ch.mapped[1]);
+        if let Err(err) = written {
+            return Err(give_up(&mut host_ends, anyhow::anyhow!("cannot write the uid and gid maps of the guest's user namespace: {err}")));
         }
     }
-    if report[1] >= 0 {
-        // SAFETY: closing our copies of the child's ends, fds we own.
-        unsafe {
-            libc::close(report[1]);
-            libc::close(sync2_pair[0]);
-        }
-    }
-    let sync2 = sync2_pair[1];
-    // SAFETY: closing our copy of the read end, an fd we own.
-    unsafe { libc::close(sync[0]) };
+    let Some(pid) = receive_hello(ch.hello[0]) else {
+        return Err(give_up(&mut host_ends, anyhow::anyhow!("the guest's launcher died before the guest could be traced")));
+    };
+    host_ends.close(ch.hello[0]);
     let seized = sys::seize(pid, OPTIONS);
-    let go = [1u8];
-    // SAFETY: writing one byte from a live buffer to the pipe's write end, then closing it.
-    unsafe {
-        if seized.is_ok() {
-            libc::write(sync[1], go.as_ptr().cast(), 1);
-        }
-        libc::close(sync[1]);
+    if seized.is_ok() {
+        // SAFETY: writing one byte from a live buffer to the pipe's write end.
+        unsafe { libc::write(ch.go[1], [1u8].as_ptr().cast(), 1) };
     }
+    host_ends.close(ch.go[1]);
     if let Err(err) = seized {
         let _ = sys::kill(pid, libc::SIGKILL);
-        let _ = sys::wait(Some(pid));
-        anyhow::bail!("cannot trace the guest (PTRACE_SEIZE): {err}; is ptrace forbidden here (Yama, a container seccomp profile)?");
+        return Err(give_up(&mut host_ends, anyhow::anyhow!(
+            "cannot trace the guest (PTRACE_SEIZE): {err}; is ptrace forbidden here (a container seccomp profile, an LSM)?"
+        )));
     }
-    let listener = if report[0] >= 0 { Some(take_listener(pid, report[0], sync2)?) } else { None };
+    let listener = if listens { Some(take_listener(pid, ch.report[0], ch.taken[1])?) } else { None };
     Ok((pid, listener))
 }
 
-/// Reads the child's listener fd number from `report`, duplicates that fd into the host
-/// (`pidfd_getfd`) and lets the child go on (`sync2`).
-fn take_listener(pid: Pid, report: libc::c_int, sync2: libc::c_int) -> anyhow::Result<std::os::fd::OwnedFd> {
+/// The host's ends of the launcher's channels: `close` marks one closed, `close_all` closes
+/// the rest, so no fd is closed twice.
+struct HostEnds([libc::c_int; 6]);
+
+impl HostEnds {
+    fn close(&mut self, fd: libc::c_int) {
+        if let Some(slot) = self.0.iter_mut().find(|slot| **slot == fd && fd >= 0) {
+            close(*slot);
+            *slot = -1;
+        }
+    }
+
+    fn close_all(&mut self) {
+        for slot in &mut self.0 {
+            close(*slot);
+            *slot = -1;
+        }
+    }
+}
+
+/// Waits for the guest's hello on the host's end of the socket and returns the sender's pid
+/// as the kernel translated it into the host's PID namespace; `None` when every sender is gone.
+fn receive_hello(socket: libc::c_int) -> Option<Pid> {
+    let mut byte = 0u8;
+    let mut iov = libc::iovec { iov_base: (&mut byte as *mut u8).cast(), iov_len: 1 };
+    // Room for one SCM_CREDENTIALS message, 8-byte aligned as cmsg headers must be.
+    let mut control = [0u64; 8];
+    // SAFETY: msghdr is plain data; every pointer set below refers to a live local.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.as_mut_ptr().cast();
+    msg.msg_controllen = std::mem::size_of_val(&control);
+    let got = loop {
+        // SAFETY: recvmsg writes only into the buffers `msg` describes.
+        let got = unsafe { libc::recvmsg(socket, &mut msg, 0) };
+        if got >= 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
+            break got;
+        }
+    };
+    if got != 1 {
+        return None;
+    }
+    // SAFETY: the CMSG macros walk the control buffer the kernel just filled, within
+    // msg_controllen; the data of an SCM_CREDENTIALS message is a `struct ucred`.
+    unsafe {
+        let mut header = libc::CMSG_FIRSTHDR(&msg);
+        while !header.is_null() {
+            if (*header).cmsg_level == libc::SOL_SOCKET && (*header).cmsg_type == libc::SCM_CREDENTIALS {
+                let cred: libc::ucred = std::ptr::read_unaligned(libc::CMSG_DATA(header).cast());
+                return (cred.pid > 0).then_some(cred.pid);
+            }
+            header = libc::CMSG_NXTHDR(&msg, header);
+        }
+    }
+    None
+}
+
+/// Reads the guest's listener fd number from `report`, duplicates that fd into the host
+/// (`pidfd_getfd`) and lets the guest go on (`taken`).
+fn take_listener(pid: Pid, report: libc::c_int, taken: libc::c_int) -> anyhow::Result<std::os::fd::OwnedFd> {
     let mut number = [0u8; 4];
     // SAFETY: reads into a live 4-byte buffer from a pipe we own, then closes it.
     let got = unsafe {
@@ -188,22 +367,21 @@ fn take_listener(pid: Pid, report: libc::c_int, sync2: libc::c_int) -> anyhow::R
     let go = [u8::from(result.is_ok())];
     // SAFETY: one byte from a live buffer to a pipe we own, then closing it.
     unsafe {
-        libc::write(sync2, go.as_ptr().cast(), 1);
-        libc::close(sync2);
+        libc::write(taken, go.as_ptr().cast(), 1);
+        libc::close(taken);
     }
     result
 }
 
-/// The child side: wait until the host has attached, lock down, exec. Raw syscalls only.
+/// The host's child: enter the namespaces and become init's parent, or (without namespaces)
+/// the guest itself. Raw syscalls only.
 ///
 /// # Safety
 /// Must be called only in the child right after `fork`, with pointers into memory that the
 /// fork copied.
 #[allow(clippy::too_many_arguments)]
 unsafe fn child_after_fork(
-    sync: [libc::c_int; 2],
-    report_write: libc::c_int,
-    sync2_read: libc::c_int,
+    ch: Channels,
     host_pid: Pid,
     path: &CString,
     argv: &[*const libc::c_char],
@@ -214,14 +392,125 @@ unsafe fn child_after_fork(
 ) -> ! {
     // SAFETY: raw syscalls on integers and on the prepared buffers; see the function contract.
     unsafe {
-        libc::close(sync[1]);
-        // Die with the host even before ptrace's EXITKILL is in place.
+        for fd in [ch.go[1], ch.hello[0], ch.unshared[0], ch.mapped[1], ch.report[0], ch.taken[1]] {
+            close(fd);
+        }
+        // Die with the host.
         libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0);
         if libc::getppid() != host_pid {
             libc::_exit(CHILD_SETUP_FAILED);
         }
+        let Some(namespaces) = &confinement.namespaces else {
+            become_guest(ch, host_pid, path, argv, envp, fprog, notif_fprog, confinement)
+        };
+        let errno = if libc::unshare(namespaces.flags) == 0 { 0 } else { *libc::__errno_location() };
+        libc::write(ch.unshared[1], errno.to_ne_bytes().as_ptr().cast(), 4);
+        close(ch.unshared[1]);
+        let mut mapped = 0u8;
+        if errno != 0 || libc::read(ch.mapped[0], (&mut mapped as *mut u8).cast(), 1) != 1 || mapped != 1 {
+            libc::_exit(CHILD_SETUP_FAILED);
+        }
+        close(ch.mapped[0]);
+        // Nothing mounted in the guest's mount namespace propagates back to the host's.
+        if namespaces.flags & libc::CLONE_NEWNS != 0
+            && libc::mount(std::ptr::null(), c"/".as_ptr(), std::ptr::null(), libc::MS_REC | libc::MS_PRIVATE, std::ptr::null()) != 0
+        {
+            libc::_exit(CHILD_SETUP_FAILED);
+        }
+        let init = libc::fork();
+        if init < 0 {
+            libc::_exit(CHILD_SETUP_FAILED);
+        }
+        if init == 0 {
+            run_init(ch, path, argv, envp, fprog, notif_fprog, confinement);
+        }
+        // This process only holds init up: it has no fd of the guest's, and goes with init.
+        libc::syscall(libc::SYS_close_range, 0u32, u32::MAX, 0u32);
+        let mut status = 0;
+        while libc::waitpid(init, &mut status, 0) < 0 && *libc::__errno_location() == libc::EINTR {}
+        libc::_exit(0);
+    }
+}
+
+/// trapbox's init, PID 1 of the guest's PID namespace: forks the guest, then reaps every child
+/// (the guest and the orphans the kernel hands to it) until none is left, and exits with the
+/// guest's status. The namespace, and every process still in it, ends with it.
+///
+/// # Safety
+/// As [`child_after_fork`].
+#[allow(clippy::too_many_arguments)]
+unsafe fn run_init(
+    ch: Channels,
+    path: &CString,
+    argv: &[*const libc::c_char],
+    envp: &[*const libc::c_char],
+    fprog: &SockFprog,
+    notif_fprog: Option<&SockFprog>,
+    confinement: &Confinement,
+) -> ! {
+    // SAFETY: raw syscalls on integers and prepared buffers; see the function contract.
+    unsafe {
+        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0);
+        let guest = libc::fork();
+        if guest < 0 {
+            libc::_exit(CHILD_SETUP_FAILED);
+        }
+        if guest == 0 {
+            // The guest's parent is init, PID 1 of its namespace.
+            become_guest(ch, 1, path, argv, envp, fprog, notif_fprog, confinement);
+        }
+        // Init keeps nothing of the guest's (a pipe it held open would never see its end),
+        // and no guest can read or trace it.
+        libc::syscall(libc::SYS_close_range, 0u32, u32::MAX, 0u32);
+        libc::prctl(libc::PR_SET_DUMPABLE, 0 as libc::c_ulong, 0, 0, 0);
+        let mut code = CHILD_SETUP_FAILED;
+        loop {
+            let mut status = 0;
+            let reaped = libc::waitpid(-1, &mut status, libc::__WALL);
+            if reaped < 0 {
+                if *libc::__errno_location() == libc::EINTR {
+                    continue;
+                }
+                break;
+            }
+            if reaped == guest {
+                code = if libc::WIFEXITED(status) { libc::WEXITSTATUS(status) } else { 128 + libc::WTERMSIG(status) };
+            }
+        }
+        libc::_exit(code);
+    }
+}
+
+/// The guest's side: say hello, wait until the host has attached, lock down, exec. Raw
+/// syscalls only.
+///
+/// # Safety
+/// As [`child_after_fork`].
+#[allow(clippy::too_many_arguments)]
+unsafe fn become_guest(
+    ch: Channels,
+    parent: Pid,
+    path: &CString,
+    argv: &[*const libc::c_char],
+    envp: &[*const libc::c_char],
+    fprog: &SockFprog,
+    notif_fprog: Option<&SockFprog>,
+    confinement: &Confinement,
+) -> ! {
+    // SAFETY: raw syscalls on integers and on the prepared buffers; see the function contract.
+    unsafe {
+        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0);
+        if libc::getppid() != parent {
+            libc::_exit(CHILD_SETUP_FAILED);
+        }
+        // The kernel adds this process's credentials, pid included, to the hello.
+        let hello = 1u8;
+        if libc::send(ch.hello[1], (&hello as *const u8).cast(), 1, 0) != 1 {
+            libc::_exit(CHILD_SETUP_FAILED);
+        }
+        close(ch.hello[1]);
         let mut byte = 0u8;
-        if libc::read(sync[0], (&mut byte as *mut u8).cast(), 1) != 1 {
+        if libc::read(ch.go[0], (&mut byte as *mut u8).cast(), 1) != 1 {
             libc::_exit(CHILD_SETUP_FAILED); // the host failed to attach or died
         }
         // The host ignores some signals and Rust ignores SIGPIPE; ignored dispositions survive
@@ -246,9 +535,9 @@ unsafe fn child_after_fork(
                 libc::_exit(CHILD_SETUP_FAILED);
             }
             let number = (listener as libc::c_int).to_ne_bytes();
-            libc::write(report_write, number.as_ptr().cast(), 4);
+            libc::write(ch.report[1], number.as_ptr().cast(), 4);
             let mut go = 0u8;
-            if libc::read(sync2_read, (&mut go as *mut u8).cast(), 1) != 1 || go != 1 {
+            if libc::read(ch.taken[0], (&mut go as *mut u8).cast(), 1) != 1 || go != 1 {
                 libc::_exit(CHILD_SETUP_FAILED);
             }
         }

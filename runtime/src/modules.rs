@@ -1,8 +1,11 @@
 //! Which module is mapped where in a guest, and its trap table.
 //!
-//! `/proc/PID/maps` is parsed only after an exec and on a cache miss (a trap signal at an
-//! address no known module covers, or not listed in the module's table) — never on the hot
-//! path. Each distinct file (device, inode) is read and its `.trapbox` table validated once
+//! `/proc/PID/maps` is parsed only after an exec and when a trap signal comes from an
+//! executable file mapping the host does not know yet (a library loaded since, or a region
+//! remapped) — never on the hot path, and never again for a `ud2` that is simply not listed
+//! (in anonymous or JIT memory, or in a known module): one `PROCMAP_QUERY` of the address tells
+//! those apart, so a guest looping on unlisted traps costs the host a query per trap, not a
+//! parse of its whole map. Each distinct file (device, inode) is read and its `.trapbox` table validated once
 //! per host run; the bytes are kept for the host's lifetime so a lookup is a binary search in
 //! place, with no allocation.
 
@@ -37,6 +40,10 @@ pub struct Module {
     pub image: &'static Image,
     /// Load bias: runtime address minus link-time address.
     pub bias: u64,
+    /// The file's inode and device (as `/proc/PID/maps` encodes it), to recognise the mapping.
+    pub inode: u64,
+    /// See `inode`.
+    pub device: u64,
 }
 
 impl Module {
@@ -191,7 +198,7 @@ impl ImageCache {
                     .unwrap_or(line.start);
                 base.wrapping_sub(image.first_load_page)
             };
-            modules.push(Module { start: line.start, end: line.end, image, bias });
+            modules.push(Module { start: line.start, end: line.end, image, bias, inode: line.inode, device: line.device });
         }
         modules
     }

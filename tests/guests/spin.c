@@ -1,4 +1,5 @@
-// Prints its pid, then makes system calls forever (getppid: a trap in a rewritten build).
+// Prints its pid as the host sees it (its /proc/self: in its own PID namespace getpid() would
+// say 2), then makes system calls forever (getppid: a trap in a rewritten build).
 // With an argument N, a second thread ends the whole process with exit_group(N) after a
 // while, whatever the first thread is doing at that moment.
 #include <pthread.h>
@@ -14,7 +15,10 @@ static void *ender(void *arg) {
 }
 
 int main(int argc, char **argv) {
-    printf("%d\n", getpid());
+    char self[32] = {0};
+    if (readlink("/proc/self", self, sizeof self - 1) <= 0)
+        snprintf(self, sizeof self, "%d", getpid());
+    printf("%s\n", self);
     fflush(stdout);
     if (argc > 1) {
         pthread_t t;

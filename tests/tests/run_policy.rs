@@ -311,9 +311,12 @@ fn calls_the_policy_does_not_name_are_refused_and_logged() {
     assert_eq!(out.stdout, "shmget: EPERM\n");
     assert!(denials(&out).iter().any(|l| l.contains("shared with the host's namespace")), "{}", out.stderr);
 
-    // The host (the guest's parent) is not part of the guest.
+    // A process of the host's (here the test itself) does not exist for the guest, in its
+    // own PID namespace: the kernel says so. Without the namespace the host refuses it.
     let host_pid = std::process::id().to_string();
     let out = probe(&["--allow-read", "/usr/share"], &["kill", &host_pid]);
+    assert_eq!(out.stdout, "kill: No such process\n");
+    let out = probe(&["--no-namespaces", "--allow-read", "/usr/share"], &["kill", &host_pid]);
     assert_eq!(out.stdout, "kill: EPERM\n");
     assert!(denials(&out).iter().any(|l| l.contains("is not part of the guest")), "{}", out.stderr);
 

@@ -104,3 +104,43 @@ fn injections_preserve_registers_under_threads_and_signals() {
         assert_eq!(got, expected, "{source} under --inject-probe");
     }
 }
+
+/// A guest that loops on `ud2`s no trap table lists (stepping over each in a SIGILL handler)
+/// gets each SIGILL as natively, and costs the host one cheap query per trap: the host reads
+/// its memory map again only for a file mapping it has not seen (here: never).
+#[test]
+fn unlisted_traps_do_not_make_the_host_reread_the_memory_map() {
+    let (plain, rewritten) = guest_pair("unlisted_traps.c");
+    let dir = scratch_dir("robust_unlisted_traps");
+    let native = run(std::process::Command::new(&plain).arg("2000").current_dir(&dir));
+    assert_eq!(native.stdout, "caught 4000\n");
+    for program in [plain, rewritten] {
+        let out = run(trapbox_run(&["--stats", "--allow-read", "/usr"], &program, &["2000"]).current_dir(&dir));
+        assert_eq!(out.stdout, native.stdout, "{out:?}");
+        let rescans: u64 = out
+            .stderr
+            .split("maps rescans: ")
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("no rescan counter in {}", out.stderr));
+        assert_eq!(rescans, 0, "4000 unlisted traps, {rescans} rescans of /proc/PID/maps");
+    }
+}
+
+/// The host's fuzzer: random call numbers with hostile arguments (bad and unterminated
+/// pointers, pointers into the host's area, huge lengths, high bits over int arguments), from
+/// fixed seeds, static and rewritten. The host must keep serving to the end: the guest finishes
+/// its batches, trapbox exits with the guest's status, and nothing panicked. A longer run:
+/// `bash scripts/fuzz-host.sh SEEDS BATCHES`.
+#[test]
+fn random_calls_with_hostile_arguments_leave_the_host_serving() {
+    let (plain, rewritten) = guest_pair("fuzz_calls.c");
+    for (seed, program) in [(1, &plain), (2, &rewritten), (3, &plain)] {
+        let dir = scratch_dir("robust_fuzz");
+        let flags = ["--allow-read", "/usr", "--allow-write", ".", "--limit-processes", "32", "--limit-memory", "1G", "--limit-wall", "120s"];
+        let out = run(trapbox_run(&flags, program, &[&seed.to_string(), "40"]).current_dir(&dir));
+        assert_eq!((out.status, out.stdout.as_str()), (0, "fuzz: done\n"), "seed {seed}: {out:?}");
+        assert!(!out.stderr.contains("panicked"), "seed {seed}: {}", out.stderr);
+    }
+}

@@ -1,0 +1,137 @@
+/* Probes of the kernel isolation underneath the host's rules: each mode makes one attempt a
+ * root guest would make to reach the host's namespaces and prints what the kernel said.
+ *   ns_probe ids                     the guest's view of itself (pid, parent, uid map line)
+ *   ns_probe reach PID               scheduling, priority, I/O priority, affinity, signal of PID
+ *   ns_probe iface                   change lo's MTU and queue length through a unix socket
+ *   ns_probe netlink                 add an address to lo over route netlink
+ *   ns_probe hostname NAME           sethostname, then the same from a clone(CLONE_NEWUTS) child
+ *   ns_probe newns                   clone(CLONE_NEWNET|CLONE_NEWNS) child that tries mount(tmpfs) */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <net/if.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static const char *err(long rc) { return rc < 0 ? strerrorname_np(errno) : "ok"; }
+
+static int newns_child(void *arg) {
+    (void)arg;
+    long rc = mount("none", "/mnt", "tmpfs", 0, NULL);
+    printf("mount tmpfs in a new mount namespace: %s\n", err(rc));
+    fflush(stdout);
+    return 0;
+}
+
+static int uts_child(void *name) {
+    printf("sethostname in a new UTS namespace: %s\n", err(sethostname(name, strlen(name))));
+    fflush(stdout);
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2)
+        return 2;
+    const char *mode = argv[1];
+    if (!strcmp(mode, "ids")) {
+        printf("pid %d ppid %d\n", getpid(), getppid());
+        return 0;
+    }
+    if (!strcmp(mode, "reach") && argc > 2) {
+        pid_t target = atoi(argv[2]);
+        printf("setpriority: %s\n", err(setpriority(PRIO_PROCESS, target, 19)));
+        struct sched_param param = {0};
+        printf("sched_setscheduler: %s\n", err(sched_setscheduler(target, SCHED_IDLE, &param)));
+        cpu_set_t set;
+        CPU_ZERO(&set);
+        CPU_SET(0, &set);
+        printf("sched_setaffinity: %s\n", err(sched_setaffinity(target, sizeof set, &set)));
+        printf("ioprio_set: %s\n", err(syscall(SYS_ioprio_set, 1 /* IOPRIO_WHO_PROCESS */, target, (3 << 13) /* idle */)));
+        printf("kill: %s\n", err(kill(target, SIGKILL)));
+        return 0;
+    }
+    if (!strcmp(mode, "iface")) {
+        int s = socket(AF_UNIX, SOCK_DGRAM, 0);
+        struct ifreq req;
+        memset(&req, 0, sizeof req);
+        strcpy(req.ifr_name, "lo");
+        req.ifr_mtu = 1280;
+        printf("SIOCSIFMTU: %s\n", err(ioctl(s, SIOCSIFMTU, &req)));
+        req.ifr_qlen = 7;
+        printf("SIOCSIFTXQLEN: %s\n", err(ioctl(s, SIOCSIFTXQLEN, &req)));
+        return 0;
+    }
+    if (!strcmp(mode, "netlink")) {
+        int s = socket(AF_NETLINK, SOCK_RAW, NETLINK_ROUTE);
+        if (s < 0) {
+            printf("netlink socket: %s\n", err(s));
+            return 0;
+        }
+        struct {
+            struct nlmsghdr nh;
+            struct ifaddrmsg ifa;
+            struct rtattr rta;
+            unsigned char addr[4];
+        } req;
+        memset(&req, 0, sizeof req);
+        req.nh.nlmsg_len = sizeof req;
+        req.nh.nlmsg_type = RTM_NEWADDR;
+        req.nh.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE;
+        req.ifa.ifa_family = AF_INET;
+        req.ifa.ifa_prefixlen = 32;
+        req.ifa.ifa_index = if_nametoindex("lo");
+        req.rta.rta_type = IFA_LOCAL;
+        req.rta.rta_len = RTA_LENGTH(4);
+        memcpy(req.addr, (unsigned char[]){10, 213, 7, 9}, 4);
+        struct sockaddr_nl kernel = {.nl_family = AF_NETLINK};
+        long sent = sendto(s, &req, sizeof req, 0, (struct sockaddr *)&kernel, sizeof kernel);
+        if (sent < 0) {
+            printf("RTM_NEWADDR: %s\n", err(sent));
+            return 0;
+        }
+        char reply[4096];
+        long got = recv(s, reply, sizeof reply, 0);
+        struct nlmsghdr *nh = (struct nlmsghdr *)reply;
+        if (got >= (long)sizeof *nh && nh->nlmsg_type == NLMSG_ERROR) {
+            int e = -((struct nlmsgerr *)NLMSG_DATA(nh))->error;
+            printf("RTM_NEWADDR: %s\n", e ? strerrorname_np(e) : "ok");
+        } else {
+            printf("RTM_NEWADDR: no answer\n");
+        }
+        return 0;
+    }
+    if (!strcmp(mode, "hostname") && argc > 2) {
+        printf("sethostname: %s\n", err(sethostname(argv[2], strlen(argv[2]))));
+        fflush(stdout);
+        static char stack[65536];
+        int child = clone(uts_child, stack + sizeof stack, CLONE_NEWUTS | SIGCHLD, argv[2]);
+        if (child < 0) {
+            printf("clone(CLONE_NEWUTS): %s\n", err(child));
+        } else {
+            waitpid(child, NULL, 0);
+        }
+        return 0;
+    }
+    if (!strcmp(mode, "newns")) {
+        static char stack[65536];
+        int child = clone(newns_child, stack + sizeof stack, CLONE_NEWNET | CLONE_NEWNS | SIGCHLD, NULL);
+        if (child < 0) {
+            printf("clone(CLONE_NEWNET|CLONE_NEWNS): %s\n", err(child));
+        } else {
+            waitpid(child, NULL, 0);
+        }
+        return 0;
+    }
+    return 2;
+}

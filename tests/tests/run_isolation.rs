@@ -1,0 +1,178 @@
+//! Kernel isolation underneath the host's rules: every guest runs in its own user, mount, PID,
+//! IPC, UTS and cgroup namespaces (and network namespace under `--net none`). Each test makes
+//! an attempt a root guest would make to reach the host's namespaces and checks the evidence
+//! on the host's side, not only the errno the guest saw.
+
+mod run_support;
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use run_support::{guest_pair, trapbox_run};
+use trapbox_tests::{run, scratch_dir, trapbox_bin, Outcome};
+
+/// Runs the probe guest (static and rewritten) in `mode` under a policy with `net`.
+fn probe(net: &str, args: &[&str]) -> Vec<Outcome> {
+    let (plain, rewritten) = guest_pair("ns_probe.c");
+    let dir = scratch_dir(&format!("isolation_{}", args[0]));
+    [plain, rewritten]
+        .iter()
+        .map(|program| run(trapbox_run(&["--allow-read", "/usr", "--net", net], program, args).current_dir(&dir)))
+        .collect()
+}
+
+fn read(path: &str) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+#[test]
+fn the_guest_is_pid_2_under_trapboxs_init() {
+    for out in probe("none", &["ids"]) {
+        assert_eq!((out.status, out.stdout.as_str()), (0, "pid 2 ppid 1\n"), "{out:?}");
+    }
+}
+
+#[test]
+fn without_namespaces_the_guest_sees_the_hosts_pids() {
+    let (plain, _) = guest_pair("ns_probe.c");
+    let out = run(trapbox_run(&["--no-namespaces", "--allow-read", "/usr"], &plain, &["ids"]).current_dir(scratch_dir("isolation_off")));
+    assert_eq!(out.status, 0, "{out:?}");
+    assert!(!out.stdout.starts_with("pid 2 "), "{out:?}");
+}
+
+/// (nice, scheduling policy) of `pid`, from /proc/PID/stat.
+fn scheduling_of(pid: u32) -> (String, String) {
+    let stat = read(&format!("/proc/{pid}/stat"));
+    let fields: Vec<&str> = stat.rsplit_once(')').expect("stat has a comm").1.split_whitespace().collect();
+    // After the comm: state is field 3, nice 19, policy 41 (1-based in proc(5)).
+    (fields[19 - 3].to_string(), fields[41 - 3].to_string())
+}
+
+#[test]
+fn processes_outside_the_guest_cannot_be_reached() {
+    let mut victim = Command::new("sleep").arg("100").spawn().expect("sleep");
+    let before = scheduling_of(victim.id());
+    for target in [victim.id(), std::process::id()] {
+        for out in probe("none", &["reach", &target.to_string()]) {
+            assert_eq!(
+                out.stdout,
+                "setpriority: ESRCH\nsched_setscheduler: ESRCH\nsched_setaffinity: ESRCH\nioprio_set: ESRCH\nkill: ESRCH\n",
+                "{out:?}"
+            );
+        }
+    }
+    assert_eq!(scheduling_of(victim.id()), before, "the victim's priority and scheduling class are unchanged");
+    assert!(victim.try_wait().expect("wait").is_none(), "the victim still runs");
+    let _ = victim.kill();
+    let _ = victim.wait();
+}
+
+#[test]
+fn the_hosts_interfaces_cannot_be_changed_through_a_unix_socket() {
+    let before = (read("/sys/class/net/lo/mtu"), read("/sys/class/net/lo/tx_queue_len"));
+    for out in probe("loopback", &["iface"]) {
+        assert!(out.stdout.contains("SIOCSIFMTU: EPERM\n"), "{out:?}");
+        assert!(out.stdout.contains("SIOCSIFTXQLEN: EPERM\n"), "{out:?}");
+    }
+    // Under --net none the guest has a network namespace of its own: whatever it does to its
+    // `lo` stays there.
+    for out in probe("none", &["iface"]) {
+        assert_eq!(out.status, 0, "{out:?}");
+    }
+    assert_eq!((read("/sys/class/net/lo/mtu"), read("/sys/class/net/lo/tx_queue_len")), before);
+}
+
+fn host_addresses() -> String {
+    let out = run(Command::new("ip").args(["-o", "addr", "show", "dev", "lo"]));
+    assert_eq!(out.status, 0, "{out:?}");
+    out.stdout
+}
+
+#[test]
+fn route_netlink_cannot_add_an_address_to_the_hosts_loopback() {
+    let before = host_addresses();
+    for out in probe("loopback", &["netlink"]) {
+        assert!(out.stdout.starts_with("RTM_NEWADDR: ") || out.stdout.starts_with("netlink socket: "), "{out:?}");
+        assert!(!out.stdout.contains(": ok"), "{out:?}");
+    }
+    let after = host_addresses();
+    assert!(!after.contains("10.213.7.9"), "{after}");
+    assert_eq!(after, before);
+}
+
+#[test]
+fn the_hosts_hostname_stays_the_hosts() {
+    let before = read("/proc/sys/kernel/hostname");
+    for out in probe("loopback", &["hostname", "escaped-guest"]) {
+        assert!(out.stdout.starts_with("sethostname: "), "{out:?}");
+    }
+    assert_eq!(read("/proc/sys/kernel/hostname"), before);
+}
+
+#[test]
+fn a_namespace_the_guest_creates_grants_nothing_on_the_host() {
+    let before = read("/proc/self/mountinfo");
+    for out in probe("loopback", &["newns"]) {
+        assert_eq!(out.status, 0, "{out:?}");
+        assert!(!out.stdout.contains("clone(CLONE_NEWNET|CLONE_NEWNS): ok"), "{out:?}");
+    }
+    assert_eq!(read("/proc/self/mountinfo"), before, "no mount reached the host's mount namespace");
+}
+
+/// The guest and trapbox itself copied where an unprivileged user can run them.
+fn unprivileged_copies() -> (PathBuf, PathBuf) {
+    let dir = scratch_dir("isolation_rootless");
+    let (plain, _) = guest_pair("ns_probe.c");
+    let guest = dir.join("ns_probe");
+    let host = dir.join("trapbox");
+    std::fs::copy(plain, &guest).expect("copy the guest");
+    std::fs::copy(trapbox_bin(), &host).expect("copy trapbox");
+    use std::os::unix::fs::PermissionsExt;
+    for path in [&dir, &guest, &host] {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    }
+    let mut ancestor = dir.parent();
+    while let Some(path) = ancestor {
+        // The fixture directories must be searchable for nobody (the repository's are).
+        let mode = std::fs::metadata(path).map(|m| m.permissions().mode()).unwrap_or(0o755);
+        if mode & 0o001 == 0 {
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode | 0o011)).expect("chmod ancestor");
+        }
+        ancestor = path.parent();
+    }
+    (host, guest)
+}
+
+/// Rootless: an unprivileged user gets the same namespaces (its own uid mapped to itself).
+#[test]
+fn an_unprivileged_user_gets_the_same_isolation() {
+    if is_root() {
+        let (host, guest) = unprivileged_copies();
+        let mut victim = Command::new("sleep").arg("100").spawn().expect("sleep");
+        let as_nobody = |args: &[&str]| {
+            run(Command::new("setpriv")
+                .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+                .arg(&host)
+                .args(["run", "--allow-read", "/usr", "--"])
+                .arg(&guest)
+                .args(args)
+                .current_dir("/"))
+        };
+        let ids = as_nobody(&["ids"]);
+        assert_eq!((ids.status, ids.stdout.as_str()), (0, "pid 2 ppid 1\n"), "{ids:?}");
+        let reach = as_nobody(&["reach", &victim.id().to_string()]);
+        assert!(reach.stdout.ends_with("kill: ESRCH\n"), "{reach:?}");
+        assert!(victim.try_wait().expect("wait").is_none(), "the victim still runs");
+        let _ = victim.kill();
+        let _ = victim.wait();
+    } else {
+        // Already unprivileged: the probe itself is the rootless case.
+        for out in probe("none", &["ids"]) {
+            assert_eq!(out.stdout, "pid 2 ppid 1\n", "{out:?}");
+        }
+    }
+}
+
+fn is_root() -> bool {
+    read("/proc/self/status").lines().any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(2) == Some("0"))
+}
