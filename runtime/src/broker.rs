@@ -124,7 +124,7 @@ fn change_through_fd(policy: &Policy, pid: Pid, number: u64, args: &[u64; 6], cr
         return Err((EPERM, format!("the file behind fd {fd} cannot be named")));
     };
     if path.is_absolute() && policy.grants_for(&path, ACCESS_WRITE).is_empty() {
-        return Err((EPERM, format!("{} (behind fd {fd}) is not granted write", path.display())));
+        return Err((EPERM, format!("{} (behind fd {fd}) is not granted write", crate::log::path(&path))));
     }
     if credentials_changed {
         return Err((EPERM, "the guest changed its credentials; the broker will not act with the host's".into()));
@@ -175,7 +175,7 @@ pub(crate) fn name_beneath(policy: &Policy, target: &Path) -> Result<Name, (i32,
     })?;
     // The grant itself (its own name) is the user's, not the guest's, to remove or rename.
     if target == grant {
-        return Err((EPERM, format!("{} is a granted path itself", target.display())));
+        return Err((EPERM, format!("{} is a granted path itself", crate::log::path(&target))));
     }
     let parent_path = target.parent().ok_or((EINVAL, "no parent".to_string()))?;
     let name = CString::new(target.file_name().ok_or((EINVAL, "no name".to_string()))?.as_bytes()).map_err(|_| (EINVAL, String::new()))?;

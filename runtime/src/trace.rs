@@ -217,6 +217,8 @@ pub fn format_sockaddr(pid: Pid, addr: u64, len: u64) -> String {
     }
 }
 
+/// Guest bytes as strace quotes them: printable ASCII as it is, `"` and `\\` escaped, every
+/// other byte (controls, non-ASCII) as `\n`, `\t` or `\xNN`, so the result never breaks a line.
 fn quote(bytes: &[u8], truncated: bool) -> String {
     let mut s = String::from("\"");
     for &b in bytes {
@@ -346,8 +348,11 @@ impl TraceSink {
         Ok(TraceSink { out: std::io::BufWriter::new(Box::new(f)), to_terminal_stream: true })
     }
 
-    /// Writes one line: `[pid N] call = result <tag>`.
+    /// Writes one line: `[pid N] call = result <tag>`. The call's strings are already quoted
+    /// ([`format_call`]); the sink escapes whatever could still break the line
+    /// ([`crate::log::one_line`]), as the log does.
     pub fn line(&mut self, tid: Pid, call: &str, result: &str, tag: &str) {
+        let call = crate::log::one_line(call);
         let _ = writeln!(self.out, "[pid {tid}] {call} = {result} {tag}");
         if self.to_terminal_stream {
             // Interleave sensibly with the guest's own stderr.
@@ -355,9 +360,9 @@ impl TraceSink {
         }
     }
 
-    /// Writes a free-form note line.
+    /// Writes a free-form note line (escaped as [`TraceSink::line`] is).
     pub fn note(&mut self, text: &str) {
-        let _ = writeln!(self.out, "{text}");
+        let _ = writeln!(self.out, "{}", crate::log::one_line(text));
         if self.to_terminal_stream {
             let _ = self.out.flush();
         }
@@ -398,5 +403,11 @@ mod tests {
         assert_eq!(format_result(trapbox_abi::errno::encode_error(2)), "-1 ENOENT");
         assert_eq!(format_call(0, nr::CLOSE, &[3, 0, 0, 0, 0, 0]), "close(3)");
         assert_eq!(quote(b"a\"b\n", true), "\"a\\\"b\\n\"...");
+        let forged = c"/etc/\n\x1b[2Ktrapbox: allowed everything\x1b]0;pwned\x07";
+        let me = std::process::id() as Pid;
+        assert_eq!(
+            format_call(me, nr::OPEN, &[forged.as_ptr() as u64, 0, 0, 0, 0, 0]),
+            "open(\"/etc/\\n\\x1b[2Ktrapbox: allowed everything\\x1b]0;pwned\\x07\", O_RDONLY)"
+        );
     }
 }
