@@ -203,9 +203,10 @@ fn decide(listener: &OwnedFd, policy: &Policy, notif: &Notif) -> Answer {
         crate::host_log!("trapbox: refused openat2 with O_PATH on {} (ENOSYS): under a policy, O_PATH opens go through openat", crate::log::path(&target));
         return Answer::Fail(libc::ENOSYS);
     }
-    // Only a create uses the mode (and so the guest's umask, read from /proc).
+    // Only a create uses the mode (and so the guest's umask, read from /proc); a file the
+    // guest creates never gets the setuid or setgid bit (see crate::broker).
     let creates = flags & (libc::O_CREAT as u64 | crate::broker::O_TMPFILE_BIT) != 0;
-    let mode = if creates { mode & !u64::from(crate::broker::guest_umask(pid)) } else { mode };
+    let mode = if creates { crate::broker::created_mode(pid, mode, &target) } else { mode };
     let file = match crate::broker::open_beneath(&grant, &target, flags, mode) {
         Ok(file) => file,
         Err(errno) => return Answer::Fail(errno),
