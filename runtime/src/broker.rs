@@ -46,23 +46,23 @@ const S_ISGID: u64 = libc::S_ISGID as u64;
 /// anything but a directory (where it only makes new entries inherit the group).
 fn privilege_in_mode(mode: u64, is_directory: bool) -> Option<&'static str> {
     if mode & S_ISUID != 0 {
-        Some("setuid bit (S_ISUID)")
+        Some("setuid (S_ISUID)")
     } else if mode & S_ISGID != 0 && !is_directory {
-        Some("setgid bit (S_ISGID)")
+        Some("setgid (S_ISGID)")
     } else {
         None
     }
 }
 
 /// A create mode (open, creat, mknod) without the setuid and setgid bits: a file the guest
-/// creates never runs with more privilege than its caller. `None` when there were none to drop,
-/// else the mode kept and the bits dropped, for the log.
+/// creates never runs with more privilege than its caller. Returns the mode kept and, for the
+/// log, the bits dropped (`None` when there were none).
 pub(crate) fn unprivileged(mode: u64) -> (u64, Option<&'static str>) {
     let dropped = match mode & (S_ISUID | S_ISGID) {
         0 => None,
-        S_ISGID => Some("setgid bit (S_ISGID)"),
-        S_ISUID => Some("setuid bit (S_ISUID)"),
-        _ => Some("setuid and setgid bits (S_ISUID, S_ISGID)"),
+        S_ISGID => Some("S_ISGID"),
+        S_ISUID => Some("S_ISUID"),
+        _ => Some("S_ISUID and S_ISGID"),
     };
     (mode & !(S_ISUID | S_ISGID), dropped)
 }
@@ -93,7 +93,7 @@ fn refuse_privileged_mode(number: u64, args: &[u64; 6], file: &OwnedFd, shown: &
         Some(bit) => Err((
             EPERM,
             format!(
-                "{} would get the {bit} (mode {mode:04o}); files in a write grant never gain privilege",
+                "mode {mode:04o} would make {} {bit}; files in a write grant never gain privilege",
                 crate::log::path(shown),
                 mode = mode & 0o7777
             ),
@@ -324,12 +324,15 @@ fn change_names(policy: &Policy, pid: Pid, number: u64, args: &[u64; 6]) -> Resu
 /// The mode a file the host creates for guest `pid` at `target` gets: the guest's `mode`
 /// filtered by its umask, without privilege ([`unprivileged`]; dropped bits are logged).
 pub(crate) fn created_mode(pid: Pid, mode: u64, target: &Path) -> u64 {
-    let (mode, dropped) = unprivileged(mode & !u64::from(guest_umask(pid) & 0o777));
+    let (kept, dropped) = unprivileged(mode & !u64::from(guest_umask(pid) & 0o777));
     if let Some(bits) = dropped {
-        let shown = crate::log::path(target);
-        crate::host_log!("trapbox: warning: {shown} is created without the {bits} it asked for: files in a write grant never gain privilege");
+        crate::host_log!(
+            "trapbox: warning: {} is created without {bits} (asked for mode {:04o}); files in a write grant never gain privilege",
+            crate::log::path(target),
+            mode & 0o7777
+        );
     }
-    mode
+    kept
 }
 
 /// The guest's umask (from /proc/PID/status; 0o022 if unreadable).
@@ -718,14 +721,14 @@ mod tests {
 
     #[test]
     fn no_mode_or_attribute_gives_a_file_privilege() {
-        assert_eq!(privilege_in_mode(0o4755, false), Some("setuid bit (S_ISUID)"));
-        assert_eq!(privilege_in_mode(0o4755, true), Some("setuid bit (S_ISUID)"));
-        assert_eq!(privilege_in_mode(0o2755, false), Some("setgid bit (S_ISGID)"));
+        assert_eq!(privilege_in_mode(0o4755, false), Some("setuid (S_ISUID)"));
+        assert_eq!(privilege_in_mode(0o4755, true), Some("setuid (S_ISUID)"));
+        assert_eq!(privilege_in_mode(0o2755, false), Some("setgid (S_ISGID)"));
         assert_eq!(privilege_in_mode(0o2755, true), None, "a setgid directory only passes its group on");
         assert_eq!(privilege_in_mode(0o1777, false), None, "the sticky bit is no privilege");
         assert_eq!(privilege_in_mode(0o755 | 1 << 40, false), None, "bits above the kernel's umode_t are ignored");
-        assert_eq!(unprivileged(0o6755), (0o755, Some("setuid and setgid bits (S_ISUID, S_ISGID)")));
-        assert_eq!(unprivileged(u64::from(libc::S_IFREG) | 0o2644), (u64::from(libc::S_IFREG) | 0o644, Some("setgid bit (S_ISGID)")));
+        assert_eq!(unprivileged(0o6755), (0o755, Some("S_ISUID and S_ISGID")));
+        assert_eq!(unprivileged(u64::from(libc::S_IFREG) | 0o2644), (u64::from(libc::S_IFREG) | 0o644, Some("S_ISGID")));
         assert_eq!(unprivileged(0o644), (0o644, None));
         for name in ["security.capability", "security.selinux", "security.ima", "trusted.overlay.opaque", "trusted.x"] {
             assert!(privileged_xattr(name.as_bytes()), "{name}");

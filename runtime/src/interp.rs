@@ -160,20 +160,21 @@ pub fn ungranted_interpreter(policy: &Policy, pid: Pid, program: &Path) -> Optio
         // The kernel opens it as the exec'ing process would: relative to its working directory.
         let resolved = crate::confine::resolve(pid, None, interpreter.path().as_os_str().as_bytes())?;
         if policy.grants_for(&resolved, ACCESS_EXEC).is_empty() {
-            let (what, whose) = match interpreter {
+            let (what, source) = match interpreter {
                 Interpreter::Script(_) => ("interpreter", "#! line"),
                 Interpreter::Loader(_) => ("dynamic loader", "PT_INTERP"),
             };
-            let shown = if resolved == interpreter.path() {
-                crate::log::path(&resolved)
+            let resolves = if resolved == interpreter.path() {
+                String::new()
             } else {
-                format!("{} ({})", crate::log::path(interpreter.path()), crate::log::path(&resolved))
+                format!("; resolves to {}", crate::log::path(&resolved))
             };
             return Some(Denial {
                 errno: trapbox_abi::errno::EACCES,
                 reason: format!(
-                    "{}: its {what} {shown} (its {whose}) is outside every --allow-exec path",
-                    crate::log::path(&file)
+                    "{}: its {what} {} ({source}{resolves}) is outside every --allow-exec path",
+                    crate::log::path(&file),
+                    crate::log::path(interpreter.path())
                 ),
             });
         }
