@@ -56,9 +56,13 @@ pub fn tag(route: Route, handling: Handling) -> &'static str {
 enum Arg {
     Fd,
     DirFd,
+    /// A NUL-terminated string: a path, or an attribute name.
     Path,
     OpenFlags,
     Int,
+    /// An `int` argument (a pid, an exit code), shown at the kernel's width: `kill(-1, …)`,
+    /// not the 64-bit register.
+    Int32,
     Hex,
     Octal,
     Signal,
@@ -81,6 +85,19 @@ fn signature(nr: u64) -> Option<&'static [Arg]> {
         nr::SENDFILE => &[Fd, Fd, Hex, Int],
         nr::OPEN => &[Path, OpenFlags, Octal],
         nr::CREAT | nr::MKDIR | nr::CHMOD => &[Path, Octal],
+        nr::FCHMOD => &[Fd, Octal],
+        nr::FCHOWN => &[Fd, Int32, Int32],
+        nr::CHOWN | nr::LCHOWN => &[Path, Int32, Int32],
+        nr::MKNOD => &[Path, Octal, Hex],
+        nr::MKNODAT => &[DirFd, Path, Octal, Hex],
+        nr::FCHMODAT2 => &[DirFd, Path, Octal, Hex],
+        // The attribute's name is a string like a path.
+        nr::SETXATTR | nr::LSETXATTR => &[Path, Path, Hex, Int, Hex],
+        nr::FSETXATTR => &[Fd, Path, Hex, Int, Hex],
+        nr::GETXATTR | nr::LGETXATTR => &[Path, Path, Hex, Int],
+        nr::REMOVEXATTR | nr::LREMOVEXATTR => &[Path, Path],
+        nr::FREMOVEXATTR => &[Fd, Path],
+        nr::LISTXATTR | nr::LLISTXATTR => &[Path, Hex, Int],
         nr::OPENAT => &[DirFd, Path, OpenFlags, Octal],
         nr::STAT | nr::LSTAT | nr::STATFS => &[Path, Hex],
         nr::ACCESS => &[Path, Int],
@@ -103,11 +120,11 @@ fn signature(nr: u64) -> Option<&'static [Arg]> {
         nr::MMAP => &[Hex, Int, Hex, Hex, Fd, Hex],
         nr::MUNMAP | nr::MPROTECT => &[Hex, Int, Hex],
         nr::BRK => &[Hex],
-        nr::KILL => &[Int, Signal],
-        nr::TGKILL => &[Int, Int, Signal],
-        nr::TKILL => &[Int, Signal],
-        nr::EXIT | nr::EXIT_GROUP => &[Int],
-        nr::WAIT4 => &[Int, Hex, Hex, Hex],
+        nr::KILL => &[Int32, Signal],
+        nr::TGKILL => &[Int32, Int32, Signal],
+        nr::TKILL => &[Int32, Signal],
+        nr::EXIT | nr::EXIT_GROUP => &[Int32],
+        nr::WAIT4 => &[Int32, Hex, Hex, Hex],
         nr::CLONE => &[Hex, Hex, Hex, Hex, Hex],
         nr::RT_SIGACTION => &[Signal, Hex, Hex, Int],
         nr::RT_SIGPROCMASK => &[Int, Hex, Hex, Int],
@@ -285,6 +302,7 @@ pub fn format_call(pid: Pid, nr: u64, args: &[u64; 6]) -> String {
             },
             Arg::OpenFlags => open_flags(value),
             Arg::Int => (value as i64).to_string(),
+            Arg::Int32 => (value as i32).to_string(),
             Arg::Hex => format!("{value:#x}"),
             Arg::Octal => format!("0{value:o}"),
             Arg::Signal => crate::names::signal_name(value as i32),
@@ -402,6 +420,8 @@ mod tests {
         assert_eq!(format_result(3), "3");
         assert_eq!(format_result(trapbox_abi::errno::encode_error(2)), "-1 ENOENT");
         assert_eq!(format_call(0, nr::CLOSE, &[3, 0, 0, 0, 0, 0]), "close(3)");
+        assert_eq!(format_call(0, nr::KILL, &[u64::from(-12605i32 as u32), 0, 0, 0, 0, 0]), "kill(-12605, SIG0)", "pid_t is 32 bits");
+        assert_eq!(format_call(0, nr::FCHMOD, &[3, 0o4755, 0, 0, 0, 0]), "fchmod(3, 04755)");
         assert_eq!(quote(b"a\"b\n", true), "\"a\\\"b\\n\"...");
         let forged = c"/etc/\n\x1b[2Ktrapbox: allowed everything\x1b]0;pwned\x07";
         let me = std::process::id() as Pid;
