@@ -52,12 +52,18 @@ fn assert_one_line_holds_the_forgery(lines: &[String], prefix: &str) {
 
 // ---- no forged lines ------------------------------------------------------------------
 
+/// Runs the probe's forgery `mode` under a policy; checks its answer and returns the log's lines.
+fn forgery_logged(test: &str, mode: &str, answer: &str) -> Vec<String> {
+    let dir = scratch_dir(test);
+    let (out, log) = probe_logged(&dir, &["--allow-read", "/usr/share"], &[mode]);
+    assert_eq!(out.stdout, answer, "{out:?}");
+    lines_of(&log)
+}
+
 #[test]
 fn a_denied_open_of_a_forged_path_is_one_escaped_log_line() {
-    let dir = scratch_dir("integrity_forge_open");
-    let (out, log) = probe_logged(&dir, &["--allow-read", "/usr/share"], &["forge-open"]);
-    assert_eq!(out.stdout, "open: EACCES\n", "{out:?}");
-    assert_one_line_holds_the_forgery(&lines_of(&log), "trapbox: denied openat(");
+    let lines = forgery_logged("integrity_forge_open", "forge-open", "open: EACCES\n");
+    assert_one_line_holds_the_forgery(&lines, "trapbox: denied openat(");
 }
 
 #[test]
@@ -73,30 +79,22 @@ fn the_trace_of_a_forged_path_is_one_escaped_line() {
 
 #[test]
 fn a_denied_connect_to_a_forged_unix_socket_path_is_one_escaped_log_line() {
-    let dir = scratch_dir("integrity_forge_connect");
-    let (out, log) = probe_logged(&dir, &["--allow-read", "/usr/share"], &["forge-connect"]);
-    assert_eq!(out.stdout, "connect: EACCES\n", "{out:?}");
-    let lines = lines_of(&log);
+    let lines = forgery_logged("integrity_forge_connect", "forge-connect", "connect: EACCES\n");
     assert_one_line_holds_the_forgery(&lines, "trapbox: denied connect(");
     assert!(lines.iter().any(|l| l.contains("{AF_UNIX, \"/tmp/\\n")), "the address is shown quoted: {lines:#?}");
 }
 
 #[test]
 fn a_denied_exec_of_a_forged_path_is_one_escaped_log_line() {
-    let dir = scratch_dir("integrity_forge_exec");
-    let (out, log) = probe_logged(&dir, &["--allow-read", "/usr/share"], &["forge-exec"]);
-    assert_eq!(out.stdout, "execve: EACCES\n", "{out:?}");
-    let lines = lines_of(&log);
     // The path shows twice in that one line: as the argument and in the reason.
+    let lines = forgery_logged("integrity_forge_exec", "forge-exec", "execve: EACCES\n");
     assert_one_line_holds_the_forgery(&lines, "trapbox: denied execve(");
 }
 
 #[test]
 fn a_hostcall_log_message_with_control_characters_is_one_line() {
-    let dir = scratch_dir("integrity_forge_hostcall_log");
-    let (out, log) = probe_logged(&dir, &["--allow-read", "/usr/share"], &["forge-log"]);
-    assert_eq!(out.stdout, "log: 0\n", "{out:?}");
-    assert_one_line_holds_the_forgery(&lines_of(&log), "trapbox: guest ");
+    let lines = forgery_logged("integrity_forge_hostcall_log", "forge-log", "log: 0\n");
+    assert_one_line_holds_the_forgery(&lines, "trapbox: guest ");
 }
 
 // ---- every refusal has its line -----------------------------------------------------------
@@ -220,53 +218,29 @@ fn assert_unchanged(dir: &Path) {
     assert!(!xattrs_of(&dir.join("out/id")).iter().any(|n| n.starts_with("security.") || n.starts_with("trusted.")));
 }
 
-#[test]
-fn chmod_setuid_in_a_write_grant_is_refused() {
-    let dir = with_a_program("integrity_chmod_4755");
-    refused_and_logged(&dir, &["chmod", "out/id", "4755"], "mode 4755 would make");
-    assert_unchanged(&dir);
+/// One test per attempt to give the root-owned copy `out/id` privilege: refused with EPERM,
+/// one denial line naming the file and `what`, and the copy unchanged.
+macro_rules! privilege_refused {
+    ($($test:ident: [$($arg:literal),*] => $what:literal;)*) => {$(
+        #[test]
+        fn $test() {
+            let dir = with_a_program(concat!("integrity_", stringify!($test)));
+            refused_and_logged(&dir, &[$($arg),*], $what);
+            assert_unchanged(&dir);
+        }
+    )*};
 }
 
-#[test]
-fn chmod_setgid_on_a_file_in_a_write_grant_is_refused() {
-    let dir = with_a_program("integrity_chmod_2755");
-    refused_and_logged(&dir, &["chmod", "out/id", "2755"], "setgid (S_ISGID)");
-    assert_unchanged(&dir);
-}
-
-#[test]
-fn fchmod_setuid_setgid_in_a_write_grant_is_refused() {
-    let dir = with_a_program("integrity_fchmod_6755");
-    refused_and_logged(&dir, &["fchmod", "out/id", "6755"], "setuid (S_ISUID)");
-    assert_unchanged(&dir);
-}
-
-#[test]
-fn fchmodat_setuid_in_a_write_grant_is_refused() {
-    let dir = with_a_program("integrity_fchmodat_4755");
-    refused_and_logged(&dir, &["fchmodat", "out/id", "4755"], "setuid (S_ISUID)");
-    assert_unchanged(&dir);
-}
-
-#[test]
-fn setting_a_file_capability_in_a_write_grant_is_refused() {
-    let dir = with_a_program("integrity_setxattr_cap");
-    refused_and_logged(&dir, &["setxattr", "out/id", "security.capability", "@cap"], "may not get the attribute security.capability");
-    assert_unchanged(&dir);
-}
-
-#[test]
-fn fsetxattr_of_a_file_capability_in_a_write_grant_is_refused() {
-    let dir = with_a_program("integrity_fsetxattr_cap");
-    refused_and_logged(&dir, &["fsetxattr", "out/id", "security.capability", "@cap"], "may not get the attribute security.capability");
-    assert_unchanged(&dir);
-}
-
-#[test]
-fn a_trusted_attribute_in_a_write_grant_is_refused() {
-    let dir = with_a_program("integrity_lsetxattr_trusted");
-    refused_and_logged(&dir, &["lsetxattr", "out/id", "trusted.x", "y"], "may not get the attribute trusted.x");
-    assert_unchanged(&dir);
+privilege_refused! {
+    chmod_setuid_in_a_write_grant_is_refused: ["chmod", "out/id", "4755"] => "mode 4755 would make";
+    chmod_setgid_on_a_file_in_a_write_grant_is_refused: ["chmod", "out/id", "2755"] => "setgid (S_ISGID)";
+    fchmod_setuid_setgid_in_a_write_grant_is_refused: ["fchmod", "out/id", "6755"] => "setuid (S_ISUID)";
+    fchmodat_setuid_in_a_write_grant_is_refused: ["fchmodat", "out/id", "4755"] => "setuid (S_ISUID)";
+    setting_a_file_capability_in_a_write_grant_is_refused:
+        ["setxattr", "out/id", "security.capability", "@cap"] => "may not get the attribute security.capability";
+    fsetxattr_of_a_file_capability_in_a_write_grant_is_refused:
+        ["fsetxattr", "out/id", "security.capability", "@cap"] => "may not get the attribute security.capability";
+    a_trusted_attribute_in_a_write_grant_is_refused: ["lsetxattr", "out/id", "trusted.x", "y"] => "may not get the attribute trusted.x";
 }
 
 /// Runs the probe natively in a twin directory (same layout) and under trapbox; both stdouts.
