@@ -11,6 +11,14 @@
 //! The host acts with its own credentials, which equal the guest's until the guest changes
 //! them; after a guest's setuid-family call the broker refuses (EPERM) rather than act with
 //! rights the guest no longer has.
+//!
+//! No privilege leaves the sandbox through the files it writes: a file in a write grant never
+//! becomes setuid or setgid (chmod, fchmod and fchmodat naming those bits are refused and
+//! logged; create modes lose them, see [`unprivileged`]; a setgid directory, which only passes
+//! its group on, is kept), and never gets a `security.*` or `trusted.*` attribute (file
+//! capabilities, security labels, overlayfs metadata: refused and logged). Otherwise a guest
+//! running as root could leave a setuid-root or `cap_dac_read_search` copy of a program for
+//! any user of the host to run.
 
 use std::ffi::CString;
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -31,6 +39,67 @@ const AT_EMPTY_PATH: u64 = libc::AT_EMPTY_PATH as u64;
 pub(crate) const O_TMPFILE_BIT: u64 = 0o20_000_000;
 const XATTR_NAME_MAX: usize = 255;
 const XATTR_SIZE_MAX: usize = 65536;
+const S_ISUID: u64 = libc::S_ISUID as u64;
+const S_ISGID: u64 = libc::S_ISGID as u64;
+
+/// The privilege a mode would give a file, named for the log: setuid anywhere, setgid on
+/// anything but a directory (where it only makes new entries inherit the group).
+fn privilege_in_mode(mode: u64, is_directory: bool) -> Option<&'static str> {
+    if mode & S_ISUID != 0 {
+        Some("setuid (S_ISUID)")
+    } else if mode & S_ISGID != 0 && !is_directory {
+        Some("setgid (S_ISGID)")
+    } else {
+        None
+    }
+}
+
+/// A create mode (open, creat, mknod) without the setuid and setgid bits: a file the guest
+/// creates never runs with more privilege than its caller. Returns the mode kept and, for the
+/// log, the bits dropped (`None` when there were none).
+pub(crate) fn unprivileged(mode: u64) -> (u64, Option<&'static str>) {
+    let dropped = match mode & (S_ISUID | S_ISGID) {
+        0 => None,
+        S_ISGID => Some("S_ISGID"),
+        S_ISUID => Some("S_ISUID"),
+        _ => Some("S_ISUID and S_ISGID"),
+    };
+    (mode & !(S_ISUID | S_ISGID), dropped)
+}
+
+/// Whether an extended attribute named `name` may never be set by a guest: `security.*`
+/// (file capabilities such as `security.capability`, SELinux, Smack, IMA and EVM labels) and
+/// `trusted.*` (overlayfs metadata and other attributes only privileged programs trust).
+/// `user.*` and the POSIX ACLs (`system.posix_acl_*`, read, write and execute bits only) may.
+fn privileged_xattr(name: &[u8]) -> bool {
+    name.starts_with(b"security.") || name.starts_with(b"trusted.")
+}
+
+/// The mode a chmod-family call asks for.
+fn chmod_mode(number: u64, args: &[u64; 6]) -> Option<u64> {
+    match number {
+        nr::CHMOD | nr::FCHMOD => Some(args[1]),
+        nr::FCHMODAT | nr::FCHMODAT2 => Some(args[2]),
+        _ => None,
+    }
+}
+
+/// Refuses a chmod-family call that would make `file` (shown as `shown`) setuid or setgid.
+fn refuse_privileged_mode(number: u64, args: &[u64; 6], file: &OwnedFd, shown: &Path) -> Result<(), (i32, String)> {
+    let Some(mode) = chmod_mode(number, args) else { return Ok(()) };
+    let is_directory = file.try_clone().map(std::fs::File::from).and_then(|f| f.metadata()).is_ok_and(|m| m.is_dir());
+    match privilege_in_mode(mode, is_directory) {
+        None => Ok(()),
+        Some(bit) => Err((
+            EPERM,
+            format!(
+                "mode {mode:04o} would make {} {bit}; files in a write grant never gain privilege",
+                crate::log::path(shown),
+                mode = mode & 0o7777
+            ),
+        )),
+    }
+}
 
 /// The calls the broker performs: (dirfd argument, path argument, follows the last symlink).
 fn brokered(number: u64, args: &[u64; 6]) -> Option<(Option<usize>, usize, bool)> {
@@ -124,7 +193,7 @@ fn change_through_fd(policy: &Policy, pid: Pid, number: u64, args: &[u64; 6], cr
         return Err((EPERM, format!("the file behind fd {fd} cannot be named")));
     };
     if path.is_absolute() && policy.grants_for(&path, ACCESS_WRITE).is_empty() {
-        return Err((EPERM, format!("{} (behind fd {fd}) is not granted write", path.display())));
+        return Err((EPERM, format!("{} (behind fd {fd}) is not granted write", crate::log::path(&path))));
     }
     if credentials_changed {
         return Err((EPERM, "the guest changed its credentials; the broker will not act with the host's".into()));
@@ -134,6 +203,7 @@ fn change_through_fd(policy: &Policy, pid: Pid, number: u64, args: &[u64; 6], cr
     if opened_path_only && matches!(number, nr::FCHMOD | nr::FCHOWN | nr::FSETXATTR | nr::FREMOVEXATTR | nr::UTIMENSAT) {
         return Ok(trapbox_abi::errno::encode_error(libc::EBADF)); // as the kernel says for an O_PATH fd
     }
+    refuse_privileged_mode(number, args, &file, &path)?;
     let empty = c"";
     let done = match number {
         // SAFETY: a NUL-terminated /proc/self/fd path of an fd the host holds.
@@ -148,7 +218,7 @@ fn change_through_fd(policy: &Policy, pid: Pid, number: u64, args: &[u64; 6], cr
             // SAFETY: a /proc/self/fd path and a host copy of the times (or null).
             result_of(unsafe { libc::utimensat(libc::AT_FDCWD, at.as_ptr(), ptr, 0) })
         }),
-        _ => xattr(pid, number, args, &at),
+        _ => xattr(pid, number, args, &at, &path)?,
     };
     Ok(done.unwrap_or_else(trapbox_abi::errno::encode_error))
 }
@@ -158,6 +228,8 @@ fn change_through_fd(policy: &Policy, pid: Pid, number: u64, args: &[u64; 6], cr
 pub(crate) struct Name {
     pub(crate) parent: OwnedFd,
     pub(crate) name: CString,
+    /// The whole path, for messages.
+    pub(crate) target: PathBuf,
 }
 
 fn open_name(policy: &Policy, pid: Pid, args: &[u64; 6], dirfd: Option<usize>, path: usize) -> Result<Name, (i32, String)> {
@@ -175,13 +247,13 @@ pub(crate) fn name_beneath(policy: &Policy, target: &Path) -> Result<Name, (i32,
     })?;
     // The grant itself (its own name) is the user's, not the guest's, to remove or rename.
     if target == grant {
-        return Err((EPERM, format!("{} is a granted path itself", target.display())));
+        return Err((EPERM, format!("{} is a granted path itself", crate::log::path(&target))));
     }
     let parent_path = target.parent().ok_or((EINVAL, "no parent".to_string()))?;
     let name = CString::new(target.file_name().ok_or((EINVAL, "no name".to_string()))?.as_bytes()).map_err(|_| (EINVAL, String::new()))?;
     let flags = (libc::O_PATH | libc::O_DIRECTORY) as u64;
     match open_beneath(&grant, parent_path, flags, 0) {
-        Ok(parent) => Ok(Name { parent, name }),
+        Ok(parent) => Ok(Name { parent, name, target }),
         Err(errno) => Err((-errno, String::new())),
     }
 }
@@ -213,8 +285,9 @@ fn change_names(policy: &Policy, pid: Pid, number: u64, args: &[u64; 6]) -> Resu
             if kind == libc::S_IFCHR || kind == libc::S_IFBLK {
                 return Err((EPERM, "device nodes are never granted".into()));
             }
+            let mode = created_mode(pid, mode, &names[0].target);
             // SAFETY: open directory fds and NUL-terminated host copies of the names.
-            unsafe { libc::mknodat(fd0, name0, mode as libc::mode_t & !(guest_umask(pid) & 0o777), dev) }
+            unsafe { libc::mknodat(fd0, name0, mode as libc::mode_t, dev) }
         }
         // SAFETY: open directory fds and NUL-terminated host copies of the names.
         nr::UNLINK => unsafe { libc::unlinkat(fd0, name0, 0) },
@@ -246,6 +319,20 @@ fn change_names(policy: &Policy, pid: Pid, number: u64, args: &[u64; 6]) -> Resu
         _ => return Err((EINVAL, String::new())),
     };
     Ok(result_of(rc).unwrap_or_else(trapbox_abi::errno::encode_error))
+}
+
+/// The mode a file the host creates for guest `pid` at `target` gets: the guest's `mode`
+/// filtered by its umask, without privilege ([`unprivileged`]; dropped bits are logged).
+pub(crate) fn created_mode(pid: Pid, mode: u64, target: &Path) -> u64 {
+    let (kept, dropped) = unprivileged(mode & !u64::from(guest_umask(pid) & 0o777));
+    if let Some(bits) = dropped {
+        crate::host_log!(
+            "trapbox: warning: {} is created without {bits} (asked for mode {:04o}); files in a write grant never gain privilege",
+            crate::log::path(target),
+            mode & 0o7777
+        );
+    }
+    kept
 }
 
 /// The guest's umask (from /proc/PID/status; 0o022 if unreadable).
@@ -392,11 +479,12 @@ pub fn perform(
         Ok(file) => file,
         Err(errno) => return Ok(trapbox_abi::errno::encode_error(errno)),
     };
+    refuse_privileged_mode(number, args, &file, &target)?;
     let at = proc_path(&file);
     let empty = c"";
     let done = match number {
         nr::CHMOD | nr::FCHMODAT => {
-            let mode = args[if number == nr::CHMOD { 1 } else { 2 }] as libc::mode_t;
+            let mode = chmod_mode(number, args).unwrap_or(0) as libc::mode_t;
             // SAFETY: a NUL-terminated /proc/self/fd path of an fd the host holds.
             result_of(unsafe { libc::chmod(at.as_ptr(), mode) })
         }
@@ -426,7 +514,7 @@ pub fn perform(
                 }
             })
         }
-        nr::SETXATTR | nr::LSETXATTR | nr::REMOVEXATTR | nr::LREMOVEXATTR => xattr(pid, number, args, &at),
+        nr::SETXATTR | nr::LSETXATTR | nr::REMOVEXATTR | nr::LREMOVEXATTR => xattr(pid, number, args, &at, &target)?,
         nr::TRUNCATE => match open_beneath(&grant, &target, libc::O_WRONLY as u64, 0) {
             // SAFETY: an fd the host opened for writing; the length is an integer.
             Ok(writable) => result_of(unsafe { libc::ftruncate(writable.as_raw_fd(), args[1] as libc::off_t) }),
@@ -470,25 +558,42 @@ fn times_of(pid: Pid, number: u64, addr: u64) -> Result<Option<[libc::timespec; 
     }))
 }
 
-fn xattr(pid: Pid, number: u64, args: &[u64; 6], at: &CString) -> Result<u64, i32> {
-    let (name, truncated) = crate::trace::read_guest_string(pid, args[1], XATTR_NAME_MAX + 1).ok_or(EFAULT)?;
+/// Sets or removes an extended attribute of the file the host opened (`at`, shown as
+/// `shown`): `Ok` is the kernel's answer, `Err` a denial to log (a [privileged](privileged_xattr)
+/// name to set).
+fn xattr(pid: Pid, number: u64, args: &[u64; 6], at: &CString, shown: &Path) -> Result<Result<u64, i32>, (i32, String)> {
+    let Some((name, truncated)) = crate::trace::read_guest_string(pid, args[1], XATTR_NAME_MAX + 1) else {
+        return Ok(Err(EFAULT));
+    };
     if truncated || name.len() > XATTR_NAME_MAX {
-        return Err(libc::ERANGE);
+        return Ok(Err(libc::ERANGE));
     }
-    let name = CString::new(name).map_err(|_| EINVAL)?;
-    match number {
-        nr::SETXATTR | nr::LSETXATTR | nr::FSETXATTR => {
-            let size = usize::try_from(args[3]).map_err(|_| EINVAL)?;
-            if size > XATTR_SIZE_MAX {
-                return Err(libc::E2BIG);
-            }
-            let value = read_guest(pid, args[2], size)?;
-            // SAFETY: host copies of the name and value, and a /proc/self/fd path.
-            result_of(unsafe { libc::setxattr(at.as_ptr(), name.as_ptr(), value.as_ptr().cast(), size, args[4] as libc::c_int) })
-        }
+    let setting = matches!(number, nr::SETXATTR | nr::LSETXATTR | nr::FSETXATTR);
+    if setting && privileged_xattr(&name) {
+        return Err((
+            EPERM,
+            format!(
+                "{} may not get the attribute {}: security.* and trusted.* attributes (file capabilities, security labels) carry privilege out of the sandbox",
+                crate::log::path(shown),
+                crate::log::escape(&name)
+            ),
+        ));
+    }
+    let Ok(name) = CString::new(name) else { return Ok(Err(EINVAL)) };
+    if !setting {
         // SAFETY: a host copy of the name and a /proc/self/fd path.
-        _ => result_of(unsafe { libc::removexattr(at.as_ptr(), name.as_ptr()) }),
+        return Ok(result_of(unsafe { libc::removexattr(at.as_ptr(), name.as_ptr()) }));
     }
+    let Ok(size) = usize::try_from(args[3]) else { return Ok(Err(EINVAL)) };
+    if size > XATTR_SIZE_MAX {
+        return Ok(Err(libc::E2BIG));
+    }
+    let value = match read_guest(pid, args[2], size) {
+        Ok(value) => value,
+        Err(errno) => return Ok(Err(errno)),
+    };
+    // SAFETY: host copies of the name and value, and a /proc/self/fd path.
+    Ok(result_of(unsafe { libc::setxattr(at.as_ptr(), name.as_ptr(), value.as_ptr().cast(), size, args[4] as libc::c_int) }))
 }
 
 /// Answers a metadata query on the host's own copy: stat, statx, access, readlink, statfs.
@@ -608,4 +713,28 @@ fn query(
         _ => Err(EINVAL),
     };
     Ok(result.unwrap_or_else(trapbox_abi::errno::encode_error))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_mode_or_attribute_gives_a_file_privilege() {
+        assert_eq!(privilege_in_mode(0o4755, false), Some("setuid (S_ISUID)"));
+        assert_eq!(privilege_in_mode(0o4755, true), Some("setuid (S_ISUID)"));
+        assert_eq!(privilege_in_mode(0o2755, false), Some("setgid (S_ISGID)"));
+        assert_eq!(privilege_in_mode(0o2755, true), None, "a setgid directory only passes its group on");
+        assert_eq!(privilege_in_mode(0o1777, false), None, "the sticky bit is no privilege");
+        assert_eq!(privilege_in_mode(0o755 | 1 << 40, false), None, "bits above the kernel's umode_t are ignored");
+        assert_eq!(unprivileged(0o6755), (0o755, Some("S_ISUID and S_ISGID")));
+        assert_eq!(unprivileged(u64::from(libc::S_IFREG) | 0o2644), (u64::from(libc::S_IFREG) | 0o644, Some("S_ISGID")));
+        assert_eq!(unprivileged(0o644), (0o644, None));
+        for name in ["security.capability", "security.selinux", "security.ima", "trusted.overlay.opaque", "trusted.x"] {
+            assert!(privileged_xattr(name.as_bytes()), "{name}");
+        }
+        for name in ["user.mime_type", "system.posix_acl_access", "system.posix_acl_default", "Security.capability"] {
+            assert!(!privileged_xattr(name.as_bytes()), "{name}");
+        }
+    }
 }

@@ -187,12 +187,11 @@ fn decide(listener: &OwnedFd, policy: &Policy, notif: &Notif) -> Answer {
     let grant = policy.grants_for(&target, access).first().map(|g| g.path.clone());
     let Some(grant) = grant.or_else(|| crate::confine::own_proc_root(pid, &target, access)) else {
         let denial = crate::confine::denial_for(policy, &target, access, false);
-        let call = crate::trace::format_call(pid, notif.data.nr as u64, &notif.data.args);
-        crate::host_log!("trapbox: denied {call}: {}", denial.reason);
+        crate::log::denied(pid, notif.data.nr as u64, &notif.data.args, &denial.reason);
         return Answer::Fail(denial.errno);
     };
     if !same_credentials(pid) {
-        crate::host_log!("trapbox: denied open of {}: the guest changed its credentials; the host will not open files with its own", target.display());
+        crate::host_log!("trapbox: denied open of {}: the guest changed its credentials; the host will not open files with its own", crate::log::path(&target));
         return Answer::Fail(EPERM);
     }
     // The kernel will not install an O_PATH file with ADDFD (it takes only files with content
@@ -201,12 +200,13 @@ fn decide(listener: &OwnedFd, policy: &Policy, notif: &Notif) -> Answer {
     // to the debugger, which pins the path); openat2's flags live in memory the filter cannot
     // see, so it is answered ENOSYS, which callers of openat2 take as "use openat".
     if flags & libc::O_PATH as u64 != 0 {
-        crate::host_log!("trapbox: refused openat2 with O_PATH on {} (ENOSYS): under a policy, O_PATH opens go through openat", target.display());
+        crate::host_log!("trapbox: refused openat2 with O_PATH on {} (ENOSYS): under a policy, O_PATH opens go through openat", crate::log::path(&target));
         return Answer::Fail(libc::ENOSYS);
     }
-    // Only a create uses the mode (and so the guest's umask, read from /proc).
+    // Only a create uses the mode (and so the guest's umask, read from /proc); a file the
+    // guest creates never gets the setuid or setgid bit (see crate::broker).
     let creates = flags & (libc::O_CREAT as u64 | crate::broker::O_TMPFILE_BIT) != 0;
-    let mode = if creates { mode & !u64::from(crate::broker::guest_umask(pid)) } else { mode };
+    let mode = if creates { crate::broker::created_mode(pid, mode, &target) } else { mode };
     let file = match crate::broker::open_beneath(&grant, &target, flags, mode) {
         Ok(file) => file,
         Err(errno) => return Answer::Fail(errno),

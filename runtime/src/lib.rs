@@ -21,6 +21,7 @@ pub mod debugger;
 pub mod directfs;
 pub mod hostcalls;
 pub mod inject;
+pub mod interp;
 pub mod landlock;
 pub mod log;
 pub mod launcher;

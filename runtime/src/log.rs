@@ -1,7 +1,15 @@
 //! Where the host's own messages go: denials, warnings and `--stats`. Standard error by
 //! default, interleaved with the guest's own; with `--log FILE`, that file (created or
 //! truncated), so the guest's stderr stays exactly what it would be natively.
+//!
+//! Every message is one line, whatever text the guest put into it. Paths, socket names and
+//! hostcall messages come from guest memory, so the sink itself renders every character that
+//! could end a line or drive a terminal (see [`is_unsafe`]) as an escape: no caller can
+//! forget, and a path holding `\n` and ESC sequences cannot forge a `trapbox: …` line or
+//! repaint the user's terminal. Callers that show guest bytes use [`escape`], which also keeps
+//! invalid UTF-8 and backslashes unambiguous; its output passes the sink unchanged.
 
+use std::borrow::Cow;
 use std::io::Write;
 use std::sync::{Mutex, OnceLock};
 
@@ -14,14 +22,20 @@ pub fn to_file(path: &std::path::Path) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Writes one message line (used through [`host_log!`](crate::host_log)).
+/// Writes one message line (used through [`host_log!`](crate::host_log)), with every
+/// character that could break the line or reach the terminal escaped ([`one_line`]).
 pub fn line(args: std::fmt::Arguments<'_>) {
+    let text = match args.as_str() {
+        Some(constant) => Cow::Borrowed(constant),
+        None => Cow::Owned(args.to_string()),
+    };
+    let text = one_line(&text);
     match FILE.get() {
         Some(file) => {
             let mut file = file.lock().unwrap_or_else(|e| e.into_inner());
-            let _ = writeln!(file, "{args}");
+            let _ = writeln!(file, "{text}");
         }
-        None => eprintln!("{args}"),
+        None => eprintln!("{text}"),
     }
 }
 
@@ -31,4 +45,91 @@ macro_rules! host_log {
     ($($arg:tt)*) => {
         $crate::log::line(format_args!($($arg)*))
     };
+}
+
+/// The line `trapbox: denied CALL: REASON` for call `number` of thread `tid`: the one shape of
+/// every refusal the host decides.
+pub fn denied(tid: crate::sys::Pid, number: u64, args: &[u64; 6], reason: &str) {
+    crate::host_log!("trapbox: denied {}: {reason}", crate::trace::format_call(tid, number, args));
+}
+
+/// Whether `c` must not appear raw in a log or trace line: control characters (C0, DEL and
+/// C1, which include newline, carriage return, ESC and the 8-bit CSI), the Unicode line and
+/// paragraph separators, and the bidirectional overrides and isolates that make a line read
+/// differently from what it holds.
+pub fn is_unsafe(c: char) -> bool {
+    c.is_control() || matches!(c, '\u{2028}' | '\u{2029}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+/// Appends the escape for an unsafe character: `\n`, `\r`, `\t`, `\x1b` below U+0080,
+/// `\u{202e}` above.
+fn push_escaped(out: &mut String, c: char) {
+    match c {
+        '\n' => out.push_str("\\n"),
+        '\r' => out.push_str("\\r"),
+        '\t' => out.push_str("\\t"),
+        c if (c as u32) < 0x80 => out.push_str(&format!("\\x{:02x}", c as u32)),
+        c => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+    }
+}
+
+/// `text` with every [unsafe](is_unsafe) character escaped; borrowed when there is none (the
+/// common case, and always for text made by [`escape`]). Backslashes are left alone: text
+/// that needs them unambiguous was built with [`escape`].
+pub fn one_line(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(is_unsafe) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if is_unsafe(c) {
+            push_escaped(&mut out, c);
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// Guest bytes (a path, a name, a message) as text for a log line: printable UTF-8 as it is,
+/// a backslash doubled, every [unsafe](is_unsafe) character escaped and every byte that is not
+/// valid UTF-8 shown as `\xNN`, so distinct bytes always show distinctly.
+pub fn escape(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len());
+    for chunk in bytes.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            match c {
+                '\\' => out.push_str("\\\\"),
+                c if is_unsafe(c) => push_escaped(&mut out, c),
+                c => out.push(c),
+            }
+        }
+        for b in chunk.invalid() {
+            out.push_str(&format!("\\x{b:02x}"));
+        }
+    }
+    out
+}
+
+/// A path for a log line, escaped as [`escape`] does (a path without unusual bytes reads as
+/// `Path::display` would show it).
+pub fn path(path: &std::path::Path) -> String {
+    use std::os::unix::ffi::OsStrExt;
+    escape(path.as_os_str().as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nothing_a_guest_writes_breaks_a_line() {
+        let forged = "/etc/\n\x1b[2Ktrapbox: allowed everything\x1b]0;pwned\x07";
+        assert_eq!(one_line(forged), "/etc/\\n\\x1b[2Ktrapbox: allowed everything\\x1b]0;pwned\\x07");
+        assert_eq!(one_line("a\r\u{9b}b\u{2028}c\u{202e}d\u{7f}"), "a\\r\\u{9b}b\\u{2028}c\\u{202e}d\\x7f");
+        assert!(matches!(one_line("/usr/share/dict/words é"), Cow::Borrowed(_)), "ordinary text is not copied");
+        assert_eq!(escape(b"/tmp/a\\n\n\xff\xc3\xa9"), "/tmp/a\\\\n\\n\\xff\u{e9}", "a literal backslash-n and a newline differ");
+        assert_eq!(one_line(&escape(forged.as_bytes())), escape(forged.as_bytes()), "escaped text passes the sink unchanged");
+        assert_eq!(path(std::path::Path::new("/usr/lib/x86_64-linux-gnu")), "/usr/lib/x86_64-linux-gnu");
+    }
 }

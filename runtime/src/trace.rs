@@ -56,9 +56,13 @@ pub fn tag(route: Route, handling: Handling) -> &'static str {
 enum Arg {
     Fd,
     DirFd,
+    /// A NUL-terminated string: a path, or an attribute name.
     Path,
     OpenFlags,
     Int,
+    /// An `int` argument (a pid, an exit code), shown at the kernel's width: `kill(-1, …)`,
+    /// not the 64-bit register.
+    Int32,
     Hex,
     Octal,
     Signal,
@@ -81,6 +85,19 @@ fn signature(nr: u64) -> Option<&'static [Arg]> {
         nr::SENDFILE => &[Fd, Fd, Hex, Int],
         nr::OPEN => &[Path, OpenFlags, Octal],
         nr::CREAT | nr::MKDIR | nr::CHMOD => &[Path, Octal],
+        nr::FCHMOD => &[Fd, Octal],
+        nr::FCHOWN => &[Fd, Int32, Int32],
+        nr::CHOWN | nr::LCHOWN => &[Path, Int32, Int32],
+        nr::MKNOD => &[Path, Octal, Hex],
+        nr::MKNODAT => &[DirFd, Path, Octal, Hex],
+        nr::FCHMODAT2 => &[DirFd, Path, Octal, Hex],
+        // The attribute's name is a string like a path.
+        nr::SETXATTR | nr::LSETXATTR => &[Path, Path, Hex, Int, Hex],
+        nr::FSETXATTR => &[Fd, Path, Hex, Int, Hex],
+        nr::GETXATTR | nr::LGETXATTR => &[Path, Path, Hex, Int],
+        nr::REMOVEXATTR | nr::LREMOVEXATTR => &[Path, Path],
+        nr::FREMOVEXATTR => &[Fd, Path],
+        nr::LISTXATTR | nr::LLISTXATTR => &[Path, Hex, Int],
         nr::OPENAT => &[DirFd, Path, OpenFlags, Octal],
         nr::STAT | nr::LSTAT | nr::STATFS => &[Path, Hex],
         nr::ACCESS => &[Path, Int],
@@ -103,11 +120,11 @@ fn signature(nr: u64) -> Option<&'static [Arg]> {
         nr::MMAP => &[Hex, Int, Hex, Hex, Fd, Hex],
         nr::MUNMAP | nr::MPROTECT => &[Hex, Int, Hex],
         nr::BRK => &[Hex],
-        nr::KILL => &[Int, Signal],
-        nr::TGKILL => &[Int, Int, Signal],
-        nr::TKILL => &[Int, Signal],
-        nr::EXIT | nr::EXIT_GROUP => &[Int],
-        nr::WAIT4 => &[Int, Hex, Hex, Hex],
+        nr::KILL => &[Int32, Signal],
+        nr::TGKILL => &[Int32, Int32, Signal],
+        nr::TKILL => &[Int32, Signal],
+        nr::EXIT | nr::EXIT_GROUP => &[Int32],
+        nr::WAIT4 => &[Int32, Hex, Hex, Hex],
         nr::CLONE => &[Hex, Hex, Hex, Hex, Hex],
         nr::RT_SIGACTION => &[Signal, Hex, Hex, Int],
         nr::RT_SIGPROCMASK => &[Int, Hex, Hex, Int],
@@ -217,6 +234,8 @@ pub fn format_sockaddr(pid: Pid, addr: u64, len: u64) -> String {
     }
 }
 
+/// Guest bytes as strace quotes them: printable ASCII as it is, `"` and `\\` escaped, every
+/// other byte (controls, non-ASCII) as `\n`, `\t` or `\xNN`, so the result never breaks a line.
 fn quote(bytes: &[u8], truncated: bool) -> String {
     let mut s = String::from("\"");
     for &b in bytes {
@@ -283,6 +302,7 @@ pub fn format_call(pid: Pid, nr: u64, args: &[u64; 6]) -> String {
             },
             Arg::OpenFlags => open_flags(value),
             Arg::Int => (value as i64).to_string(),
+            Arg::Int32 => (value as i32).to_string(),
             Arg::Hex => format!("{value:#x}"),
             Arg::Octal => format!("0{value:o}"),
             Arg::Signal => crate::names::signal_name(value as i32),
@@ -346,8 +366,11 @@ impl TraceSink {
         Ok(TraceSink { out: std::io::BufWriter::new(Box::new(f)), to_terminal_stream: true })
     }
 
-    /// Writes one line: `[pid N] call = result <tag>`.
+    /// Writes one line: `[pid N] call = result <tag>`. The call's strings are already quoted
+    /// ([`format_call`]); the sink escapes whatever could still break the line
+    /// ([`crate::log::one_line`]), as the log does.
     pub fn line(&mut self, tid: Pid, call: &str, result: &str, tag: &str) {
+        let call = crate::log::one_line(call);
         let _ = writeln!(self.out, "[pid {tid}] {call} = {result} {tag}");
         if self.to_terminal_stream {
             // Interleave sensibly with the guest's own stderr.
@@ -355,9 +378,9 @@ impl TraceSink {
         }
     }
 
-    /// Writes a free-form note line.
+    /// Writes a free-form note line (escaped as [`TraceSink::line`] is).
     pub fn note(&mut self, text: &str) {
-        let _ = writeln!(self.out, "{text}");
+        let _ = writeln!(self.out, "{}", crate::log::one_line(text));
         if self.to_terminal_stream {
             let _ = self.out.flush();
         }
@@ -397,6 +420,14 @@ mod tests {
         assert_eq!(format_result(3), "3");
         assert_eq!(format_result(trapbox_abi::errno::encode_error(2)), "-1 ENOENT");
         assert_eq!(format_call(0, nr::CLOSE, &[3, 0, 0, 0, 0, 0]), "close(3)");
+        assert_eq!(format_call(0, nr::KILL, &[u64::from(-12605i32 as u32), 0, 0, 0, 0, 0]), "kill(-12605, SIG0)", "pid_t is 32 bits");
+        assert_eq!(format_call(0, nr::FCHMOD, &[3, 0o4755, 0, 0, 0, 0]), "fchmod(3, 04755)");
         assert_eq!(quote(b"a\"b\n", true), "\"a\\\"b\\n\"...");
+        let forged = c"/etc/\n\x1b[2Ktrapbox: allowed everything\x1b]0;pwned\x07";
+        let me = std::process::id() as Pid;
+        assert_eq!(
+            format_call(me, nr::OPEN, &[forged.as_ptr() as u64, 0, 0, 0, 0, 0]),
+            "open(\"/etc/\\n\\x1b[2Ktrapbox: allowed everything\\x1b]0;pwned\\x07\", O_RDONLY)"
+        );
     }
 }
