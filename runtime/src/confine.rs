@@ -318,6 +318,11 @@ pub fn check(policy: &Policy, pid: Pid, number: u64, args: &[u64; 6]) -> Option<
                     Some(path) if policy.grants_for(&path, access).is_empty() => {
                         return Some(denial_for(policy, &path, access, false));
                     }
+                    Some(path) if access == ACCESS_EXEC => {
+                        if let Some(denial) = crate::interp::ungranted_interpreter(policy, pid, &path) {
+                            return Some(denial);
+                        }
+                    }
                     None if access == ACCESS_EXEC => {
                         return Some(Denial { errno: trapbox_abi::errno::EACCES, reason: "the fd names no file a grant could cover".into() });
                     }
@@ -333,6 +338,12 @@ pub fn check(policy: &Policy, pid: Pid, number: u64, args: &[u64; 6]) -> Option<
             return Some(Denial { errno: trapbox_abi::errno::EBADF, reason: "the directory the path is relative to cannot be known".into() });
         };
         if !policy.grants_for(&path, access).is_empty() || own_proc_root(pid, &path, access).is_some() {
+            // Granted; the kernel will also execute its interpreter, which Landlock checks.
+            if access == ACCESS_EXEC {
+                if let Some(denial) = crate::interp::ungranted_interpreter(policy, pid, &path) {
+                    return Some(denial);
+                }
+            }
             continue;
         }
         // The directories on the way to a grant may be looked at (not listed): programs stat
@@ -352,16 +363,16 @@ pub fn denial_for(policy: &Policy, path: &Path, access: u64, metadata: bool) -> 
     match weaker {
         None if metadata => Denial {
             errno: trapbox_abi::errno::ENOENT,
-            reason: format!("{} is outside every allowed path (reported as absent)", path.display()),
+            reason: format!("{} is outside every allowed path (reported as absent)", crate::log::path(path)),
         },
-        None => Denial { errno: trapbox_abi::errno::EACCES, reason: format!("{} is outside every allowed path", path.display()) },
+        None => Denial { errno: trapbox_abi::errno::EACCES, reason: format!("{} is outside every allowed path", crate::log::path(path)) },
         Some(grant) => Denial {
             errno: trapbox_abi::errno::EACCES,
             reason: format!(
                 "{} needs {} access, but {} is granted {} only",
-                path.display(),
+                crate::log::path(path),
                 access_names(access),
-                grant.path.display(),
+                crate::log::path(&grant.path),
                 access_names(grant.access)
             ),
         },

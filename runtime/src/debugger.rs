@@ -462,12 +462,22 @@ impl Debugger {
             };
         }
         let Some(entry) = syscalls::entry(number) else {
+            if self.settings.policy.is_some() {
+                crate::log::denied(tid, number, args, "no x86-64 call has this number");
+            }
             return Verdict::Refuse(errno::ENOSYS);
         };
         match entry.disposition {
             Disposition::Native if self.settings.also_decided.contains(&number) => self.policy(tid, number, args),
             Disposition::Native => Verdict::Execute,
-            Disposition::Refuse(e) => Verdict::Refuse(e),
+            Disposition::Refuse(e) => {
+                // (glibc and Rust try clone3 before clone at every thread start and fall back
+                // on ENOSYS: that refusal is routine, and a line per thread would bury the rest.)
+                if self.settings.policy.is_some() && number != nr::CLONE3 {
+                    crate::log::denied(tid, number, args, entry.note);
+                }
+                Verdict::Refuse(e)
+            }
             // In its own PID namespace the guest's ids are the kernel's to give.
             Disposition::Host if self.settings.pid_namespace => Verdict::Execute,
             Disposition::Host => match number {
@@ -483,10 +493,16 @@ impl Debugger {
     /// of the host's sight, enforce the process limit, and check path calls against the
     /// grants (see [`crate::confine`]); a denial is logged with the call and the reason.
     fn policy(&self, tid: Pid, number: u64, args: &[u64; 6]) -> Verdict {
-        match number {
-            nr::CLONE if args[0] & CLONE_UNTRACED != 0 => return Verdict::Refuse(errno::EPERM),
-            nr::PRCTL if args[0] == PR_SET_SECCOMP => return Verdict::Refuse(errno::EPERM),
-            _ => {}
+        let escape = match number {
+            nr::CLONE if args[0] & CLONE_UNTRACED != 0 => Some("CLONE_UNTRACED would take the child out of the host's sight"),
+            nr::PRCTL if args[0] == PR_SET_SECCOMP => Some("a guest filter returning USER_NOTIF would outrank the backstop"),
+            _ => None,
+        };
+        if let Some(why) = escape {
+            if self.settings.policy.is_some() {
+                crate::log::denied(tid, number, args, why);
+            }
+            return Verdict::Refuse(errno::EPERM);
         }
         if let Some(limit) = self.settings.task_limit {
             if matches!(number, nr::CLONE | nr::FORK | nr::VFORK) && self.threads.len() as u64 >= limit {

@@ -55,10 +55,10 @@ fn check_path(policy: Option<&Policy>, tid: Pid, call: &str, path: &[u8], access
     if let Some(policy) = policy {
         if policy.grants_for(&resolved, access).is_empty() {
             crate::host_log!(
-                "trapbox: denied {call}({:?}, {}): {} is not granted",
-                String::from_utf8_lossy(path),
+                "trapbox: denied {call}(\"{}\", {}): {} is not granted",
+                crate::log::escape(path),
                 crate::policy::access_names(access),
-                resolved.display()
+                crate::log::path(&resolved)
             );
             return Err(errno::EACCES);
         }
@@ -106,7 +106,7 @@ pub fn serve(
                 hostcall::level::INFO => "info",
                 _ => "debug",
             };
-            crate::host_log!("trapbox: guest {tid} {level}: {}", String::from_utf8_lossy(&message));
+            crate::host_log!("trapbox: guest {tid} {level}: {}", crate::log::escape(&message));
             0
         }),
         hostcall::WRITE => {

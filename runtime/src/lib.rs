@@ -17,6 +17,7 @@
 pub mod broker;
 pub mod cli;
 pub mod confine;
+pub mod creds;
 pub mod debugger;
 pub mod directfs;
 pub mod hostcalls;

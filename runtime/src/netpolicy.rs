@@ -136,7 +136,7 @@ pub fn check(policy: &Policy, pid: Pid, number: u64, args: &[u64; 6]) -> NetVerd
         AF_UNIX => match address.unix_path() {
             Some(path) if number == nr::SENDMSG => deny(
                 EACCES,
-                format!("sendmsg to the unix socket path {:?} is not served; connect the socket first", String::from_utf8_lossy(path)),
+                format!("sendmsg to the unix socket path {} is not served; connect the socket first", crate::log::escape(path)),
             ),
             Some(path) => unix_path_call(policy, pid, number, args, path),
             None if address.bytes.len() <= 2 => NetVerdict::Allow, // unnamed: autobind
@@ -181,7 +181,7 @@ fn unix_path_call(policy: &Policy, pid: Pid, number: u64, args: &[u64; 6], path:
         return deny(EACCES, "unix socket path cannot be resolved");
     };
     let Some(grant) = policy.grants_for(&target, ACCESS_WRITE).first().map(|g| g.path.clone()) else {
-        return deny(EACCES, format!("unix socket {} is not granted write", target.display()));
+        return deny(EACCES, format!("unix socket {} is not granted write", crate::log::path(&target)));
     };
     // `held` keeps the fd the name goes through open until the call is done; `created` is
     // the name bind creates in it.

@@ -478,3 +478,77 @@ pub fn vma_at(pid: Pid, addr: u64) -> Result<Option<Vma>, Errno> {
         device: u64::from(query.dev_major) << 32 | u64::from(query.dev_minor),
     }))
 }
+
+/// `struct __user_cap_header_struct` and the two `__user_cap_data_struct`s of capability
+/// version 3 (64-bit sets).
+#[repr(C)]
+struct CapHeader {
+    version: u32,
+    pid: i32,
+}
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+struct CapData {
+    effective: u32,
+    permitted: u32,
+    inheritable: u32,
+}
+const CAP_VERSION_3: u32 = 0x2008_0522;
+
+fn capget() -> Result<[CapData; 2], Errno> {
+    let mut header = CapHeader { version: CAP_VERSION_3, pid: 0 };
+    let mut data = [CapData::default(); 2];
+    // SAFETY: capget writes two data structs for version 3 into a live array.
+    if unsafe { libc::syscall(libc::SYS_capget, &mut header as *mut CapHeader, data.as_mut_ptr()) } != 0 {
+        return Err(Errno::last());
+    }
+    Ok(data)
+}
+
+/// The calling thread's filesystem credentials.
+pub fn thread_credentials() -> crate::creds::Credentials {
+    // SAFETY: setfsuid/setfsgid with an invalid id change nothing and return the current one.
+    let (fsuid, fsgid) = unsafe { (libc::syscall(libc::SYS_setfsuid, u32::MAX) as u32, libc::syscall(libc::SYS_setfsgid, u32::MAX) as u32) };
+    let mut groups = vec![0 as libc::gid_t; 65536];
+    // SAFETY: getgroups writes at most `len` ids into a live buffer of that many.
+    let n = unsafe { libc::getgroups(groups.len() as libc::c_int, groups.as_mut_ptr()) };
+    groups.truncate(usize::try_from(n).unwrap_or(0));
+    let effective = capget().map(|d| u64::from(d[1].effective) << 32 | u64::from(d[0].effective)).unwrap_or(0);
+    crate::creds::Credentials { fsuid, fsgid, groups, effective }
+}
+
+/// Gives the calling thread (only: raw system calls, not glibc's process-wide wrappers) the
+/// filesystem credentials `creds`, as far as its permitted capabilities allow.
+pub fn take_thread_credentials(creds: &crate::creds::Credentials) -> Result<(), Errno> {
+    // Every permitted capability first (CAP_SETGID and CAP_SETUID may be what an earlier
+    // switch took away), then groups and ids, then the effective set asked for (setfsuid
+    // itself adjusts the filesystem capabilities, which the last step overrides).
+    set_effective_caps(u64::MAX)?;
+    // SAFETY: setgroups reads `len` ids from a live slice.
+    if unsafe { libc::syscall(libc::SYS_setgroups, creds.groups.len(), creds.groups.as_ptr()) } != 0 {
+        return Err(Errno::last());
+    }
+    // SAFETY: setfsgid/setfsuid take an integer and return the previous id.
+    unsafe {
+        libc::syscall(libc::SYS_setfsgid, creds.fsgid);
+        libc::syscall(libc::SYS_setfsuid, creds.fsuid);
+        if libc::syscall(libc::SYS_setfsgid, u32::MAX) as u32 != creds.fsgid || libc::syscall(libc::SYS_setfsuid, u32::MAX) as u32 != creds.fsuid {
+            return Err(Errno(libc::EPERM));
+        }
+    }
+    set_effective_caps(creds.effective)
+}
+
+/// Sets the calling thread's effective capabilities to `wanted` within its permitted set.
+fn set_effective_caps(wanted: u64) -> Result<(), Errno> {
+    let mut data = capget()?;
+    for (i, word) in data.iter_mut().enumerate() {
+        word.effective = (wanted >> (32 * i)) as u32 & word.permitted;
+    }
+    let mut header = CapHeader { version: CAP_VERSION_3, pid: 0 };
+    // SAFETY: capset reads two data structs for version 3 from a live array.
+    if unsafe { libc::syscall(libc::SYS_capset, &mut header as *mut CapHeader, data.as_ptr()) } != 0 {
+        return Err(Errno::last());
+    }
+    Ok(())
+}

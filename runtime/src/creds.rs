@@ -1,0 +1,89 @@
+//! Acting as the guest: the calls the host performs for a guest thread (directfs opens, the
+//! broker's metadata changes and queries) run with that thread's filesystem credentials, so
+//! after a privilege drop (`setuid`, `setfsuid`, `setgroups`, `capset`) the guest gets exactly
+//! the kernel's answers, and never more than the kernel would give it.
+//!
+//! Credentials are per thread in Linux: the host thread about to perform the call takes the
+//! guest thread's fsuid, fsgid, supplementary groups and effective capabilities for the length
+//! of the call (raw system calls, which change only the calling thread) and then takes its own
+//! back. That costs a read of `/proc/TID/status`, so it happens only for threads that may have
+//! changed their credentials since their exec: the debugger marks every thread of a process
+//! that makes a credential call ([`mark`]); an unmarked thread has the credentials it started
+//! with, which are the host's (the user namespace maps the invoker's ids to themselves).
+
+use std::collections::BTreeSet;
+use std::sync::Mutex;
+
+use crate::sys::Pid;
+
+/// Threads that made, or belong to a process that made, a credential call.
+static CHANGED: Mutex<BTreeSet<Pid>> = Mutex::new(BTreeSet::new());
+
+/// Marks `tids` as possibly acting with other credentials than the host's.
+pub fn mark(tids: impl IntoIterator<Item = Pid>) {
+    let mut changed = CHANGED.lock().unwrap_or_else(|e| e.into_inner());
+    changed.extend(tids);
+}
+
+/// Whether thread `tid` may act with other credentials than the host's.
+pub fn marked(tid: Pid) -> bool {
+    CHANGED.lock().unwrap_or_else(|e| e.into_inner()).contains(&tid)
+}
+
+/// Forgets `tid` (it exited, or exec'ed a new image; its credentials stay what they became,
+/// so an exec keeps the mark: only an exit calls this).
+pub fn forget(tid: Pid) {
+    CHANGED.lock().unwrap_or_else(|e| e.into_inner()).remove(&tid);
+}
+
+/// The credentials a filesystem call is checked with.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Credentials {
+    /// Filesystem user id.
+    pub fsuid: u32,
+    /// Filesystem group id.
+    pub fsgid: u32,
+    /// Supplementary groups.
+    pub groups: Vec<u32>,
+    /// Effective capability set (bits of `CAP_*`).
+    pub effective: u64,
+}
+
+/// Thread `tid`'s credentials, from `/proc/TID/status`.
+pub fn of_thread(tid: Pid) -> Option<Credentials> {
+    let status = std::fs::read_to_string(format!("/proc/{tid}/status")).ok()?;
+    let field = |name: &str| status.lines().find_map(|l| l.strip_prefix(name)).map(str::trim);
+    // Uid: real effective saved filesystem (the same for Gid).
+    let fourth = |name: &str| field(name)?.split_whitespace().nth(3)?.parse().ok();
+    Some(Credentials {
+        fsuid: fourth("Uid:")?,
+        fsgid: fourth("Gid:")?,
+        groups: field("Groups:")?.split_whitespace().filter_map(|g| g.parse().ok()).collect(),
+        effective: u64::from_str_radix(field("CapEff:")?, 16).ok()?,
+    })
+}
+
+/// Runs `action` for guest thread `tid`: directly when the thread cannot have changed its
+/// credentials, otherwise on this host thread switched to the guest's credentials and back.
+/// `Err(errno)` when they could not be read (the thread is gone: `ESRCH`) or taken.
+pub fn as_guest<R>(tid: Pid, action: impl FnOnce() -> R) -> Result<R, i32> {
+    if !marked(tid) {
+        return Ok(action());
+    }
+    let guest = of_thread(tid).ok_or(libc::ESRCH)?;
+    let own = crate::sys::thread_credentials();
+    if guest == own {
+        return Ok(action());
+    }
+    crate::sys::take_thread_credentials(&guest).map_err(|e| {
+        // Whatever part was taken is given back before failing.
+        let _ = crate::sys::take_thread_credentials(&own);
+        e.0
+    })?;
+    let result = action();
+    if crate::sys::take_thread_credentials(&own).is_err() {
+        // A host thread left with the guest's lesser credentials fails closed, but say so.
+        crate::host_log!("trapbox: warning: a host thread could not take its own credentials back after acting for thread {tid}");
+    }
+    Ok(result)
+}
