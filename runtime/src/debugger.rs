@@ -39,8 +39,6 @@ use crate::sys::{self, Errno, Pid, Regs, WaitStatus};
 use crate::trace::{self, Handling, Route, TraceSink};
 
 const CLONE_THREAD: u64 = 0x0001_0000;
-const CLONE_UNTRACED: u64 = 0x0080_0000;
-const PR_SET_SECCOMP: u64 = 22;
 const EAGAIN: i32 = 11;
 /// Calls after which the guest's credentials may differ from the host's.
 const CREDENTIAL_CALLS: [u64; 10] =
@@ -453,8 +451,8 @@ impl Debugger {
     /// grants (see [`crate::confine`]); a denial is logged with the call and the reason.
     fn policy(&self, tid: Pid, number: u64, args: &[u64; 6]) -> Verdict {
         match number {
-            nr::CLONE if args[0] & CLONE_UNTRACED != 0 => return Verdict::Refuse(errno::EPERM),
-            nr::PRCTL if args[0] == PR_SET_SECCOMP => return Verdict::Refuse(errno::EPERM),
+            // Under a policy, confine::rule refuses these too, with a log line.
+            _ if self.settings.policy.is_none() && crate::requests::escapes_the_debugger(number, args).is_some() => return Verdict::Refuse(errno::EPERM),
             _ => {}
         }
         if let Some(limit) = self.settings.task_limit {

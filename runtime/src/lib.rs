@@ -29,6 +29,7 @@ pub mod names;
 pub mod netpolicy;
 pub mod pinned;
 pub mod policy;
+pub mod requests;
 pub mod seccomp;
 pub mod sys;
 pub mod syscalls;
