@@ -147,7 +147,7 @@ pub fn check(policy: &Policy, pid: Pid, number: u64, args: &[u64; 6]) -> NetVerd
     }
     // Route netlink is granted for queries only: the host reads the messages once, checks
     // them and sends its own copy.
-    if mode == NetMode::Loopback {
+    if mode == NetMode::Loopback && matches!(number, nr::SENDTO | nr::SENDMSG | nr::SENDMMSG) {
         if let Some(socket) = netlink_socket(pid, args) {
             return netlink_send(pid, number, args, &socket);
         }
