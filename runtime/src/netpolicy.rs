@@ -519,3 +519,37 @@ impl Drop for SendTimeout<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(kind: u16, flags: u16, len: u32) -> Vec<u8> {
+        let mut m = len.to_le_bytes().to_vec();
+        m.extend(kind.to_le_bytes());
+        m.extend(flags.to_le_bytes());
+        m.extend([0; 8]);
+        m.resize(len.max(16) as usize, 0);
+        m
+    }
+
+    /// Every message the kernel would act on is checked, and the walk stops where the
+    /// kernel's does.
+    #[test]
+    fn netlink_messages_are_walked_as_the_kernel_walks_them() {
+        let dump = message(18, NLM_F_REQUEST | 0x300, 17); // RTM_GETLINK, NLM_F_DUMP, padded to 20
+        assert_eq!(netlink_queries_only(&dump), Ok(()));
+        let mut batch = dump.clone();
+        batch.resize(20, 0);
+        batch.extend(message(20, NLM_F_REQUEST, 24)); // RTM_NEWADDR after it
+        assert!(netlink_queries_only(&batch).unwrap_err().contains("RTM_NEWADDR (20)"));
+        assert!(netlink_queries_only(&message(18, 0, 16)).unwrap_err().contains("NLM_F_REQUEST"));
+        assert!(netlink_queries_only(&message(3, NLM_F_REQUEST, 16)).is_err(), "control messages are not queries");
+        // A length the kernel stops at (below the header, beyond the data): nothing after it runs.
+        let mut stops = message(18, NLM_F_REQUEST, 16);
+        stops[0..4].copy_from_slice(&8u32.to_le_bytes());
+        stops.extend(message(20, NLM_F_REQUEST, 16));
+        assert_eq!(netlink_queries_only(&stops), Ok(()));
+        assert_eq!(netlink_queries_only(&[0xff; 7]), Ok(()), "shorter than a header: the kernel ignores it");
+    }
+}

@@ -145,9 +145,12 @@ const FIOCLEX: u32 = 0x5451;
 const FIONCLEX: u32 = 0x5450;
 const TIOCSCTTY: u32 = 0x540E;
 
+const FIONBIO: u32 = 0x5421;
+
 /// The ioctl requests the backstop lets run natively, matched on the low 32 bits of `cmd`:
-/// the most frequent harmless ones (isatty, window size, bytes pending, close-on-exec).
-pub const IOCTL_NATIVE: &[u32] = &[TCGETS, TIOCGWINSZ, FIONREAD, FIOCLEX, FIONCLEX];
+/// the most frequent harmless ones (isatty, window size, bytes pending, close-on-exec,
+/// non-blocking mode).
+pub const IOCTL_NATIVE: &[u32] = &[TCGETS, TIOCGWINSZ, FIONREAD, FIOCLEX, FIONCLEX, FIONBIO];
 
 const TYPES_INTO_TERMINAL: &str = "it types into or takes over the terminal, which the host shares";
 const CHANGES_NETWORK: &str = "it changes the network configuration the host shares";
@@ -161,7 +164,7 @@ const IOCTLS: &[Request] = {
         // Generic: the VFS answers them for any fd.
         req("FIOCLEX", FIOCLEX, AnyFd),
         req("FIONCLEX", FIONCLEX, AnyFd),
-        req("FIONBIO", 0x5421, AnyFd),
+        req("FIONBIO", FIONBIO, AnyFd),
         req("FIOASYNC", 0x5452, AnyFd),
         req("FIONREAD", FIONREAD, AnyFd),
         req("FIOQSIZE", 0x5460, AnyFd),
