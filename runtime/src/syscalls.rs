@@ -2,8 +2,9 @@
 //! in the spirit of gVisor's syscall table.
 //!
 //! This table is the single source of truth: the seccomp backstop's allow-list is generated
-//! from the [`Disposition::Native`] rows, and the trap dispatcher and the seccomp-stop handler
-//! both look calls up here. It is a `static` built at compile time, so a lookup is an index.
+//! from the [`Disposition::Native`] rows (and, for traced calls that take a request code, from
+//! the requests their [`NativeWhen`] names), and the trap dispatcher and the seccomp-stop
+//! handler both look calls up here. It is a `static` built at compile time, so a lookup is an index.
 
 use trapbox_abi::linux::{nr::*, SYSCALL_COUNT};
 
