@@ -31,6 +31,7 @@ pub mod pinned;
 pub mod policy;
 pub mod requests;
 pub mod seccomp;
+pub mod sockets;
 pub mod sys;
 pub mod syscalls;
 pub mod trace;

@@ -212,13 +212,10 @@ fn listen_on_loopback(pid: Pid, args: &[u64; 6]) -> NetVerdict {
         Ok(fd) => fd,
         Err(errno) => return NetVerdict::Done(trapbox_abi::errno::encode_error(errno.0)),
     };
-    let mut name = [0u8; 128];
-    let mut len = name.len() as libc::socklen_t;
-    // SAFETY: `name` has room for `len` bytes, which the kernel fills in.
-    if unsafe { libc::getsockname(socket.as_raw_fd(), name.as_mut_ptr().cast(), &mut len) } != 0 {
-        return NetVerdict::Done(trapbox_abi::errno::encode_error(last_errno()));
-    }
-    let bound = Address { bytes: name[..(len as usize).min(name.len())].to_vec() };
+    let bound = match crate::sockets::local_name(&socket) {
+        Ok(bytes) => Address { bytes },
+        Err(errno) => return NetVerdict::Done(trapbox_abi::errno::encode_error(errno)),
+    };
     if bound.bytes.len() >= 2 && matches!(bound.family(), AF_INET | AF_INET6) && !bound.is_loopback() {
         return deny(
             EACCES,
@@ -228,19 +225,16 @@ fn listen_on_loopback(pid: Pid, args: &[u64; 6]) -> NetVerdict {
             ),
         );
     }
-    // SAFETY: `socket` is an open fd.
-    let result = unsafe { libc::listen(socket.as_raw_fd(), int_arg(args, 1)) };
-    done(result as isize)
+    match crate::sockets::listen(&socket, int_arg(args, 1)) {
+        Ok(()) => NetVerdict::Done(0),
+        Err(errno) => NetVerdict::Done(trapbox_abi::errno::encode_error(errno)),
+    }
 }
 
 /// The guest's socket behind argument 0 of a send call, when it is a netlink socket.
 fn netlink_socket(pid: Pid, args: &[u64; 6]) -> Option<OwnedFd> {
     let socket = crate::sys::take_fd(pid, int_arg(args, 0)).ok()?;
-    let mut domain: libc::c_int = 0;
-    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
-    // SAFETY: `domain` and `len` are valid for the kernel to fill in.
-    let got = unsafe { libc::getsockopt(socket.as_raw_fd(), libc::SOL_SOCKET, libc::SO_DOMAIN, (&mut domain as *mut libc::c_int).cast(), &mut len) };
-    (got == 0 && domain == AF_NETLINK).then_some(socket)
+    (crate::sockets::domain(&socket) == Ok(AF_NETLINK)).then_some(socket)
 }
 
 /// The most bytes of netlink messages one send may carry (queries are a few dozen bytes).
@@ -345,13 +339,10 @@ fn netlink_send(pid: Pid, number: u64, args: &[u64; 6], socket: &OwnedFd) -> Net
     if let Err(why) = netlink_queries_only(&data) {
         return deny(trapbox_abi::errno::EPERM, why);
     }
-    let (addr, addr_len) = match &destination {
-        Some(address) => (address.bytes.as_ptr().cast::<libc::sockaddr>(), address.bytes.len() as libc::socklen_t),
-        None => (std::ptr::null(), 0),
-    };
-    // SAFETY: `data` and `addr` (or null with length 0) are host buffers of the given lengths.
-    let result = unsafe { libc::sendto(socket.as_raw_fd(), data.as_ptr().cast(), data.len(), flags, addr, addr_len) };
-    done(result)
+    match crate::sockets::send_to(socket, &data, flags, destination.as_ref().map(|a| a.bytes.as_slice())) {
+        Ok(sent) => NetVerdict::Done(sent as u64),
+        Err(errno) => NetVerdict::Done(trapbox_abi::errno::encode_error(errno)),
+    }
 }
 
 /// The data and destination of the msghdr at `msghdr`, copied once: the iovecs concatenated.
