@@ -18,6 +18,7 @@
 //! `openat2` beneath the grant, and the Landlock ruleset that mirrors the grants
 //! ([`crate::landlock`]), which checks the file the kernel actually resolves.
 
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 
 use trapbox_abi::hostcall::{ACCESS_EXEC, ACCESS_READ, ACCESS_WRITE};
@@ -79,16 +80,18 @@ fn path_args(number: u64) -> Option<(&'static [PathArg], Need)> {
 /// Whether call `number` follows a symlink in the last component of its path (the one
 /// place this is decided: the check, the pin and the broker all ask here).
 pub fn follows_last_symlink(number: u64, args: &[u64; 6]) -> bool {
-    let unless = |flags: u64| flags & AT_SYMLINK_NOFOLLOW == 0;
+    // Every flag word here is an `int` (or `unsigned int`) to the kernel.
+    let flags = |index: usize| u64::from(crate::requests::uint_arg(args, index));
+    let unless = |index: usize| flags(index) & AT_SYMLINK_NOFOLLOW == 0;
     match number {
-        nr::OPEN => args[1] & O_NOFOLLOW == 0,
-        nr::OPENAT => args[2] & O_NOFOLLOW == 0,
+        nr::OPEN => flags(1) & O_NOFOLLOW == 0,
+        nr::OPENAT => flags(2) & O_NOFOLLOW == 0,
         nr::LSTAT | nr::READLINK | nr::READLINKAT | nr::LGETXATTR | nr::LLISTXATTR | nr::LCHOWN | nr::LSETXATTR
         | nr::LREMOVEXATTR => false,
-        nr::NEWFSTATAT | nr::FACCESSAT2 | nr::FCHMODAT2 | nr::UTIMENSAT => unless(args[3]),
-        nr::STATX | nr::GETXATTRAT | nr::LISTXATTRAT => unless(args[2]),
-        nr::EXECVEAT | nr::FCHOWNAT | nr::FILE_GETATTR => unless(args[4]),
-        nr::INOTIFY_ADD_WATCH => args[2] & IN_DONT_FOLLOW == 0,
+        nr::NEWFSTATAT | nr::FACCESSAT2 | nr::FCHMODAT2 | nr::UTIMENSAT => unless(3),
+        nr::STATX | nr::GETXATTRAT | nr::LISTXATTRAT => unless(2),
+        nr::EXECVEAT | nr::FCHOWNAT | nr::FILE_GETATTR => unless(4),
+        nr::INOTIFY_ADD_WATCH => flags(2) & IN_DONT_FOLLOW == 0,
         _ => true,
     }
 }
@@ -96,13 +99,14 @@ pub fn follows_last_symlink(number: u64, args: &[u64; 6]) -> bool {
 /// Whether call `number` has `AT_EMPTY_PATH` set (it then acts on its dirfd when the path is
 /// empty, or NULL on Linux 6.11+).
 pub fn takes_empty_path(number: u64, args: &[u64; 6]) -> bool {
-    let flags = match number {
-        nr::NEWFSTATAT | nr::FACCESSAT2 => args[3],
-        nr::STATX | nr::GETXATTRAT | nr::LISTXATTRAT | nr::SETXATTRAT | nr::REMOVEXATTRAT => args[2],
-        nr::EXECVEAT | nr::FCHOWNAT | nr::FILE_GETATTR | nr::FILE_SETATTR | nr::LINKAT => args[4],
-        _ => 0,
+    let flags_at = match number {
+        nr::NEWFSTATAT | nr::FACCESSAT2 => 3,
+        nr::STATX | nr::GETXATTRAT | nr::LISTXATTRAT | nr::SETXATTRAT | nr::REMOVEXATTRAT => 2,
+        nr::EXECVEAT | nr::FCHOWNAT | nr::FILE_GETATTR | nr::FILE_SETATTR | nr::LINKAT => 4,
+        _ => return false,
     };
-    flags & libc::AT_EMPTY_PATH as u64 != 0
+    // An `int` (statx, the *xattrat calls: `unsigned int`) to the kernel.
+    crate::requests::uint_arg(args, flags_at) & libc::AT_EMPTY_PATH as u32 != 0
 }
 
 /// The (dirfd argument, path argument) pairs of a call the kernel may run in the guest after
@@ -282,6 +286,10 @@ pub struct Denial {
 /// Checks call `number` of thread `pid` against `policy`; `None` lets it run (Landlock still
 /// applies), `Some` refuses it.
 pub fn check(policy: &Policy, pid: Pid, number: u64, args: &[u64; 6]) -> Option<Denial> {
+    if number == nr::IOCTL {
+        let refusal = crate::requests::ioctl_on_fd(pid, args).err()?;
+        return Some(Denial { errno: refusal.0, reason: refusal.1.into_owned() });
+    }
     let (paths, need) = path_args(number)?;
     let access = match need {
         Need::Fixed(access) => access,
@@ -380,12 +388,12 @@ pub fn denial_for(policy: &Policy, path: &Path, access: u64, metadata: bool) -> 
 }
 
 /// What the policy says of a call that is neither a path call nor answered elsewhere.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Rule {
     /// Allowed: it reaches nothing the guest does not already hold, or the kernel confines it.
     Allow,
-    /// Denied by default: the policy names no grant for it.
-    Deny(i32, &'static str),
+    /// Denied: the errno, and why (naming the request, for calls that take one).
+    Deny(i32, Cow<'static, str>),
     /// Signals or handles: the target (argument N, a pid) must be a guest process.
     GuestTarget(usize),
     /// A change to the metadata of the file behind an fd: needs write access to it; the
@@ -393,31 +401,44 @@ pub enum Rule {
     FdMetadata,
     /// Network: decided by the network policy.
     Network,
-    /// Decided by the path check.
+    /// Decided by [`check`], which reads the guest: the path check, and ioctl requests whose
+    /// allow-list depends on the kind of fd ([`crate::requests::ioctl_on_fd`]).
     Path,
 }
 
 /// Calls that run natively without a policy but must be decided under one: metadata changes
-/// through an fd, which Landlock does not cover, and memfd_create (made non-executable).
-pub const POLICY_TRACED: [u64; 3] = [nr::FCHMOD, nr::FCHOWN, nr::MEMFD_CREATE];
+/// through an fd, which Landlock does not cover, memfd_create (made non-executable), and
+/// listen (an unbound inet socket would be bound to every address).
+pub const POLICY_TRACED: [u64; 4] = [nr::FCHMOD, nr::FCHOWN, nr::MEMFD_CREATE, nr::LISTEN];
 
-const TIOCSTI: u64 = libc::TIOCSTI;
-/// `MFD_EXEC` and `MFD_NOEXEC_SEAL` (linux/memfd.h).
-const MFD_EXEC: u64 = 0x10;
+/// `MFD_EXEC` and `MFD_NOEXEC_SEAL` (linux/memfd.h); memfd_create's flags are an `unsigned int`.
+const MFD_EXEC: u32 = 0x10;
 /// See [`MFD_EXEC`].
 pub const MFD_NOEXEC_SEAL: u64 = 0x8;
-const TIOCLINUX: u64 = libc::TIOCLINUX;
+
+/// A [`Rule`] from the verdict of an allow-list in [`crate::requests`].
+fn allowed_or_denied(verdict: Result<(), crate::requests::Refusal>) -> Rule {
+    match verdict {
+        Ok(()) => Rule::Allow,
+        Err((errno, why)) => Rule::Deny(errno, why),
+    }
+}
 
 /// The default-deny table for calls the host sees under a policy: every call the host must
 /// see has a rule here, and a call with none is refused.
 pub fn rule(number: u64, args: &[u64; 6]) -> Rule {
+    use crate::requests::{self, FcntlUse};
     use trapbox_abi::errno::{EACCES, EPERM};
     if path_args(number).is_some() {
         return Rule::Path;
     }
+    if let Some(why) = requests::escapes_the_debugger(number, args) {
+        return Rule::Deny(EPERM, why.into());
+    }
+    let deny = |errno: i32, why: &'static str| Rule::Deny(errno, why.into());
     match number {
         nr::CLONE | nr::FORK | nr::VFORK | nr::GETCWD | nr::FCHDIR | nr::SYNC | nr::SYNCFS | nr::UNAME | nr::SYSINFO
-        | nr::PRCTL | nr::SETPGID | nr::SETSID | nr::SETRLIMIT | nr::SETPRIORITY | nr::SCHED_SETAFFINITY
+        | nr::SETPGID | nr::SETSID | nr::SETRLIMIT | nr::SETPRIORITY | nr::SCHED_SETAFFINITY
         | nr::SCHED_SETPARAM | nr::SCHED_SETSCHEDULER | nr::SCHED_SETATTR | nr::IOPRIO_SET | nr::IOPRIO_GET
         | nr::PERSONALITY | nr::SETUID | nr::SETGID | nr::SETREUID | nr::SETREGID | nr::SETRESUID | nr::SETRESGID
         | nr::SETFSUID | nr::SETFSGID | nr::SETGROUPS | nr::CAPSET | nr::IO_SETUP | nr::IO_DESTROY | nr::IO_GETEVENTS
@@ -425,28 +446,39 @@ pub fn rule(number: u64, args: &[u64; 6]) -> Rule {
         | nr::LANDLOCK_RESTRICT_SELF | nr::LSM_GET_SELF_ATTR | nr::LSM_LIST_MODULES | nr::GET_THREAD_AREA
         | nr::SET_THREAD_AREA | nr::MBIND | nr::SET_MEMPOLICY | nr::GET_MEMPOLICY | nr::SET_MEMPOLICY_HOME_NODE
         | nr::REMAP_FILE_PAGES | nr::CACHESTAT | nr::MEMFD_SECRET => Rule::Allow,
-        nr::IOCTL if args[1] == TIOCSTI || args[1] == TIOCLINUX => Rule::Deny(EPERM, "would type into the host's terminal"),
-        nr::IOCTL => Rule::Allow,
+        nr::PRCTL => allowed_or_denied(requests::prctl(args)),
+        nr::IOCTL => match requests::ioctl_by_code(args) {
+            Some(verdict) => allowed_or_denied(verdict),
+            None => Rule::Path, // the kind of fd decides: [`check`]
+        },
+        nr::FCNTL => match requests::fcntl(args) {
+            Ok(FcntlUse::Native) => Rule::Allow,
+            Ok(FcntlUse::NamesProcess) => Rule::GuestTarget(requests::FCNTL_PROCESS_ARG),
+            Ok(FcntlUse::Never(errno, why)) => deny(errno, why),
+            Err((errno, why)) => Rule::Deny(errno, why),
+        },
         nr::KILL | nr::TKILL | nr::PIDFD_OPEN | nr::RT_SIGQUEUEINFO | nr::PRLIMIT64 | nr::MIGRATE_PAGES | nr::MOVE_PAGES
         | nr::PROCESS_VM_READV | nr::PROCESS_VM_WRITEV | nr::KCMP => Rule::GuestTarget(0),
         nr::TGKILL | nr::RT_TGSIGQUEUEINFO => Rule::GuestTarget(0),
         nr::PIDFD_SEND_SIGNAL => Rule::Allow, // the pidfd came from a pidfd_open the host allowed
-        nr::PIDFD_GETFD => Rule::Deny(EPERM, "takes fds out of another process"),
+        nr::PIDFD_GETFD => deny(EPERM, "takes fds out of another process"),
         nr::FCHMOD | nr::FCHOWN | nr::FSETXATTR | nr::FREMOVEXATTR => Rule::FdMetadata,
         // A memfd is a file no grant covers (and Landlock does not see): it may hold data and
         // code, but never be exec'ed; the debugger adds MFD_NOEXEC_SEAL to every one.
-        nr::MEMFD_CREATE if args[1] & MFD_EXEC != 0 => Rule::Deny(EPERM, "executable memfds are never granted"),
+        nr::MEMFD_CREATE if requests::uint_arg(args, 1) & MFD_EXEC != 0 => deny(EPERM, "executable memfds are never granted"),
         nr::MEMFD_CREATE => Rule::Allow,
-        nr::SOCKET | nr::CONNECT | nr::BIND | nr::SENDTO | nr::SENDMSG | nr::SENDMMSG => Rule::Network,
+        nr::SOCKET | nr::CONNECT | nr::BIND | nr::SENDTO | nr::SENDMSG | nr::SENDMMSG | nr::LISTEN | nr::SETSOCKOPT => {
+            Rule::Network
+        }
         nr::SHMGET | nr::SHMAT | nr::SHMCTL | nr::SHMDT | nr::SEMGET | nr::SEMOP | nr::SEMCTL | nr::SEMTIMEDOP
         | nr::MSGGET | nr::MSGSND | nr::MSGRCV | nr::MSGCTL | nr::MQ_OPEN | nr::MQ_UNLINK | nr::MQ_TIMEDSEND
         | nr::MQ_TIMEDRECEIVE | nr::MQ_NOTIFY | nr::MQ_GETSETATTR => {
-            Rule::Deny(EPERM, "System V and POSIX IPC objects are shared with the host's namespace")
+            deny(EPERM, "System V and POSIX IPC objects are shared with the host's namespace")
         }
         nr::STATMOUNT | nr::LISTMOUNT | nr::LSM_SET_SELF_ATTR | nr::PROCESS_MADVISE | nr::PROCESS_MRELEASE => {
-            Rule::Deny(EPERM, "reaches beyond the guest's own processes and files")
+            deny(EPERM, "reaches beyond the guest's own processes and files")
         }
-        _ => Rule::Deny(EACCES, "the policy names no rule for this call"),
+        _ => deny(EACCES, "the policy names no rule for this call"),
     }
 }
 

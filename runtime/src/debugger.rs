@@ -39,8 +39,6 @@ use crate::sys::{self, Errno, Pid, Regs, WaitStatus};
 use crate::trace::{self, Handling, Route, TraceSink};
 
 const CLONE_THREAD: u64 = 0x0001_0000;
-const CLONE_UNTRACED: u64 = 0x0080_0000;
-const PR_SET_SECCOMP: u64 = 22;
 const EAGAIN: i32 = 11;
 /// Calls after which the guest's credentials may differ from the host's.
 const CREDENTIAL_CALLS: [u64; 10] =
@@ -493,16 +491,10 @@ impl Debugger {
     /// of the host's sight, enforce the process limit, and check path calls against the
     /// grants (see [`crate::confine`]); a denial is logged with the call and the reason.
     fn policy(&self, tid: Pid, number: u64, args: &[u64; 6]) -> Verdict {
-        let escape = match number {
-            nr::CLONE if args[0] & CLONE_UNTRACED != 0 => Some("CLONE_UNTRACED would take the child out of the host's sight"),
-            nr::PRCTL if args[0] == PR_SET_SECCOMP => Some("a guest filter returning USER_NOTIF would outrank the backstop"),
-            _ => None,
-        };
-        if let Some(why) = escape {
-            if self.settings.policy.is_some() {
-                crate::log::denied(tid, number, args, why);
-            }
-            return Verdict::Refuse(errno::EPERM);
+        match number {
+            // Under a policy, confine::rule refuses these too, with a log line.
+            _ if self.settings.policy.is_none() && crate::requests::escapes_the_debugger(number, args).is_some() => return Verdict::Refuse(errno::EPERM),
+            _ => {}
         }
         if let Some(limit) = self.settings.task_limit {
             if matches!(number, nr::CLONE | nr::FORK | nr::VFORK) && self.threads.len() as u64 >= limit {

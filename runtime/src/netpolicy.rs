@@ -10,6 +10,14 @@
 //! of the guest's socket (`pidfd_getfd`), naming the file through an fd it opened beneath the
 //! grant. `--net none` allows only unix sockets, `--net loopback` adds IP to loopback
 //! addresses and route netlink, `--net all` decides nothing but unix paths.
+//!
+//! Under `--net loopback` two more calls are the host's: `listen` (an unbound inet socket
+//! would be bound to every address; the host listens on its duplicate of a socket bound to
+//! loopback) and sends on a route-netlink socket (only read-only `RTM_GET*` queries to the
+//! kernel, checked on the host's copy and sent by the host). Socket options are decided in
+//! every mode on the allow-list of [`crate::requests::setsockopt`]. Integer arguments
+//! (domain, type, protocol, fds, flags, backlog) are read at the kernel's width
+//! ([`crate::requests::int_arg`]).
 
 use std::os::fd::{AsRawFd, OwnedFd};
 
@@ -18,14 +26,17 @@ use trapbox_abi::hostcall::ACCESS_WRITE;
 use trapbox_abi::linux::nr;
 
 use crate::policy::{NetMode, Policy};
+use crate::requests::int_arg;
 use crate::sys::Pid;
 
-const AF_UNIX: u64 = libc::AF_UNIX as u64;
-const AF_INET: u64 = libc::AF_INET as u64;
-const AF_INET6: u64 = libc::AF_INET6 as u64;
-const AF_NETLINK: u64 = libc::AF_NETLINK as u64;
-const SOCK_RAW: u64 = libc::SOCK_RAW as u64;
-const NETLINK_ROUTE: u64 = libc::NETLINK_ROUTE as u64;
+const AF_UNIX: i32 = libc::AF_UNIX;
+const AF_INET: i32 = libc::AF_INET;
+const AF_INET6: i32 = libc::AF_INET6;
+const AF_NETLINK: i32 = libc::AF_NETLINK;
+const SOCK_RAW: i32 = libc::SOCK_RAW;
+/// The bits of socket's `type` that name the type (the rest are SOCK_NONBLOCK/SOCK_CLOEXEC).
+const SOCK_TYPE_MASK: i32 = 0xf;
+const NETLINK_ROUTE: i32 = libc::NETLINK_ROUTE;
 /// The most data a host-performed `sendto` copies (the guest sees a short write).
 const SEND_CHUNK: usize = 64 * 1024;
 
@@ -59,8 +70,8 @@ impl Address {
         crate::sys::read_guest_bytes(pid, addr, len).map(|bytes| Address { bytes }).ok_or(EFAULT)
     }
 
-    fn family(&self) -> u64 {
-        u64::from(u16::from_le_bytes([self.bytes[0], self.bytes[1]]))
+    fn family(&self) -> i32 {
+        i32::from(u16::from_le_bytes([self.bytes[0], self.bytes[1]]))
     }
 
     fn is_loopback(&self) -> bool {
@@ -75,6 +86,19 @@ impl Address {
         }
     }
 
+    /// The address for a log line (`127.0.0.1:80`, `[::]:0`).
+    fn describe(&self) -> String {
+        let port = || self.bytes.get(2..4).map_or(0, |p| u16::from_be_bytes([p[0], p[1]]));
+        match (self.family(), self.bytes.len()) {
+            (AF_INET, 8..) => format!("{}:{}", std::net::Ipv4Addr::new(self.bytes[4], self.bytes[5], self.bytes[6], self.bytes[7]), port()),
+            (AF_INET6, 24..) => {
+                let ip: [u8; 16] = self.bytes[8..24].try_into().unwrap_or([0; 16]);
+                format!("[{}]:{}", std::net::Ipv6Addr::from(ip), port())
+            }
+            (family, _) => format!("an address of family {family}"),
+        }
+    }
+
     /// The path of a unix socket address; `None` for an abstract or unnamed one.
     fn unix_path(&self) -> Option<&[u8]> {
         let path = self.bytes.get(2..)?;
@@ -86,7 +110,7 @@ impl Address {
 }
 
 /// Whether this family may be used at all under `mode`.
-fn family_allowed(mode: NetMode, family: u64) -> bool {
+fn family_allowed(mode: NetMode, family: i32) -> bool {
     match mode {
         NetMode::All => true,
         NetMode::Loopback => matches!(family, AF_UNIX | AF_INET | AF_INET6 | AF_NETLINK),
@@ -97,8 +121,18 @@ fn family_allowed(mode: NetMode, family: u64) -> bool {
 /// Decides a network call of thread `pid`.
 pub fn check(policy: &Policy, pid: Pid, number: u64, args: &[u64; 6]) -> NetVerdict {
     let mode = policy.net;
+    if number == nr::SETSOCKOPT {
+        return match crate::requests::setsockopt(args, mode == NetMode::All) {
+            Ok(()) => NetVerdict::Allow,
+            Err((errno, why)) => NetVerdict::Deny(errno, why.into_owned()),
+        };
+    }
+    if number == nr::LISTEN {
+        return if mode == NetMode::Loopback { listen_on_loopback(pid, args) } else { NetVerdict::Allow };
+    }
     if number == nr::SOCKET {
-        let (family, kind, protocol) = (args[0], args[1] & 0xf, args[2]);
+        // domain, type and protocol are ints.
+        let (family, kind, protocol) = (int_arg(args, 0), int_arg(args, 1) & SOCK_TYPE_MASK, int_arg(args, 2));
         if kind == SOCK_RAW && family != AF_NETLINK {
             return deny(EACCES, "raw sockets are never granted");
         }
@@ -110,6 +144,13 @@ pub fn check(policy: &Policy, pid: Pid, number: u64, args: &[u64; 6]) -> NetVerd
         } else {
             deny(EACCES, format!("address family {family} is not granted under --net {}", mode_name(mode)))
         };
+    }
+    // Route netlink is granted for queries only: the host reads the messages once, checks
+    // them and sends its own copy.
+    if mode == NetMode::Loopback && matches!(number, nr::SENDTO | nr::SENDMSG | nr::SENDMMSG) {
+        if let Some(socket) = netlink_socket(pid, args) {
+            return netlink_send(pid, number, args, &socket);
+        }
     }
     // The address argument of each call, already pinned by the debugger ([`crate::pinned`]):
     // what is read here is what the kernel will read.
@@ -159,6 +200,192 @@ fn mode_name(mode: NetMode) -> &'static str {
         NetMode::None => "none",
         NetMode::Loopback => "loopback",
         NetMode::All => "all",
+    }
+}
+
+/// listen under `--net loopback`: natively, listen on an unbound inet socket binds it to
+/// every address, so a socket must be bound to a loopback address first. The host checks the
+/// name of its duplicate of the socket and listens on that duplicate itself, so a racing
+/// `dup2` cannot put an unbound socket behind the number after the check.
+fn listen_on_loopback(pid: Pid, args: &[u64; 6]) -> NetVerdict {
+    let socket = match crate::sys::take_fd(pid, int_arg(args, 0)) {
+        Ok(fd) => fd,
+        Err(errno) => return NetVerdict::Done(trapbox_abi::errno::encode_error(errno.0)),
+    };
+    let bound = match crate::sockets::local_name(&socket) {
+        Ok(bytes) => Address { bytes },
+        Err(errno) => return NetVerdict::Done(trapbox_abi::errno::encode_error(errno)),
+    };
+    if bound.bytes.len() >= 2 && matches!(bound.family(), AF_INET | AF_INET6) && !bound.is_loopback() {
+        return deny(
+            EACCES,
+            format!(
+                "listen on a socket bound to {} would accept connections from other hosts under --net loopback (bind it to a loopback address first)",
+                bound.describe()
+            ),
+        );
+    }
+    match crate::sockets::listen(&socket, int_arg(args, 1)) {
+        Ok(()) => NetVerdict::Done(0),
+        Err(errno) => NetVerdict::Done(trapbox_abi::errno::encode_error(errno)),
+    }
+}
+
+/// The guest's socket behind argument 0 of a send call, when it is a netlink socket.
+fn netlink_socket(pid: Pid, args: &[u64; 6]) -> Option<OwnedFd> {
+    let socket = crate::sys::take_fd(pid, int_arg(args, 0)).ok()?;
+    (crate::sockets::domain(&socket) == Ok(AF_NETLINK)).then_some(socket)
+}
+
+/// The most bytes of netlink messages one send may carry (queries are a few dozen bytes).
+const NETLINK_MAX: usize = 64 * 1024;
+/// The most iovecs a sendmsg may have (the kernel's UIO_MAXIOV).
+const UIO_MAXIOV: u64 = 1024;
+const NLMSG_HDRLEN: usize = 16;
+const NLM_F_REQUEST: u16 = 1;
+
+/// The route-netlink message types that only read (the `RTM_GET*` family the kernel serves
+/// without `CAP_NET_ADMIN`), and the others by name for the log.
+const RTM_TYPES: &[(&str, u16, bool)] = &[
+    ("RTM_NEWLINK", 16, false),
+    ("RTM_DELLINK", 17, false),
+    ("RTM_GETLINK", 18, true),
+    ("RTM_SETLINK", 19, false),
+    ("RTM_NEWADDR", 20, false),
+    ("RTM_DELADDR", 21, false),
+    ("RTM_GETADDR", 22, true),
+    ("RTM_NEWROUTE", 24, false),
+    ("RTM_DELROUTE", 25, false),
+    ("RTM_GETROUTE", 26, true),
+    ("RTM_NEWNEIGH", 28, false),
+    ("RTM_DELNEIGH", 29, false),
+    ("RTM_GETNEIGH", 30, true),
+    ("RTM_NEWRULE", 32, false),
+    ("RTM_DELRULE", 33, false),
+    ("RTM_GETRULE", 34, true),
+    ("RTM_GETQDISC", 38, true),
+    ("RTM_GETTCLASS", 42, true),
+    ("RTM_GETTFILTER", 46, true),
+    ("RTM_GETMULTICAST", 58, true),
+    ("RTM_GETANYCAST", 62, true),
+    ("RTM_GETNEIGHTBL", 66, true),
+    ("RTM_GETADDRLABEL", 74, true),
+    ("RTM_GETNETCONF", 82, true),
+    ("RTM_GETMDB", 86, true),
+    ("RTM_GETNSID", 90, true),
+    ("RTM_GETSTATS", 94, true),
+    ("RTM_GETNEXTHOP", 106, true),
+    ("RTM_GETVLAN", 114, true),
+];
+
+/// Checks every message in `data` the way the kernel walks them (`netlink_rcv_skb`): each
+/// must be a read-only route query with `NLM_F_REQUEST`. Where the kernel stops (a length
+/// below the header or beyond the data), so does the check.
+fn netlink_queries_only(data: &[u8]) -> Result<(), String> {
+    let mut rest = data;
+    while rest.len() >= NLMSG_HDRLEN {
+        let len = u32::from_le_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize;
+        let kind = u16::from_le_bytes([rest[4], rest[5]]);
+        let flags = u16::from_le_bytes([rest[6], rest[7]]);
+        if len < NLMSG_HDRLEN || len > rest.len() {
+            break;
+        }
+        let known = RTM_TYPES.iter().find(|(_, code, _)| *code == kind);
+        let name = known.map_or_else(|| format!("type {kind}"), |(name, code, _)| format!("{name} ({code})"));
+        if !known.is_some_and(|(_, _, reads)| *reads) {
+            return Err(format!("netlink message {name} is not a read-only route query"));
+        }
+        if flags & NLM_F_REQUEST == 0 {
+            return Err(format!("netlink message {name} lacks NLM_F_REQUEST (flags {flags:#x})"));
+        }
+        let step = len.next_multiple_of(4).min(rest.len());
+        rest = &rest[step..];
+    }
+    Ok(())
+}
+
+/// A send on a netlink socket: the host reads the data (and destination) once, lets through
+/// only read-only route queries addressed to the kernel, and sends its own copy on its
+/// duplicate of the socket, so another thread cannot change the messages after the check.
+fn netlink_send(pid: Pid, number: u64, args: &[u64; 6], socket: &OwnedFd) -> NetVerdict {
+    let (data, destination, flags) = match number {
+        nr::SENDTO => {
+            let len = usize::try_from(args[2]).unwrap_or(usize::MAX);
+            if len > NETLINK_MAX {
+                return deny(libc::EMSGSIZE, format!("netlink messages of {len} bytes are more than the host checks ({NETLINK_MAX})"));
+            }
+            let Some(data) = crate::sys::read_guest_bytes(pid, args[1], len) else { return deny(EFAULT, "unreadable netlink message") };
+            let destination = match args[4] {
+                0 => None,
+                addr => match Address::read(pid, addr, args[5]) {
+                    Ok(address) => Some(address),
+                    Err(errno) => return deny(errno, "unreadable netlink address"),
+                },
+            };
+            (data, destination, int_arg(args, 3))
+        }
+        nr::SENDMSG => match gather_msghdr(pid, args[1]) {
+            Ok((data, destination)) => (data, destination, int_arg(args, 2)),
+            Err((errno, why)) => return deny(errno, why),
+        },
+        _ => return deny(EINVAL, "sendmmsg on a netlink socket is not served; use sendmsg"),
+    };
+    if let Some(address) = &destination {
+        let to_kernel = address.family() == AF_NETLINK && address.bytes.len() >= 12 && address.bytes[4..12] == [0; 8];
+        if !to_kernel {
+            return deny(EACCES, "netlink messages may go to the kernel only (nl_pid 0, no groups)");
+        }
+    }
+    if let Err(why) = netlink_queries_only(&data) {
+        return deny(trapbox_abi::errno::EPERM, why);
+    }
+    match crate::sockets::send_to(socket, &data, flags, destination.as_ref().map(|a| a.bytes.as_slice())) {
+        Ok(sent) => NetVerdict::Done(sent as u64),
+        Err(errno) => NetVerdict::Done(trapbox_abi::errno::encode_error(errno)),
+    }
+}
+
+/// The data and destination of the msghdr at `msghdr`, copied once: the iovecs concatenated.
+/// Control messages are refused (route queries carry none).
+fn gather_msghdr(pid: Pid, msghdr: u64) -> Result<(Vec<u8>, Option<Address>), (i32, String)> {
+    let word = |bytes: &[u8], at: usize| u64::from_le_bytes(bytes[at..at + 8].try_into().unwrap_or([0; 8]));
+    let header = crate::sys::read_guest_bytes(pid, msghdr, std::mem::size_of::<libc::msghdr>()).ok_or((EFAULT, "unreadable msghdr".to_string()))?;
+    let (name, name_len) = (word(&header, 0), u64::from(u32::from_le_bytes(header[8..12].try_into().unwrap_or([0; 4]))));
+    let (iov, iov_len, control_len) = (word(&header, 16), word(&header, 24), word(&header, 40));
+    if control_len != 0 {
+        return Err((EINVAL, "control messages on a netlink socket are not served".to_string()));
+    }
+    if iov_len > UIO_MAXIOV {
+        return Err((libc::EMSGSIZE, format!("{iov_len} iovecs are more than the kernel takes")));
+    }
+    let iovecs = crate::sys::read_guest_bytes(pid, iov, 16 * iov_len as usize).ok_or((EFAULT, "unreadable iovecs".to_string()))?;
+    let mut data = Vec::new();
+    for entry in iovecs.chunks_exact(16) {
+        let (base, len) = (word(entry, 0), word(entry, 8));
+        let len = usize::try_from(len).unwrap_or(usize::MAX);
+        if len > NETLINK_MAX - data.len() {
+            return Err((libc::EMSGSIZE, format!("netlink messages of more than {NETLINK_MAX} bytes are more than the host checks")));
+        }
+        data.extend(crate::sys::read_guest_bytes(pid, base, len).ok_or((EFAULT, "unreadable netlink message".to_string()))?);
+    }
+    let destination = match name {
+        0 => None,
+        addr => Some(Address::read(pid, addr, name_len).map_err(|errno| (errno, "unreadable netlink address".to_string()))?),
+    };
+    Ok((data, destination))
+}
+
+/// The errno of the host's last failed call.
+fn last_errno() -> i32 {
+    std::io::Error::last_os_error().raw_os_error().unwrap_or(EINVAL)
+}
+
+/// The guest's result for a call the host performed, from its raw return value.
+fn done(result: isize) -> NetVerdict {
+    if result < 0 {
+        NetVerdict::Done(trapbox_abi::errno::encode_error(last_errno()))
+    } else {
+        NetVerdict::Done(result as u64)
     }
 }
 
@@ -245,12 +472,7 @@ fn perform(pid: Pid, number: u64, args: &[u64; 6], address: &Address) -> NetVerd
             unsafe { libc::sendto(socket.as_raw_fd(), data.as_ptr().cast(), len, args[3] as i32, addr, addr_len) }
         }
     };
-    if result < 0 {
-        let errno = std::io::Error::last_os_error().raw_os_error().unwrap_or(EINVAL);
-        NetVerdict::Done(trapbox_abi::errno::encode_error(errno))
-    } else {
-        NetVerdict::Done(result as u64)
-    }
+    done(result)
 }
 
 /// How long a host-performed connect or send may block.
@@ -286,5 +508,39 @@ impl Drop for SendTimeout<'_> {
             // SAFETY: restores the timeval read in `bound`.
             unsafe { libc::setsockopt(self.socket.as_raw_fd(), libc::SOL_SOCKET, libc::SO_SNDTIMEO, (&saved as *const libc::timeval).cast(), len) };
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(kind: u16, flags: u16, len: u32) -> Vec<u8> {
+        let mut m = len.to_le_bytes().to_vec();
+        m.extend(kind.to_le_bytes());
+        m.extend(flags.to_le_bytes());
+        m.extend([0; 8]);
+        m.resize(len.max(16) as usize, 0);
+        m
+    }
+
+    /// Every message the kernel would act on is checked, and the walk stops where the
+    /// kernel's does.
+    #[test]
+    fn netlink_messages_are_walked_as_the_kernel_walks_them() {
+        let dump = message(18, NLM_F_REQUEST | 0x300, 17); // RTM_GETLINK, NLM_F_DUMP, padded to 20
+        assert_eq!(netlink_queries_only(&dump), Ok(()));
+        let mut batch = dump.clone();
+        batch.resize(20, 0);
+        batch.extend(message(20, NLM_F_REQUEST, 24)); // RTM_NEWADDR after it
+        assert!(netlink_queries_only(&batch).unwrap_err().contains("RTM_NEWADDR (20)"));
+        assert!(netlink_queries_only(&message(18, 0, 16)).unwrap_err().contains("NLM_F_REQUEST"));
+        assert!(netlink_queries_only(&message(3, NLM_F_REQUEST, 16)).is_err(), "control messages are not queries");
+        // A length the kernel stops at (below the header, beyond the data): nothing after it runs.
+        let mut stops = message(18, NLM_F_REQUEST, 16);
+        stops[0..4].copy_from_slice(&8u32.to_le_bytes());
+        stops.extend(message(20, NLM_F_REQUEST, 16));
+        assert_eq!(netlink_queries_only(&stops), Ok(()));
+        assert_eq!(netlink_queries_only(&[0xff; 7]), Ok(()), "shorter than a header: the kernel ignores it");
     }
 }

@@ -7,14 +7,21 @@
 //! 2. the x32 bit (`0x4000_0000`) is set → kill the process;
 //! 3. under a policy, a memory-map or protection call whose range may reach the pinned-argument region
 //!    ([`crate::pinned`]) → `SECCOMP_RET_TRACE` (the host refuses any that touches it);
-//! 4. the call is [`Disposition::Native`](crate::syscalls::Disposition::Native) in the
+//! 4. a traced call with harmless, frequent requests ([`NativeWhen`]: some ioctl, fcntl and
+//!    setsockopt codes) → allow when the request's low 32 bits match, else trace;
+//! 5. the call is [`Disposition::Native`](crate::syscalls::Disposition::Native) in the
 //!    dispatcher's table → allow;
-//! 5. anything else → `SECCOMP_RET_TRACE`: a stop the host handles.
+//! 6. anything else → `SECCOMP_RET_TRACE`: a stop the host handles.
+//!
+//! Argument words: a request code, option or level is an `int` to the kernel, so its test
+//! loads the low word only (`(1 << 32) | TIOCSTI` is `TIOCSTI`, and is traced). Addresses and
+//! lengths are 64-bit to the kernel; the guard loads their high words, and a high word only
+//! ever sends a call to the host, never lets it run.
 //!
 //! So code the rewriter missed, JIT code, the vDSO fallback and unrewritten binaries are
 //! still mediated — slower, never unmediated.
 
-use crate::syscalls;
+use crate::syscalls::{self, NativeWhen};
 
 /// One classic-BPF instruction (`struct sock_filter`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -71,65 +78,135 @@ const fn jump(code: u16, k: u32, jt: u8, jf: u8) -> SockFilter {
     SockFilter { code, jt, jf, k }
 }
 
+/// Where a jump of a block goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Target {
+    /// The next instruction.
+    Next,
+    /// The block's `ret ALLOW`.
+    Allow,
+    /// The block's `ret TRACE`.
+    Trace,
+    /// Instruction `.0` of the block's body.
+    At(usize),
+}
+
+/// A block's body with symbolic jumps, finished by [`Block::finish`] with `ret ALLOW` and
+/// `ret TRACE` (in that order) after the body.
+#[derive(Default)]
+struct Block {
+    body: Vec<(SockFilter, Target, Target)>,
+}
+
+impl Block {
+    fn load(&mut self, k: u32) {
+        self.body.push((stmt(LD_W_ABS, k), Target::Next, Target::Next));
+    }
+
+    fn jump(&mut self, code: u16, k: u32, jt: Target, jf: Target) {
+        self.body.push((jump(code, k, 0, 0), jt, jf));
+    }
+
+    fn len(&self) -> usize {
+        self.body.len()
+    }
+
+    fn finish(self) -> Vec<SockFilter> {
+        let (allow_at, trace_at) = (self.body.len(), self.body.len() + 1);
+        let mut prog: Vec<SockFilter> = Vec::with_capacity(self.body.len() + 2);
+        for (pc, (mut ins, jt, jf)) in self.body.into_iter().enumerate() {
+            let offset = |target: Target| {
+                let to = match target {
+                    Target::Next => pc + 1,
+                    Target::Allow => allow_at,
+                    Target::Trace => trace_at,
+                    Target::At(at) => at,
+                };
+                u8::try_from(to - pc - 1).expect("a block stays within 8-bit jumps")
+            };
+            ins.jt = offset(jt);
+            ins.jf = offset(jf);
+            prog.push(ins);
+        }
+        prog.push(stmt(RET_K, RET_ALLOW));
+        prog.push(stmt(RET_K, RET_TRACE));
+        prog
+    }
+}
+
 /// One test of a guard block: where it sends the call when it holds.
 #[derive(Clone, Copy)]
 enum GuardTest {
     /// Unless bit `.1` of argument `.0` is set, the call cannot reach the region: allow.
+    /// (The mmap flags are an `unsigned long`; `MAP_FIXED` is in the low word.)
     NeedsFlag(usize, u32),
-    /// A length argument of 4 GiB or more: trace.
+    /// A length argument (`size_t`, 64 bits) of 4 GiB or more: trace.
     LongLength(usize),
-    /// An address argument in the 4 GiB block of the region or the one below: trace.
+    /// An address argument (64 bits) in the 4 GiB block of the region or the one below: trace.
     NearRegion(usize),
 }
 
 /// The instructions for one guarded call (the call number is in the accumulator and matched
 /// by the caller): the tests in order, then `ret ALLOW` and `ret TRACE`. Any range that can
 /// touch `[base, base + 4 GiB)` with a length below 4 GiB starts in that block or the one
-/// below, so the tests are a superset of [`crate::pinned::touches_region`].
+/// below, so the tests are a superset of [`crate::pinned::touches_region`]. These are the
+/// only high-word loads of the filter, on arguments the kernel reads at 64 bits, and a high
+/// word only ever sends a call to the host.
 fn guard_block(tests: &[GuardTest], base: u64) -> Vec<SockFilter> {
-    let block = (base >> 32) as u32;
-    let mut body = Vec::new();
-    // (jump-if-true target, jump-if-false target): None is the next instruction, Some(true)
-    // the TRACE return, Some(false) the ALLOW return.
-    let mut targets: Vec<(Option<bool>, Option<bool>)> = Vec::new();
+    let region_block = (base >> 32) as u32;
+    let mut block = Block::default();
     for test in tests {
         match *test {
             GuardTest::NeedsFlag(arg, bit) => {
-                body.push(stmt(LD_W_ABS, arg_word(arg, false)));
-                targets.push((None, None));
-                body.push(jump(JSET_K, bit, 0, 0));
-                targets.push((None, Some(false)));
+                block.load(arg_word(arg, false));
+                block.jump(JSET_K, bit, Target::Next, Target::Allow);
             }
             GuardTest::LongLength(arg) => {
-                body.push(stmt(LD_W_ABS, arg_word(arg, true)));
-                targets.push((None, None));
-                body.push(jump(JEQ_K, 0, 0, 0));
-                targets.push((None, Some(true)));
+                block.load(arg_word(arg, true));
+                block.jump(JEQ_K, 0, Target::Next, Target::Trace);
             }
             GuardTest::NearRegion(arg) => {
-                body.push(stmt(LD_W_ABS, arg_word(arg, true)));
-                targets.push((None, None));
-                body.push(jump(JEQ_K, block, 0, 0));
-                targets.push((Some(true), None));
-                body.push(jump(JEQ_K, block - 1, 0, 0));
-                targets.push((Some(true), None));
+                block.load(arg_word(arg, true));
+                block.jump(JEQ_K, region_block, Target::Trace, Target::Next);
+                block.jump(JEQ_K, region_block - 1, Target::Trace, Target::Next);
             }
         }
     }
     // A call that passes every test falls through to ALLOW.
-    let (allow_at, trace_at) = (body.len(), body.len() + 1);
-    for (pc, (jt, jf)) in targets.into_iter().enumerate() {
-        let offset = |target: Option<bool>| match target {
-            None => 0,
-            Some(true) => (trace_at - pc - 1) as u8,
-            Some(false) => (allow_at - pc - 1) as u8,
-        };
-        body[pc].jt = offset(jt);
-        body[pc].jf = offset(jf);
+    block.finish()
+}
+
+/// The instructions that let a traced call run natively for the requests `when` names (the
+/// call number is matched by the caller): only low words are loaded, the kernel's `int`.
+fn request_block(when: NativeWhen) -> Vec<SockFilter> {
+    let mut block = Block::default();
+    match when {
+        NativeWhen::Code { arg, codes } => {
+            block.load(arg_word(arg, false));
+            for &code in codes {
+                block.jump(JEQ_K, code, Target::Allow, Target::Next);
+            }
+            block.jump(JEQ_K, 0, Target::Trace, Target::Trace); // nothing matched: always to TRACE
+        }
+        NativeWhen::CodePair { first, second, pairs } => {
+            let mut firsts: Vec<u32> = pairs.iter().map(|p| p.0).collect();
+            firsts.sort_unstable();
+            firsts.dedup();
+            for head in firsts {
+                let seconds: Vec<u32> = pairs.iter().filter(|p| p.0 == head).map(|p| p.1).collect();
+                // load first; jeq head ? next : next group; load second; jeq each ? allow.
+                let next_group = block.len() + 3 + seconds.len();
+                block.load(arg_word(first, false));
+                block.jump(JEQ_K, head, Target::Next, Target::At(next_group));
+                block.load(arg_word(second, false));
+                for code in seconds {
+                    block.jump(JEQ_K, code, Target::Allow, Target::Next);
+                }
+            }
+            block.jump(JEQ_K, 0, Target::Trace, Target::Trace);
+        }
     }
-    body.push(stmt(RET_K, RET_ALLOW));
-    body.push(stmt(RET_K, RET_TRACE));
-    body
+    block.finish()
 }
 
 /// The guard blocks for the memory-map calls that could replace the region at `base`.
@@ -174,6 +251,13 @@ pub fn build_filter(trace_everything: bool, also_trace: &[u64], guarded_region: 
     ];
     if let (false, Some(base)) = (trace_everything, guarded_region) {
         prog.extend(guard(base));
+    }
+    if !trace_everything {
+        for (number, when) in syscalls::native_when_calls().filter(|(nr, _)| !also_trace.contains(&u64::from(*nr))) {
+            let block = request_block(when);
+            prog.push(jump(JEQ_K, number, 0, u8::try_from(block.len()).expect("a request block stays within 8-bit jumps")));
+            prog.extend(block);
+        }
     }
     // Each allowed number jumps over the rest of the list and the TRACE return to ALLOW.
     // (Jump offsets are 8 bits: the list must stay under 255 entries, checked below.)
@@ -227,7 +311,8 @@ mod tests {
         let none = [0u64; 6];
         let prog = build_filter(false, &[], None);
         for (nr, entry) in TABLE.iter().enumerate() {
-            let expected = if entry.disposition == Disposition::Native { RET_ALLOW } else { RET_TRACE };
+            let native = entry.disposition == Disposition::Native || entry.native_when.is_some_and(|w| w.matches(&none));
+            let expected = if native { RET_ALLOW } else { RET_TRACE };
             assert_eq!(evaluate(&prog, AUDIT_ARCH_X86_64, nr as u32, &none), expected, "nr {nr}");
         }
         assert_eq!(evaluate(&prog, AUDIT_ARCH_X86_64, 0x1000_0000, &none), RET_TRACE, "hostcalls go to the host");
@@ -280,6 +365,40 @@ mod tests {
                 assert_eq!(evaluate(&guarded, AUDIT_ARCH_X86_64, nr, &none()), evaluate(&plain, AUDIT_ARCH_X86_64, nr, &none()));
             }
         }
+    }
+
+    /// Requests run natively exactly when their low 32 bits are listed: high bits never make
+    /// a refused request look like a native one, and never make a native one stop.
+    #[test]
+    fn request_codes_are_matched_on_their_low_word() {
+        use crate::requests::{FCNTL_NATIVE, IOCTL_NATIVE, SETSOCKOPT_NATIVE};
+        let prog = build_filter(false, &[], Some(crate::pinned::PIN_BASE));
+        let verdict = |number: u64, args: [u64; 6]| evaluate(&prog, AUDIT_ARCH_X86_64, number as u32, &args);
+        let tiocsti = u64::from(libc::TIOCSTI as u32);
+        for high in [0u64, 1 << 32, 0xffff_ffff << 32] {
+            assert_eq!(verdict(nr::IOCTL, [0, high | tiocsti, 0, 0, 0, 0]), RET_TRACE, "TIOCSTI {high:#x}");
+            assert_eq!(verdict(nr::PRCTL, [high | 22, 0, 0, 0, 0, 0]), RET_TRACE);
+            for &code in IOCTL_NATIVE {
+                assert_eq!(verdict(nr::IOCTL, [1, high | u64::from(code), 0, 0, 0, 0]), RET_ALLOW, "ioctl {code:#x}");
+            }
+            for &cmd in FCNTL_NATIVE {
+                assert_eq!(verdict(nr::FCNTL, [1, high | u64::from(cmd), 0, 0, 0, 0]), RET_ALLOW, "fcntl {cmd}");
+            }
+            for cmd in [8, 15, 1024, 1026, 0xdead] {
+                assert_eq!(verdict(nr::FCNTL, [1, high | cmd, 0, 0, 0, 0]), RET_TRACE, "fcntl {cmd}");
+            }
+            for &(level, name) in SETSOCKOPT_NATIVE {
+                let args = [3, high | u64::from(level), high | u64::from(name), 0, 4, 0];
+                assert_eq!(verdict(nr::SETSOCKOPT, args), RET_ALLOW, "setsockopt {level} {name}");
+                assert_eq!(verdict(nr::SETSOCKOPT, [3, u64::from(level), 999, 0, 4, 0]), RET_TRACE);
+            }
+            assert_eq!(verdict(nr::SETSOCKOPT, [3, high, 4, 0, 40, 0]), RET_TRACE, "IP_OPTIONS");
+            assert_eq!(verdict(nr::SETSOCKOPT, [3, 1, high | 25, 0, 16, 0]), RET_TRACE, "SO_BINDTODEVICE");
+            assert_eq!(verdict(nr::SETSOCKOPT, [3, 6, 2, 0, 4, 0]), RET_TRACE, "the pairs are pairs: (IPPROTO_TCP, SO_REUSEADDR's number) is TCP_MAXSEG");
+        }
+        assert_eq!(verdict(nr::GETSOCKOPT, [3, 0, 4, 0, 0, 0]), RET_ALLOW, "reading options runs natively");
+        let policy = build_filter(false, &[nr::FCNTL], None);
+        assert_eq!(evaluate(&policy, AUDIT_ARCH_X86_64, nr::FCNTL as u32, &[1, 1, 0, 0, 0, 0]), RET_TRACE, "also_trace wins");
     }
 
     fn none() -> [u64; 6] {

@@ -2,8 +2,9 @@
 //! in the spirit of gVisor's syscall table.
 //!
 //! This table is the single source of truth: the seccomp backstop's allow-list is generated
-//! from the [`Disposition::Native`] rows, and the trap dispatcher and the seccomp-stop handler
-//! both look calls up here. It is a `static` built at compile time, so a lookup is an index.
+//! from the [`Disposition::Native`] rows (and, for traced calls that take a request code, from
+//! the requests their [`NativeWhen`] names), and the trap dispatcher and the seccomp-stop
+//! handler both look calls up here. It is a `static` built at compile time, so a lookup is an index.
 
 use trapbox_abi::linux::{nr::*, SYSCALL_COUNT};
 
@@ -22,6 +23,40 @@ pub enum Disposition {
     Refuse(i32),
 }
 
+/// The requests of a [`Disposition::Traced`] call that the backstop lets run natively all the
+/// same: argument tests on the low 32 bits only, for arguments the kernel reads as `int`s
+/// (the lists live with the host's allow-lists, in [`crate::requests`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NativeWhen {
+    /// The low word of argument `arg` is one of `codes`.
+    Code {
+        /// The argument holding the request code.
+        arg: usize,
+        /// The request codes that run natively.
+        codes: &'static [u32],
+    },
+    /// The low words of arguments `first` and `second` are one of `pairs`.
+    CodePair {
+        /// The argument holding the first half (setsockopt's level).
+        first: usize,
+        /// The argument holding the second half (setsockopt's option name).
+        second: usize,
+        /// The (first, second) pairs that run natively.
+        pairs: &'static [(u32, u32)],
+    },
+}
+
+impl NativeWhen {
+    /// Whether `args` run natively, as the backstop decides it.
+    pub fn matches(&self, args: &[u64; 6]) -> bool {
+        use crate::requests::uint_arg;
+        match *self {
+            NativeWhen::Code { arg, codes } => codes.contains(&uint_arg(args, arg)),
+            NativeWhen::CodePair { first, second, pairs } => pairs.contains(&(uint_arg(args, first), uint_arg(args, second))),
+        }
+    }
+}
+
 /// One row of the table.
 #[derive(Clone, Copy, Debug)]
 pub struct Entry {
@@ -29,19 +64,25 @@ pub struct Entry {
     pub disposition: Disposition,
     /// Why.
     pub note: &'static str,
+    /// For a traced call, the requests the backstop still lets run natively.
+    pub native_when: Option<NativeWhen>,
 }
 
 const fn native(note: &'static str) -> Entry {
-    Entry { disposition: Disposition::Native, note }
+    Entry { disposition: Disposition::Native, note, native_when: None }
 }
 const fn host(note: &'static str) -> Entry {
-    Entry { disposition: Disposition::Host, note }
+    Entry { disposition: Disposition::Host, note, native_when: None }
 }
 const fn traced(note: &'static str) -> Entry {
-    Entry { disposition: Disposition::Traced, note }
+    Entry { disposition: Disposition::Traced, note, native_when: None }
+}
+/// Traced, except the harmless, frequent requests `native_when` names.
+const fn traced_unless(native_when: NativeWhen, note: &'static str) -> Entry {
+    Entry { disposition: Disposition::Traced, note, native_when: Some(native_when) }
 }
 const fn refuse(errno: i32, note: &'static str) -> Entry {
-    Entry { disposition: Disposition::Refuse(errno), note }
+    Entry { disposition: Disposition::Refuse(errno), note, native_when: None }
 }
 
 const EPERM: i32 = trapbox_abi::errno::EPERM;
@@ -52,7 +93,7 @@ const fn classify(nr: u64) -> Entry {
         READ | WRITE | READV | WRITEV | PREAD64 | PWRITE64 | PREADV | PWRITEV | PREADV2 | PWRITEV2 | LSEEK => {
             native("IO on an fd the guest holds")
         }
-        CLOSE | DUP | DUP2 | DUP3 | FCNTL | CLOSE_RANGE | FLOCK => native("manages fds the guest holds"),
+        CLOSE | DUP | DUP2 | DUP3 | CLOSE_RANGE | FLOCK => native("manages fds the guest holds"),
         FSTAT | FSTATFS | GETDENTS | GETDENTS64 | FADVISE64 | READAHEAD | FSYNC | FDATASYNC | SYNC_FILE_RANGE
         | FTRUNCATE | FALLOCATE | FCHMOD | FCHOWN | FGETXATTR | FLISTXATTR => native("acts on an open fd only"),
         PIPE | PIPE2 | EVENTFD | EVENTFD2 | SOCKETPAIR | MEMFD_CREATE | EPOLL_CREATE | EPOLL_CREATE1
@@ -62,8 +103,10 @@ const fn classify(nr: u64) -> Entry {
         POLL | PPOLL | SELECT | PSELECT6 | EPOLL_WAIT | EPOLL_PWAIT | EPOLL_PWAIT2 | EPOLL_CTL | TIMERFD_SETTIME
         | TIMERFD_GETTIME | INOTIFY_RM_WATCH => native("waits on or configures fds the guest holds"),
         SENDFILE | SPLICE | TEE | VMSPLICE | COPY_FILE_RANGE => native("moves data between fds the guest holds"),
-        RECVFROM | RECVMSG | RECVMMSG | SHUTDOWN | GETSOCKNAME | GETPEERNAME | GETSOCKOPT | SETSOCKOPT | ACCEPT
-        | ACCEPT4 | LISTEN => native("socket operation on a socket the guest holds"),
+        RECVFROM | RECVMSG | RECVMMSG | SHUTDOWN | GETSOCKNAME | GETPEERNAME | GETSOCKOPT | ACCEPT | ACCEPT4 => {
+            native("socket operation on a socket the guest holds")
+        }
+        LISTEN => native("socket operation on a socket the guest holds (under a policy the host checks the binding)"),
         MMAP | MUNMAP | MPROTECT | MREMAP | MADVISE | MSYNC | MINCORE | BRK | MLOCK | MLOCK2 | MUNLOCK
         | MLOCKALL | MUNLOCKALL | PKEY_MPROTECT | PKEY_ALLOC | PKEY_FREE | MSEAL | MAP_SHADOW_STACK => {
             native("the guest's own memory (a file mapping needs an fd it already holds)")
@@ -107,7 +150,18 @@ const fn classify(nr: u64) -> Entry {
         SOCKET | CONNECT | BIND | SENDTO | SENDMSG | SENDMMSG => {
             traced("reaches the network or carries an address or fds: the policy decides")
         }
-        IOCTL => traced("device control: arbitrary pointer arguments (TIOCSTI and friends)"),
+        IOCTL => traced_unless(
+            NativeWhen::Code { arg: 1, codes: crate::requests::IOCTL_NATIVE },
+            "device control: an allow-list per kind of fd decides each request (TIOCSTI and friends are refused)",
+        ),
+        FCNTL => traced_unless(
+            NativeWhen::Code { arg: 1, codes: crate::requests::FCNTL_NATIVE },
+            "fd control: the commands that act on the fd alone run natively; leases, dnotify and owners are decided",
+        ),
+        SETSOCKOPT => traced_unless(
+            NativeWhen::CodePair { first: 1, second: 2, pairs: crate::requests::SETSOCKOPT_NATIVE },
+            "socket options: an allow-list decides; source routing, device binding and filters are refused",
+        ),
         KILL | TKILL | TGKILL | RT_SIGQUEUEINFO | RT_TGSIGQUEUEINFO | PIDFD_SEND_SIGNAL | PIDFD_OPEN | PIDFD_GETFD => {
             traced("signals or handles on other processes")
         }
@@ -116,7 +170,7 @@ const fn classify(nr: u64) -> Entry {
         | SCHED_SETSCHEDULER | SCHED_SETATTR | IOPRIO_SET | IOPRIO_GET | PERSONALITY => {
             traced("changes credentials, limits or scheduling")
         }
-        PRCTL => traced("many sub-commands; PR_SET_SECCOMP is refused by the host"),
+        PRCTL => traced("many options: an allow-list decides; PR_SET_SECCOMP and syscall user dispatch are refused"),
         UNAME | SYSINFO => traced("host identity: the policy may virtualise it"),
         SHMGET | SHMAT | SHMCTL | SHMDT | SEMGET | SEMOP | SEMCTL | SEMTIMEDOP | MSGGET | MSGSND | MSGRCV | MSGCTL
         | MQ_OPEN | MQ_UNLINK | MQ_TIMEDSEND | MQ_TIMEDRECEIVE | MQ_NOTIFY | MQ_GETSETATTR => {
@@ -183,6 +237,11 @@ pub fn name(nr: u64) -> Option<&'static str> {
 /// The calls the backstop lets run natively, in increasing order.
 pub fn native_calls() -> impl Iterator<Item = u32> {
     TABLE.iter().enumerate().filter(|(_, e)| e.disposition == Disposition::Native).map(|(nr, _)| nr as u32)
+}
+
+/// The traced calls the backstop lets run natively for some requests, with those requests.
+pub fn native_when_calls() -> impl Iterator<Item = (u32, NativeWhen)> {
+    TABLE.iter().enumerate().filter_map(|(nr, e)| Some((nr as u32, e.native_when?)))
 }
 
 #[cfg(test)]

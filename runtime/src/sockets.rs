@@ -1,0 +1,46 @@
+//! Safe wrappers for the socket calls the host performs on its own duplicates of guest
+//! sockets (`pidfd_getfd`): naming, listening and sending with the host's copies of the
+//! bytes. Each returns the kernel's errno on failure.
+
+use std::os::fd::{AsRawFd, OwnedFd};
+
+fn last_errno() -> i32 {
+    std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EINVAL)
+}
+
+/// The address family of `socket` (`SO_DOMAIN`).
+pub fn domain(socket: &OwnedFd) -> Result<i32, i32> {
+    let mut domain: libc::c_int = 0;
+    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: `domain` and `len` are valid for the kernel to fill in.
+    let got = unsafe { libc::getsockopt(socket.as_raw_fd(), libc::SOL_SOCKET, libc::SO_DOMAIN, (&mut domain as *mut libc::c_int).cast(), &mut len) };
+    if got == 0 { Ok(domain) } else { Err(last_errno()) }
+}
+
+/// The address `socket` is bound to (`getsockname`), at most 128 bytes.
+pub fn local_name(socket: &OwnedFd) -> Result<Vec<u8>, i32> {
+    let mut name = [0u8; 128];
+    let mut len = name.len() as libc::socklen_t;
+    // SAFETY: `name` has room for `len` bytes, which the kernel fills in.
+    if unsafe { libc::getsockname(socket.as_raw_fd(), name.as_mut_ptr().cast(), &mut len) } != 0 {
+        return Err(last_errno());
+    }
+    Ok(name[..(len as usize).min(name.len())].to_vec())
+}
+
+/// `listen(socket, backlog)`.
+pub fn listen(socket: &OwnedFd, backlog: i32) -> Result<(), i32> {
+    // SAFETY: `socket` is an open fd; listen reads no memory.
+    if unsafe { libc::listen(socket.as_raw_fd(), backlog) } == 0 { Ok(()) } else { Err(last_errno()) }
+}
+
+/// `sendto(socket, data, flags, to)`: the bytes sent, from host buffers.
+pub fn send_to(socket: &OwnedFd, data: &[u8], flags: i32, to: Option<&[u8]>) -> Result<usize, i32> {
+    let (addr, addr_len) = match to {
+        Some(bytes) => (bytes.as_ptr().cast::<libc::sockaddr>(), bytes.len() as libc::socklen_t),
+        None => (std::ptr::null(), 0),
+    };
+    // SAFETY: `data` and `addr` (or null with length 0) are host buffers of the given lengths.
+    let sent = unsafe { libc::sendto(socket.as_raw_fd(), data.as_ptr().cast(), data.len(), flags, addr, addr_len) };
+    usize::try_from(sent).map_err(|_| last_errno())
+}
