@@ -34,6 +34,7 @@ use crate::policy::Policy;
 use crate::sys::Pid;
 
 const AT_SYMLINK_NOFOLLOW: u64 = libc::AT_SYMLINK_NOFOLLOW as u64;
+const AT_EACCESS: u64 = libc::AT_EACCESS as u64;
 const AT_EMPTY_PATH: u64 = libc::AT_EMPTY_PATH as u64;
 /// `__O_TMPFILE`, the bit of `O_TMPFILE` that is not `O_DIRECTORY`.
 pub(crate) const O_TMPFILE_BIT: u64 = 0o20_000_000;
@@ -167,7 +168,7 @@ fn changes_through_fd(number: u64, args: &[u64; 6]) -> bool {
 }
 
 /// Performs a change through an fd (see [`changes_through_fd`]) on the host's duplicate.
-fn change_through_fd(policy: &Policy, pid: Pid, number: u64, args: &[u64; 6], credentials_changed: bool) -> Result<u64, (i32, String)> {
+fn change_through_fd(policy: &Policy, pid: Pid, number: u64, args: &[u64; 6]) -> Result<u64, (i32, String)> {
     let fd = args[0] as i32;
     if number == nr::FCHOWNAT {
         // With a path, the kernel would walk it: not served (the broker performs fchownat
@@ -194,9 +195,6 @@ fn change_through_fd(policy: &Policy, pid: Pid, number: u64, args: &[u64; 6], cr
     };
     if path.is_absolute() && policy.grants_for(&path, ACCESS_WRITE).is_empty() {
         return Err((EPERM, format!("{} (behind fd {fd}) is not granted write", crate::log::path(&path))));
-    }
-    if credentials_changed {
-        return Err((EPERM, "the guest changed its credentials; the broker will not act with the host's".into()));
     }
     // SAFETY: F_GETFL on an fd the host holds.
     let opened_path_only = unsafe { libc::fcntl(file.as_raw_fd(), libc::F_GETFL) } & libc::O_PATH != 0;
@@ -437,28 +435,22 @@ fn target_of(pid: Pid, args: &[u64; 6], dirfd: Option<usize>, path: usize, follo
 
 /// Performs a brokered call for thread `pid`: `Ok` is the raw result for the guest, `Err` a
 /// denial (errno and reason) to log, or errno 0 for "not the broker's to answer: check it and
-/// let the kernel run it" (a directory above a grant, or a guest with changed credentials). `credentials_changed` is whether the guest changed its
-/// credentials since it started.
+/// let the kernel run it" (a directory above a grant). The caller runs it with the guest
+/// thread's credentials ([`crate::creds::as_guest`]), so the kernel's permission checks on the
+/// host's calls are the guest's.
 pub fn perform(
     policy: &Policy,
     pid: Pid,
     number: u64,
     args: &[u64; 6],
-    credentials_changed: bool,
 ) -> Result<u64, (i32, String)> {
     if changes_through_fd(number, args) {
-        return change_through_fd(policy, pid, number, args, credentials_changed);
+        return change_through_fd(policy, pid, number, args);
     }
     if let Some((dirfd, path, follow)) = queried(number, args) {
-        if credentials_changed {
-            return Err((0, String::new())); // checked, then answered by the kernel
-        }
         return query(policy, pid, number, args, dirfd, path, follow);
     }
     if namespace_change(number).is_some() {
-        if credentials_changed {
-            return Err((EPERM, "the guest changed its credentials; the broker will not act with the host's".into()));
-        }
         return change_names(policy, pid, number, args);
     }
     let (dirfd, path, follow) = brokered(number, args).ok_or((EINVAL, "not a brokered call".to_string()))?;
@@ -471,9 +463,6 @@ pub fn perform(
             let denial = crate::confine::denial_for(policy, &target, ACCESS_WRITE, false);
             (denial.errno, denial.reason)
         })?;
-    if credentials_changed {
-        return Err((EPERM, "the guest changed its credentials; the broker will not act with the host's".into()));
-    }
     let raw = |r: Result<u64, i32>| r.unwrap_or_else(trapbox_abi::errno::encode_error);
     let file = match open_path(&grant, &target, follow) {
         Ok(file) => file,
@@ -661,7 +650,14 @@ fn query(
             let mode = args[if number == nr::ACCESS { 1 } else { 2 }];
             let flags = if number == nr::FACCESSAT2 { args[3] & !AT_SYMLINK_NOFOLLOW } else { 0 } | AT_EMPTY_PATH;
             // SAFETY: an open fd, an empty path and integer arguments.
-            result_of(unsafe { libc::syscall(nr::FACCESSAT2 as libc::c_long, fd, empty.as_ptr(), mode, flags) as libc::c_int })
+            let ask = |flags: u64| result_of(unsafe { libc::syscall(nr::FACCESSAT2 as libc::c_long, fd, empty.as_ptr(), mode, flags) as libc::c_int });
+            if flags & AT_EACCESS != 0 {
+                ask(flags)
+            } else {
+                // access(2) checks with the real ids, which the host's thread does not take:
+                // it takes them as its filesystem ids and asks with AT_EACCESS.
+                crate::creds::as_guest_for_access(pid, || ask(flags | AT_EACCESS)).unwrap_or_else(Err)
+            }
         }
         nr::READLINK | nr::READLINKAT => {
             let (addr, size) = if number == nr::READLINK { (args[1], args[2]) } else { (args[2], args[3]) };

@@ -49,28 +49,63 @@ pub struct Credentials {
     pub effective: u64,
 }
 
-/// Thread `tid`'s credentials, from `/proc/TID/status`.
-pub fn of_thread(tid: Pid) -> Option<Credentials> {
+/// What `/proc/TID/status` says of a thread's credentials.
+struct Status {
+    /// Its filesystem credentials (what opens, creates and metadata changes are checked with).
+    filesystem: Credentials,
+    /// Its real user and group ids and permitted capabilities: what `access(2)` checks with.
+    real_uid: u32,
+    real_gid: u32,
+    permitted: u64,
+}
+
+fn status_of(tid: Pid) -> Option<Status> {
     let status = std::fs::read_to_string(format!("/proc/{tid}/status")).ok()?;
     let field = |name: &str| status.lines().find_map(|l| l.strip_prefix(name)).map(str::trim);
     // Uid: real effective saved filesystem (the same for Gid).
-    let fourth = |name: &str| field(name)?.split_whitespace().nth(3)?.parse().ok();
-    Some(Credentials {
-        fsuid: fourth("Uid:")?,
-        fsgid: fourth("Gid:")?,
-        groups: field("Groups:")?.split_whitespace().filter_map(|g| g.parse().ok()).collect(),
-        effective: u64::from_str_radix(field("CapEff:")?, 16).ok()?,
+    let nth = |name: &str, n: usize| field(name)?.split_whitespace().nth(n)?.parse().ok();
+    let caps = |name: &str| u64::from_str_radix(field(name)?, 16).ok();
+    Some(Status {
+        filesystem: Credentials {
+            fsuid: nth("Uid:", 3)?,
+            fsgid: nth("Gid:", 3)?,
+            groups: field("Groups:")?.split_whitespace().filter_map(|g| g.parse().ok()).collect(),
+            effective: caps("CapEff:")?,
+        },
+        real_uid: nth("Uid:", 0)?,
+        real_gid: nth("Gid:", 0)?,
+        permitted: caps("CapPrm:")?,
     })
 }
 
 /// Runs `action` for guest thread `tid`: directly when the thread cannot have changed its
-/// credentials, otherwise on this host thread switched to the guest's credentials and back.
-/// `Err(errno)` when they could not be read (the thread is gone: `ESRCH`) or taken.
+/// credentials, otherwise on this host thread switched to the guest's filesystem credentials
+/// and back. `Err(errno)` when they could not be read (the thread is gone: `ESRCH`) or taken.
 pub fn as_guest<R>(tid: Pid, action: impl FnOnce() -> R) -> Result<R, i32> {
+    switched(tid, |status| status.filesystem.clone(), action)
+}
+
+/// Like [`as_guest`], with the credentials `access(2)` checks with instead: the real user and
+/// group ids, and every permitted capability for a real root, none otherwise (the kernel's
+/// `access_override_creds`). The action must then ask with `AT_EACCESS`.
+pub fn as_guest_for_access<R>(tid: Pid, action: impl FnOnce() -> R) -> Result<R, i32> {
+    switched(
+        tid,
+        |status| Credentials {
+            fsuid: status.real_uid,
+            fsgid: status.real_gid,
+            groups: status.filesystem.groups.clone(),
+            effective: if status.real_uid == 0 { status.permitted } else { 0 },
+        },
+        action,
+    )
+}
+
+fn switched<R>(tid: Pid, pick: impl FnOnce(&Status) -> Credentials, action: impl FnOnce() -> R) -> Result<R, i32> {
     if !marked(tid) {
         return Ok(action());
     }
-    let guest = of_thread(tid).ok_or(libc::ESRCH)?;
+    let guest = pick(&status_of(tid).ok_or(libc::ESRCH)?);
     let own = crate::sys::thread_credentials();
     if guest == own {
         return Ok(action());

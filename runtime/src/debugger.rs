@@ -117,9 +117,6 @@ struct Process {
     untrapped: Vec<u64>,
     /// Files mapped by the `map_file` hostcall, which `unmap` may remove.
     mappings: Vec<crate::hostcalls::FileMapping>,
-    /// Whether the process (or an ancestor) made a setuid-family call: the broker then no
-    /// longer acts for it with the host's credentials.
-    credentials_changed: std::cell::Cell<bool>,
     /// Its pinned-argument region (shared with the children that inherit the mapping).
     pin_region: Option<Rc<PinPage>>,
 }
@@ -358,6 +355,7 @@ impl Debugger {
 
     fn on_exit(&mut self, tid: Pid, status: WaitStatus) {
         self.early.remove(&tid);
+        crate::creds::forget(tid);
         if let Some(thread) = self.threads.remove(&tid) {
             let pending = thread.pending.into_iter().chain(thread.redirects.into_iter().filter_map(|r| r.call));
             for call in pending {
@@ -523,15 +521,15 @@ impl Debugger {
         use crate::confine::Rule;
         let denial = match crate::confine::rule(number, args) {
             Rule::Allow if CREDENTIAL_CALLS.contains(&number) => {
-                if let Some(process) = self.processes.get(&self.tgid(tid)) {
-                    process.credentials_changed.set(true);
-                }
+                // From now on the host performs this process's calls with its threads' own
+                // credentials (glibc changes every thread's; a raw call only the caller's).
+                let tgid = self.tgid(tid);
+                crate::creds::mark(self.threads.iter().filter(|(_, t)| t.tgid == tgid).map(|(&t, _)| t));
                 None
             }
             Rule::Allow => None,
             Rule::Path if crate::broker::handles(number, args) => {
-                let changed = self.processes.get(&self.tgid(tid)).is_some_and(|p| p.credentials_changed.get());
-                match crate::broker::perform(policy, tid, number, args, changed) {
+                match crate::creds::as_guest(tid, || crate::broker::perform(policy, tid, number, args)).unwrap_or_else(|e| Err((e, String::new()))) {
                     Ok(raw) => return Verdict::Answer(raw),
                     Err((0, _)) => crate::confine::check(policy, tid, number, args).map(|d| (d.errno, d.reason)),
                     Err(denial) => Some(denial),
@@ -552,8 +550,7 @@ impl Debugger {
                 (!ours).then(|| (errno::EPERM, format!("process {target} is not part of the guest")))
             }
             Rule::FdMetadata => {
-                let changed = self.processes.get(&self.tgid(tid)).is_some_and(|p| p.credentials_changed.get());
-                match crate::broker::perform(policy, tid, number, args, changed) {
+                match crate::creds::as_guest(tid, || crate::broker::perform(policy, tid, number, args)).unwrap_or_else(|e| Err((e, String::new()))) {
                     Ok(raw) => return Verdict::Answer(raw),
                     Err(denial) => Some(denial),
                 }
@@ -752,6 +749,9 @@ impl Debugger {
         if !is_thread {
             let process = self.processes.get(&tgid).cloned().unwrap_or_default();
             self.processes.insert(child, process);
+        }
+        if crate::creds::marked(parent) {
+            crate::creds::mark([child]); // credentials are inherited
         }
         let mut thread = Thread::new(child_tgid);
         thread.unstarted = Some(start_at);

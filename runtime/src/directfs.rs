@@ -13,7 +13,7 @@
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::Arc;
 
-use trapbox_abi::errno::{EACCES, EFAULT, EINVAL, ENAMETOOLONG, EPERM};
+use trapbox_abi::errno::{EACCES, EFAULT, EINVAL, ENAMETOOLONG};
 use trapbox_abi::linux::nr;
 
 use crate::policy::Policy;
@@ -190,10 +190,6 @@ fn decide(listener: &OwnedFd, policy: &Policy, notif: &Notif) -> Answer {
         crate::log::denied(pid, notif.data.nr as u64, &notif.data.args, &denial.reason);
         return Answer::Fail(denial.errno);
     };
-    if !same_credentials(pid) {
-        crate::host_log!("trapbox: denied open of {}: the guest changed its credentials; the host will not open files with its own", crate::log::path(&target));
-        return Answer::Fail(EPERM);
-    }
     // The kernel will not install an O_PATH file with ADDFD (it takes only files with content
     // access), and letting the guest's own call run would have the kernel re-read the path
     // from guest memory. open and openat with O_PATH never come here (the filter sends them
@@ -207,9 +203,11 @@ fn decide(listener: &OwnedFd, policy: &Policy, notif: &Notif) -> Answer {
     // guest creates never gets the setuid or setgid bit (see crate::broker).
     let creates = flags & (libc::O_CREAT as u64 | crate::broker::O_TMPFILE_BIT) != 0;
     let mode = if creates { crate::broker::created_mode(pid, mode, &target) } else { mode };
-    let file = match crate::broker::open_beneath(&grant, &target, flags, mode) {
-        Ok(file) => file,
-        Err(errno) => return Answer::Fail(errno),
+    // With the guest thread's own credentials: after a privilege drop the kernel answers the
+    // host's open exactly as it would the guest's.
+    let file = match crate::creds::as_guest(pid, || crate::broker::open_beneath(&grant, &target, flags, mode)) {
+        Ok(Ok(file)) => file,
+        Ok(Err(errno)) | Err(errno) => return Answer::Fail(errno),
     };
     let addfd = NotifAddfd {
         id: notif.id,
@@ -224,15 +222,6 @@ fn decide(listener: &OwnedFd, policy: &Policy, notif: &Notif) -> Answer {
         return Answer::Fail(std::io::Error::last_os_error().raw_os_error().unwrap_or(EACCES));
     }
     Answer::Installed(i64::from(remote))
-}
-
-/// Whether the guest process still has the host's effective user (the owner of its /proc
-/// directory): only then may the host open files on its behalf with its own credentials.
-fn same_credentials(pid: i32) -> bool {
-    use std::os::unix::fs::MetadataExt;
-    // SAFETY: geteuid takes no arguments.
-    let host = unsafe { libc::geteuid() };
-    std::fs::metadata(format!("/proc/{pid}")).is_ok_and(|m| m.uid() == host)
 }
 
 #[cfg(test)]
