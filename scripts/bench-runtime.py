@@ -14,6 +14,9 @@
 3. File reading: a 1 GiB file summed through the SDK's zero-copy map_file (native
    personality), through read() natively, under trapbox on the granted fd, and with a trap
    per read().
+4. Start-up (--only-startup): `/bin/true` natively, under trapbox (its namespaces, init and
+   host area included; unconfined, sandboxed, and with --no-namespaces) and under
+   `bwrap --unshare-all` (Debian's bubblewrap), rounds interleaved.
 
 Every figure is a median of --repeat runs; ratios are against the native run or the bare
 tracer of the same run. Needs `cargo build --release`; installs strace and proot if missing.
@@ -46,9 +49,10 @@ def timed(cmd, repeat, stdout=subprocess.DEVNULL):
 
 
 def ensure_tools():
-    missing = [p for p in ("strace", "proot") if shutil.which(p) is None]
+    missing = [p for p in ("strace", "proot", "bwrap") if shutil.which(p) is None]
     if missing:
-        sh(["apt-get", "install", "-y", "-qq", *missing], stdout=subprocess.DEVNULL)
+        packages = ["bubblewrap" if p == "bwrap" else p for p in missing]
+        sh(["apt-get", "install", "-y", "-qq", *packages], stdout=subprocess.DEVNULL)
 
 
 def trap_round_trip(work, iterations, repeat):
@@ -68,9 +72,9 @@ def trap_round_trip(work, iterations, repeat):
         rows.append((f"bare C tracer, {trap} trap", bare[trap], None))
     for trap in ("ud2", "int3"):
         t = timed(PIN + [TRAPBOX, "run", "--unconfined", "--keep-traps", "--", f"{loop}.{trap}"], repeat)
-        rows.append((f"trapbox run, {trap} trap (getpid answered by the host)", t, t / bare[trap]))
+        rows.append((f"trapbox run, {trap} trap (getpid run from the stub page)", t, t / bare[trap]))
     t = timed(PIN + [TRAPBOX, "run", "--unconfined", "--", loop], repeat)
-    rows.append(("trapbox run, unrewritten (backstop only)", t, None))
+    rows.append(("trapbox run, unrewritten (getpid runs natively: no stop)", t, None))
     t = timed(PIN + ["strace", "-f", "-o", "/dev/null", loop], repeat)
     rows.append(("strace -f -o /dev/null, unrewritten", t, None))
     t = timed(PIN + ["proot", loop], repeat)
@@ -158,6 +162,29 @@ def file_reading(work, repeat, size_mib):
     print()
 
 
+def startup(repeat):
+    true = shutil.which("true") or "/bin/true"
+    rows = [
+        ("native", [true]),
+        ("trapbox run --unconfined", [TRAPBOX, "run", "--unconfined", "--", true]),
+        ("trapbox run (default deny)", [TRAPBOX, "run", "--", true]),
+        ("trapbox run --no-namespaces (default deny)", [TRAPBOX, "run", "--no-namespaces", "--", true]),
+        ("bwrap --unshare-all", ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--unshare-all", true]),
+    ]
+    samples = {name: [] for name, _ in rows}
+    for _ in range(repeat):
+        for name, cmd in rows:
+            samples[name].append(timed(cmd, 1))
+    print(f"### Start-up: `true`, median of {repeat} interleaved rounds\n")
+    print("| configuration | ms | vs native |")
+    print("|---|---|---|")
+    native = statistics.median(samples["native"])
+    for name, _ in rows:
+        t = statistics.median(samples[name])
+        print(f"| {name} | {t * 1e3:.2f} | +{(t - native) * 1e3:.2f} ms |")
+    print()
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--iterations", type=int, default=200_000)
@@ -166,8 +193,12 @@ def main():
     parser.add_argument("--file-mib", type=int, default=1024, help="size of the file-reading benchmark's file")
     parser.add_argument("--only-files", action="store_true", help="run only the file-reading benchmark")
     parser.add_argument("--only-programs", action="store_true", help="run only the whole-program benchmark")
+    parser.add_argument("--only-startup", action="store_true", help="run only the start-up benchmark")
     args = parser.parse_args()
     ensure_tools()
+    if args.only_startup:
+        startup(max(args.repeat, 5))
+        return
     with tempfile.TemporaryDirectory() as work:
         if args.only_programs:
             programs(work, args.repeat)

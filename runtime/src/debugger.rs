@@ -474,13 +474,6 @@ impl Debugger {
                 }
                 Verdict::Refuse(e)
             }
-            // In its own PID namespace the guest's ids are the kernel's to give.
-            Disposition::Host if self.settings.pid_namespace => Verdict::Execute,
-            Disposition::Host => match number {
-                nr::GETPID => Verdict::Answer(self.tgid(tid) as u64),
-                nr::GETTID => Verdict::Answer(tid as u64),
-                _ => Verdict::Execute,
-            },
             Disposition::Traced => self.policy(tid, number, args),
         }
     }

@@ -14,8 +14,6 @@ pub enum Disposition {
     /// Acts only on resources the guest already holds: the backstop lets it run natively,
     /// and from a trap it runs in the guest through the stub page.
     Native,
-    /// Answered by the host from values it knows (no guest execution at all), on both paths.
-    Host,
     /// Takes a path, an address or reaches beyond the guest: always seen by the host. For now
     /// the host logs it and lets it run; this is where the policy will decide.
     Traced,
@@ -70,9 +68,6 @@ pub struct Entry {
 
 const fn native(note: &'static str) -> Entry {
     Entry { disposition: Disposition::Native, note, native_when: None }
-}
-const fn host(note: &'static str) -> Entry {
-    Entry { disposition: Disposition::Host, note, native_when: None }
 }
 const fn traced(note: &'static str) -> Entry {
     Entry { disposition: Disposition::Traced, note, native_when: None }
@@ -131,7 +126,9 @@ const fn classify(nr: u64) -> Entry {
         WAIT4 | WAITID => native("waits for the guest's own children (all of them guests)"),
         FORK | VFORK => native("the child is auto-attached by PTRACE_O_TRACEFORK/VFORK"),
 
-        GETPID | GETTID => host("answered from the host's cache of the process and thread ids"),
+        // In its own PID namespace the kernel's numbers are the guest's; without one they
+        // are the host's, which is what the guest sees natively too.
+        GETPID | GETTID => native("the caller's own ids"),
 
         CLONE => traced("the host checks the flags: CLONE_UNTRACED would escape the debugger"),
         EXECVE | EXECVEAT => traced("loads a program: the host reloads the trap tables and the stub page"),
@@ -264,10 +261,10 @@ mod tests {
 
     #[test]
     fn dangerous_calls_never_run_natively() {
-        for nr in [EXECVE, OPENAT, CLONE, CLONE3, PTRACE, SECCOMP, IOCTL, KILL, SOCKET, CONNECT, GETPID, IO_URING_SETUP] {
+        for nr in [EXECVE, OPENAT, CLONE, CLONE3, PTRACE, SECCOMP, IOCTL, KILL, SOCKET, CONNECT, IO_URING_SETUP] {
             assert_ne!(TABLE[nr as usize].disposition, Disposition::Native, "{}", SYSCALL_NAMES[nr as usize]);
         }
         assert_eq!(TABLE[READ as usize].disposition, Disposition::Native);
-        assert_eq!(TABLE[GETPID as usize].disposition, Disposition::Host);
+        assert_eq!(TABLE[GETPID as usize].disposition, Disposition::Native);
     }
 }
