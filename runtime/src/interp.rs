@@ -25,7 +25,7 @@ const BINPRM_BUF_SIZE: usize = 256;
 /// Longest interpreter path read from a `PT_INTERP` segment (the kernel's limit is `PATH_MAX`).
 const PATH_MAX: u64 = libc::PATH_MAX as u64;
 /// How many interpreters deep the kernel goes (binfmt recursion: a script run by a script…).
-const MAX_DEPTH: usize = 5;
+pub const MAX_DEPTH: usize = 5;
 
 /// What the kernel opens, besides the file itself, to execute a file.
 #[derive(Debug, PartialEq, Eq)]

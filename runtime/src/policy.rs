@@ -352,40 +352,41 @@ impl Policy {
     }
 }
 
-/// Adds, visibly, what `program` needs to start: execute itself and, when it is dynamically
-/// linked, its interpreter and the system's library directories; and `/dev/null`, which
-/// most programs open.
+/// Adds, visibly, what `program` needs to start: execute itself and the interpreters the
+/// kernel runs it through (a `#!` line's interpreter, and that one's own, as deep as the kernel
+/// goes), and, when one of them is dynamically linked, its loader and the system's library
+/// directories; and `/dev/null`, which most programs open. Only the head and program headers
+/// of each file are read ([`crate::interp::interpreter_of`]).
 pub fn add_startup_grants(policy: &mut Policy, program: &Path) -> Result<()> {
     let root = Path::new("/");
     let here = std::env::current_dir().context("the current directory")?;
     policy.allow(program, &here, ACCESS_EXEC, Origin::Startup("the program".into()))?;
-    let bytes = std::fs::read(program).with_context(|| format!("cannot read {}", program.display()))?;
-    if let Some(interpreter) = interpreter_of(&bytes) {
-        let why = |what: &str| Origin::Startup(format!("{what} of the dynamically linked program"));
-        policy.allow(&interpreter, root, ACCESS_EXEC, why("the dynamic loader"))?;
-        for dir in ["/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu", "/lib64", "/usr/lib64", "/etc/ld.so.cache"] {
-            if Path::new(dir).exists() {
-                policy.allow(Path::new(dir), root, ACCESS_READ, why("shared libraries"))?;
+    let mut file = program.to_path_buf();
+    for _ in 0..crate::interp::MAX_DEPTH {
+        let opened = std::fs::File::open(&file).with_context(|| format!("cannot read {}", file.display()))?;
+        match crate::interp::interpreter_of(&opened).with_context(|| format!("cannot read {}", file.display()))? {
+            Some(crate::interp::Interpreter::Script(interpreter)) => {
+                let why = Origin::Startup(format!("the interpreter of {}", file.display()));
+                policy.allow(&interpreter, &here, ACCESS_EXEC, why)?;
+                file = here.join(interpreter);
             }
+            Some(crate::interp::Interpreter::Loader(loader)) => {
+                let why = |what: &str| Origin::Startup(format!("{what} of the dynamically linked {}", file.display()));
+                policy.allow(&loader, root, ACCESS_EXEC, why("the dynamic loader"))?;
+                for dir in ["/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu", "/lib64", "/usr/lib64", "/etc/ld.so.cache"] {
+                    if Path::new(dir).exists() {
+                        policy.allow(Path::new(dir), root, ACCESS_READ, why("shared libraries"))?;
+                    }
+                }
+                break;
+            }
+            None => break,
         }
     }
     if Path::new("/dev/null").exists() {
         policy.allow(Path::new("/dev/null"), root, ACCESS_WRITE, Origin::Startup("the null device".into()))?;
     }
     Ok(())
-}
-
-/// The `PT_INTERP` path of an ELF file, if it has one.
-fn interpreter_of(elf: &[u8]) -> Option<PathBuf> {
-    use object::read::elf::ProgramHeader as _;
-    let image = trapbox_rewriter::ElfImage::parse(elf).ok()?;
-    let segment = image.segments().iter().find(|s| s.p_type(object::LittleEndian) == object::elf::PT_INTERP)?;
-    let start = usize::try_from(segment.p_offset(object::LittleEndian)).ok()?;
-    let len = usize::try_from(segment.p_filesz(object::LittleEndian)).ok()?;
-    let raw = elf.get(start..start.checked_add(len)?)?;
-    let path = raw.split(|&b| b == 0).next()?;
-    use std::os::unix::ffi::OsStrExt;
-    Some(PathBuf::from(std::ffi::OsStr::from_bytes(path)))
 }
 
 /// `read`, `write`, `exec` or a combination, for messages.

@@ -117,9 +117,23 @@ fn a_policy_file_loads_prints_and_reports_errors_with_line_and_column() {
 fn a_dynamically_linked_program_gets_its_loader_and_libraries_visibly() {
     let dir = scratch_dir("policy_dynamic");
     let out = run(trapbox_run(&["--allow-read", "/etc/hostname", "--print-policy"], Path::new("/usr/bin/cat"), &["/etc/hostname"]).current_dir(&dir));
-    assert!(out.stdout.contains("startup: the dynamic loader of the dynamically linked program"), "{}", out.stdout);
+    assert!(out.stdout.contains("startup: the dynamic loader of the dynamically linked /usr/bin/cat"), "{}", out.stdout);
     let out = run(trapbox_run(&["--allow-read", "/etc/hostname"], Path::new("/usr/bin/cat"), &["/etc/hostname"]).current_dir(&dir));
     assert_eq!((out.status, out.stdout.as_str()), (0, std::fs::read_to_string("/etc/hostname").unwrap().as_str()), "{out:?}");
+}
+
+#[test]
+fn a_script_gets_its_interpreter_and_the_interpreters_loader_visibly() {
+    let dir = scratch_dir("policy_script");
+    let script = dir.join("hello.sh");
+    std::fs::write(&script, "#!/bin/sh\necho \"hello from $0\"\n").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let out = run(trapbox_run(&["--print-policy"], &script, &[]).current_dir(&dir));
+    assert!(out.stdout.contains(&format!("startup: the interpreter of {}", script.display())), "{}", out.stdout);
+    assert!(out.stdout.contains("startup: the dynamic loader of the dynamically linked /bin/sh"), "{}", out.stdout);
+    let out = run(trapbox_run(&["--allow-read", "/usr"], &script, &[]).current_dir(&dir));
+    assert_eq!((out.status, out.stdout.clone()), (0, format!("hello from {}\n", script.display())), "{out:?}");
 }
 
 #[test]
