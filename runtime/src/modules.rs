@@ -156,12 +156,77 @@ fn load_image(bytes: &[u8]) -> Image {
 /// read (and hold) arbitrary amounts of data by mapping huge executable files.
 const MAX_IMAGE_BYTES: u64 = 1 << 30;
 
+/// Files up to this size are read whole; larger ones only where the host looks.
+const READ_WHOLE_BYTES: u64 = 256 << 10;
+
+/// The bytes of the ELF file at `path` that finding its layout and trap table needs, at their
+/// offsets: the whole file when it is small or lists SDK hostcall sites (whose code is checked
+/// too); otherwise the headers, the section names and the `.trapbox` sections, the rest left
+/// zero (a zeroed allocation that is never touched costs no memory). Starting a dynamically
+/// linked program so reads a few KiB of a 2 MiB libc instead of all of it.
 fn read_bounded(path: &str) -> Option<Vec<u8>> {
-    let len = std::fs::metadata(path).ok()?.len();
+    let file = std::fs::File::open(path).ok()?;
+    let len = file.metadata().ok()?.len();
     if len > MAX_IMAGE_BYTES {
         return None;
     }
-    std::fs::read(path).ok()
+    let mut image = Sparse { file, bytes: vec![0u8; usize::try_from(len).ok()?] };
+    if len <= READ_WHOLE_BYTES {
+        image.fill(0, len)?;
+        return Some(image.bytes);
+    }
+    image.fill(0, 64)?;
+    let head = image.bytes.get(..64)?.to_vec();
+    if head.get(0..4)? != b"\x7fELF" {
+        return Some(image.bytes); // not ELF: nothing to find
+    }
+    let phoff = u64_at(&head, 32)?;
+    let shoff = u64_at(&head, 40)?;
+    let phsize = u64::from(u16_at(&head, 54)?) * u64::from(u16_at(&head, 56)?);
+    let shentsize = u64::from(u16_at(&head, 58)?);
+    let shnum = u64::from(u16_at(&head, 60)?);
+    let shstrndx = u64::from(u16_at(&head, 62)?);
+    image.fill(phoff, phsize)?;
+    image.fill(shoff, shentsize * shnum)?;
+    // (sh_name u32, sh_type u32, flags, addr, offset, size: one section header of ELF64)
+    let header = |bytes: &[u8], i: u64| -> Option<(u32, u64, u64)> {
+        let at = usize::try_from(shoff.checked_add(i.checked_mul(shentsize)?)?).ok()?;
+        Some((u32_at(bytes, at)?, u64_at(bytes, at.checked_add(24)?)?, u64_at(bytes, at.checked_add(32)?)?))
+    };
+    let (_, names_at, names_len) = header(&image.bytes, shstrndx)?;
+    image.fill(names_at, names_len.min(1 << 20))?;
+    for i in 0..shnum {
+        let Some((name, offset, size)) = header(&image.bytes, i) else { continue };
+        let name_at = usize::try_from(names_at.saturating_add(u64::from(name))).ok()?;
+        let named = |wanted: &[u8]| image.bytes.get(name_at..).is_some_and(|n| n.starts_with(wanted) && n.get(wanted.len()) == Some(&0));
+        if named(trapbox_abi::table::SDK_SECTION_NAME.as_bytes()) && size > 0 {
+            image.fill(0, len)?; // the SDK sites' code is checked too: read it all
+            return Some(image.bytes);
+        }
+        if named(trapbox_abi::table::SECTION_NAME.as_bytes()) {
+            image.fill(offset, size)?;
+        }
+    }
+    Some(image.bytes)
+}
+
+/// A file's bytes at their offsets, read only where asked.
+struct Sparse {
+    file: std::fs::File,
+    bytes: Vec<u8>,
+}
+
+impl Sparse {
+    /// Reads `size` bytes at `offset` into their place (clipped to the file).
+    fn fill(&mut self, offset: u64, size: u64) -> Option<()> {
+        use std::os::unix::fs::FileExt;
+        let start = usize::try_from(offset).ok()?;
+        let end = start.checked_add(usize::try_from(size).ok()?)?.min(self.bytes.len());
+        if start < end {
+            self.file.read_exact_at(&mut self.bytes[start..end], offset).ok()?;
+        }
+        Some(())
+    }
 }
 
 impl ImageCache {
