@@ -86,6 +86,22 @@ fn chmod_mode(number: u64, args: &[u64; 6]) -> Option<u64> {
 }
 
 /// Refuses a chmod-family call that would make `file` (shown as `shown`) setuid or setgid.
+/// The host never changes the metadata (mode, owner, times, extended attributes) of a device
+/// node: it is shared with the whole host whatever grant names it (the startup grant of
+/// `/dev/null` is a grant to write data to it, not to make it the guest's).
+fn refuse_device_node(file: &OwnedFd, shown: &Path) -> Result<(), (i32, String)> {
+    use std::os::unix::fs::FileTypeExt;
+    match file_type(file) {
+        Some(t) if !(t.is_char_device() || t.is_block_device()) => Ok(()),
+        Some(_) => Err((EPERM, format!("{} is a device node: the host never changes a device's metadata", crate::log::path(shown)))),
+        None => Err((EPERM, format!("{} cannot be inspected", crate::log::path(shown)))),
+    }
+}
+
+fn file_type(file: &OwnedFd) -> Option<std::fs::FileType> {
+    file.try_clone().map(std::fs::File::from).and_then(|f| f.metadata()).map(|m| m.file_type()).ok()
+}
+
 fn refuse_privileged_mode(number: u64, args: &[u64; 6], file: &OwnedFd, shown: &Path) -> Result<(), (i32, String)> {
     let Some(mode) = chmod_mode(number, args) else { return Ok(()) };
     let is_directory = file.try_clone().map(std::fs::File::from).and_then(|f| f.metadata()).is_ok_and(|m| m.is_dir());
@@ -202,6 +218,9 @@ fn change_through_fd(policy: &Policy, pid: Pid, number: u64, args: &[u64; 6]) ->
         return Ok(trapbox_abi::errno::encode_error(libc::EBADF)); // as the kernel says for an O_PATH fd
     }
     refuse_privileged_mode(number, args, &file, &path)?;
+    if path.is_absolute() {
+        refuse_device_node(&file, &path)?;
+    }
     let empty = c"";
     let done = match number {
         // SAFETY: a NUL-terminated /proc/self/fd path of an fd the host holds.
@@ -469,6 +488,7 @@ pub fn perform(
         Err(errno) => return Ok(trapbox_abi::errno::encode_error(errno)),
     };
     refuse_privileged_mode(number, args, &file, &target)?;
+    refuse_device_node(&file, &target)?;
     let at = proc_path(&file);
     let empty = c"";
     let done = match number {
@@ -504,10 +524,16 @@ pub fn perform(
             })
         }
         nr::SETXATTR | nr::LSETXATTR | nr::REMOVEXATTR | nr::LREMOVEXATTR => xattr(pid, number, args, &at, &target)?,
-        nr::TRUNCATE => match open_beneath(&grant, &target, libc::O_WRONLY as u64, 0) {
-            // SAFETY: an fd the host opened for writing; the length is an integer.
-            Ok(writable) => result_of(unsafe { libc::ftruncate(writable.as_raw_fd(), args[1] as libc::off_t) }),
-            Err(errno) => Err(errno),
+        // Only a regular file is opened (the kernel's answers for the rest, as vfs_truncate
+        // gives them), and without blocking: a FIFO swapped in meanwhile cannot stall the host.
+        nr::TRUNCATE => match file_type(&file) {
+            Some(t) if t.is_dir() => Err(libc::EISDIR),
+            Some(t) if !t.is_file() => Err(EINVAL),
+            _ => match open_beneath(&grant, &target, (libc::O_WRONLY | libc::O_NONBLOCK) as u64, 0) {
+                // SAFETY: an fd the host opened for writing; the length is an integer.
+                Ok(writable) => result_of(unsafe { libc::ftruncate(writable.as_raw_fd(), args[1] as libc::off_t) }),
+                Err(errno) => Err(errno),
+            },
         },
         _ => Err(EINVAL),
     };

@@ -1,20 +1,20 @@
 //! Starting the guest: fork, isolate, attach, lock down, exec.
 //!
-//! The host forks a child that enters the guest's own namespaces (user, mount, PID, IPC, UTS,
-//! cgroup, and network for `--net none`: [`Namespaces`]); the host writes its uid and gid maps
-//! from outside, as only the parent namespace can. The child then forks trapbox's **init**,
-//! PID 1 of the new PID namespace (it reaps orphans and holds the namespace up while any guest
-//! process lives; non-dumpable, untraced, with no fd of the guest's), and init forks the
-//! process that becomes the guest. That process says hello on a socket whose host end has
+//! The host clones trapbox's **init** straight into the guest's own namespaces (user, mount,
+//! PID, IPC, UTS, cgroup, and network for `--net none`: [`Namespaces`]) and writes its uid and
+//! gid maps from outside, as only the parent namespace can. Init is PID 1 of the new PID
+//! namespace: it reaps orphans and holds the namespace up while any guest process lives
+//! (non-dumpable, untraced, with no fd of the guest's); it forks the process that becomes the
+//! guest. That process says hello on a socket whose host end has
 //! `SO_PASSCRED`, so the kernel tells the host its pid as the host sees it; the host attaches
 //! with `PTRACE_SEIZE` (so group-stops can be held with `PTRACE_LISTEN`) while it waits on a
 //! pipe; only then does it set no-new-privileges, close every inherited fd but 0/1/2, apply the
 //! policy's limits, working directory and Landlock ruleset, install the seccomp backstop and
 //! exec. With `--no-namespaces` the host's child is the guest itself.
 //!
-//! If the host dies, each process dies with it: the child and init by `PR_SET_PDEATHSIG`, the
-//! guest by `PTRACE_O_EXITKILL` (or, before it is seized, by its pipe to the host closing),
-//! and everything else in the PID namespace with its init. The children run raw libc calls
+//! If the host dies, each process dies with it: init by `PR_SET_PDEATHSIG` (or, before it has
+//! set it, by its pipe to the host closing), the guest by `PTRACE_O_EXITKILL` (or, before it is
+//! seized, by its pipe closing), and everything else in the PID namespace with its init. The children run raw libc calls
 //! only (no allocation after fork): everything they need is prepared before `fork`.
 
 use std::ffi::{CString, OsString};
@@ -92,7 +92,7 @@ impl Namespaces {
         Namespaces { flags, uid_map: map(uid), gid_map: map(gid), deny_setgroups: uid != 0 }
     }
 
-    /// Writes the maps of the process `child`, which has just unshared its user namespace.
+    /// Writes the maps of the process `child`, just cloned into its own user namespace.
     fn write_maps(&self, child: Pid) -> std::io::Result<()> {
         if self.deny_setgroups {
             std::fs::write(format!("/proc/{child}/setgroups"), "deny")?;
@@ -164,9 +164,7 @@ struct Channels {
     go: [libc::c_int; 2],
     /// Guest → host: its hello, which carries its pid (`SO_PASSCRED` on the host's end).
     hello: [libc::c_int; 2],
-    /// Child → host: the errno of `unshare` (0: done).
-    unshared: [libc::c_int; 2],
-    /// Host → child: the maps are written (1).
+    /// Host → init: the maps are written (1).
     mapped: [libc::c_int; 2],
     /// Guest → host: its directfs listener's fd number.
     report: [libc::c_int; 2],
@@ -218,26 +216,48 @@ pub fn spawn(
     let ch = Channels {
         go: pipe()?,
         hello,
-        unshared: if namespaced { pipe()? } else { none },
         mapped: if namespaced { pipe()? } else { none },
         report: if listens { pipe()? } else { none },
         taken: if listens { pipe()? } else { none },
     };
     let host_pid = sys::own_pid();
-    // SAFETY: the children only make async-signal-safe raw calls on memory prepared above.
-    let child = unsafe { libc::fork() };
+    let child = match &confinement.namespaces {
+        // Like fork (no new stack: the child runs on a copy of this one), into new namespaces.
+        // SAFETY: the child only makes async-signal-safe raw calls on memory prepared above.
+        Some(namespaces) => unsafe {
+            libc::syscall(libc::SYS_clone, (namespaces.flags | libc::SIGCHLD) as libc::c_ulong, 0usize, 0usize, 0usize, 0usize) as Pid
+        },
+        // SAFETY: as above.
+        None => unsafe { libc::fork() },
+    };
     if child < 0 {
-        anyhow::bail!("fork: {}", std::io::Error::last_os_error());
+        let err = std::io::Error::last_os_error();
+        for fd in [ch.go[0], ch.go[1], ch.hello[0], ch.hello[1], ch.mapped[0], ch.mapped[1], ch.report[0], ch.report[1], ch.taken[0], ch.taken[1]] {
+            close(fd);
+        }
+        if namespaced {
+            anyhow::bail!(
+                "cannot give the guest its own namespaces (clone: {err}): this kernel or the container trapbox runs in \
+                 forbids unprivileged user namespaces (see user.max_user_namespaces, kernel.unprivileged_userns_clone \
+                 or an AppArmor restriction); --no-namespaces runs on the host's checks alone, which is weaker"
+            );
+        }
+        anyhow::bail!("fork: {err}");
     }
     if child == 0 {
-        // SAFETY: see the fork above; this function never returns.
-        unsafe { child_after_fork(ch, host_pid, &path, &argv, &envp, &fprog, notif_fprog.as_ref(), confinement) }
+        // SAFETY: see the clone above; neither function returns.
+        unsafe {
+            match &confinement.namespaces {
+                Some(namespaces) => run_init(ch, namespaces, &path, &argv, &envp, &fprog, notif_fprog.as_ref(), confinement),
+                None => become_guest(ch, host_pid, &path, &argv, &envp, &fprog, notif_fprog.as_ref(), confinement),
+            }
+        }
     }
-    for fd in [ch.go[0], ch.hello[1], ch.unshared[1], ch.mapped[0], ch.report[1], ch.taken[0]] {
+    for fd in [ch.go[0], ch.hello[1], ch.mapped[0], ch.report[1], ch.taken[0]] {
         close(fd);
     }
     // The host's ends, each closed once when no longer needed (or all of them on failure).
-    let mut host_ends = HostEnds([ch.go[1], ch.hello[0], ch.unshared[0], ch.mapped[1], ch.report[0], ch.taken[1]]);
+    let mut host_ends = HostEnds([ch.go[1], ch.hello[0], ch.mapped[1], ch.report[0], ch.taken[1]]);
     let give_up = |ends: &mut HostEnds, why: anyhow::Error| {
         ends.close_all();
         let _ = sys::kill(child, libc::SIGKILL);
@@ -245,20 +265,6 @@ pub fn spawn(
         why
     };
     if let Some(namespaces) = &confinement.namespaces {
-        let mut errno = [0u8; 4];
-        // SAFETY: reads into a live 4-byte buffer from a pipe we own.
-        let got = unsafe { libc::read(ch.unshared[0], errno.as_mut_ptr().cast(), 4) };
-        host_ends.close(ch.unshared[0]);
-        match (got, i32::from_ne_bytes(errno)) {
-            (4, 0) => {}
-            (4, e) => return Err(give_up(&mut host_ends, anyhow::anyhow!(
-                "cannot give the guest its own namespaces (unshare: {}): this kernel or the container trapbox runs in \
-                 forbids unprivileged user namespaces (see user.max_user_namespaces, kernel.unprivileged_userns_clone \
-                 or an AppArmor restriction); --no-namespaces runs on the host's checks alone, which is weaker",
-                std::io::Error::from_raw_os_error(e)
-            ))),
-            _ => return Err(give_up(&mut host_ends, anyhow::anyhow!("the guest's launcher died before entering its namespaces"))),
-        }
         let written = namespaces.write_maps(child);
         let go = [u8::from(written.is_ok())];
         // SAFETY: one byte from a live buffer to a pipe we own.
@@ -290,7 +296,7 @@ pub fn spawn(
 
 /// The host's ends of the launcher's channels: `close` marks one closed, `close_all` closes
 /// the rest, so no fd is closed twice.
-struct HostEnds([libc::c_int; 6]);
+struct HostEnds([libc::c_int; 5]);
 
 impl HostEnds {
     fn close(&mut self, fd: libc::c_int) {
@@ -373,74 +379,18 @@ fn take_listener(pid: Pid, report: libc::c_int, taken: libc::c_int) -> anyhow::R
     result
 }
 
-/// The host's child: enter the namespaces and become init's parent, or (without namespaces)
-/// the guest itself. Raw syscalls only.
+/// trapbox's init, PID 1 of the guest's PID namespace: waits until the host has written its
+/// id maps, forks the guest, then reaps every child (the guest and the orphans the kernel hands
+/// to it) until none is left, and exits with the guest's status. The namespace, and every
+/// process still in it, ends with it. Raw syscalls only.
 ///
 /// # Safety
-/// Must be called only in the child right after `fork`, with pointers into memory that the
-/// fork copied.
-#[allow(clippy::too_many_arguments)]
-unsafe fn child_after_fork(
-    ch: Channels,
-    host_pid: Pid,
-    path: &CString,
-    argv: &[*const libc::c_char],
-    envp: &[*const libc::c_char],
-    fprog: &SockFprog,
-    notif_fprog: Option<&SockFprog>,
-    confinement: &Confinement,
-) -> ! {
-    // SAFETY: raw syscalls on integers and on the prepared buffers; see the function contract.
-    unsafe {
-        for fd in [ch.go[1], ch.hello[0], ch.unshared[0], ch.mapped[1], ch.report[0], ch.taken[1]] {
-            close(fd);
-        }
-        // Die with the host.
-        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0);
-        if libc::getppid() != host_pid {
-            libc::_exit(CHILD_SETUP_FAILED);
-        }
-        let Some(namespaces) = &confinement.namespaces else {
-            become_guest(ch, host_pid, path, argv, envp, fprog, notif_fprog, confinement)
-        };
-        let errno = if libc::unshare(namespaces.flags) == 0 { 0 } else { *libc::__errno_location() };
-        libc::write(ch.unshared[1], errno.to_ne_bytes().as_ptr().cast(), 4);
-        close(ch.unshared[1]);
-        let mut mapped = 0u8;
-        if errno != 0 || libc::read(ch.mapped[0], (&mut mapped as *mut u8).cast(), 1) != 1 || mapped != 1 {
-            libc::_exit(CHILD_SETUP_FAILED);
-        }
-        close(ch.mapped[0]);
-        // Nothing mounted in the guest's mount namespace propagates back to the host's.
-        if namespaces.flags & libc::CLONE_NEWNS != 0
-            && libc::mount(std::ptr::null(), c"/".as_ptr(), std::ptr::null(), libc::MS_REC | libc::MS_PRIVATE, std::ptr::null()) != 0
-        {
-            libc::_exit(CHILD_SETUP_FAILED);
-        }
-        let init = libc::fork();
-        if init < 0 {
-            libc::_exit(CHILD_SETUP_FAILED);
-        }
-        if init == 0 {
-            run_init(ch, path, argv, envp, fprog, notif_fprog, confinement);
-        }
-        // This process only holds init up: it has no fd of the guest's, and goes with init.
-        libc::syscall(libc::SYS_close_range, 0u32, u32::MAX, 0u32);
-        let mut status = 0;
-        while libc::waitpid(init, &mut status, 0) < 0 && *libc::__errno_location() == libc::EINTR {}
-        libc::_exit(0);
-    }
-}
-
-/// trapbox's init, PID 1 of the guest's PID namespace: forks the guest, then reaps every child
-/// (the guest and the orphans the kernel hands to it) until none is left, and exits with the
-/// guest's status. The namespace, and every process still in it, ends with it.
-///
-/// # Safety
-/// As [`child_after_fork`].
+/// Must be called only in the child right after the host's clone, with pointers into memory
+/// that the clone copied.
 #[allow(clippy::too_many_arguments)]
 unsafe fn run_init(
     ch: Channels,
+    namespaces: &Namespaces,
     path: &CString,
     argv: &[*const libc::c_char],
     envp: &[*const libc::c_char],
@@ -450,7 +400,22 @@ unsafe fn run_init(
 ) -> ! {
     // SAFETY: raw syscalls on integers and prepared buffers; see the function contract.
     unsafe {
+        for fd in [ch.go[1], ch.hello[0], ch.mapped[1], ch.report[0], ch.taken[1]] {
+            close(fd);
+        }
+        // Die with the host; a host that died before this line closed the pipe read next.
         libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0);
+        let mut mapped = 0u8;
+        if libc::read(ch.mapped[0], (&mut mapped as *mut u8).cast(), 1) != 1 || mapped != 1 {
+            libc::_exit(CHILD_SETUP_FAILED);
+        }
+        close(ch.mapped[0]);
+        // Nothing mounted in the guest's mount namespace propagates back to the host's.
+        if namespaces.flags & libc::CLONE_NEWNS != 0
+            && libc::mount(std::ptr::null(), c"/".as_ptr(), std::ptr::null(), libc::MS_REC | libc::MS_PRIVATE, std::ptr::null()) != 0
+        {
+            libc::_exit(CHILD_SETUP_FAILED);
+        }
         let guest = libc::fork();
         if guest < 0 {
             libc::_exit(CHILD_SETUP_FAILED);
@@ -485,7 +450,7 @@ unsafe fn run_init(
 /// syscalls only.
 ///
 /// # Safety
-/// As [`child_after_fork`].
+/// As [`run_init`] (in the host's forked child, or init's).
 #[allow(clippy::too_many_arguments)]
 unsafe fn become_guest(
     ch: Channels,
@@ -499,6 +464,9 @@ unsafe fn become_guest(
 ) -> ! {
     // SAFETY: raw syscalls on integers and on the prepared buffers; see the function contract.
     unsafe {
+        for fd in [ch.go[1], ch.hello[0], ch.mapped[0], ch.mapped[1], ch.report[0], ch.taken[1]] {
+            close(fd);
+        }
         libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0);
         if libc::getppid() != parent {
             libc::_exit(CHILD_SETUP_FAILED);

@@ -440,7 +440,6 @@ pub const SETSOCKOPT_NATIVE: &[(u32, u32)] = &[
     (SOL_SOCKET, 7),  // SO_SNDBUF
     (SOL_SOCKET, 8),  // SO_RCVBUF
     (SOL_SOCKET, 9),  // SO_KEEPALIVE
-    (SOL_SOCKET, 15), // SO_REUSEPORT
     (IPPROTO_TCP, 1), // TCP_NODELAY
     (IPPROTO_IPV6, 26), // IPV6_V6ONLY
 ];
@@ -463,7 +462,9 @@ const SOCKOPTS: &[(u32, &str, u32, OptUse)] = {
         (SOL_SOCKET, "SO_NO_CHECK", 11, Allow),
         (SOL_SOCKET, "SO_PRIORITY", 12, Allow),
         (SOL_SOCKET, "SO_LINGER", 13, Allow),
-        (SOL_SOCKET, "SO_REUSEPORT", 15, Allow),
+        // Joins the port group of any socket of the same user on the address: below --net all
+        // that could be a listener of the host's on 127.0.0.1, whose connections it would share.
+        (SOL_SOCKET, "SO_REUSEPORT", 15, NetAll),
         (SOL_SOCKET, "SO_PASSCRED", 16, Allow),
         (SOL_SOCKET, "SO_RCVLOWAT", 18, Allow),
         (SOL_SOCKET, "SO_SNDLOWAT", 19, Allow),
