@@ -378,7 +378,7 @@ int main(int argc, char **argv) {
         printf("execveat memfd: %s\n", strerror(errno));
         int m2 = (int)syscall(SYS_memfd_create, "y", 0x10 /* MFD_EXEC */);
         printf("memfd MFD_EXEC: %s\n", err(m2));
-    } else if (!strcmp(mode, "truncate-fifo")) { /* truncate-fifo DIR (stalls the host: report) */
+    } else if (!strcmp(mode, "truncate-fifo")) { /* truncate-fifo DIR: the kernel says EINVAL, the host never opens the FIFO */
         char f[4200];
         snprintf(f, sizeof f, "%s/fifo", argv[2]);
         printf("mkfifo: %s\n", err(mkfifo(f, 0600)));
@@ -401,7 +401,7 @@ int main(int argc, char **argv) {
         int w = open(f, O_WRONLY);
         printf("writer: %s\n", err(w));
         wait(NULL);
-    } else if (!strcmp(mode, "devnull")) { /* devnull: the startup write grant (report) */
+    } else if (!strcmp(mode, "devnull")) { /* devnull: the startup write grant covers data, never the device's metadata */
         printf("chmod: %s\n", err(chmod("/dev/null", 01666)));
         printf("chown: %s\n", err(chown("/dev/null", 65534, -1)));
     } else if (!strcmp(mode, "deep")) { /* deep DIR: long paths, symlink chains and loops */

@@ -186,7 +186,7 @@ int main(int argc, char **argv) {
         printf("bind mapped any: %s\n", err(bind(v6b, (struct sockaddr *)&ss, len)));
         printf("listen mapped: %s\n", err(listen(v6b, 8)));
         sleep(2); /* the test tries to connect meanwhile */
-    } else if (!strcmp(mode, "reuseport")) { /* reuseport PORT SECONDS: join a host listener's group */
+    } else if (!strcmp(mode, "reuseport")) { /* reuseport PORT SECONDS: try to join a host listener's port group (refused below --net all) */
         int s = socket(AF_INET, SOCK_STREAM, 0);
         int one = 1;
         printf("SO_REUSEPORT: %s\n", err(setsockopt(s, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one)));

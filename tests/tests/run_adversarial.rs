@@ -666,3 +666,68 @@ fn an_unprivileged_host_user_gets_the_same_containment() {
     let out = as_nobody(&["symlink-out", s(&dir.join("out")), s(&dir.join("secret/s"))]);
     assert_secret_untouched(&dir, &out);
 }
+
+// ---- findings of the red team, fixed ------------------------------------------------------
+
+/// The startup write grant of `/dev/null` is a grant to write data to it: its mode and owner
+/// are the host's (the guest had chmodded and chowned the host's /dev/null through it).
+#[test]
+fn the_hosts_dev_null_keeps_its_mode_and_owner() {
+    let before = fingerprint(Path::new("/dev/null"));
+    for program in routes("adv_fs.c") {
+        let dir = tree("adv_devnull");
+        let out = confined(&dir, &[], &program, &["devnull"]);
+        assert_eq!(out.stdout, "chmod: Operation not permitted\nchown: Operation not permitted\n", "{}: {out:?}", program.display());
+        assert_eq!(denials(&out).iter().filter(|l| l.contains("/dev/null is a device node")).count(), 2, "{}", out.stderr);
+    }
+    let after = fingerprint(Path::new("/dev/null"));
+    assert_eq!((after.0, after.1, after.2), (before.0, before.1, before.2), "mode, owner and group of /dev/null");
+}
+
+/// truncate() of a FIFO in the write grant gets the kernel's EINVAL at once; the host never
+/// opens the FIFO (it blocked the event loop for good).
+#[test]
+fn truncating_a_fifo_cannot_stall_the_host() {
+    for program in routes("adv_fs.c") {
+        let dir = tree("adv_truncate_fifo");
+        let out_dir = dir.join("out");
+        let started = Instant::now();
+        let out = confined(&dir, &[], &program, &["truncate-fifo", s(&out_dir)]);
+        assert_eq!((out.status, out.stdout.as_str()), (0, "mkfifo: ok\ntruncate: Invalid argument\n"), "{}: {out:?}", program.display());
+        assert!(started.elapsed() < Duration::from_secs(15), "trapbox took {:?}", started.elapsed());
+    }
+}
+
+/// SO_REUSEPORT below --net all would join the port group of a host listener on 127.0.0.1
+/// and take its connections: refused, and the host's listener gets every connection.
+#[test]
+fn a_guest_cannot_share_the_port_of_a_host_listener() {
+    let (plain, _) = guest_pair("adv_net.c");
+    let port = port(5).to_string();
+    let mut host = Command::new(&plain).args(["reuseport-serve", &port, "6"]).stdout(Stdio::piped()).spawn().expect("host listener");
+    let mut line = [0u8; 10];
+    host.stdout.as_mut().expect("stdout").read_exact(&mut line).expect("listening");
+    for program in routes("adv_net.c") {
+        let dir = tree("adv_reuseport");
+        let guest = {
+            let out_dir = dir.join("out");
+            trapbox_run(&["--allow-read", "/usr", "--allow-write", s(&out_dir), "--net", "loopback"], &program, &["reuseport", &port, "1"])
+                .current_dir(&dir)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("guest")
+        };
+        std::thread::sleep(Duration::from_millis(300));
+        for _ in 0..10 {
+            let _ = std::net::TcpStream::connect(("127.0.0.1", port.parse::<u16>().unwrap()));
+        }
+        let out = guest.wait_with_output().expect("guest");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stdout.starts_with("SO_REUSEPORT: Operation not permitted\n"), "{}: {stdout}{stderr}", program.display());
+        assert!(stdout.contains("stolen 0\n"), "{}: {stdout}", program.display());
+        assert!(stderr.contains("SO_REUSEPORT"), "the refusal is logged: {stderr}");
+    }
+    let _ = host.wait();
+}
