@@ -533,8 +533,15 @@ impl Debugger {
             // The kernel resolves the pid in the guest's own PID namespace, where only guest
             // processes (and trapbox's init, which no guest can trace or kill) exist: a pid of
             // the host's gets the kernel's own ESRCH.
-            Rule::GuestTarget(index) if self.settings.pid_namespace => (args[index] as i32 == 1)
-                .then(|| (errno::EPERM, "process 1 is trapbox's init, not part of the guest".to_string())),
+            Rule::GuestTarget(index) if self.settings.pid_namespace => match args[index] as i32 {
+                1 => Some((errno::EPERM, "process 1 is trapbox's init, not part of the guest".to_string())),
+                // The guest's own process group may be trapbox's (the terminal's job): the
+                // kernel would signal the host too, so the host signals the group's guests.
+                0 if number == nr::KILL && sys::process_group(self.tgid(tid)) == sys::process_group(sys::own_pid()) => {
+                    return Verdict::Answer(self.signal_own_group(tid, args[1] as i32));
+                }
+                _ => None,
+            },
             Rule::GuestTarget(index) => {
                 let target = args[index] as i32;
                 // 0 and negative targets are the caller's own group or every process; Landlock's
@@ -561,6 +568,30 @@ impl Debugger {
             }
             None => Verdict::Execute,
         }
+    }
+
+    /// `kill(0, signal)` from `tid` when its process group is the host's: the signal goes to
+    /// every guest process of the group that the caller may signal (the kernel's rule: a
+    /// matching real or effective uid against the target's real or saved one, or `CAP_KILL`),
+    /// never to the host. The raw result: 0 if any was signalled, else the kernel's errno.
+    fn signal_own_group(&self, tid: Pid, signal: i32) -> u64 {
+        let group = sys::process_group(self.tgid(tid));
+        let Some(caller) = sys::signal_credentials(tid) else { return errno::encode_error(libc::ESRCH) };
+        let mut result = Err(libc::ESRCH);
+        for &tgid in self.processes.keys() {
+            if sys::process_group(tgid) != group {
+                continue;
+            }
+            let allowed = sys::signal_credentials(tgid).is_some_and(|target| caller.may_signal(&target));
+            if !allowed {
+                result = result.or(Err(libc::EPERM));
+                continue;
+            }
+            if sys::kill(tgid, signal).is_ok() {
+                result = Ok(0);
+            }
+        }
+        result.unwrap_or_else(errno::encode_error)
     }
 
     // ---- pinned paths ------------------------------------------------------------------

@@ -552,3 +552,43 @@ fn set_effective_caps(wanted: u64) -> Result<(), Errno> {
     }
     Ok(())
 }
+
+/// The process group of `pid` (as the host's PID namespace numbers it); `None` if it is gone.
+pub fn process_group(pid: Pid) -> Option<Pid> {
+    // SAFETY: getpgid takes an integer.
+    let group = unsafe { libc::getpgid(pid) };
+    (group > 0).then_some(group)
+}
+
+/// What the kernel compares when one process signals another (`kill_ok_by_cred`).
+#[derive(Clone, Copy, Debug)]
+pub struct SignalCredentials {
+    real_uid: u32,
+    effective_uid: u32,
+    saved_uid: u32,
+    /// Whether `CAP_KILL` is in the effective set.
+    can_kill: bool,
+}
+
+impl SignalCredentials {
+    /// Whether a process with these credentials may signal one with `target`'s.
+    pub fn may_signal(&self, target: &SignalCredentials) -> bool {
+        self.can_kill
+            || [self.real_uid, self.effective_uid].iter().any(|uid| *uid == target.real_uid || *uid == target.saved_uid)
+    }
+}
+
+/// The signal credentials of `pid`, from `/proc/PID/status` (a rare path: group signals).
+pub fn signal_credentials(pid: Pid) -> Option<SignalCredentials> {
+    const CAP_KILL: u32 = 5;
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let field = |name: &str| status.lines().find_map(|l| l.strip_prefix(name)).map(str::trim);
+    let uids: Vec<u32> = field("Uid:")?.split_whitespace().filter_map(|u| u.parse().ok()).collect();
+    let effective_caps = u64::from_str_radix(field("CapEff:")?, 16).ok()?;
+    Some(SignalCredentials {
+        real_uid: *uids.first()?,
+        effective_uid: *uids.get(1)?,
+        saved_uid: *uids.get(2)?,
+        can_kill: effective_caps & (1 << CAP_KILL) != 0,
+    })
+}

@@ -704,10 +704,11 @@ fn truncating_a_fifo_cannot_stall_the_host() {
 fn a_guest_cannot_share_the_port_of_a_host_listener() {
     let (plain, _) = guest_pair("adv_net.c");
     let port = port(5).to_string();
-    let mut host = Command::new(&plain).args(["reuseport-serve", &port, "6"]).stdout(Stdio::piped()).spawn().expect("host listener");
-    let mut line = [0u8; 10];
-    host.stdout.as_mut().expect("stdout").read_exact(&mut line).expect("listening");
     for program in routes("adv_net.c") {
+        // A listener of the host's for each route, alive for longer than the guest.
+        let mut host = Command::new(&plain).args(["reuseport-serve", &port, "8"]).stdout(Stdio::piped()).spawn().expect("host listener");
+        let mut line = [0u8; 10];
+        host.stdout.as_mut().expect("stdout").read_exact(&mut line).expect("listening");
         let dir = tree("adv_reuseport");
         let guest = {
             let out_dir = dir.join("out");
@@ -728,6 +729,8 @@ fn a_guest_cannot_share_the_port_of_a_host_listener() {
         assert!(stdout.starts_with("SO_REUSEPORT: Operation not permitted\n"), "{}: {stdout}{stderr}", program.display());
         assert!(stdout.contains("stolen 0\n"), "{}: {stdout}", program.display());
         assert!(stderr.contains("SO_REUSEPORT"), "the refusal is logged: {stderr}");
+        assert!(stdout.contains("bind: Address already in use\n"), "the host's listener held the port: {stdout}");
+        let _ = host.kill();
+        let _ = host.wait();
     }
-    let _ = host.wait();
 }

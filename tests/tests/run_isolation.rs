@@ -176,3 +176,25 @@ fn an_unprivileged_user_gets_the_same_isolation() {
 fn is_root() -> bool {
     read("/proc/self/status").lines().any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(2) == Some("0"))
 }
+
+/// `kill(0, …)` signals the caller's process group, which the guest shares with trapbox (the
+/// terminal's job): the kernel would deliver it to the host too, across the PID namespace. The
+/// host signals the group's guest processes itself and survives to report the guest's death;
+/// the guest's background child gets the signal as it would natively.
+#[test]
+fn a_signal_to_the_own_process_group_reaches_the_guests_not_the_host() {
+    let dir = scratch_dir("isolation_kill0");
+    let started = std::time::Instant::now();
+    let out = run(trapbox_run(&["--allow-read", "/usr"], &trapbox_tests::busybox(), &["sh", "-c", "sleep 30 & kill -USR1 0; echo alive"])
+        .current_dir(&dir));
+    // trapbox waits for every guest process: had the background sleep missed the signal,
+    // this would take its 30 s.
+    assert!(started.elapsed() < std::time::Duration::from_secs(20), "the background child outlived the signal");
+    assert_eq!(out.status, 128 + libc_sigusr1(), "{out:?}");
+    assert!(out.stderr.contains("trapbox: guest killed by SIGUSR1"), "the host reported the death: {}", out.stderr);
+    assert!(!out.stdout.contains("alive"), "{out:?}");
+}
+
+fn libc_sigusr1() -> i32 {
+    10
+}
