@@ -44,6 +44,10 @@ enum Need {
     /// Metadata of the path (stat, access, readlink…): read access; outside every grant the
     /// path is reported as absent, so its existence does not leak.
     Metadata,
+    /// A watch (inotify_add_watch): read access to the watched path itself. More than a look:
+    /// a watch on a directory reports the names and opens of everything in it, so the
+    /// directories leading to a grant, which may be looked at, may not be watched.
+    Watch,
 }
 
 /// A path argument: the index of its `dirfd` argument (if any) and of the path pointer.
@@ -67,9 +71,8 @@ fn path_args(number: u64) -> Option<(&'static [PathArg], Need)> {
         nr::SYMLINK => (&[(None, 1)], W),
         nr::SYMLINKAT => (&[(Some(1), 2)], W),
         nr::STAT | nr::LSTAT | nr::ACCESS | nr::READLINK | nr::STATFS | nr::CHDIR | nr::GETXATTR | nr::LGETXATTR
-        | nr::LISTXATTR | nr::LLISTXATTR | nr::INOTIFY_ADD_WATCH => {
-            (if number == nr::INOTIFY_ADD_WATCH { &[(None, 1)] } else { &[(None, 0)] }, Need::Metadata)
-        }
+        | nr::LISTXATTR | nr::LLISTXATTR => (&[(None, 0)], Need::Metadata),
+        nr::INOTIFY_ADD_WATCH => (&[(None, 1)], Need::Watch),
         nr::NEWFSTATAT | nr::STATX | nr::FACCESSAT | nr::FACCESSAT2 | nr::READLINKAT | nr::GETXATTRAT | nr::LISTXATTRAT
         | nr::FILE_GETATTR => (&[(Some(0), 1)], Need::Metadata),
         nr::SETXATTRAT | nr::REMOVEXATTRAT | nr::FILE_SETATTR => (&[(Some(0), 1)], W),
@@ -293,7 +296,7 @@ pub fn check(policy: &Policy, pid: Pid, number: u64, args: &[u64; 6]) -> Option<
     let (paths, need) = path_args(number)?;
     let access = match need {
         Need::Fixed(access) => access,
-        Need::Metadata => ACCESS_READ,
+        Need::Metadata | Need::Watch => ACCESS_READ,
     };
     for &(dirfd_index, path_index) in paths {
         // Linux 6.11+ takes a NULL path with AT_EMPTY_PATH as the empty one.
@@ -356,10 +359,20 @@ pub fn check(policy: &Policy, pid: Pid, number: u64, args: &[u64; 6]) -> Option<
         }
         // The directories on the way to a grant may be looked at (not listed): programs stat
         // their way down to what they were given, and the user named those paths.
-        if matches!(need, Need::Metadata) && policy.grants.iter().any(|g| g.path.starts_with(&path)) {
+        let leads_to_a_grant = policy.grants.iter().any(|g| g.path.starts_with(&path));
+        if matches!(need, Need::Metadata) && leads_to_a_grant {
             continue;
         }
-        return Some(denial_for(policy, &path, access, matches!(need, Need::Metadata)));
+        if matches!(need, Need::Watch) && leads_to_a_grant {
+            return Some(Denial {
+                errno: trapbox_abi::errno::EACCES,
+                reason: format!(
+                    "a watch on {} would report the names and opens of files outside the allowed paths; only a path inside a read grant may be watched",
+                    crate::log::path(&path)
+                ),
+            });
+        }
+        return Some(denial_for(policy, &path, access, matches!(need, Need::Metadata | Need::Watch)));
     }
     None
 }
@@ -514,6 +527,33 @@ mod tests {
         let _ = child.kill();
         let _ = child.wait();
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// A directory above a grant may be looked at, not watched; inside a read grant it may be.
+    #[test]
+    fn watches_need_a_read_grant() {
+        use crate::policy::Origin;
+        let mut policy = Policy::default();
+        policy.allow(Path::new("/usr/share"), Path::new("/"), ACCESS_READ, Origin::CommandLine).unwrap();
+        let watch = |path: &'static std::ffi::CStr| {
+            let args = [0, path.as_ptr() as u64, libc::IN_CREATE as u64, 0, 0, 0];
+            check(&policy, crate::sys::own_pid(), nr::INOTIFY_ADD_WATCH, &args)
+        };
+        let above = watch(c"/usr").expect("a watch above the grant is refused");
+        assert_eq!(above.errno, trapbox_abi::errno::EACCES);
+        assert!(above.reason.contains("watch on /usr"), "{}", above.reason);
+        assert!(watch(c"/usr/share/doc").is_none(), "inside the grant");
+        assert_eq!(watch(c"/etc").map(|d| d.errno), Some(trapbox_abi::errno::ENOENT), "outside every grant: absent");
+        let stat = [c"/usr".as_ptr() as u64, 0, 0, 0, 0, 0];
+        assert!(check(&policy, crate::sys::own_pid(), nr::STAT, &stat).is_none(), "a look is still allowed");
+    }
+
+    /// fanotify is never served: no rule allows its marks, and the table refuses its init.
+    #[test]
+    fn fanotify_is_refused() {
+        assert!(matches!(rule(nr::FANOTIFY_MARK, &[0; 6]), Rule::Deny(..)));
+        let init = crate::syscalls::entry(nr::FANOTIFY_INIT).expect("in the table");
+        assert!(matches!(init.disposition, crate::syscalls::Disposition::Refuse(_)));
     }
 
     #[test]
