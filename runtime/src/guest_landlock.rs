@@ -12,6 +12,10 @@
 //! same order ([`Domain::enter`], [`crate::workers`]): the kernel then judges the host's open
 //! by the guest's own rules.
 //!
+//! The same ruleset applied again on top of itself is recorded once (a rewritten guest's call
+//! is decided at its trap and again at its seccomp stop; the rules are the same either way,
+//! though the kernel counts one more layer towards its limit of 16).
+//!
 //! Not followed: an `execve` by a thread other than its process's leader (the exec'ing thread
 //! takes the leader's id, and the debugger reports no hook for that), where the record of the
 //! old leader stays in force.
@@ -110,6 +114,11 @@ pub fn on_restrict_self(tid: Pid, tgid: Pid, threads: impl IntoIterator<Item = P
         return; // the kernel answers EBADF or EBADFD
     }
     let parent = domain_of(tid);
+    // A rewritten guest's call is decided twice (at its trap and at its seccomp stop); the same
+    // ruleset again on top of itself changes no access, so it is recorded once.
+    if parent.as_ref().is_some_and(|p| same_file(&p.ruleset, &ruleset)) {
+        return;
+    }
     // trapbox's own ruleset is the first layer of every guest.
     let depth = parent.as_ref().map_or(2, |p| p.depth + 1);
     if depth > MAX_LAYERS {
@@ -127,7 +136,15 @@ pub fn on_restrict_self(tid: Pid, tgid: Pid, threads: impl IntoIterator<Item = P
     );
 }
 
+/// Whether two fds of the host are the same open file (`kcmp(KCMP_FILE)`).
+fn same_file(a: &OwnedFd, b: &OwnedFd) -> bool {
+    const KCMP_FILE: libc::c_int = 0;
+    let me = std::process::id();
+    // SAFETY: kcmp compares two fds of this process; it takes integers only.
+    unsafe { libc::syscall(libc::SYS_kcmp, me, me, KCMP_FILE, a.as_raw_fd(), b.as_raw_fd()) == 0 }
+}
+
 /// Whether `fd` is a Landlock ruleset (an anonymous inode of that name).
 fn is_ruleset(fd: &OwnedFd) -> bool {
-    std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd())).is_ok_and(|target| target.as_os_str() == "anon_inode:landlock-ruleset")
+    std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd())).is_ok_and(|target| target.as_os_str() == "anon_inode:[landlock-ruleset]")
 }
