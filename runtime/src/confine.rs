@@ -138,6 +138,14 @@ pub fn access_from_open_flags(flags: u64) -> u64 {
 /// A last component that does not exist yet (a file being created) is kept as written.
 /// `None` when the base cannot be known (the kernel and Landlock then decide alone).
 pub fn resolve(pid: Pid, dirfd: Option<u64>, path: &[u8]) -> Option<PathBuf> {
+    resolve_seen(pid, dirfd, path).map(|(path, _)| path)
+}
+
+/// [`resolve`], and in the common case (a path the kernel walks without meeting a symlink or
+/// `..`) the host's `O_PATH` fd of the file it found on the way, free to look at: what kind of
+/// file it is (directfs decides from it whether an open may block). Only to look at — the fd
+/// was not opened beneath any grant.
+pub fn resolve_seen(pid: Pid, dirfd: Option<u64>, path: &[u8]) -> Option<(PathBuf, Option<std::os::fd::OwnedFd>)> {
     use std::os::unix::ffi::OsStrExt;
     let path = Path::new(std::ffi::OsStr::from_bytes(path));
     let joined = if path.is_absolute() {
@@ -161,12 +169,12 @@ pub fn resolve(pid: Pid, dirfd: Option<u64>, path: &[u8]) -> Option<PathBuf> {
     // a symlink is its own resolution (`.` and repeated slashes aside).
     if !joined.components().any(|c| c == std::path::Component::ParentDir) {
         let c_path = std::ffi::CString::new(joined.as_os_str().as_bytes()).ok()?;
-        if crate::sys::openat2(AT_FDCWD, &c_path, libc::O_PATH as u64, 0, libc::RESOLVE_NO_SYMLINKS).is_ok() {
-            return Some(lexically_normal(&joined, Path::new("/")));
+        if let Ok(seen) = crate::sys::openat2(AT_FDCWD, &c_path, libc::O_PATH as u64, 0, libc::RESOLVE_NO_SYMLINKS) {
+            return Some((lexically_normal(&joined, Path::new("/")), Some(seen)));
         }
     }
     // Otherwise walk it as the guest's kernel would.
-    Some(walk(pid, &joined))
+    Some((walk(pid, &joined), None))
 }
 
 /// Most symlinks one resolution follows, as the kernel's limit (then ELOOP).

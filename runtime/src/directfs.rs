@@ -333,9 +333,10 @@ fn decide_open(service: &Service, notif: &Notif, local_devices: &mut LocalDevice
         (_, Some(dirfd)) => Some(crate::openat2::resolve(pid, dirfd, &bytes, &how)?),
     };
     let nofollow = flags & libc::O_NOFOLLOW as u64 != 0 || creates_exclusively(flags);
-    let target = match &resolved {
-        Some(resolved) => resolved.path.clone(),
-        None => crate::confine::resolve_path(pid, dirfd, &bytes, !nofollow).ok_or(libc::ENOENT)?,
+    let (target, seen) = match &resolved {
+        Some(resolved) => (resolved.path.clone(), None),
+        None if nofollow => (crate::confine::resolve_path(pid, dirfd, &bytes, false).ok_or(libc::ENOENT)?, None),
+        None => crate::confine::resolve_seen(pid, dirfd, &bytes).ok_or(libc::ENOENT)?,
     };
     let access = crate::confine::access_from_open_flags(flags);
     let policy = &service.policy;
@@ -361,6 +362,18 @@ fn decide_open(service: &Service, notif: &Notif, local_devices: &mut LocalDevice
     let cloexec = flags & libc::O_CLOEXEC as u64 != 0;
     // With the guest thread's own credentials: after a privilege drop the kernel answers the
     // host's lookup and open exactly as it would the guest's.
+    if domain.is_none() {
+        // The common case: what the path resolution saw on its way cannot block. Opened right
+        // here in one call (see open_at_once), with no second lookup.
+        if let Some(seen) = seen.filter(|seen| file_stat(seen).is_ok_and(|stat| opens_at_once(seen, &stat, local_devices))) {
+            drop(seen);
+            match crate::creds::as_guest(pid, || open_at_once(&grant, &target, flags, mode))? {
+                Ok(Some(file)) => return Ok(Step::Done(Ok(file), cloexec)),
+                Ok(None) => {} // not what was seen, or held by a lease: the careful way below
+                Err(errno) => return Err(errno),
+            }
+        }
+    }
     let attempt = crate::creds::as_guest(pid, || -> Result<Result<OwnedFd, Open>, i32> {
         let found = look_up(&grant, &target, flags, nofollow)?;
         if let Some(resolved) = &resolved {
@@ -490,11 +503,12 @@ impl Found {
         let Found::File { handle, stat } = self else {
             return false; // a create: a new regular file
         };
+        if opens_at_once(handle, stat, local_devices) {
+            return false;
+        }
         let nonblocking = flags & libc::O_NONBLOCK as u64 != 0;
         match file_type(stat) {
-            libc::S_IFREG | libc::S_IFDIR => !on_local_filesystem(handle, stat.st_dev, local_devices),
-            // Memory devices (major 1: null, zero, full, random, urandom, kmsg) open at once.
-            libc::S_IFCHR => libc::major(stat.st_rdev) != 1,
+            libc::S_IFREG | libc::S_IFDIR | libc::S_IFCHR => true,
             // A FIFO opened read-write or non-blocking does not wait; a write-only open finds
             // out without waiting whether it would (Open::perform).
             libc::S_IFIFO => !(nonblocking || flags & libc::O_ACCMODE as u64 != libc::O_RDONLY as u64),
@@ -502,6 +516,42 @@ impl Found {
             libc::S_IFLNK | libc::S_IFSOCK => false,
             _ => true,
         }
+    }
+}
+
+/// Whether a file of this kind opens at once, whatever the flags, `O_NONBLOCK` making no
+/// difference to the open: a regular file or directory on a local filesystem, or a memory
+/// device (major 1: null, zero, full, random, urandom, kmsg).
+fn opens_at_once(handle: &OwnedFd, stat: &libc::stat, local_devices: &mut LocalDevices) -> bool {
+    match file_type(stat) {
+        libc::S_IFREG | libc::S_IFDIR => on_local_filesystem(handle, stat.st_dev, local_devices),
+        libc::S_IFCHR => libc::major(stat.st_rdev) == 1,
+        _ => false,
+    }
+}
+
+/// Opens `target` beneath `grant` for the directfs thread, which must never wait: with
+/// `O_NONBLOCK` added, so that a file swapped in after the resolution saw one that
+/// [`opens_at_once`] (a FIFO, a device) cannot make it wait either (a regular file or
+/// directory opens the same with or without it, bar a lease, which answers EAGAIN); the flag
+/// is then taken off again unless the guest asked for it. `Ok(None)` when what was opened is
+/// not such a file, or a lease holds it: for the careful way, which may hand it to a worker.
+fn open_at_once(grant: &std::path::Path, target: &std::path::Path, flags: u64, mode: u64) -> Result<Option<OwnedFd>, i32> {
+    let nonblocking = flags & libc::O_NONBLOCK as u64 != 0;
+    let file = match crate::broker::open_beneath(grant, target, flags | libc::O_NONBLOCK as u64, mode) {
+        Ok(file) => file,
+        Err(libc::EAGAIN) if !nonblocking => return Ok(None),
+        Err(errno) => return Err(errno),
+    };
+    let stat = file_stat(&file)?;
+    let kind = file_type(&stat);
+    if !(kind == libc::S_IFREG || kind == libc::S_IFDIR || (kind == libc::S_IFCHR && libc::major(stat.st_rdev) == 1)) {
+        return Ok(None);
+    }
+    if nonblocking {
+        Ok(Some(file))
+    } else {
+        blocking_again(file).map(Some)
     }
 }
 
