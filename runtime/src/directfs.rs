@@ -23,7 +23,9 @@
 //! pool's bound (64 waiting calls) a call is queued, never lost and never failed: the guest
 //! thread waits for it, as it would natively. A FIFO opened write-only finds out without
 //! waiting whether a reader is there (a non-blocking open), so a writer that would not block
-//! natively never queues behind readers that wait for it.
+//! natively never queues behind readers that wait for it. A worker whose guest thread stops
+//! waiting (killed, or interrupted by a signal, after which the call comes again) is
+//! interrupted in turn within a second, so a FIFO nobody opens again does not keep it.
 //!
 //! The file finally opened is the one the lookup found: it is reopened through the host's
 //! `O_PATH` fd (`/proc/self/fd/N`), so no rename between the lookup and the open can swap in a
@@ -137,7 +139,70 @@ pub fn start(listener: OwnedFd, policy: Arc<Policy>, trace: Option<TraceSink>) {
         pool: Executor::new(perform_handed_over, None),
         domains: DomainExecutors::new(perform_handed_over),
     });
+    install_interrupt_handler();
+    let reaper = Arc::clone(&service);
+    std::thread::spawn(move || reap(&reaper));
     std::thread::spawn(move || serve(&service));
+}
+
+/// The signal that interrupts a worker thread's wait for a guest thread that no longer waits.
+fn interrupt_signal() -> libc::c_int {
+    libc::SIGRTMIN() + 3
+}
+
+/// Makes [`interrupt_signal`] interrupt a waiting call (EINTR, not restarted) and do nothing
+/// else; only the reaper sends it, to worker threads only.
+fn install_interrupt_handler() {
+    extern "C" fn interrupted(_: libc::c_int) {}
+    // SAFETY: sigaction is plain data; zero is a valid value of it.
+    let mut action: libc::sigaction = unsafe { std::mem::zeroed() };
+    action.sa_sigaction = interrupted as extern "C" fn(libc::c_int) as usize;
+    action.sa_flags = 0; // no SA_RESTART: the wait ends with EINTR
+    // SAFETY: installs a handler that does nothing (async-signal-safe) for a signal nothing
+    // else in the host uses.
+    unsafe { libc::sigaction(interrupt_signal(), &action, std::ptr::null_mut()) };
+}
+
+/// Opens under way on worker threads: the notification each answers and the thread it runs on.
+static UNDER_WAY: Mutex<Vec<(u64, libc::pthread_t)>> = Mutex::new(Vec::new());
+
+/// An entry of [`UNDER_WAY`] for as long as a worker performs one open.
+struct UnderWay(u64);
+
+impl UnderWay {
+    fn begin(id: u64) -> UnderWay {
+        // SAFETY: pthread_self takes nothing and cannot fail.
+        let thread = unsafe { libc::pthread_self() };
+        UNDER_WAY.lock().unwrap_or_else(|e| e.into_inner()).push((id, thread));
+        UnderWay(id)
+    }
+}
+
+impl Drop for UnderWay {
+    fn drop(&mut self) {
+        UNDER_WAY.lock().unwrap_or_else(|e| e.into_inner()).retain(|&(id, _)| id != self.0);
+    }
+}
+
+/// Once a second, interrupts the wait of every worker whose guest thread no longer waits for
+/// it (killed, or interrupted by a signal, after which its call starts again as a new
+/// notification): a FIFO nobody will open again must not hold a pool thread for ever.
+fn reap(service: &Service) {
+    loop {
+        std::thread::sleep(std::time::Duration::from_secs(1));
+        // Held while signalling: a worker leaves UNDER_WAY (taking the lock) before it takes
+        // its next job, so the signal never reaches a job it was not meant for.
+        let under_way = UNDER_WAY.lock().unwrap_or_else(|e| e.into_inner());
+        for &(id, thread) in under_way.iter() {
+            // SAFETY: ID_VALID reads a u64.
+            let gone = unsafe { libc::ioctl(service.listener.as_raw_fd(), IOCTL_NOTIF_ID_VALID, &id as *const u64) } != 0;
+            if gone {
+                // SAFETY: `thread` is a live worker thread: it is in UNDER_WAY, which it leaves
+                // only under the lock held here, and worker threads never exit.
+                unsafe { libc::pthread_kill(thread, interrupt_signal()) };
+            }
+        }
+    }
 }
 
 /// What every thread serving opens shares.
@@ -433,6 +498,7 @@ fn hand_over(service: &Arc<Service>, reply: Reply, open: Open, domain: Option<Ar
 /// would natively), with the guest thread's credentials, and completes the notification.
 fn perform_handed_over(job: Job, readiness: Readiness) {
     let Job { service, open, reply } = job;
+    let _under_way = UnderWay::begin(reply.id);
     let cloexec = open.flags & libc::O_CLOEXEC as u64 != 0;
     let answer = readiness.and_then(|()| {
         let performed = crate::workers::with_credentials(open.credentials.as_ref(), || open.perform(Waiting::Allowed))?;

@@ -7,6 +7,11 @@
  *   fifo_pool many FIFO FILE N N threads wait in an open of FIFO for reading; once all wait,
  *                              the main thread reads FILE, then opens FIFO for writing, which
  *                              unblocks them all.
+ *   fifo_pool abandon FIFO FILE N FIFO2
+ *                              N threads wait in an open of FIFO for reading, and a signal
+ *                              interrupts each (EINTR; nobody ever opens FIFO for writing);
+ *                              then one thread opens FIFO2 for reading and the main thread
+ *                              opens it for writing: both open.
  *
  * "Waits in that open" is read from the thread's /proc/thread-self/syscall (the number of the
  * call it is inside: openat) and its state in /proc/thread-self/stat (S), which it opened
@@ -17,6 +22,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +39,8 @@ static volatile int syscall_fds[MAX_READERS], stat_fds[MAX_READERS];
 static int results[MAX_READERS];
 static char through_fifo[128];
 static int pair_mode; /* thread A reads what C writes */
+static const char *second_fifo; /* read by the last reader in the abandon mode */
+static long readers;
 
 static void read_all(int fd, char *buf, size_t size) {
     size_t got = 0;
@@ -46,7 +54,7 @@ static void *reader(void *arg) {
     int stat_fd = open("/proc/thread-self/stat", O_RDONLY);
     stat_fds[i] = stat_fd;
     syscall_fds[i] = open("/proc/thread-self/syscall", O_RDONLY);
-    int fd = open(fifo, O_RDONLY);
+    int fd = open(i == readers && second_fifo ? second_fifo : fifo, O_RDONLY);
     if (fd < 0) {
         results[i] = errno;
         return NULL;
@@ -113,6 +121,38 @@ static void *writer(void *arg) {
     return NULL;
 }
 
+static void interrupted(int signal) { (void)signal; }
+
+/* N readers of `fifo` interrupted while they wait; then reader N on `second_fifo` and a writer. */
+static int abandon(long n) {
+    struct sigaction action = {.sa_handler = interrupted}; /* no SA_RESTART: EINTR */
+    sigaction(SIGUSR1, &action, NULL);
+    pthread_t threads[MAX_READERS];
+    for (long i = 0; i < n; i++) {
+        pthread_attr_t attr;
+        pthread_attr_init(&attr);
+        pthread_attr_setstacksize(&attr, 64 * 1024);
+        pthread_create(&threads[i], &attr, reader, (void *)i);
+    }
+    for (long i = 0; i < n; i++) wait_until_waiting(i);
+    for (long i = 0; i < n; i++) pthread_kill(threads[i], SIGUSR1);
+    int eintr = 0;
+    for (long i = 0; i < n; i++) {
+        pthread_join(threads[i], NULL);
+        if (results[i] == EINTR) eintr++;
+    }
+    printf("%d of %ld waiting opens interrupted (EINTR)\n", eintr, n);
+    pthread_t last;
+    pthread_create(&last, NULL, reader, (void *)n);
+    wait_until_waiting(n);
+    int w = open(second_fifo, O_WRONLY);
+    printf("second fifo: writer %s\n", w >= 0 ? "opened" : strerror(errno));
+    pthread_join(last, NULL);
+    printf("second fifo: reader %s\n", results[n] ? strerror(results[n]) : "opened");
+    if (w >= 0) close(w);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     if (argc < 4) return 2;
     fifo = argv[2];
@@ -138,7 +178,12 @@ int main(int argc, char **argv) {
         return 0;
     }
     long n = argc > 4 ? atol(argv[4]) : 100;
-    if (n < 1 || n > MAX_READERS) return 2;
+    if (n < 1 || n >= MAX_READERS) return 2;
+    readers = n;
+    if (strcmp(argv[1], "abandon") == 0 && argc > 5) {
+        second_fifo = argv[5];
+        return abandon(n);
+    }
     pthread_t threads[MAX_READERS];
     for (long i = 0; i < n; i++) {
         pthread_attr_t attr;

@@ -28,23 +28,25 @@ fn alarming(out: &Outcome) -> Vec<&str> {
     out.stderr.lines().filter(|l| l.contains("denied") || l.contains("warning") || l.contains("panicked") || l.contains("killed")).collect()
 }
 
-/// A scratch dir with a FIFO and a regular file.
-fn fifo_and_file(test: &str) -> (PathBuf, PathBuf, PathBuf) {
+/// A scratch dir with two FIFOs (`fifo`, `fifo2`) and a regular file.
+fn fifos_and_file(test: &str) -> PathBuf {
     let dir = scratch_dir(test);
-    let fifo = dir.join("fifo");
-    let file = dir.join("regular");
-    assert!(Command::new("mkfifo").arg(&fifo).status().expect("mkfifo").success());
-    std::fs::write(&file, "regular text\n").unwrap();
-    (dir, fifo, file)
+    assert!(Command::new("mkfifo").arg(dir.join("fifo")).arg(dir.join("fifo2")).status().expect("mkfifo").success());
+    std::fs::write(dir.join("regular"), "regular text\n").unwrap();
+    dir
 }
 
-/// Runs `fifo_pool MODE FIFO FILE [N]` natively and under trapbox, and checks each run under
-/// trapbox prints what the native run printed, with nothing alarming in the host's log.
-fn fifo_pool_as_native(test: &str, mode_args: &[&str]) {
+/// Runs `fifo_pool MODE FIFO FILE [N [FIFO2]]` natively and under trapbox, and checks each run
+/// under trapbox prints what the native run printed, with nothing alarming in the host's log.
+fn fifo_pool_as_native(test: &str, mode: &str, count: Option<&str>) {
     let (plain, rewritten) = guest_pair("fifo_pool.c");
-    let (dir, fifo, file) = fifo_and_file(test);
-    let mut args = vec![mode_args[0], utf8(&fifo), utf8(&file)];
-    args.extend(&mode_args[1..]);
+    let dir = fifos_and_file(test);
+    let (fifo, file, fifo2) = (dir.join("fifo"), dir.join("regular"), dir.join("fifo2"));
+    let mut args = vec![mode, utf8(&fifo), utf8(&file)];
+    args.extend(count);
+    if mode == "abandon" {
+        args.push(utf8(&fifo2));
+    }
     let native = run(Command::new(&plain).args(&args));
     assert_eq!(native.status, 0, "{native:?}");
     // The guest reads its own threads' /proc files to see them wait in their open.
@@ -61,7 +63,7 @@ fn fifo_pool_as_native(test: &str, mode_args: &[&str]) {
 /// host that served opens on one thread, B's open would wait behind A's for ever.
 #[test]
 fn a_blocking_fifo_open_holds_up_no_other_thread_or_process() {
-    fifo_pool_as_native("host_work_fifo_pair", &["pair"]);
+    fifo_pool_as_native("host_work_fifo_pair", "pair", None);
 }
 
 /// 100 threads wait in FIFO opens at once — more than the host's pool has threads, so some
@@ -69,7 +71,16 @@ fn a_blocking_fifo_open_holds_up_no_other_thread_or_process() {
 /// the one writer then releases them all (its open, finding readers, waits for no thread).
 #[test]
 fn a_hundred_blocked_fifo_opens_stop_no_regular_open() {
-    fifo_pool_as_native("host_work_fifo_many", &["many", "100"]);
+    fifo_pool_as_native("host_work_fifo_many", "many", Some("100"));
+}
+
+/// 70 threads wait in FIFO opens nobody will answer — more than the pool has threads — and a
+/// signal interrupts each (EINTR, natively too). The host's threads that waited for them are
+/// interrupted in turn, so a later FIFO open and its writer are served; with those threads
+/// still waiting, both would queue for ever.
+#[test]
+fn host_threads_waiting_for_abandoned_opens_are_released() {
+    fifo_pool_as_native("host_work_fifo_abandon", "abandon", Some("70"));
 }
 
 /// dir/x ("outside"), dir/inner/x ("inside"), dir/inner/link -> x, dir/inner/sub/.
