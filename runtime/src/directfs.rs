@@ -305,7 +305,8 @@ enum Answer {
 
 /// What the directfs thread made of a notification.
 enum Step {
-    /// Answered (opened, or refused) right here.
+    /// Answered right here: the file to install (close-on-exec in the guest when the bool
+    /// says so), or the errno.
     Done(Result<OwnedFd, i32>, bool),
     /// To be opened on a worker thread: of the pool, or of this Landlock domain.
     HandOver(Open, Option<Arc<Domain>>),
@@ -392,10 +393,11 @@ fn decide_open(service: &Service, notif: &Notif, local_devices: &mut LocalDevice
         return Err(libc::ENOENT);
     }
     // Under resolve flags the kernel resolves the path first, from the guest's own starting
-    // point; what it found is what the grants are checked against and what is opened.
+    // point and with its credentials; what it found is what the grants are checked against
+    // and what is opened.
     let resolved = match (how.resolve, dirfd) {
         (0, _) | (_, None) => None,
-        (_, Some(dirfd)) => Some(crate::openat2::resolve(pid, dirfd, &bytes, &how)?),
+        (_, Some(dirfd)) => Some(crate::creds::as_guest(pid, || crate::openat2::resolve(pid, dirfd, &bytes, &how))??),
     };
     let nofollow = flags & libc::O_NOFOLLOW as u64 != 0 || creates_exclusively(flags);
     let (target, seen) = match &resolved {
@@ -425,13 +427,13 @@ fn decide_open(service: &Service, notif: &Notif, local_devices: &mut LocalDevice
     let mode = if creates(flags) { crate::broker::created_mode(pid, how.mode, &target) } else { how.mode };
     let domain = crate::guest_landlock::domain_of(pid);
     let cloexec = flags & libc::O_CLOEXEC as u64 != 0;
-    // With the guest thread's own credentials: after a privilege drop the kernel answers the
-    // host's lookup and open exactly as it would the guest's.
+    // Every open and lookup below runs with the guest thread's own credentials: after a
+    // privilege drop the kernel answers the host exactly as it would the guest.
     if domain.is_none() {
         // The common case: what the path resolution saw on its way cannot block. Opened right
         // here in one call (see open_at_once), with no second lookup.
         if let Some(seen) = seen.filter(|seen| file_stat(seen).is_ok_and(|stat| opens_at_once(seen, &stat, local_devices))) {
-            drop(seen);
+            drop(seen); // only looked at: it was not opened beneath the grant
             match crate::creds::as_guest(pid, || open_at_once(&grant, &target, flags, mode))? {
                 Ok(Some(file)) => return Ok(Step::Done(Ok(file), cloexec)),
                 Ok(None) => {} // not what was seen, or held by a lease: the careful way below

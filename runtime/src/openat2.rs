@@ -105,6 +105,9 @@ pub fn resolve(pid: Pid, dirfd: u64, path: &[u8], how: &OpenHow) -> Result<Resol
                 Some(slash) => (&path[..slash], &path[slash + 1..]),
                 None => (&b"."[..], &path[..]),
             };
+            if matches!(name, b"" | b"." | b"..") {
+                return Err(libc::ENOENT); // a directory's name: nothing to create there
+            }
             let directory = lookup(parent, libc::O_DIRECTORY as u64)?;
             Ok(Resolved { path: host_path(&directory)?.join(OsStr::from_bytes(name)), file: None })
         }
