@@ -219,7 +219,7 @@ struct Service {
 /// An open handed to a worker thread.
 struct Job {
     service: Arc<Service>,
-    open: Open,
+    open: Box<Open>,
     reply: Reply,
 }
 
@@ -309,7 +309,7 @@ enum Step {
     /// says so), or the errno.
     Done(Result<OwnedFd, i32>, bool),
     /// To be opened on a worker thread: of the pool, or of this Landlock domain.
-    HandOver(Open, Option<Arc<Domain>>),
+    HandOver(Box<Open>, Option<Arc<Domain>>),
 }
 
 /// An open decided and looked up, ready to perform.
@@ -469,14 +469,14 @@ fn decide_open(service: &Service, notif: &Notif, local_devices: &mut LocalDevice
             if crate::creds::marked(pid) {
                 open.credentials = Some(crate::creds::as_guest(pid, crate::sys::thread_credentials)?);
             }
-            Ok(Step::HandOver(open, domain))
+            Ok(Step::HandOver(Box::new(open), domain))
         }
         Ok(Err(errno)) | Err(errno) => Err(errno),
     }
 }
 
 /// Gives `open` to a worker thread: of `domain`'s executor, or of the pool.
-fn hand_over(service: &Arc<Service>, reply: Reply, open: Open, domain: Option<Arc<Domain>>) {
+fn hand_over(service: &Arc<Service>, reply: Reply, open: Box<Open>, domain: Option<Arc<Domain>>) {
     let executor = match &domain {
         None => Some(Arc::clone(&service.pool)),
         Some(domain) => service.domains.for_domain(domain),
