@@ -68,11 +68,26 @@ impl Domain {
 }
 
 /// The domain of each guest thread that has one (see the module doc).
-static DOMAINS: Mutex<Option<HashMap<Pid, Arc<Domain>>>> = Mutex::new(None);
+struct Domains {
+    of_thread: HashMap<Pid, Arc<Domain>>,
+    /// The number of records at which those of threads that have exited are dropped (the
+    /// debugger tells this module of new threads, not of exits): so the records stay within
+    /// twice the live threads.
+    prune_at: usize,
+}
+
+static DOMAINS: Mutex<Option<Domains>> = Mutex::new(None);
 
 fn with_domains<R>(action: impl FnOnce(&mut HashMap<Pid, Arc<Domain>>) -> R) -> R {
     let mut domains = DOMAINS.lock().unwrap_or_else(|e| e.into_inner());
-    action(domains.get_or_insert_with(HashMap::new))
+    let domains = domains.get_or_insert_with(|| Domains { of_thread: HashMap::new(), prune_at: 1024 });
+    let result = action(&mut domains.of_thread);
+    if domains.of_thread.len() > domains.prune_at {
+        // A thread id is reused only for a new thread, whose record inherit() sets anew.
+        domains.of_thread.retain(|tid, _| std::path::Path::new(&format!("/proc/{tid}")).exists());
+        domains.prune_at = (2 * domains.of_thread.len()).max(1024);
+    }
+    result
 }
 
 /// The Landlock domain guest thread `tid` restricted itself with (or inherited), if any.
