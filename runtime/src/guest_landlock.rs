@@ -18,7 +18,11 @@
 //!
 //! Not followed: an `execve` by a thread other than its process's leader (the exec'ing thread
 //! takes the leader's id, and the debugger reports no hook for that), where the record of the
-//! old leader stays in force.
+//! old leader stays in force; and the calls the broker performs (mkdir, unlink, rename…),
+//! which still run outside the guest's domain. The ruleset is taken by its fd number before
+//! the call runs, so another thread could `dup2` a different ruleset onto that number in
+//! between; only a thread that is not itself under the domain could, and it can open what it
+//! likes anyway.
 
 use std::collections::HashMap;
 use std::os::fd::{AsRawFd, OwnedFd};
