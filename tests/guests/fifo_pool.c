@@ -121,13 +121,8 @@ static void *writer(void *arg) {
     return NULL;
 }
 
-static void interrupted(int signal) { (void)signal; }
-
-/* N readers of `fifo` interrupted while they wait; then reader N on `second_fifo` and a writer. */
-static int abandon(long n) {
-    struct sigaction action = {.sa_handler = interrupted}; /* no SA_RESTART: EINTR */
-    sigaction(SIGUSR1, &action, NULL);
-    pthread_t threads[MAX_READERS];
+/* Starts readers 0..n-1 (small stacks: there may be hundreds) and returns once all wait. */
+static void start_waiting_readers(pthread_t *threads, long n) {
     for (long i = 0; i < n; i++) {
         pthread_attr_t attr;
         pthread_attr_init(&attr);
@@ -135,6 +130,16 @@ static int abandon(long n) {
         pthread_create(&threads[i], &attr, reader, (void *)i);
     }
     for (long i = 0; i < n; i++) wait_until_waiting(i);
+}
+
+static void interrupted(int signal) { (void)signal; }
+
+/* N readers of `fifo` interrupted while they wait; then reader N on `second_fifo` and a writer. */
+static int abandon(long n) {
+    struct sigaction action = {.sa_handler = interrupted}; /* no SA_RESTART: EINTR */
+    sigaction(SIGUSR1, &action, NULL);
+    pthread_t threads[MAX_READERS];
+    start_waiting_readers(threads, n);
     for (long i = 0; i < n; i++) pthread_kill(threads[i], SIGUSR1);
     int eintr = 0;
     for (long i = 0; i < n; i++) {
@@ -185,13 +190,7 @@ int main(int argc, char **argv) {
         return abandon(n);
     }
     pthread_t threads[MAX_READERS];
-    for (long i = 0; i < n; i++) {
-        pthread_attr_t attr;
-        pthread_attr_init(&attr);
-        pthread_attr_setstacksize(&attr, 64 * 1024);
-        pthread_create(&threads[i], &attr, reader, (void *)i);
-    }
-    for (long i = 0; i < n; i++) wait_until_waiting(i);
+    start_waiting_readers(threads, n);
     printf("%ld readers wait\n", n);
     print_file("main thread");
     int w = open(fifo, O_WRONLY);
