@@ -44,6 +44,10 @@ enum Need {
     /// Metadata of the path (stat, access, readlink…): read access; outside every grant the
     /// path is reported as absent, so its existence does not leak.
     Metadata,
+    /// A watch (inotify_add_watch): read access to the watched path itself. More than a look:
+    /// a watch on a directory reports the names and opens of everything in it, so the
+    /// directories leading to a grant, which may be looked at, may not be watched.
+    Watch,
 }
 
 /// A path argument: the index of its `dirfd` argument (if any) and of the path pointer.
@@ -67,9 +71,8 @@ fn path_args(number: u64) -> Option<(&'static [PathArg], Need)> {
         nr::SYMLINK => (&[(None, 1)], W),
         nr::SYMLINKAT => (&[(Some(1), 2)], W),
         nr::STAT | nr::LSTAT | nr::ACCESS | nr::READLINK | nr::STATFS | nr::CHDIR | nr::GETXATTR | nr::LGETXATTR
-        | nr::LISTXATTR | nr::LLISTXATTR | nr::INOTIFY_ADD_WATCH => {
-            (if number == nr::INOTIFY_ADD_WATCH { &[(None, 1)] } else { &[(None, 0)] }, Need::Metadata)
-        }
+        | nr::LISTXATTR | nr::LLISTXATTR => (&[(None, 0)], Need::Metadata),
+        nr::INOTIFY_ADD_WATCH => (&[(None, 1)], Need::Watch),
         nr::NEWFSTATAT | nr::STATX | nr::FACCESSAT | nr::FACCESSAT2 | nr::READLINKAT | nr::GETXATTRAT | nr::LISTXATTRAT
         | nr::FILE_GETATTR => (&[(Some(0), 1)], Need::Metadata),
         nr::SETXATTRAT | nr::REMOVEXATTRAT | nr::FILE_SETATTR => (&[(Some(0), 1)], W),
@@ -135,6 +138,14 @@ pub fn access_from_open_flags(flags: u64) -> u64 {
 /// A last component that does not exist yet (a file being created) is kept as written.
 /// `None` when the base cannot be known (the kernel and Landlock then decide alone).
 pub fn resolve(pid: Pid, dirfd: Option<u64>, path: &[u8]) -> Option<PathBuf> {
+    resolve_seen(pid, dirfd, path).map(|(path, _)| path)
+}
+
+/// [`resolve`], and in the common case (a path the kernel walks without meeting a symlink or
+/// `..`) the host's `O_PATH` fd of the file it found on the way, free to look at: what kind of
+/// file it is (directfs decides from it whether an open may block). Only to look at — the fd
+/// was not opened beneath any grant.
+pub fn resolve_seen(pid: Pid, dirfd: Option<u64>, path: &[u8]) -> Option<(PathBuf, Option<std::os::fd::OwnedFd>)> {
     use std::os::unix::ffi::OsStrExt;
     let path = Path::new(std::ffi::OsStr::from_bytes(path));
     let joined = if path.is_absolute() {
@@ -158,12 +169,12 @@ pub fn resolve(pid: Pid, dirfd: Option<u64>, path: &[u8]) -> Option<PathBuf> {
     // a symlink is its own resolution (`.` and repeated slashes aside).
     if !joined.components().any(|c| c == std::path::Component::ParentDir) {
         let c_path = std::ffi::CString::new(joined.as_os_str().as_bytes()).ok()?;
-        if crate::sys::openat2(AT_FDCWD, &c_path, libc::O_PATH as u64, 0, libc::RESOLVE_NO_SYMLINKS).is_ok() {
-            return Some(lexically_normal(&joined, Path::new("/")));
+        if let Ok(seen) = crate::sys::openat2(AT_FDCWD, &c_path, libc::O_PATH as u64, 0, libc::RESOLVE_NO_SYMLINKS) {
+            return Some((lexically_normal(&joined, Path::new("/")), Some(seen)));
         }
     }
     // Otherwise walk it as the guest's kernel would.
-    Some(walk(pid, &joined))
+    Some((walk(pid, &joined), None))
 }
 
 /// Most symlinks one resolution follows, as the kernel's limit (then ELOOP).
@@ -293,7 +304,7 @@ pub fn check(policy: &Policy, pid: Pid, number: u64, args: &[u64; 6]) -> Option<
     let (paths, need) = path_args(number)?;
     let access = match need {
         Need::Fixed(access) => access,
-        Need::Metadata => ACCESS_READ,
+        Need::Metadata | Need::Watch => ACCESS_READ,
     };
     for &(dirfd_index, path_index) in paths {
         // Linux 6.11+ takes a NULL path with AT_EMPTY_PATH as the empty one.
@@ -356,10 +367,20 @@ pub fn check(policy: &Policy, pid: Pid, number: u64, args: &[u64; 6]) -> Option<
         }
         // The directories on the way to a grant may be looked at (not listed): programs stat
         // their way down to what they were given, and the user named those paths.
-        if matches!(need, Need::Metadata) && policy.grants.iter().any(|g| g.path.starts_with(&path)) {
+        let leads_to_a_grant = policy.grants.iter().any(|g| g.path.starts_with(&path));
+        if matches!(need, Need::Metadata) && leads_to_a_grant {
             continue;
         }
-        return Some(denial_for(policy, &path, access, matches!(need, Need::Metadata)));
+        if matches!(need, Need::Watch) && leads_to_a_grant {
+            return Some(Denial {
+                errno: trapbox_abi::errno::EACCES,
+                reason: format!(
+                    "a watch on {} would report the names and opens of files outside the allowed paths; only a path inside a read grant may be watched",
+                    crate::log::path(&path)
+                ),
+            });
+        }
+        return Some(denial_for(policy, &path, access, matches!(need, Need::Metadata | Need::Watch)));
     }
     None
 }
@@ -446,6 +467,9 @@ pub fn rule(number: u64, args: &[u64; 6]) -> Rule {
         | nr::LANDLOCK_RESTRICT_SELF | nr::LSM_GET_SELF_ATTR | nr::LSM_LIST_MODULES | nr::GET_THREAD_AREA
         | nr::SET_THREAD_AREA | nr::MBIND | nr::SET_MEMPOLICY | nr::GET_MEMPOLICY | nr::SET_MEMPOLICY_HOME_NODE
         | nr::REMAP_FILE_PAGES | nr::CACHESTAT | nr::MEMFD_SECRET => Rule::Allow,
+        // Decided and performed by directfs, whose filter every openat2 meets (the open_how
+        // lives in guest memory, which only the host's own copy may be judged on).
+        nr::OPENAT2 => Rule::Allow,
         nr::PRCTL => allowed_or_denied(requests::prctl(args)),
         nr::IOCTL => match requests::ioctl_by_code(args) {
             Some(verdict) => allowed_or_denied(verdict),
@@ -514,6 +538,33 @@ mod tests {
         let _ = child.kill();
         let _ = child.wait();
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// A directory above a grant may be looked at, not watched; inside a read grant it may be.
+    #[test]
+    fn watches_need_a_read_grant() {
+        use crate::policy::Origin;
+        let mut policy = Policy::default();
+        policy.allow(Path::new("/usr/share"), Path::new("/"), ACCESS_READ, Origin::CommandLine).unwrap();
+        let watch = |path: &'static std::ffi::CStr| {
+            let args = [0, path.as_ptr() as u64, libc::IN_CREATE as u64, 0, 0, 0];
+            check(&policy, crate::sys::own_pid(), nr::INOTIFY_ADD_WATCH, &args)
+        };
+        let above = watch(c"/usr").expect("a watch above the grant is refused");
+        assert_eq!(above.errno, trapbox_abi::errno::EACCES);
+        assert!(above.reason.contains("watch on /usr"), "{}", above.reason);
+        assert!(watch(c"/usr/share/doc").is_none(), "inside the grant");
+        assert_eq!(watch(c"/etc").map(|d| d.errno), Some(trapbox_abi::errno::ENOENT), "outside every grant: absent");
+        let stat = [c"/usr".as_ptr() as u64, 0, 0, 0, 0, 0];
+        assert!(check(&policy, crate::sys::own_pid(), nr::STAT, &stat).is_none(), "a look is still allowed");
+    }
+
+    /// fanotify is never served: no rule allows its marks, and the table refuses its init.
+    #[test]
+    fn fanotify_is_refused() {
+        assert!(matches!(rule(nr::FANOTIFY_MARK, &[0; 6]), Rule::Deny(..)));
+        let init = crate::syscalls::entry(nr::FANOTIFY_INIT).expect("in the table");
+        assert!(matches!(init.disposition, crate::syscalls::Disposition::Refuse(_)));
     }
 
     #[test]

@@ -520,6 +520,14 @@ impl Debugger {
                 crate::creds::mark(self.threads.iter().filter(|(_, t)| t.tgid == tgid).map(|(&t, _)| t));
                 None
             }
+            Rule::Allow if number == nr::LANDLOCK_RESTRICT_SELF => {
+                // From now on the host performs this thread's opens under the Landlock domain
+                // it is about to enter (see crate::guest_landlock).
+                let tgid = self.tgid(tid);
+                let threads = self.threads.iter().filter(|(_, t)| t.tgid == tgid).map(|(&t, _)| t);
+                crate::guest_landlock::on_restrict_self(tid, tgid, threads, args);
+                None
+            }
             Rule::Allow => None,
             Rule::Path if crate::broker::handles(number, args) => {
                 match crate::creds::as_guest(tid, || crate::broker::perform(policy, tid, number, args)).unwrap_or_else(|e| Err((e, String::new()))) {
@@ -777,6 +785,7 @@ impl Debugger {
         if crate::creds::marked(parent) {
             crate::creds::mark([child]); // credentials are inherited
         }
+        crate::guest_landlock::inherit(parent, child); // and so is a Landlock domain
         let mut thread = Thread::new(child_tgid);
         thread.unstarted = Some(start_at);
         self.threads.insert(child, thread);

@@ -9,16 +9,49 @@
 //! in the guest with `SECCOMP_IOCTL_NOTIF_ADDFD` (`SEND`: the fd is the call's result,
 //! atomically). The guest's own call never runs, so nothing it changes in its memory after the
 //! check matters; later `read`, `write` and `mmap` on the fd run natively.
+//!
+//! **No guest thread waits for another.** An open can block: a FIFO waits for its other end, a
+//! device for its driver, a file on a remote filesystem for the network. So the directfs
+//! thread receives every notification and decides it, then first opens the target `O_PATH`
+//! beneath the grant (a lookup, which opens nothing) and looks at what it found: a regular
+//! file or a directory on a local filesystem, a memory device (`/dev/null`, `/dev/zero`,
+//! `/dev/urandom`…), a FIFO opened read-write or non-blocking, or a new file being created
+//! cannot block, and is opened right there, with no thread hop — the common case. Anything
+//! else (a FIFO waiting for its partner, other devices, files of a filesystem not known to be
+//! local) is handed to a bounded pool of host threads ([`crate::workers`]), where it may wait
+//! as long as it would natively while the directfs thread serves the next call. Past the
+//! pool's bound (64 waiting calls) a call is queued, never lost and never failed: the guest
+//! thread waits for it, as it would natively. A FIFO opened write-only finds out without
+//! waiting whether a reader is there (a non-blocking open), so a writer that would not block
+//! natively never queues behind readers that wait for it. A worker whose guest thread stops
+//! waiting (killed, or interrupted by a signal, after which the call comes again) is
+//! interrupted in turn within a second, so a FIFO nobody opens again does not keep it.
+//!
+//! The file finally opened is the one the lookup found: it is reopened through the host's
+//! `O_PATH` fd (`/proc/self/fd/N`), so no rename between the lookup and the open can swap in a
+//! FIFO that would block the directfs thread, or a file outside the grant.
+//!
+//! **As the guest would.** Every open runs with the guest thread's credentials
+//! ([`crate::creds`]); `openat2`'s `struct open_how` and `RESOLVE_*` flags are judged by the
+//! kernel on the host's copy ([`crate::openat2`]); and a guest thread that restricted itself
+//! with Landlock has its opens performed on a host thread that entered the same Landlock
+//! domain ([`crate::guest_landlock`]), so the kernel refuses it what it would refuse the guest.
 
+use std::collections::HashMap;
 use std::os::fd::{AsRawFd, OwnedFd};
-use std::sync::Arc;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 
-use trapbox_abi::errno::{EACCES, EFAULT, EINVAL, ENAMETOOLONG};
+use trapbox_abi::errno::{EACCES, EFAULT, ENAMETOOLONG};
 use trapbox_abi::linux::nr;
 
+use crate::creds::Credentials;
+use crate::guest_landlock::Domain;
+use crate::openat2::{FileId, OpenHow};
 use crate::policy::Policy;
 use crate::trace::{Handling, Route, TraceSink};
 use crate::seccomp::{SockFilter, AUDIT_ARCH_X86_64};
+use crate::workers::{DomainExecutors, Executor, Readiness};
 
 const SECCOMP_RET_USER_NOTIF: u32 = 0x7fc0_0000;
 const SECCOMP_RET_ALLOW: u32 = 0x7fff_0000;
@@ -99,36 +132,167 @@ pub fn start(listener: OwnedFd, policy: Arc<Policy>, trace: Option<TraceSink>) {
     // Created files get exactly the mode the guest asked for, filtered by the guest's umask.
     // SAFETY: umask takes an integer.
     unsafe { libc::umask(0) };
-    std::thread::spawn(move || serve(listener, policy, trace));
+    let service = Arc::new(Service {
+        listener,
+        policy,
+        trace: trace.map(Mutex::new),
+        pool: Executor::new(perform_handed_over, None),
+        domains: DomainExecutors::new(perform_handed_over),
+    });
+    install_interrupt_handler();
+    let reaper = Arc::clone(&service);
+    std::thread::spawn(move || reap(&reaper));
+    std::thread::spawn(move || serve(&service));
 }
 
-fn serve(listener: OwnedFd, policy: Arc<Policy>, mut trace: Option<TraceSink>) {
+/// The signal that interrupts a worker thread's wait for a guest thread that no longer waits.
+fn interrupt_signal() -> libc::c_int {
+    libc::SIGRTMIN() + 3
+}
+
+/// Makes [`interrupt_signal`] interrupt a waiting call (EINTR, not restarted) and do nothing
+/// else; only the reaper sends it, to worker threads only.
+fn install_interrupt_handler() {
+    extern "C" fn interrupted(_: libc::c_int) {}
+    // SAFETY: sigaction is plain data; zero is a valid value of it.
+    let mut action: libc::sigaction = unsafe { std::mem::zeroed() };
+    action.sa_sigaction = interrupted as extern "C" fn(libc::c_int) as usize;
+    action.sa_flags = 0; // no SA_RESTART: the wait ends with EINTR
+    // SAFETY: installs a handler that does nothing (async-signal-safe) for a signal nothing
+    // else in the host uses.
+    unsafe { libc::sigaction(interrupt_signal(), &action, std::ptr::null_mut()) };
+}
+
+/// Opens under way on worker threads: the notification each answers and the thread it runs on.
+static UNDER_WAY: Mutex<Vec<(u64, libc::pthread_t)>> = Mutex::new(Vec::new());
+
+/// An entry of [`UNDER_WAY`] for as long as a worker performs one open.
+struct UnderWay(u64);
+
+impl UnderWay {
+    fn begin(id: u64) -> UnderWay {
+        // SAFETY: pthread_self takes nothing and cannot fail.
+        let thread = unsafe { libc::pthread_self() };
+        UNDER_WAY.lock().unwrap_or_else(|e| e.into_inner()).push((id, thread));
+        UnderWay(id)
+    }
+}
+
+impl Drop for UnderWay {
+    fn drop(&mut self) {
+        UNDER_WAY.lock().unwrap_or_else(|e| e.into_inner()).retain(|&(id, _)| id != self.0);
+    }
+}
+
+/// Once a second, interrupts the wait of every worker whose guest thread no longer waits for
+/// it (killed, or interrupted by a signal, after which its call starts again as a new
+/// notification): a FIFO nobody will open again must not hold a pool thread for ever.
+fn reap(service: &Service) {
+    loop {
+        std::thread::sleep(std::time::Duration::from_secs(1));
+        // Held while signalling: a worker leaves UNDER_WAY (taking the lock) before it takes
+        // its next job, so the signal never reaches a job it was not meant for.
+        let under_way = UNDER_WAY.lock().unwrap_or_else(|e| e.into_inner());
+        for &(id, thread) in under_way.iter() {
+            // SAFETY: ID_VALID reads a u64.
+            let gone = unsafe { libc::ioctl(service.listener.as_raw_fd(), IOCTL_NOTIF_ID_VALID, &id as *const u64) } != 0;
+            if gone {
+                // SAFETY: `thread` is a live worker thread: it is in UNDER_WAY, which it leaves
+                // only under the lock held here, and worker threads never exit.
+                unsafe { libc::pthread_kill(thread, interrupt_signal()) };
+            }
+        }
+    }
+}
+
+/// What every thread serving opens shares.
+struct Service {
+    listener: OwnedFd,
+    policy: Arc<Policy>,
+    trace: Option<Mutex<TraceSink>>,
+    /// Opens that may block.
+    pool: Arc<Executor<Job>>,
+    /// Opens of guest threads under a Landlock domain of their own.
+    domains: DomainExecutors<Job>,
+}
+
+/// An open handed to a worker thread.
+struct Job {
+    service: Arc<Service>,
+    open: Box<Open>,
+    reply: Reply,
+}
+
+/// Whether devices (by `st_dev`) hold a filesystem where a lookup or open never waits for
+/// anything but the local machine; filled as devices are met.
+type LocalDevices = HashMap<u64, bool>;
+
+fn serve(service: &Arc<Service>) {
+    let mut local_devices = LocalDevices::new();
     loop {
         let mut notif = Notif::default();
         // SAFETY: RECV fills a seccomp_notif of exactly this layout.
-        if unsafe { libc::ioctl(listener.as_raw_fd(), IOCTL_NOTIF_RECV, &mut notif as *mut Notif) } != 0 {
+        if unsafe { libc::ioctl(service.listener.as_raw_fd(), IOCTL_NOTIF_RECV, &mut notif as *mut Notif) } != 0 {
             match std::io::Error::last_os_error().raw_os_error() {
                 Some(libc::EINTR) | Some(libc::ENOENT) => continue, // the caller died meanwhile
                 _ => return,                                         // no guest process is left
             }
         }
         // Described before deciding: once the fd is installed the guest runs on and may be gone.
-        let call = trace.is_some().then(|| crate::trace::format_call(notif.pid as i32, notif.data.nr as u64, &notif.data.args));
-        let answer = decide(&listener, &policy, &notif);
-        if let (Some(sink), Some(call)) = (trace.as_mut(), call) {
+        let call = service.trace.is_some().then(|| crate::trace::format_call(notif.pid as i32, notif.data.nr as u64, &notif.data.args));
+        let reply = Reply { id: notif.id, pid: notif.pid as i32, call };
+        match decide(service, &notif, &mut local_devices) {
+            Step::Done(answer, cloexec) => service.finish(&reply, answer, cloexec),
+            Step::HandOver(open, domain) => hand_over(service, reply, open, domain),
+        }
+    }
+}
+
+/// Where the answer to one notification goes.
+struct Reply {
+    id: u64,
+    pid: i32,
+    /// The call as a trace line shows it, when tracing.
+    call: Option<String>,
+}
+
+impl Service {
+    /// Completes the notification: the file installed as the call's result, or the errno.
+    fn finish(&self, reply: &Reply, answer: Result<OwnedFd, i32>, cloexec: bool) {
+        let answer = match answer {
+            Ok(file) => self.install(reply.id, &file, cloexec),
+            Err(errno) => Answer::Fail(errno),
+        };
+        if let (Some(sink), Some(call)) = (self.trace.as_ref(), reply.call.as_deref()) {
             let (result, handling) = match answer {
                 Answer::Installed(fd) => (fd.to_string(), Handling::Executed),
                 Answer::Fail(errno) => (crate::trace::format_result(trapbox_abi::errno::encode_error(errno)), Handling::Refused),
             };
-            sink.line(notif.pid as i32, &call, &result, crate::trace::tag(Route::Directfs, handling));
+            sink.lock().unwrap_or_else(|e| e.into_inner()).line(reply.pid, call, &result, crate::trace::tag(Route::Directfs, handling));
         }
-        let (val, error, flags) = match answer {
-            Answer::Installed(_) => continue, // ADDFD with SEND already completed the call
-            Answer::Fail(errno) => (0, -errno, 0),
+        if let Answer::Fail(errno) = answer {
+            let resp = NotifResp { id: reply.id, val: 0, error: -errno, flags: 0 };
+            // SAFETY: SEND reads a seccomp_notif_resp of exactly this layout. (It fails only
+            // when the guest thread is gone, which leaves nothing to answer.)
+            unsafe { libc::ioctl(self.listener.as_raw_fd(), IOCTL_NOTIF_SEND, &resp as *const NotifResp) };
+        }
+    }
+
+    /// Installs `file` in the guest as the result of notification `id` (ADDFD with SEND).
+    fn install(&self, id: u64, file: &OwnedFd, cloexec: bool) -> Answer {
+        let addfd = NotifAddfd {
+            id,
+            flags: ADDFD_FLAG_SEND,
+            srcfd: file.as_raw_fd() as u32,
+            newfd: 0,
+            newfd_flags: if cloexec { libc::O_CLOEXEC as u32 } else { 0 },
         };
-        let resp = NotifResp { id: notif.id, val, error, flags };
-        // SAFETY: SEND reads a seccomp_notif_resp of exactly this layout.
-        unsafe { libc::ioctl(listener.as_raw_fd(), IOCTL_NOTIF_SEND, &resp as *const NotifResp) };
+        // SAFETY: ADDFD reads a seccomp_notif_addfd of exactly this layout; `file` is open.
+        let remote = unsafe { libc::ioctl(self.listener.as_raw_fd(), IOCTL_NOTIF_ADDFD, &addfd as *const NotifAddfd) };
+        if remote < 0 {
+            return Answer::Fail(std::io::Error::last_os_error().raw_os_error().unwrap_or(EACCES));
+        }
+        Answer::Installed(i64::from(remote))
     }
 }
 
@@ -139,56 +303,115 @@ enum Answer {
     Fail(i32),
 }
 
-/// What one open asks for: path argument, dirfd argument, flags and mode.
-fn request(notif: &Notif, pid: i32) -> Result<(u64, Option<u64>, u64, u64), i32> {
+/// What the directfs thread made of a notification.
+enum Step {
+    /// Answered right here: the file to install (close-on-exec in the guest when the bool
+    /// says so), or the errno.
+    Done(Result<OwnedFd, i32>, bool),
+    /// To be opened on a worker thread: of the pool, or of this Landlock domain.
+    HandOver(Box<Open>, Option<Arc<Domain>>),
+}
+
+/// An open decided and looked up, ready to perform.
+struct Open {
+    grant: PathBuf,
+    target: PathBuf,
+    flags: u64,
+    mode: u64,
+    found: Found,
+    /// The guest thread's credentials when they may differ from the host's (a worker thread
+    /// cannot read them itself once it is under the guest's Landlock domain).
+    credentials: Option<Credentials>,
+}
+
+/// What the lookup beneath the grant found at the target.
+enum Found {
+    /// The file, as the host's `O_PATH` fd, and what it is.
+    File { handle: OwnedFd, stat: libc::stat },
+    /// Nothing yet: the open creates it.
+    Missing,
+}
+
+/// Why an open was not performed.
+enum Failure {
+    /// The kernel's (or the host's) errno for the guest.
+    Errno(i32),
+    /// It would wait: for a worker thread.
+    WouldBlock,
+}
+
+impl From<i32> for Failure {
+    fn from(errno: i32) -> Failure {
+        Failure::Errno(errno)
+    }
+}
+
+/// Whether the open may wait (the directfs thread must not), or must not.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Waiting {
+    Allowed,
+    Refused,
+}
+
+/// What one open asks for: path argument, dirfd argument and `open_how` (flags and mode,
+/// and for openat2 its resolve flags). Flags and mode are an `int` and a `umode_t` to the
+/// kernel for open, openat and creat.
+fn request(notif: &Notif, pid: i32) -> Result<(u64, Option<u64>, OpenHow), i32> {
     let a = &notif.data.args;
+    let word = |i: usize| u64::from(crate::requests::uint_arg(a, i));
+    let how = |flags: u64, mode: u64| OpenHow { flags, mode, resolve: 0 };
     Ok(match notif.data.nr as u64 {
-        nr::OPEN => (a[0], None, a[1], a[2]),
-        nr::CREAT => (a[0], None, (libc::O_CREAT | libc::O_WRONLY | libc::O_TRUNC) as u64, a[1]),
-        nr::OPENAT => (a[1], Some(a[0]), a[2], a[3]),
-        _ => {
-            // openat2: flags, mode and resolve come in a struct; the guest's own resolve
-            // restrictions only narrow what the host allows, so they are honoured too.
-            if a[3] < 24 {
-                return Err(EINVAL);
-            }
-            let how = crate::sys::read_guest_bytes(pid, a[2], 24).ok_or(EFAULT)?;
-            let word = |i: usize| u64::from_le_bytes(how[i * 8..i * 8 + 8].try_into().expect("8 bytes"));
-            (a[1], Some(a[0]), word(0), word(1))
-        }
+        nr::OPEN => (a[0], None, how(word(1), word(2))),
+        nr::CREAT => (a[0], None, how((libc::O_CREAT | libc::O_WRONLY | libc::O_TRUNC) as u64, word(1))),
+        nr::OPENAT => (a[1], Some(a[0]), how(word(2), word(3))),
+        // openat2: the kernel judges the struct first, before it reads the path.
+        _ => (a[1], Some(a[0]), crate::openat2::read_open_how(pid, a[2], a[3])?),
     })
 }
 
-fn decide(listener: &OwnedFd, policy: &Policy, notif: &Notif) -> Answer {
+fn decide(service: &Service, notif: &Notif, local_devices: &mut LocalDevices) -> Step {
+    match decide_open(service, notif, local_devices) {
+        Ok(step) => step,
+        Err(errno) => Step::Done(Err(errno), false),
+    }
+}
+
+fn decide_open(service: &Service, notif: &Notif, local_devices: &mut LocalDevices) -> Result<Step, i32> {
     let pid = notif.pid as i32;
-    let (path_ptr, dirfd, flags, mode) = match request(notif, pid) {
-        Ok(r) => r,
-        Err(errno) => return Answer::Fail(errno),
-    };
-    let Some((bytes, truncated)) = crate::trace::read_guest_string(pid, path_ptr, 4096) else {
-        return Answer::Fail(EFAULT);
-    };
+    let (path_ptr, dirfd, how) = request(notif, pid)?;
+    let flags = how.flags;
+    let (bytes, truncated) = crate::trace::read_guest_string(pid, path_ptr, 4096).ok_or(EFAULT)?;
     // The notification must still be live: the pid may have died and been reused meanwhile.
     // SAFETY: ID_VALID reads a u64.
-    if unsafe { libc::ioctl(listener.as_raw_fd(), IOCTL_NOTIF_ID_VALID, &notif.id as *const u64) } != 0 {
-        return Answer::Fail(libc::ENOENT);
+    if unsafe { libc::ioctl(service.listener.as_raw_fd(), IOCTL_NOTIF_ID_VALID, &notif.id as *const u64) } != 0 {
+        return Err(libc::ENOENT);
     }
     if truncated {
-        return Answer::Fail(ENAMETOOLONG);
+        return Err(ENAMETOOLONG);
     }
     if bytes.is_empty() {
-        return Answer::Fail(libc::ENOENT);
+        return Err(libc::ENOENT);
     }
-    let nofollow = flags & libc::O_NOFOLLOW as u64 != 0 || flags & (libc::O_CREAT | libc::O_EXCL) as u64 == (libc::O_CREAT | libc::O_EXCL) as u64;
-    let Some(target) = crate::confine::resolve_path(pid, dirfd, &bytes, !nofollow) else {
-        return Answer::Fail(libc::ENOENT);
+    // Under resolve flags the kernel resolves the path first, from the guest's own starting
+    // point and with its credentials; what it found is what the grants are checked against
+    // and what is opened.
+    let resolved = match (how.resolve, dirfd) {
+        (0, _) | (_, None) => None,
+        (_, Some(dirfd)) => Some(crate::creds::as_guest(pid, || crate::openat2::resolve(pid, dirfd, &bytes, &how))??),
+    };
+    let nofollow = flags & libc::O_NOFOLLOW as u64 != 0 || creates_exclusively(flags);
+    let (target, seen) = match &resolved {
+        Some(resolved) => (resolved.path.clone(), None),
+        None if nofollow => (crate::confine::resolve_path(pid, dirfd, &bytes, false).ok_or(libc::ENOENT)?, None),
+        None => crate::confine::resolve_seen(pid, dirfd, &bytes).ok_or(libc::ENOENT)?,
     };
     let access = crate::confine::access_from_open_flags(flags);
+    let policy = &service.policy;
     let grant = policy.grants_for(&target, access).first().map(|g| g.path.clone());
     let Some(grant) = grant.or_else(|| crate::confine::own_proc_root(pid, &target, access)) else {
         let denial = crate::confine::denial_for(policy, &target, access, false);
         crate::log::denied(pid, notif.data.nr as u64, &notif.data.args, &denial.reason);
-        return Answer::Fail(denial.errno);
+        return Err(denial.errno);
     };
     // The kernel will not install an O_PATH file with ADDFD (it takes only files with content
     // access), and letting the guest's own call run would have the kernel re-read the path
@@ -197,31 +420,305 @@ fn decide(listener: &OwnedFd, policy: &Policy, notif: &Notif) -> Answer {
     // see, so it is answered ENOSYS, which callers of openat2 take as "use openat".
     if flags & libc::O_PATH as u64 != 0 {
         crate::host_log!("trapbox: refused openat2 with O_PATH on {} (ENOSYS): under a policy, O_PATH opens go through openat", crate::log::path(&target));
-        return Answer::Fail(libc::ENOSYS);
+        return Err(libc::ENOSYS);
     }
     // Only a create uses the mode (and so the guest's umask, read from /proc); a file the
     // guest creates never gets the setuid or setgid bit (see crate::broker).
-    let creates = flags & (libc::O_CREAT as u64 | crate::broker::O_TMPFILE_BIT) != 0;
-    let mode = if creates { crate::broker::created_mode(pid, mode, &target) } else { mode };
-    // With the guest thread's own credentials: after a privilege drop the kernel answers the
-    // host's open exactly as it would the guest's.
-    let file = match crate::creds::as_guest(pid, || crate::broker::open_beneath(&grant, &target, flags, mode)) {
-        Ok(Ok(file)) => file,
-        Ok(Err(errno)) | Err(errno) => return Answer::Fail(errno),
-    };
-    let addfd = NotifAddfd {
-        id: notif.id,
-        flags: ADDFD_FLAG_SEND,
-        srcfd: file.as_raw_fd() as u32,
-        newfd: 0,
-        newfd_flags: (flags & libc::O_CLOEXEC as u64) as u32,
-    };
-    // SAFETY: ADDFD reads a seccomp_notif_addfd of exactly this layout; `file` is open.
-    let remote = unsafe { libc::ioctl(listener.as_raw_fd(), IOCTL_NOTIF_ADDFD, &addfd as *const NotifAddfd) };
-    if remote < 0 {
-        return Answer::Fail(std::io::Error::last_os_error().raw_os_error().unwrap_or(EACCES));
+    let mode = if creates(flags) { crate::broker::created_mode(pid, how.mode, &target) } else { how.mode };
+    let domain = crate::guest_landlock::domain_of(pid);
+    let cloexec = flags & libc::O_CLOEXEC as u64 != 0;
+    // Every open and lookup below runs with the guest thread's own credentials: after a
+    // privilege drop the kernel answers the host exactly as it would the guest.
+    if domain.is_none() {
+        // The common case: what the path resolution saw on its way cannot block. Opened right
+        // here in one call (see open_at_once), with no second lookup.
+        if let Some(seen) = seen.filter(|seen| file_stat(seen).is_ok_and(|stat| opens_at_once(seen, &stat, local_devices))) {
+            drop(seen); // only looked at: it was not opened beneath the grant
+            match crate::creds::as_guest(pid, || open_at_once(&grant, &target, flags, mode))? {
+                Ok(Some(file)) => return Ok(Step::Done(Ok(file), cloexec)),
+                Ok(None) => {} // not what was seen, or held by a lease: the careful way below
+                Err(errno) => return Err(errno),
+            }
+        }
     }
-    Answer::Installed(i64::from(remote))
+    let attempt = crate::creds::as_guest(pid, || -> Result<Result<OwnedFd, Open>, i32> {
+        let found = look_up(&grant, &target, flags, nofollow)?;
+        if let Some(resolved) = &resolved {
+            if found.identity() != resolved.file {
+                crate::host_log!(
+                    "trapbox: openat2 of {} answered EAGAIN: the file changed between the kernel's resolution and the host's open (a racing rename); openat2 answers a racing `..` so too, and the caller may retry",
+                    crate::log::path(&target)
+                );
+                return Err(libc::EAGAIN);
+            }
+        }
+        let open = Open { grant: grant.clone(), target: target.clone(), flags, mode, found, credentials: None };
+        if domain.is_some() || open.found.may_block(flags, local_devices) {
+            return Ok(Err(open));
+        }
+        match open.perform(Waiting::Refused) {
+            Ok(file) => Ok(Ok(file)),
+            Err(Failure::Errno(errno)) => Err(errno),
+            Err(Failure::WouldBlock) => Ok(Err(open)),
+        }
+    });
+    match attempt {
+        Ok(Ok(Ok(file))) => Ok(Step::Done(Ok(file), cloexec)),
+        Ok(Ok(Err(mut open))) => {
+            // A worker thread needs the credentials in hand (see Open::credentials).
+            if crate::creds::marked(pid) {
+                open.credentials = Some(crate::creds::as_guest(pid, crate::sys::thread_credentials)?);
+            }
+            Ok(Step::HandOver(Box::new(open), domain))
+        }
+        Ok(Err(errno)) | Err(errno) => Err(errno),
+    }
+}
+
+/// Gives `open` to a worker thread: of `domain`'s executor, or of the pool.
+fn hand_over(service: &Arc<Service>, reply: Reply, open: Box<Open>, domain: Option<Arc<Domain>>) {
+    let executor = match &domain {
+        None => Some(Arc::clone(&service.pool)),
+        Some(domain) => service.domains.for_domain(domain),
+    };
+    let Some(executor) = executor else {
+        crate::host_log!(
+            "trapbox: denied an open of {} for thread {}: {} guest Landlock domains already have host threads, and an open outside the guest's own domain would give it more than its rules",
+            crate::log::path(&open.target),
+            reply.pid,
+            crate::workers::MAX_DOMAINS
+        );
+        return service.finish(&reply, Err(EACCES), false);
+    };
+    let job = Job { service: Arc::clone(service), open, reply };
+    if let Err(job) = executor.submit(job) {
+        job.service.finish(&job.reply, Err(libc::EAGAIN), false);
+    }
+}
+
+/// Performs a handed-over open on a worker thread (which may wait in it as long as the open
+/// would natively), with the guest thread's credentials, and completes the notification.
+fn perform_handed_over(job: Job, readiness: Readiness) {
+    let Job { service, open, reply } = job;
+    let _under_way = UnderWay::begin(reply.id);
+    let cloexec = open.flags & libc::O_CLOEXEC as u64 != 0;
+    let answer = readiness.and_then(|()| {
+        let performed = crate::workers::with_credentials(open.credentials.as_ref(), || open.perform(Waiting::Allowed))?;
+        performed.map_err(|failure| match failure {
+            Failure::Errno(errno) => errno,
+            Failure::WouldBlock => libc::EAGAIN, // not with Waiting::Allowed
+        })
+    });
+    service.finish(&reply, answer, cloexec);
+}
+
+impl Open {
+    /// Opens the file the lookup found (or creates it) with the guest's flags. With
+    /// `Waiting::Refused`, an open that could wait is not attempted (`WouldBlock`).
+    fn perform(&self, waiting: Waiting) -> Result<OwnedFd, Failure> {
+        let flags = self.flags;
+        let (handle, stat) = match &self.found {
+            // A new regular file cannot block, and O_EXCL makes sure it is new: created by a
+            // racing thread meanwhile, it is opened (as natively) by a worker thread.
+            Found::Missing if waiting == Waiting::Refused && !creates_exclusively(flags) => {
+                let excl = flags | libc::O_EXCL as u64;
+                return match crate::broker::open_beneath(&self.grant, &self.target, excl, self.mode) {
+                    Err(libc::EEXIST) => Err(Failure::WouldBlock),
+                    other => Ok(other?),
+                };
+            }
+            Found::Missing => return Ok(crate::broker::open_beneath(&self.grant, &self.target, flags, self.mode)?),
+            Found::File { handle, stat } => (handle, stat),
+        };
+        if creates_exclusively(flags) {
+            return Err(Failure::Errno(libc::EEXIST));
+        }
+        if file_type(stat) == libc::S_IFLNK {
+            return Err(Failure::Errno(libc::ELOOP)); // O_NOFOLLOW met a symlink
+        }
+        if flags & crate::broker::O_TMPFILE_BIT != 0 {
+            // An unnamed file in the directory found: nothing to wait for, nothing to race.
+            return Ok(crate::broker::open_beneath(&self.grant, &self.target, flags, self.mode)?);
+        }
+        // The file exists: no create, and the lookup already applied O_NOFOLLOW.
+        let flags = flags & !((libc::O_CREAT | libc::O_NOFOLLOW) as u64);
+        let fifo_writer = file_type(stat) == libc::S_IFIFO && flags & libc::O_ACCMODE as u64 == libc::O_WRONLY as u64;
+        if fifo_writer && flags & libc::O_NONBLOCK as u64 == 0 {
+            // Natively this returns at once when a reader is there: find out without waiting.
+            match reopen(handle, flags | libc::O_NONBLOCK as u64) {
+                Ok(file) => return Ok(blocking_again(file)?),
+                Err(libc::ENXIO) if waiting == Waiting::Refused => return Err(Failure::WouldBlock),
+                Err(libc::ENXIO) => {}
+                Err(errno) => return Err(Failure::Errno(errno)),
+            }
+        }
+        Ok(reopen(handle, flags)?)
+    }
+}
+
+impl Found {
+    /// The identity of the file found, if any.
+    fn identity(&self) -> Option<FileId> {
+        match self {
+            Found::File { stat, .. } => Some((stat.st_dev, stat.st_ino)),
+            Found::Missing => None,
+        }
+    }
+
+    /// Whether opening what was found with `flags` may wait for anything but this machine's
+    /// memory and local disks.
+    fn may_block(&self, flags: u64, local_devices: &mut LocalDevices) -> bool {
+        let Found::File { handle, stat } = self else {
+            return false; // a create: a new regular file
+        };
+        if opens_at_once(handle, stat, local_devices) {
+            return false;
+        }
+        let nonblocking = flags & libc::O_NONBLOCK as u64 != 0;
+        match file_type(stat) {
+            libc::S_IFREG | libc::S_IFDIR | libc::S_IFCHR => true,
+            // A FIFO opened read-write or non-blocking does not wait; a write-only open finds
+            // out without waiting whether it would (Open::perform).
+            libc::S_IFIFO => !(nonblocking || flags & libc::O_ACCMODE as u64 != libc::O_RDONLY as u64),
+            // A symlink (O_NOFOLLOW) or a socket fails at once (ELOOP, ENXIO).
+            libc::S_IFLNK | libc::S_IFSOCK => false,
+            _ => true,
+        }
+    }
+}
+
+/// Whether a file of this kind opens at once, whatever the flags, `O_NONBLOCK` making no
+/// difference to the open: a regular file or directory on a local filesystem, or a memory
+/// device (major 1: null, zero, full, random, urandom, kmsg).
+fn opens_at_once(handle: &OwnedFd, stat: &libc::stat, local_devices: &mut LocalDevices) -> bool {
+    match file_type(stat) {
+        libc::S_IFREG | libc::S_IFDIR => on_local_filesystem(handle, stat.st_dev, local_devices),
+        libc::S_IFCHR => libc::major(stat.st_rdev) == 1,
+        _ => false,
+    }
+}
+
+/// Opens `target` beneath `grant` for the directfs thread, which must never wait: with
+/// `O_NONBLOCK` added, so that a file swapped in after the resolution saw one that
+/// [`opens_at_once`] (a FIFO, a device) cannot make it wait either (a regular file or
+/// directory opens the same with or without it, bar a lease, which answers EAGAIN); the flag
+/// is then taken off again unless the guest asked for it. `Ok(None)` when what was opened is
+/// not such a file, or a lease holds it: for the careful way, which may hand it to a worker.
+fn open_at_once(grant: &std::path::Path, target: &std::path::Path, flags: u64, mode: u64) -> Result<Option<OwnedFd>, i32> {
+    let nonblocking = flags & libc::O_NONBLOCK as u64 != 0;
+    let file = match crate::broker::open_beneath(grant, target, flags | libc::O_NONBLOCK as u64, mode) {
+        Ok(file) => file,
+        Err(libc::EAGAIN) if !nonblocking => return Ok(None),
+        Err(errno) => return Err(errno),
+    };
+    let stat = file_stat(&file)?;
+    let kind = file_type(&stat);
+    if !(kind == libc::S_IFREG || kind == libc::S_IFDIR || (kind == libc::S_IFCHR && libc::major(stat.st_rdev) == 1)) {
+        return Ok(None);
+    }
+    if nonblocking {
+        Ok(Some(file))
+    } else {
+        blocking_again(file).map(Some)
+    }
+}
+
+/// Looks `target` up beneath `grant` (`O_PATH`, which opens nothing and cannot block on what
+/// it finds), honouring O_NOFOLLOW and O_DIRECTORY: a missing file to be created is
+/// `Found::Missing`; any other failure is the guest's answer.
+fn look_up(grant: &std::path::Path, target: &std::path::Path, flags: u64, nofollow: bool) -> Result<Found, i32> {
+    let lookup = libc::O_PATH as u64 | if nofollow { libc::O_NOFOLLOW as u64 } else { 0 } | (flags & libc::O_DIRECTORY as u64);
+    match crate::broker::open_beneath(grant, target, lookup, 0) {
+        Ok(handle) => {
+            let stat = file_stat(&handle)?;
+            Ok(Found::File { handle, stat })
+        }
+        Err(libc::ENOENT) if flags & libc::O_CREAT as u64 != 0 => Ok(Found::Missing),
+        Err(errno) => Err(errno),
+    }
+}
+
+/// Opens the very file behind the host's `O_PATH` fd `handle` with `flags`.
+fn reopen(handle: &OwnedFd, flags: u64) -> Result<OwnedFd, i32> {
+    let path = std::ffi::CString::new(format!("/proc/self/fd/{}", handle.as_raw_fd())).map_err(|_| libc::EINVAL)?;
+    crate::sys::openat2(libc::AT_FDCWD, &path, flags, 0, 0)
+}
+
+/// `file` without the O_NONBLOCK the host opened it with.
+fn blocking_again(file: OwnedFd) -> Result<OwnedFd, i32> {
+    // SAFETY: fcntl F_GETFL/F_SETFL on an fd this function owns, with integer arguments.
+    let done = unsafe {
+        let status = libc::fcntl(file.as_raw_fd(), libc::F_GETFL);
+        status >= 0 && libc::fcntl(file.as_raw_fd(), libc::F_SETFL, status & !libc::O_NONBLOCK) == 0
+    };
+    if done {
+        Ok(file)
+    } else {
+        Err(std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO))
+    }
+}
+
+/// Whether the filesystem holding `handle` (on device `device`) is one where opens wait only
+/// for this machine: asked once per device.
+fn on_local_filesystem(handle: &OwnedFd, device: u64, local_devices: &mut LocalDevices) -> bool {
+    /// Magic numbers (linux/magic.h) of filesystems kept in memory or on local disks.
+    const LOCAL: [i64; 22] = [
+        0xEF53,      // ext2, ext3, ext4
+        0x0102_1994, // tmpfs (and devtmpfs)
+        0x5846_5342, // xfs
+        0x9123_683E, // btrfs
+        0x794C_7630, // overlayfs
+        0x9FA0,      // proc
+        0x6265_6572, // sysfs
+        0x8584_58F6, // ramfs
+        0x7371_7368, // squashfs
+        0x4D44,      // vfat
+        0x2011_BAB0, // exfat
+        0xF2F5_2010, // f2fs
+        0xE0F5_E1E2, // erofs
+        0x9660,      // iso9660
+        0x6367_7270, // cgroup2
+        0x0027_E0EB, // cgroup
+        0x1CD1,      // devpts
+        0x7472_6163, // tracefs
+        0x6462_6720, // debugfs
+        0x7363_6673, // securityfs
+        0x9584_58F6, // hugetlbfs
+        0xCAFE_4A11, // bpf
+    ];
+    *local_devices.entry(device).or_insert_with(|| {
+        // SAFETY: fstatfs writes one statfs into the zeroed struct we own.
+        let mut info: libc::statfs = unsafe { std::mem::zeroed() };
+        // SAFETY: as above; `handle` is an open fd.
+        let asked = unsafe { libc::fstatfs(handle.as_raw_fd(), &mut info) } == 0;
+        asked && LOCAL.contains(&(info.f_type as i64))
+    })
+}
+
+/// `fstat` of the host's fd `file` (an `O_PATH` one too).
+pub(crate) fn file_stat(file: &OwnedFd) -> Result<libc::stat, i32> {
+    // SAFETY: stat is plain data, zero is a valid value of it.
+    let mut stat: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: fstat writes one stat into the struct we own; `file` is an open fd.
+    if unsafe { libc::fstat(file.as_raw_fd(), &mut stat) } != 0 {
+        return Err(std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO));
+    }
+    Ok(stat)
+}
+
+fn file_type(stat: &libc::stat) -> libc::mode_t {
+    stat.st_mode & libc::S_IFMT
+}
+
+/// Whether an open with `flags` may create a file (O_CREAT, or O_TMPFILE).
+fn creates(flags: u64) -> bool {
+    flags & (libc::O_CREAT as u64 | crate::broker::O_TMPFILE_BIT) != 0
+}
+
+/// Whether `flags` ask for a file that must not exist yet (O_CREAT with O_EXCL).
+fn creates_exclusively(flags: u64) -> bool {
+    let both = (libc::O_CREAT | libc::O_EXCL) as u64;
+    flags & both == both
 }
 
 #[cfg(test)]

@@ -1,0 +1,199 @@
+//! Host threads that perform guest calls off the directfs thread, so that one guest thread's
+//! call that waits (an open of a FIFO with no partner, a device, a file on a filesystem that
+//! may be slow) never holds up another's, and so that the opens of a guest that restricted
+//! itself with Landlock run on a host thread under the same Landlock domain.
+//!
+//! An [`Executor`] is a queue of jobs and the threads that take them. It starts a thread when a
+//! job arrives and none is idle — its first always, further ones while the [`SHARED_WORKERS`]
+//! budget shared by every executor lasts — and otherwise keeps the job queued, first come first
+//! served, until a thread is free: a call is never lost, and what waits is a guest thread whose
+//! call would block natively too. Threads, once started, stay for the rest of the run. An
+//! executor made for a guest Landlock domain has each of its threads enter that domain before
+//! its first job ([`crate::guest_landlock::Domain::enter`]); there are at most
+//! [`MAX_DOMAINS`] of them.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+
+use crate::creds::Credentials;
+use crate::guest_landlock::Domain;
+
+/// Threads that all executors together may start beyond the first of each: the bound on host
+/// calls that wait at once (64, as the bound on calls in flight in the pinned region).
+pub const SHARED_WORKERS: usize = 64;
+/// Distinct guest Landlock domains the host keeps threads for.
+pub const MAX_DOMAINS: usize = 32;
+
+/// Threads of [`SHARED_WORKERS`] started so far.
+static SHARED_STARTED: AtomicUsize = AtomicUsize::new(0);
+
+fn take_shared_slot() -> bool {
+    SHARED_STARTED.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| (n < SHARED_WORKERS).then_some(n + 1)).is_ok()
+}
+
+/// What a worker thread is ready for: `Ok`, or the errno every job it takes is refused with
+/// (it could not enter its Landlock domain, so it must not act for the guest at all).
+pub type Readiness = Result<(), i32>;
+
+/// A queue of jobs of type `J` and the host threads that run them with `handler`.
+#[allow(missing_debug_implementations)] // jobs hold notifications and fds, nothing to print
+pub struct Executor<J: Send + 'static> {
+    handler: fn(J, Readiness),
+    domain: Option<Arc<Domain>>,
+    state: Mutex<State<J>>,
+    wake: Condvar,
+}
+
+struct State<J> {
+    queue: VecDeque<J>,
+    /// Threads waiting for a job.
+    idle: usize,
+    threads: usize,
+}
+
+impl<J: Send + 'static> Executor<J> {
+    /// An executor whose threads run each job with `handler`, inside `domain` when one is given.
+    pub fn new(handler: fn(J, Readiness), domain: Option<Arc<Domain>>) -> Arc<Executor<J>> {
+        Arc::new(Executor { handler, domain, state: Mutex::new(State { queue: VecDeque::new(), idle: 0, threads: 0 }), wake: Condvar::new() })
+    }
+
+    /// The Landlock domain this executor's threads enter.
+    pub fn domain(&self) -> Option<&Arc<Domain>> {
+        self.domain.as_ref()
+    }
+
+    /// Queues `job` for a thread of this executor, starting one if none is idle and the budget
+    /// allows. `Err(job)` only when no thread exists nor can be started (the host is out of
+    /// threads), so nothing would ever take it: the caller answers it.
+    pub fn submit(self: &Arc<Self>, job: J) -> Result<(), J> {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        state.queue.push_back(job);
+        if state.queue.len() <= state.idle {
+            self.wake.notify_one();
+            return Ok(());
+        }
+        if state.threads == 0 || take_shared_slot() {
+            let executor = Arc::clone(self);
+            let started = std::thread::Builder::new().name("trapbox-worker".into()).spawn(move || executor.work());
+            match started {
+                Ok(_) => state.threads += 1,
+                Err(err) if state.threads == 0 => {
+                    crate::host_log!("trapbox: warning: cannot start a host worker thread ({err})");
+                    return Err(state.queue.pop_back().expect("the job just queued"));
+                }
+                Err(_) => {} // the threads there are take it in turn
+            }
+        }
+        Ok(())
+    }
+
+    fn work(self: Arc<Self>) {
+        let readiness = match &self.domain {
+            Some(domain) => domain.enter().map_err(|errno| {
+                crate::host_log!(
+                    "trapbox: warning: a host thread could not enter a guest's Landlock domain (errno {errno}); the opens it takes are refused"
+                );
+                libc::EACCES
+            }),
+            None => Ok(()),
+        };
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            if let Some(job) = state.queue.pop_front() {
+                drop(state);
+                (self.handler)(job, readiness);
+                state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+                continue;
+            }
+            state.idle += 1;
+            state = self.wake.wait(state).unwrap_or_else(|e| e.into_inner());
+            state.idle -= 1;
+        }
+    }
+}
+
+/// Runs `action` on this thread switched to the guest credentials `credentials` (and back),
+/// or as it is for `None`: for a worker thread, which may be unable to read the guest's
+/// credentials itself (see [`crate::creds::as_guest`], which the directfs thread uses to
+/// take them). `Err(errno)` when they could not be taken.
+pub fn with_credentials<R>(credentials: Option<&Credentials>, action: impl FnOnce() -> R) -> Result<R, i32> {
+    let Some(guest) = credentials else { return Ok(action()) };
+    let own = crate::sys::thread_credentials();
+    if *guest == own {
+        return Ok(action());
+    }
+    if let Err(err) = crate::sys::take_thread_credentials(guest) {
+        let _ = crate::sys::take_thread_credentials(&own);
+        return Err(err.0);
+    }
+    let result = action();
+    if crate::sys::take_thread_credentials(&own).is_err() {
+        crate::host_log!("trapbox: warning: a host worker thread could not take its own credentials back");
+    }
+    Ok(result)
+}
+
+/// One executor per guest Landlock domain, made at the domain's first job.
+#[allow(missing_debug_implementations)] // see Executor
+pub struct DomainExecutors<J: Send + 'static> {
+    handler: fn(J, Readiness),
+    executors: Mutex<Vec<Arc<Executor<J>>>>,
+}
+
+impl<J: Send + 'static> DomainExecutors<J> {
+    /// No executor yet; each will run its jobs with `handler`.
+    pub fn new(handler: fn(J, Readiness)) -> DomainExecutors<J> {
+        DomainExecutors { handler, executors: Mutex::new(Vec::new()) }
+    }
+
+    /// The executor of `domain`, made now if it is new; `None` when [`MAX_DOMAINS`] exist.
+    pub fn for_domain(&self, domain: &Arc<Domain>) -> Option<Arc<Executor<J>>> {
+        let mut executors = self.executors.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(executor) = executors.iter().find(|e| e.domain().is_some_and(|d| Arc::ptr_eq(d, domain))) {
+            return Some(Arc::clone(executor));
+        }
+        if executors.len() >= MAX_DOMAINS {
+            return None;
+        }
+        let executor = Executor::new(self.handler, Some(Arc::clone(domain)));
+        executors.push(Arc::clone(&executor));
+        Some(executor)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::mpsc;
+
+    static DONE: Mutex<Option<mpsc::Sender<u32>>> = Mutex::new(None);
+
+    fn report(job: (u32, Arc<(Mutex<bool>, Condvar)>), _: Readiness) {
+        let (id, gate) = job;
+        let (open, cond) = &*gate;
+        let mut open = open.lock().unwrap();
+        while !*open {
+            open = cond.wait(open).unwrap();
+        }
+        if let Some(tx) = DONE.lock().unwrap().as_ref() {
+            let _ = tx.send(id);
+        }
+    }
+
+    /// Jobs that wait do not hold up the next one: each gets a thread of its own.
+    #[test]
+    fn a_waiting_job_does_not_hold_up_the_next() {
+        let (tx, rx) = mpsc::channel();
+        *DONE.lock().unwrap() = Some(tx);
+        let executor = Executor::new(report, None);
+        let closed = Arc::new((Mutex::new(false), Condvar::new()));
+        let open = Arc::new((Mutex::new(true), Condvar::new()));
+        assert!(executor.submit((1, Arc::clone(&closed))).is_ok());
+        assert!(executor.submit((2, open)).is_ok());
+        assert_eq!(rx.recv_timeout(std::time::Duration::from_secs(10)), Ok(2), "the second job ran while the first waited");
+        *closed.0.lock().unwrap() = true;
+        closed.1.notify_all();
+        assert_eq!(rx.recv_timeout(std::time::Duration::from_secs(10)), Ok(1));
+    }
+}
