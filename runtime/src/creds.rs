@@ -106,11 +106,17 @@ fn switched<R>(tid: Pid, pick: impl FnOnce(&Status) -> Credentials, action: impl
         return Ok(action());
     }
     let guest = pick(&status_of(tid).ok_or(libc::ESRCH)?);
+    with_credentials(&guest, action)
+}
+
+/// Runs `action` on this host thread with `credentials` (taken, then given back), or
+/// directly when they are this thread's own. `Err(errno)` when they could not be taken.
+pub fn with_credentials<R>(credentials: &Credentials, action: impl FnOnce() -> R) -> Result<R, i32> {
     let own = crate::sys::thread_credentials();
-    if guest == own {
+    if *credentials == own {
         return Ok(action());
     }
-    crate::sys::take_thread_credentials(&guest).map_err(|e| {
+    crate::sys::take_thread_credentials(credentials).map_err(|e| {
         // Whatever part was taken is given back before failing.
         let _ = crate::sys::take_thread_credentials(&own);
         e.0
@@ -118,7 +124,7 @@ fn switched<R>(tid: Pid, pick: impl FnOnce(&Status) -> Credentials, action: impl
     let result = action();
     if crate::sys::take_thread_credentials(&own).is_err() {
         // A host thread left with the guest's lesser credentials fails closed, but say so.
-        crate::host_log!("trapbox: warning: a host thread could not take its own credentials back after acting for thread {tid}");
+        crate::host_log!("trapbox: warning: a host thread could not take its own credentials back");
     }
     Ok(result)
 }

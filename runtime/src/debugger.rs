@@ -824,6 +824,14 @@ impl Debugger {
     fn on_exec(&mut self, tid: Pid) -> Result<(), Errno> {
         self.exec_seen = true;
         let former = sys::event_msg(tid).map(|m| m as Pid).unwrap_or(tid);
+        if former != tid {
+            // A non-leader thread exec'ed and took the leader's id: its credentials and
+            // Landlock domain are what the process has now.
+            if crate::creds::marked(former) {
+                crate::creds::mark([tid]);
+            }
+            crate::guest_landlock::inherit(former, tid);
+        }
         // After exec the thread is its process's leader; every other thread is gone.
         let mut thread = self.threads.remove(&former).or_else(|| self.threads.remove(&tid)).unwrap_or_else(|| Thread::new(tid));
         self.threads.retain(|_, t| t.tgid != tid);

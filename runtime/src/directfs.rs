@@ -230,6 +230,16 @@ type LocalDevices = HashMap<u64, bool>;
 fn serve(service: &Arc<Service>) {
     let mut local_devices = LocalDevices::new();
     loop {
+        // Wait for a notification; a listener whose filter no task uses any more reports a
+        // hang-up (once every guest process is gone RECV would fail at once, every time).
+        let mut ready = libc::pollfd { fd: service.listener.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+        // SAFETY: poll reads and writes one live pollfd.
+        match unsafe { libc::poll(&mut ready, 1, -1) } {
+            n if n < 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) => continue,
+            n if n < 0 => return,
+            _ if ready.revents & libc::POLLIN == 0 => return, // POLLHUP: no guest process is left
+            _ => {}
+        }
         let mut notif = Notif::default();
         // SAFETY: RECV fills a seccomp_notif of exactly this layout.
         if unsafe { libc::ioctl(service.listener.as_raw_fd(), IOCTL_NOTIF_RECV, &mut notif as *mut Notif) } != 0 {
@@ -503,7 +513,12 @@ fn perform_handed_over(job: Job, readiness: Readiness) {
     let _under_way = UnderWay::begin(reply.id);
     let cloexec = open.flags & libc::O_CLOEXEC as u64 != 0;
     let answer = readiness.and_then(|()| {
-        let performed = crate::workers::with_credentials(open.credentials.as_ref(), || open.perform(Waiting::Allowed))?;
+        // (A worker may be unable to read the guest's credentials itself: the directfs thread
+        // took them, see crate::creds::as_guest.)
+        let performed = match open.credentials.as_ref() {
+            Some(credentials) => crate::creds::with_credentials(credentials, || open.perform(Waiting::Allowed))?,
+            None => open.perform(Waiting::Allowed),
+        };
         performed.map_err(|failure| match failure {
             Failure::Errno(errno) => errno,
             Failure::WouldBlock => libc::EAGAIN, // not with Waiting::Allowed

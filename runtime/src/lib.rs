@@ -14,17 +14,22 @@
 //!   calls against it, [`requests`]: the allow-lists of request-code calls (ioctl, fcntl,
 //!   setsockopt, prctl) at the kernel's width, [`interp`]: the interpreters an exec runs,
 //!   [`broker`]: the host performing the path calls Landlock does not cover, [`directfs`]:
-//!   opens performed by the host and handed over as fds, [`creds`]: performing them with the
-//!   guest thread's credentials, [`netpolicy`] and [`sockets`]: the network policy and the
+//!   opens performed by the host and handed over as fds, [`workers`]: the host threads that
+//!   perform the opens that may block or that run under a guest's own Landlock domain
+//!   ([`guest_landlock`]), [`openat2`]: `open_how` and `RESOLVE_*` as the kernel judges them,
+//!   [`creds`]: performing calls with the guest thread's credentials, [`netpolicy`] and
+//!   [`sockets`]: the network policy and the
 //!   host's socket calls on guest duplicates, [`landlock`]: the kernel's copy of the allow lists;
 //! - [`sys`]: safe wrappers over ptrace, wait, guest memory and thread credentials.
 //!
 //! Where the `unsafe` is (each block with a `// SAFETY:` line): [`sys`] (ptrace, wait, guest
 //! memory, credentials, `PROCMAP_QUERY`), [`launcher`] (the raw calls of the forked children),
 //! [`broker`] (the host's own `*at` calls on fds it opened beneath a grant), [`directfs`]
-//! (the user-notification ioctls), [`landlock`] (its three system calls), [`netpolicy`] and
-//! [`sockets`] (socket calls on the host's duplicates of guest sockets). No other module
-//! has any.
+//! (the user-notification ioctls, `fstat`/`fstatfs`/`fcntl` of the files it opens, the signal
+//! that releases a worker), [`landlock`] (its three system calls), [`guest_landlock`]
+//! (no-new-privs on its worker threads, `kcmp`), [`openat2`] (the raw call that judges a
+//! guest's `open_how`), [`netpolicy`] and [`sockets`] (socket calls on the host's duplicates
+//! of guest sockets). No other module has any.
 
 pub mod broker;
 pub mod cli;

@@ -16,7 +16,6 @@ use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 
-use crate::creds::Credentials;
 use crate::guest_landlock::Domain;
 
 /// Threads that all executors together may start beyond the first of each: the bound on host
@@ -111,27 +110,6 @@ impl<J: Send + 'static> Executor<J> {
             state.idle -= 1;
         }
     }
-}
-
-/// Runs `action` on this thread switched to the guest credentials `credentials` (and back),
-/// or as it is for `None`: for a worker thread, which may be unable to read the guest's
-/// credentials itself (see [`crate::creds::as_guest`], which the directfs thread uses to
-/// take them). `Err(errno)` when they could not be taken.
-pub fn with_credentials<R>(credentials: Option<&Credentials>, action: impl FnOnce() -> R) -> Result<R, i32> {
-    let Some(guest) = credentials else { return Ok(action()) };
-    let own = crate::sys::thread_credentials();
-    if *guest == own {
-        return Ok(action());
-    }
-    if let Err(err) = crate::sys::take_thread_credentials(guest) {
-        let _ = crate::sys::take_thread_credentials(&own);
-        return Err(err.0);
-    }
-    let result = action();
-    if crate::sys::take_thread_credentials(&own).is_err() {
-        crate::host_log!("trapbox: warning: a host worker thread could not take its own credentials back");
-    }
-    Ok(result)
 }
 
 /// One executor per guest Landlock domain, made at the domain's first job.
