@@ -33,8 +33,10 @@ How it works:
   - 32-bit calls (`int 0x80`, `sysenter`) and x32 calls are never honoured: refused at a trap
     site, and the backstop kills a process that makes them.
 
-  The exit status is the program's; a program killed by a signal gives 128+N and a one-line
-  message naming the signal. trapbox's own failures exit with 125.
+  The exit status is the program's; when it is killed by a signal, trapbox names the signal in
+  one line and dies by the same signal (no core file), so a shell or supervisor sees what it
+  would natively. Signals a process sends to trapbox (SIGTERM, SIGHUP, SIGINT, SIGUSR1…) are
+  relayed to the program. trapbox's own failures exit with 125.
 
 Examples:
   trapbox rewrite /bin/busybox -o busybox.trapped
@@ -345,15 +347,16 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
         // The backstop sends these only when their range may reach the pinned region.
         also_decided.extend(crate::pinned::GUARDED_CALLS);
     }
-    // The guest decides what Ctrl-C and Ctrl-\ do; the host must outlive them to report.
-    crate::sys::ignore_signal(libc::SIGINT);
-    crate::sys::ignore_signal(libc::SIGQUIT);
+    // The guest decides what Ctrl-C and Ctrl-\ do (the terminal sends them to it directly);
+    // the host must outlive them to report, and relays what a process sends it.
+    crate::sys::relay_signals();
     if !args.no_pin {
         if let Err(err) = crate::sys::pin_to_current_cpu() {
             crate::host_log!("trapbox: warning: cannot pin to one CPU ({err}); stops will be slower");
         }
     }
     let (pid, listener) = crate::launcher::spawn(&resolved, &args.command, &filter, &confinement)?;
+    crate::sys::relay_signals_to(pid);
     if let (Some(listener), Some(policy)) = (listener, policy.as_ref()) {
         let directfs_trace = match args.trace.as_deref() {
             None => None,
@@ -414,6 +417,9 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
                 crate::names::signal_name(signal),
                 if core { " (core dumped)" } else { "" }
             );
+            // The host's parent sees the guest's own wait status (a shell prints "Terminated",
+            // `timeout` and supervisors see the signal); 128+N only if the host survives it.
+            crate::sys::die_by(signal);
             Ok((128 + signal) as u8)
         }
         _ => anyhow::bail!("lost track of the guest (no exit status)"),

@@ -592,3 +592,62 @@ pub fn signal_credentials(pid: Pid) -> Option<SignalCredentials> {
         can_kill: effective_caps & (1 << CAP_KILL) != 0,
     })
 }
+
+/// The guest process signals sent to the host are relayed to (0: none yet).
+static RELAY_TO: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
+
+/// The signals a supervisor, `timeout`, a CI runner or a user sends to a program: sent to
+/// trapbox, they are meant for the guest.
+const RELAYED: [i32; 8] =
+    [libc::SIGHUP, libc::SIGINT, libc::SIGQUIT, libc::SIGTERM, libc::SIGUSR1, libc::SIGUSR2, libc::SIGTSTP, libc::SIGWINCH];
+
+extern "C" fn relay(signal: libc::c_int, info: *mut libc::siginfo_t, _context: *mut libc::c_void) {
+    // A signal the kernel sent (the terminal's Ctrl-C, a hang-up, a resize) reaches the guest
+    // directly, as it is in the terminal's foreground process group too: relay only what a
+    // process sent (si_code <= 0: SI_USER, SI_QUEUE, SI_TKILL).
+    // SAFETY: the kernel passes a valid siginfo to an SA_SIGINFO handler.
+    let sent_by_a_process = !info.is_null() && unsafe { (*info).si_code } <= 0;
+    let target = RELAY_TO.load(std::sync::atomic::Ordering::Relaxed);
+    if sent_by_a_process && target > 0 {
+        // SAFETY: kill is async-signal-safe and takes integers.
+        unsafe { libc::kill(target, signal) };
+    }
+}
+
+/// From now on, the signals in [`RELAYED`] that a process sends to the host go to the guest
+/// process set with [`relay_signals_to`] instead of ending the host (as an init does for its
+/// container). The handlers reset to the default at every exec, so the guest keeps its own.
+pub fn relay_signals() {
+    for signal in RELAYED {
+        // SAFETY: a zeroed sigaction with a valid SA_SIGINFO handler and an empty mask.
+        unsafe {
+            let mut action: libc::sigaction = std::mem::zeroed();
+            action.sa_sigaction = relay as *const () as usize;
+            action.sa_flags = libc::SA_SIGINFO | libc::SA_RESTART;
+            libc::sigemptyset(&mut action.sa_mask);
+            libc::sigaction(signal, &action, std::ptr::null_mut());
+        }
+    }
+}
+
+/// Where [`relay_signals`] sends what the host receives.
+pub fn relay_signals_to(pid: Pid) {
+    RELAY_TO.store(pid, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Ends the host by `signal`, as the guest ended, so that the host's parent sees the guest's
+/// own wait status; no core file is written. Returns if the signal does not end a process.
+pub fn die_by(signal: i32) {
+    let no_core = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: setrlimit reads a live rlimit; signal, sigprocmask and raise take integers and
+    // a zeroed set.
+    unsafe {
+        libc::setrlimit(libc::RLIMIT_CORE, &no_core);
+        libc::signal(signal, libc::SIG_DFL);
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, signal);
+        libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
+        libc::raise(signal);
+    }
+}

@@ -46,7 +46,9 @@ fn guest_killed_by_sigkill_mid_trap() {
     kill(pid, "KILL");
     let out = host.wait_with_output().expect("wait for trapbox");
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(128 + 9), "stderr: {stderr}");
+    // trapbox dies by the guest's signal, so its parent sees the native wait status.
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(out.status.signal(), Some(9), "stderr: {stderr}");
     assert_eq!(stderr.trim(), "trapbox: guest killed by SIGKILL");
 }
 
@@ -143,4 +145,39 @@ fn random_calls_with_hostile_arguments_leave_the_host_serving() {
         assert_eq!((out.status, out.stdout.as_str()), (0, "fuzz: done\n"), "seed {seed}: {out:?}");
         assert!(!out.stderr.contains("panicked"), "seed {seed}: {}", out.stderr);
     }
+}
+
+/// Signals a process sends to trapbox (a supervisor's SIGTERM, `timeout`, `kill`) reach the
+/// guest, whose handlers run as natively; when the guest dies by a signal, trapbox dies by the
+/// same one, so its parent sees the native wait status.
+#[test]
+fn signals_sent_to_trapbox_are_the_guests_and_its_death_is_trapboxs() {
+    use std::os::unix::process::ExitStatusExt;
+    let (plain, rewritten) = guest_pair("signal_relay.c");
+    for program in [plain, rewritten] {
+        let mut host = trapbox_run(&["--allow-read", "/usr"], &program, &[])
+            .current_dir(scratch_dir("robust_signal_relay"))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start trapbox");
+        let mut stdout = BufReader::new(host.stdout.take().expect("stdout"));
+        let mut line = String::new();
+        stdout.read_line(&mut line).expect("ready");
+        assert_eq!(line, "ready\n");
+        for (signal, name) in [(libc_signal::TERM, "TERM"), (libc_signal::USR1, "USR1")] {
+            kill(host.id() as i32, name);
+            line.clear();
+            stdout.read_line(&mut line).expect("the guest's handler ran");
+            assert_eq!(line, format!("got {signal}\n"), "{}", program.display());
+        }
+        kill(host.id() as i32, "TERM");
+        let status = host.wait().expect("wait");
+        assert_eq!(status.signal(), Some(libc_signal::TERM), "trapbox died by the guest's signal: {status:?}");
+    }
+}
+
+mod libc_signal {
+    pub const USR1: i32 = 10;
+    pub const TERM: i32 = 15;
 }
