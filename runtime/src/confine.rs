@@ -425,6 +425,8 @@ pub enum Rule {
     /// Decided by [`check`], which reads the guest: the path check, and ioctl requests whose
     /// allow-list depends on the kind of fd ([`crate::requests::ioctl_on_fd`]).
     Path,
+    /// A signal through the pidfd at argument 0: it must name a guest process.
+    PidfdTarget,
 }
 
 /// Calls that run natively without a policy but must be decided under one: metadata changes
@@ -484,7 +486,8 @@ pub fn rule(number: u64, args: &[u64; 6]) -> Rule {
         nr::KILL | nr::TKILL | nr::PIDFD_OPEN | nr::RT_SIGQUEUEINFO | nr::PRLIMIT64 | nr::MIGRATE_PAGES | nr::MOVE_PAGES
         | nr::PROCESS_VM_READV | nr::PROCESS_VM_WRITEV | nr::KCMP => Rule::GuestTarget(0),
         nr::TGKILL | nr::RT_TGSIGQUEUEINFO => Rule::GuestTarget(0),
-        nr::PIDFD_SEND_SIGNAL => Rule::Allow, // the pidfd came from a pidfd_open the host allowed
+        // A pidfd may also come from opening a /proc/PID directory: the host checks whose it is.
+        nr::PIDFD_SEND_SIGNAL => Rule::PidfdTarget,
         nr::PIDFD_GETFD => deny(EPERM, "takes fds out of another process"),
         nr::FCHMOD | nr::FCHOWN | nr::FSETXATTR | nr::FREMOVEXATTR => Rule::FdMetadata,
         // A memfd is a file no grant covers (and Landlock does not see): it may hold data and

@@ -541,6 +541,10 @@ impl Debugger {
             // The kernel resolves the pid in the guest's own PID namespace, where only guest
             // processes (and trapbox's init, which no guest can trace or kill) exist: a pid of
             // the host's gets the kernel's own ESRCH.
+            Rule::PidfdTarget => match self.signal_through_pidfd(tid, args) {
+                Ok(raw) => return Verdict::Answer(raw),
+                Err(denial) => Some(denial),
+            },
             Rule::GuestTarget(index) if self.settings.pid_namespace => match args[index] as i32 {
                 1 => Some((errno::EPERM, "process 1 is trapbox's init, not part of the guest".to_string())),
                 // The guest's own process group may be trapbox's (the terminal's job): the
@@ -600,6 +604,39 @@ impl Debugger {
             }
         }
         result.unwrap_or_else(errno::encode_error)
+    }
+
+    /// `pidfd_send_signal(fd, signal, info, flags)` performed by the host on its own duplicate
+    /// of the guest's fd, so the process checked is the process signalled (a pidfd may come
+    /// from opening a `/proc/PID` directory, and another thread may `dup2` over the number):
+    /// only a guest process, and only one the caller may signal (the kernel's rule).
+    fn signal_through_pidfd(&self, tid: Pid, args: &[u64; 6]) -> Result<u64, (i32, String)> {
+        let fd = args[0] as i32;
+        let dup = match sys::take_fd(tid, fd) {
+            Ok(dup) => dup,
+            Err(err) => return Ok(errno::encode_error(err.0)),
+        };
+        use std::os::fd::AsRawFd;
+        let target = match sys::process_fd(sys::own_pid(), dup.as_raw_fd()) {
+            sys::ProcessFd::Of(target) => target,
+            sys::ProcessFd::Exited => return Ok(errno::encode_error(libc::ESRCH)),
+            sys::ProcessFd::NotOne => return Ok(errno::encode_error(libc::EBADF)),
+        };
+        if !(self.processes.contains_key(&target) || self.threads.contains_key(&target)) {
+            return Err((errno::EPERM, format!("the pidfd names process {target}, which is not part of the guest")));
+        }
+        let allowed = match (sys::signal_credentials(tid), sys::signal_credentials(target)) {
+            (Some(caller), Some(target)) => caller.may_signal(&target),
+            _ => false,
+        };
+        if !allowed {
+            return Ok(errno::encode_error(libc::EPERM)); // the kernel's answer for the caller
+        }
+        // (A siginfo from the guest is not forwarded: the host would send it as its own.)
+        if args[2] != 0 {
+            return Err((errno::EPERM, "a pidfd signal with a siginfo of the guest's is not served".to_string()));
+        }
+        Ok(sys::pidfd_send_signal(&dup, args[1] as i32, args[3] as u32))
     }
 
     // ---- pinned paths ------------------------------------------------------------------

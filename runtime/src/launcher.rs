@@ -157,6 +157,17 @@ fn close(fd: libc::c_int) {
     }
 }
 
+/// What the guest process needs for its exec, all prepared before the host forks.
+#[derive(Clone, Copy)]
+struct Exec<'a> {
+    path: &'a CString,
+    argv: &'a [*const libc::c_char],
+    envp: &'a [*const libc::c_char],
+    fprog: &'a SockFprog,
+    notif_fprog: Option<&'a SockFprog>,
+    confinement: &'a Confinement,
+}
+
 /// The fds the launcher's processes talk over; each side closes the other's ends.
 #[derive(Clone, Copy)]
 struct Channels {
@@ -245,11 +256,12 @@ pub fn spawn(
         anyhow::bail!("fork: {err}");
     }
     if child == 0 {
+        let exec = Exec { path: &path, argv: &argv, envp: &envp, fprog: &fprog, notif_fprog: notif_fprog.as_ref(), confinement };
         // SAFETY: see the clone above; neither function returns.
         unsafe {
             match &confinement.namespaces {
-                Some(namespaces) => run_init(ch, namespaces, &path, &argv, &envp, &fprog, notif_fprog.as_ref(), confinement),
-                None => become_guest(ch, host_pid, &path, &argv, &envp, &fprog, notif_fprog.as_ref(), confinement),
+                Some(namespaces) => run_init(ch, namespaces, exec),
+                None => become_guest(ch, host_pid, exec),
             }
         }
     }
@@ -387,17 +399,7 @@ fn take_listener(pid: Pid, report: libc::c_int, taken: libc::c_int) -> anyhow::R
 /// # Safety
 /// Must be called only in the child right after the host's clone, with pointers into memory
 /// that the clone copied.
-#[allow(clippy::too_many_arguments)]
-unsafe fn run_init(
-    ch: Channels,
-    namespaces: &Namespaces,
-    path: &CString,
-    argv: &[*const libc::c_char],
-    envp: &[*const libc::c_char],
-    fprog: &SockFprog,
-    notif_fprog: Option<&SockFprog>,
-    confinement: &Confinement,
-) -> ! {
+unsafe fn run_init(ch: Channels, namespaces: &Namespaces, exec: Exec<'_>) -> ! {
     // SAFETY: raw syscalls on integers and prepared buffers; see the function contract.
     unsafe {
         for fd in [ch.go[1], ch.hello[0], ch.mapped[1], ch.report[0], ch.taken[1]] {
@@ -422,7 +424,7 @@ unsafe fn run_init(
         }
         if guest == 0 {
             // The guest's parent is init, PID 1 of its namespace.
-            become_guest(ch, 1, path, argv, envp, fprog, notif_fprog, confinement);
+            become_guest(ch, 1, exec);
         }
         // Init keeps nothing of the guest's (a pipe it held open would never see its end),
         // and no guest can read or trace it.
@@ -451,17 +453,8 @@ unsafe fn run_init(
 ///
 /// # Safety
 /// As [`run_init`] (in the host's forked child, or init's).
-#[allow(clippy::too_many_arguments)]
-unsafe fn become_guest(
-    ch: Channels,
-    parent: Pid,
-    path: &CString,
-    argv: &[*const libc::c_char],
-    envp: &[*const libc::c_char],
-    fprog: &SockFprog,
-    notif_fprog: Option<&SockFprog>,
-    confinement: &Confinement,
-) -> ! {
+unsafe fn become_guest(ch: Channels, parent: Pid, exec: Exec<'_>) -> ! {
+    let Exec { path, argv, envp, fprog, notif_fprog, confinement } = exec;
     // SAFETY: raw syscalls on integers and on the prepared buffers; see the function contract.
     unsafe {
         for fd in [ch.go[1], ch.hello[0], ch.mapped[0], ch.mapped[1], ch.report[0], ch.taken[1]] {

@@ -651,3 +651,42 @@ pub fn die_by(signal: i32) {
         libc::raise(signal);
     }
 }
+
+/// What a process fd names: the process (as the host numbers it) that fd `fd` of process
+/// `pid` is a pidfd of, or a `/proc/PID` directory of (which `pidfd_send_signal` takes too).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProcessFd {
+    /// A live process.
+    Of(Pid),
+    /// A process that has exited (the kernel answers ESRCH).
+    Exited,
+    /// Not a process fd at all (the kernel answers EBADF).
+    NotOne,
+}
+
+/// See [`ProcessFd`]: a pidfd's fdinfo has a `Pid:` line (-1 once the process has exited); a
+/// `/proc/PID` directory's link names it.
+pub fn process_fd(pid: Pid, fd: i32) -> ProcessFd {
+    let info = std::fs::read_to_string(format!("/proc/{pid}/fdinfo/{fd}")).unwrap_or_default();
+    if let Some(number) = info.lines().find_map(|l| l.strip_prefix("Pid:")).and_then(|v| v.trim().parse::<Pid>().ok()) {
+        return if number > 0 { ProcessFd::Of(number) } else { ProcessFd::Exited };
+    }
+    let link = std::fs::read_link(format!("/proc/{pid}/fd/{fd}")).unwrap_or_default();
+    match link.to_str().and_then(|l| l.strip_prefix("/proc/")).and_then(|n| n.parse::<Pid>().ok()) {
+        Some(number) if std::path::Path::new(&format!("/proc/{number}")).exists() => ProcessFd::Of(number),
+        Some(_) => ProcessFd::Exited,
+        None => ProcessFd::NotOne,
+    }
+}
+
+/// `pidfd_send_signal` on a pidfd the host holds (no siginfo); the raw result.
+pub fn pidfd_send_signal(pidfd: &std::os::fd::OwnedFd, signal: i32, flags: u32) -> u64 {
+    use std::os::fd::AsRawFd;
+    // SAFETY: a pidfd the host owns, integers, and a null siginfo.
+    let rc = unsafe { libc::syscall(libc::SYS_pidfd_send_signal, pidfd.as_raw_fd(), signal, std::ptr::null::<libc::siginfo_t>(), flags) };
+    if rc < 0 {
+        trapbox_abi::errno::encode_error(Errno::last().0)
+    } else {
+        rc as u64
+    }
+}

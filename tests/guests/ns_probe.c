@@ -5,9 +5,12 @@
  *   ns_probe iface                   change lo's MTU and queue length through a unix socket
  *   ns_probe netlink                 add an address to lo over route netlink
  *   ns_probe hostname NAME           sethostname, then the same from a clone(CLONE_NEWUTS) child
- *   ns_probe newns                   clone(CLONE_NEWNET|CLONE_NEWNS) child that tries mount(tmpfs) */
+ *   ns_probe newns                   clone(CLONE_NEWNET|CLONE_NEWNS) child that tries mount(tmpfs)
+ *   ns_probe pidfd DIR               open a /proc/PID directory and signal it through that fd
+ *   ns_probe pidfd-child             pidfd_open a child of its own and signal it */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <net/if.h>
@@ -121,6 +124,27 @@ int main(int argc, char **argv) {
         } else {
             waitpid(child, NULL, 0);
         }
+        return 0;
+    }
+    if (!strcmp(mode, "pidfd") && argc > 2) {
+        int fd = open(argv[2], O_RDONLY | O_DIRECTORY);
+        printf("open %s: %s\n", argv[2], err(fd));
+        if (fd >= 0)
+            printf("pidfd_send_signal: %s\n", err(syscall(SYS_pidfd_send_signal, fd, SIGKILL, NULL, 0)));
+        return 0;
+    }
+    if (!strcmp(mode, "pidfd-child")) {
+        pid_t child = fork();
+        if (child == 0) {
+            pause();
+            _exit(0);
+        }
+        int fd = (int)syscall(SYS_pidfd_open, child, 0);
+        printf("pidfd_open: %s\n", err(fd));
+        printf("pidfd_send_signal: %s\n", err(syscall(SYS_pidfd_send_signal, fd, SIGTERM, NULL, 0)));
+        int status = 0;
+        waitpid(child, &status, 0);
+        printf("child: %s\n", WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM ? "terminated" : "not signalled");
         return 0;
     }
     if (!strcmp(mode, "newns")) {

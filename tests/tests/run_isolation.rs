@@ -198,3 +198,24 @@ fn a_signal_to_the_own_process_group_reaches_the_guests_not_the_host() {
 fn libc_sigusr1() -> i32 {
     10
 }
+
+/// A pidfd can come from opening a /proc/PID directory too: the host performs the signal on
+/// its own duplicate of the fd, and only for a guest process (without it, Landlock's signal
+/// scoping would be the only layer).
+#[test]
+fn a_pidfd_of_a_process_outside_the_guest_cannot_signal_it() {
+    let mut victim = Command::new("sleep").arg("100").spawn().expect("sleep");
+    let proc_dir = format!("/proc/{}", victim.id());
+    let (plain, rewritten) = guest_pair("ns_probe.c");
+    for program in [&plain, &rewritten] {
+        let out = run(trapbox_run(&["--allow-read", "/usr", "--allow-read", "/proc"], program, &["pidfd", &proc_dir])
+            .current_dir(scratch_dir("isolation_pidfd")));
+        assert_eq!(out.stdout, format!("open {proc_dir}: ok\npidfd_send_signal: EPERM\n"), "{out:?}");
+        assert!(out.stderr.contains("which is not part of the guest"), "logged: {}", out.stderr);
+        let own = run(trapbox_run(&["--allow-read", "/usr"], program, &["pidfd-child"]).current_dir(scratch_dir("isolation_pidfd_child")));
+        assert_eq!(own.stdout, "pidfd_open: ok\npidfd_send_signal: ok\nchild: terminated\n", "{own:?}");
+    }
+    assert!(victim.try_wait().expect("wait").is_none(), "the victim still runs");
+    let _ = victim.kill();
+    let _ = victim.wait();
+}
