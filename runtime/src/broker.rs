@@ -275,16 +275,36 @@ pub(crate) fn name_beneath(policy: &Policy, target: &Path) -> Result<Name, (i32,
     }
 }
 
+/// Whether path `index` of call `number` is a name the call creates.
+fn creates_name(number: u64, index: usize) -> bool {
+    match number {
+        nr::MKDIR | nr::MKDIRAT | nr::MKNOD | nr::MKNODAT | nr::SYMLINK | nr::SYMLINKAT => index == 0,
+        nr::LINK | nr::LINKAT => index == 1,
+        _ => false,
+    }
+}
+
+/// Whether the path exists and lies inside a read grant (so its existence is no secret).
+fn visible_and_present(policy: &Policy, pid: Pid, args: &[u64; 6], dirfd: Option<usize>, path: usize) -> bool {
+    target_of(pid, args, dirfd, path, false)
+        .is_ok_and(|target| !policy.grants_for(&target, ACCESS_READ).is_empty() && std::fs::symlink_metadata(&target).is_ok())
+}
+
 /// Performs mkdir, mknod, unlink, rmdir, rename, link and symlink in the host, on parent
 /// directories opened beneath the write grants.
 fn change_names(policy: &Policy, pid: Pid, number: u64, args: &[u64; 6]) -> Result<u64, (i32, String)> {
     let paths = namespace_change(number).ok_or((EINVAL, String::new()))?;
     let mut names = Vec::with_capacity(2);
-    for &(dirfd, path) in paths {
+    for (index, &(dirfd, path)) in paths.iter().enumerate() {
         match open_name(policy, pid, args, dirfd, path) {
             Ok(name) => names.push(name),
             // A negative errno here is an answer (the kernel's), not a denial to log.
             Err((errno, _)) if errno < 0 => return Ok(trapbox_abi::errno::encode_error(-errno)),
+            // Creating a name the guest can see exists is EEXIST, as the kernel checks that
+            // before any permission (`mkdir -p` of a read-granted directory must work).
+            Err(_) if creates_name(number, index) && visible_and_present(policy, pid, args, dirfd, path) => {
+                return Ok(trapbox_abi::errno::encode_error(libc::EEXIST));
+            }
             Err(denial) => return Err(denial),
         }
     }
@@ -687,6 +707,11 @@ fn query(
         }
         nr::READLINK | nr::READLINKAT => {
             let (addr, size) = if number == nr::READLINK { (args[1], args[2]) } else { (args[2], args[3]) };
+            // readlink of anything but a symlink is EINVAL (readlinkat of an empty path on
+            // such an fd would say ENOENT, which realpath and Java take for a missing file).
+            if !file_type(&file).is_some_and(|t| t.is_symlink()) {
+                return Ok(trapbox_abi::errno::encode_error(EINVAL));
+            }
             let mut buf = vec![0u8; usize::try_from(size).unwrap_or(0).min(4096)];
             // SAFETY: an open fd, an empty path and a host buffer of the length passed.
             let n = unsafe { libc::readlinkat(fd, empty.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };

@@ -241,6 +241,20 @@ fn walk(pid: Pid, path: &Path) -> PathBuf {
     out
 }
 
+/// The kernel's errno for a path that could not be resolved: a relative path against a
+/// `dirfd` that is no open fd gets `EBADF`, against one that is no directory `ENOTDIR`;
+/// anything else `ENOENT`.
+pub fn unresolved_errno(pid: Pid, dirfd: Option<u64>, path: &[u8]) -> i32 {
+    match dirfd.map(|fd| fd as i32) {
+        Some(fd) if fd != AT_FDCWD && !path.starts_with(b"/") => match std::fs::metadata(format!("/proc/{pid}/fd/{fd}")) {
+            Err(_) => libc::EBADF,
+            Ok(meta) if !meta.is_dir() => libc::ENOTDIR,
+            Ok(_) => libc::ENOENT,
+        },
+        _ => libc::ENOENT,
+    }
+}
+
 /// [`resolve`], optionally without following the last component (`O_NOFOLLOW`, `lchown`…):
 /// then the parent is resolved and the name kept.
 pub fn resolve_path(pid: Pid, dirfd: Option<u64>, path: &[u8], follow: bool) -> Option<PathBuf> {

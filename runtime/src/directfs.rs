@@ -412,8 +412,10 @@ fn decide_open(service: &Service, notif: &Notif, local_devices: &mut LocalDevice
     let nofollow = flags & libc::O_NOFOLLOW as u64 != 0 || creates_exclusively(flags);
     let (target, seen) = match &resolved {
         Some(resolved) => (resolved.path.clone(), None),
-        None if nofollow => (crate::confine::resolve_path(pid, dirfd, &bytes, false).ok_or(libc::ENOENT)?, None),
-        None => crate::confine::resolve_seen(pid, dirfd, &bytes).ok_or(libc::ENOENT)?,
+        None if nofollow => {
+            (crate::confine::resolve_path(pid, dirfd, &bytes, false).ok_or_else(|| crate::confine::unresolved_errno(pid, dirfd, &bytes))?, None)
+        }
+        None => crate::confine::resolve_seen(pid, dirfd, &bytes).ok_or_else(|| crate::confine::unresolved_errno(pid, dirfd, &bytes))?,
     };
     let access = crate::confine::access_from_open_flags(flags);
     let policy = &service.policy;
