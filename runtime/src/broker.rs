@@ -308,54 +308,72 @@ fn change_names(policy: &Policy, pid: Pid, number: u64, args: &[u64; 6]) -> Resu
             Err(denial) => return Err(denial),
         }
     }
-    let at = |i: usize| (names[i].parent.as_raw_fd(), names[i].name.as_ptr());
-    let (fd0, name0) = at(0);
-    let rc = match number {
-        nr::MKDIR | nr::MKDIRAT => {
-            let mode = args[if number == nr::MKDIR { 1 } else { 2 }] as libc::mode_t;
-            // SAFETY: open directory fds and NUL-terminated host copies of the names.
-            unsafe { libc::mkdirat(fd0, name0, mode & !guest_umask(pid)) }
-        }
-        nr::MKNOD | nr::MKNODAT => {
-            let (mode, dev) = if number == nr::MKNOD { (args[1], args[2]) } else { (args[2], args[3]) };
-            let kind = mode as libc::mode_t & libc::S_IFMT;
-            if kind == libc::S_IFCHR || kind == libc::S_IFBLK {
-                return Err((EPERM, "device nodes are never granted".into()));
-            }
-            let mode = created_mode(pid, mode, &names[0].target);
-            // SAFETY: open directory fds and NUL-terminated host copies of the names.
-            unsafe { libc::mknodat(fd0, name0, mode as libc::mode_t, dev) }
-        }
-        // SAFETY: open directory fds and NUL-terminated host copies of the names.
-        nr::UNLINK => unsafe { libc::unlinkat(fd0, name0, 0) },
-        // SAFETY: open directory fds and NUL-terminated host copies of the names.
-        nr::RMDIR => unsafe { libc::unlinkat(fd0, name0, libc::AT_REMOVEDIR) },
-        // SAFETY: open directory fds and NUL-terminated host copies of the names.
-        nr::UNLINKAT => unsafe { libc::unlinkat(fd0, name0, (args[2] as libc::c_int) & libc::AT_REMOVEDIR) },
+    // What the call needs of the guest (a symlink's target, the mode under its umask) is read
+    // here; the call itself runs under the guest's own Landlock domain if it has one.
+    let symlink_target = match number {
         nr::SYMLINK | nr::SYMLINKAT => {
             let (bytes, truncated) = crate::trace::read_guest_string(pid, args[0], 4096).ok_or((EFAULT, String::new()))?;
             if truncated {
                 return Ok(trapbox_abi::errno::encode_error(ENAMETOOLONG));
             }
-            let target = CString::new(bytes).map_err(|_| (EINVAL, String::new()))?;
-            // SAFETY: open directory fds and NUL-terminated host copies of the names.
-            unsafe { libc::symlinkat(target.as_ptr(), fd0, name0) }
+            Some(CString::new(bytes).map_err(|_| (EINVAL, String::new()))?)
         }
-        nr::RENAME | nr::RENAMEAT | nr::RENAMEAT2 => {
-            let (fd1, name1) = at(1);
-            let flags = if number == nr::RENAMEAT2 { args[4] as libc::c_uint } else { 0 };
-            // SAFETY: open directory fds and NUL-terminated host copies of the names.
-            unsafe { libc::renameat2(fd0, name0, fd1, name1, flags) }
-        }
-        nr::LINK | nr::LINKAT => {
-            let (fd1, name1) = at(1);
-            // Hard links never follow: the host links exactly the name it checked.
-            // SAFETY: open directory fds and NUL-terminated host copies of the names.
-            unsafe { libc::linkat(fd0, name0, fd1, name1, 0) }
-        }
-        _ => return Err((EINVAL, String::new())),
+        _ => None,
     };
-    Ok(result_of(rc).unwrap_or_else(trapbox_abi::errno::encode_error))
+    let mode = match number {
+        nr::MKDIR | nr::MKDIRAT => u64::from(args[if number == nr::MKDIR { 1 } else { 2 }] as libc::mode_t & !guest_umask(pid)),
+        nr::MKNOD | nr::MKNODAT => {
+            let mode = if number == nr::MKNOD { args[1] } else { args[2] };
+            let kind = mode as libc::mode_t & libc::S_IFMT;
+            if kind == libc::S_IFCHR || kind == libc::S_IFBLK {
+                return Err((EPERM, "device nodes are never granted".into()));
+            }
+            created_mode(pid, mode, &names[0].target)
+        }
+        _ => 0,
+    };
+    let names = &names;
+    let perform = || {
+        let at = |i: usize| (names[i].parent.as_raw_fd(), names[i].name.as_ptr());
+        let (fd0, name0) = at(0);
+        let rc = match number {
+            // SAFETY: open directory fds and NUL-terminated host copies of the names.
+            nr::MKDIR | nr::MKDIRAT => unsafe { libc::mkdirat(fd0, name0, mode as libc::mode_t) },
+            nr::MKNOD | nr::MKNODAT => {
+                let dev = if number == nr::MKNOD { args[2] } else { args[3] };
+                // SAFETY: open directory fds and NUL-terminated host copies of the names.
+                unsafe { libc::mknodat(fd0, name0, mode as libc::mode_t, dev) }
+            }
+            // SAFETY: open directory fds and NUL-terminated host copies of the names.
+            nr::UNLINK => unsafe { libc::unlinkat(fd0, name0, 0) },
+            // SAFETY: open directory fds and NUL-terminated host copies of the names.
+            nr::RMDIR => unsafe { libc::unlinkat(fd0, name0, libc::AT_REMOVEDIR) },
+            // SAFETY: open directory fds and NUL-terminated host copies of the names.
+            nr::UNLINKAT => unsafe { libc::unlinkat(fd0, name0, (args[2] as libc::c_int) & libc::AT_REMOVEDIR) },
+            nr::SYMLINK | nr::SYMLINKAT => match &symlink_target {
+                // SAFETY: open directory fds and NUL-terminated host copies of the names.
+                Some(target) => unsafe { libc::symlinkat(target.as_ptr(), fd0, name0) },
+                None => return Err(EINVAL),
+            },
+            nr::RENAME | nr::RENAMEAT | nr::RENAMEAT2 => {
+                let (fd1, name1) = at(1);
+                let flags = if number == nr::RENAMEAT2 { args[4] as libc::c_uint } else { 0 };
+                // SAFETY: open directory fds and NUL-terminated host copies of the names.
+                unsafe { libc::renameat2(fd0, name0, fd1, name1, flags) }
+            }
+            nr::LINK | nr::LINKAT => {
+                let (fd1, name1) = at(1);
+                // Hard links never follow: the host links exactly the name it checked.
+                // SAFETY: open directory fds and NUL-terminated host copies of the names.
+                unsafe { libc::linkat(fd0, name0, fd1, name1, 0) }
+            }
+            _ => return Err(EINVAL),
+        };
+        // (errno is this thread's: read it here, on the thread that made the call)
+        result_of(rc)
+    };
+    let done = crate::guest_landlock::within_domain_of(pid, perform).and_then(|r| r);
+    Ok(done.unwrap_or_else(trapbox_abi::errno::encode_error))
 }
 
 /// The mode a file the host creates for guest `pid` at `target` gets: the guest's `mode`
@@ -549,11 +567,13 @@ pub fn perform(
         nr::TRUNCATE => match file_type(&file) {
             Some(t) if t.is_dir() => Err(libc::EISDIR),
             Some(t) if !t.is_file() => Err(EINVAL),
-            _ => match open_beneath(&grant, &target, (libc::O_WRONLY | libc::O_NONBLOCK) as u64, 0) {
+            // (Under the guest's own Landlock domain, if any: it judges truncation at the open.)
+            _ => crate::guest_landlock::within_domain_of(pid, || match open_beneath(&grant, &target, (libc::O_WRONLY | libc::O_NONBLOCK) as u64, 0) {
                 // SAFETY: an fd the host opened for writing; the length is an integer.
                 Ok(writable) => result_of(unsafe { libc::ftruncate(writable.as_raw_fd(), args[1] as libc::off_t) }),
                 Err(errno) => Err(errno),
-            },
+            })
+            .and_then(|done| done),
         },
         _ => Err(EINVAL),
     };

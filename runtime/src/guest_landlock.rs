@@ -71,6 +71,25 @@ impl Domain {
     }
 }
 
+/// Runs `action` for guest thread `tid` under the guest's own Landlock domain, if it has one:
+/// on a short-lived host thread that enters the domain first (a restriction cannot be undone,
+/// so not on the caller's), which inherits the caller's credentials. For the calls the broker
+/// performs that Landlock judges (creating, removing, renaming and linking names, truncating);
+/// whatever `action` needs of the guest's memory must be read before (a thread in the
+/// guest's domain cannot read it). `Err(errno)` when the domain cannot be entered.
+pub fn within_domain_of<R: Send>(tid: Pid, action: impl FnOnce() -> R + Send) -> Result<R, i32> {
+    let Some(domain) = domain_of(tid) else { return Ok(action()) };
+    std::thread::scope(|scope| {
+        scope
+            .spawn(|| {
+                domain.enter()?;
+                Ok(action())
+            })
+            .join()
+            .unwrap_or(Err(libc::EIO))
+    })
+}
+
 /// The domain of each guest thread that has one (see the module doc).
 struct Domains {
     of_thread: HashMap<Pid, Arc<Domain>>,

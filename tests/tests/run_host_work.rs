@@ -192,3 +192,26 @@ fn a_guests_own_landlock_ruleset_binds_the_hosts_opens() {
         assert!(denials(&out).is_empty(), "{}", out.stderr);
     }
 }
+
+/// The changes the broker performs for a guest (mkdir, mknod, symlink, unlink, rename, link,
+/// truncate) meet the guest's own Landlock domain too: after restricting itself to reading,
+/// the guest gets the kernel's EACCES for each, as natively, though its write grant allows them.
+#[test]
+fn a_guests_own_landlock_ruleset_binds_the_hosts_metadata_changes() {
+    let (plain, rewritten) = guest_pair("landlock_changes.c");
+    let lay_out = |dir: &Path| {
+        let _ = std::fs::remove_dir_all(dir);
+        std::fs::create_dir_all(dir).unwrap();
+        std::fs::write(dir.join("f"), "data\n").unwrap();
+    };
+    let scratch = scratch_dir("host_work_landlock_changes").join("work");
+    lay_out(&scratch);
+    let native = run(Command::new(&plain).arg(&scratch));
+    assert_eq!(native.status, 0, "{native:?}");
+    assert!(native.stdout.contains("mkdir: EACCES\n") && native.stdout.contains("f size: 5\n"), "the native run itself: {}", native.stdout);
+    for program in [&plain, &rewritten] {
+        lay_out(&scratch);
+        let out = run(&mut trapbox_run(&["--allow-write", utf8(&scratch)], program, &[utf8(&scratch)]));
+        assert_eq!((out.status, &out.stdout), (0, &native.stdout), "{}: {}", program.display(), out.stderr);
+    }
+}
