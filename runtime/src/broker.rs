@@ -262,6 +262,9 @@ pub(crate) fn name_beneath(policy: &Policy, target: &Path) -> Result<Name, (i32,
         let denial = crate::confine::denial_for(policy, &target, ACCESS_WRITE, false);
         (denial.errno, denial.reason)
     })?;
+    if let Some(denial) = crate::confine::host_reach_denial(&target, ACCESS_WRITE) {
+        return Err((denial.errno, denial.reason));
+    }
     // The grant itself (its own name) is the user's, not the guest's, to remove or rename.
     if target == grant {
         return Err((EPERM, format!("{} is a granted path itself", crate::log::path(&target))));
@@ -520,6 +523,9 @@ pub fn perform(
             let denial = crate::confine::denial_for(policy, &target, ACCESS_WRITE, false);
             (denial.errno, denial.reason)
         })?;
+    if let Some(denial) = crate::confine::host_reach_denial(&target, ACCESS_WRITE) {
+        return Err((denial.errno, denial.reason));
+    }
     let raw = |r: Result<u64, i32>| r.unwrap_or_else(trapbox_abi::errno::encode_error);
     let file = match open_path(&grant, &target, follow) {
         Ok(file) => file,
@@ -682,6 +688,9 @@ fn query(
         let denial = crate::confine::denial_for(policy, &target, ACCESS_READ, true);
         return Err((denial.errno, denial.reason));
     };
+    if let Some(denial) = crate::confine::host_reach_denial(&target, ACCESS_READ) {
+        return Err((denial.errno, denial.reason));
+    }
     let file = match open_path(&grant, &target, follow) {
         Ok(file) => file,
         Err(errno) => return Ok(trapbox_abi::errno::encode_error(errno)),

@@ -299,6 +299,58 @@ pub fn own_proc_root(pid: Pid, path: &Path, access: u64) -> Option<PathBuf> {
     (owner == pid || tgid() == Some(owner)).then(|| Path::new("/proc").join(owner.to_string()))
 }
 
+/// The guest's processes and threads as the host numbers them, for the paths under `/proc`
+/// the host opens for a guest (kept by the debugger as it follows each one).
+static GUEST_TASKS: std::sync::Mutex<std::collections::BTreeSet<Pid>> = std::sync::Mutex::new(std::collections::BTreeSet::new());
+
+/// Records `tid` as a guest process or thread.
+pub fn register_guest_task(tid: Pid) {
+    GUEST_TASKS.lock().unwrap_or_else(|e| e.into_inner()).insert(tid);
+}
+
+/// Forgets `tid` (it exited).
+pub fn forget_guest_task(tid: Pid) {
+    GUEST_TASKS.lock().unwrap_or_else(|e| e.into_inner()).remove(&tid);
+}
+
+/// Character devices the host opens for a guest: the ones every program may use.
+const COMMON_DEVICES: [&str; 8] = ["/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom", "/dev/tty", "/dev/ptmx", "/dev/console"];
+
+/// What the host never reaches for a guest, whatever the grants say, because it would do so
+/// with more privilege than the guest has (the host is root, or the guest's owner, in the
+/// host's own namespaces; the guest only in its own): another process's `/proc/PID` (it does
+/// not exist in the guest's PID namespace: the host's own memory was reachable through
+/// `/proc/HOST/mem` under `--allow-write /`), kernel memory and symbols, kernel settings in
+/// `/proc/sys` and `/sys` for writing, and devices other than the common ones.
+pub fn host_reach_denial(target: &Path, access: u64) -> Option<Denial> {
+    let shown = crate::log::path(target);
+    if let Ok(rest) = target.strip_prefix("/proc") {
+        let first = rest.components().next().and_then(|c| c.as_os_str().to_str());
+        if let Some(owner) = first.and_then(|f| f.parse::<Pid>().ok()) {
+            let guest = GUEST_TASKS.lock().unwrap_or_else(|e| e.into_inner()).contains(&owner);
+            return (!guest).then(|| Denial {
+                errno: trapbox_abi::errno::ENOENT,
+                reason: format!("{shown}: process {owner} does not exist in the guest's PID namespace").into(),
+            });
+        }
+        let secret = matches!(first, Some("kcore" | "kallsyms" | "kmsg" | "kpagecount" | "kpageflags" | "kpagecgroup" | "sysrq-trigger"));
+        if secret || (access & ACCESS_WRITE != 0) {
+            return Some(Denial { errno: trapbox_abi::errno::EACCES, reason: format!("{shown} is the host kernel's, not the guest's").into() });
+        }
+        return None;
+    }
+    if target.starts_with("/sys") && access & ACCESS_WRITE != 0 {
+        return Some(Denial { errno: trapbox_abi::errno::EACCES, reason: format!("{shown}: kernel settings are the host's, not the guest's").into() });
+    }
+    use std::os::unix::fs::FileTypeExt;
+    let device = std::fs::metadata(target).is_ok_and(|m| m.file_type().is_char_device() || m.file_type().is_block_device());
+    let common = COMMON_DEVICES.iter().any(|d| target == Path::new(d)) || target.starts_with("/dev/pts");
+    if device && !common {
+        return Some(Denial { errno: trapbox_abi::errno::EACCES, reason: format!("{shown} is a device the host does not open for a guest").into() });
+    }
+    None
+}
+
 /// Why a call is refused: the errno and the sentence for the log.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Denial {

@@ -297,6 +297,7 @@ impl Debugger {
     pub fn new(pid: Pid, settings: Settings) -> Debugger {
         let mut threads = HashMap::new();
         threads.insert(pid, Thread::new(pid));
+        crate::confine::register_guest_task(pid);
         let mut processes = HashMap::new();
         processes.insert(pid, Process::default());
         Debugger {
@@ -356,6 +357,7 @@ impl Debugger {
     fn on_exit(&mut self, tid: Pid, status: WaitStatus) {
         self.early.remove(&tid);
         crate::creds::forget(tid);
+        crate::confine::forget_guest_task(tid);
         if let Some(thread) = self.threads.remove(&tid) {
             let pending = thread.pending.into_iter().chain(thread.redirects.into_iter().filter_map(|r| r.call));
             for call in pending {
@@ -398,6 +400,7 @@ impl Debugger {
             .unwrap_or(tid);
         self.threads.insert(tid, Thread::new(tgid));
         self.processes.entry(tgid).or_default();
+        crate::confine::register_guest_task(tid);
     }
 
     fn thread(&mut self, tid: Pid) -> &mut Thread {
@@ -819,6 +822,7 @@ impl Debugger {
             let process = self.processes.get(&tgid).cloned().unwrap_or_default();
             self.processes.insert(child, process);
         }
+        crate::confine::register_guest_task(child);
         if crate::creds::marked(parent) {
             crate::creds::mark([child]); // credentials are inherited
         }

@@ -425,6 +425,10 @@ fn decide_open(service: &Service, notif: &Notif, local_devices: &mut LocalDevice
         crate::log::denied(pid, notif.data.nr as u64, &notif.data.args, &denial.reason);
         return Err(denial.errno);
     };
+    if let Some(denial) = crate::confine::host_reach_denial(&target, access) {
+        crate::log::denied(pid, notif.data.nr as u64, &notif.data.args, &denial.reason);
+        return Err(denial.errno);
+    }
     // The kernel will not install an O_PATH file with ADDFD (it takes only files with content
     // access), and letting the guest's own call run would have the kernel re-read the path
     // from guest memory. open and openat with O_PATH never come here (the filter sends them

@@ -52,6 +52,10 @@ fn read_bytes(tid: Pid, addr: u64, len: u64, limit: usize) -> Result<Vec<u8>, i3
 /// with a log line. Without a policy everything is allowed.
 fn check_path(policy: Option<&Policy>, tid: Pid, call: &str, path: &[u8], access: u64) -> Result<std::path::PathBuf, i32> {
     let resolved = crate::confine::resolve(tid, None, path).ok_or(errno::ENOENT)?;
+    if let Some(denial) = policy.and_then(|_| crate::confine::host_reach_denial(&resolved, access)) {
+        crate::log::denied(tid, hostcall::MAP_FILE, &[0; 6], &denial.reason);
+        return Err(denial.errno);
+    }
     if let Some(policy) = policy {
         if policy.grants_for(&resolved, access).is_empty() {
             crate::host_log!(
