@@ -116,6 +116,12 @@ static int proc_host(void) {
         snprintf(p, sizeof p, "/proc/%d/mem", pids[i]);
         fd = open(p, O_RDWR);
         printf("host mem rw: %s\n", fd < 0 ? strerror(errno) : "ok");
+        if (fd >= 0 && lo) {
+            /* the same 4 bytes written back: proof of write access that changes nothing */
+            unsigned char b[4];
+            if (pread(fd, b, 4, (off_t)lo) == 4)
+                printf("host mem write: %s\n", pwrite(fd, b, 4, (off_t)lo) == 4 ? "ok 4 bytes" : strerror(errno));
+        }
         if (fd >= 0) close(fd);
     }
     try_read("init environ", "/proc/1/environ");

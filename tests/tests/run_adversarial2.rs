@@ -349,3 +349,41 @@ fn an_unprivileged_invoker_gets_the_same_worker_pool() {
     let out = as_nobody(&["openat2", s(&dir.join("out")), s(&dir.join("secret")), s(&dir.join("ro")), "500"]);
     assert_ro_untouched(&dir, &out);
 }
+
+// ---- /proc of the host, a pty of the guest's own -------------------------------------------------
+
+/// Without a grant of /proc, the host's processes (found through the host's /proc mount, which
+/// the guest shares) stay unreadable: no listing, no environ, maps or mem of the trapbox host,
+/// of the host's pid 1, no kcore, /dev/mem, /dev/port or kallsyms; each refusal logged.
+#[test]
+fn the_hosts_processes_and_kernel_memory_stay_unreadable_without_a_grant() {
+    for program in routes("adv2_host.c") {
+        let dir = tree("adv2_prochost");
+        let out = confined(&dir, &[], &program, &["proc-host"]);
+        assert!(out.stdout.contains("trapbox processes seen: 0"), "{out:?}");
+        for line in out.stdout.lines() {
+            assert!(!line.contains(": ok"), "{line}: {out:?}");
+        }
+        for what in ["/proc is outside", "/proc/kcore", "/dev/mem", "/proc/kallsyms"] {
+            assert!(denials(&out).iter().any(|l| l.contains(what)), "{what}: {out:?}");
+        }
+    }
+}
+
+/// A pty of its own (with /dev/ptmx and /dev/pts granted): after setsid it may make the slave
+/// its controlling terminal (as natively), but never hang it up, never steal the inherited
+/// terminal, and the host goes on (the slave open runs on a worker thread).
+#[test]
+fn a_pty_of_the_guests_own_gives_no_hold_on_the_hosts_terminal() {
+    for program in routes("adv2_host.c") {
+        let dir = tree("adv2_pty");
+        let started = Instant::now();
+        let out = confined(&dir, &["--allow-write", "/dev/ptmx", "--allow-write", "/dev/pts"], &program, &["tty"]);
+        assert!(out.stdout.contains("ptmx: ok") && out.stdout.contains("pts slave: ok"), "{out:?}");
+        assert!(out.stdout.contains("TIOCVHANGUP on pts: Operation not permitted"), "{out:?}");
+        assert!(out.stdout.contains("TIOCSCTTY on 0: Operation not permitted"), "{out:?}");
+        assert!(out.stdout.ends_with("tty games done\n"), "{out:?}");
+        assert!(started.elapsed() < Duration::from_secs(20), "{:?}", started.elapsed());
+    }
+    dev_null_intact();
+}
