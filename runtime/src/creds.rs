@@ -7,9 +7,11 @@
 //! guest thread's fsuid, fsgid, supplementary groups and effective capabilities for the length
 //! of the call (raw system calls, which change only the calling thread) and then takes its own
 //! back. That costs a read of `/proc/TID/status`, so it happens only for threads that may have
-//! changed their credentials since their exec: the debugger marks every thread of a process
-//! that makes a credential call ([`mark`]); an unmarked thread has the credentials it started
-//! with, which are the host's (the user namespace maps the invoker's ids to themselves).
+//! changed their credentials: the debugger marks every thread of a process that makes a
+//! credential call or a prctl that changes what its capabilities become (bounding set,
+//! securebits, keep-caps, ambient set; the mark outlives exec, where those take effect)
+//! ([`mark`]); an unmarked thread has the credentials the guest started with, which are the
+//! host's (the user namespace maps the invoker's ids to themselves).
 
 use std::collections::BTreeSet;
 use std::sync::Mutex;

@@ -43,6 +43,17 @@ const EAGAIN: i32 = 11;
 /// Calls after which the guest's credentials may differ from the host's.
 const CREDENTIAL_CALLS: [u64; 10] =
     [nr::SETUID, nr::SETGID, nr::SETREUID, nr::SETREGID, nr::SETRESUID, nr::SETRESGID, nr::SETFSUID, nr::SETFSGID, nr::SETGROUPS, nr::CAPSET];
+/// Whether prctl call `args` changes what the thread's capabilities will be (the bounding
+/// set, the securebits, keep-caps, the ambient set): after it, as after a setuid, the host
+/// acts with the thread's own credentials ([`crate::creds`]), exec included.
+fn changes_capabilities(number: u64, args: &[u64; 6]) -> bool {
+    const PR_SET_KEEPCAPS: u32 = 8;
+    const PR_CAPBSET_DROP: u32 = 24;
+    const PR_SET_SECUREBITS: u32 = 28;
+    const PR_CAP_AMBIENT: u32 = 47;
+    number == nr::PRCTL && [PR_SET_KEEPCAPS, PR_CAPBSET_DROP, PR_SET_SECUREBITS, PR_CAP_AMBIENT].contains(&(args[0] as u32))
+}
+
 /// Slow-path redirects a thread may have outstanding (nested signal handlers); older ones are
 /// dropped (a handler that longjmp'ed out leaves them stale).
 const MAX_REDIRECTS: usize = 64;
@@ -516,7 +527,7 @@ impl Debugger {
         }
         use crate::confine::Rule;
         let denial = match crate::confine::rule(number, args) {
-            Rule::Allow if CREDENTIAL_CALLS.contains(&number) => {
+            Rule::Allow if CREDENTIAL_CALLS.contains(&number) || changes_capabilities(number, args) => {
                 // From now on the host performs this process's calls with its threads' own
                 // credentials (glibc changes every thread's; a raw call only the caller's).
                 let tgid = self.tgid(tid);
@@ -570,10 +581,12 @@ impl Debugger {
                     Err(denial) => Some(denial),
                 }
             }
-            Rule::Network => match crate::netpolicy::check(policy, tid, number, args) {
-                crate::netpolicy::NetVerdict::Allow => None,
-                crate::netpolicy::NetVerdict::Done(raw) => return Verdict::Answer(raw),
-                crate::netpolicy::NetVerdict::Deny(errno, reason) => Some((errno, reason)),
+            // (Unix socket paths the host binds or connects for the guest: with its credentials.)
+            Rule::Network => match crate::creds::as_guest(tid, || crate::netpolicy::check(policy, tid, number, args)) {
+                Ok(crate::netpolicy::NetVerdict::Allow) => None,
+                Ok(crate::netpolicy::NetVerdict::Done(raw)) => return Verdict::Answer(raw),
+                Ok(crate::netpolicy::NetVerdict::Deny(errno, reason)) => Some((errno, reason)),
+                Err(errno) => return Verdict::Refuse(errno),
             },
         };
         match denial {

@@ -387,3 +387,70 @@ fn a_pty_of_the_guests_own_gives_no_hold_on_the_hosts_terminal() {
     }
     dev_null_intact();
 }
+
+// ---- findings of the second red team, fixed ----------------------------------------------
+
+/// Under `--allow-write /` the guest found the trapbox host in `/proc` and read and wrote its
+/// memory through `/proc/HOST/mem` (the host opened it, as root or as the host's own user).
+/// Another process's `/proc/PID` does not exist in the guest's PID namespace, and kernel
+/// memory and symbols are the host's: the host never opens them for a guest.
+#[test]
+fn the_hosts_own_memory_and_the_kernels_are_out_of_reach_whatever_the_grants() {
+    for program in routes("adv2_host.c") {
+        let dir = tree("adv2_proc_host_fixed");
+        let out = run(trapbox_run(&["--allow-write", "/", "--limit-wall", "60s"], &program, &["proc-host"]).current_dir(dir.join("out")));
+        assert_eq!(out.status, 0, "{}: {out:?}", program.display());
+        assert!(out.stdout.starts_with("trapbox processes seen: 0\n"), "{}: {}", program.display(), out.stdout);
+        for line in ["kcore: Permission denied", "kallsyms: Permission denied"] {
+            assert!(out.stdout.lines().any(|l| l == line), "{}: {line}\n{}", program.display(), out.stdout);
+        }
+        assert!(!out.stdout.contains("host mem") && !out.stdout.contains("host environ"), "{}", out.stdout);
+        assert!(out.stderr.contains("does not exist in the guest's PID namespace"), "logged: {}", out.stderr);
+        assert!(out.stderr.contains("/proc/kcore is the host kernel's"), "logged: {}", out.stderr);
+    }
+}
+
+/// A root guest that drops every capability from its bounding set (or sets SECBIT_NOROOT) and
+/// execs itself has no capability left: the host, performing its opens, must not lend it its
+/// own (it read a mode-000 file for it).
+#[test]
+fn capabilities_dropped_by_prctl_stay_dropped_for_the_hosts_calls() {
+    for how in ["bounding", "securebits"] {
+        for program in routes("adv2_host.c") {
+            let dir = tree("adv2_cap_exec");
+            let locked = dir.join("ro/locked");
+            std::fs::write(&locked, "locked\n").unwrap();
+            std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o000)).unwrap();
+            let exec_dir = program.parent().expect("fixture dir").to_path_buf();
+            let out = confined(&dir, &["--allow-exec", s(&exec_dir)], &program, &["cap-exec", how, s(&locked)]);
+            assert!(out.stdout.contains("CapEff:\t0000000000000000"), "{how}, {}: {out:?}", program.display());
+            assert!(out.stdout.contains("locked file: Permission denied\n"), "{how}, {}: {}", program.display(), out.stdout);
+            assert!(out.stdout.contains("access: Permission denied\n"), "{how}, {}: {}", program.display(), out.stdout);
+        }
+    }
+}
+
+/// After a drop to nobody, the unix socket paths the host binds and connects for the guest are
+/// checked with the guest's credentials: a bind in a root-owned 0755 directory and a connect to
+/// a root-only socket get the kernel's EACCES, and the host's listener receives nothing.
+#[test]
+fn unix_socket_paths_after_a_privilege_drop_get_the_kernels_answers() {
+    if !is_root() {
+        return; // the drop to nobody is the point; an unprivileged run has nothing to drop
+    }
+    for program in routes("adv2_host.c") {
+        let dir = tree("adv2_unix_creds");
+        let out_dir = dir.join("out");
+        std::fs::set_permissions(&out_dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let root_socket = out_dir.join("rootsock");
+        let listener = std::os::unix::net::UnixListener::bind(&root_socket).expect("host listener");
+        std::fs::set_permissions(&root_socket, std::fs::Permissions::from_mode(0o600)).unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let bind_path = out_dir.join("nobody.sock");
+        let out = confined(&dir, &[], &program, &["unix-creds", s(&bind_path), s(&root_socket)]);
+        assert!(out.stdout.contains("bind: Permission denied\n"), "{}: {out:?}", program.display());
+        assert!(out.stdout.contains("connect: Permission denied\n"), "{}: {}", program.display(), out.stdout);
+        assert!(!bind_path.exists(), "no socket was created as root for nobody");
+        assert!(listener.accept().is_err(), "the host's listener got a connection");
+    }
+}
