@@ -537,12 +537,19 @@ fn host_wide_knobs_in_proc_and_sys_stay_the_hosts() {
 }
 
 /// Processes whose executable is `program` (by /proc/PID/exe).
-fn running(program: &Path) -> Vec<u32> {
+/// The live processes running `program` with `mode` as their first argument (tests run in
+/// parallel, and several run the same program in other modes).
+fn running(program: &Path, mode: &str) -> Vec<u32> {
     let want = std::fs::canonicalize(program).unwrap();
+    let is_live = |pid: &u32| {
+        std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| !stat.rsplit_once(')').is_some_and(|(_, r)| r.trim_start().starts_with('Z')))
+    };
     std::fs::read_dir("/proc")
         .unwrap()
         .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
         .filter(|pid| std::fs::read_link(format!("/proc/{pid}/exe")).is_ok_and(|exe| exe == want))
+        .filter(|pid| std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| c.split(|&b| b == 0).nth(1) == Some(mode.as_bytes())))
+        .filter(is_live)
         .collect()
 }
 
@@ -551,7 +558,7 @@ fn children_left_running_by_the_leader_do_not_outlive_trapbox() {
     for program in routes("adv_proc.c") {
         let out = run(&mut trapbox_run(&["--allow-read", "/usr"], &program, &["forkmany", "100"]));
         assert_eq!(out.stdout, "made 100\n", "{out:?}");
-        assert_eq!(running(&program), Vec::<u32>::new(), "guest processes outlived trapbox");
+        assert_eq!(running(&program, "forkmany"), Vec::<u32>::new(), "guest processes outlived trapbox");
     }
 }
 
@@ -574,7 +581,7 @@ fn a_setsid_daemon_dies_with_a_killed_host() {
         let beat = std::fs::read_to_string(dir.join("out/beat")).unwrap_or_default();
         std::thread::sleep(Duration::from_millis(600));
         assert_eq!(std::fs::read_to_string(dir.join("out/beat")).unwrap_or_default(), beat, "the daemon still writes");
-        assert_eq!(running(&program), Vec::<u32>::new(), "guest processes outlived the host");
+        assert_eq!(running(&program, "daemon"), Vec::<u32>::new(), "guest processes outlived the host");
     }
 }
 
