@@ -12,8 +12,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use run_support::{denials, guest_pair, trapbox_run};
-use trapbox_tests::{build_guest, run, scratch_dir, trapbox_bin, Outcome};
+use run_support::{denials, guest_pair, is_root, trapbox_run};
+use trapbox_tests::{build_guest, run, scratch_dir, Outcome};
 
 /// The static, rewritten and dynamic builds of `source`.
 fn routes(source: &str) -> Vec<PathBuf> {
@@ -70,9 +70,11 @@ fn host_ipv4() -> Option<String> {
     out.stdout.split_whitespace().skip_while(|w| *w != "inet").nth(1).and_then(|a| a.split('/').next()).map(str::to_string)
 }
 
-/// A free TCP/UDP port pair base for this test (distinct per test by `salt`).
+/// A TCP/UDP port base for this test: distinct per test by `salt`, and per test process.
 fn port(salt: u16) -> u16 {
-    40000 + (std::process::id() as u16 % 2000) * 4 + salt * 8000 % 16000
+    // Tests of one process run in parallel: each salt (0..8) owns 4 ports of the process's 32.
+    assert!(salt < 8, "salt {salt}");
+    40000 + (std::process::id() % 700) as u16 * 32 + salt * 4
 }
 
 // ---- files ------------------------------------------------------------------------------
@@ -625,9 +627,6 @@ fn guest_text_cannot_forge_or_repaint_log_lines() {
 
 // ---- rootless ---------------------------------------------------------------------------
 
-fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status").unwrap().lines().any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(2) == Some("0"))
-}
 
 #[test]
 fn an_unprivileged_host_user_gets_the_same_containment() {
@@ -636,24 +635,7 @@ fn an_unprivileged_host_user_gets_the_same_containment() {
     }
     let dir = tree("adv_rootless");
     let (plain, _) = guest_pair("adv_fs.c");
-    let guest = dir.join("adv_fs");
-    let host = dir.join("trapbox");
-    std::fs::copy(plain, &guest).unwrap();
-    std::fs::copy(trapbox_bin(), &host).unwrap();
-    for p in [&dir, &dir.join("out"), &dir.join("ro"), &dir.join("secret")] {
-        std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o777)).unwrap();
-    }
-    for p in [&guest, &host] {
-        std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o755)).unwrap();
-    }
-    let mut ancestor = dir.parent();
-    while let Some(path) = ancestor {
-        let mode = std::fs::metadata(path).map(|m| m.permissions().mode()).unwrap_or(0o755);
-        if mode & 0o001 == 0 {
-            std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode | 0o011)).unwrap();
-        }
-        ancestor = path.parent();
-    }
+    let (host, guest) = run_support::unprivileged_copies(&dir, &plain, &[&dir.join("out"), &dir.join("ro"), &dir.join("secret")]);
     let as_nobody = |args: &[&str]| {
         run(Command::new("setpriv")
             .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
@@ -710,7 +692,7 @@ fn truncating_a_fifo_cannot_stall_the_host() {
 #[test]
 fn a_guest_cannot_share_the_port_of_a_host_listener() {
     let (plain, _) = guest_pair("adv_net.c");
-    let port = port(5).to_string();
+    let port = port(7).to_string();
     for program in routes("adv_net.c") {
         // A listener of the host's for each route, alive for longer than the guest.
         let mut host = Command::new(&plain).args(["reuseport-serve", &port, "8"]).stdout(Stdio::piped()).spawn().expect("host listener");

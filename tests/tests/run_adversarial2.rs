@@ -13,8 +13,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use run_support::{denials, guest_pair, trapbox_run};
-use trapbox_tests::{build_guest, run, scratch_dir, trapbox_bin, Outcome};
+use run_support::{denials, guest_pair, is_root, trapbox_run};
+use trapbox_tests::{build_guest, run, scratch_dir, Outcome};
 
 /// The static, rewritten and dynamic builds of `source`.
 fn routes(source: &str) -> Vec<PathBuf> {
@@ -299,9 +299,6 @@ fn the_fuzzer_with_other_seeds_leaves_the_host_standing() {
 
 // ---- rootless -----------------------------------------------------------------------------------
 
-fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status").unwrap().lines().any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(2) == Some("0"))
-}
 
 /// As an unprivileged invoker (copies of trapbox and the guest run by nobody): the worker
 /// pool held by 100 readers and 300 interrupted opens behave as for root.
@@ -312,24 +309,7 @@ fn an_unprivileged_invoker_gets_the_same_worker_pool() {
     }
     let dir = tree("adv2_rootless");
     let (plain, _) = guest_pair("adv2_host.c");
-    let guest = dir.join("adv2_host");
-    let host = dir.join("trapbox");
-    std::fs::copy(plain, &guest).unwrap();
-    std::fs::copy(trapbox_bin(), &host).unwrap();
-    for p in [&dir, &dir.join("out"), &dir.join("ro")] {
-        std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o777)).unwrap();
-    }
-    for p in [&guest, &host] {
-        std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o755)).unwrap();
-    }
-    let mut ancestor = dir.parent();
-    while let Some(path) = ancestor {
-        let mode = std::fs::metadata(path).map(|m| m.permissions().mode()).unwrap_or(0o755);
-        if mode & 0o001 == 0 {
-            std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode | 0o011)).unwrap();
-        }
-        ancestor = path.parent();
-    }
+    let (host, guest) = run_support::unprivileged_copies(&dir, &plain, &[&dir.join("out"), &dir.join("ro")]);
     let as_nobody = |args: &[&str]| {
         run(Command::new("setpriv")
             .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])

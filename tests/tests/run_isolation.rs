@@ -8,8 +8,8 @@ mod run_support;
 use std::path::PathBuf;
 use std::process::Command;
 
-use run_support::{guest_pair, trapbox_run};
-use trapbox_tests::{run, scratch_dir, trapbox_bin, Outcome};
+use run_support::{guest_pair, is_root, trapbox_run};
+use trapbox_tests::{run, scratch_dir, Outcome};
 
 /// Runs the probe guest (static and rewritten) in `mode` under a policy with `net`.
 fn probe(net: &str, args: &[&str]) -> Vec<Outcome> {
@@ -121,26 +121,8 @@ fn a_namespace_the_guest_creates_grants_nothing_on_the_host() {
 
 /// The guest and trapbox itself copied where an unprivileged user can run them.
 fn unprivileged_copies() -> (PathBuf, PathBuf) {
-    let dir = scratch_dir("isolation_rootless");
     let (plain, _) = guest_pair("ns_probe.c");
-    let guest = dir.join("ns_probe");
-    let host = dir.join("trapbox");
-    std::fs::copy(plain, &guest).expect("copy the guest");
-    std::fs::copy(trapbox_bin(), &host).expect("copy trapbox");
-    use std::os::unix::fs::PermissionsExt;
-    for path in [&dir, &guest, &host] {
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
-    }
-    let mut ancestor = dir.parent();
-    while let Some(path) = ancestor {
-        // The fixture directories must be searchable for nobody (the repository's are).
-        let mode = std::fs::metadata(path).map(|m| m.permissions().mode()).unwrap_or(0o755);
-        if mode & 0o001 == 0 {
-            std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode | 0o011)).expect("chmod ancestor");
-        }
-        ancestor = path.parent();
-    }
-    (host, guest)
+    run_support::unprivileged_copies(&scratch_dir("isolation_rootless"), &plain, &[])
 }
 
 /// Rootless: an unprivileged user gets the same namespaces (its own uid mapped to itself).
@@ -173,9 +155,6 @@ fn an_unprivileged_user_gets_the_same_isolation() {
     }
 }
 
-fn is_root() -> bool {
-    read("/proc/self/status").lines().any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(2) == Some("0"))
-}
 
 /// `kill(0, …)` signals the caller's process group, which the guest shares with trapbox (the
 /// terminal's job): the kernel would deliver it to the host too, across the PID namespace. The

@@ -188,7 +188,7 @@ fn a_lease_cannot_block_writers_outside_the_sandbox() {
     let out_dir = dir.join("out");
     std::fs::create_dir_all(&out_dir).unwrap();
     let (f, o) = (file.to_str().unwrap(), out_dir.to_str().unwrap());
-    let mut child = trapbox_run(&["--allow-read", f, "--allow-write", o], &plain, &["lease", f, o])
+    let child = trapbox_run(&["--allow-read", f, "--allow-write", o], &plain, &["lease", f, o])
         .current_dir(&dir)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())

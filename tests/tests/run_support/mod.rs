@@ -107,3 +107,37 @@ pub fn split_death_message(stderr: &str) -> (String, Vec<String>) {
     }
     (rest, ours)
 }
+
+/// Whether the tests run as root (then the rootless cases run trapbox as nobody).
+pub fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(2) == Some("0"))
+}
+
+/// Copies of trapbox and of `guest` in `dir`, where nobody can run them: the copies get mode
+/// 0755, `dir` and `writable` (subdirectories the test's guest writes to as nobody) 0777, and
+/// every ancestor of `dir` is made searchable. Returns (trapbox, guest).
+pub fn unprivileged_copies(dir: &Path, guest: &Path, writable: &[&Path]) -> (PathBuf, PathBuf) {
+    use std::os::unix::fs::PermissionsExt;
+    let name = guest.file_name().expect("a file name");
+    let (host_copy, guest_copy) = (dir.join("trapbox"), dir.join(name));
+    std::fs::copy(trapbox_bin(), &host_copy).expect("copy trapbox");
+    std::fs::copy(guest, &guest_copy).expect("copy the guest");
+    for path in [&host_copy, &guest_copy] {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    }
+    for path in std::iter::once(dir).chain(writable.iter().copied()) {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o777)).expect("chmod");
+    }
+    let mut ancestor = dir.parent();
+    while let Some(path) = ancestor {
+        let mode = std::fs::metadata(path).map(|m| m.permissions().mode()).unwrap_or(0o755);
+        if mode & 0o001 == 0 {
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode | 0o011)).expect("chmod ancestor");
+        }
+        ancestor = path.parent();
+    }
+    (host_copy, guest_copy)
+}
