@@ -2,7 +2,7 @@
 # Installs what trapbox's build, tests and examples need on a fresh Debian machine.
 # Idempotent: packages already present are not fetched again.
 set -euo pipefail
-packages=(busybox-static gcc libc6-dev binutils file strace tzdata)
+packages=(busybox-static gcc libc6-dev binutils file strace tzdata iproute2 python3 util-linux)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
