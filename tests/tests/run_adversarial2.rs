@@ -13,18 +13,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use run_support::{denials, guest_pair, is_root, trapbox_run};
-use trapbox_tests::{build_guest, run, scratch_dir, Outcome};
-
-/// The static, rewritten and dynamic builds of `source`.
-fn routes(source: &str) -> Vec<PathBuf> {
-    let (plain, rewritten) = guest_pair(source);
-    let dynamic = {
-        let _serial = run_support::fixture_lock();
-        build_guest(source, &["-O2", "-pthread"])
-    };
-    vec![plain, rewritten, dynamic]
-}
+use run_support::{denials, guest_pair, is_root, routes, trapbox_run};
+use trapbox_tests::{run, scratch_dir, Outcome};
 
 /// A scratch tree: `out/` (write grant, holding `s`), `ro/` (read grant: `s`, and `locked`
 /// with mode 000), `secret/s` (no grant).

@@ -141,3 +141,14 @@ pub fn unprivileged_copies(dir: &Path, guest: &Path, writable: &[&Path]) -> (Pat
     }
     (host_copy, guest_copy)
 }
+
+/// The three routes a guest can take: `source` built static (the backstop), the same build
+/// rewritten (traps), and built dynamically linked against glibc.
+pub fn routes(source: &str) -> Vec<PathBuf> {
+    let (plain, rewritten) = guest_pair(source);
+    let dynamic = {
+        let _serial = fixture_lock();
+        trapbox_tests::build_guest(source, &["-O2", "-pthread"])
+    };
+    vec![plain, rewritten, dynamic]
+}
