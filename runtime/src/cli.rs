@@ -9,9 +9,9 @@ use std::path::Path;
 use anyhow::Context;
 use trapbox_abi::hostcall::{ACCESS_EXEC, ACCESS_READ, ACCESS_WRITE};
 
-use crate::debugger::{Debugger, Settings};
-use crate::launcher::Confinement;
-use crate::policy::{Origin, Policy};
+use crate::trap::debugger::{Debugger, Settings};
+use crate::launch::launcher::Confinement;
+use crate::decide::policy::{Origin, Policy};
 use crate::sys::WaitStatus;
 
 /// The exit status trapbox itself uses when it fails (not the guest).
@@ -169,7 +169,7 @@ pub struct PolicyArgs {
     /// loopback addresses) or `all`. Each destination is decided on the host's pinned copy;
     /// a unix socket path needs a write grant in every mode; abstract unix names need `all`.
     #[arg(long, value_enum, value_name = "REACH", help_heading = "Policy")]
-    pub net: Option<crate::policy::NetMode>,
+    pub net: Option<crate::decide::policy::NetMode>,
     /// Print the effective policy, with where each grant comes from, and exit.
     #[arg(long, help_heading = "Policy")]
     pub print_policy: bool,
@@ -207,11 +207,11 @@ fn parse_env(text: &str) -> Result<(String, String), String> {
 }
 
 fn parse_size_arg(text: &str) -> Result<u64, String> {
-    crate::policy::parse_size(text).map_err(|e| e.to_string())
+    crate::decide::policy::parse_size(text).map_err(|e| e.to_string())
 }
 
 fn parse_duration_arg(text: &str) -> Result<std::time::Duration, String> {
-    crate::policy::parse_duration(text).map_err(|e| e.to_string())
+    crate::decide::policy::parse_duration(text).map_err(|e| e.to_string())
 }
 
 impl PolicyArgs {
@@ -247,7 +247,7 @@ impl PolicyArgs {
         l.open_files = self.limit_open_files.or(l.open_files);
         l.cpu_time = self.limit_cpu.or(l.cpu_time);
         l.wall_time = self.limit_wall.or(l.wall_time);
-        crate::policy::add_startup_grants(&mut policy, program)?;
+        crate::decide::policy::add_startup_grants(&mut policy, program)?;
         Ok(policy)
     }
 }
@@ -255,9 +255,9 @@ impl PolicyArgs {
 /// What the launcher must do for `policy`.
 fn confinement(
     policy: &Policy,
-    ruleset: Option<&crate::landlock::PreparedRuleset>,
+    ruleset: Option<&crate::launch::landlock::PreparedRuleset>,
     confined: bool,
-    namespaces: Option<crate::launcher::Namespaces>,
+    namespaces: Option<crate::launch::launcher::Namespaces>,
 ) -> anyhow::Result<Confinement> {
     let mut rlimits = Vec::new();
     if let Some(bytes) = policy.limits.address_space {
@@ -286,7 +286,7 @@ fn confinement(
         rlimits,
         cwd,
         env,
-        directfs_filter: confined.then(crate::directfs::filter),
+        directfs_filter: confined.then(crate::perform::directfs::filter),
         namespaces,
     })
 }
@@ -297,13 +297,13 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
         anyhow::bail!("no program given");
     };
     if let Some(path) = &args.log {
-        crate::log::to_file(path).with_context(|| format!("--log {}", path.display()))?;
+        crate::report::log::to_file(path).with_context(|| format!("--log {}", path.display()))?;
     }
-    let resolved = crate::launcher::resolve_program(program)?;
+    let resolved = crate::launch::launcher::resolve_program(program)?;
     let trace = match args.trace.as_deref() {
         None => None,
-        Some(p) if p.as_os_str() == "-" => Some(crate::trace::TraceSink::open(None)?),
-        Some(p) => Some(crate::trace::TraceSink::open(Some(p))?),
+        Some(p) if p.as_os_str() == "-" => Some(crate::report::trace::TraceSink::open(None)?),
+        Some(p) => Some(crate::report::trace::TraceSink::open(Some(p))?),
     };
     // The policy's environment, working directory and limits apply in every mode; its grants
     // only when confined (not --unconfined).
@@ -315,7 +315,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
     let policy = args.policy.active().then(|| all.clone());
     let ruleset = match &policy {
         Some(policy) => {
-            let ruleset = crate::landlock::prepare(policy)?;
+            let ruleset = crate::launch::landlock::prepare(policy)?;
             if ruleset.is_none() {
                 crate::host_log!("trapbox: warning: this kernel has no Landlock; the policy is enforced by the host's checks alone");
             }
@@ -324,28 +324,28 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
         None => None,
     };
     if let Some(policy) = &policy {
-        crate::broker::open_grant_roots(policy);
+        crate::perform::broker::open_grant_roots(policy);
     }
     // A private network namespace unless the policy reaches the host's network (loopback
     // servers of the host, or everything): the guest's own `lo` and unix sockets only.
-    let private_network = policy.as_ref().is_some_and(|p| p.net == crate::policy::NetMode::None);
-    let namespaces = (!args.no_namespaces).then(|| crate::launcher::Namespaces::for_invoker(private_network));
+    let private_network = policy.as_ref().is_some_and(|p| p.net == crate::decide::policy::NetMode::None);
+    let namespaces = (!args.no_namespaces).then(|| crate::launch::launcher::Namespaces::for_invoker(private_network));
     let pid_namespace = namespaces.is_some();
     let confinement = confinement(&all, ruleset.as_ref(), policy.is_some(), namespaces)?;
     let native_personality = args.personality == Personality::Native;
     let mut also_decided: Vec<u64> = Vec::new();
     if policy.is_some() {
-        also_decided.extend(crate::confine::POLICY_TRACED);
+        also_decided.extend(crate::decide::confine::POLICY_TRACED);
     }
     if all.limits.processes.is_some() {
         // A raw fork or vfork would otherwise run natively, uncounted.
         also_decided.extend([trapbox_abi::linux::nr::FORK, trapbox_abi::linux::nr::VFORK]);
     }
-    let pinned_region = policy.is_some().then_some(crate::pinned::PIN_BASE);
-    let filter = crate::seccomp::build_filter(native_personality, &also_decided, pinned_region);
+    let pinned_region = policy.is_some().then_some(crate::trap::pinned::PIN_BASE);
+    let filter = crate::launch::seccomp::build_filter(native_personality, &also_decided, pinned_region);
     if policy.is_some() {
         // The backstop sends these only when their range may reach the pinned region.
-        also_decided.extend(crate::pinned::GUARDED_CALLS);
+        also_decided.extend(crate::trap::pinned::GUARDED_CALLS);
     }
     // The guest decides what Ctrl-C and Ctrl-\ do (the terminal sends them to it directly);
     // the host must outlive them to report, and relays what a process sends it.
@@ -355,19 +355,19 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
             crate::host_log!("trapbox: warning: cannot pin to one CPU ({err}); stops will be slower");
         }
     }
-    let (pid, listener) = crate::launcher::spawn(&resolved, &args.command, &filter, &confinement)?;
+    let (pid, listener) = crate::launch::launcher::spawn(&resolved, &args.command, &filter, &confinement)?;
     crate::sys::relay_signals_to(pid);
     if let (Some(listener), Some(policy)) = (listener, policy.as_ref()) {
         let directfs_trace = match args.trace.as_deref() {
             None => None,
-            Some(p) if p.as_os_str() == "-" => Some(crate::trace::TraceSink::another(None)?),
-            Some(p) => Some(crate::trace::TraceSink::another(Some(p))?),
+            Some(p) if p.as_os_str() == "-" => Some(crate::report::trace::TraceSink::another(None)?),
+            Some(p) => Some(crate::report::trace::TraceSink::another(Some(p))?),
         };
-        crate::directfs::start(listener, std::sync::Arc::new(policy.clone()), directfs_trace);
+        crate::perform::directfs::start(listener, std::sync::Arc::new(policy.clone()), directfs_trace);
     }
     drop(ruleset);
     if let Some(limit) = all.limits.wall_time {
-        crate::debugger::start_wall_time_watchdog(pid, limit);
+        crate::trap::debugger::start_wall_time_watchdog(pid, limit);
     }
     let settings = Settings {
         trace,
@@ -414,7 +414,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
         Some(WaitStatus::Signaled { signal, core }) => {
             crate::host_log!(
                 "trapbox: guest killed by {}{}",
-                crate::names::signal_name(signal),
+                crate::decode::names::signal_name(signal),
                 if core { " (core dumped)" } else { "" }
             );
             // The host's parent sees the guest's own wait status (a shell prints "Terminated",

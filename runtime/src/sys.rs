@@ -1,6 +1,6 @@
 //! Thin, safe wrappers over the Linux calls the host makes: ptrace, wait, guest memory access.
 //!
-//! This module and [`crate::launcher`] are the only places with `unsafe`; everything above
+//! This module and [`crate::launch::launcher`] are the only places with `unsafe`; everything above
 //! them works with plain values and `Result<_, Errno>`.
 
 use std::fmt;
@@ -32,7 +32,7 @@ impl Errno {
 
 impl fmt::Debug for Errno {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} ({})", crate::names::errno_name(self.0), std::io::Error::from_raw_os_error(self.0))
+        write!(f, "{} ({})", crate::decode::names::errno_name(self.0), std::io::Error::from_raw_os_error(self.0))
     }
 }
 
@@ -506,7 +506,7 @@ fn capget() -> Result<[CapData; 2], Errno> {
 }
 
 /// The calling thread's filesystem credentials.
-pub fn thread_credentials() -> crate::creds::Credentials {
+pub fn thread_credentials() -> crate::perform::creds::Credentials {
     // SAFETY: setfsuid/setfsgid with an invalid id change nothing and return the current one.
     let (fsuid, fsgid) = unsafe { (libc::syscall(libc::SYS_setfsuid, u32::MAX) as u32, libc::syscall(libc::SYS_setfsgid, u32::MAX) as u32) };
     let mut groups = vec![0 as libc::gid_t; 65536];
@@ -514,12 +514,12 @@ pub fn thread_credentials() -> crate::creds::Credentials {
     let n = unsafe { libc::getgroups(groups.len() as libc::c_int, groups.as_mut_ptr()) };
     groups.truncate(usize::try_from(n).unwrap_or(0));
     let effective = capget().map(|d| u64::from(d[1].effective) << 32 | u64::from(d[0].effective)).unwrap_or(0);
-    crate::creds::Credentials { fsuid, fsgid, groups, effective }
+    crate::perform::creds::Credentials { fsuid, fsgid, groups, effective }
 }
 
 /// Gives the calling thread (only: raw system calls, not glibc's process-wide wrappers) the
 /// filesystem credentials `creds`, as far as its permitted capabilities allow.
-pub fn take_thread_credentials(creds: &crate::creds::Credentials) -> Result<(), Errno> {
+pub fn take_thread_credentials(creds: &crate::perform::creds::Credentials) -> Result<(), Errno> {
     // Every permitted capability first (CAP_SETGID and CAP_SETUID may be what an earlier
     // switch took away), then groups and ids, then the effective set asked for (setfsuid
     // itself adjusts the filesystem capabilities, which the last step overrides).

@@ -43,14 +43,14 @@ pub fn line(args: std::fmt::Arguments<'_>) {
 #[macro_export]
 macro_rules! host_log {
     ($($arg:tt)*) => {
-        $crate::log::line(format_args!($($arg)*))
+        $crate::report::log::line(format_args!($($arg)*))
     };
 }
 
 /// The line `trapbox: denied CALL: REASON` for call `number` of thread `tid`: the one shape of
 /// every refusal the host decides.
 pub fn denied(tid: crate::sys::Pid, number: u64, args: &[u64; 6], reason: &str) {
-    crate::host_log!("trapbox: denied {}: {reason}", crate::trace::format_call(tid, number, args));
+    crate::host_log!("trapbox: denied {}: {reason}", crate::report::trace::format_call(tid, number, args));
 }
 
 /// Whether `c` must not appear raw in a log or trace line: control characters (C0, DEL and

@@ -278,7 +278,7 @@ fn format_argv(pid: Pid, addr: u64) -> String {
 
 /// `name(args)` for call `nr` of `pid`.
 pub fn format_call(pid: Pid, nr: u64, args: &[u64; 6]) -> String {
-    let name = crate::syscalls::name(nr)
+    let name = crate::decode::syscalls::name(nr)
         .map(str::to_string)
         .or_else(|| trapbox_abi::hostcall::hostcall_name(nr).map(str::to_string))
         .unwrap_or_else(|| format!("syscall_{nr:#x}"));
@@ -305,7 +305,7 @@ pub fn format_call(pid: Pid, nr: u64, args: &[u64; 6]) -> String {
             Arg::Int32 => (value as i32).to_string(),
             Arg::Hex => format!("{value:#x}"),
             Arg::Octal => format!("0{value:o}"),
-            Arg::Signal => crate::names::signal_name(value as i32),
+            Arg::Signal => crate::decode::names::signal_name(value as i32),
             Arg::Argv => format_argv(pid, value),
             Arg::SockAddr => {
                 let len = args.get(parts.len() + 1).copied().unwrap_or(0);
@@ -319,7 +319,7 @@ pub fn format_call(pid: Pid, nr: u64, args: &[u64; 6]) -> String {
 /// A result as strace shows it.
 pub fn format_result(raw: u64) -> String {
     match trapbox_abi::errno::decode(raw) {
-        Err(errno) => format!("-1 {}", crate::names::errno_name(errno)),
+        Err(errno) => format!("-1 {}", crate::decode::names::errno_name(errno)),
         Ok(value) if value > 0xffff_ffff => format!("{value:#x}"),
         Ok(value) => value.to_string(),
     }
@@ -368,9 +368,9 @@ impl TraceSink {
 
     /// Writes one line: `[pid N] call = result <tag>`. The call's strings are already quoted
     /// ([`format_call`]); the sink escapes whatever could still break the line
-    /// ([`crate::log::one_line`]), as the log does.
+    /// ([`crate::report::log::one_line`]), as the log does.
     pub fn line(&mut self, tid: Pid, call: &str, result: &str, tag: &str) {
-        let call = crate::log::one_line(call);
+        let call = crate::report::log::one_line(call);
         let _ = writeln!(self.out, "[pid {tid}] {call} = {result} {tag}");
         if self.to_terminal_stream {
             // Interleave sensibly with the guest's own stderr.
@@ -380,7 +380,7 @@ impl TraceSink {
 
     /// Writes a free-form note line (escaped as [`TraceSink::line`] is).
     pub fn note(&mut self, text: &str) {
-        let _ = writeln!(self.out, "{}", crate::log::one_line(text));
+        let _ = writeln!(self.out, "{}", crate::report::log::one_line(text));
         if self.to_terminal_stream {
             let _ = self.out.flush();
         }

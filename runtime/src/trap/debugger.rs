@@ -13,7 +13,7 @@
 //! Every ptrace call may fail with ESRCH (the thread died under us); that is never fatal.
 //!
 //! A trapped call that must execute in the guest goes through the stub page (see
-//! [`crate::inject`]): the fast path (`syscall; ret 128`, return address stored below the red
+//! [`crate::trap::inject`]): the fast path (`syscall; ret 128`, return address stored below the red
 //! zone) costs no extra stop; `vfork`, `clone` (the child runs on another stack or shares
 //! ours), `rt_sigreturn` (reads its frame at `rsp`), traced calls and a stack page that is
 //! not mapped below `rsp` take the slow path (`syscall; int3`, one extra stop). A child
@@ -30,13 +30,13 @@ use trapbox_abi::hostcall;
 use trapbox_abi::linux::nr;
 use trapbox_abi::trap::{SiteKind, TrapEncoding, TRAP_LEN};
 
-use crate::inject::{self, InjectError};
-use crate::modules::{self, ImageCache, Module};
-use crate::pinned::{AfterExit, PinError, PinPage, PinSlot};
-use crate::seccomp::X32_SYSCALL_BIT;
-use crate::syscalls::{self, Disposition};
+use crate::trap::inject::{self, InjectError};
+use crate::trap::modules::{self, ImageCache, Module};
+use crate::trap::pinned::{AfterExit, PinError, PinPage, PinSlot};
+use crate::launch::seccomp::X32_SYSCALL_BIT;
+use crate::decode::syscalls::{self, Disposition};
 use crate::sys::{self, Errno, Pid, Regs, WaitStatus};
-use crate::trace::{self, Handling, Route, TraceSink};
+use crate::report::trace::{self, Handling, Route, TraceSink};
 
 const CLONE_THREAD: u64 = 0x0001_0000;
 const EAGAIN: i32 = 11;
@@ -45,7 +45,7 @@ const CREDENTIAL_CALLS: [u64; 10] =
     [nr::SETUID, nr::SETGID, nr::SETREUID, nr::SETREGID, nr::SETRESUID, nr::SETRESGID, nr::SETFSUID, nr::SETFSGID, nr::SETGROUPS, nr::CAPSET];
 /// Whether prctl call `args` changes what the thread's capabilities will be (the bounding
 /// set, the securebits, keep-caps, the ambient set): after it, as after a setuid, the host
-/// acts with the thread's own credentials ([`crate::creds`]), exec included.
+/// acts with the thread's own credentials ([`crate::perform::creds`]), exec included.
 fn changes_capabilities(number: u64, args: &[u64; 6]) -> bool {
     const PR_SET_KEEPCAPS: u32 = 8;
     const PR_CAPBSET_DROP: u32 = 24;
@@ -96,7 +96,7 @@ struct Thread {
     pending: Option<PendingCall>,
     /// Signals that arrived during an injection, delivered at the next resume.
     held_signals: Vec<i32>,
-    /// The pinned copy of the paths of the call it is running (see [`crate::pinned`]).
+    /// The pinned copy of the paths of the call it is running (see [`crate::trap::pinned`]).
     pinned: Option<PinSlot>,
     /// Just exec'ed under a policy: gets its pinned-argument region at the exec's exit.
     wants_pin_region: bool,
@@ -127,7 +127,7 @@ struct Process {
     /// Start addresses of the modules whose known sites were given back their `syscall`.
     untrapped: Vec<u64>,
     /// Files mapped by the `map_file` hostcall, which `unmap` may remove.
-    mappings: Vec<crate::hostcalls::FileMapping>,
+    mappings: Vec<crate::trap::hostcalls::FileMapping>,
     /// Its pinned-argument region (shared with the children that inherit the mapping).
     pin_region: Option<Rc<PinPage>>,
 }
@@ -138,7 +138,7 @@ struct StubInjector<'a> {
     stub: u64,
 }
 
-impl crate::hostcalls::Injector for StubInjector<'_> {
+impl crate::trap::hostcalls::Injector for StubInjector<'_> {
     fn run_in_guest(&mut self, tid: Pid, number: u64, args: [u64; 6]) -> Option<u64> {
         self.debugger.inject(tid, self.stub + inject::SLOW, number, args)
     }
@@ -249,7 +249,7 @@ pub struct Settings {
     pub untrap_known: bool,
     /// The policy, when one is in force: path calls are checked against it, and its process
     /// and wall-time limits are the host's to enforce.
-    pub policy: Option<crate::policy::Policy>,
+    pub policy: Option<crate::decide::policy::Policy>,
     /// At most this many guest processes and threads at once (the policy's process limit).
     pub task_limit: Option<u64>,
     /// Calls the table runs natively that this run's policy or limits must decide (the seccomp
@@ -308,7 +308,7 @@ impl Debugger {
     pub fn new(pid: Pid, settings: Settings) -> Debugger {
         let mut threads = HashMap::new();
         threads.insert(pid, Thread::new(pid));
-        crate::confine::register_guest_task(pid);
+        crate::decide::confine::register_guest_task(pid);
         let mut processes = HashMap::new();
         processes.insert(pid, Process::default());
         Debugger {
@@ -367,8 +367,8 @@ impl Debugger {
 
     fn on_exit(&mut self, tid: Pid, status: WaitStatus) {
         self.early.remove(&tid);
-        crate::creds::forget(tid);
-        crate::confine::forget_guest_task(tid);
+        crate::perform::creds::forget(tid);
+        crate::decide::confine::forget_guest_task(tid);
         if let Some(thread) = self.threads.remove(&tid) {
             let pending = thread.pending.into_iter().chain(thread.redirects.into_iter().filter_map(|r| r.call));
             for call in pending {
@@ -411,7 +411,7 @@ impl Debugger {
             .unwrap_or(tid);
         self.threads.insert(tid, Thread::new(tgid));
         self.processes.entry(tgid).or_default();
-        crate::confine::register_guest_task(tid);
+        crate::decide::confine::register_guest_task(tid);
     }
 
     fn thread(&mut self, tid: Pid) -> &mut Thread {
@@ -473,7 +473,7 @@ impl Debugger {
         }
         let Some(entry) = syscalls::entry(number) else {
             if self.settings.policy.is_some() {
-                crate::log::denied(tid, number, args, "no x86-64 call has this number");
+                crate::report::log::denied(tid, number, args, "no x86-64 call has this number");
             }
             return Verdict::Refuse(errno::ENOSYS);
         };
@@ -484,7 +484,7 @@ impl Debugger {
                 // (glibc and Rust try clone3 before clone at every thread start and fall back
                 // on ENOSYS: that refusal is routine, and a line per thread would bury the rest.)
                 if self.settings.policy.is_some() && number != nr::CLONE3 {
-                    crate::log::denied(tid, number, args, entry.note);
+                    crate::report::log::denied(tid, number, args, entry.note);
                 }
                 Verdict::Refuse(e)
             }
@@ -494,11 +494,11 @@ impl Debugger {
 
     /// The policy's decision on a call the host must see: refuse what would take a guest out
     /// of the host's sight, enforce the process limit, and check path calls against the
-    /// grants (see [`crate::confine`]); a denial is logged with the call and the reason.
+    /// grants (see [`crate::decide::confine`]); a denial is logged with the call and the reason.
     fn policy(&self, tid: Pid, number: u64, args: &[u64; 6]) -> Verdict {
         match number {
             // Under a policy, confine::rule refuses these too, with a log line.
-            _ if self.settings.policy.is_none() && crate::requests::escapes_the_debugger(number, args).is_some() => return Verdict::Refuse(errno::EPERM),
+            _ if self.settings.policy.is_none() && crate::decide::requests::escapes_the_debugger(number, args).is_some() => return Verdict::Refuse(errno::EPERM),
             _ => {}
         }
         if let Some(limit) = self.settings.task_limit {
@@ -512,45 +512,45 @@ impl Debugger {
             }
         }
         let Some(policy) = &self.settings.policy else { return Verdict::Execute };
-        if crate::pinned::GUARDED_CALLS.contains(&number) {
+        if crate::trap::pinned::GUARDED_CALLS.contains(&number) {
             let guarded = self.processes.get(&self.tgid(tid)).is_some_and(|p| p.pin_region.is_some());
-            if guarded && crate::pinned::touches_region(number, args) {
+            if guarded && crate::trap::pinned::touches_region(number, args) {
                 crate::host_log!(
                     "trapbox: denied {}: it would unmap, replace or re-protect the host's stub page and pinned-argument region at {:#x}..{:#x}",
                     trace::format_call(tid, number, args),
-                    crate::pinned::PIN_BASE,
-                    crate::pinned::AREA_END
+                    crate::trap::pinned::PIN_BASE,
+                    crate::trap::pinned::AREA_END
                 );
                 return Verdict::Refuse(errno::EPERM);
             }
             return Verdict::Execute;
         }
-        use crate::confine::Rule;
-        let denial = match crate::confine::rule(number, args) {
+        use crate::decide::confine::Rule;
+        let denial = match crate::decide::confine::rule(number, args) {
             Rule::Allow if CREDENTIAL_CALLS.contains(&number) || changes_capabilities(number, args) => {
                 // From now on the host performs this process's calls with its threads' own
                 // credentials (glibc changes every thread's; a raw call only the caller's).
                 let tgid = self.tgid(tid);
-                crate::creds::mark(self.threads.iter().filter(|(_, t)| t.tgid == tgid).map(|(&t, _)| t));
+                crate::perform::creds::mark(self.threads.iter().filter(|(_, t)| t.tgid == tgid).map(|(&t, _)| t));
                 None
             }
             Rule::Allow if number == nr::LANDLOCK_RESTRICT_SELF => {
                 // From now on the host performs this thread's opens under the Landlock domain
-                // it is about to enter (see crate::guest_landlock).
+                // it is about to enter (see crate::perform::guest_landlock).
                 let tgid = self.tgid(tid);
                 let threads = self.threads.iter().filter(|(_, t)| t.tgid == tgid).map(|(&t, _)| t);
-                crate::guest_landlock::on_restrict_self(tid, tgid, threads, args);
+                crate::perform::guest_landlock::on_restrict_self(tid, tgid, threads, args);
                 None
             }
             Rule::Allow => None,
-            Rule::Path if crate::broker::handles(number, args) => {
-                match crate::creds::as_guest(tid, || crate::broker::perform(policy, tid, number, args)).unwrap_or_else(|e| Err((e, String::new()))) {
+            Rule::Path if crate::perform::broker::handles(number, args) => {
+                match crate::perform::creds::as_guest(tid, || crate::perform::broker::perform(policy, tid, number, args)).unwrap_or_else(|e| Err((e, String::new()))) {
                     Ok(raw) => return Verdict::Answer(raw),
-                    Err((0, _)) => crate::confine::check(policy, tid, number, args).map(|d| (d.errno, d.reason)),
+                    Err((0, _)) => crate::decide::confine::check(policy, tid, number, args).map(|d| (d.errno, d.reason)),
                     Err(denial) => Some(denial),
                 }
             }
-            Rule::Path => crate::confine::check(policy, tid, number, args).map(|d| (d.errno, d.reason)),
+            Rule::Path => crate::decide::confine::check(policy, tid, number, args).map(|d| (d.errno, d.reason)),
             Rule::Deny(errno, why) => Some((errno, why.to_string())),
             // The kernel resolves the pid in the guest's own PID namespace, where only guest
             // processes (and trapbox's init, which no guest can trace or kill) exist: a pid of
@@ -576,16 +576,16 @@ impl Debugger {
                 (!ours).then(|| (errno::EPERM, format!("process {target} is not part of the guest")))
             }
             Rule::FdMetadata => {
-                match crate::creds::as_guest(tid, || crate::broker::perform(policy, tid, number, args)).unwrap_or_else(|e| Err((e, String::new()))) {
+                match crate::perform::creds::as_guest(tid, || crate::perform::broker::perform(policy, tid, number, args)).unwrap_or_else(|e| Err((e, String::new()))) {
                     Ok(raw) => return Verdict::Answer(raw),
                     Err(denial) => Some(denial),
                 }
             }
             // (Unix socket paths the host binds or connects for the guest: with its credentials.)
-            Rule::Network => match crate::creds::as_guest(tid, || crate::netpolicy::check(policy, tid, number, args)) {
-                Ok(crate::netpolicy::NetVerdict::Allow) => None,
-                Ok(crate::netpolicy::NetVerdict::Done(raw)) => return Verdict::Answer(raw),
-                Ok(crate::netpolicy::NetVerdict::Deny(errno, reason)) => Some((errno, reason)),
+            Rule::Network => match crate::perform::creds::as_guest(tid, || crate::decide::netpolicy::check(policy, tid, number, args)) {
+                Ok(crate::decide::netpolicy::NetVerdict::Allow) => None,
+                Ok(crate::decide::netpolicy::NetVerdict::Done(raw)) => return Verdict::Answer(raw),
+                Ok(crate::decide::netpolicy::NetVerdict::Deny(errno, reason)) => Some((errno, reason)),
                 Err(errno) => return Verdict::Refuse(errno),
             },
         };
@@ -665,7 +665,7 @@ impl Debugger {
 
     /// Pins what `plan` names for `tid`'s call `number`; on failure, the errno to refuse it
     /// with (logged when it is the host's, not the kernel's answer).
-    fn pin_arguments(&self, tid: Pid, number: u64, plan: &crate::pinned::Plan) -> Result<(PinSlot, [u64; 6]), i32> {
+    fn pin_arguments(&self, tid: Pid, number: u64, plan: &crate::trap::pinned::Plan) -> Result<(PinSlot, [u64; 6]), i32> {
         let region = self.processes.get(&self.tgid(tid)).and_then(|p| p.pin_region.clone());
         let refuse = |errno: i32, why: &str| {
             crate::host_log!("trapbox: denied {}: {why}", trace::format_call(tid, number, &plan.args));
@@ -690,13 +690,13 @@ impl Debugger {
             crate::host_log!("trapbox: warning: pid {tgid} has no vDSO to set up the host's area; its trapped, exec, chdir and O_PATH calls will be refused");
             return;
         };
-        let created = crate::pinned::create(tid, nul_byte, |number, args| self.inject(tid, syscall_at, number, args));
+        let created = crate::trap::pinned::create(tid, nul_byte, |number, args| self.inject(tid, syscall_at, number, args));
         match created {
             Ok(region) => {
                 self.stats.stubs_mapped += 1;
                 if let Some(process) = self.processes.get_mut(&tgid) {
                     process.pin_region = Some(Rc::new(region));
-                    process.stub = Some(crate::pinned::STUB_BASE);
+                    process.stub = Some(crate::trap::pinned::STUB_BASE);
                 }
             }
             Err(_) if !self.threads.contains_key(&tid) => {}
@@ -725,7 +725,7 @@ impl Debugger {
         // answered or refused read nothing twice.
         let mut pinned = None;
         if verdict == Verdict::Execute && self.pins_arguments() {
-            if let Some(plan) = crate::pinned::plan(number, &args) {
+            if let Some(plan) = crate::trap::pinned::plan(number, &args) {
                 verdict = match self.pin_arguments(tid, number, &plan) {
                     Ok((slot, moved)) => {
                         pinned = Some(slot);
@@ -749,7 +749,7 @@ impl Debugger {
                 } else if number == nr::MEMFD_CREATE && self.settings.policy.is_some() {
                     // Never executable (see confine::rule); the guest's flags come back at the exit.
                     self.thread(tid).restore_args = Some(args);
-                    regs.rsi |= crate::confine::MFD_NOEXEC_SEAL;
+                    regs.rsi |= crate::decide::confine::MFD_NOEXEC_SEAL;
                     sys::set_regs(tid, &regs)?;
                     restores = true;
                 }
@@ -835,11 +835,11 @@ impl Debugger {
             let process = self.processes.get(&tgid).cloned().unwrap_or_default();
             self.processes.insert(child, process);
         }
-        crate::confine::register_guest_task(child);
-        if crate::creds::marked(parent) {
-            crate::creds::mark([child]); // credentials are inherited
+        crate::decide::confine::register_guest_task(child);
+        if crate::perform::creds::marked(parent) {
+            crate::perform::creds::mark([child]); // credentials are inherited
         }
-        crate::guest_landlock::inherit(parent, child); // and so is a Landlock domain
+        crate::perform::guest_landlock::inherit(parent, child); // and so is a Landlock domain
         let mut thread = Thread::new(child_tgid);
         thread.unstarted = Some(start_at);
         self.threads.insert(child, thread);
@@ -881,10 +881,10 @@ impl Debugger {
         if former != tid {
             // A non-leader thread exec'ed and took the leader's id: its credentials and
             // Landlock domain are what the process has now.
-            if crate::creds::marked(former) {
-                crate::creds::mark([tid]);
+            if crate::perform::creds::marked(former) {
+                crate::perform::creds::mark([tid]);
             }
-            crate::guest_landlock::inherit(former, tid);
+            crate::perform::guest_landlock::inherit(former, tid);
         }
         // After exec the thread is its process's leader; every other thread is gone.
         let mut thread = self.threads.remove(&former).or_else(|| self.threads.remove(&tid)).unwrap_or_else(|| Thread::new(tid));
@@ -1018,14 +1018,14 @@ impl Debugger {
         sys::cont(tid, libc::SIGTRAP)
     }
 
-    /// Serves a hostcall that needs the injector (see [`crate::hostcalls`]).
+    /// Serves a hostcall that needs the injector (see [`crate::trap::hostcalls`]).
     fn serve_hostcall(&mut self, tid: Pid, stub: u64, number: u64, args: &[u64; 6]) -> Option<u64> {
         let tgid = self.tgid(tid);
         let policy = self.settings.policy.take();
         let mut mappings = self.processes.get_mut(&tgid).map(|p| std::mem::take(&mut p.mappings)).unwrap_or_default();
         let result = {
             let mut injector = StubInjector { debugger: self, stub };
-            crate::hostcalls::serve(&mut injector, policy.as_ref(), &mut mappings, tid, number, args)
+            crate::trap::hostcalls::serve(&mut injector, policy.as_ref(), &mut mappings, tid, number, args)
         };
         self.settings.policy = policy;
         if let Some(process) = self.processes.get_mut(&tgid) {
@@ -1063,7 +1063,7 @@ impl Debugger {
     }
 
     /// The stub page of `tid`'s process: made with the pinned-argument region right after exec
-    /// ([`crate::pinned::create`]); a process where that failed has none, and its calls that
+    /// ([`crate::trap::pinned::create`]); a process where that failed has none, and its calls that
     /// would need it are refused.
     fn stub_or_refusal(&self, tid: Pid, number: u64, args: &[u64; 6]) -> Option<u64> {
         let stub = self.stub(tid);

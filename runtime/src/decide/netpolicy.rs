@@ -3,7 +3,7 @@
 //!
 //! `socket` is decided from its integer arguments. `connect`, `bind`, `sendto`, `sendmsg` and
 //! `sendmmsg` carry a `sockaddr` in guest memory, which another guest thread could change
-//! after a check; the debugger pins it first ([`crate::pinned`]), so the decision here and the
+//! after a check; the debugger pins it first ([`crate::trap::pinned`]), so the decision here and the
 //! kernel both read the host's copy. IP destinations then run natively in the guest (blocking,
 //! non-blocking and signal semantics unchanged). A unix socket path is a file: in every
 //! network mode it needs a write grant, and the host performs the call itself on a duplicate
@@ -15,9 +15,9 @@
 //! would be bound to every address; the host listens on its duplicate of a socket bound to
 //! loopback) and sends on a route-netlink socket (only read-only `RTM_GET*` queries to the
 //! kernel, checked on the host's copy and sent by the host). Socket options are decided in
-//! every mode on the allow-list of [`crate::requests::setsockopt`]. Integer arguments
+//! every mode on the allow-list of [`crate::decide::requests::setsockopt`]. Integer arguments
 //! (domain, type, protocol, fds, flags, backlog) are read at the kernel's width
-//! ([`crate::requests::int_arg`]).
+//! ([`crate::decide::requests::int_arg`]).
 
 use std::os::fd::{AsRawFd, OwnedFd};
 
@@ -25,8 +25,8 @@ use trapbox_abi::errno::{EACCES, EFAULT, EINVAL};
 use trapbox_abi::hostcall::ACCESS_WRITE;
 use trapbox_abi::linux::nr;
 
-use crate::policy::{NetMode, Policy};
-use crate::requests::int_arg;
+use crate::decide::policy::{NetMode, Policy};
+use crate::decide::requests::int_arg;
 use crate::sys::Pid;
 
 const AF_UNIX: i32 = libc::AF_UNIX;
@@ -122,7 +122,7 @@ fn family_allowed(mode: NetMode, family: i32) -> bool {
 pub fn check(policy: &Policy, pid: Pid, number: u64, args: &[u64; 6]) -> NetVerdict {
     let mode = policy.net;
     if number == nr::SETSOCKOPT {
-        return match crate::requests::setsockopt(args, mode == NetMode::All) {
+        return match crate::decide::requests::setsockopt(args, mode == NetMode::All) {
             Ok(()) => NetVerdict::Allow,
             Err((errno, why)) => NetVerdict::Deny(errno, why.into_owned()),
         };
@@ -152,7 +152,7 @@ pub fn check(policy: &Policy, pid: Pid, number: u64, args: &[u64; 6]) -> NetVerd
             return netlink_send(pid, number, args, &socket);
         }
     }
-    // The address argument of each call, already pinned by the debugger ([`crate::pinned`]):
+    // The address argument of each call, already pinned by the debugger ([`crate::trap::pinned`]):
     // what is read here is what the kernel will read.
     let (addr_ptr, addr_len) = match number {
         nr::CONNECT | nr::BIND => (args[1], args[2]),
@@ -177,7 +177,7 @@ pub fn check(policy: &Policy, pid: Pid, number: u64, args: &[u64; 6]) -> NetVerd
         AF_UNIX => match address.unix_path() {
             Some(path) if number == nr::SENDMSG => deny(
                 EACCES,
-                format!("sendmsg to the unix socket path {} is not served; connect the socket first", crate::log::escape(path)),
+                format!("sendmsg to the unix socket path {} is not served; connect the socket first", crate::report::log::escape(path)),
             ),
             Some(path) => unix_path_call(policy, pid, number, args, path),
             None if address.bytes.len() <= 2 => NetVerdict::Allow, // unnamed: autobind
@@ -188,7 +188,7 @@ pub fn check(policy: &Policy, pid: Pid, number: u64, args: &[u64; 6]) -> NetVerd
         AF_INET | AF_INET6 if mode == NetMode::Loopback && address.is_loopback() => NetVerdict::Allow,
         AF_INET | AF_INET6 => deny(
             EACCES,
-            format!("{} is not a loopback address, and the policy is --net {}", crate::trace::format_sockaddr(pid, addr_ptr, addr_len), mode_name(mode)),
+            format!("{} is not a loopback address, and the policy is --net {}", crate::report::trace::format_sockaddr(pid, addr_ptr, addr_len), mode_name(mode)),
         ),
         family if family_allowed(mode, family) => NetVerdict::Allow,
         family => deny(EACCES, format!("address family {family} is not granted under --net {}", mode_name(mode))),
@@ -212,7 +212,7 @@ fn listen_on_loopback(pid: Pid, args: &[u64; 6]) -> NetVerdict {
         Ok(fd) => fd,
         Err(errno) => return NetVerdict::Done(trapbox_abi::errno::encode_error(errno.0)),
     };
-    let bound = match crate::sockets::local_name(&socket) {
+    let bound = match crate::perform::sockets::local_name(&socket) {
         Ok(bytes) => Address { bytes },
         Err(errno) => return NetVerdict::Done(trapbox_abi::errno::encode_error(errno)),
     };
@@ -225,7 +225,7 @@ fn listen_on_loopback(pid: Pid, args: &[u64; 6]) -> NetVerdict {
             ),
         );
     }
-    match crate::sockets::listen(&socket, int_arg(args, 1)) {
+    match crate::perform::sockets::listen(&socket, int_arg(args, 1)) {
         Ok(()) => NetVerdict::Done(0),
         Err(errno) => NetVerdict::Done(trapbox_abi::errno::encode_error(errno)),
     }
@@ -234,7 +234,7 @@ fn listen_on_loopback(pid: Pid, args: &[u64; 6]) -> NetVerdict {
 /// The guest's socket behind argument 0 of a send call, when it is a netlink socket.
 fn netlink_socket(pid: Pid, args: &[u64; 6]) -> Option<OwnedFd> {
     let socket = crate::sys::take_fd(pid, int_arg(args, 0)).ok()?;
-    (crate::sockets::domain(&socket) == Ok(AF_NETLINK)).then_some(socket)
+    (crate::perform::sockets::domain(&socket) == Ok(AF_NETLINK)).then_some(socket)
 }
 
 /// The most bytes of netlink messages one send may carry (queries are a few dozen bytes).
@@ -339,7 +339,7 @@ fn netlink_send(pid: Pid, number: u64, args: &[u64; 6], socket: &OwnedFd) -> Net
     if let Err(why) = netlink_queries_only(&data) {
         return deny(trapbox_abi::errno::EPERM, why);
     }
-    match crate::sockets::send_to(socket, &data, flags, destination.as_ref().map(|a| a.bytes.as_slice())) {
+    match crate::perform::sockets::send_to(socket, &data, flags, destination.as_ref().map(|a| a.bytes.as_slice())) {
         Ok(sent) => NetVerdict::Done(sent as u64),
         Err(errno) => NetVerdict::Done(trapbox_abi::errno::encode_error(errno)),
     }
@@ -404,22 +404,22 @@ fn msghdr_name(pid: Pid, msghdr: u64) -> Result<(u64, u64), i32> {
 /// walk even if a symlink is swapped in after the check.
 fn unix_path_call(policy: &Policy, pid: Pid, number: u64, args: &[u64; 6], path: &[u8]) -> NetVerdict {
     let binds = number == nr::BIND;
-    let Some(target) = crate::confine::resolve_path(pid, None, path, !binds) else {
+    let Some(target) = crate::decide::confine::resolve_path(pid, None, path, !binds) else {
         return deny(EACCES, "unix socket path cannot be resolved");
     };
     let Some(grant) = policy.grants_for(&target, ACCESS_WRITE).first().map(|g| g.path.clone()) else {
-        return deny(EACCES, format!("unix socket {} is not granted write", crate::log::path(&target)));
+        return deny(EACCES, format!("unix socket {} is not granted write", crate::report::log::path(&target)));
     };
     // `held` keeps the fd the name goes through open until the call is done; `created` is
     // the name bind creates in it.
     let (held, mut text, created) = if binds {
-        match crate::broker::name_beneath(policy, &target) {
+        match crate::perform::broker::name_beneath(policy, &target) {
             Ok(name) => (name.parent, Vec::new(), Some(name.name)),
             Err((errno, _)) if errno < 0 => return NetVerdict::Done(trapbox_abi::errno::encode_error(-errno)),
             Err((errno, reason)) => return deny(errno, reason),
         }
     } else {
-        match crate::broker::open_beneath(&grant, &target, libc::O_PATH as u64, 0) {
+        match crate::perform::broker::open_beneath(&grant, &target, libc::O_PATH as u64, 0) {
             Ok(fd) => (fd, Vec::new(), None),
             Err(errno) => return NetVerdict::Done(trapbox_abi::errno::encode_error(errno)),
         }
@@ -439,7 +439,7 @@ fn unix_path_call(policy: &Policy, pid: Pid, number: u64, args: &[u64; 6], path:
     if let (Some(name), NetVerdict::Done(0)) = (&created, &verdict) {
         // The host's umask is 0 (directfs); give the socket file the mode the guest's umask
         // would have given it.
-        let mode = 0o777 & !crate::broker::guest_umask(pid);
+        let mode = 0o777 & !crate::perform::broker::guest_umask(pid);
         // SAFETY: an open directory fd and a NUL-terminated name.
         unsafe { libc::fchmodat(held.as_raw_fd(), name.as_ptr(), mode, 0) };
     }

@@ -9,14 +9,14 @@
 //!
 //! This layer decides and explains; it does not contain. The kernel never acts on a path the
 //! guest can still change after this check: the broker performs metadata changes and name
-//! changes itself ([`crate::broker`]), directfs performs opens ([`crate::directfs`]), and the
+//! changes itself ([`crate::perform::broker`]), directfs performs opens ([`crate::perform::directfs`]), and the
 //! calls the kernel must run in the guest (exec, chdir, `O_PATH` opens, inotify watches, the
 //! xattr queries…) read the host's copy of the path from the pinned-argument region
-//! ([`crate::pinned`]), checked there; changes the kernel would make itself (setxattrat and
+//! ([`crate::trap::pinned`]), checked there; changes the kernel would make itself (setxattrat and
 //! kin) are not served. Containment against the filesystem changing under a
 //! checked path (a symlink swapped in a writable directory) is the kernel's: the broker's
 //! `openat2` beneath the grant, and the Landlock ruleset that mirrors the grants
-//! ([`crate::landlock`]), which checks the file the kernel actually resolves.
+//! ([`crate::launch::landlock`]), which checks the file the kernel actually resolves.
 
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 use trapbox_abi::hostcall::{ACCESS_EXEC, ACCESS_READ, ACCESS_WRITE};
 use trapbox_abi::linux::nr;
 
-use crate::policy::{access_names, lexically_normal, Policy};
+use crate::decide::policy::{access_names, lexically_normal, Policy};
 use crate::sys::Pid;
 
 const AT_FDCWD: i32 = libc::AT_FDCWD;
@@ -57,7 +57,7 @@ fn path_args(number: u64) -> Option<(&'static [PathArg], Need)> {
     const W: Need = Need::Fixed(ACCESS_WRITE);
     Some(match number {
         // Under a policy every other open meets directfs, which decides it (once) and
-        // performs it; only `O_PATH` opens by open/openat come here (see crate::directfs).
+        // performs it; only `O_PATH` opens by open/openat come here (see crate::perform::directfs).
         nr::OPEN => (&[(None, 0)], Need::Fixed(ACCESS_READ)),
         nr::OPENAT => (&[(Some(0), 1)], Need::Fixed(ACCESS_READ)),
         nr::EXECVE => (&[(None, 0)], Need::Fixed(ACCESS_EXEC)),
@@ -84,7 +84,7 @@ fn path_args(number: u64) -> Option<(&'static [PathArg], Need)> {
 /// place this is decided: the check, the pin and the broker all ask here).
 pub fn follows_last_symlink(number: u64, args: &[u64; 6]) -> bool {
     // Every flag word here is an `int` (or `unsigned int`) to the kernel.
-    let flags = |index: usize| u64::from(crate::requests::uint_arg(args, index));
+    let flags = |index: usize| u64::from(crate::decide::requests::uint_arg(args, index));
     let unless = |index: usize| flags(index) & AT_SYMLINK_NOFOLLOW == 0;
     match number {
         nr::OPEN => flags(1) & O_NOFOLLOW == 0,
@@ -109,16 +109,16 @@ pub fn takes_empty_path(number: u64, args: &[u64; 6]) -> bool {
         _ => return false,
     };
     // An `int` (statx, the *xattrat calls: `unsigned int`) to the kernel.
-    crate::requests::uint_arg(args, flags_at) & libc::AT_EMPTY_PATH as u32 != 0
+    crate::decide::requests::uint_arg(args, flags_at) & libc::AT_EMPTY_PATH as u32 != 0
 }
 
 /// The (dirfd argument, path argument) pairs of a call the kernel may run in the guest after
 /// the host's check (a path call the broker does not always perform itself): the host pins
-/// them ([`crate::pinned`]) so the kernel reads exactly what was checked. Empty for every other
+/// them ([`crate::trap::pinned`]) so the kernel reads exactly what was checked. Empty for every other
 /// call.
 pub fn kernel_read_paths(number: u64, args: &[u64; 6]) -> Vec<(Option<usize>, usize)> {
     match path_args(number) {
-        Some((paths, _)) if !crate::broker::performs_always(number, args) => paths.to_vec(),
+        Some((paths, _)) if !crate::perform::broker::performs_always(number, args) => paths.to_vec(),
         _ => Vec::new(),
     }
 }
@@ -323,7 +323,7 @@ const COMMON_DEVICES: [&str; 8] = ["/dev/null", "/dev/zero", "/dev/full", "/dev/
 /// `/proc/HOST/mem` under `--allow-write /`), kernel memory and symbols, kernel settings in
 /// `/proc/sys` and `/sys` for writing, and devices other than the common ones.
 pub fn host_reach_denial(target: &Path, access: u64) -> Option<Denial> {
-    let shown = crate::log::path(target);
+    let shown = crate::report::log::path(target);
     if let Ok(rest) = target.strip_prefix("/proc") {
         let first = rest.components().next().and_then(|c| c.as_os_str().to_str());
         if let Some(owner) = first.and_then(|f| f.parse::<Pid>().ok()) {
@@ -364,7 +364,7 @@ pub struct Denial {
 /// applies), `Some` refuses it.
 pub fn check(policy: &Policy, pid: Pid, number: u64, args: &[u64; 6]) -> Option<Denial> {
     if number == nr::IOCTL {
-        let refusal = crate::requests::ioctl_on_fd(pid, args).err()?;
+        let refusal = crate::decide::requests::ioctl_on_fd(pid, args).err()?;
         return Some(Denial { errno: refusal.0, reason: refusal.1.into_owned() });
     }
     let (paths, need) = path_args(number)?;
@@ -375,7 +375,7 @@ pub fn check(policy: &Policy, pid: Pid, number: u64, args: &[u64; 6]) -> Option<
     for &(dirfd_index, path_index) in paths {
         // Linux 6.11+ takes a NULL path with AT_EMPTY_PATH as the empty one.
         let null_empty = args[path_index] == 0 && takes_empty_path(number, args);
-        let read = if null_empty { Some((Vec::new(), false)) } else { crate::trace::read_guest_string(pid, args[path_index], PATH_MAX) };
+        let read = if null_empty { Some((Vec::new(), false)) } else { crate::report::trace::read_guest_string(pid, args[path_index], PATH_MAX) };
         // Unreadable: refused as the kernel would refuse it (EFAULT), never waved through — the
         // kernel's own read might succeed a moment later.
         let Some((bytes, truncated)) = read else {
@@ -388,7 +388,7 @@ pub fn check(policy: &Policy, pid: Pid, number: u64, args: &[u64; 6]) -> Option<
         // copies): by path, its walk could follow a symlink swapped in after the check; by fd,
         // another thread could dup2 a different file onto the number; and Landlock covers
         // neither. So setxattrat, removexattrat and file_setattr are not served.
-        if access == ACCESS_WRITE && !crate::broker::performs_always(number, args) {
+        if access == ACCESS_WRITE && !crate::perform::broker::performs_always(number, args) {
             return Some(Denial {
                 errno: trapbox_abi::errno::ENOSYS,
                 reason: "not served under a policy; use setxattr, fsetxattr, removexattr or fremovexattr, which the host performs on its own copies".into(),
@@ -404,7 +404,7 @@ pub fn check(policy: &Policy, pid: Pid, number: u64, args: &[u64; 6]) -> Option<
                         return Some(denial_for(policy, &path, access, false));
                     }
                     Some(path) if access == ACCESS_EXEC => {
-                        if let Some(denial) = crate::interp::ungranted_interpreter(policy, pid, &path) {
+                        if let Some(denial) = crate::decide::interp::ungranted_interpreter(policy, pid, &path) {
                             return Some(denial);
                         }
                     }
@@ -425,7 +425,7 @@ pub fn check(policy: &Policy, pid: Pid, number: u64, args: &[u64; 6]) -> Option<
         if !policy.grants_for(&path, access).is_empty() || own_proc_root(pid, &path, access).is_some() {
             // Granted; the kernel will also execute its interpreter, which Landlock checks.
             if access == ACCESS_EXEC {
-                if let Some(denial) = crate::interp::ungranted_interpreter(policy, pid, &path) {
+                if let Some(denial) = crate::decide::interp::ungranted_interpreter(policy, pid, &path) {
                     return Some(denial);
                 }
             }
@@ -442,7 +442,7 @@ pub fn check(policy: &Policy, pid: Pid, number: u64, args: &[u64; 6]) -> Option<
                 errno: trapbox_abi::errno::EACCES,
                 reason: format!(
                     "a watch on {} would report the names and opens of files outside the allowed paths; only a path inside a read grant may be watched",
-                    crate::log::path(&path)
+                    crate::report::log::path(&path)
                 ),
             });
         }
@@ -458,16 +458,16 @@ pub fn denial_for(policy: &Policy, path: &Path, access: u64, metadata: bool) -> 
     match weaker {
         None if metadata => Denial {
             errno: trapbox_abi::errno::ENOENT,
-            reason: format!("{} is outside every allowed path (reported as absent)", crate::log::path(path)),
+            reason: format!("{} is outside every allowed path (reported as absent)", crate::report::log::path(path)),
         },
-        None => Denial { errno: trapbox_abi::errno::EACCES, reason: format!("{} is outside every allowed path", crate::log::path(path)) },
+        None => Denial { errno: trapbox_abi::errno::EACCES, reason: format!("{} is outside every allowed path", crate::report::log::path(path)) },
         Some(grant) => Denial {
             errno: trapbox_abi::errno::EACCES,
             reason: format!(
                 "{} needs {} access, but {} is granted {} only",
-                crate::log::path(path),
+                crate::report::log::path(path),
                 access_names(access),
-                crate::log::path(&grant.path),
+                crate::report::log::path(&grant.path),
                 access_names(grant.access)
             ),
         },
@@ -489,7 +489,7 @@ pub enum Rule {
     /// Network: decided by the network policy.
     Network,
     /// Decided by [`check`], which reads the guest: the path check, and ioctl requests whose
-    /// allow-list depends on the kind of fd ([`crate::requests::ioctl_on_fd`]).
+    /// allow-list depends on the kind of fd ([`crate::decide::requests::ioctl_on_fd`]).
     Path,
     /// A signal through the pidfd at argument 0: it must name a guest process.
     PidfdTarget,
@@ -505,8 +505,8 @@ const MFD_EXEC: u32 = 0x10;
 /// See [`MFD_EXEC`].
 pub const MFD_NOEXEC_SEAL: u64 = 0x8;
 
-/// A [`Rule`] from the verdict of an allow-list in [`crate::requests`].
-fn allowed_or_denied(verdict: Result<(), crate::requests::Refusal>) -> Rule {
+/// A [`Rule`] from the verdict of an allow-list in [`crate::decide::requests`].
+fn allowed_or_denied(verdict: Result<(), crate::decide::requests::Refusal>) -> Rule {
     match verdict {
         Ok(()) => Rule::Allow,
         Err((errno, why)) => Rule::Deny(errno, why),
@@ -516,7 +516,7 @@ fn allowed_or_denied(verdict: Result<(), crate::requests::Refusal>) -> Rule {
 /// The default-deny table for calls the host sees under a policy: every call the host must
 /// see has a rule here, and a call with none is refused.
 pub fn rule(number: u64, args: &[u64; 6]) -> Rule {
-    use crate::requests::{self, FcntlUse};
+    use crate::decide::requests::{self, FcntlUse};
     use trapbox_abi::errno::{EACCES, EPERM};
     if path_args(number).is_some() {
         return Rule::Path;
@@ -612,7 +612,7 @@ mod tests {
     /// A directory above a grant may be looked at, not watched; inside a read grant it may be.
     #[test]
     fn watches_need_a_read_grant() {
-        use crate::policy::Origin;
+        use crate::decide::policy::Origin;
         let mut policy = Policy::default();
         policy.allow(Path::new("/usr/share"), Path::new("/"), ACCESS_READ, Origin::CommandLine).unwrap();
         let watch = |path: &'static std::ffi::CStr| {
@@ -632,8 +632,8 @@ mod tests {
     #[test]
     fn fanotify_is_refused() {
         assert!(matches!(rule(nr::FANOTIFY_MARK, &[0; 6]), Rule::Deny(..)));
-        let init = crate::syscalls::entry(nr::FANOTIFY_INIT).expect("in the table");
-        assert!(matches!(init.disposition, crate::syscalls::Disposition::Refuse(_)));
+        let init = crate::decode::syscalls::entry(nr::FANOTIFY_INIT).expect("in the table");
+        assert!(matches!(init.disposition, crate::decode::syscalls::Disposition::Refuse(_)));
     }
 
     #[test]

@@ -9,14 +9,14 @@
 //! served, until a thread is free: a call is never lost, and what waits is a guest thread whose
 //! call would block natively too. Threads, once started, stay for the rest of the run. An
 //! executor made for a guest Landlock domain has each of its threads enter that domain before
-//! its first job ([`crate::guest_landlock::Domain::enter`]); there are at most
+//! its first job ([`crate::perform::guest_landlock::Domain::enter`]); there are at most
 //! [`MAX_DOMAINS`] of them.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 
-use crate::guest_landlock::Domain;
+use crate::perform::guest_landlock::Domain;
 
 /// Threads that all executors together may start beyond the first of each: the bound on host
 /// calls that wait at once (64, as the bound on calls in flight in the pinned region).

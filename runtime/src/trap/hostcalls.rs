@@ -13,7 +13,7 @@ use std::os::unix::fs::MetadataExt;
 use trapbox_abi::errno;
 use trapbox_abi::hostcall::{self, ACCESS_READ, ACCESS_WRITE, MAP_WRITE};
 
-use crate::policy::Policy;
+use crate::decide::policy::Policy;
 use crate::sys::{self, Pid};
 
 /// The longest path `map_file` takes, with its NUL (`PATH_MAX`).
@@ -27,7 +27,7 @@ pub trait Injector {
     fn run_in_guest(&mut self, tid: Pid, number: u64, args: [u64; 6]) -> Option<u64>;
     /// Copies `path` where the guest can read but not change it, for an injected call; the
     /// slot and the guest address, or the errno to fail with.
-    fn pin_path(&mut self, tid: Pid, path: &[u8]) -> Result<(crate::pinned::PinSlot, u64), i32>;
+    fn pin_path(&mut self, tid: Pid, path: &[u8]) -> Result<(crate::trap::pinned::PinSlot, u64), i32>;
 }
 
 /// A mapping `map_file` made, which `unmap` may remove.
@@ -51,18 +51,18 @@ fn read_bytes(tid: Pid, addr: u64, len: u64, limit: usize) -> Result<Vec<u8>, i3
 /// The policy's answer for `path` (guest bytes) and `access`: the resolved path, or the errno
 /// with a log line. Without a policy everything is allowed.
 fn check_path(policy: Option<&Policy>, tid: Pid, call: &str, path: &[u8], access: u64) -> Result<std::path::PathBuf, i32> {
-    let resolved = crate::confine::resolve(tid, None, path).ok_or(errno::ENOENT)?;
-    if let Some(denial) = policy.and_then(|_| crate::confine::host_reach_denial(&resolved, access)) {
-        crate::log::denied(tid, hostcall::MAP_FILE, &[0; 6], &denial.reason);
+    let resolved = crate::decide::confine::resolve(tid, None, path).ok_or(errno::ENOENT)?;
+    if let Some(denial) = policy.and_then(|_| crate::decide::confine::host_reach_denial(&resolved, access)) {
+        crate::report::log::denied(tid, hostcall::MAP_FILE, &[0; 6], &denial.reason);
         return Err(denial.errno);
     }
     if let Some(policy) = policy {
         if policy.grants_for(&resolved, access).is_empty() {
             crate::host_log!(
                 "trapbox: denied {call}(\"{}\", {}): {} is not granted",
-                crate::log::escape(path),
-                crate::policy::access_names(access),
-                crate::log::path(&resolved)
+                crate::report::log::escape(path),
+                crate::decide::policy::access_names(access),
+                crate::report::log::path(&resolved)
             );
             return Err(errno::EACCES);
         }
@@ -97,7 +97,7 @@ pub fn serve(
         }
         hostcall::POLICY_CHECK => read_bytes(tid, args[0], args[1], 4096).and_then(|path| {
             let access = args[2] & (hostcall::ACCESS_READ | hostcall::ACCESS_WRITE | hostcall::ACCESS_EXEC);
-            let resolved = crate::confine::resolve(tid, None, &path).ok_or(errno::ENOENT)?;
+            let resolved = crate::decide::confine::resolve(tid, None, &path).ok_or(errno::ENOENT)?;
             match policy {
                 Some(policy) if policy.grants_for(&resolved, access).is_empty() => Err(errno::EACCES),
                 _ => Ok(0),
@@ -110,7 +110,7 @@ pub fn serve(
                 hostcall::level::INFO => "info",
                 _ => "debug",
             };
-            crate::host_log!("trapbox: guest {tid} {level}: {}", crate::log::escape(&message));
+            crate::host_log!("trapbox: guest {tid} {level}: {}", crate::report::log::escape(&message));
             0
         }),
         hostcall::WRITE => {

@@ -120,7 +120,7 @@ pub fn resolve(pid: Pid, dirfd: u64, path: &[u8], how: &OpenHow) -> Result<Resol
 /// through `/proc/PID/fd/N` or `/proc/PID/cwd`, so a `dup2` or `chdir` after this moment
 /// changes nothing).
 fn starting_point(pid: Pid, dirfd: u64) -> Result<OwnedFd, i32> {
-    let link = match crate::requests::int_arg(&[dirfd, 0, 0, 0, 0, 0], 0) {
+    let link = match crate::decide::requests::int_arg(&[dirfd, 0, 0, 0, 0, 0], 0) {
         libc::AT_FDCWD => format!("/proc/{pid}/cwd"),
         fd if fd < 0 => return Err(libc::EBADF),
         fd => format!("/proc/{pid}/fd/{fd}"),
@@ -151,7 +151,7 @@ fn host_path(file: &OwnedFd) -> Result<PathBuf, i32> {
 
 /// The identity of the file behind `file`.
 pub fn identity(file: &OwnedFd) -> Result<FileId, i32> {
-    crate::directfs::file_stat(file).map(|st| (st.st_dev, st.st_ino))
+    crate::perform::directfs::file_stat(file).map(|st| (st.st_dev, st.st_ino))
 }
 
 #[cfg(test)]

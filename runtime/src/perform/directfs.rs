@@ -18,7 +18,7 @@
 //! `/dev/urandom`…), a FIFO opened read-write or non-blocking, or a new file being created
 //! cannot block, and is opened right there, with no thread hop — the common case. Anything
 //! else (a FIFO waiting for its partner, other devices, files of a filesystem not known to be
-//! local) is handed to a bounded pool of host threads ([`crate::workers`]), where it may wait
+//! local) is handed to a bounded pool of host threads ([`crate::perform::workers`]), where it may wait
 //! as long as it would natively while the directfs thread serves the next call. Past the
 //! pool's bound (64 waiting calls) a call is queued, never lost and never failed: the guest
 //! thread waits for it, as it would natively. A FIFO opened write-only finds out without
@@ -32,10 +32,10 @@
 //! FIFO that would block the directfs thread, or a file outside the grant.
 //!
 //! **As the guest would.** Every open runs with the guest thread's credentials
-//! ([`crate::creds`]); `openat2`'s `struct open_how` and `RESOLVE_*` flags are judged by the
-//! kernel on the host's copy ([`crate::openat2`]); and a guest thread that restricted itself
+//! ([`crate::perform::creds`]); `openat2`'s `struct open_how` and `RESOLVE_*` flags are judged by the
+//! kernel on the host's copy ([`crate::decode::openat2`]); and a guest thread that restricted itself
 //! with Landlock has its opens performed on a host thread that entered the same Landlock
-//! domain ([`crate::guest_landlock`]), so the kernel refuses it what it would refuse the guest.
+//! domain ([`crate::perform::guest_landlock`]), so the kernel refuses it what it would refuse the guest.
 
 use std::collections::HashMap;
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -45,13 +45,13 @@ use std::sync::{Arc, Mutex};
 use trapbox_abi::errno::{EACCES, EFAULT, ENAMETOOLONG};
 use trapbox_abi::linux::nr;
 
-use crate::creds::Credentials;
-use crate::guest_landlock::Domain;
-use crate::openat2::{FileId, OpenHow};
-use crate::policy::Policy;
-use crate::trace::{Handling, Route, TraceSink};
-use crate::seccomp::{SockFilter, AUDIT_ARCH_X86_64};
-use crate::workers::{DomainExecutors, Executor, Readiness};
+use crate::perform::creds::Credentials;
+use crate::perform::guest_landlock::Domain;
+use crate::decode::openat2::{FileId, OpenHow};
+use crate::decide::policy::Policy;
+use crate::report::trace::{Handling, Route, TraceSink};
+use crate::launch::seccomp::{SockFilter, AUDIT_ARCH_X86_64};
+use crate::perform::workers::{DomainExecutors, Executor, Readiness};
 
 const SECCOMP_RET_USER_NOTIF: u32 = 0x7fc0_0000;
 const SECCOMP_RET_ALLOW: u32 = 0x7fff_0000;
@@ -66,7 +66,7 @@ const ADDFD_FLAG_SEND: u32 = 1 << 1;
 /// other call falls through to the backstop (the kernel runs the strictest verdict of all).
 /// `O_PATH` opens by open and openat fall through too: the kernel will not install an
 /// `O_PATH` file with ADDFD, so the debugger checks them and lets the kernel open them on the
-/// host's pinned copy of the path ([`crate::pinned`]).
+/// host's pinned copy of the path ([`crate::trap::pinned`]).
 pub fn filter() -> Vec<SockFilter> {
     let stmt = |code: u16, k: u32| SockFilter { code, jt: 0, jf: 0, k };
     let jeq = |k: u32, jt: u8, jf: u8| SockFilter { code: 0x15, jt, jf, k };
@@ -249,7 +249,7 @@ fn serve(service: &Arc<Service>) {
             }
         }
         // Described before deciding: once the fd is installed the guest runs on and may be gone.
-        let call = service.trace.is_some().then(|| crate::trace::format_call(notif.pid as i32, notif.data.nr as u64, &notif.data.args));
+        let call = service.trace.is_some().then(|| crate::report::trace::format_call(notif.pid as i32, notif.data.nr as u64, &notif.data.args));
         let reply = Reply { id: notif.id, pid: notif.pid as i32, call };
         match decide(service, &notif, &mut local_devices) {
             Step::Done(answer, cloexec) => service.finish(&reply, answer, cloexec),
@@ -276,9 +276,9 @@ impl Service {
         if let (Some(sink), Some(call)) = (self.trace.as_ref(), reply.call.as_deref()) {
             let (result, handling) = match answer {
                 Answer::Installed(fd) => (fd.to_string(), Handling::Executed),
-                Answer::Fail(errno) => (crate::trace::format_result(trapbox_abi::errno::encode_error(errno)), Handling::Refused),
+                Answer::Fail(errno) => (crate::report::trace::format_result(trapbox_abi::errno::encode_error(errno)), Handling::Refused),
             };
-            sink.lock().unwrap_or_else(|e| e.into_inner()).line(reply.pid, call, &result, crate::trace::tag(Route::Directfs, handling));
+            sink.lock().unwrap_or_else(|e| e.into_inner()).line(reply.pid, call, &result, crate::report::trace::tag(Route::Directfs, handling));
         }
         if let Answer::Fail(errno) = answer {
             let resp = NotifResp { id: reply.id, val: 0, error: -errno, flags: 0 };
@@ -368,14 +368,14 @@ enum Waiting {
 /// kernel for open, openat and creat.
 fn request(notif: &Notif, pid: i32) -> Result<(u64, Option<u64>, OpenHow), i32> {
     let a = &notif.data.args;
-    let word = |i: usize| u64::from(crate::requests::uint_arg(a, i));
+    let word = |i: usize| u64::from(crate::decide::requests::uint_arg(a, i));
     let how = |flags: u64, mode: u64| OpenHow { flags, mode, resolve: 0 };
     Ok(match notif.data.nr as u64 {
         nr::OPEN => (a[0], None, how(word(1), word(2))),
         nr::CREAT => (a[0], None, how((libc::O_CREAT | libc::O_WRONLY | libc::O_TRUNC) as u64, word(1))),
         nr::OPENAT => (a[1], Some(a[0]), how(word(2), word(3))),
         // openat2: the kernel judges the struct first, before it reads the path.
-        _ => (a[1], Some(a[0]), crate::openat2::read_open_how(pid, a[2], a[3])?),
+        _ => (a[1], Some(a[0]), crate::decode::openat2::read_open_how(pid, a[2], a[3])?),
     })
 }
 
@@ -390,7 +390,7 @@ fn decide_open(service: &Service, notif: &Notif, local_devices: &mut LocalDevice
     let pid = notif.pid as i32;
     let (path_ptr, dirfd, how) = request(notif, pid)?;
     let flags = how.flags;
-    let (bytes, truncated) = crate::trace::read_guest_string(pid, path_ptr, 4096).ok_or(EFAULT)?;
+    let (bytes, truncated) = crate::report::trace::read_guest_string(pid, path_ptr, 4096).ok_or(EFAULT)?;
     // The notification must still be live: the pid may have died and been reused meanwhile.
     // SAFETY: ID_VALID reads a u64.
     if unsafe { libc::ioctl(service.listener.as_raw_fd(), IOCTL_NOTIF_ID_VALID, &notif.id as *const u64) } != 0 {
@@ -407,26 +407,26 @@ fn decide_open(service: &Service, notif: &Notif, local_devices: &mut LocalDevice
     // and what is opened.
     let resolved = match (how.resolve, dirfd) {
         (0, _) | (_, None) => None,
-        (_, Some(dirfd)) => Some(crate::creds::as_guest(pid, || crate::openat2::resolve(pid, dirfd, &bytes, &how))??),
+        (_, Some(dirfd)) => Some(crate::perform::creds::as_guest(pid, || crate::decode::openat2::resolve(pid, dirfd, &bytes, &how))??),
     };
     let nofollow = flags & libc::O_NOFOLLOW as u64 != 0 || creates_exclusively(flags);
     let (target, seen) = match &resolved {
         Some(resolved) => (resolved.path.clone(), None),
         None if nofollow => {
-            (crate::confine::resolve_path(pid, dirfd, &bytes, false).ok_or_else(|| crate::confine::unresolved_errno(pid, dirfd, &bytes))?, None)
+            (crate::decide::confine::resolve_path(pid, dirfd, &bytes, false).ok_or_else(|| crate::decide::confine::unresolved_errno(pid, dirfd, &bytes))?, None)
         }
-        None => crate::confine::resolve_seen(pid, dirfd, &bytes).ok_or_else(|| crate::confine::unresolved_errno(pid, dirfd, &bytes))?,
+        None => crate::decide::confine::resolve_seen(pid, dirfd, &bytes).ok_or_else(|| crate::decide::confine::unresolved_errno(pid, dirfd, &bytes))?,
     };
-    let access = crate::confine::access_from_open_flags(flags);
+    let access = crate::decide::confine::access_from_open_flags(flags);
     let policy = &service.policy;
     let grant = policy.grants_for(&target, access).first().map(|g| g.path.clone());
-    let Some(grant) = grant.or_else(|| crate::confine::own_proc_root(pid, &target, access)) else {
-        let denial = crate::confine::denial_for(policy, &target, access, false);
-        crate::log::denied(pid, notif.data.nr as u64, &notif.data.args, &denial.reason);
+    let Some(grant) = grant.or_else(|| crate::decide::confine::own_proc_root(pid, &target, access)) else {
+        let denial = crate::decide::confine::denial_for(policy, &target, access, false);
+        crate::report::log::denied(pid, notif.data.nr as u64, &notif.data.args, &denial.reason);
         return Err(denial.errno);
     };
-    if let Some(denial) = crate::confine::host_reach_denial(&target, access) {
-        crate::log::denied(pid, notif.data.nr as u64, &notif.data.args, &denial.reason);
+    if let Some(denial) = crate::decide::confine::host_reach_denial(&target, access) {
+        crate::report::log::denied(pid, notif.data.nr as u64, &notif.data.args, &denial.reason);
         return Err(denial.errno);
     }
     // The kernel will not install an O_PATH file with ADDFD (it takes only files with content
@@ -435,13 +435,13 @@ fn decide_open(service: &Service, notif: &Notif, local_devices: &mut LocalDevice
     // to the debugger, which pins the path); openat2's flags live in memory the filter cannot
     // see, so it is answered ENOSYS, which callers of openat2 take as "use openat".
     if flags & libc::O_PATH as u64 != 0 {
-        crate::host_log!("trapbox: refused openat2 with O_PATH on {} (ENOSYS): under a policy, O_PATH opens go through openat", crate::log::path(&target));
+        crate::host_log!("trapbox: refused openat2 with O_PATH on {} (ENOSYS): under a policy, O_PATH opens go through openat", crate::report::log::path(&target));
         return Err(libc::ENOSYS);
     }
     // Only a create uses the mode (and so the guest's umask, read from /proc); a file the
-    // guest creates never gets the setuid or setgid bit (see crate::broker).
-    let mode = if creates(flags) { crate::broker::created_mode(pid, how.mode, &target) } else { how.mode };
-    let domain = crate::guest_landlock::domain_of(pid);
+    // guest creates never gets the setuid or setgid bit (see crate::perform::broker).
+    let mode = if creates(flags) { crate::perform::broker::created_mode(pid, how.mode, &target) } else { how.mode };
+    let domain = crate::perform::guest_landlock::domain_of(pid);
     let cloexec = flags & libc::O_CLOEXEC as u64 != 0;
     // Every open and lookup below runs with the guest thread's own credentials: after a
     // privilege drop the kernel answers the host exactly as it would the guest.
@@ -450,20 +450,20 @@ fn decide_open(service: &Service, notif: &Notif, local_devices: &mut LocalDevice
         // here in one call (see open_at_once), with no second lookup.
         if let Some(seen) = seen.filter(|seen| file_stat(seen).is_ok_and(|stat| opens_at_once(seen, &stat, local_devices))) {
             drop(seen); // only looked at: it was not opened beneath the grant
-            match crate::creds::as_guest(pid, || open_at_once(&grant, &target, flags, mode))? {
+            match crate::perform::creds::as_guest(pid, || open_at_once(&grant, &target, flags, mode))? {
                 Ok(Some(file)) => return Ok(Step::Done(Ok(file), cloexec)),
                 Ok(None) => {} // not what was seen, or held by a lease: the careful way below
                 Err(errno) => return Err(errno),
             }
         }
     }
-    let attempt = crate::creds::as_guest(pid, || -> Result<Result<OwnedFd, Open>, i32> {
+    let attempt = crate::perform::creds::as_guest(pid, || -> Result<Result<OwnedFd, Open>, i32> {
         let found = look_up(&grant, &target, flags, nofollow)?;
         if let Some(resolved) = &resolved {
             if found.identity() != resolved.file {
                 crate::host_log!(
                     "trapbox: openat2 of {} answered EAGAIN: the file changed between the kernel's resolution and the host's open (a racing rename); openat2 answers a racing `..` so too, and the caller may retry",
-                    crate::log::path(&target)
+                    crate::report::log::path(&target)
                 );
                 return Err(libc::EAGAIN);
             }
@@ -482,8 +482,8 @@ fn decide_open(service: &Service, notif: &Notif, local_devices: &mut LocalDevice
         Ok(Ok(Ok(file))) => Ok(Step::Done(Ok(file), cloexec)),
         Ok(Ok(Err(mut open))) => {
             // A worker thread needs the credentials in hand (see Open::credentials).
-            if crate::creds::marked(pid) {
-                open.credentials = Some(crate::creds::as_guest(pid, crate::sys::thread_credentials)?);
+            if crate::perform::creds::marked(pid) {
+                open.credentials = Some(crate::perform::creds::as_guest(pid, crate::sys::thread_credentials)?);
             }
             Ok(Step::HandOver(Box::new(open), domain))
         }
@@ -500,9 +500,9 @@ fn hand_over(service: &Arc<Service>, reply: Reply, open: Box<Open>, domain: Opti
     let Some(executor) = executor else {
         crate::host_log!(
             "trapbox: denied an open of {} for thread {}: {} guest Landlock domains already have host threads, and an open outside the guest's own domain would give it more than its rules",
-            crate::log::path(&open.target),
+            crate::report::log::path(&open.target),
             reply.pid,
-            crate::workers::MAX_DOMAINS
+            crate::perform::workers::MAX_DOMAINS
         );
         return service.finish(&reply, Err(EACCES), false);
     };
@@ -520,9 +520,9 @@ fn perform_handed_over(job: Job, readiness: Readiness) {
     let cloexec = open.flags & libc::O_CLOEXEC as u64 != 0;
     let answer = readiness.and_then(|()| {
         // (A worker may be unable to read the guest's credentials itself: the directfs thread
-        // took them, see crate::creds::as_guest.)
+        // took them, see crate::perform::creds::as_guest.)
         let performed = match open.credentials.as_ref() {
-            Some(credentials) => crate::creds::with_credentials(credentials, || open.perform(Waiting::Allowed))?,
+            Some(credentials) => crate::perform::creds::with_credentials(credentials, || open.perform(Waiting::Allowed))?,
             None => open.perform(Waiting::Allowed),
         };
         performed.map_err(|failure| match failure {
@@ -543,12 +543,12 @@ impl Open {
             // racing thread meanwhile, it is opened (as natively) by a worker thread.
             Found::Missing if waiting == Waiting::Refused && !creates_exclusively(flags) => {
                 let excl = flags | libc::O_EXCL as u64;
-                return match crate::broker::open_beneath(&self.grant, &self.target, excl, self.mode) {
+                return match crate::perform::broker::open_beneath(&self.grant, &self.target, excl, self.mode) {
                     Err(libc::EEXIST) => Err(Failure::WouldBlock),
                     other => Ok(other?),
                 };
             }
-            Found::Missing => return Ok(crate::broker::open_beneath(&self.grant, &self.target, flags, self.mode)?),
+            Found::Missing => return Ok(crate::perform::broker::open_beneath(&self.grant, &self.target, flags, self.mode)?),
             Found::File { handle, stat } => (handle, stat),
         };
         if creates_exclusively(flags) {
@@ -557,9 +557,9 @@ impl Open {
         if file_type(stat) == libc::S_IFLNK {
             return Err(Failure::Errno(libc::ELOOP)); // O_NOFOLLOW met a symlink
         }
-        if flags & crate::broker::O_TMPFILE_BIT != 0 {
+        if flags & crate::perform::broker::O_TMPFILE_BIT != 0 {
             // An unnamed file in the directory found: nothing to wait for, nothing to race.
-            return Ok(crate::broker::open_beneath(&self.grant, &self.target, flags, self.mode)?);
+            return Ok(crate::perform::broker::open_beneath(&self.grant, &self.target, flags, self.mode)?);
         }
         // The file exists: no create, and the lookup already applied O_NOFOLLOW.
         let flags = flags & !((libc::O_CREAT | libc::O_NOFOLLOW) as u64);
@@ -627,7 +627,7 @@ fn opens_at_once(handle: &OwnedFd, stat: &libc::stat, local_devices: &mut LocalD
 /// not such a file, or a lease holds it: for the careful way, which may hand it to a worker.
 fn open_at_once(grant: &std::path::Path, target: &std::path::Path, flags: u64, mode: u64) -> Result<Option<OwnedFd>, i32> {
     let nonblocking = flags & libc::O_NONBLOCK as u64 != 0;
-    let file = match crate::broker::open_beneath(grant, target, flags | libc::O_NONBLOCK as u64, mode) {
+    let file = match crate::perform::broker::open_beneath(grant, target, flags | libc::O_NONBLOCK as u64, mode) {
         Ok(file) => file,
         Err(libc::EAGAIN) if !nonblocking => return Ok(None),
         Err(errno) => return Err(errno),
@@ -649,7 +649,7 @@ fn open_at_once(grant: &std::path::Path, target: &std::path::Path, flags: u64, m
 /// `Found::Missing`; any other failure is the guest's answer.
 fn look_up(grant: &std::path::Path, target: &std::path::Path, flags: u64, nofollow: bool) -> Result<Found, i32> {
     let lookup = libc::O_PATH as u64 | if nofollow { libc::O_NOFOLLOW as u64 } else { 0 } | (flags & libc::O_DIRECTORY as u64);
-    match crate::broker::open_beneath(grant, target, lookup, 0) {
+    match crate::perform::broker::open_beneath(grant, target, lookup, 0) {
         Ok(handle) => {
             let stat = file_stat(&handle)?;
             Ok(Found::File { handle, stat })
@@ -733,7 +733,7 @@ fn file_type(stat: &libc::stat) -> libc::mode_t {
 
 /// Whether an open with `flags` may create a file (O_CREAT, or O_TMPFILE).
 fn creates(flags: u64) -> bool {
-    flags & (libc::O_CREAT as u64 | crate::broker::O_TMPFILE_BIT) != 0
+    flags & (libc::O_CREAT as u64 | crate::perform::broker::O_TMPFILE_BIT) != 0
 }
 
 /// Whether `flags` ask for a file that must not exist yet (O_CREAT with O_EXCL).
@@ -745,7 +745,7 @@ fn creates_exclusively(flags: u64) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::seccomp::evaluate;
+    use crate::launch::seccomp::evaluate;
 
     #[test]
     fn filter_routes_opens() {

@@ -30,7 +30,7 @@ use trapbox_abi::errno::{EFAULT, EINVAL, ENAMETOOLONG, EPERM};
 use trapbox_abi::hostcall::{ACCESS_READ, ACCESS_WRITE};
 use trapbox_abi::linux::nr;
 
-use crate::policy::Policy;
+use crate::decide::policy::Policy;
 use crate::sys::Pid;
 
 const AT_SYMLINK_NOFOLLOW: u64 = libc::AT_SYMLINK_NOFOLLOW as u64;
@@ -93,8 +93,8 @@ fn refuse_device_node(file: &OwnedFd, shown: &Path) -> Result<(), (i32, String)>
     use std::os::unix::fs::FileTypeExt;
     match file_type(file) {
         Some(t) if !(t.is_char_device() || t.is_block_device()) => Ok(()),
-        Some(_) => Err((EPERM, format!("{} is a device node: the host never changes a device's metadata", crate::log::path(shown)))),
-        None => Err((EPERM, format!("{} cannot be inspected", crate::log::path(shown)))),
+        Some(_) => Err((EPERM, format!("{} is a device node: the host never changes a device's metadata", crate::report::log::path(shown)))),
+        None => Err((EPERM, format!("{} cannot be inspected", crate::report::log::path(shown)))),
     }
 }
 
@@ -111,7 +111,7 @@ fn refuse_privileged_mode(number: u64, args: &[u64; 6], file: &OwnedFd, shown: &
             EPERM,
             format!(
                 "mode {mode:04o} would make {} {bit}; files in a write grant never gain privilege",
-                crate::log::path(shown),
+                crate::report::log::path(shown),
                 mode = mode & 0o7777
             ),
         )),
@@ -128,7 +128,7 @@ fn brokered(number: u64, args: &[u64; 6]) -> Option<(Option<usize>, usize, bool)
         nr::UTIMENSAT if args[1] != 0 => (Some(0), 1),
         _ => return None,
     };
-    Some((at.0, at.1, crate::confine::follows_last_symlink(number, args)))
+    Some((at.0, at.1, crate::decide::confine::follows_last_symlink(number, args)))
 }
 
 /// Metadata queries the broker answers itself: (dirfd argument, path argument, follows the
@@ -142,7 +142,7 @@ fn queried(number: u64, args: &[u64; 6]) -> Option<(Option<usize>, usize, bool)>
         nr::FACCESSAT | nr::READLINKAT => (Some(0), 1),
         _ => return None,
     };
-    Some((at.0, at.1, crate::confine::follows_last_symlink(number, args)))
+    Some((at.0, at.1, crate::decide::confine::follows_last_symlink(number, args)))
 }
 
 /// Calls that create, remove or rename names: each (dirfd argument, path argument) they
@@ -190,7 +190,7 @@ fn change_through_fd(policy: &Policy, pid: Pid, number: u64, args: &[u64; 6]) ->
         // With a path, the kernel would walk it: not served (the broker performs fchownat
         // without AT_EMPTY_PATH beneath the grant instead).
         let null_is_empty = args[1] == 0; // Linux 6.11+: NULL with AT_EMPTY_PATH
-        match crate::trace::read_guest_string(pid, args[1], 1) {
+        match crate::report::trace::read_guest_string(pid, args[1], 1) {
             _ if null_is_empty => {}
             Some((path, _)) if path.is_empty() => {}
             Some(_) => {
@@ -210,7 +210,7 @@ fn change_through_fd(policy: &Policy, pid: Pid, number: u64, args: &[u64; 6]) ->
         return Err((EPERM, format!("the file behind fd {fd} cannot be named")));
     };
     if path.is_absolute() && policy.grants_for(&path, ACCESS_WRITE).is_empty() {
-        return Err((EPERM, format!("{} (behind fd {fd}) is not granted write", crate::log::path(&path))));
+        return Err((EPERM, format!("{} (behind fd {fd}) is not granted write", crate::report::log::path(&path))));
     }
     // SAFETY: F_GETFL on an fd the host holds.
     let opened_path_only = unsafe { libc::fcntl(file.as_raw_fd(), libc::F_GETFL) } & libc::O_PATH != 0;
@@ -259,15 +259,15 @@ fn open_name(policy: &Policy, pid: Pid, args: &[u64; 6], dirfd: Option<usize>, p
 pub(crate) fn name_beneath(policy: &Policy, target: &Path) -> Result<Name, (i32, String)> {
     let target = target.to_path_buf();
     let grant = policy.grants_for(&target, ACCESS_WRITE).first().map(|g| g.path.clone()).ok_or_else(|| {
-        let denial = crate::confine::denial_for(policy, &target, ACCESS_WRITE, false);
+        let denial = crate::decide::confine::denial_for(policy, &target, ACCESS_WRITE, false);
         (denial.errno, denial.reason)
     })?;
-    if let Some(denial) = crate::confine::host_reach_denial(&target, ACCESS_WRITE) {
+    if let Some(denial) = crate::decide::confine::host_reach_denial(&target, ACCESS_WRITE) {
         return Err((denial.errno, denial.reason));
     }
     // The grant itself (its own name) is the user's, not the guest's, to remove or rename.
     if target == grant {
-        return Err((EPERM, format!("{} is a granted path itself", crate::log::path(&target))));
+        return Err((EPERM, format!("{} is a granted path itself", crate::report::log::path(&target))));
     }
     let parent_path = target.parent().ok_or((EINVAL, "no parent".to_string()))?;
     let name = CString::new(target.file_name().ok_or((EINVAL, "no name".to_string()))?.as_bytes()).map_err(|_| (EINVAL, String::new()))?;
@@ -315,7 +315,7 @@ fn change_names(policy: &Policy, pid: Pid, number: u64, args: &[u64; 6]) -> Resu
     // here; the call itself runs under the guest's own Landlock domain if it has one.
     let symlink_target = match number {
         nr::SYMLINK | nr::SYMLINKAT => {
-            let (bytes, truncated) = crate::trace::read_guest_string(pid, args[0], 4096).ok_or((EFAULT, String::new()))?;
+            let (bytes, truncated) = crate::report::trace::read_guest_string(pid, args[0], 4096).ok_or((EFAULT, String::new()))?;
             if truncated {
                 return Ok(trapbox_abi::errno::encode_error(ENAMETOOLONG));
             }
@@ -375,7 +375,7 @@ fn change_names(policy: &Policy, pid: Pid, number: u64, args: &[u64; 6]) -> Resu
         // (errno is this thread's: read it here, on the thread that made the call)
         result_of(rc)
     };
-    let done = crate::guest_landlock::within_domain_of(pid, perform).and_then(|r| r);
+    let done = crate::perform::guest_landlock::within_domain_of(pid, perform).and_then(|r| r);
     Ok(done.unwrap_or_else(trapbox_abi::errno::encode_error))
 }
 
@@ -386,7 +386,7 @@ pub(crate) fn created_mode(pid: Pid, mode: u64, target: &Path) -> u64 {
     if let Some(bits) = dropped {
         crate::host_log!(
             "trapbox: warning: {} is created without {bits} (asked for mode {:04o}); files in a write grant never gain privilege",
-            crate::log::path(target),
+            crate::report::log::path(target),
             mode & 0o7777
         );
     }
@@ -483,20 +483,20 @@ fn result_of(rc: libc::c_int) -> Result<u64, i32> {
 /// The file a brokered call names: resolved like the kernel would, following the last
 /// symlink or not.
 fn target_of(pid: Pid, args: &[u64; 6], dirfd: Option<usize>, path: usize, follow: bool) -> Result<PathBuf, i32> {
-    let (bytes, truncated) = crate::trace::read_guest_string(pid, args[path], 4096).ok_or(EFAULT)?;
+    let (bytes, truncated) = crate::report::trace::read_guest_string(pid, args[path], 4096).ok_or(EFAULT)?;
     if truncated {
         return Err(ENAMETOOLONG);
     }
     if bytes.is_empty() {
         return Err(trapbox_abi::errno::ENOENT);
     }
-    crate::confine::resolve_path(pid, dirfd.map(|i| args[i]), &bytes, follow).ok_or(EINVAL)
+    crate::decide::confine::resolve_path(pid, dirfd.map(|i| args[i]), &bytes, follow).ok_or(EINVAL)
 }
 
 /// Performs a brokered call for thread `pid`: `Ok` is the raw result for the guest, `Err` a
 /// denial (errno and reason) to log, or errno 0 for "not the broker's to answer: check it and
 /// let the kernel run it" (a directory above a grant). The caller runs it with the guest
-/// thread's credentials ([`crate::creds::as_guest`]), so the kernel's permission checks on the
+/// thread's credentials ([`crate::perform::creds::as_guest`]), so the kernel's permission checks on the
 /// host's calls are the guest's.
 pub fn perform(
     policy: &Policy,
@@ -520,10 +520,10 @@ pub fn perform(
         .first()
         .map(|g| g.path.clone())
         .ok_or_else(|| {
-            let denial = crate::confine::denial_for(policy, &target, ACCESS_WRITE, false);
+            let denial = crate::decide::confine::denial_for(policy, &target, ACCESS_WRITE, false);
             (denial.errno, denial.reason)
         })?;
-    if let Some(denial) = crate::confine::host_reach_denial(&target, ACCESS_WRITE) {
+    if let Some(denial) = crate::decide::confine::host_reach_denial(&target, ACCESS_WRITE) {
         return Err((denial.errno, denial.reason));
     }
     let raw = |r: Result<u64, i32>| r.unwrap_or_else(trapbox_abi::errno::encode_error);
@@ -574,7 +574,7 @@ pub fn perform(
             Some(t) if t.is_dir() => Err(libc::EISDIR),
             Some(t) if !t.is_file() => Err(EINVAL),
             // (Under the guest's own Landlock domain, if any: it judges truncation at the open.)
-            _ => crate::guest_landlock::within_domain_of(pid, || match open_beneath(&grant, &target, (libc::O_WRONLY | libc::O_NONBLOCK) as u64, 0) {
+            _ => crate::perform::guest_landlock::within_domain_of(pid, || match open_beneath(&grant, &target, (libc::O_WRONLY | libc::O_NONBLOCK) as u64, 0) {
                 // SAFETY: an fd the host opened for writing; the length is an integer.
                 Ok(writable) => result_of(unsafe { libc::ftruncate(writable.as_raw_fd(), args[1] as libc::off_t) }),
                 Err(errno) => Err(errno),
@@ -623,7 +623,7 @@ fn times_of(pid: Pid, number: u64, addr: u64) -> Result<Option<[libc::timespec; 
 /// `shown`): `Ok` is the kernel's answer, `Err` a denial to log (a [privileged](privileged_xattr)
 /// name to set).
 fn xattr(pid: Pid, number: u64, args: &[u64; 6], at: &CString, shown: &Path) -> Result<Result<u64, i32>, (i32, String)> {
-    let Some((name, truncated)) = crate::trace::read_guest_string(pid, args[1], XATTR_NAME_MAX + 1) else {
+    let Some((name, truncated)) = crate::report::trace::read_guest_string(pid, args[1], XATTR_NAME_MAX + 1) else {
         return Ok(Err(EFAULT));
     };
     if truncated || name.len() > XATTR_NAME_MAX {
@@ -635,8 +635,8 @@ fn xattr(pid: Pid, number: u64, args: &[u64; 6], at: &CString, shown: &Path) -> 
             EPERM,
             format!(
                 "{} may not get the attribute {}: security.* and trusted.* attributes (file capabilities, security labels) carry privilege out of the sandbox",
-                crate::log::path(shown),
-                crate::log::escape(&name)
+                crate::report::log::path(shown),
+                crate::report::log::escape(&name)
             ),
         ));
     }
@@ -681,14 +681,14 @@ fn query(
     let grant = policy.grants_for(&target, ACCESS_READ).first().map(|g| g.path.clone());
     let Some(grant) = grant else {
         // The directories leading to a grant may be looked at; the kernel answers on the
-        // host's pinned copy of the path (crate::pinned), so the answer is about this path.
+        // host's pinned copy of the path (crate::trap::pinned), so the answer is about this path.
         if policy.grants.iter().any(|g| g.path.starts_with(&target)) {
             return Err((0, String::new()));
         }
-        let denial = crate::confine::denial_for(policy, &target, ACCESS_READ, true);
+        let denial = crate::decide::confine::denial_for(policy, &target, ACCESS_READ, true);
         return Err((denial.errno, denial.reason));
     };
-    if let Some(denial) = crate::confine::host_reach_denial(&target, ACCESS_READ) {
+    if let Some(denial) = crate::decide::confine::host_reach_denial(&target, ACCESS_READ) {
         return Err((denial.errno, denial.reason));
     }
     let file = match open_path(&grant, &target, follow) {
@@ -731,7 +731,7 @@ fn query(
             } else {
                 // access(2) checks with the real ids, which the host's thread does not take:
                 // it takes them as its filesystem ids and asks with AT_EACCESS.
-                crate::creds::as_guest_for_access(pid, || ask(flags | AT_EACCESS)).unwrap_or_else(Err)
+                crate::perform::creds::as_guest_for_access(pid, || ask(flags | AT_EACCESS)).unwrap_or_else(Err)
             }
         }
         nr::READLINK | nr::READLINKAT => {
@@ -759,7 +759,7 @@ fn query(
                 // SAFETY: a /proc/self/fd path and a host buffer of the length passed.
                 unsafe { libc::listxattr(at.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) }
             } else {
-                match crate::trace::read_guest_string(pid, args[1], XATTR_NAME_MAX + 1) {
+                match crate::report::trace::read_guest_string(pid, args[1], XATTR_NAME_MAX + 1) {
                     Some((name, false)) => match CString::new(name) {
                         // SAFETY: a /proc/self/fd path, a host copy of the name and a host buffer.
                         Ok(name) => unsafe { libc::getxattr(at.as_ptr(), name.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) },

@@ -326,7 +326,7 @@ impl Policy {
         let _ = writeln!(
             out,
             "# always readable by each guest process: its own /proc/self/{{{}}}",
-            crate::confine::OWN_PROC_FILES.join(",")
+            crate::decide::confine::OWN_PROC_FILES.join(",")
         );
         let _ = writeln!(out, "net = {:?}", self.net.name());
         let _ = writeln!(out, "clear_env = {}", self.clear_env);
@@ -356,21 +356,21 @@ impl Policy {
 /// kernel runs it through (a `#!` line's interpreter, and that one's own, as deep as the kernel
 /// goes), and, when one of them is dynamically linked, its loader and the system's library
 /// directories; and `/dev/null`, which most programs open. Only the head and program headers
-/// of each file are read ([`crate::interp::interpreter_of`]).
+/// of each file are read ([`crate::decide::interp::interpreter_of`]).
 pub fn add_startup_grants(policy: &mut Policy, program: &Path) -> Result<()> {
     let root = Path::new("/");
     let here = std::env::current_dir().context("the current directory")?;
     policy.allow(program, &here, ACCESS_EXEC, Origin::Startup("the program".into()))?;
     let mut file = program.to_path_buf();
-    for _ in 0..crate::interp::MAX_DEPTH {
+    for _ in 0..crate::decide::interp::MAX_DEPTH {
         let opened = std::fs::File::open(&file).with_context(|| format!("cannot read {}", file.display()))?;
-        match crate::interp::interpreter_of(&opened).with_context(|| format!("cannot read {}", file.display()))? {
-            Some(crate::interp::Interpreter::Script(interpreter)) => {
+        match crate::decide::interp::interpreter_of(&opened).with_context(|| format!("cannot read {}", file.display()))? {
+            Some(crate::decide::interp::Interpreter::Script(interpreter)) => {
                 let why = Origin::Startup(format!("the interpreter of {}", file.display()));
                 policy.allow(&interpreter, &here, ACCESS_EXEC, why)?;
                 file = here.join(interpreter);
             }
-            Some(crate::interp::Interpreter::Loader(loader)) => {
+            Some(crate::decide::interp::Interpreter::Loader(loader)) => {
                 let why = |what: &str| Origin::Startup(format!("{what} of the dynamically linked {}", file.display()));
                 policy.allow(&loader, root, ACCESS_EXEC, why("the dynamic loader"))?;
                 for dir in ["/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu", "/lib64", "/usr/lib64", "/etc/ld.so.cache"] {

@@ -6,10 +6,10 @@
 //! 1. architecture is not x86-64 (`int 0x80`, `sysenter` from a 64-bit process) → kill the process;
 //! 2. the x32 bit (`0x4000_0000`) is set → kill the process;
 //! 3. under a policy, a memory-map or protection call whose range may reach the pinned-argument region
-//!    ([`crate::pinned`]) → `SECCOMP_RET_TRACE` (the host refuses any that touches it);
+//!    ([`crate::trap::pinned`]) → `SECCOMP_RET_TRACE` (the host refuses any that touches it);
 //! 4. a traced call with harmless, frequent requests ([`NativeWhen`]: some ioctl, fcntl and
 //!    setsockopt codes) → allow when the request's low 32 bits match, else trace;
-//! 5. the call is [`Disposition::Native`](crate::syscalls::Disposition::Native) in the
+//! 5. the call is [`Disposition::Native`](crate::decode::syscalls::Disposition::Native) in the
 //!    dispatcher's table → allow;
 //! 6. anything else → `SECCOMP_RET_TRACE`: a stop the host handles.
 //!
@@ -21,7 +21,7 @@
 //! So code the rewriter missed, JIT code, the vDSO fallback and unrewritten binaries are
 //! still mediated — slower, never unmediated.
 
-use crate::syscalls::{self, NativeWhen};
+use crate::decode::syscalls::{self, NativeWhen};
 
 /// One classic-BPF instruction (`struct sock_filter`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -149,7 +149,7 @@ enum GuardTest {
 /// The instructions for one guarded call (the call number is in the accumulator and matched
 /// by the caller): the tests in order, then `ret ALLOW` and `ret TRACE`. Any range that can
 /// touch `[base, base + 4 GiB)` with a length below 4 GiB starts in that block or the one
-/// below, so the tests are a superset of [`crate::pinned::touches_region`]. These are the
+/// below, so the tests are a superset of [`crate::trap::pinned::touches_region`]. These are the
 /// only high-word loads of the filter, on arguments the kernel reads at 64 bits, and a high
 /// word only ever sends a call to the host.
 fn guard_block(tests: &[GuardTest], base: u64) -> Vec<SockFilter> {
@@ -303,7 +303,7 @@ pub fn evaluate(prog: &[SockFilter], arch: u32, nr: u32, args: &[u64; 6]) -> u32
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::syscalls::{Disposition, TABLE};
+    use crate::decode::syscalls::{Disposition, TABLE};
     use trapbox_abi::linux::nr;
 
     #[test]
@@ -320,7 +320,7 @@ mod tests {
         assert_eq!(evaluate(&prog, AUDIT_ARCH_X86_64, X32_SYSCALL_BIT, &none), RET_KILL_PROCESS);
         assert_eq!(evaluate(&prog, 0x4000_0003, 0, &none), RET_KILL_PROCESS, "i386 (int 0x80) is killed");
         assert_eq!(evaluate(&build_filter(false, &[91], None), AUDIT_ARCH_X86_64, 91, &none), RET_TRACE, "fchmod traced under a policy");
-        let native = build_filter(true, &[], Some(crate::pinned::PIN_BASE));
+        let native = build_filter(true, &[], Some(crate::trap::pinned::PIN_BASE));
         for nr in 0..TABLE.len() as u32 {
             assert_eq!(evaluate(&native, AUDIT_ARCH_X86_64, nr, &none), RET_TRACE, "native personality: nr {nr}");
         }
@@ -331,7 +331,7 @@ mod tests {
     /// (and every other call) keep the table's verdict.
     #[test]
     fn guard_covers_the_pinned_region() {
-        use crate::pinned::{touches_region, GUARDED_CALLS, PIN_BASE, PIN_LEN};
+        use crate::trap::pinned::{touches_region, GUARDED_CALLS, PIN_BASE, PIN_LEN};
         let guarded = build_filter(false, &[], Some(PIN_BASE));
         let plain = build_filter(false, &[], None);
         let addresses = [0, 0x1000, 0x40_0000, PIN_BASE - (1 << 32), PIN_BASE - 8192, PIN_BASE - 1, PIN_BASE, PIN_BASE + 4096,
@@ -371,8 +371,8 @@ mod tests {
     /// a refused request look like a native one, and never make a native one stop.
     #[test]
     fn request_codes_are_matched_on_their_low_word() {
-        use crate::requests::{FCNTL_NATIVE, IOCTL_NATIVE, SETSOCKOPT_NATIVE};
-        let prog = build_filter(false, &[], Some(crate::pinned::PIN_BASE));
+        use crate::decide::requests::{FCNTL_NATIVE, IOCTL_NATIVE, SETSOCKOPT_NATIVE};
+        let prog = build_filter(false, &[], Some(crate::trap::pinned::PIN_BASE));
         let verdict = |number: u64, args: [u64; 6]| evaluate(&prog, AUDIT_ARCH_X86_64, number as u32, &args);
         let tiocsti = u64::from(libc::TIOCSTI as u32);
         for high in [0u64, 1 << 32, 0xffff_ffff << 32] {

@@ -4,9 +4,9 @@
 //! Width first: a register holds 64 bits, but the kernel reads an `int` or `unsigned int`
 //! argument as its low 32 bits (`ioctl`'s `cmd`, `fcntl`'s `cmd`, `prctl`'s `option`,
 //! `setsockopt`'s `level` and `optname`, `socket`'s `domain`, `type` and `protocol`, fds and
-//! pids). Every decision here and in [`crate::netpolicy`] reads such an argument through
+//! pids). Every decision here and in [`crate::decide::netpolicy`] reads such an argument through
 //! [`int_arg`] or [`uint_arg`], never as `args[n]`, so `(1 << 32) | TIOCSTI` is `TIOCSTI`.
-//! The backstop's argument tests ([`crate::seccomp`]) load the same low words from the same
+//! The backstop's argument tests ([`crate::launch::seccomp`]) load the same low words from the same
 //! lists ([`IOCTL_NATIVE`], [`FCNTL_NATIVE`], [`SETSOCKOPT_NATIVE`]).
 //!
 //! Then the allow-lists. An ioctl request means something only to the code behind the fd, so

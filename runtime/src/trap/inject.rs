@@ -1,9 +1,9 @@
 //! The stub page and the injector: making a stopped guest thread run code the host chose.
 //!
-//! The stub page is host-owned code at the fixed address [`crate::pinned::STUB_BASE`] of every
+//! The stub page is host-owned code at the fixed address [`crate::trap::pinned::STUB_BASE`] of every
 //! guest process, mapped read+execute from the same sealed memfd as the pinned-argument region
 //! right after each exec (fork children inherit it), so the guest can neither write it nor
-//! replace it (see [`crate::pinned`]):
+//! replace it (see [`crate::trap::pinned`]):
 //!
 //! | offset | bytes | code | use |
 //! |---|---|---|---|

@@ -9,7 +9,7 @@
 //! So it records, for each guest thread that has one, the chain of rulesets it restricted
 //! itself with — the host's own `pidfd_getfd` duplicates of the guest's ruleset fds — and
 //! directfs performs that thread's opens on a host thread that entered the same chain, in the
-//! same order ([`Domain::enter`], [`crate::workers`]): the kernel then judges the host's open
+//! same order ([`Domain::enter`], [`crate::perform::workers`]): the kernel then judges the host's open
 //! by the guest's own rules.
 //!
 //! The same ruleset applied again on top of itself is recorded once (a rewritten guest's call
@@ -67,7 +67,7 @@ impl Domain {
         if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
             return Err(std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EPERM));
         }
-        self.chain().into_iter().try_for_each(|ruleset| crate::landlock::restrict_self(ruleset.as_raw_fd()))
+        self.chain().into_iter().try_for_each(|ruleset| crate::launch::landlock::restrict_self(ruleset.as_raw_fd()))
     }
 }
 
@@ -137,9 +137,9 @@ pub fn inherit(parent: Pid, child: Pid) {
 /// one more layer — so the host never judges the guest by rules it does not have. (The guest
 /// always has no-new-privileges, so the kernel's EPERM cannot happen.)
 pub fn on_restrict_self(tid: Pid, tgid: Pid, threads: impl IntoIterator<Item = Pid>, args: &[u64; 6]) {
-    let ruleset_fd = crate::requests::int_arg(args, 0);
-    let flags = crate::requests::uint_arg(args, 1);
-    let known = match crate::landlock::abi_version() {
+    let ruleset_fd = crate::decide::requests::int_arg(args, 0);
+    let flags = crate::decide::requests::uint_arg(args, 1);
+    let known = match crate::launch::landlock::abi_version() {
         Some(abi) if abi >= 8 => LOG_FLAGS | TSYNC,
         Some(7) => LOG_FLAGS,
         _ => 0,

@@ -17,7 +17,7 @@ use std::os::unix::ffi::OsStrExt;
 use anyhow::{Context, Result};
 use trapbox_abi::hostcall::{ACCESS_EXEC, ACCESS_READ, ACCESS_WRITE};
 
-use crate::policy::{NetMode, Policy};
+use crate::decide::policy::{NetMode, Policy};
 
 const SYS_LANDLOCK_CREATE_RULESET: libc::c_long = libc::SYS_landlock_create_ruleset;
 const SYS_LANDLOCK_ADD_RULE: libc::c_long = libc::SYS_landlock_add_rule;
@@ -207,7 +207,7 @@ pub fn restrict_self(ruleset_fd: RawFd) -> Result<(), i32> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::policy::Origin;
+    use crate::decide::policy::Origin;
     use std::os::unix::process::CommandExt;
     use std::path::Path;
     use std::process::Command;

@@ -21,7 +21,7 @@ use std::ffi::{CString, OsString};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-use crate::seccomp::{SockFilter, SockFprog};
+use crate::launch::seccomp::{SockFilter, SockFprog};
 use crate::sys::{self, Pid};
 
 /// The exit code of a child that could not become a guest (before exec).
@@ -504,7 +504,7 @@ unsafe fn become_guest(ch: Channels, parent: Pid, exec: Exec<'_>) -> ! {
         }
         // Landlock before closing fds: the ruleset is one of them.
         if let Some(ruleset) = confinement.landlock_fd {
-            if crate::landlock::restrict_self(ruleset).is_err() {
+            if crate::launch::landlock::restrict_self(ruleset).is_err() {
                 libc::_exit(CHILD_SETUP_FAILED);
             }
         }

@@ -20,7 +20,7 @@
 //! protection (`mprotect`, `pkey_mprotect`).
 //! The seccomp backstop sends those calls to the host whenever their range can reach the
 //! region (a cheap test on the high 32 bits of the address and length, see
-//! [`crate::seccomp`]), and the host refuses any that touches it ([`touches_region`]).
+//! [`crate::launch::seccomp`]), and the host refuses any that touches it ([`touches_region`]).
 
 use std::cell::Cell;
 use std::rc::Rc;
@@ -46,7 +46,7 @@ const SMALL_SLOT_LEN: usize = 256;
 const SMALL_SLOTS: usize = 1024;
 /// The region's length.
 pub const PIN_LEN: u64 = (PATH_SLOT_LEN * PATH_SLOTS + SMALL_SLOT_LEN * SMALL_SLOTS) as u64;
-/// Where the stub page ([`crate::inject`]) lives: the page right after the region, from the
+/// Where the stub page ([`crate::trap::inject`]) lives: the page right after the region, from the
 /// same sealed memfd, mapped read+execute. It is as unchangeable by the guest as the region
 /// (no writable mapping of a `F_SEAL_FUTURE_WRITE` memfd can be made, and the calls that
 /// could unmap or replace it are refused like those on the region), so the code the
@@ -54,7 +54,7 @@ pub const PIN_LEN: u64 = (PATH_SLOT_LEN * PATH_SLOTS + SMALL_SLOT_LEN * SMALL_SL
 pub const STUB_BASE: u64 = PIN_BASE + PIN_LEN;
 /// The end of the host's area: the region and the stub page, which the backstop's 4 GiB
 /// block test still covers (it lies in the same block as the region).
-pub const AREA_END: u64 = STUB_BASE + crate::inject::STUB_LEN;
+pub const AREA_END: u64 = STUB_BASE + crate::trap::inject::STUB_LEN;
 const _: () = assert!(AREA_END >> 32 == PIN_BASE >> 32, "the area must stay inside the block the backstop guards");
 /// Busy-set words: one for the path slots, then the small ones.
 const BUSY_WORDS: usize = 1 + SMALL_SLOTS / 64;
@@ -151,11 +151,11 @@ pub fn plan(number: u64, args: &[u64; 6]) -> Option<Plan> {
             after: AfterExit::FirstOfSendmmsg { vector: args[1] },
         }),
         _ => {
-            let paths = crate::confine::kernel_read_paths(number, args);
+            let paths = crate::decide::confine::kernel_read_paths(number, args);
             if paths.is_empty() {
                 return None;
             }
-            let follow = crate::confine::follows_last_symlink(number, args);
+            let follow = crate::decide::confine::follows_last_symlink(number, args);
             let exec = matches!(number, nr::EXECVE | nr::EXECVEAT);
             let item = |(dirfd, path): (Option<usize>, usize)| {
                 if exec {
@@ -224,7 +224,7 @@ impl PinPage {
                         continue; // NULL stays NULL (futimens: utimensat on the fd alone)
                     }
                     let (mut bytes, truncated) =
-                        crate::trace::read_guest_string(pid, plan.args[arg], 4096).ok_or(PinError::Argument(libc::EFAULT))?;
+                        crate::report::trace::read_guest_string(pid, plan.args[arg], 4096).ok_or(PinError::Argument(libc::EFAULT))?;
                     if truncated {
                         return Err(PinError::Argument(libc::ENAMETOOLONG));
                     }
@@ -237,7 +237,7 @@ impl PinPage {
                         continue; // NULL stays NULL (futimens: utimensat on the fd alone)
                     }
                     let (bytes, truncated) =
-                        crate::trace::read_guest_string(pid, plan.args[path], 4096).ok_or(PinError::Argument(libc::EFAULT))?;
+                        crate::report::trace::read_guest_string(pid, plan.args[path], 4096).ok_or(PinError::Argument(libc::EFAULT))?;
                     if truncated {
                         return Err(PinError::Argument(libc::ENAMETOOLONG));
                     }
@@ -245,7 +245,7 @@ impl PinPage {
                         Vec::new()
                     } else {
                         // A base that cannot be known (no such fd) is refused as the kernel would.
-                        let absolute = crate::confine::resolve_path(pid, dirfd.map(|i| plan.args[i]), &bytes, follow)
+                        let absolute = crate::decide::confine::resolve_path(pid, dirfd.map(|i| plan.args[i]), &bytes, follow)
                             .ok_or(PinError::Argument(libc::EBADF))?;
                         use std::os::unix::ffi::OsStrExt;
                         absolute.as_os_str().as_bytes().to_vec()
@@ -363,7 +363,7 @@ pub fn create(tid: Pid, nul_byte: u64, mut inject: impl FnMut(u64, [u64; 6]) -> 
     // Never executable as a file either (MFD_NOEXEC_SEAL, Linux 6.3+; without it on older
     // kernels): mapping its pages executable is another matter, and is what the stub needs.
     let flags = (libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING) as u64;
-    let mut raw = inject(nr::MEMFD_CREATE, [nul_byte, flags | crate::confine::MFD_NOEXEC_SEAL, 0, 0, 0, 0]).ok_or("the thread is gone")?;
+    let mut raw = inject(nr::MEMFD_CREATE, [nul_byte, flags | crate::decide::confine::MFD_NOEXEC_SEAL, 0, 0, 0, 0]).ok_or("the thread is gone")?;
     if trapbox_abi::errno::decode(raw) == Err(libc::EINVAL) {
         raw = inject(nr::MEMFD_CREATE, [nul_byte, flags, 0, 0, 0, 0]).ok_or("the thread is gone")?;
     }
@@ -372,7 +372,7 @@ pub fn create(tid: Pid, nul_byte: u64, mut inject: impl FnMut(u64, [u64; 6]) -> 
         let host_fd = sys::take_fd(tid, guest_fd as i32).map_err(|e| format!("pidfd_getfd failed: {e}"))?;
         let area_len = (AREA_END - PIN_BASE) as usize;
         let view = SharedMapping::create(&host_fd, area_len).map_err(|e| format!("mapping it in the host failed: {e}"))?;
-        if !view.write(PIN_LEN as usize, &crate::inject::stub_page()) {
+        if !view.write(PIN_LEN as usize, &crate::trap::inject::stub_page()) {
             return Err("the stub does not fit its page".to_string());
         }
         let seals = libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_FUTURE_WRITE | libc::F_SEAL_SEAL;
@@ -387,7 +387,7 @@ pub fn create(tid: Pid, nul_byte: u64, mut inject: impl FnMut(u64, [u64; 6]) -> 
             }
         };
         map(PIN_BASE, PIN_LEN, libc::PROT_READ, 0, "pinned-argument region")?;
-        map(STUB_BASE, crate::inject::STUB_LEN, libc::PROT_READ | libc::PROT_EXEC, PIN_LEN, "stub page")?;
+        map(STUB_BASE, crate::trap::inject::STUB_LEN, libc::PROT_READ | libc::PROT_EXEC, PIN_LEN, "stub page")?;
         Ok(PinPage { view, busy: Cell::new([0; BUSY_WORDS]) })
     })();
     let _ = inject(nr::CLOSE, [guest_fd, 0, 0, 0, 0, 0]);

@@ -23,7 +23,7 @@ pub enum Disposition {
 
 /// The requests of a [`Disposition::Traced`] call that the backstop lets run natively all the
 /// same: argument tests on the low 32 bits only, for arguments the kernel reads as `int`s
-/// (the lists live with the host's allow-lists, in [`crate::requests`]).
+/// (the lists live with the host's allow-lists, in [`crate::decide::requests`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum NativeWhen {
     /// The low word of argument `arg` is one of `codes`.
@@ -47,7 +47,7 @@ pub enum NativeWhen {
 impl NativeWhen {
     /// Whether `args` run natively, as the backstop decides it.
     pub fn matches(&self, args: &[u64; 6]) -> bool {
-        use crate::requests::uint_arg;
+        use crate::decide::requests::uint_arg;
         match *self {
             NativeWhen::Code { arg, codes } => codes.contains(&uint_arg(args, arg)),
             NativeWhen::CodePair { first, second, pairs } => pairs.contains(&(uint_arg(args, first), uint_arg(args, second))),
@@ -148,15 +148,15 @@ const fn classify(nr: u64) -> Entry {
             traced("reaches the network or carries an address or fds: the policy decides")
         }
         IOCTL => traced_unless(
-            NativeWhen::Code { arg: 1, codes: crate::requests::IOCTL_NATIVE },
+            NativeWhen::Code { arg: 1, codes: crate::decide::requests::IOCTL_NATIVE },
             "device control: an allow-list per kind of fd decides each request (TIOCSTI and friends are refused)",
         ),
         FCNTL => traced_unless(
-            NativeWhen::Code { arg: 1, codes: crate::requests::FCNTL_NATIVE },
+            NativeWhen::Code { arg: 1, codes: crate::decide::requests::FCNTL_NATIVE },
             "fd control: the commands that act on the fd alone run natively; leases, dnotify and owners are decided",
         ),
         SETSOCKOPT => traced_unless(
-            NativeWhen::CodePair { first: 1, second: 2, pairs: crate::requests::SETSOCKOPT_NATIVE },
+            NativeWhen::CodePair { first: 1, second: 2, pairs: crate::decide::requests::SETSOCKOPT_NATIVE },
             "socket options: an allow-list decides; source routing, device binding and filters are refused",
         ),
         KILL | TKILL | TGKILL | RT_SIGQUEUEINFO | RT_TGSIGQUEUEINFO | PIDFD_SEND_SIGNAL | PIDFD_OPEN | PIDFD_GETFD => {

@@ -16,8 +16,8 @@ use std::path::{Path, PathBuf};
 
 use trapbox_abi::hostcall::ACCESS_EXEC;
 
-use crate::confine::Denial;
-use crate::policy::Policy;
+use crate::decide::confine::Denial;
+use crate::decide::policy::Policy;
 use crate::sys::Pid;
 
 /// How many bytes of a file the kernel looks at for a `#!` line (`BINPRM_BUF_SIZE`).
@@ -158,7 +158,7 @@ pub fn ungranted_interpreter(policy: &Policy, pid: Pid, program: &Path) -> Optio
         let opened = open_regular(&file)?;
         let interpreter = interpreter_of(&opened).ok()??;
         // The kernel opens it as the exec'ing process would: relative to its working directory.
-        let resolved = crate::confine::resolve(pid, None, interpreter.path().as_os_str().as_bytes())?;
+        let resolved = crate::decide::confine::resolve(pid, None, interpreter.path().as_os_str().as_bytes())?;
         if policy.grants_for(&resolved, ACCESS_EXEC).is_empty() {
             let (what, source) = match interpreter {
                 Interpreter::Script(_) => ("interpreter", "#! line"),
@@ -167,14 +167,14 @@ pub fn ungranted_interpreter(policy: &Policy, pid: Pid, program: &Path) -> Optio
             let resolves = if resolved == interpreter.path() {
                 String::new()
             } else {
-                format!("; resolves to {}", crate::log::path(&resolved))
+                format!("; resolves to {}", crate::report::log::path(&resolved))
             };
             return Some(Denial {
                 errno: trapbox_abi::errno::EACCES,
                 reason: format!(
                     "{}: its {what} {} ({source}{resolves}) is outside every --allow-exec path",
-                    crate::log::path(&file),
-                    crate::log::path(interpreter.path())
+                    crate::report::log::path(&file),
+                    crate::report::log::path(interpreter.path())
                 ),
             });
         }
@@ -186,7 +186,7 @@ pub fn ungranted_interpreter(policy: &Policy, pid: Pid, program: &Path) -> Optio
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::policy::Origin;
+    use crate::decide::policy::Origin;
 
     #[test]
     fn reads_shebang_lines_as_the_kernel_does() {

@@ -1,0 +1,9 @@
+//! Whether a call may happen: the [`policy`] model and the host's checks against it —
+//! paths ([`confine`]), request codes ([`requests`]), the interpreters an exec runs
+//! ([`interp`]) and the network ([`netpolicy`]).
+
+pub mod confine;
+pub mod interp;
+pub mod netpolicy;
+pub mod policy;
+pub mod requests;

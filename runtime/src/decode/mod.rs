@@ -1,0 +1,7 @@
+//! What a call is: the table of every x86-64 call ([`syscalls`]), with how each argument is
+//! read, and the names of calls, signals and errnos ([`names`]); `open_how` and `RESOLVE_*`
+//! as the kernel reads them ([`openat2`]).
+
+pub mod names;
+pub mod openat2;
+pub mod syscalls;

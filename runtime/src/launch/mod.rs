@@ -1,0 +1,9 @@
+//! Starting a guest: the kernel's isolation underneath everything the host decides.
+//!
+//! [`launcher`] clones trapbox's init into the guest's own namespaces, seizes the guest and
+//! locks it down before `exec`: no-new-privs, its fds, [`landlock`] (the kernel's copy of the
+//! allow lists) and [`seccomp`] (the backstop filter, generated from the call table).
+
+pub mod landlock;
+pub mod launcher;
+pub mod seccomp;
