@@ -335,7 +335,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
     let native_personality = args.personality == Personality::Native;
     let mut also_decided: Vec<u64> = Vec::new();
     if policy.is_some() {
-        also_decided.extend(crate::decide::confine::POLICY_TRACED);
+        also_decided.extend(crate::decode::syscalls::policy_decided_native_calls());
     }
     if all.limits.processes.is_some() {
         // A raw fork or vfork would otherwise run natively, uncounted.

@@ -31,86 +31,11 @@ const AT_FDCWD: i32 = libc::AT_FDCWD;
 const O_ACCMODE: u64 = libc::O_ACCMODE as u64;
 const O_CREAT: u64 = libc::O_CREAT as u64;
 const O_TRUNC: u64 = libc::O_TRUNC as u64;
-const O_NOFOLLOW: u64 = libc::O_NOFOLLOW as u64;
-const AT_SYMLINK_NOFOLLOW: u64 = libc::AT_SYMLINK_NOFOLLOW as u64;
-const IN_DONT_FOLLOW: u64 = libc::IN_DONT_FOLLOW as u64;
 /// Longest path the host reads from the guest.
 const PATH_MAX: usize = libc::PATH_MAX as usize;
 
-/// How a call's needed access is found.
-#[derive(Clone, Copy, Debug)]
-enum Need {
-    Fixed(u64),
-    /// Metadata of the path (stat, access, readlink…): read access; outside every grant the
-    /// path is reported as absent, so its existence does not leak.
-    Metadata,
-    /// A watch (inotify_add_watch): read access to the watched path itself. More than a look:
-    /// a watch on a directory reports the names and opens of everything in it, so the
-    /// directories leading to a grant, which may be looked at, may not be watched.
-    Watch,
-}
-
-/// A path argument: the index of its `dirfd` argument (if any) and of the path pointer.
-type PathArg = (Option<usize>, usize);
-
-fn path_args(number: u64) -> Option<(&'static [PathArg], Need)> {
-    const W: Need = Need::Fixed(ACCESS_WRITE);
-    Some(match number {
-        // Under a policy every other open meets directfs, which decides it (once) and
-        // performs it; only `O_PATH` opens by open/openat come here (see crate::perform::directfs).
-        nr::OPEN => (&[(None, 0)], Need::Fixed(ACCESS_READ)),
-        nr::OPENAT => (&[(Some(0), 1)], Need::Fixed(ACCESS_READ)),
-        nr::EXECVE => (&[(None, 0)], Need::Fixed(ACCESS_EXEC)),
-        nr::EXECVEAT => (&[(Some(0), 1)], Need::Fixed(ACCESS_EXEC)),
-        nr::MKDIR | nr::RMDIR | nr::UNLINK | nr::MKNOD | nr::TRUNCATE | nr::CHMOD | nr::CHOWN | nr::LCHOWN
-        | nr::UTIME | nr::UTIMES | nr::SETXATTR | nr::LSETXATTR | nr::REMOVEXATTR | nr::LREMOVEXATTR => (&[(None, 0)], W),
-        nr::MKDIRAT | nr::UNLINKAT | nr::MKNODAT | nr::FCHMODAT | nr::FCHMODAT2 | nr::FCHOWNAT | nr::FUTIMESAT
-        | nr::UTIMENSAT => (&[(Some(0), 1)], W),
-        nr::RENAME | nr::LINK => (&[(None, 0), (None, 1)], W),
-        nr::RENAMEAT | nr::RENAMEAT2 | nr::LINKAT => (&[(Some(0), 1), (Some(2), 3)], W),
-        nr::SYMLINK => (&[(None, 1)], W),
-        nr::SYMLINKAT => (&[(Some(1), 2)], W),
-        nr::STAT | nr::LSTAT | nr::ACCESS | nr::READLINK | nr::STATFS | nr::CHDIR | nr::GETXATTR | nr::LGETXATTR
-        | nr::LISTXATTR | nr::LLISTXATTR => (&[(None, 0)], Need::Metadata),
-        nr::INOTIFY_ADD_WATCH => (&[(None, 1)], Need::Watch),
-        nr::NEWFSTATAT | nr::STATX | nr::FACCESSAT | nr::FACCESSAT2 | nr::READLINKAT | nr::GETXATTRAT | nr::LISTXATTRAT
-        | nr::FILE_GETATTR => (&[(Some(0), 1)], Need::Metadata),
-        nr::SETXATTRAT | nr::REMOVEXATTRAT | nr::FILE_SETATTR => (&[(Some(0), 1)], W),
-        _ => return None,
-    })
-}
-
-/// Whether call `number` follows a symlink in the last component of its path (the one
-/// place this is decided: the check, the pin and the broker all ask here).
-pub fn follows_last_symlink(number: u64, args: &[u64; 6]) -> bool {
-    // Every flag word here is an `int` (or `unsigned int`) to the kernel.
-    let flags = |index: usize| u64::from(crate::decide::requests::uint_arg(args, index));
-    let unless = |index: usize| flags(index) & AT_SYMLINK_NOFOLLOW == 0;
-    match number {
-        nr::OPEN => flags(1) & O_NOFOLLOW == 0,
-        nr::OPENAT => flags(2) & O_NOFOLLOW == 0,
-        nr::LSTAT | nr::READLINK | nr::READLINKAT | nr::LGETXATTR | nr::LLISTXATTR | nr::LCHOWN | nr::LSETXATTR
-        | nr::LREMOVEXATTR => false,
-        nr::NEWFSTATAT | nr::FACCESSAT2 | nr::FCHMODAT2 | nr::UTIMENSAT => unless(3),
-        nr::STATX | nr::GETXATTRAT | nr::LISTXATTRAT => unless(2),
-        nr::EXECVEAT | nr::FCHOWNAT | nr::FILE_GETATTR => unless(4),
-        nr::INOTIFY_ADD_WATCH => flags(2) & IN_DONT_FOLLOW == 0,
-        _ => true,
-    }
-}
-
-/// Whether call `number` has `AT_EMPTY_PATH` set (it then acts on its dirfd when the path is
-/// empty, or NULL on Linux 6.11+).
-pub fn takes_empty_path(number: u64, args: &[u64; 6]) -> bool {
-    let flags_at = match number {
-        nr::NEWFSTATAT | nr::FACCESSAT2 => 3,
-        nr::STATX | nr::GETXATTRAT | nr::LISTXATTRAT | nr::SETXATTRAT | nr::REMOVEXATTRAT => 2,
-        nr::EXECVEAT | nr::FCHOWNAT | nr::FILE_GETATTR | nr::FILE_SETATTR | nr::LINKAT => 4,
-        _ => return false,
-    };
-    // An `int` (statx, the *xattrat calls: `unsigned int`) to the kernel.
-    crate::decide::requests::uint_arg(args, flags_at) & libc::AT_EMPTY_PATH as u32 != 0
-}
+pub use crate::decode::syscalls::{follows_last_symlink, takes_empty_path};
+use crate::decode::syscalls::{path_args, Need};
 
 /// The (dirfd argument, path argument) pairs of a call the kernel may run in the guest after
 /// the host's check (a path call the broker does not always perform itself): the host pins
@@ -369,8 +294,9 @@ pub fn check(policy: &Policy, pid: Pid, number: u64, args: &[u64; 6]) -> Option<
     }
     let (paths, need) = path_args(number)?;
     let access = match need {
-        Need::Fixed(access) => access,
-        Need::Metadata | Need::Watch => ACCESS_READ,
+        Need::Write => ACCESS_WRITE,
+        Need::Exec => ACCESS_EXEC,
+        Need::Read | Need::Metadata | Need::Watch => ACCESS_READ,
     };
     for &(dirfd_index, path_index) in paths {
         // Linux 6.11+ takes a NULL path with AT_EMPTY_PATH as the empty one.
@@ -398,7 +324,7 @@ pub fn check(policy: &Policy, pid: Pid, number: u64, args: &[u64; 6]) -> Option<
             // AT_EMPTY_PATH: the call acts on the file behind the fd. Reading its metadata is
             // the guest's business (it holds the fd); executing it needs the exec grant (and a
             // dup2 race cannot help: memfds are never executable, Landlock checks the rest).
-            if let (Some(index), Need::Fixed(access)) = (dirfd_index, need) {
+            if let (Some(index), Need::Read | Need::Write | Need::Exec) = (dirfd_index, need) {
                 match fd_path(pid, args[index]) {
                     Some(path) if policy.grants_for(&path, access).is_empty() => {
                         return Some(denial_for(policy, &path, access, false));
@@ -418,7 +344,7 @@ pub fn check(policy: &Policy, pid: Pid, number: u64, args: &[u64; 6]) -> Option<
         }
         // A metadata query is judged by what its path leads to, the last symlink followed
         // (the guest's own /proc links, exe, cwd, fd/N, are judged by what they name).
-        let follow = follows_last_symlink(number, args) || matches!(need, Need::Metadata);
+        let follow = crate::decode::syscalls::follows(number, args, path_index) || matches!(need, Need::Metadata);
         let Some(path) = resolve_path(pid, dirfd_index.map(|i| args[i]), &bytes, follow) else {
             return Some(Denial { errno: trapbox_abi::errno::EBADF, reason: "the directory the path is relative to cannot be known".into() });
         };
@@ -495,11 +421,6 @@ pub enum Rule {
     PidfdTarget,
 }
 
-/// Calls that run natively without a policy but must be decided under one: metadata changes
-/// through an fd, which Landlock does not cover, memfd_create (made non-executable), and
-/// listen (an unbound inet socket would be bound to every address).
-pub const POLICY_TRACED: [u64; 4] = [nr::FCHMOD, nr::FCHOWN, nr::MEMFD_CREATE, nr::LISTEN];
-
 /// `MFD_EXEC` and `MFD_NOEXEC_SEAL` (linux/memfd.h); memfd_create's flags are an `unsigned int`.
 const MFD_EXEC: u32 = 0x10;
 /// See [`MFD_EXEC`].
@@ -513,65 +434,45 @@ fn allowed_or_denied(verdict: Result<(), crate::decide::requests::Refusal>) -> R
     }
 }
 
-/// The default-deny table for calls the host sees under a policy: every call the host must
-/// see has a rule here, and a call with none is refused.
+/// The policy's rule for a call the host sees, from the [`Ask`](crate::decode::syscalls::Ask)
+/// column of the call table: every call the host must see has one there, and a call with none
+/// is refused.
 pub fn rule(number: u64, args: &[u64; 6]) -> Rule {
     use crate::decide::requests::{self, FcntlUse};
-    use trapbox_abi::errno::{EACCES, EPERM};
-    if path_args(number).is_some() {
+    use crate::decode::syscalls::{Ask, Requests};
+    use trapbox_abi::errno::{ENOSYS, EPERM};
+    let ask = crate::decode::syscalls::entry(number).map_or(Ask::Refuse(ENOSYS, "no x86-64 call has this number"), |e| e.ask);
+    if let Ask::Path(_) = ask {
         return Rule::Path;
     }
     if let Some(why) = requests::escapes_the_debugger(number, args) {
         return Rule::Deny(EPERM, why.into());
     }
-    let deny = |errno: i32, why: &'static str| Rule::Deny(errno, why.into());
-    match number {
-        nr::CLONE | nr::FORK | nr::VFORK | nr::GETCWD | nr::FCHDIR | nr::SYNC | nr::SYNCFS | nr::UNAME | nr::SYSINFO
-        | nr::SETPGID | nr::SETSID | nr::SETRLIMIT | nr::SETPRIORITY | nr::SCHED_SETAFFINITY
-        | nr::SCHED_SETPARAM | nr::SCHED_SETSCHEDULER | nr::SCHED_SETATTR | nr::IOPRIO_SET | nr::IOPRIO_GET
-        | nr::PERSONALITY | nr::SETUID | nr::SETGID | nr::SETREUID | nr::SETREGID | nr::SETRESUID | nr::SETRESGID
-        | nr::SETFSUID | nr::SETFSGID | nr::SETGROUPS | nr::CAPSET | nr::IO_SETUP | nr::IO_DESTROY | nr::IO_GETEVENTS
-        | nr::IO_SUBMIT | nr::IO_CANCEL | nr::IO_PGETEVENTS | nr::LANDLOCK_CREATE_RULESET | nr::LANDLOCK_ADD_RULE
-        | nr::LANDLOCK_RESTRICT_SELF | nr::LSM_GET_SELF_ATTR | nr::LSM_LIST_MODULES | nr::GET_THREAD_AREA
-        | nr::SET_THREAD_AREA | nr::MBIND | nr::SET_MEMPOLICY | nr::GET_MEMPOLICY | nr::SET_MEMPOLICY_HOME_NODE
-        | nr::REMAP_FILE_PAGES | nr::CACHESTAT | nr::MEMFD_SECRET => Rule::Allow,
-        // Decided and performed by directfs, whose filter every openat2 meets (the open_how
-        // lives in guest memory, which only the host's own copy may be judged on).
-        nr::OPENAT2 => Rule::Allow,
-        nr::PRCTL => allowed_or_denied(requests::prctl(args)),
-        nr::IOCTL => match requests::ioctl_by_code(args) {
+    match ask {
+        Ask::Nothing | Ask::Directfs => Rule::Allow,
+        Ask::Path(_) => Rule::Path,
+        Ask::Request(Requests::Prctl) => allowed_or_denied(requests::prctl(args)),
+        Ask::Request(Requests::Ioctl) => match requests::ioctl_by_code(args) {
             Some(verdict) => allowed_or_denied(verdict),
             None => Rule::Path, // the kind of fd decides: [`check`]
         },
-        nr::FCNTL => match requests::fcntl(args) {
+        Ask::Request(Requests::Fcntl) => match requests::fcntl(args) {
             Ok(FcntlUse::Native) => Rule::Allow,
             Ok(FcntlUse::NamesProcess) => Rule::GuestTarget(requests::FCNTL_PROCESS_ARG),
-            Ok(FcntlUse::Never(errno, why)) => deny(errno, why),
+            Ok(FcntlUse::Never(errno, why)) => Rule::Deny(errno, why.into()),
             Err((errno, why)) => Rule::Deny(errno, why),
         },
-        nr::KILL | nr::TKILL | nr::PIDFD_OPEN | nr::RT_SIGQUEUEINFO | nr::PRLIMIT64 | nr::MIGRATE_PAGES | nr::MOVE_PAGES
-        | nr::PROCESS_VM_READV | nr::PROCESS_VM_WRITEV | nr::KCMP => Rule::GuestTarget(0),
-        nr::TGKILL | nr::RT_TGSIGQUEUEINFO => Rule::GuestTarget(0),
-        // A pidfd may also come from opening a /proc/PID directory: the host checks whose it is.
-        nr::PIDFD_SEND_SIGNAL => Rule::PidfdTarget,
-        nr::PIDFD_GETFD => deny(EPERM, "takes fds out of another process"),
-        nr::FCHMOD | nr::FCHOWN | nr::FSETXATTR | nr::FREMOVEXATTR => Rule::FdMetadata,
         // A memfd is a file no grant covers (and Landlock does not see): it may hold data and
         // code, but never be exec'ed; the debugger adds MFD_NOEXEC_SEAL to every one.
-        nr::MEMFD_CREATE if requests::uint_arg(args, 1) & MFD_EXEC != 0 => deny(EPERM, "executable memfds are never granted"),
-        nr::MEMFD_CREATE => Rule::Allow,
-        nr::SOCKET | nr::CONNECT | nr::BIND | nr::SENDTO | nr::SENDMSG | nr::SENDMMSG | nr::LISTEN | nr::SETSOCKOPT => {
-            Rule::Network
+        Ask::Request(Requests::Memfd) if requests::uint_arg(args, 1) & MFD_EXEC != 0 => {
+            Rule::Deny(EPERM, "executable memfds are never granted".into())
         }
-        nr::SHMGET | nr::SHMAT | nr::SHMCTL | nr::SHMDT | nr::SEMGET | nr::SEMOP | nr::SEMCTL | nr::SEMTIMEDOP
-        | nr::MSGGET | nr::MSGSND | nr::MSGRCV | nr::MSGCTL | nr::MQ_OPEN | nr::MQ_UNLINK | nr::MQ_TIMEDSEND
-        | nr::MQ_TIMEDRECEIVE | nr::MQ_NOTIFY | nr::MQ_GETSETATTR => {
-            deny(EPERM, "System V and POSIX IPC objects are shared with the host's namespace")
-        }
-        nr::STATMOUNT | nr::LISTMOUNT | nr::LSM_SET_SELF_ATTR | nr::PROCESS_MADVISE | nr::PROCESS_MRELEASE => {
-            deny(EPERM, "reaches beyond the guest's own processes and files")
-        }
-        _ => deny(EACCES, "the policy names no rule for this call"),
+        Ask::Request(Requests::Memfd) => Rule::Allow,
+        Ask::GuestTarget(index) => Rule::GuestTarget(index),
+        Ask::PidfdTarget => Rule::PidfdTarget,
+        Ask::FdMetadata => Rule::FdMetadata,
+        Ask::Network => Rule::Network,
+        Ask::Refuse(errno, why) => Rule::Deny(errno, why.into()),
     }
 }
 

@@ -19,6 +19,8 @@
 
 use std::borrow::Cow;
 
+use crate::decode::syscalls::Arg;
+
 use trapbox_abi::errno::{EACCES, EBADF, EINVAL, EPERM};
 
 /// "Inappropriate ioctl for device": what the kernel answers for a request the fd's code does
@@ -33,9 +35,10 @@ pub fn int_arg(args: &[u64; 6], index: usize) -> i32 {
     args[index] as u32 as i32
 }
 
-/// Argument `index` as the kernel reads an `unsigned int` (ioctl's `cmd`): its low 32 bits.
+/// Argument `index` as the kernel reads a request code or flag word ([`Arg::Flags`], ioctl's
+/// `cmd`): its low 32 bits.
 pub fn uint_arg(args: &[u64; 6], index: usize) -> u32 {
-    args[index] as u32
+    Arg::Flags.read(args[index]) as u32
 }
 
 /// A refusal: the errno the guest gets and the sentence for the log.

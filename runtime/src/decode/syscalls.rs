@@ -1,10 +1,14 @@
-//! The dispatcher's table: every x86-64 Linux system call with its disposition and a note,
-//! in the spirit of gVisor's syscall table.
+//! The one table of calls: every x86-64 Linux system call with how the kernel reads each of
+//! its arguments ([`Arg`]), its disposition (native, seen by the host, refused), what the
+//! policy asks of it ([`Ask`]) and a note, in the spirit of gVisor's syscall table.
 //!
 //! This table is the single source of truth: the seccomp backstop's allow-list is generated
 //! from the [`Disposition::Native`] rows (and, for traced calls that take a request code, from
-//! the requests their [`NativeWhen`] names), and the trap dispatcher and the seccomp-stop
-//! handler both look calls up here. It is a `static` built at compile time, so a lookup is an index.
+//! the requests their [`NativeWhen`] names); the trap dispatcher, the seccomp-stop handler and
+//! the policy look calls up here; traces show arguments as the signatures say; the path
+//! arguments of a call, whether it follows a last symlink and whether it takes
+//! `AT_EMPTY_PATH` are read off its signature. It is a `static` built at compile time, so a
+//! lookup is an index.
 
 use trapbox_abi::linux::{nr::*, SYSCALL_COUNT};
 
@@ -64,20 +68,567 @@ pub struct Entry {
     pub note: &'static str,
     /// For a traced call, the requests the backstop still lets run natively.
     pub native_when: Option<NativeWhen>,
+    /// How the kernel reads each argument.
+    pub args: &'static [Arg],
+    /// What the policy asks of it.
+    pub ask: Ask,
+    /// Its path arguments, read off [`Entry::args`].
+    pub paths: PathArgs,
+    /// Who performs it under a policy.
+    pub route: Route,
 }
 
 const fn native(note: &'static str) -> Entry {
-    Entry { disposition: Disposition::Native, note, native_when: None }
+    Entry { disposition: Disposition::Native, note, native_when: None, args: &[], ask: Ask::Nothing, paths: NO_PATHS, route: Route::Guest }
 }
 const fn traced(note: &'static str) -> Entry {
-    Entry { disposition: Disposition::Traced, note, native_when: None }
+    Entry { disposition: Disposition::Traced, note, native_when: None, args: &[], ask: Ask::Nothing, paths: NO_PATHS, route: Route::Guest }
 }
 /// Traced, except the harmless, frequent requests `native_when` names.
 const fn traced_unless(native_when: NativeWhen, note: &'static str) -> Entry {
-    Entry { disposition: Disposition::Traced, note, native_when: Some(native_when) }
+    Entry { disposition: Disposition::Traced, note, native_when: Some(native_when), args: &[], ask: Ask::Nothing, paths: NO_PATHS, route: Route::Guest }
 }
 const fn refuse(errno: i32, note: &'static str) -> Entry {
-    Entry { disposition: Disposition::Refuse(errno), note, native_when: None }
+    Entry { disposition: Disposition::Refuse(errno), note, native_when: None, args: &[], ask: Ask::Nothing, paths: NO_PATHS, route: Route::Guest }
+}
+
+/// How the kernel reads one argument (its C type in the kernel's `SYSCALL_DEFINE`), which is
+/// also how the host reads it and how a trace shows it. An `int` is the low 32 bits of its
+/// register, sign-extended; an `unsigned int` or a flag word the low 32 bits; `umode_t` the
+/// low 16; pointers, `long`s and `size_t`s the whole register.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Arg {
+    /// `int fd` (or `unsigned int fd`).
+    Fd,
+    /// `int dfd` anchoring the path argument right after it (`AT_FDCWD` for the working directory).
+    DirFd,
+    /// A path the kernel resolves, following a symlink in its last component (unless the
+    /// call's flags say otherwise).
+    Path,
+    /// A path whose last component the kernel never follows (lstat, readlink, unlink, rename,
+    /// mkdir, the `l*` calls), unless `AT_SYMLINK_FOLLOW` (linkat) asks for it.
+    LinkPath,
+    /// A string that names no file: an attribute or module name, a symlink's target.
+    Str,
+    /// `int`.
+    Int,
+    /// `unsigned int`.
+    UInt,
+    /// `long`, `off_t`, `loff_t`.
+    Long,
+    /// `unsigned long`, `size_t`.
+    ULong,
+    /// A flag word or request code the kernel reads as an `int` or `unsigned int`.
+    Flags,
+    /// A flag word the kernel reads as an `unsigned long` (clone, mmap, mremap, unshare…).
+    LongFlags,
+    /// A pointer into the guest's memory.
+    Ptr,
+    /// `pid_t`: an `int`, negative for process groups where the call allows it.
+    Pid,
+    /// A signal number (`int`).
+    Signal,
+    /// `umode_t`: the low 16 bits.
+    Mode,
+    /// `uid_t` or `gid_t`: the low 32 bits, `-1` for "unchanged".
+    Id,
+    /// The `int flags` of an open: `O_NOFOLLOW` keeps the last symlink unfollowed.
+    OpenFlags,
+    /// `int flags` taking `AT_SYMLINK_NOFOLLOW` and `AT_EMPTY_PATH`.
+    AtFlags,
+    /// `int flags` taking `AT_SYMLINK_NOFOLLOW` only.
+    NoFollowFlags,
+    /// linkat's `int flags`: `AT_SYMLINK_FOLLOW` and `AT_EMPTY_PATH`.
+    LinkFlags,
+    /// inotify's `u32 mask`: `IN_DONT_FOLLOW` keeps the last symlink unfollowed.
+    WatchMask,
+    /// A NULL-terminated array of strings (argv, envp).
+    Argv,
+    /// A `struct sockaddr *`; its length is the next argument.
+    SockAddr,
+}
+
+impl Arg {
+    /// How many low bits of its register the kernel reads.
+    const fn width(self) -> u32 {
+        match self {
+            Arg::Fd | Arg::DirFd | Arg::Int | Arg::Pid | Arg::Signal | Arg::OpenFlags | Arg::AtFlags
+            | Arg::NoFollowFlags | Arg::LinkFlags | Arg::UInt | Arg::Flags | Arg::Id | Arg::WatchMask => 32,
+            Arg::Mode => 16,
+            Arg::Path | Arg::LinkPath | Arg::Str | Arg::Long | Arg::ULong | Arg::LongFlags | Arg::Ptr | Arg::Argv
+            | Arg::SockAddr => 64,
+        }
+    }
+
+    /// Whether the argument is signed (an `int`), so its reading is sign-extended.
+    const fn signed(self) -> bool {
+        matches!(self, Arg::Fd | Arg::DirFd | Arg::Int | Arg::Pid | Arg::Signal | Arg::OpenFlags | Arg::AtFlags | Arg::NoFollowFlags | Arg::LinkFlags)
+    }
+
+    /// The value of a register holding this argument, as the kernel reads it: the low
+    /// [`width`](Arg::width) bits, sign-extended for an `int`.
+    pub const fn read(self, raw: u64) -> u64 {
+        let shift = 64 - self.width();
+        if self.signed() {
+            (((raw << shift) as i64) >> shift) as u64
+        } else {
+            (raw << shift) >> shift
+        }
+    }
+
+    /// Whether the register holds bits the kernel ignores for this argument: neither the
+    /// zero- nor the sign-extension of what it reads.
+    pub const fn ignores_bits_of(self, raw: u64) -> bool {
+        let shift = 64 - self.width();
+        raw != (raw << shift) >> shift && raw != ((((raw << shift) as i64) >> shift) as u64)
+    }
+}
+
+/// The arguments of every call, as the kernel declares them.
+const fn known_signature(nr: u64) -> Option<&'static [Arg]> {
+    use Arg::*;
+    Some(match nr {
+        READ | WRITE => &[Fd, Ptr, ULong],
+        OPEN => &[Path, OpenFlags, Mode],
+        CLOSE | DUP | FSYNC | FDATASYNC | FCHDIR | SYNCFS => &[Fd],
+        STAT | STATFS => &[Path, Ptr],
+        LSTAT => &[LinkPath, Ptr],
+        FSTAT | FSTATFS | TIMERFD_GETTIME => &[Fd, Ptr],
+        POLL => &[Ptr, UInt, Int],
+        LSEEK => &[Fd, Long, UInt],
+        MMAP => &[Ptr, ULong, LongFlags, LongFlags, Fd, ULong],
+        MPROTECT => &[Ptr, ULong, LongFlags],
+        MUNMAP | MLOCK | MUNLOCK => &[Ptr, ULong],
+        BRK | SHMDT | SET_THREAD_AREA | GET_THREAD_AREA | SET_TID_ADDRESS | TIME | PIPE | UNAME | SYSINFO | TIMES
+        | ADJTIMEX | _SYSCTL => &[Ptr],
+        RT_SIGACTION => &[Signal, Ptr, Ptr, ULong],
+        RT_SIGPROCMASK => &[Int, Ptr, Ptr, ULong],
+        IOCTL | FCNTL => &[Fd, Flags, LongFlags],
+        PREAD64 | PWRITE64 => &[Fd, Ptr, ULong, Long],
+        READV | WRITEV => &[Fd, Ptr, ULong],
+        ACCESS => &[Path, Int],
+        SELECT => &[Int, Ptr, Ptr, Ptr, Ptr],
+        MREMAP => &[Ptr, ULong, ULong, LongFlags, Ptr],
+        MSYNC | MADVISE => &[Ptr, ULong, Int],
+        MINCORE => &[Ptr, ULong, Ptr],
+        SHMGET => &[Int, ULong, Flags],
+        SHMAT => &[Int, Ptr, Flags],
+        SHMCTL | MSGCTL => &[Int, Int, Ptr],
+        DUP2 => &[Fd, Fd],
+        NANOSLEEP | GETTIMEOFDAY | SETTIMEOFDAY | SIGALTSTACK | CAPGET | CAPSET => &[Ptr, Ptr],
+        GETITIMER | GETRUSAGE | CLOCK_SETTIME | CLOCK_GETTIME | CLOCK_GETRES | CLOCK_ADJTIME | TIMER_GETTIME => &[Int, Ptr],
+        ALARM | EVENTFD | IOPL | PERSONALITY => &[UInt],
+        SETITIMER => &[Int, Ptr, Ptr],
+        SENDFILE => &[Fd, Fd, Ptr, ULong],
+        SOCKET => &[Int, Int, Int],
+        CONNECT | BIND => &[Fd, SockAddr, Int],
+        ACCEPT | GETSOCKNAME | GETPEERNAME => &[Fd, Ptr, Ptr],
+        SENDTO => &[Fd, Ptr, ULong, Flags, SockAddr, Int],
+        RECVFROM => &[Fd, Ptr, ULong, Flags, Ptr, Ptr],
+        SENDMSG | RECVMSG => &[Fd, Ptr, Flags],
+        SHUTDOWN | LISTEN => &[Fd, Int],
+        SOCKETPAIR => &[Int, Int, Int, Ptr],
+        SETSOCKOPT => &[Fd, Int, Int, Ptr, Int],
+        GETSOCKOPT => &[Fd, Int, Int, Ptr, Ptr],
+        CLONE => &[LongFlags, Ptr, Ptr, Ptr, Ptr],
+        EXECVE => &[Path, Argv, Argv],
+        EXIT | EXIT_GROUP | EPOLL_CREATE | MLOCKALL | SCHED_GET_PRIORITY_MAX | SCHED_GET_PRIORITY_MIN | PKEY_FREE
+        | TIMER_GETOVERRUN | TIMER_DELETE => &[Int],
+        WAIT4 => &[Pid, Ptr, Int, Ptr],
+        KILL | TKILL => &[Pid, Signal],
+        SEMGET => &[Int, Int, Flags],
+        SEMOP => &[Int, Ptr, UInt],
+        SEMCTL => &[Int, Int, Int, ULong],
+        MSGGET => &[Int, Flags],
+        MSGSND => &[Int, Ptr, ULong, Flags],
+        MSGRCV => &[Int, Ptr, ULong, Long, Flags],
+        FLOCK => &[Fd, UInt],
+        TRUNCATE => &[Path, Long],
+        FTRUNCATE => &[Fd, ULong],
+        GETDENTS | GETDENTS64 => &[Fd, Ptr, UInt],
+        GETCWD => &[Ptr, ULong],
+        CHDIR | CHROOT | ACCT | SWAPOFF | USELIB => &[Path],
+        RENAME | LINK => &[LinkPath, LinkPath],
+        MKDIR => &[LinkPath, Mode],
+        RMDIR | UNLINK => &[LinkPath],
+        CREAT | CHMOD => &[Path, Mode],
+        SYMLINK => &[Str, LinkPath],
+        READLINK => &[LinkPath, Ptr, Int],
+        FCHMOD => &[Fd, Mode],
+        CHOWN => &[Path, Id, Id],
+        FCHOWN => &[Fd, Id, Id],
+        LCHOWN => &[LinkPath, Id, Id],
+        UMASK => &[Mode],
+        GETRLIMIT | SETRLIMIT => &[UInt, Ptr],
+        PTRACE => &[Long, Pid, Ptr, Ptr],
+        SYSLOG => &[Int, Ptr, Int],
+        SETUID | SETGID | SETFSUID | SETFSGID => &[Id],
+        SETREUID | SETREGID => &[Id, Id],
+        SETRESUID | SETRESGID => &[Id, Id, Id],
+        GETRESUID | GETRESGID | GETCPU => &[Ptr, Ptr, Ptr],
+        SETPGID => &[Pid, Pid],
+        GETPGID | GETSID | SCHED_GETSCHEDULER => &[Pid],
+        GETGROUPS | SETGROUPS => &[Int, Ptr],
+        RT_SIGPENDING | RT_SIGSUSPEND | SET_ROBUST_LIST => &[Ptr, ULong],
+        RT_SIGTIMEDWAIT => &[Ptr, Ptr, Ptr, ULong],
+        RT_SIGQUEUEINFO => &[Pid, Signal, Ptr],
+        UTIME | UTIMES => &[Path, Ptr],
+        MKNOD => &[LinkPath, Mode, UInt],
+        USTAT => &[UInt, Ptr],
+        SYSFS => &[Int, ULong, ULong],
+        GETPRIORITY | IOPRIO_GET => &[Int, Int],
+        SETPRIORITY | IOPRIO_SET => &[Int, Int, Int],
+        SCHED_SETPARAM | SCHED_GETPARAM | SCHED_RR_GET_INTERVAL => &[Pid, Ptr],
+        SCHED_SETSCHEDULER => &[Pid, Int, Ptr],
+        MODIFY_LDT => &[Int, Ptr, ULong],
+        PIVOT_ROOT => &[Path, Path],
+        PRCTL => &[Int, LongFlags, LongFlags, LongFlags, LongFlags],
+        ARCH_PRCTL => &[Int, Ptr],
+        MOUNT => &[Str, Path, Str, LongFlags, Ptr],
+        UMOUNT2 => &[Path, Flags],
+        SWAPON => &[Path, Flags],
+        REBOOT => &[Int, Int, UInt, Ptr],
+        SETHOSTNAME | SETDOMAINNAME => &[Str, Int],
+        IOPERM => &[ULong, ULong, Int],
+        INIT_MODULE => &[Ptr, ULong, Str],
+        DELETE_MODULE => &[Str, Flags],
+        QUOTACTL => &[UInt, Str, Id, Ptr],
+        READAHEAD => &[Fd, Long, ULong],
+        SETXATTR => &[Path, Str, Ptr, ULong, Flags],
+        LSETXATTR => &[LinkPath, Str, Ptr, ULong, Flags],
+        FSETXATTR => &[Fd, Str, Ptr, ULong, Flags],
+        GETXATTR => &[Path, Str, Ptr, ULong],
+        LGETXATTR => &[LinkPath, Str, Ptr, ULong],
+        FGETXATTR => &[Fd, Str, Ptr, ULong],
+        LISTXATTR => &[Path, Ptr, ULong],
+        LLISTXATTR => &[LinkPath, Ptr, ULong],
+        FLISTXATTR => &[Fd, Ptr, ULong],
+        REMOVEXATTR => &[Path, Str],
+        LREMOVEXATTR => &[LinkPath, Str],
+        FREMOVEXATTR => &[Fd, Str],
+        FUTEX => &[Ptr, Int, UInt, Ptr, Ptr, UInt],
+        SCHED_SETAFFINITY | SCHED_GETAFFINITY => &[Pid, UInt, Ptr],
+        IO_SETUP => &[UInt, Ptr],
+        IO_DESTROY => &[ULong],
+        IO_GETEVENTS => &[ULong, Long, Long, Ptr, Ptr],
+        IO_SUBMIT => &[ULong, Long, Ptr],
+        IO_CANCEL => &[ULong, Ptr, Ptr],
+        LOOKUP_DCOOKIE => &[ULong, Ptr, ULong],
+        REMAP_FILE_PAGES => &[Ptr, ULong, ULong, ULong, LongFlags],
+        SEMTIMEDOP => &[Int, Ptr, UInt, Ptr],
+        FADVISE64 => &[Fd, Long, ULong, Int],
+        TIMER_CREATE => &[Int, Ptr, Ptr],
+        TIMER_SETTIME => &[Int, Flags, Ptr, Ptr],
+        CLOCK_NANOSLEEP => &[Int, Flags, Ptr, Ptr],
+        EPOLL_WAIT => &[Fd, Ptr, Int, Int],
+        EPOLL_CTL => &[Fd, Int, Fd, Ptr],
+        TGKILL => &[Pid, Pid, Signal],
+        MBIND => &[Ptr, ULong, ULong, Ptr, ULong, Flags],
+        SET_MEMPOLICY => &[Int, Ptr, ULong],
+        GET_MEMPOLICY => &[Ptr, Ptr, ULong, Ptr, LongFlags],
+        MQ_OPEN => &[Str, OpenFlags, Mode, Ptr],
+        MQ_UNLINK => &[Str],
+        MQ_TIMEDSEND => &[Fd, Ptr, ULong, UInt, Ptr],
+        MQ_TIMEDRECEIVE => &[Fd, Ptr, ULong, Ptr, Ptr],
+        MQ_NOTIFY => &[Fd, Ptr],
+        MQ_GETSETATTR => &[Fd, Ptr, Ptr],
+        KEXEC_LOAD => &[ULong, ULong, Ptr, LongFlags],
+        WAITID => &[Int, Pid, Ptr, Flags, Ptr],
+        ADD_KEY => &[Str, Str, Ptr, ULong, Int],
+        REQUEST_KEY => &[Str, Str, Str, Int],
+        KEYCTL => &[Int, ULong, ULong, ULong, ULong],
+        INOTIFY_ADD_WATCH => &[Fd, Path, WatchMask],
+        INOTIFY_RM_WATCH => &[Fd, Int],
+        MIGRATE_PAGES => &[Pid, ULong, Ptr, Ptr],
+        OPENAT => &[DirFd, Path, OpenFlags, Mode],
+        MKDIRAT => &[DirFd, LinkPath, Mode],
+        MKNODAT => &[DirFd, LinkPath, Mode, UInt],
+        FCHOWNAT => &[DirFd, Path, Id, Id, AtFlags],
+        FUTIMESAT => &[DirFd, Path, Ptr],
+        NEWFSTATAT => &[DirFd, Path, Ptr, AtFlags],
+        UNLINKAT => &[DirFd, LinkPath, Flags],
+        RENAMEAT => &[DirFd, LinkPath, DirFd, LinkPath],
+        LINKAT => &[DirFd, LinkPath, DirFd, LinkPath, LinkFlags],
+        SYMLINKAT => &[Str, DirFd, LinkPath],
+        READLINKAT => &[DirFd, LinkPath, Ptr, Int],
+        FCHMODAT => &[DirFd, Path, Mode],
+        FACCESSAT => &[DirFd, Path, Int],
+        PSELECT6 => &[Int, Ptr, Ptr, Ptr, Ptr, Ptr],
+        PPOLL => &[Ptr, UInt, Ptr, Ptr, ULong],
+        UNSHARE => &[LongFlags],
+        GET_ROBUST_LIST => &[Pid, Ptr, Ptr],
+        SPLICE => &[Fd, Ptr, Fd, Ptr, ULong, Flags],
+        TEE => &[Fd, Fd, ULong, Flags],
+        SYNC_FILE_RANGE => &[Fd, Long, Long, Flags],
+        VMSPLICE => &[Fd, Ptr, ULong, Flags],
+        MOVE_PAGES => &[Pid, ULong, Ptr, Ptr, Ptr, Flags],
+        UTIMENSAT => &[DirFd, Path, Ptr, NoFollowFlags],
+        EPOLL_PWAIT => &[Fd, Ptr, Int, Int, Ptr, ULong],
+        SIGNALFD => &[Fd, Ptr, ULong],
+        TIMERFD_CREATE => &[Int, Flags],
+        FALLOCATE => &[Fd, Int, Long, Long],
+        TIMERFD_SETTIME => &[Fd, Flags, Ptr, Ptr],
+        ACCEPT4 => &[Fd, Ptr, Ptr, Flags],
+        SIGNALFD4 => &[Fd, Ptr, ULong, Flags],
+        EVENTFD2 => &[UInt, Flags],
+        EPOLL_CREATE1 | INOTIFY_INIT1 | USERFAULTFD | MEMFD_SECRET => &[Flags],
+        DUP3 => &[Fd, Fd, Flags],
+        PIPE2 => &[Ptr, Flags],
+        PREADV | PWRITEV => &[Fd, Ptr, ULong, ULong, ULong],
+        RT_TGSIGQUEUEINFO => &[Pid, Pid, Signal, Ptr],
+        PERF_EVENT_OPEN => &[Ptr, Pid, Int, Fd, LongFlags],
+        RECVMMSG => &[Fd, Ptr, UInt, Flags, Ptr],
+        FANOTIFY_INIT => &[Flags, Flags],
+        FANOTIFY_MARK => &[Fd, Flags, LongFlags, DirFd, Path],
+        PRLIMIT64 => &[Pid, UInt, Ptr, Ptr],
+        NAME_TO_HANDLE_AT => &[DirFd, Path, Ptr, Ptr, AtFlags],
+        OPEN_BY_HANDLE_AT => &[Fd, Ptr, OpenFlags],
+        SENDMMSG => &[Fd, Ptr, UInt, Flags],
+        SETNS => &[Fd, Int],
+        PROCESS_VM_READV | PROCESS_VM_WRITEV => &[Pid, Ptr, ULong, Ptr, ULong, LongFlags],
+        KCMP => &[Pid, Pid, Int, ULong, ULong],
+        FINIT_MODULE => &[Fd, Str, Flags],
+        SCHED_SETATTR => &[Pid, Ptr, Flags],
+        SCHED_GETATTR => &[Pid, Ptr, UInt, Flags],
+        RENAMEAT2 => &[DirFd, LinkPath, DirFd, LinkPath, Flags],
+        SECCOMP => &[UInt, Flags, Ptr],
+        GETRANDOM => &[Ptr, ULong, Flags],
+        MEMFD_CREATE => &[Str, Flags],
+        KEXEC_FILE_LOAD => &[Fd, Fd, ULong, Str, LongFlags],
+        BPF => &[Int, Ptr, UInt],
+        EXECVEAT => &[DirFd, Path, Argv, Argv, AtFlags],
+        MEMBARRIER => &[Int, Flags, Int],
+        MLOCK2 => &[Ptr, ULong, Flags],
+        COPY_FILE_RANGE => &[Fd, Ptr, Fd, Ptr, ULong, Flags],
+        PREADV2 | PWRITEV2 => &[Fd, Ptr, ULong, ULong, ULong, Flags],
+        PKEY_MPROTECT => &[Ptr, ULong, LongFlags, Int],
+        PKEY_ALLOC => &[ULong, ULong],
+        STATX => &[DirFd, Path, AtFlags, Flags, Ptr],
+        IO_PGETEVENTS => &[ULong, Long, Long, Ptr, Ptr, Ptr],
+        RSEQ => &[Ptr, UInt, Flags, UInt],
+        PIDFD_SEND_SIGNAL => &[Fd, Signal, Ptr, Flags],
+        IO_URING_SETUP => &[UInt, Ptr],
+        IO_URING_ENTER => &[Fd, UInt, UInt, Flags, Ptr, ULong],
+        IO_URING_REGISTER => &[Fd, UInt, Ptr, UInt],
+        OPEN_TREE | FSPICK => &[DirFd, Path, Flags],
+        MOVE_MOUNT => &[DirFd, Path, DirFd, Path, Flags],
+        FSOPEN => &[Str, Flags],
+        FSCONFIG => &[Fd, UInt, Str, Ptr, Int],
+        FSMOUNT => &[Fd, Flags, Flags],
+        PIDFD_OPEN => &[Pid, Flags],
+        CLONE3 => &[Ptr, ULong],
+        CLOSE_RANGE => &[UInt, UInt, Flags],
+        OPENAT2 => &[DirFd, Path, Ptr, ULong],
+        PIDFD_GETFD => &[Fd, Int, Flags],
+        FACCESSAT2 => &[DirFd, Path, Int, AtFlags],
+        PROCESS_MADVISE => &[Fd, Ptr, ULong, Int, Flags],
+        EPOLL_PWAIT2 => &[Fd, Ptr, Int, Ptr, Ptr, ULong],
+        MOUNT_SETATTR => &[DirFd, Path, Flags, Ptr, ULong],
+        QUOTACTL_FD => &[Fd, UInt, Id, Ptr],
+        LANDLOCK_CREATE_RULESET => &[Ptr, ULong, Flags],
+        LANDLOCK_ADD_RULE => &[Fd, UInt, Ptr, Flags],
+        LANDLOCK_RESTRICT_SELF | PROCESS_MRELEASE => &[Fd, Flags],
+        FUTEX_WAITV => &[Ptr, UInt, Flags, Ptr, Int],
+        SET_MEMPOLICY_HOME_NODE => &[ULong, ULong, ULong, LongFlags],
+        CACHESTAT => &[Fd, Ptr, Ptr, Flags],
+        FCHMODAT2 => &[DirFd, Path, Mode, NoFollowFlags],
+        MAP_SHADOW_STACK => &[Ptr, ULong, Flags],
+        FUTEX_WAKE => &[Ptr, ULong, Int, Flags],
+        FUTEX_WAIT => &[Ptr, ULong, ULong, Flags, Ptr, Int],
+        FUTEX_REQUEUE => &[Ptr, Flags, Int, Int],
+        STATMOUNT | LISTMOUNT => &[Ptr, Ptr, ULong, Flags],
+        LSM_GET_SELF_ATTR => &[UInt, Ptr, Ptr, Flags],
+        LSM_SET_SELF_ATTR => &[UInt, Ptr, ULong, Flags],
+        LSM_LIST_MODULES => &[Ptr, Ptr, Flags],
+        MSEAL => &[Ptr, ULong, LongFlags],
+        SETXATTRAT | GETXATTRAT => &[DirFd, Path, AtFlags, Str, Ptr, ULong],
+        LISTXATTRAT => &[DirFd, Path, AtFlags, Ptr, ULong],
+        REMOVEXATTRAT => &[DirFd, Path, AtFlags, Str],
+        OPEN_TREE_ATTR => &[DirFd, Path, Flags, Ptr, ULong],
+        FILE_GETATTR | FILE_SETATTR => &[DirFd, Path, Ptr, ULong, AtFlags],
+        GETPID | GETTID | GETPPID | GETUID | GETGID | GETEUID | GETEGID | GETPGRP | SETSID | FORK | VFORK
+        | SCHED_YIELD | PAUSE | SYNC | MUNLOCKALL | VHANGUP | INOTIFY_INIT | RT_SIGRETURN | RESTART_SYSCALL
+        | CREATE_MODULE | GET_KERNEL_SYMS | QUERY_MODULE | NFSSERVCTL | GETPMSG | PUTPMSG | AFS_SYSCALL | TUXCALL
+        | SECURITY | VSERVER | EPOLL_CTL_OLD | EPOLL_WAIT_OLD => &[],
+        _ => return None,
+    })
+}
+
+/// What a trace shows for a number no row describes: six registers.
+const UNKNOWN: &[Arg] = &[Arg::ULong; 6];
+
+/// The access a path call needs of the grants.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Need {
+    /// Read (an `O_PATH` open: every other open is decided by directfs).
+    Read,
+    /// Write: the calls that create, remove, rename or change a file.
+    Write,
+    /// Execute.
+    Exec,
+    /// Metadata of the path (stat, access, readlink…): read access; outside every grant the
+    /// path is reported as absent, so its existence does not leak.
+    Metadata,
+    /// A watch (inotify_add_watch): read access to the watched path itself. More than a look:
+    /// a watch on a directory reports the names and opens of everything in it, so the
+    /// directories leading to a grant, which may be looked at, may not be watched.
+    Watch,
+}
+
+/// The allow-lists of request codes (in [`crate::decide::requests`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Requests {
+    /// ioctl: per request, and per kind of fd for the requests that depend on it.
+    Ioctl,
+    /// fcntl: the commands acting on the fd alone; owners name a process.
+    Fcntl,
+    /// prctl: per option.
+    Prctl,
+    /// memfd_create: never executable.
+    Memfd,
+}
+
+/// What the policy asks of a call under a policy (the host's decision; Landlock, the
+/// namespaces and the backstop lie underneath it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ask {
+    /// Nothing: it reaches nothing the guest does not already hold, or the kernel confines it
+    /// (the guest's own namespaces, Landlock).
+    Nothing,
+    /// An open that directfs's filter meets wherever it comes from (the stub's `syscall`
+    /// included): decided and performed there.
+    Directfs,
+    /// Its path arguments need this access of the grants.
+    Path(Need),
+    /// The process (pid) at this argument must be a guest's.
+    GuestTarget(usize),
+    /// A signal through the pidfd at argument 0: it must name a guest process.
+    PidfdTarget,
+    /// A change to the metadata of the file behind the fd at argument 0: needs write access
+    /// to it; the broker performs it on its own duplicate.
+    FdMetadata,
+    /// The network policy decides the socket, its address or its option.
+    Network,
+    /// An allow-list of request codes decides.
+    Request(Requests),
+    /// Refused under a policy, with this errno and reason.
+    Refuse(i32, &'static str),
+}
+
+const EACCES: i32 = trapbox_abi::errno::EACCES;
+
+const fn policy_question(nr: u64, disposition: Disposition) -> Ask {
+    use Need::*;
+    match nr {
+        OPEN | OPENAT => Ask::Path(Read),
+        EXECVE | EXECVEAT => Ask::Path(Exec),
+        MKDIR | RMDIR | UNLINK | MKNOD | TRUNCATE | CHMOD | CHOWN | LCHOWN | UTIME | UTIMES | SETXATTR | LSETXATTR
+        | REMOVEXATTR | LREMOVEXATTR | MKDIRAT | UNLINKAT | MKNODAT | FCHMODAT | FCHMODAT2 | FCHOWNAT | FUTIMESAT
+        | UTIMENSAT | RENAME | LINK | RENAMEAT | RENAMEAT2 | LINKAT | SYMLINK | SYMLINKAT | SETXATTRAT | REMOVEXATTRAT
+        | FILE_SETATTR => Ask::Path(Write),
+        STAT | LSTAT | ACCESS | READLINK | STATFS | CHDIR | GETXATTR | LGETXATTR | LISTXATTR | LLISTXATTR | NEWFSTATAT
+        | STATX | FACCESSAT | FACCESSAT2 | READLINKAT | GETXATTRAT | LISTXATTRAT | FILE_GETATTR => Ask::Path(Metadata),
+        INOTIFY_ADD_WATCH => Ask::Path(Watch),
+        OPENAT2 | CREAT => Ask::Directfs,
+        CLONE | FORK | VFORK | GETCWD | FCHDIR | SYNC | SYNCFS | UNAME | SYSINFO | SETPGID | SETSID | SETRLIMIT
+        | SETPRIORITY | SCHED_SETAFFINITY | SCHED_SETPARAM | SCHED_SETSCHEDULER | SCHED_SETATTR | IOPRIO_SET
+        | IOPRIO_GET | PERSONALITY | SETUID | SETGID | SETREUID | SETREGID | SETRESUID | SETRESGID | SETFSUID
+        | SETFSGID | SETGROUPS | CAPSET | IO_SETUP | IO_DESTROY | IO_GETEVENTS | IO_SUBMIT | IO_CANCEL | IO_PGETEVENTS
+        | LANDLOCK_CREATE_RULESET | LANDLOCK_ADD_RULE | LANDLOCK_RESTRICT_SELF | LSM_GET_SELF_ATTR | LSM_LIST_MODULES
+        | GET_THREAD_AREA | SET_THREAD_AREA | MBIND | SET_MEMPOLICY | GET_MEMPOLICY | SET_MEMPOLICY_HOME_NODE
+        | REMAP_FILE_PAGES | CACHESTAT | MEMFD_SECRET => Ask::Nothing,
+        PRCTL => Ask::Request(Requests::Prctl),
+        IOCTL => Ask::Request(Requests::Ioctl),
+        FCNTL => Ask::Request(Requests::Fcntl),
+        MEMFD_CREATE => Ask::Request(Requests::Memfd),
+        KILL | TKILL | TGKILL | PIDFD_OPEN | RT_SIGQUEUEINFO | RT_TGSIGQUEUEINFO | PRLIMIT64 | MIGRATE_PAGES
+        | MOVE_PAGES | PROCESS_VM_READV | PROCESS_VM_WRITEV | KCMP => Ask::GuestTarget(0),
+        // A pidfd may also come from opening a /proc/PID directory: the host checks whose it is.
+        PIDFD_SEND_SIGNAL => Ask::PidfdTarget,
+        PIDFD_GETFD => Ask::Refuse(EPERM, "takes fds out of another process"),
+        FCHMOD | FCHOWN | FSETXATTR | FREMOVEXATTR => Ask::FdMetadata,
+        SOCKET | CONNECT | BIND | SENDTO | SENDMSG | SENDMMSG | LISTEN | SETSOCKOPT => Ask::Network,
+        SHMGET | SHMAT | SHMCTL | SHMDT | SEMGET | SEMOP | SEMCTL | SEMTIMEDOP | MSGGET | MSGSND | MSGRCV | MSGCTL
+        | MQ_OPEN | MQ_UNLINK | MQ_TIMEDSEND | MQ_TIMEDRECEIVE | MQ_NOTIFY | MQ_GETSETATTR => {
+            Ask::Refuse(EPERM, "System V and POSIX IPC objects are shared with the host's namespace")
+        }
+        STATMOUNT | LISTMOUNT | LSM_SET_SELF_ATTR | PROCESS_MADVISE | PROCESS_MRELEASE => {
+            Ask::Refuse(EPERM, "reaches beyond the guest's own processes and files")
+        }
+        // A native row acts only on what the guest holds: nothing to ask.
+        _ if matches!(disposition, Disposition::Native) => Ask::Nothing,
+        _ => Ask::Refuse(EACCES, "the policy names no rule for this call"),
+    }
+}
+
+/// Who performs a call under a policy once the policy allows it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Route {
+    /// The kernel, in the guest: natively, through the stub page, or let through after a stop
+    /// with its path arguments pinned ([`crate::trap::pinned`]).
+    Guest,
+    /// directfs: the host opens the file and hands the guest an fd (`O_PATH` opens, which
+    /// the kernel will not hand over, are made by the guest on the pinned path).
+    Directfs,
+    /// The broker changes the metadata of the file at the path, beneath the grant (through
+    /// the fd when the call acts on its dirfd: [`acts_on_dirfd`]).
+    BrokerChange,
+    /// The broker answers a metadata query at the path (the kernel answers one on an fd).
+    BrokerQuery,
+    /// The broker creates, removes or renames names in directories it opened beneath the grants.
+    BrokerNames,
+    /// The broker changes the metadata of the file behind the fd, on its own duplicate.
+    BrokerFd,
+    /// The network policy decides on the host's copy of the address, and the host performs
+    /// the calls the kernel must not re-read ([`crate::decide::netpolicy`]).
+    Network,
+}
+
+const fn route(nr: u64) -> Route {
+    match nr {
+        OPEN | OPENAT | OPENAT2 | CREAT => Route::Directfs,
+        CHMOD | CHOWN | LCHOWN | UTIME | UTIMES | SETXATTR | LSETXATTR | REMOVEXATTR | LREMOVEXATTR | TRUNCATE
+        | FCHMODAT | FCHMODAT2 | FUTIMESAT | FCHOWNAT | UTIMENSAT => Route::BrokerChange,
+        STAT | LSTAT | ACCESS | STATFS | READLINK | GETXATTR | LGETXATTR | LISTXATTR | LLISTXATTR | NEWFSTATAT
+        | FACCESSAT | FACCESSAT2 | STATX | READLINKAT => Route::BrokerQuery,
+        MKDIR | RMDIR | UNLINK | MKNOD | MKDIRAT | UNLINKAT | MKNODAT | RENAME | LINK | RENAMEAT | RENAMEAT2 | LINKAT
+        | SYMLINK | SYMLINKAT => Route::BrokerNames,
+        FCHMOD | FCHOWN | FSETXATTR | FREMOVEXATTR => Route::BrokerFd,
+        SOCKET | CONNECT | BIND | SENDTO | SENDMSG | SENDMMSG | LISTEN | SETSOCKOPT => Route::Network,
+        _ => Route::Guest,
+    }
+}
+
+/// A path argument: the index of its `dirfd` argument (if any) and of the path pointer.
+pub type PathArg = (Option<usize>, usize);
+
+/// The path arguments of a call, found in its signature: each [`Arg::Path`] or
+/// [`Arg::LinkPath`], anchored by the [`Arg::DirFd`] right before it.
+#[derive(Clone, Copy, Debug)]
+pub struct PathArgs {
+    list: [PathArg; 2],
+    len: usize,
+}
+
+impl PathArgs {
+    const fn of(args: &[Arg]) -> PathArgs {
+        let mut out = PathArgs { list: [(None, 0); 2], len: 0 };
+        let mut i = 0;
+        while i < args.len() {
+            if matches!(args[i], Arg::Path | Arg::LinkPath) && out.len < 2 {
+                let dirfd = if i > 0 && matches!(args[i - 1], Arg::DirFd) { Some(i - 1) } else { None };
+                out.list[out.len] = (dirfd, i);
+                out.len += 1;
+            }
+            i += 1;
+        }
+        out
+    }
+
+    /// The (dirfd argument, path argument) pairs, in argument order.
+    pub fn as_slice(&self) -> &[PathArg] {
+        &self.list[..self.len]
+    }
 }
 
 const EPERM: i32 = trapbox_abi::errno::EPERM;
@@ -208,11 +759,23 @@ const fn classify(nr: u64) -> Entry {
     }
 }
 
+const NO_PATHS: PathArgs = PathArgs { list: [(None, 0); 2], len: 0 };
+
 const fn build() -> [Entry; SYSCALL_COUNT] {
     let mut table = [refuse(ENOSYS, ""); SYSCALL_COUNT];
     let mut nr = 0;
     while nr < SYSCALL_COUNT {
-        table[nr] = classify(nr as u64);
+        let mut entry = classify(nr as u64);
+        entry.args = match known_signature(nr as u64) {
+            Some(args) => args,
+            None => UNKNOWN,
+        };
+        entry.ask = policy_question(nr as u64, entry.disposition);
+        entry.route = route(nr as u64);
+        if let Ask::Path(_) = entry.ask {
+            entry.paths = PathArgs::of(entry.args);
+        }
+        table[nr] = entry;
         nr += 1;
     }
     table
@@ -224,6 +787,84 @@ pub static TABLE: [Entry; SYSCALL_COUNT] = build();
 /// The row for `nr`, or `None` for a number beyond the Linux table.
 pub fn entry(nr: u64) -> Option<&'static Entry> {
     TABLE.get(usize::try_from(nr).ok()?)
+}
+
+/// How a trace shows the arguments of `nr` (six registers for a number no row describes).
+pub fn signature(nr: u64) -> &'static [Arg] {
+    entry(nr).map_or(UNKNOWN, |e| e.args)
+}
+
+/// Argument `index` of call `nr` as the kernel reads it ([`Arg::read`]).
+pub fn arg(nr: u64, args: &[u64; 6], index: usize) -> u64 {
+    signature(nr).get(index).map_or(args[index], |kind| kind.read(args[index]))
+}
+
+/// The path arguments of a path call (its [`Ask::Path`]) and the access they need.
+pub fn path_args(nr: u64) -> Option<(&'static [PathArg], Need)> {
+    let entry = entry(nr)?;
+    match entry.ask {
+        Ask::Path(need) => Some((entry.paths.as_slice(), need)),
+        _ => None,
+    }
+}
+
+/// The flag word of call `nr` of the given kind, as the kernel reads it, if it has one.
+fn flag_word(nr: u64, args: &[u64; 6], kind: Arg) -> Option<u64> {
+    let at = signature(nr).iter().position(|&k| k == kind)?;
+    Some(kind.read(args[at]))
+}
+
+/// Whether call `nr` follows a symlink in the last component of its path argument
+/// `path_index` (the one place this is decided: the check, the pin and the broker all ask here).
+pub fn follows(nr: u64, args: &[u64; 6], path_index: usize) -> bool {
+    const AT_SYMLINK_FOLLOW: u64 = libc::AT_SYMLINK_FOLLOW as u64;
+    const AT_SYMLINK_NOFOLLOW: u64 = libc::AT_SYMLINK_NOFOLLOW as u64;
+    let sig = signature(nr);
+    match sig.get(path_index) {
+        // linkat follows its first path only when asked to.
+        Some(Arg::LinkPath) => {
+            let first = sig.iter().position(|&k| k == Arg::LinkPath) == Some(path_index);
+            first && flag_word(nr, args, Arg::LinkFlags).is_some_and(|f| f & AT_SYMLINK_FOLLOW != 0)
+        }
+        Some(Arg::Path) => {
+            let unset = |kind: Arg, bit: u64| flag_word(nr, args, kind).is_none_or(|f| f & bit == 0);
+            unset(Arg::OpenFlags, libc::O_NOFOLLOW as u64)
+                && unset(Arg::AtFlags, AT_SYMLINK_NOFOLLOW)
+                && unset(Arg::NoFollowFlags, AT_SYMLINK_NOFOLLOW)
+                && unset(Arg::WatchMask, libc::IN_DONT_FOLLOW as u64)
+        }
+        _ => true,
+    }
+}
+
+/// [`follows`] for the first path argument of `nr`.
+pub fn follows_last_symlink(nr: u64, args: &[u64; 6]) -> bool {
+    let first = signature(nr).iter().position(|&k| matches!(k, Arg::Path | Arg::LinkPath));
+    first.is_none_or(|at| follows(nr, args, at))
+}
+
+/// Whether call `nr` has `AT_EMPTY_PATH` set (it then acts on its dirfd when the path is
+/// empty, or NULL on Linux 6.11+).
+pub fn takes_empty_path(nr: u64, args: &[u64; 6]) -> bool {
+    const AT_EMPTY_PATH: u64 = libc::AT_EMPTY_PATH as u64;
+    [Arg::AtFlags, Arg::LinkFlags].into_iter().any(|kind| flag_word(nr, args, kind).is_some_and(|f| f & AT_EMPTY_PATH != 0))
+}
+
+/// Whether call `nr` acts on the file behind its dirfd instead of a path: `AT_EMPTY_PATH`,
+/// or utimensat's NULL path (futimens).
+pub fn acts_on_dirfd(nr: u64, args: &[u64; 6]) -> bool {
+    takes_empty_path(nr, args) || (nr == UTIMENSAT && args[1] == 0)
+}
+
+/// Who performs call `nr` under a policy ([`Route::Guest`] for a number no row describes).
+pub fn route_of(nr: u64) -> Route {
+    entry(nr).map_or(Route::Guest, |e| e.route)
+}
+
+/// The native calls the policy still decides (metadata changes through an fd, memfd_create,
+/// listen): the rows whose [`Ask`] is not [`Ask::Nothing`].
+pub fn policy_decided_native_calls() -> impl Iterator<Item = u64> {
+    TABLE.iter().enumerate().filter(|(_, e)| e.disposition == Disposition::Native && e.ask != Ask::Nothing).map(|(nr, _)| nr as u64)
 }
 
 /// The name of `nr`, for traces.
@@ -257,6 +898,58 @@ mod tests {
                 assert!(!e.note.is_empty());
             }
         }
+    }
+
+    #[test]
+    fn every_named_call_has_its_kernel_signature() {
+        for (nr, name) in SYSCALL_NAMES.iter().enumerate() {
+            if !name.is_empty() {
+                assert!(known_signature(nr as u64).is_some(), "{name} ({nr}) has no signature");
+            }
+        }
+    }
+
+    #[test]
+    fn arguments_are_read_at_the_kernels_width() {
+        let high = 1u64 << 32;
+        // ioctl's cmd is an unsigned int: the high word is not part of it.
+        assert_eq!(arg(IOCTL, &[0, high | 0x5412, 0, 0, 0, 0], 1), 0x5412);
+        // kill's pid is an int: 0xffff_ffff is -1 (every process), not 4294967295.
+        assert_eq!(arg(KILL, &[0xffff_ffff, 0, 0, 0, 0, 0], 0) as i64, -1);
+        // chmod's mode is a umode_t.
+        assert_eq!(arg(CHMOD, &[0, 0x1_0000 | 0o755, 0, 0, 0, 0], 1), 0o755);
+        // lseek's offset is a long.
+        assert_eq!(arg(LSEEK, &[0, u64::MAX, 0, 0, 0, 0], 1), u64::MAX);
+        assert!(Arg::Flags.ignores_bits_of(high | 0x5412) && !Arg::Flags.ignores_bits_of(0x5412));
+        assert!(!Arg::Int.ignores_bits_of(u64::MAX) && !Arg::Int.ignores_bits_of(0xffff_ffff), "-1 either way");
+        assert!(!Arg::Ptr.ignores_bits_of(u64::MAX));
+    }
+
+    #[test]
+    fn path_arguments_and_their_symlinks_come_from_the_signature() {
+        assert_eq!(path_args(OPENAT).map(|(p, n)| (p.to_vec(), n)), Some((vec![(Some(0), 1)], Need::Read)));
+        assert_eq!(path_args(SYMLINKAT).map(|(p, _)| p.to_vec()), Some(vec![(Some(1), 2)]), "the target names no file");
+        assert_eq!(path_args(RENAMEAT2).map(|(p, _)| p.to_vec()), Some(vec![(Some(0), 1), (Some(2), 3)]));
+        assert_eq!(path_args(SETXATTR).map(|(p, n)| (p.to_vec(), n)), Some((vec![(None, 0)], Need::Write)));
+        assert!(path_args(MOUNT).is_none(), "refused, never checked as a path call");
+        let nofollow = u64::from(libc::AT_SYMLINK_NOFOLLOW as u32);
+        assert!(follows(NEWFSTATAT, &[0, 0, 0, 0, 0, 0], 1));
+        assert!(!follows(NEWFSTATAT, &[0, 0, 0, nofollow, 0, 0], 1));
+        assert!(follows(NEWFSTATAT, &[0, 0, 0, nofollow << 32, 0, 0], 1), "flags are an int");
+        assert!(!follows(OPEN, &[0, libc::O_NOFOLLOW as u64, 0, 0, 0, 0], 0));
+        assert!(!follows(LSTAT, &[0; 6], 0) && !follows(UNLINK, &[0; 6], 0) && !follows(RENAME, &[0; 6], 1));
+        let link_follow = libc::AT_SYMLINK_FOLLOW as u64;
+        assert!(follows(LINKAT, &[0, 0, 0, 0, link_follow, 0], 1) && !follows(LINKAT, &[0, 0, 0, 0, link_follow, 0], 3));
+        assert!(!follows(LINKAT, &[0; 6], 1));
+        let empty = libc::AT_EMPTY_PATH as u64;
+        assert!(takes_empty_path(STATX, &[0, 0, empty, 0, 0, 0]) && !takes_empty_path(STATX, &[0, 0, empty << 32, 0, 0, 0]));
+        assert!(acts_on_dirfd(UTIMENSAT, &[3, 0, 0, 0, 0, 0]) && !acts_on_dirfd(UTIMENSAT, &[3, 0x1000, 0, 0, 0, 0]));
+    }
+
+    #[test]
+    fn the_policy_decides_four_native_calls() {
+        let decided: Vec<u64> = policy_decided_native_calls().collect();
+        assert_eq!(decided, [LISTEN, FCHMOD, FCHOWN, MEMFD_CREATE]);
     }
 
     #[test]

@@ -30,6 +30,8 @@ use trapbox_abi::errno::{EFAULT, EINVAL, ENAMETOOLONG, EPERM};
 use trapbox_abi::hostcall::{ACCESS_READ, ACCESS_WRITE};
 use trapbox_abi::linux::nr;
 
+use crate::decode::syscalls::{self, Route};
+
 use crate::decide::policy::Policy;
 use crate::sys::Pid;
 
@@ -118,45 +120,30 @@ fn refuse_privileged_mode(number: u64, args: &[u64; 6], file: &OwnedFd, shown: &
     }
 }
 
-/// The calls the broker performs: (dirfd argument, path argument, follows the last symlink).
-fn brokered(number: u64, args: &[u64; 6]) -> Option<(Option<usize>, usize, bool)> {
-    let at = match number {
-        nr::CHMOD | nr::CHOWN | nr::UTIME | nr::UTIMES | nr::SETXATTR | nr::REMOVEXATTR | nr::LCHOWN | nr::LSETXATTR
-        | nr::LREMOVEXATTR | nr::TRUNCATE => (None, 0),
-        nr::FCHMODAT | nr::FUTIMESAT | nr::FCHMODAT2 => (Some(0), 1),
-        nr::FCHOWNAT if args[4] & AT_EMPTY_PATH == 0 => (Some(0), 1),
-        nr::UTIMENSAT if args[1] != 0 => (Some(0), 1),
-        _ => return None,
-    };
-    Some((at.0, at.1, crate::decide::confine::follows_last_symlink(number, args)))
+/// The path a call's route makes the broker act at: (dirfd argument, path argument, follows
+/// the last symlink), for calls on `route` that do not act on their dirfd.
+fn at_path(number: u64, args: &[u64; 6], route: Route) -> Option<(Option<usize>, usize, bool)> {
+    if syscalls::route_of(number) != route || syscalls::acts_on_dirfd(number, args) {
+        return None;
+    }
+    let &(dirfd, path) = syscalls::path_args(number)?.0.first()?;
+    Some((dirfd, path, syscalls::follows(number, args, path)))
 }
 
-/// Metadata queries the broker answers itself: (dirfd argument, path argument, follows the
-/// last symlink).
+/// The metadata changes the broker performs at a path.
+fn brokered(number: u64, args: &[u64; 6]) -> Option<(Option<usize>, usize, bool)> {
+    at_path(number, args, Route::BrokerChange)
+}
+
+/// Metadata queries the broker answers itself (with an empty path the kernel answers on the fd).
 fn queried(number: u64, args: &[u64; 6]) -> Option<(Option<usize>, usize, bool)> {
-    let at = match number {
-        nr::STAT | nr::ACCESS | nr::STATFS | nr::LSTAT | nr::READLINK | nr::GETXATTR | nr::LISTXATTR | nr::LGETXATTR
-        | nr::LLISTXATTR => (None, 0),
-        nr::NEWFSTATAT | nr::FACCESSAT2 if args[3] & AT_EMPTY_PATH == 0 => (Some(0), 1),
-        nr::STATX if args[2] & AT_EMPTY_PATH == 0 => (Some(0), 1),
-        nr::FACCESSAT | nr::READLINKAT => (Some(0), 1),
-        _ => return None,
-    };
-    Some((at.0, at.1, crate::decide::confine::follows_last_symlink(number, args)))
+    at_path(number, args, Route::BrokerQuery)
 }
 
 /// Calls that create, remove or rename names: each (dirfd argument, path argument) they
 /// name, whose last component is never followed.
 fn namespace_change(number: u64) -> Option<&'static [(Option<usize>, usize)]> {
-    Some(match number {
-        nr::MKDIR | nr::RMDIR | nr::UNLINK | nr::MKNOD => &[(None, 0)],
-        nr::MKDIRAT | nr::UNLINKAT | nr::MKNODAT => &[(Some(0), 1)],
-        nr::RENAME | nr::LINK => &[(None, 0), (None, 1)],
-        nr::RENAMEAT | nr::RENAMEAT2 | nr::LINKAT => &[(Some(0), 1), (Some(2), 3)],
-        nr::SYMLINK => &[(None, 1)],
-        nr::SYMLINKAT => &[(Some(1), 2)],
-        _ => return None,
-    })
+    (syscalls::route_of(number) == Route::BrokerNames).then(|| syscalls::path_args(number).map(|(paths, _)| paths)).flatten()
 }
 
 /// Whether the broker performs `number` with these arguments.
@@ -175,10 +162,9 @@ pub fn performs_always(number: u64, args: &[u64; 6]) -> bool {
 /// its own duplicate of the guest's fd, so the file it checks is the file it changes, whatever
 /// another guest thread does to the fd number meanwhile (`dup2`).
 fn changes_through_fd(number: u64, args: &[u64; 6]) -> bool {
-    match number {
-        nr::FCHMOD | nr::FCHOWN | nr::FSETXATTR | nr::FREMOVEXATTR => true,
-        nr::UTIMENSAT => args[1] == 0,
-        nr::FCHOWNAT => args[4] & AT_EMPTY_PATH != 0,
+    match syscalls::route_of(number) {
+        Route::BrokerFd => true,
+        Route::BrokerChange => syscalls::acts_on_dirfd(number, args),
         _ => false,
     }
 }

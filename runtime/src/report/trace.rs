@@ -10,8 +10,7 @@
 
 use std::io::Write;
 
-use trapbox_abi::linux::nr;
-
+use crate::decode::syscalls::Arg;
 use crate::sys::{self, Pid};
 
 /// How a call reached the host.
@@ -49,97 +48,6 @@ pub fn tag(route: Route, handling: Handling) -> &'static str {
         (Route::Directfs, Handling::Executed) => "<directfs>",
         (Route::Directfs, _) => "<directfs refused>",
     }
-}
-
-/// How to show one argument.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Arg {
-    Fd,
-    DirFd,
-    /// A NUL-terminated string: a path, or an attribute name.
-    Path,
-    OpenFlags,
-    Int,
-    /// An `int` argument (a pid, an exit code), shown at the kernel's width: `kill(-1, …)`,
-    /// not the 64-bit register.
-    Int32,
-    Hex,
-    Octal,
-    Signal,
-    Argv,
-    /// A socket address; its length is the next argument.
-    SockAddr,
-}
-
-fn signature(nr: u64) -> Option<&'static [Arg]> {
-    use Arg::*;
-    Some(match nr {
-        nr::READ | nr::WRITE | nr::PREAD64 | nr::PWRITE64 => &[Fd, Hex, Int],
-        nr::CLOSE | nr::DUP | nr::FSYNC | nr::FDATASYNC | nr::FCHDIR => &[Fd],
-        nr::FSTAT | nr::FSTATFS => &[Fd, Hex],
-        nr::LSEEK => &[Fd, Int, Int],
-        nr::GETDENTS64 | nr::GETDENTS => &[Fd, Hex, Int],
-        nr::DUP2 => &[Fd, Fd],
-        nr::DUP3 => &[Fd, Fd, Hex],
-        nr::IOCTL | nr::FCNTL => &[Fd, Hex, Hex],
-        nr::SENDFILE => &[Fd, Fd, Hex, Int],
-        nr::OPEN => &[Path, OpenFlags, Octal],
-        nr::CREAT | nr::MKDIR | nr::CHMOD => &[Path, Octal],
-        nr::FCHMOD => &[Fd, Octal],
-        nr::FCHOWN => &[Fd, Int32, Int32],
-        nr::CHOWN | nr::LCHOWN => &[Path, Int32, Int32],
-        nr::MKNOD => &[Path, Octal, Hex],
-        nr::MKNODAT => &[DirFd, Path, Octal, Hex],
-        nr::FCHMODAT2 => &[DirFd, Path, Octal, Hex],
-        // The attribute's name is a string like a path.
-        nr::SETXATTR | nr::LSETXATTR => &[Path, Path, Hex, Int, Hex],
-        nr::FSETXATTR => &[Fd, Path, Hex, Int, Hex],
-        nr::GETXATTR | nr::LGETXATTR => &[Path, Path, Hex, Int],
-        nr::REMOVEXATTR | nr::LREMOVEXATTR => &[Path, Path],
-        nr::FREMOVEXATTR => &[Fd, Path],
-        nr::LISTXATTR | nr::LLISTXATTR => &[Path, Hex, Int],
-        nr::OPENAT => &[DirFd, Path, OpenFlags, Octal],
-        nr::STAT | nr::LSTAT | nr::STATFS => &[Path, Hex],
-        nr::ACCESS => &[Path, Int],
-        nr::CHDIR | nr::RMDIR | nr::UNLINK => &[Path],
-        nr::READLINK => &[Path, Hex, Int],
-        nr::RENAME | nr::LINK | nr::SYMLINK => &[Path, Path],
-        nr::NEWFSTATAT => &[DirFd, Path, Hex, Hex],
-        nr::STATX => &[DirFd, Path, Hex, Hex, Hex],
-        nr::FACCESSAT | nr::FACCESSAT2 => &[DirFd, Path, Int, Hex],
-        nr::UNLINKAT => &[DirFd, Path, Hex],
-        nr::MKDIRAT | nr::FCHMODAT => &[DirFd, Path, Octal],
-        nr::READLINKAT => &[DirFd, Path, Hex, Int],
-        nr::UTIMENSAT => &[DirFd, Path, Hex, Hex],
-        nr::FCHOWNAT => &[DirFd, Path, Int, Int, Hex],
-        nr::RENAMEAT | nr::RENAMEAT2 => &[DirFd, Path, DirFd, Path, Hex],
-        nr::LINKAT => &[DirFd, Path, DirFd, Path, Hex],
-        nr::SYMLINKAT => &[Path, DirFd, Path],
-        nr::EXECVE => &[Path, Argv, Hex],
-        nr::EXECVEAT => &[DirFd, Path, Argv, Hex, Hex],
-        nr::MMAP => &[Hex, Int, Hex, Hex, Fd, Hex],
-        nr::MUNMAP | nr::MPROTECT => &[Hex, Int, Hex],
-        nr::BRK => &[Hex],
-        nr::KILL => &[Int32, Signal],
-        nr::TGKILL => &[Int32, Int32, Signal],
-        nr::TKILL => &[Int32, Signal],
-        nr::EXIT | nr::EXIT_GROUP => &[Int32],
-        nr::WAIT4 => &[Int32, Hex, Hex, Hex],
-        nr::CLONE => &[Hex, Hex, Hex, Hex, Hex],
-        nr::RT_SIGACTION => &[Signal, Hex, Hex, Int],
-        nr::RT_SIGPROCMASK => &[Int, Hex, Hex, Int],
-        nr::GETPID | nr::GETTID | nr::GETPPID | nr::GETUID | nr::GETGID | nr::GETEUID | nr::GETEGID | nr::FORK
-        | nr::VFORK | nr::SCHED_YIELD | nr::PAUSE | nr::SETSID | nr::GETPGRP | nr::SYNC => &[],
-        nr::UNAME => &[Hex],
-        nr::GETCWD => &[Hex, Int],
-        nr::SOCKET => &[Int, Int, Int],
-        nr::CONNECT | nr::BIND => &[Fd, SockAddr, Int],
-        nr::SENDTO => &[Fd, Hex, Int, Hex, SockAddr, Int],
-        nr::SENDMSG => &[Fd, Hex, Hex],
-        nr::SENDMMSG => &[Fd, Hex, Int, Hex],
-        nr::PRCTL => &[Int, Hex, Hex, Hex, Hex],
-        _ => return None,
-    })
 }
 
 fn open_flags(flags: u64) -> String {
@@ -282,36 +190,40 @@ pub fn format_call(pid: Pid, nr: u64, args: &[u64; 6]) -> String {
         .map(str::to_string)
         .or_else(|| trapbox_abi::hostcall::hostcall_name(nr).map(str::to_string))
         .unwrap_or_else(|| format!("syscall_{nr:#x}"));
-    let sig = signature(nr);
-    let mut kinds: &[Arg] = sig.unwrap_or(&[Arg::Hex; 6]);
+    let mut kinds = crate::decode::syscalls::signature(nr);
     // Like strace: open's mode argument only means something with O_CREAT or O_TMPFILE.
     if let Some(flags_at) = kinds.iter().position(|k| *k == Arg::OpenFlags) {
-        if args[flags_at] & (0o100 | 0o20000000) == 0 && kinds.last() == Some(&Arg::Octal) {
+        if args[flags_at] & (0o100 | 0o20000000) == 0 && kinds.last() == Some(&Arg::Mode) {
             kinds = &kinds[..kinds.len() - 1];
         }
     }
     let mut parts = Vec::with_capacity(kinds.len());
-    for (kind, &value) in kinds.iter().zip(args.iter()) {
-        parts.push(match kind {
-            Arg::Fd => (value as i32).to_string(),
-            Arg::DirFd if value as i32 == -100 => "AT_FDCWD".to_string(),
-            Arg::DirFd => (value as i32).to_string(),
-            Arg::Path => match read_guest_string(pid, value, 4096) {
+    for (index, (&kind, &raw)) in kinds.iter().zip(args.iter()).enumerate() {
+        let value = kind.read(raw);
+        let shown = match kind {
+            Arg::DirFd if value as i32 == libc::AT_FDCWD => "AT_FDCWD".to_string(),
+            Arg::Fd | Arg::DirFd | Arg::Int | Arg::Pid | Arg::Long => (value as i64).to_string(),
+            // -1 ("unchanged") reads better than 4294967295.
+            Arg::Id => (value as u32 as i32).to_string(),
+            Arg::UInt | Arg::ULong => value.to_string(),
+            Arg::Path | Arg::LinkPath | Arg::Str => match read_guest_string(pid, value, 4096) {
                 Some((bytes, truncated)) => quote(&bytes, truncated),
                 None => format!("{value:#x}"),
             },
-            Arg::OpenFlags => open_flags(value),
-            Arg::Int => (value as i64).to_string(),
-            Arg::Int32 => (value as i32).to_string(),
-            Arg::Hex => format!("{value:#x}"),
-            Arg::Octal => format!("0{value:o}"),
-            Arg::Signal => crate::decode::names::signal_name(value as i32),
-            Arg::Argv => format_argv(pid, value),
-            Arg::SockAddr => {
-                let len = args.get(parts.len() + 1).copied().unwrap_or(0);
-                format_sockaddr(pid, value, len)
+            Arg::OpenFlags => open_flags(value as u32 as u64),
+            Arg::Flags | Arg::LongFlags | Arg::Ptr | Arg::AtFlags | Arg::NoFollowFlags | Arg::LinkFlags | Arg::WatchMask => {
+                format!("{value:#x}")
             }
-        });
+            Arg::Mode => format!("0{value:o}"),
+            Arg::Signal => crate::decode::names::signal_name(value as i32),
+            // argv in full; the environment as a pointer, as strace shows it by default.
+            Arg::Argv if kinds[..index].contains(&Arg::Argv) => format!("{value:#x}"),
+            Arg::Argv => format_argv(pid, value),
+            Arg::SockAddr => format_sockaddr(pid, value, args.get(index + 1).copied().unwrap_or(0)),
+        };
+        // The kernel's reading, and the register too when the kernel ignores some of its bits
+        // (a guest setting high bits to slip past a 64-bit compare leaves the evidence).
+        parts.push(if kind.ignores_bits_of(raw) { format!("{shown} (register {raw:#x})") } else { shown });
     }
     format!("{name}({})", parts.join(", "))
 }
@@ -395,6 +307,7 @@ impl TraceSink {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use trapbox_abi::linux::nr;
 
     #[test]
     fn socket_addresses_read_from_a_process() {

@@ -559,17 +559,17 @@ impl Debugger {
                 Ok(raw) => return Verdict::Answer(raw),
                 Err(denial) => Some(denial),
             },
-            Rule::GuestTarget(index) if self.settings.pid_namespace => match args[index] as i32 {
+            Rule::GuestTarget(index) if self.settings.pid_namespace => match syscalls::arg(number, args, index) as i32 {
                 1 => Some((errno::EPERM, "process 1 is trapbox's init, not part of the guest".to_string())),
                 // The guest's own process group may be trapbox's (the terminal's job): the
                 // kernel would signal the host too, so the host signals the group's guests.
                 0 if number == nr::KILL && sys::process_group(self.tgid(tid)) == sys::process_group(sys::own_pid()) => {
-                    return Verdict::Answer(self.signal_own_group(tid, args[1] as i32));
+                    return Verdict::Answer(self.signal_own_group(tid, syscalls::arg(number, args, 1) as i32));
                 }
                 _ => None,
             },
             Rule::GuestTarget(index) => {
-                let target = args[index] as i32;
+                let target = syscalls::arg(number, args, index) as i32;
                 // 0 and negative targets are the caller's own group or every process; Landlock's
                 // signal scoping confines the former, the latter is never a guest's business.
                 let ours = target == 0 || (target > 0 && (self.processes.contains_key(&target) || self.threads.contains_key(&target)));

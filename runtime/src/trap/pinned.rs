@@ -155,13 +155,12 @@ pub fn plan(number: u64, args: &[u64; 6]) -> Option<Plan> {
             if paths.is_empty() {
                 return None;
             }
-            let follow = crate::decide::confine::follows_last_symlink(number, args);
             let exec = matches!(number, nr::EXECVE | nr::EXECVEAT);
             let item = |(dirfd, path): (Option<usize>, usize)| {
                 if exec {
                     PinItem::Path(path)
                 } else {
-                    PinItem::ResolvedPath { dirfd, path, follow }
+                    PinItem::ResolvedPath { dirfd, path, follow: crate::decode::syscalls::follows(number, args, path) }
                 }
             };
             simple(paths.into_iter().map(item).collect())
