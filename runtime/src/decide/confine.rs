@@ -449,7 +449,8 @@ pub fn rule(number: u64, args: &[u64; 6]) -> Rule {
         return Rule::Deny(EPERM, why.into());
     }
     match ask {
-        Ask::Nothing | Ask::Directfs => Rule::Allow,
+        // (Without the guest's own namespaces the debugger refuses OwnNamespace calls first.)
+        Ask::Nothing | Ask::Directfs | Ask::OwnNamespace(_) => Rule::Allow,
         Ask::Path(_) => Rule::Path,
         Ask::Request(Requests::Prctl) => allowed_or_denied(requests::prctl(args)),
         Ask::Request(Requests::Ioctl) => match requests::ioctl_by_code(args) {

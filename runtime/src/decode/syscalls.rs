@@ -511,6 +511,10 @@ pub enum Ask {
     Network,
     /// An allow-list of request codes decides.
     Request(Requests),
+    /// Safe in the guest's own namespaces, which the kernel keeps apart from the host's (its
+    /// IPC objects, its host name): allowed there; refused without them
+    /// (`--no-namespaces`), for the reason given.
+    OwnNamespace(&'static str),
     /// Refused under a policy, with this errno and reason.
     Refuse(i32, &'static str),
 }
@@ -550,8 +554,9 @@ const fn policy_question(nr: u64, disposition: Disposition) -> Ask {
         SOCKET | CONNECT | BIND | SENDTO | SENDMSG | SENDMMSG | LISTEN | SETSOCKOPT => Ask::Network,
         SHMGET | SHMAT | SHMCTL | SHMDT | SEMGET | SEMOP | SEMCTL | SEMTIMEDOP | MSGGET | MSGSND | MSGRCV | MSGCTL
         | MQ_OPEN | MQ_UNLINK | MQ_TIMEDSEND | MQ_TIMEDRECEIVE | MQ_NOTIFY | MQ_GETSETATTR => {
-            Ask::Refuse(EPERM, "System V and POSIX IPC objects are shared with the host's namespace")
+            Ask::OwnNamespace("System V and POSIX IPC objects would be shared with the host's IPC namespace")
         }
+        SETHOSTNAME | SETDOMAINNAME => Ask::OwnNamespace("it would rename the host (no UTS namespace of the guest's own)"),
         STATMOUNT | LISTMOUNT | LSM_SET_SELF_ATTR | PROCESS_MADVISE | PROCESS_MRELEASE => {
             Ask::Refuse(EPERM, "reaches beyond the guest's own processes and files")
         }
@@ -722,8 +727,9 @@ const fn classify(nr: u64) -> Entry {
         UNAME | SYSINFO => traced("host identity: the policy may virtualise it"),
         SHMGET | SHMAT | SHMCTL | SHMDT | SEMGET | SEMOP | SEMCTL | SEMTIMEDOP | MSGGET | MSGSND | MSGRCV | MSGCTL
         | MQ_OPEN | MQ_UNLINK | MQ_TIMEDSEND | MQ_TIMEDRECEIVE | MQ_NOTIFY | MQ_GETSETATTR => {
-            traced("System V / POSIX IPC objects are shared with the host's namespace")
+            traced("System V / POSIX IPC: the guest's own objects, in its own IPC namespace")
         }
+        SETHOSTNAME | SETDOMAINNAME => traced("names the guest's own UTS namespace"),
         MBIND | SET_MEMPOLICY | GET_MEMPOLICY | MIGRATE_PAGES | MOVE_PAGES | SET_MEMPOLICY_HOME_NODE | REMAP_FILE_PAGES
         | PROCESS_MADVISE | PROCESS_MRELEASE | CACHESTAT | MEMFD_SECRET | KCMP | PROCESS_VM_READV
         | PROCESS_VM_WRITEV => traced("memory policy or another process's memory"),
@@ -744,9 +750,7 @@ const fn classify(nr: u64) -> Entry {
         | ACCT | SYSLOG | VHANGUP | IOPL | IOPERM | QUOTACTL | QUOTACTL_FD => refuse(EPERM, "administers the host machine"),
         MOUNT | UMOUNT2 | PIVOT_ROOT | CHROOT | OPEN_TREE | OPEN_TREE_ATTR | MOVE_MOUNT | FSOPEN | FSCONFIG | FSMOUNT
         | FSPICK | MOUNT_SETATTR => refuse(EPERM, "mount namespace changes"),
-        SETTIMEOFDAY | CLOCK_SETTIME | ADJTIMEX | CLOCK_ADJTIME | SETHOSTNAME | SETDOMAINNAME => {
-            refuse(EPERM, "changes host-wide clocks or names")
-        }
+        SETTIMEOFDAY | CLOCK_SETTIME | ADJTIMEX | CLOCK_ADJTIME => refuse(EPERM, "changes the host's clocks"),
         BPF | PERF_EVENT_OPEN | USERFAULTFD | FANOTIFY_INIT | ADD_KEY | REQUEST_KEY | KEYCTL | LOOKUP_DCOOKIE => {
             refuse(EPERM, "kernel facilities with a large attack surface")
         }
@@ -859,6 +863,14 @@ pub fn acts_on_dirfd(nr: u64, args: &[u64; 6]) -> bool {
 /// Who performs call `nr` under a policy ([`Route::Guest`] for a number no row describes).
 pub fn route_of(nr: u64) -> Route {
     entry(nr).map_or(Route::Guest, |e| e.route)
+}
+
+/// Why call `nr` needs the guest's own namespaces, if it is safe only there ([`Ask::OwnNamespace`]).
+pub fn needs_own_namespace(nr: u64) -> Option<&'static str> {
+    match entry(nr)?.ask {
+        Ask::OwnNamespace(why) => Some(why),
+        _ => None,
+    }
 }
 
 /// The native calls the policy still decides (metadata changes through an fd, memfd_create,

@@ -511,6 +511,13 @@ impl Debugger {
                 return Verdict::Refuse(EAGAIN);
             }
         }
+        // Safe in the guest's own namespaces only: refused without them, confined or not.
+        if let Some(why) = syscalls::needs_own_namespace(number).filter(|_| !self.settings.pid_namespace) {
+            if self.settings.policy.is_some() {
+                crate::report::log::denied(tid, number, args, why);
+            }
+            return Verdict::Refuse(errno::EPERM);
+        }
         let Some(policy) = &self.settings.policy else { return Verdict::Execute };
         if crate::trap::pinned::GUARDED_CALLS.contains(&number) {
             let guarded = self.processes.get(&self.tgid(tid)).is_some_and(|p| p.pin_region.is_some());
