@@ -3,6 +3,7 @@
 
 mod run_support;
 
+use std::path::Path;
 use std::process::Command;
 
 use run_support::{guest_pair, trapbox_run};
@@ -23,4 +24,32 @@ fn errnos_of_readlink_mkdir_and_bad_dirfds_are_the_kernels() {
         let out = run(&mut trapbox_run(&["--allow-read", path], program, &[path]));
         assert_eq!(out.stdout, native.stdout, "{}: {}", program.display(), out.stderr);
     }
+}
+
+/// Outside every grant the guest sees one world: a file no grant covers does not exist, for an
+/// open, an exec, a stat and an access alike, as a missing file natively (programs that
+/// tolerate a missing optional file keep working); a directory on the way to a grant exists
+/// and may be looked at, not opened.
+#[test]
+fn a_path_outside_every_grant_does_not_exist_for_every_call() {
+    let script = |path: &str| {
+        format!(
+            "cat {path}; echo cat=$?; {path}; echo exec=$?; test -e {path} && echo exists || echo absent; \
+             ls -d {path} 2>&1 | sed 's/.*: //'; touch {path}; echo touch=$?"
+        )
+    };
+    let native = run(Command::new(trapbox_tests::busybox()).args(["sh", "-c", &script("/no-such-dir/passwd")]));
+    let out = run(&mut trapbox_run(&["--allow-read", "/usr"], &trapbox_tests::busybox(), &["sh", "-c", &script("/etc/passwd")]));
+    let guest_view = out.stdout.replace("/etc/passwd", "/no-such-dir/passwd");
+    assert_eq!(guest_view, native.stdout, "{}", out.stderr);
+    assert!(native.stdout.contains("cat=1") && native.stdout.contains("exec=127") && native.stdout.contains("absent"), "{native:?}");
+    // Python's subprocess tells a missing program from a forbidden one by the errno.
+    let probe = "import subprocess\ntry:\n    subprocess.run([PATH])\nexcept OSError as e:\n    print(type(e).__name__)";
+    let native = run(Command::new("python3").args(["-c", &probe.replace("PATH", "'/no-such-dir/tool'")]));
+    let out = run(&mut trapbox_run(&["--allow-read", "/usr", "--allow-exec", "/usr/bin/python3"], Path::new("/usr/bin/python3"), &["-c", &probe.replace("PATH", "'/etc/passwd'")]));
+    assert_eq!((native.stdout.as_str(), out.stdout.as_str()), ("FileNotFoundError\n", "FileNotFoundError\n"), "{}", out.stderr);
+    // On the way to a grant: there, but not to be opened.
+    let out = run(&mut trapbox_run(&["--allow-read", "/usr/share"], &trapbox_tests::busybox(), &["sh", "-c", "test -d /usr && echo there; ls /usr >/dev/null 2>&1; echo ls=$?"]));
+    assert_eq!(out.stdout, "there\nls=1\n", "{}", out.stderr);
+    assert!(out.stderr.contains("/usr is outside every allowed path (a directory on the way to one"), "{}", out.stderr);
 }

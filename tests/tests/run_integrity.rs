@@ -62,7 +62,7 @@ fn forgery_logged(test: &str, mode: &str, answer: &str) -> Vec<String> {
 
 #[test]
 fn a_denied_open_of_a_forged_path_is_one_escaped_log_line() {
-    let lines = forgery_logged("integrity_forge_open", "forge-open", "open: EACCES\n");
+    let lines = forgery_logged("integrity_forge_open", "forge-open", "open: ENOENT\n");
     assert_one_line_holds_the_forgery(&lines, "trapbox: denied openat(");
 }
 
@@ -72,7 +72,7 @@ fn the_trace_of_a_forged_path_is_one_escaped_line() {
     let trace = dir.join("trace.txt");
     let trace_flag = format!("--trace={}", trace.display());
     let (out, _) = probe_logged(&dir, &["--allow-read", "/usr/share", &trace_flag], &["forge-open"]);
-    assert_eq!(out.stdout, "open: EACCES\n", "{out:?}");
+    assert_eq!(out.stdout, "open: ENOENT\n", "{out:?}");
     let lines = lines_of(&std::fs::read(&trace).unwrap());
     assert_one_line_holds_the_forgery(&lines, "[pid ");
 }
@@ -87,7 +87,7 @@ fn a_denied_connect_to_a_forged_unix_socket_path_is_one_escaped_log_line() {
 #[test]
 fn a_denied_exec_of_a_forged_path_is_one_escaped_log_line() {
     // The path shows twice in that one line: as the argument and in the reason.
-    let lines = forgery_logged("integrity_forge_exec", "forge-exec", "execve: EACCES\n");
+    let lines = forgery_logged("integrity_forge_exec", "forge-exec", "execve: ENOENT\n");
     assert_one_line_holds_the_forgery(&lines, "trapbox: denied execve(");
 }
 
@@ -150,7 +150,7 @@ fn a_script_whose_interpreter_is_not_granted_exec_is_refused_with_a_line() {
     std::fs::write(dir.join("out/script"), "#!/bin/busybox sh\necho script ran\n").unwrap();
     std::fs::set_permissions(dir.join("out/script"), PermissionsExt::from_mode(0o755)).unwrap();
     let (out, log) = probe_logged(&dir, &["--allow-exec", "./out"], &["exec", "out/script"]);
-    assert_eq!(out.stdout, "execve: EACCES\n", "{out:?}");
+    assert_eq!(out.stdout, "execve: ENOENT\n", "outside every grant the interpreter does not exist, as natively a missing one: {out:?}");
     let lines = lines_of(&log);
     assert!(
         lines.iter().any(|l| l.starts_with("trapbox: denied execve(\"out/script\"")
@@ -170,7 +170,7 @@ fn a_program_whose_loader_is_not_granted_exec_is_refused_with_a_line() {
     let dir = with_out_dir("integrity_exec_loader");
     std::fs::copy("/usr/bin/id", dir.join("out/id")).unwrap();
     let (out, log) = probe_logged(&dir, &["--allow-exec", "./out"], &["exec", "out/id"]);
-    assert_eq!(out.stdout, "execve: EACCES\n", "{out:?}");
+    assert_eq!(out.stdout, "execve: ENOENT\n", "outside every grant the interpreter does not exist, as natively a missing one: {out:?}");
     let lines = lines_of(&log);
     assert!(
         lines.iter().any(|l| l.starts_with("trapbox: denied execve(\"out/id\"")

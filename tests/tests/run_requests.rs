@@ -103,12 +103,14 @@ fn prctl_is_an_allow_list_at_the_width_of_an_int() {
     assert_denied(&out, &["prctl option 30583 is not on the allow-list"]);
 }
 
+/// The kernel's own answer, which the host knows from the kind of fd: no denial, no line
+/// (bash asks whatever stderr is for its terminal's process group).
 #[test]
-fn a_terminal_request_on_a_socket_gets_enotty_and_is_logged() {
+fn a_terminal_request_on_a_socket_gets_the_kernels_enotty_without_a_denial() {
     let [plain, _] = probes();
     let (out, _) = probe(&plain, "requests_tty_on_socket", &[], &["ioctl", "f"]);
     assert_lines(&out, &["set winsize on a socket: ENOTTY"]);
-    assert_denied(&out, &["TIOCSWINSZ (0x5414) is not on the allow-list for a socket"]);
+    assert!(!denials(&out).iter().any(|l| l.contains("for a socket")), "{}", out.stderr);
 }
 
 #[test]

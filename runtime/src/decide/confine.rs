@@ -281,7 +281,8 @@ pub fn host_reach_denial(target: &Path, access: u64) -> Option<Denial> {
 pub struct Denial {
     /// What the guest gets.
     pub errno: i32,
-    /// Why, naming the path and the rule.
+    /// Why, naming the path and the rule; empty for an answer that is the kernel's own (an
+    /// ioctl of another kind of fd), which is no denial and leaves no log line.
     pub reason: String,
 }
 
@@ -327,7 +328,7 @@ pub fn check(policy: &Policy, pid: Pid, number: u64, args: &[u64; 6]) -> Option<
             if let (Some(index), Need::Read | Need::Write | Need::Exec) = (dirfd_index, need) {
                 match fd_path(pid, args[index]) {
                     Some(path) if policy.grants_for(&path, access).is_empty() => {
-                        return Some(denial_for(policy, &path, access, false));
+                        return Some(denial_for(policy, &path, access));
                     }
                     Some(path) if access == ACCESS_EXEC => {
                         if let Some(denial) = crate::decide::interp::ungranted_interpreter(policy, pid, &path) {
@@ -372,21 +373,25 @@ pub fn check(policy: &Policy, pid: Pid, number: u64, args: &[u64; 6]) -> Option<
                 ),
             });
         }
-        return Some(denial_for(policy, &path, access, matches!(need, Need::Metadata | Need::Watch)));
+        return Some(denial_for(policy, &path, access));
     }
     None
 }
 
-/// Why `access` to `path` is refused, and with which errno: metadata queries outside every
-/// grant see the path as absent; everything else is `EACCES` with the rule that fell short.
-pub fn denial_for(policy: &Policy, path: &Path, access: u64, metadata: bool) -> Denial {
+/// Why `access` to `path` is refused, and with which errno. Outside every grant the world
+/// is consistent: a path no grant covers does not exist (`ENOENT`, for an open or an exec as
+/// for a stat), except the directories on the way to a grant, which may be looked at and so
+/// exist (`EACCES`); inside a grant too weak for the access, `EACCES` with the rule that fell
+/// short.
+pub fn denial_for(policy: &Policy, path: &Path, access: u64) -> Denial {
     let weaker = policy.grants.iter().find(|g| path.starts_with(&g.path));
+    let shown = crate::report::log::path(path);
     match weaker {
-        None if metadata => Denial {
-            errno: trapbox_abi::errno::ENOENT,
-            reason: format!("{} is outside every allowed path (reported as absent)", crate::report::log::path(path)),
+        None if policy.grants.iter().any(|g| g.path.starts_with(path)) => Denial {
+            errno: trapbox_abi::errno::EACCES,
+            reason: format!("{shown} is outside every allowed path (a directory on the way to one: it may be looked at only)"),
         },
-        None => Denial { errno: trapbox_abi::errno::EACCES, reason: format!("{} is outside every allowed path", crate::report::log::path(path)) },
+        None => Denial { errno: trapbox_abi::errno::ENOENT, reason: format!("{shown} is outside every allowed path (reported as absent)") },
         Some(grant) => Denial {
             errno: trapbox_abi::errno::EACCES,
             reason: format!(

@@ -169,8 +169,10 @@ pub fn ungranted_interpreter(policy: &Policy, pid: Pid, program: &Path) -> Optio
             } else {
                 format!("; resolves to {}", crate::report::log::path(&resolved))
             };
+            // As for any path: absent outside every grant (the kernel's ENOENT for a missing
+            // interpreter), EACCES where a weaker grant shows it.
             return Some(Denial {
-                errno: trapbox_abi::errno::EACCES,
+                errno: crate::decide::confine::denial_for(policy, &resolved, ACCESS_EXEC).errno,
                 reason: format!(
                     "{}: its {what} {} ({source}{resolves}) is outside every --allow-exec path",
                     crate::report::log::path(&file),
@@ -246,7 +248,7 @@ mod tests {
         let mut policy = Policy::default();
         policy.allow(&script, Path::new("/"), ACCESS_EXEC, Origin::CommandLine).unwrap();
         let denial = ungranted_interpreter(&policy, me, &script).expect("busybox is not granted");
-        assert_eq!(denial.errno, trapbox_abi::errno::EACCES);
+        assert_eq!(denial.errno, trapbox_abi::errno::ENOENT, "no grant shows it: absent, as natively a missing interpreter");
         assert!(denial.reason.contains("its interpreter /bin/busybox") && denial.reason.contains("outside every --allow-exec path"), "{}", denial.reason);
         policy.allow(Path::new("/bin/busybox"), Path::new("/"), ACCESS_EXEC, Origin::CommandLine).unwrap();
         assert_eq!(ungranted_interpreter(&policy, me, &script), None);

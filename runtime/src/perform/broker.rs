@@ -245,7 +245,7 @@ fn open_name(policy: &Policy, pid: Pid, args: &[u64; 6], dirfd: Option<usize>, p
 pub(crate) fn name_beneath(policy: &Policy, target: &Path) -> Result<Name, (i32, String)> {
     let target = target.to_path_buf();
     let grant = policy.grants_for(&target, ACCESS_WRITE).first().map(|g| g.path.clone()).ok_or_else(|| {
-        let denial = crate::decide::confine::denial_for(policy, &target, ACCESS_WRITE, false);
+        let denial = crate::decide::confine::denial_for(policy, &target, ACCESS_WRITE);
         (denial.errno, denial.reason)
     })?;
     if let Some(denial) = crate::decide::confine::host_reach_denial(&target, ACCESS_WRITE) {
@@ -506,7 +506,7 @@ pub fn perform(
         .first()
         .map(|g| g.path.clone())
         .ok_or_else(|| {
-            let denial = crate::decide::confine::denial_for(policy, &target, ACCESS_WRITE, false);
+            let denial = crate::decide::confine::denial_for(policy, &target, ACCESS_WRITE);
             (denial.errno, denial.reason)
         })?;
     if let Some(denial) = crate::decide::confine::host_reach_denial(&target, ACCESS_WRITE) {
@@ -671,7 +671,7 @@ fn query(
         if policy.grants.iter().any(|g| g.path.starts_with(&target)) {
             return Err((0, String::new()));
         }
-        let denial = crate::decide::confine::denial_for(policy, &target, ACCESS_READ, true);
+        let denial = crate::decide::confine::denial_for(policy, &target, ACCESS_READ);
         return Err((denial.errno, denial.reason));
     };
     if let Some(denial) = crate::decide::confine::host_reach_denial(&target, ACCESS_READ) {

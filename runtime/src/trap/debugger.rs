@@ -597,6 +597,8 @@ impl Debugger {
             },
         };
         match denial {
+            // An empty reason: the kernel's own answer, which the host knows (no denial).
+            Some((errno, reason)) if reason.is_empty() => Verdict::Refuse(errno),
             Some((errno, reason)) => {
                 crate::host_log!("trapbox: denied {}: {reason}", trace::format_call(tid, number, args));
                 Verdict::Refuse(errno)
