@@ -85,25 +85,30 @@ int main(int argc, char **argv) {
         socklen_t len = sizeof a;
         getsockname(r, (struct sockaddr *)&a, &len);
         int s = socket(AF_INET, SOCK_DGRAM, 0);
-        struct iovec iov[2] = {{.iov_base = "one", .iov_len = 3}, {.iov_base = "four", .iov_len = 4}};
+        struct iovec iov[3] = {{.iov_base = "one", .iov_len = 3}, {.iov_base = "four", .iov_len = 4}, {.iov_base = "seven", .iov_len = 5}};
         struct msghdr m = {.msg_name = &a, .msg_namelen = sizeof a, .msg_iov = iov, .msg_iovlen = 1};
         report("sendmsg loopback", sendmsg(s, &m, 0));
-        struct mmsghdr mm[2];
+        /* Three messages: each is decided on its own, the third's destination is not loopback. */
+        struct sockaddr_in far = {.sin_family = AF_INET, .sin_port = htons(9)};
+        inet_pton(AF_INET, "10.255.255.1", &far.sin_addr);
+        struct mmsghdr mm[3];
         memset(mm, 0, sizeof mm);
-        for (int i = 0; i < 2; i++) {
-            mm[i].msg_hdr.msg_name = &a;
+        for (int i = 0; i < 3; i++) {
+            mm[i].msg_hdr.msg_name = i < 2 ? &a : &far;
             mm[i].msg_hdr.msg_namelen = sizeof a;
-            mm[i].msg_hdr.msg_iov = &iov[1];
+            mm[i].msg_hdr.msg_iov = &iov[i];
             mm[i].msg_hdr.msg_iovlen = 1;
+            mm[i].msg_len = 99;
         }
         int sent = sendmmsg(s, mm, 2, 0);
-        printf("sendmmsg loopback: %d, first msg_len %u\n", sent, mm[0].msg_len);
+        printf("sendmmsg loopback: %d, msg_len %u %u\n", sent, mm[0].msg_len, mm[1].msg_len);
+        mm[0].msg_len = mm[1].msg_len = 99;
+        sent = sendmmsg(s, mm, 3, 0);
+        printf("sendmmsg to loopback and beyond: %d, msg_len %u %u %u\n", sent, mm[0].msg_len, mm[1].msg_len, mm[2].msg_len);
         char buf[8];
         int got = 0;
         while (recv(r, buf, sizeof buf, MSG_DONTWAIT) > 0) got++;
         printf("received %d\n", got);
-        struct sockaddr_in far = {.sin_family = AF_INET, .sin_port = htons(9)};
-        inet_pton(AF_INET, "10.255.255.1", &far.sin_addr);
         m.msg_name = &far;
         report("sendmsg non-loopback", sendmsg(s, &m, 0));
     } else if (argc > 4 && !strcmp(argv[1], "race")) {

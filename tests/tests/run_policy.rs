@@ -255,11 +255,14 @@ fn loopback_datagrams_with_a_destination_run_natively_on_the_pinned_address() {
         let out = run(trapbox_run(&["--net", "loopback"], &program, &["udp"]).current_dir(scratch_dir("policy_udp")));
         assert_eq!(
             out.stdout,
-            "bind loopback: ok\nsendmsg loopback: ok\nsendmmsg loopback: 1, first msg_len 4\nreceived 2\nsendmsg non-loopback: EACCES\n",
+            "bind loopback: ok\nsendmsg loopback: ok\nsendmmsg loopback: 2, msg_len 3 4\n\
+             sendmmsg to loopback and beyond: 2, msg_len 3 4 99\nreceived 5\nsendmsg non-loopback: EACCES\n",
             "{}",
             out.stderr
         );
         assert!(denials(&out).iter().any(|l| l.contains("sendmsg(") && l.contains("not a loopback address")), "{}", out.stderr);
+        // Every message of a sendmmsg is decided on its own pinned copy: the third is refused.
+        assert_eq!(denials(&out).iter().filter(|l| l.contains("10.255.255.1")).count(), 2, "{}", out.stderr);
     }
 }
 

@@ -103,6 +103,21 @@ struct Thread {
     /// Argument registers the host changed for a running call (not pinned), given back at
     /// its exit.
     restore_args: Option<[u64; 6]>,
+    /// A `sendmmsg` under way, one message at a time: the call is run again for each.
+    sendmmsg: Option<SendmmsgProgress>,
+}
+
+/// Where a `sendmmsg` run one message at a time has got to (see
+/// [`crate::trap::pinned::sendmmsg_message`]): the thread executes the call again from the
+/// same instruction with the same registers until every message went or one failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct SendmmsgProgress {
+    /// The guest's registers: a call that is not this one again starts afresh.
+    guest_args: [u64; 6],
+    /// The `syscall` instruction it runs from.
+    at: u64,
+    /// Messages sent so far.
+    sent: u32,
 }
 
 impl Thread {
@@ -116,6 +131,7 @@ impl Thread {
             pinned: None,
             wants_pin_region: false,
             restore_args: None,
+            sendmmsg: None,
         }
     }
 }
@@ -733,8 +749,14 @@ impl Debugger {
         // one that counts (a sendmmsg becomes a sendmsg of its first message). Calls the host
         // answered or refused read nothing twice.
         let mut pinned = None;
+        // A sendmmsg is sent one message at a time: the next one, when this is its call again.
+        let progress = self.thread(tid).sendmmsg.take().filter(|p| number == nr::SENDMMSG && p.guest_args == args && p.at == regs.rip.wrapping_sub(2));
         if verdict == Verdict::Execute && self.pins_arguments() {
-            if let Some(plan) = crate::trap::pinned::plan(number, &args) {
+            let plan = match progress {
+                Some(progress) => Some(crate::trap::pinned::sendmmsg_message(&args, progress.sent)),
+                None => crate::trap::pinned::plan(number, &args),
+            };
+            if let Some(plan) = plan {
                 verdict = match self.pin_arguments(tid, number, &plan) {
                     Ok((slot, moved)) => {
                         pinned = Some(slot);
@@ -745,6 +767,11 @@ impl Debugger {
                     Err(errno) => Verdict::Refuse(errno),
                 };
             }
+        }
+        // A later message refused: the call reports the messages sent (the kernel's rule for
+        // an error after the first).
+        if let (Some(progress), Verdict::Refuse(_)) = (progress, &verdict) {
+            verdict = Verdict::Answer(u64::from(progress.sent));
         }
         match verdict {
             Verdict::Execute => {
@@ -796,10 +823,8 @@ impl Debugger {
             let mut regs = sys::get_regs(tid)?;
             regs.orig_rax = slot.original_number; // what a restart after a signal runs again
             set_args(&mut regs, &slot.original_args);
-            if let (AfterExit::FirstOfSendmmsg { vector }, Ok(sent)) = (slot.after, errno::decode(regs.rax)) {
-                // msg_len of the first mmsghdr (after its 56-byte msghdr), then "one sent".
-                let _ = sys::write_memory(tid, vector.wrapping_add(56), &(sent as u32).to_le_bytes());
-                regs.rax = 1;
+            if let AfterExit::OfSendmmsg { vector, index } = slot.after {
+                self.after_sendmmsg_message(tid, &mut regs, vector, index, &slot.original_args);
             }
             sys::set_regs(tid, &regs)?;
         }
@@ -821,6 +846,34 @@ impl Debugger {
             self.emit(tid, &call, &trace::format_result(regs.rax), Handling::Executed);
         }
         self.resume(tid, 0)
+    }
+
+    /// At the exit of message `index` of a guest's `sendmmsg`: its `msg_len` into the guest's
+    /// vector, then the next message (the thread runs the call again from the same
+    /// `syscall`), or the kernel's result: the number of messages sent, or the first one's
+    /// error when none went.
+    fn after_sendmmsg_message(&mut self, tid: Pid, regs: &mut sys::Regs, vector: u64, index: u32, guest_args: &[u64; 6]) {
+        use crate::trap::pinned::{MMSGHDR_LEN, MMSGHDR_MSG_LEN_AT};
+        // vlen is an unsigned int, and the kernel sends at most UIO_MAXIOV messages a call.
+        let vlen = (guest_args[2] as u32).min(1024);
+        match errno::decode(regs.rax) {
+            Ok(bytes) => {
+                let msg_len = vector.wrapping_add(u64::from(index) * MMSGHDR_LEN + MMSGHDR_MSG_LEN_AT);
+                let stored = sys::write_memory(tid, msg_len, &(bytes as u32).to_le_bytes()) == Ok(4);
+                let sent = index + 1;
+                if stored && sent < vlen {
+                    self.thread(tid).sendmmsg = Some(SendmmsgProgress { guest_args: *guest_args, at: regs.rip.wrapping_sub(2), sent });
+                    regs.rip = regs.rip.wrapping_sub(2); // the same `syscall` again, for the next message
+                    regs.rax = nr::SENDMMSG;
+                } else {
+                    regs.rax = u64::from(sent);
+                }
+            }
+            // After the first, an error ends the call with the count sent (the kernel reports
+            // the error at the next call).
+            Err(_) if index > 0 => regs.rax = u64::from(index),
+            Err(_) => {}
+        }
     }
 
     // ---- processes and threads --------------------------------------------------------

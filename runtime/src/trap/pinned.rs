@@ -106,13 +106,34 @@ pub enum PinItem {
 pub enum AfterExit {
     /// Nothing but giving the argument registers back.
     Restore,
-    /// The call was the guest's `sendmmsg`, run as a `sendmsg` of its first message (the
-    /// kernel would write each `msg_len` into the read-only slot): store the byte count in the
-    /// guest's first `mmsghdr` and report one message sent.
-    FirstOfSendmmsg {
+    /// The call is message `index` of the guest's `sendmmsg`, run as a `sendmsg` of that
+    /// message alone (the kernel would write each `msg_len` into the read-only slot): store
+    /// the byte count in the guest's `mmsghdr` and go on with the next message.
+    OfSendmmsg {
         /// The guest's `mmsghdr` array.
         vector: u64,
+        /// Which of its messages this is.
+        index: u32,
     },
+}
+
+/// `sizeof(struct mmsghdr)`: a `msghdr` and its `unsigned int msg_len`, padded.
+pub const MMSGHDR_LEN: u64 = 64;
+/// Where `msg_len` lies in a `struct mmsghdr`.
+pub const MMSGHDR_MSG_LEN_AT: u64 = 56;
+
+/// The plan for message `index` of the guest's `sendmmsg(fd, vector, vlen, flags)`: a
+/// `sendmsg` of that message, its header (and the address in it) pinned and decided on the
+/// pinned copy, as every other send is.
+pub fn sendmmsg_message(args: &[u64; 6], index: u32) -> Plan {
+    let vector = args[1];
+    Plan {
+        number: nr::SENDMSG,
+        args: [args[0], vector.wrapping_add(u64::from(index) * MMSGHDR_LEN), args[3], 0, 0, 0],
+        guest_args: *args,
+        items: vec![PinItem::Msghdr(1)],
+        after: AfterExit::OfSendmmsg { vector, index },
+    }
 }
 
 /// How a call runs with its arguments pinned.
@@ -143,13 +164,7 @@ pub fn plan(number: u64, args: &[u64; 6]) -> Option<Plan> {
         nr::SENDTO => simple(vec![PinItem::Address(4, 5)]),
         nr::SENDMSG => simple(vec![PinItem::Msghdr(1)]),
         // (vlen is an unsigned int: the kernel sees only the low 32 bits.)
-        nr::SENDMMSG if args[2] as u32 > 0 => Some(Plan {
-            number: nr::SENDMSG,
-            args: [args[0], args[1], args[3], 0, 0, 0],
-            guest_args: *args,
-            items: vec![PinItem::Msghdr(1)],
-            after: AfterExit::FirstOfSendmmsg { vector: args[1] },
-        }),
+        nr::SENDMMSG if args[2] as u32 > 0 => Some(sendmmsg_message(args, 0)),
         _ => {
             let paths = crate::decide::confine::kernel_read_paths(number, args);
             if paths.is_empty() {
