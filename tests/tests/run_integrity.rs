@@ -124,7 +124,6 @@ refused_with_a_line! {
     perf_event_open_is_refused_with_a_line: "perf_event_open" => "EPERM", "kernel facilities with a large attack surface";
     keyctl_is_refused_with_a_line: "keyctl" => "EPERM", "kernel facilities with a large attack surface";
     ptrace_is_refused_with_a_line: "ptrace" => "EPERM", "the guest already has a debugger: the host";
-    seccomp_is_refused_with_a_line: "seccomp" => "EPERM", "a guest filter returning USER_NOTIF would outrank the backstop";
     name_to_handle_at_is_refused_with_a_line: "name_to_handle_at" => "EPERM", "file handles bypass path checks";
     reboot_is_refused_with_a_line: "reboot" => "EPERM", "administers the host machine";
 }

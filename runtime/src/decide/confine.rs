@@ -293,6 +293,10 @@ pub fn check(policy: &Policy, pid: Pid, number: u64, args: &[u64; 6]) -> Option<
         let refusal = crate::decide::requests::ioctl_on_fd(pid, args).err()?;
         return Some(Denial { errno: refusal.0, reason: refusal.1.into_owned() });
     }
+    if let Some(verdict) = crate::decide::requests::guest_filter(pid, number, args) {
+        let refusal = verdict.err()?;
+        return Some(Denial { errno: refusal.0, reason: refusal.1.into_owned() });
+    }
     let (paths, need) = path_args(number)?;
     let access = match need {
         Need::Write => ACCESS_WRITE,
@@ -457,7 +461,10 @@ pub fn rule(number: u64, args: &[u64; 6]) -> Rule {
         // (Without the guest's own namespaces the debugger refuses OwnNamespace calls first.)
         Ask::Nothing | Ask::Directfs | Ask::OwnNamespace(_) => Rule::Allow,
         Ask::Path(_) => Rule::Path,
+        // A filter of the guest's own is judged on its program, which [`check`] reads.
+        Ask::Request(Requests::Prctl | Requests::Seccomp) if requests::installs_filter(number, args).is_some() => Rule::Path,
         Ask::Request(Requests::Prctl) => allowed_or_denied(requests::prctl(args)),
+        Ask::Request(Requests::Seccomp) => Rule::Allow,
         Ask::Request(Requests::Ioctl) => match requests::ioctl_by_code(args) {
             Some(verdict) => allowed_or_denied(verdict),
             None => Rule::Path, // the kind of fd decides: [`check`]

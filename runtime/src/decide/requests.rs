@@ -690,7 +690,6 @@ const PRCTL_ALLOWED: &[(&str, u32)] = &[
 
 /// The prctl options refused with a reason of their own.
 const PRCTL_REFUSED: &[(&str, u32, &str)] = &[
-    ("PR_SET_SECCOMP", PR_SET_SECCOMP, "a guest filter could outrank the host's backstop"),
     ("PR_SET_MM", 35, "it rewrites the memory map the host relies on"),
     ("PR_SET_IO_FLUSHER", 57, "it changes how the kernel reclaims memory for everyone"),
     ("PR_SET_SYSCALL_USER_DISPATCH", PR_SET_SYSCALL_USER_DISPATCH, "it would send the host's injected calls back to the guest"),
@@ -700,8 +699,8 @@ const PRCTL_REFUSED: &[(&str, u32, &str)] = &[
 ];
 
 /// Whether a prctl or clone would take the guest out of the host's sight whatever the policy
-/// (also refused `--unconfined`): a seccomp filter of its own, syscall user dispatch, or a
-/// child that is not traced.
+/// (also refused `--unconfined`): syscall user dispatch, or a child that is not traced. (A
+/// seccomp filter of the guest's own is judged by [`guest_filter`].)
 pub fn escapes_the_debugger(number: u64, args: &[u64; 6]) -> Option<&'static str> {
     use trapbox_abi::linux::nr;
     // clone's flags are an `unsigned long`: the whole word.
@@ -709,7 +708,6 @@ pub fn escapes_the_debugger(number: u64, args: &[u64; 6]) -> Option<&'static str
     match number {
         nr::CLONE if args[0] & CLONE_UNTRACED != 0 => Some("CLONE_UNTRACED would take the child out of the host's sight"),
         nr::PRCTL => match uint_arg(args, 0) {
-            PR_SET_SECCOMP => Some("prctl option PR_SET_SECCOMP (22) is never allowed: a guest filter could outrank the host's backstop"),
             PR_SET_SYSCALL_USER_DISPATCH => Some(
                 "prctl option PR_SET_SYSCALL_USER_DISPATCH (59) is never allowed: it would send the host's injected calls back to the guest",
             ),
@@ -729,11 +727,93 @@ pub fn prctl(args: &[u64; 6]) -> Result<(), Refusal> {
     if option == PR_CAP_AMBIENT && ![PR_CAP_AMBIENT_IS_SET, PR_CAP_AMBIENT_LOWER, PR_CAP_AMBIENT_CLEAR_ALL].contains(&args[1]) {
         return Err((EPERM, format!("prctl option PR_CAP_AMBIENT ({option}) with operation {} may only query, lower or clear", args[1]).into()));
     }
-    if PRCTL_ALLOWED.iter().any(|(_, code)| *code == option) {
+    if PRCTL_ALLOWED.iter().any(|(_, code)| *code == option) || option == PR_SET_SECCOMP {
         Ok(())
     } else {
         Err((EINVAL, format!("prctl option {} is not on the allow-list", option as i32).into()))
     }
+}
+
+// ---- seccomp filters of the guest's own --------------------------------------------------
+
+/// `SECCOMP_SET_MODE_FILTER` (seccomp's operation) and `SECCOMP_MODE_FILTER` (prctl's mode).
+const SECCOMP_SET_MODE_FILTER: u32 = 1;
+const SECCOMP_MODE_FILTER: u64 = 2;
+/// The seccomp flags that hand calls to a listener of the guest's (`NEW_LISTENER`, and
+/// `WAIT_KILLABLE_RECV`, which only goes with one).
+const SECCOMP_FILTER_FLAG_NEW_LISTENER: u32 = 1 << 3;
+const SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV: u32 = 1 << 5;
+/// The actions that hand a call to someone else instead of ending it in the kernel.
+const SECCOMP_RET_USER_NOTIF: u32 = 0x7fc0_0000;
+const SECCOMP_RET_TRACE: u32 = 0x7ff0_0000;
+/// Most instructions of a guest filter the host's pinned copy holds (a path slot less the
+/// `sock_fprog` header); the kernel's own limit is 4096.
+pub const FILTER_MAX_PINNED: usize = (8192 - FPROG_LEN) / 8;
+/// `sizeof(struct sock_fprog)`, padded.
+pub const FPROG_LEN: usize = 16;
+
+/// Where the `struct sock_fprog` of a filter the guest installs lies (argument 2 of
+/// `seccomp(SECCOMP_SET_MODE_FILTER, …)` and of `prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, …)`),
+/// or `None` for any other call.
+pub fn installs_filter(number: u64, args: &[u64; 6]) -> Option<usize> {
+    use trapbox_abi::linux::nr;
+    let filter = match number {
+        nr::SECCOMP => uint_arg(args, 0) == SECCOMP_SET_MODE_FILTER,
+        // prctl's mode is an unsigned long.
+        nr::PRCTL => uint_arg(args, 0) == PR_SET_SECCOMP && args[1] == SECCOMP_MODE_FILTER,
+        _ => false,
+    };
+    filter.then_some(2)
+}
+
+/// Decides a seccomp filter the guest installs, on the `sock_fprog` at `args[2]`: a filter may
+/// only restrict the guest further. Every return must be a constant (the kernel runs the
+/// strictest verdict of all filters, and the host's backstop traces what it must see) and none
+/// may hand the call to a listener (`USER_NOTIF` outranks the backstop's `TRACE`) or to a
+/// tracer (`TRACE`: the host would take it as its own stop); no listener may be asked for. The
+/// debugger judges the host's pinned copy ([`crate::trap::pinned`]), the one the kernel then
+/// installs. `None` for calls that install no filter (strict mode, the queries).
+pub fn guest_filter(pid: crate::sys::Pid, number: u64, args: &[u64; 6]) -> Option<Result<(), Refusal>> {
+    let at = installs_filter(number, args)?;
+    if number == trapbox_abi::linux::nr::SECCOMP {
+        let flags = uint_arg(args, 1);
+        if flags & (SECCOMP_FILTER_FLAG_NEW_LISTENER | SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV) != 0 {
+            return Some(Err((EPERM, "a filter with a listener of the guest's would decide calls the host must see".into())));
+        }
+    }
+    Some(judge_filter(pid, args[at]))
+}
+
+fn judge_filter(pid: crate::sys::Pid, fprog: u64) -> Result<(), Refusal> {
+    // What the kernel answers itself (an unreadable or empty program) is no denial: no line.
+    let kernel = |errno: i32| Err((errno, Cow::Borrowed("")));
+    let Some(header) = crate::sys::read_guest_bytes(pid, fprog, FPROG_LEN) else { return kernel(libc::EFAULT) };
+    let len = usize::from(u16::from_le_bytes([header[0], header[1]]));
+    let filter = u64::from_le_bytes(header[8..16].try_into().expect("8 bytes"));
+    if len == 0 || len > 4096 {
+        return kernel(EINVAL);
+    }
+    if len > FILTER_MAX_PINNED {
+        return Err((EINVAL, format!("a filter of {len} instructions is longer than the host's checked copy holds ({FILTER_MAX_PINNED})").into()));
+    }
+    let Some(code) = crate::sys::read_guest_bytes(pid, filter, len * 8) else { return kernel(libc::EFAULT) };
+    for (index, insn) in code.chunks_exact(8).enumerate() {
+        let op = u16::from_le_bytes([insn[0], insn[1]]);
+        let k = u32::from_le_bytes(insn[4..8].try_into().expect("4 bytes"));
+        // BPF_RET is class 6; BPF_K (0) returns the constant k, BPF_A (0x10) the accumulator.
+        if op & 0x07 != 0x06 {
+            continue;
+        }
+        if op & 0x18 != 0 {
+            return Err((EPERM, format!("instruction {index} of the filter returns a computed verdict, which the host cannot check").into()));
+        }
+        match k & 0xffff_0000 {
+            SECCOMP_RET_USER_NOTIF => return Err((EPERM, format!("instruction {index} of the filter hands calls to a listener (SECCOMP_RET_USER_NOTIF)").into())),
+            SECCOMP_RET_TRACE => return Err((EPERM, format!("instruction {index} of the filter hands calls to a tracer (SECCOMP_RET_TRACE)").into())),
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -755,9 +835,8 @@ mod tests {
         assert_eq!(uint_arg(&with(&[(1, (1 << 32) | 0x5412)]), 1), 0x5412);
         let high_tiocsti = with(&[(1, (1 << 32) | 0x5412)]);
         assert!(matches!(ioctl_by_code(&high_tiocsti), Some(Err((EPERM, _)))), "TIOCSTI with high bits is TIOCSTI");
-        let high_seccomp = with(&[(0, (1 << 32) | 22)]);
-        assert!(escapes_the_debugger(trapbox_abi::linux::nr::PRCTL, &high_seccomp).is_some());
-        assert!(prctl(&high_seccomp).is_err());
+        let high_seccomp = with(&[(0, (1 << 32) | 22), (1, 2)]);
+        assert_eq!(installs_filter(trapbox_abi::linux::nr::PRCTL, &high_seccomp), Some(2), "PR_SET_SECCOMP with high bits installs a filter");
         assert!(prctl(&with(&[(0, (7 << 32) | 15)])).is_ok(), "PR_SET_NAME with high bits is PR_SET_NAME");
     }
 

@@ -486,6 +486,8 @@ pub enum Requests {
     Prctl,
     /// memfd_create: never executable.
     Memfd,
+    /// seccomp: a filter of the guest's own may only restrict it further.
+    Seccomp,
 }
 
 /// What the policy asks of a call under a policy (the host's decision; Landlock, the
@@ -545,6 +547,7 @@ const fn policy_question(nr: u64, disposition: Disposition) -> Ask {
         IOCTL => Ask::Request(Requests::Ioctl),
         FCNTL => Ask::Request(Requests::Fcntl),
         MEMFD_CREATE => Ask::Request(Requests::Memfd),
+        SECCOMP => Ask::Request(Requests::Seccomp),
         KILL | TKILL | TGKILL | PIDFD_OPEN | RT_SIGQUEUEINFO | RT_TGSIGQUEUEINFO | PRLIMIT64 | MIGRATE_PAGES
         | MOVE_PAGES | PROCESS_VM_READV | PROCESS_VM_WRITEV | KCMP => Ask::GuestTarget(0),
         // A pidfd may also come from opening a /proc/PID directory: the host checks whose it is.
@@ -741,7 +744,7 @@ const fn classify(nr: u64) -> Entry {
         GET_THREAD_AREA | SET_THREAD_AREA => traced("32-bit TLS descriptors"),
 
         CLONE3 => refuse(ENOSYS, "flags live in memory (unverifiable); libc falls back to clone"),
-        SECCOMP => refuse(EPERM, "a guest filter returning USER_NOTIF would outrank the backstop"),
+        SECCOMP => traced("a filter of the guest's own: judged on the host's pinned copy, it may only restrict further"),
         PTRACE => refuse(EPERM, "the guest already has a debugger: the host"),
         IO_URING_SETUP | IO_URING_ENTER | IO_URING_REGISTER => refuse(ENOSYS, "io_uring operations bypass seccomp"),
         UNSHARE | SETNS => refuse(EPERM, "new namespaces could hide calls from the host"),

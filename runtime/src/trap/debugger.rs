@@ -515,6 +515,8 @@ impl Debugger {
         match number {
             // Under a policy, confine::rule refuses these too, with a log line.
             _ if self.settings.policy.is_none() && crate::decide::requests::escapes_the_debugger(number, args).is_some() => return Verdict::Refuse(errno::EPERM),
+            // Without a policy there is no pinned copy to judge a filter of the guest's on.
+            _ if self.settings.policy.is_none() && crate::decide::requests::installs_filter(number, args).is_some() => return Verdict::Refuse(errno::EPERM),
             _ => {}
         }
         if let Some(limit) = self.settings.task_limit {

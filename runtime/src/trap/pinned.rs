@@ -99,6 +99,9 @@ pub enum PinItem {
     /// A `struct msghdr` at argument N, copied with the address its `msg_name` points to (the
     /// data and control buffers stay where they are: the policy does not decide on them).
     Msghdr(usize),
+    /// A `struct sock_fprog` at argument N, copied with its instructions (a seccomp filter of
+    /// the guest's own): it takes the whole slot.
+    Filter(usize),
 }
 
 /// What to do at the exit of a pinned call.
@@ -163,6 +166,7 @@ pub fn plan(number: u64, args: &[u64; 6]) -> Option<Plan> {
         nr::CONNECT | nr::BIND => simple(vec![PinItem::Address(1, 2)]),
         nr::SENDTO => simple(vec![PinItem::Address(4, 5)]),
         nr::SENDMSG => simple(vec![PinItem::Msghdr(1)]),
+        nr::SECCOMP | nr::PRCTL => crate::decide::requests::installs_filter(number, args).and_then(|at| simple(vec![PinItem::Filter(at)])),
         // (vlen is an unsigned int: the kernel sees only the low 32 bits.)
         nr::SENDMMSG if args[2] as u32 > 0 => Some(sendmmsg_message(args, 0)),
         _ => {
@@ -281,6 +285,20 @@ impl PinPage {
                     }
                     let bytes = read_address(pid, plan.args[arg], plan.args[len_arg])?;
                     self.put(offset, &bytes)?;
+                    pinned[arg] = at;
+                }
+                PinItem::Filter(arg) => {
+                    use crate::decide::requests::{FILTER_MAX_PINNED, FPROG_LEN};
+                    let mut header = sys::read_guest_bytes(pid, plan.args[arg], FPROG_LEN).ok_or(PinError::Argument(libc::EFAULT))?;
+                    let len = usize::from(u16::from_le_bytes([header[0], header[1]]));
+                    if len == 0 || len > FILTER_MAX_PINNED {
+                        return Err(PinError::Argument(libc::EINVAL));
+                    }
+                    let filter = u64::from_le_bytes(header[8..16].try_into().expect("8 bytes"));
+                    let code = sys::read_guest_bytes(pid, filter, len * 8).ok_or(PinError::Argument(libc::EFAULT))?;
+                    header[8..16].copy_from_slice(&(at + FPROG_LEN as u64).to_le_bytes());
+                    self.put(offset, &header)?;
+                    self.put(offset + FPROG_LEN, &code)?;
                     pinned[arg] = at;
                 }
                 PinItem::Msghdr(arg) => {
