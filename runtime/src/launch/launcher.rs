@@ -54,6 +54,8 @@ pub struct Confinement {
     pub directfs_filter: Option<Vec<SockFilter>>,
     /// The guest's own namespaces; `None` runs it in the host's (`--no-namespaces`).
     pub namespaces: Option<Namespaces>,
+    /// The base environment's mounts, which init makes in the guest's mount namespace.
+    pub mounts: Option<crate::launch::mounts::MountPlan>,
 }
 
 /// The kernel isolation of a run: which namespaces the guest gets and how its user
@@ -417,6 +419,9 @@ unsafe fn run_init(ch: Channels, namespaces: &Namespaces, exec: Exec<'_>) -> ! {
             && libc::mount(std::ptr::null(), c"/".as_ptr(), std::ptr::null(), libc::MS_REC | libc::MS_PRIVATE, std::ptr::null()) != 0
         {
             libc::_exit(CHILD_SETUP_FAILED);
+        }
+        if let Some(plan) = &exec.confinement.mounts {
+            crate::launch::mounts::apply(plan, exec.confinement.landlock_fd);
         }
         let guest = libc::fork();
         if guest < 0 {
