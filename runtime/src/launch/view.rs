@@ -55,6 +55,12 @@ pub fn open(path: &Path, flags: u64, resolve: u64) -> Result<OwnedFd, i32> {
         let c_path = std::ffi::CString::new(path.as_os_str().as_bytes()).map_err(|_| libc::EINVAL)?;
         return crate::sys::openat2(libc::AT_FDCWD, &c_path, flags, 0, resolve);
     };
+    // What the guest's /proc hides from the guest (trapbox's init) does not exist for the host
+    // acting for it either (the host, as root or the init's owner, would see it).
+    let process = path.strip_prefix("/proc").ok().and_then(|rest| rest.components().next()).and_then(|c| c.as_os_str().to_str()?.parse::<Pid>().ok());
+    if view.own_proc && process.is_some_and(|number| own_proc_holds_guest(number) == Some(false)) {
+        return Err(libc::ENOENT);
+    }
     let relative = {
         let mut rest = path.as_os_str().as_bytes();
         while let [b'/', tail @ ..] = rest {
