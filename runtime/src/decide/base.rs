@@ -47,9 +47,10 @@ pub const DEVICES: [&str; 6] = ["/dev/null", "/dev/zero", "/dev/full", "/dev/ran
 /// `setlocale` (`/usr/lib/locale/<name>/LC_*`, `locale.alias`, message catalogues), time zones
 /// (`/etc/localtime` links into zoneinfo), NSS and the resolver, TLS trust stores and
 /// OpenSSL's configuration, terminal descriptions (ncurses). Each is granted if it exists.
-pub const READABLE: [(&str, &str); 22] = [
+pub const READABLE: [(&str, &str); 23] = [
     ("/usr/lib/locale", "locale data (setlocale)"),
     ("/usr/share/locale", "locale aliases and message catalogues"),
+    ("/etc/locale.alias", "locale aliases (/usr/share/locale/locale.alias links here)"),
     ("/etc/localtime", "the time zone"),
     ("/etc/timezone", "the time zone's name"),
     ("/usr/share/zoneinfo", "time zone data"),
@@ -70,6 +71,20 @@ pub const READABLE: [(&str, &str); 22] = [
     ("/etc/terminfo", "terminal descriptions"),
     ("/usr/lib/terminfo", "terminal descriptions"),
     ("/sys/devices/system/cpu", "the CPU count (sysconf, nproc, os.cpu_count)"),
+];
+
+/// Files ordinary programs probe for at start, which most hosts do not have: readable where
+/// they exist, and where they do not, granted as the path they would have (the kernel then
+/// answers `ENOENT` as natively, with no log line for a probe that finds nothing). Measured:
+/// the dynamic loader (every dynamically linked program), libselinux (`ls`, `id`, `cp`…),
+/// glibc's name service lookups (`getent`, `id`, `ls -l`), which try the nscd daemon's socket
+/// first and read the files above when it is not there.
+pub const PROBED: [(&str, &str); 5] = [
+    ("/etc/ld.so.preload", "the dynamic loader's preload list"),
+    ("/etc/selinux/config", "SELinux's configuration (libselinux)"),
+    ("/sys/fs/selinux", "whether SELinux is on (libselinux)"),
+    ("/selinux", "whether SELinux is on (libselinux, old location)"),
+    ("/run/nscd/socket", "the name service cache (nscd), which serves what the files above hold"),
 ];
 
 /// What a private mount is.
@@ -162,6 +177,14 @@ pub fn add(policy: &mut Policy, namespaced: bool) -> Result<()> {
             policy.allow(path, root, ACCESS_READ, base(why))?;
         }
     }
+    for (path, why) in PROBED {
+        // A socket is connected to: that needs write, as for any unix socket path.
+        let access = if path.ends_with("socket") { ACCESS_WRITE } else { ACCESS_READ };
+        match Path::new(path).exists() {
+            true => policy.allow(Path::new(path), root, access, base(why))?,
+            false => policy.add_grant(as_it_would_be(Path::new(path)), access, base(&format!("{why}; absent here"))),
+        }
+    }
     let cwd = match &policy.cwd {
         Some(cwd) => cwd.clone(),
         None => std::env::current_dir()?,
@@ -180,6 +203,21 @@ fn size_text(bytes: u64) -> String {
         }
     }
     format!("{bytes} bytes")
+}
+
+/// The canonical path `path` would have if it existed: its deepest existing ancestor resolved
+/// (`/var/run` is often a link to `/run`), the rest as written.
+fn as_it_would_be(path: &Path) -> PathBuf {
+    let mut ancestor = path;
+    let mut rest = Vec::new();
+    while let Some(parent) = ancestor.parent() {
+        rest.push(ancestor.file_name().unwrap_or_default().to_os_string());
+        ancestor = parent;
+        if let Ok(canonical) = ancestor.canonicalize() {
+            return rest.iter().rev().fold(canonical, |at, name| at.join(name));
+        }
+    }
+    path.to_path_buf()
 }
 
 /// The private mount `grant` is the grant of, if it is one of the base's own mount points that

@@ -196,7 +196,11 @@ pub fn prepare(policy: &Policy) -> Result<Option<PreparedRuleset>> {
         // SAFETY: `path` is a NUL-terminated string; O_PATH opens no file content.
         let parent = unsafe { libc::open(path.as_ptr(), libc::O_PATH | libc::O_CLOEXEC) };
         if parent < 0 {
-            return Err(std::io::Error::last_os_error()).with_context(|| format!("landlock: {}", grant.path.display()));
+            let err = std::io::Error::last_os_error();
+            if err.raw_os_error() == Some(libc::ENOENT) {
+                continue; // a grant of a path that does not exist (the base's probes): nothing to allow
+            }
+            return Err(err).with_context(|| format!("landlock: {}", grant.path.display()));
         }
         // SAFETY: `open` returned a new fd that nothing else owns.
         let parent = unsafe { OwnedFd::from_raw_fd(parent) };
