@@ -49,10 +49,16 @@ Examples:
 
 Policy (default deny):
   The guest may touch only what is granted (--allow-read/--allow-write/--allow-exec, --net,
-  --policy FILE) plus what its program needs to start, shown by --print-policy. Opens and
-  most path calls are performed by the host on its own copy of the arguments; the calls the
-  kernel must run in the guest (exec, chdir, connect…) read the host's copy from a read-only
-  region it pins at 0x550000000000. A denial is refused with EACCES (ENOENT for metadata) and
+  --policy FILE) plus what its program needs to start and the base environment, all shown by
+  --print-policy with the reason for each. The base: a /tmp of its own (an empty tmpfs,
+  --tmp-size), a /dev of its own (null, zero, full, random, urandom, tty, its own pts/ and
+  ptmx, shm/), a /proc of its own PID namespace (readable; ps shows the guest only), locale
+  data, time zones, the /etc files of name resolution and TLS, and the working directory,
+  readable. --bare starts without it. With --no-namespaces there are no mounts of its own:
+  the base is the host's common devices, those files and each process's own /proc/self files.
+  Opens and most path calls are performed by the host on its own copy of the arguments; the
+  calls the kernel must run in the guest (exec, chdir, connect…) read the host's copy from a
+  read-only region it pins at 0x550000000000. A denial is refused with EACCES (ENOENT for metadata) and
   logged with the call and the reason (to stderr, or to --log FILE). Underneath, a Landlock
   ruleset mirrors the grants. See the README for which layer enforces what.
   --unconfined turns the policy off: every call is still mediated and may be traced.
