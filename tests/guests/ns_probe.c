@@ -134,30 +134,22 @@ int main(int argc, char **argv) {
             printf("pidfd_send_signal: %s\n", err(syscall(SYS_pidfd_send_signal, fd, SIGKILL, NULL, 0)));
         return 0;
     }
-    if (!strcmp(mode, "pidfd-child")) {
+    if (!strcmp(mode, "pidfd-child") || !strcmp(mode, "procfd-child")) {
         pid_t child = fork();
         if (child == 0) {
             pause();
             _exit(0);
         }
-        int fd = (int)syscall(SYS_pidfd_open, child, 0);
-        printf("pidfd_open: %s\n", err(fd));
-        printf("pidfd_send_signal: %s\n", err(syscall(SYS_pidfd_send_signal, fd, SIGTERM, NULL, 0)));
-        int status = 0;
-        waitpid(child, &status, 0);
-        printf("child: %s\n", WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM ? "terminated" : "not signalled");
-        return 0;
-    }
-    if (!strcmp(mode, "procfd-child")) {
-        pid_t child = fork();
-        if (child == 0) {
-            pause();
-            _exit(0);
+        int fd;
+        if (!strcmp(mode, "pidfd-child")) {
+            fd = (int)syscall(SYS_pidfd_open, child, 0);
+            printf("pidfd_open: %s\n", err(fd));
+        } else {
+            char path[64];
+            snprintf(path, sizeof path, "/proc/%d", (int)child);
+            fd = open(path, O_RDONLY | O_DIRECTORY);
+            printf("open /proc/CHILD: %s\n", err(fd));
         }
-        char path[64];
-        snprintf(path, sizeof path, "/proc/%d", (int)child);
-        int fd = open(path, O_RDONLY | O_DIRECTORY);
-        printf("open /proc/CHILD: %s\n", err(fd));
         printf("pidfd_send_signal: %s\n", err(syscall(SYS_pidfd_send_signal, fd, SIGTERM, NULL, 0)));
         int status = 0;
         waitpid(child, &status, 0);
