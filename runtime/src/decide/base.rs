@@ -149,9 +149,7 @@ pub fn add(policy: &mut Policy, namespaced: bool) -> Result<()> {
     let size = policy.tmp_size.unwrap_or(DEFAULT_TMP_SIZE);
     let shown = size_text(size);
     for device in DEVICES {
-        if Path::new(device).exists() {
-            policy.allow(Path::new(device), root, ACCESS_WRITE, base("a common device, as natively"))?;
-        }
+        present(policy.allow(Path::new(device), root, ACCESS_WRITE, base("a common device, as natively")))?;
     }
     if namespaced {
         let mounts = [
@@ -172,10 +170,7 @@ pub fn add(policy: &mut Policy, namespaced: bool) -> Result<()> {
         policy.own_proc_files = true;
     }
     for (path, why) in READABLE {
-        let path = Path::new(path);
-        if path.exists() {
-            policy.allow(path, root, ACCESS_READ, base(why))?;
-        }
+        present(policy.allow(Path::new(path), root, ACCESS_READ, base(why)))?;
     }
     for (path, why) in PROBED {
         // A socket is connected to: that needs write, as for any unix socket path.
@@ -203,6 +198,14 @@ fn size_text(bytes: u64) -> String {
         }
     }
     format!("{bytes} bytes")
+}
+
+/// The result of granting a path that may not exist on this host: its absence is no error.
+fn present(granted: Result<()>) -> Result<()> {
+    match granted {
+        Err(err) if err.root_cause().downcast_ref::<std::io::Error>().is_some_and(|e| e.kind() == std::io::ErrorKind::NotFound) => Ok(()),
+        other => other,
+    }
 }
 
 /// The canonical path `path` would have if it existed: its deepest existing ancestor resolved

@@ -449,9 +449,18 @@ fn grant_root(grant: &Path) -> Result<(PathBuf, Arc<OwnedFd>), i32> {
     if let Some((_, root, fd)) = roots.iter().find(|(g, _, _)| g == grant) {
         return Ok((root.clone(), Arc::clone(fd)));
     }
-    // Opened as the guest sees it (its own /tmp, /dev, /proc: crate::launch::view).
-    let root = if crate::launch::view::is_dir(grant) { grant } else { grant.parent().ok_or(EINVAL)? };
-    let fd = Arc::new(crate::launch::view::open(root, (libc::O_PATH | libc::O_DIRECTORY) as u64, 0)?);
+    // Opened as the guest sees it (its own /tmp, /dev, /proc: crate::launch::view), in one
+    // lookup for a directory; the file grants of one directory share its fd.
+    let itself = crate::launch::view::open(grant, libc::O_PATH as u64, 0);
+    let is_dir = itself.as_ref().is_ok_and(|fd| crate::perform::directfs::file_stat(fd).is_ok_and(|st| st.st_mode & libc::S_IFMT == libc::S_IFDIR));
+    let root = if is_dir { grant } else { grant.parent().ok_or(EINVAL)? };
+    let fd = match (is_dir, itself) {
+        (true, Ok(fd)) => Arc::new(fd),
+        _ => match roots.iter().find(|(_, r, _)| r == root) {
+            Some((_, _, fd)) => Arc::clone(fd),
+            None => Arc::new(crate::launch::view::open(root, (libc::O_PATH | libc::O_DIRECTORY) as u64, 0)?),
+        },
+    };
     // A process's /proc directory (a guest's own files) lives as long as the process: kept,
     // it would pin a dead pid's directory and grow with every process.
     let per_process = root.strip_prefix("/proc").ok().and_then(|r| r.iter().next()).is_some_and(|c| c.to_str().is_some_and(|c| c.parse::<u32>().is_ok()));
