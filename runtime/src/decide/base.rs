@@ -193,7 +193,7 @@ pub fn add(policy: &mut Policy, namespaced: bool) -> Result<()> {
 /// `1 GiB`, `256 MiB`, `1536 KiB` or bytes: a size as `--print-policy` shows it.
 fn size_text(bytes: u64) -> String {
     for (shift, unit) in [(40, "TiB"), (30, "GiB"), (20, "MiB"), (10, "KiB")] {
-        if bytes >= 1 << shift && bytes % (1 << shift) == 0 {
+        if bytes >= 1 << shift && bytes.is_multiple_of(1 << shift) {
             return format!("{} {unit}", bytes >> shift);
         }
     }
