@@ -15,7 +15,8 @@
    personality), through read() natively, under trapbox on the granted fd, and with a trap
    per read().
 4. Start-up (--only-startup): `/bin/true` natively, under trapbox (its namespaces, init and
-   host area included; unconfined, sandboxed, and with --no-namespaces) and under
+   host area included; unconfined, sandboxed, sandboxed --bare (what the base environment's
+   mounts and grants cost is the difference), and with --no-namespaces) and under
    `bwrap --unshare-all` (Debian's bubblewrap), rounds interleaved.
 
 Every figure is a median of --repeat runs; ratios are against the native run or the bare
@@ -168,6 +169,7 @@ def startup(repeat):
         ("native", [true]),
         ("trapbox run --unconfined", [TRAPBOX, "run", "--unconfined", "--", true]),
         ("trapbox run (default deny)", [TRAPBOX, "run", "--", true]),
+        ("trapbox run --bare (default deny, no base environment)", [TRAPBOX, "run", "--bare", "--", true]),
         ("trapbox run --no-namespaces (default deny)", [TRAPBOX, "run", "--no-namespaces", "--", true]),
         ("bwrap --unshare-all", ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--unshare-all", true]),
     ]

@@ -49,10 +49,16 @@ Examples:
 
 Policy (default deny):
   The guest may touch only what is granted (--allow-read/--allow-write/--allow-exec, --net,
-  --policy FILE) plus what its program needs to start, shown by --print-policy. Opens and
-  most path calls are performed by the host on its own copy of the arguments; the calls the
-  kernel must run in the guest (exec, chdir, connect…) read the host's copy from a read-only
-  region it pins at 0x550000000000. A denial is refused with EACCES (ENOENT for metadata) and
+  --policy FILE) plus what its program needs to start and the base environment, all shown by
+  --print-policy with the reason for each. The base: a /tmp of its own (an empty tmpfs,
+  --tmp-size), a /dev of its own (null, zero, full, random, urandom, tty, its own pts/ and
+  ptmx, shm/), a /proc of its own PID namespace (readable; ps shows the guest only), locale
+  data, time zones, the /etc files of name resolution and TLS, and the working directory,
+  readable. --bare starts without it. With --no-namespaces there are no mounts of its own:
+  the base is the host's common devices, those files and each process's own /proc/self files.
+  Opens and most path calls are performed by the host on its own copy of the arguments; the
+  calls the kernel must run in the guest (exec, chdir, connect…) read the host's copy from a
+  read-only region it pins at 0x550000000000. A denial is refused with EACCES (ENOENT for metadata) and
   logged with the call and the reason (to stderr, or to --log FILE). Underneath, a Landlock
   ruleset mirrors the grants. See the README for which layer enforces what.
   --unconfined turns the policy off: every call is still mediated and may be traced.
@@ -150,9 +156,17 @@ pub struct PolicyArgs {
     #[arg(
         long,
         help_heading = "Policy",
-        conflicts_with_all = ["allow_read", "allow_write", "allow_exec", "policy", "net", "print_policy"]
+        conflicts_with_all = ["allow_read", "allow_write", "allow_exec", "policy", "net", "print_policy", "bare", "tmp_size"]
     )]
     pub unconfined: bool,
+    /// Start without the base environment: no /tmp, /dev or /proc of the guest's own, no locale
+    /// data, /etc files or working directory; only the grants given and what the program
+    /// needs to start (its file, loader and libraries). See --print-policy for the base.
+    #[arg(long, help_heading = "Policy")]
+    pub bare: bool,
+    /// The size of the guest's own /tmp and /dev/shm (each; default 1G), e.g. 256M or 4G.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size_arg, help_heading = "Policy")]
+    pub tmp_size: Option<u64>,
     /// Let the guest read files and list directories beneath PATH (repeatable).
     #[arg(long, value_name = "PATH", help_heading = "Policy")]
     pub allow_read: Vec<PathBuf>,
@@ -221,8 +235,10 @@ impl PolicyArgs {
         !self.unconfined
     }
 
-    /// The effective policy: the file, then the flags, then what the program needs to start.
-    fn build(&self, program: &Path) -> anyhow::Result<Policy> {
+    /// The effective policy: the file, then the flags, then what the program needs to start,
+    /// then (under a policy) the base environment; `namespaced` says whether the guest has
+    /// namespaces of its own (and so mounts of its own).
+    fn build(&self, program: &Path, namespaced: bool) -> anyhow::Result<Policy> {
         let mut policy = Policy::default();
         if let Some(file) = &self.policy {
             policy.load_file(file)?;
@@ -247,7 +263,12 @@ impl PolicyArgs {
         l.open_files = self.limit_open_files.or(l.open_files);
         l.cpu_time = self.limit_cpu.or(l.cpu_time);
         l.wall_time = self.limit_wall.or(l.wall_time);
+        policy.bare |= self.bare;
+        policy.tmp_size = self.tmp_size.or(policy.tmp_size);
         crate::decide::policy::add_startup_grants(&mut policy, program)?;
+        if self.active() {
+            crate::decide::base::add(&mut policy, namespaced)?;
+        }
         Ok(policy)
     }
 }
@@ -258,6 +279,7 @@ fn confinement(
     ruleset: Option<&crate::launch::landlock::PreparedRuleset>,
     confined: bool,
     namespaces: Option<crate::launch::launcher::Namespaces>,
+    mounts: Option<crate::launch::mounts::MountPlan>,
 ) -> anyhow::Result<Confinement> {
     let mut rlimits = Vec::new();
     if let Some(bytes) = policy.limits.address_space {
@@ -288,6 +310,7 @@ fn confinement(
         env,
         directfs_filter: confined.then(crate::perform::directfs::filter),
         namespaces,
+        mounts,
     })
 }
 
@@ -307,7 +330,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
     };
     // The policy's environment, working directory and limits apply in every mode; its grants
     // only when confined (not --unconfined).
-    let all = args.policy.build(&resolved)?;
+    let all = args.policy.build(&resolved, !args.no_namespaces)?;
     if args.policy.print_policy {
         print!("{}", all.to_toml());
         return Ok(0);
@@ -323,15 +346,19 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
         }
         None => None,
     };
-    if let Some(policy) = &policy {
-        crate::perform::broker::open_grant_roots(policy);
-    }
     // A private network namespace unless the policy reaches the host's network (loopback
     // servers of the host, or everything): the guest's own `lo` and unix sockets only.
     let private_network = policy.as_ref().is_some_and(|p| p.net == crate::decide::policy::NetMode::None);
     let namespaces = (!args.no_namespaces).then(|| crate::launch::launcher::Namespaces::for_invoker(private_network));
     let pid_namespace = namespaces.is_some();
-    let confinement = confinement(&all, ruleset.as_ref(), policy.is_some(), namespaces)?;
+    // The base's mounts (only under a policy, in the guest's own mount namespace), with the
+    // Landlock rules that can be made only there.
+    let rights = ruleset.as_ref().map(|r| move |access: u64, dir: bool| r.rule_rights(access, dir));
+    let mounts = match (&policy, namespaces.is_some()) {
+        (Some(policy), true) => crate::launch::mounts::MountPlan::new(policy, rights.as_ref().map(|r| r as &dyn Fn(u64, bool) -> u64))?,
+        _ => None,
+    };
+    let confinement = confinement(&all, ruleset.as_ref(), policy.is_some(), namespaces, mounts)?;
     let native_personality = args.personality == Personality::Native;
     let mut also_decided: Vec<u64> = Vec::new();
     if policy.is_some() {
@@ -357,6 +384,16 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
     }
     let (pid, listener) = crate::launch::launcher::spawn(&resolved, &args.command, &filter, &confinement)?;
     crate::sys::relay_signals_to(pid);
+    if let Some(policy) = &policy {
+        // From here on the host reaches the guest's files as the guest sees them, and opens
+        // the directory of every grant there now, before the guest runs any code of its own
+        // (it is on its way to its first stop, the exec): it cannot race the host to swap one
+        // for a symlink.
+        if pid_namespace {
+            crate::launch::view::attach(pid, !policy.mounts.is_empty())?;
+        }
+        crate::perform::broker::open_grant_roots(policy);
+    }
     if let (Some(listener), Some(policy)) = (listener, policy.as_ref()) {
         let directfs_trace = match args.trace.as_deref() {
             None => None,

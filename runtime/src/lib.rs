@@ -9,7 +9,8 @@
 //!
 //! Where the `unsafe` is (each block with a `// SAFETY:` line): [`sys`] (ptrace, wait, guest
 //! memory, credentials, `PROCMAP_QUERY`), [`launch::launcher`] (the raw calls of the forked
-//! children), [`launch::landlock`] (its three system calls), [`perform::broker`] (the host's
+//! children), [`launch::mounts`] (init's raw mount calls for the base environment),
+//! [`launch::landlock`] (its three system calls), [`perform::broker`] (the host's
 //! own `*at` calls on fds it opened beneath a grant), [`perform::directfs`] (the
 //! user-notification ioctls, `fstat`/`fstatfs`/`fcntl` of the files it opens, the signal that
 //! releases a worker), [`perform::guest_landlock`] (no-new-privs on its worker threads,

@@ -398,6 +398,20 @@ pub fn add_seals(fd: &std::os::fd::OwnedFd, seals: i32) -> Result<(), Errno> {
     Ok(())
 }
 
+/// The target of the symlink an `O_PATH | O_NOFOLLOW` fd names (`readlinkat(fd, "")`).
+pub fn readlink_fd(fd: &std::os::fd::OwnedFd) -> Result<std::path::PathBuf, i32> {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::ffi::OsStrExt;
+    let mut buf = vec![0u8; libc::PATH_MAX as usize];
+    // SAFETY: an fd this process owns, an empty NUL-terminated path, and a buffer of the length passed.
+    let len = unsafe { libc::readlinkat(fd.as_raw_fd(), c"".as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
+    if len < 0 {
+        return Err(Errno::last().0);
+    }
+    buf.truncate(len as usize);
+    Ok(std::path::PathBuf::from(std::ffi::OsStr::from_bytes(&buf)))
+}
+
 /// `openat2(dirfd, path, {flags | O_CLOEXEC, mode, resolve})`: the host's fd, or the errno.
 pub fn openat2(dirfd: i32, path: &std::ffi::CStr, flags: u64, mode: u64, resolve: u64) -> Result<std::os::fd::OwnedFd, i32> {
     use std::os::fd::FromRawFd;
@@ -658,6 +672,9 @@ pub fn die_by(signal: i32) {
 pub enum ProcessFd {
     /// A live process.
     Of(Pid),
+    /// A live process as a `/proc` directory numbers it: the guest's own `/proc` has its PID
+    /// namespace's numbers ([`crate::launch::view::host_pid`] translates them).
+    InProc(Pid),
     /// A process that has exited (the kernel answers ESRCH).
     Exited,
     /// Not a process fd at all (the kernel answers EBADF).
@@ -671,9 +688,11 @@ pub fn process_fd(pid: Pid, fd: i32) -> ProcessFd {
     if let Some(number) = info.lines().find_map(|l| l.strip_prefix("Pid:")).and_then(|v| v.trim().parse::<Pid>().ok()) {
         return if number > 0 { ProcessFd::Of(number) } else { ProcessFd::Exited };
     }
+    // The link names the directory as its /proc numbers it: the guest's own /proc has its
+    // PID namespace's numbers (crate::launch::view; the caller translates them).
     let link = std::fs::read_link(format!("/proc/{pid}/fd/{fd}")).unwrap_or_default();
     match link.to_str().and_then(|l| l.strip_prefix("/proc/")).and_then(|n| n.parse::<Pid>().ok()) {
-        Some(number) if std::path::Path::new(&format!("/proc/{number}")).exists() => ProcessFd::Of(number),
+        Some(number) if crate::launch::view::exists(std::path::Path::new(&format!("/proc/{number}"))) => ProcessFd::InProc(number),
         Some(_) => ProcessFd::Exited,
         None => ProcessFd::NotOne,
     }

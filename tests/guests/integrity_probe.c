@@ -100,7 +100,7 @@ int main(int argc, char **argv) {
         int fd = socket(AF_UNIX, SOCK_STREAM, 0);
         if (fd < 0) return report("socket", fd);
         struct sockaddr_un addr = {.sun_family = AF_UNIX};
-        snprintf(addr.sun_path, sizeof addr.sun_path, "/tmp/%s", FORGED);
+        snprintf(addr.sun_path, sizeof addr.sun_path, "/etc/%s", FORGED); /* outside every grant (/tmp is the guest's own) */
         return report("connect", connect(fd, (struct sockaddr *)&addr, sizeof addr));
     }
     if (strcmp(mode, "forge-log") == 0) {

@@ -7,7 +7,8 @@
  *   ns_probe hostname NAME           sethostname, then the same from a clone(CLONE_NEWUTS) child
  *   ns_probe newns                   clone(CLONE_NEWNET|CLONE_NEWNS) child that tries mount(tmpfs)
  *   ns_probe pidfd DIR               open a /proc/PID directory and signal it through that fd
- *   ns_probe pidfd-child             pidfd_open a child of its own and signal it */
+ *   ns_probe pidfd-child             pidfd_open a child of its own and signal it
+ *   ns_probe procfd-child            the same through the child's /proc/PID directory */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -133,14 +134,22 @@ int main(int argc, char **argv) {
             printf("pidfd_send_signal: %s\n", err(syscall(SYS_pidfd_send_signal, fd, SIGKILL, NULL, 0)));
         return 0;
     }
-    if (!strcmp(mode, "pidfd-child")) {
+    if (!strcmp(mode, "pidfd-child") || !strcmp(mode, "procfd-child")) {
         pid_t child = fork();
         if (child == 0) {
             pause();
             _exit(0);
         }
-        int fd = (int)syscall(SYS_pidfd_open, child, 0);
-        printf("pidfd_open: %s\n", err(fd));
+        int fd;
+        if (!strcmp(mode, "pidfd-child")) {
+            fd = (int)syscall(SYS_pidfd_open, child, 0);
+            printf("pidfd_open: %s\n", err(fd));
+        } else {
+            char path[64];
+            snprintf(path, sizeof path, "/proc/%d", (int)child);
+            fd = open(path, O_RDONLY | O_DIRECTORY);
+            printf("open /proc/CHILD: %s\n", err(fd));
+        }
         printf("pidfd_send_signal: %s\n", err(syscall(SYS_pidfd_send_signal, fd, SIGTERM, NULL, 0)));
         int status = 0;
         waitpid(child, &status, 0);

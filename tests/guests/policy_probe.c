@@ -39,7 +39,7 @@ int main(int argc, char **argv) {
         char names[256] = {0};
         ssize_t m = listxattr(argv[2], names, sizeof names);
         printf("listxattr: %s\n", m > 0 && memmem(names, (size_t)m, "user.trapbox", 12) ? "listed" : "missing");
-        report("getxattr outside", (int)getxattr("/etc/passwd", "user.trapbox", value, sizeof value));
+        report("getxattr outside", (int)getxattr("/etc/shadow", "user.trapbox", value, sizeof value));
     } else if (!strcmp(cmd, "fexecve")) {
         /* execveat(fd, "", AT_EMPTY_PATH): the file behind the fd needs the exec grant. */
         int fd = open(argv[2], O_RDONLY | O_CLOEXEC);

@@ -7,7 +7,7 @@ fn main() {
     let path = std::env::args().nth(1).unwrap_or_default();
     println!("abi version {:?}", sdk::version());
     println!("may read {path}: {:?}", sdk::policy_check(&path, ACCESS_READ));
-    println!("may read /etc/passwd: {:?}", sdk::policy_check("/etc/passwd", ACCESS_READ));
+    println!("may read /etc/shadow: {:?}", sdk::policy_check("/etc/shadow", ACCESS_READ));
     match sdk::map_file(&path) {
         Ok(file) => {
             let lines = file.bytes().iter().filter(|&&b| b == b'\n').count();
@@ -15,7 +15,7 @@ fn main() {
         }
         Err(e) => println!("map_file failed: {e:?}"),
     }
-    println!("denied: {:?}", sdk::map_file("/etc/passwd").map(|f| f.len()));
+    println!("denied: {:?}", sdk::map_file("/etc/shadow").map(|f| f.len()));
     sdk::log(level::INFO, "hello from the guest").unwrap();
     sdk::write(1, b"written by a hostcall\n").unwrap();
 }

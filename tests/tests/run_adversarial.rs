@@ -35,13 +35,15 @@ fn s(p: &Path) -> &str {
     p.to_str().expect("utf-8 path")
 }
 
-/// Runs `program args` under the tree's policy (out writable, ro readable, /usr readable).
+/// Runs `program args` under the tree's policy (out writable, ro readable, /usr readable) in
+/// `out/`: the base makes the working directory readable, and `secret/` must stay outside
+/// every grant (`../secret/s` from there is the secret).
 fn confined(dir: &Path, extra: &[&str], program: &Path, args: &[&str]) -> Outcome {
     let out = dir.join("out");
     let ro = dir.join("ro");
     let mut flags = vec!["--allow-read", "/usr", "--allow-write", s(&out), "--allow-read", s(&ro), "--limit-wall", "60s"];
     flags.extend_from_slice(extra);
-    run(trapbox_run(&flags, program, args).current_dir(dir))
+    run(trapbox_run(&flags, program, args).current_dir(dir.join("out")))
 }
 
 /// (mode, uid, gid, size, mtime, content) of a file: what an attempt must not change.
@@ -639,7 +641,7 @@ fn an_unprivileged_host_user_gets_the_same_containment() {
             .args(["run", "--allow-read", "/usr", "--allow-write", s(&dir.join("out")), "--allow-read", s(&dir.join("ro")), "--"])
             .arg(&guest)
             .args(args)
-            .current_dir(&dir))
+            .current_dir(dir.join("out")))
     };
     let out = as_nobody(&["read", s(&dir.join("secret/s"))]);
     assert_secret_untouched(&dir, &out);
@@ -698,7 +700,7 @@ fn a_guest_cannot_share_the_port_of_a_host_listener() {
         let guest = {
             let out_dir = dir.join("out");
             trapbox_run(&["--allow-read", "/usr", "--allow-write", s(&out_dir), "--net", "loopback"], &program, &["reuseport", &port, "1"])
-                .current_dir(&dir)
+                .current_dir(dir.join("out"))
                 .stdout(Stdio::piped())
                 .stderr(Stdio::piped())
                 .spawn()

@@ -233,18 +233,23 @@ fn stop_signals_to_the_shared_process_group_never_stop_the_host() {
 }
 
 /// setsid, then TIOCSCTTY on the inherited fds, TIOCSPGRP to pid 1, /dev/tty and /dev/ptmx: no
-/// terminal is stolen, no foreground group moved to init.
+/// terminal is stolen, no foreground group moved to init. (The base's /dev/ptmx allocates a pty
+/// of the guest's own devpts, which it may make its terminal: see the next test. Bare, and
+/// without a grant, /dev/ptmx is refused.)
 #[test]
 fn a_new_session_cannot_take_a_terminal_or_move_its_foreground_group() {
     for program in routes("adv2_host.c") {
         let dir = tree("adv2_tty");
-        let out = confined(&dir, &[], &program, &["tty"]);
-        assert!(out.stdout.contains("setsid: ok"), "{out:?}");
-        for line in out.stdout.lines().filter(|l| l.starts_with("TIOC") || l.starts_with("open /dev/tty") || l.starts_with("ptmx")) {
-            assert!(!line.ends_with(": ok"), "{line}: {out:?}");
+        for bare in [false, true] {
+            let out = confined(&dir, if bare { &["--bare"] } else { &[] }, &program, &["tty"]);
+            assert!(out.stdout.contains("setsid: ok"), "{out:?}");
+            let own_pty = |l: &str| !bare && (l.starts_with("ptmx") || l.starts_with("TIOCSCTTY on pts"));
+            for line in out.stdout.lines().filter(|l| l.starts_with("TIOC") || l.starts_with("open /dev/tty") || l.starts_with("ptmx")) {
+                assert!(!line.ends_with(": ok") || own_pty(line), "{line}: {out:?}");
+            }
+            assert!(out.stdout.ends_with("tty games done\n"), "{out:?}");
+            assert!(denials(&out).iter().any(|l| l.contains("TIOCSCTTY")), "{out:?}");
         }
-        assert!(out.stdout.ends_with("tty games done\n"), "{out:?}");
-        assert!(denials(&out).iter().any(|l| l.contains("TIOCSCTTY")), "{out:?}");
     }
 }
 
@@ -322,38 +327,50 @@ fn an_unprivileged_invoker_gets_the_same_worker_pool() {
 
 // ---- /proc of the host, a pty of the guest's own -------------------------------------------------
 
-/// Without a grant of /proc, the host's processes (found through the host's /proc mount, which
-/// the guest shares) stay unreadable: no listing, no environ, maps or mem of the trapbox host,
-/// of the host's pid 1, no kcore, /dev/mem, /dev/port or kallsyms; each refusal logged.
+/// The host's processes stay unreadable: no environ, maps or mem of the trapbox host or of
+/// trapbox's init (a fork of the host), no kcore, /dev/mem, /dev/port or kallsyms. With the
+/// base, /proc is the guest's own (its PID namespace's, where neither the host nor init is
+/// listed) and /dev the base's (no /dev/mem there); bare, without a grant of /proc, the host's
+/// /proc mount is refused as a whole. Each refusal the host decides is logged.
 #[test]
 fn the_hosts_processes_and_kernel_memory_stay_unreadable_without_a_grant() {
     for program in routes("adv2_host.c") {
         let dir = tree("adv2_prochost");
-        let out = confined(&dir, &[], &program, &["proc-host"]);
-        assert!(out.stdout.contains("trapbox processes seen: 0"), "{out:?}");
-        for line in out.stdout.lines() {
-            assert!(!line.contains(": ok"), "{line}: {out:?}");
-        }
-        for what in ["/proc is outside", "/proc/kcore", "/dev/mem", "/proc/kallsyms"] {
-            assert!(denials(&out).iter().any(|l| l.contains(what)), "{what}: {out:?}");
+        for bare in [false, true] {
+            let out = confined(&dir, if bare { &["--bare"] } else { &[] }, &program, &["proc-host"]);
+            assert!(out.stdout.contains("trapbox processes seen: 0"), "{out:?}");
+            for line in out.stdout.lines() {
+                assert!(!line.contains(": ok"), "{line}: {out:?}");
+            }
+            let refused: &[&str] = if bare { &["/proc is outside", "/proc/kcore", "/dev/mem", "/proc/kallsyms"] } else { &["/proc/1/environ", "/proc/kallsyms"] };
+            for what in refused {
+                assert!(denials(&out).iter().any(|l| l.contains(what)), "{what}: {out:?}");
+            }
+            if !bare {
+                assert!(out.stdout.contains("init environ: No such file or directory"), "{out:?}");
+                assert!(out.stdout.contains("dev mem: No such file or directory"), "{out:?}");
+            }
         }
     }
 }
 
-/// A pty of its own (with /dev/ptmx and /dev/pts granted): after setsid it may make the slave
-/// its controlling terminal (as natively), but never hang it up, never steal the inherited
-/// terminal, and the host goes on (the slave open runs on a worker thread).
+/// A pty of its own (the base's devpts instance; bare, the host's with /dev/ptmx and /dev/pts
+/// granted): after setsid it may make the slave its controlling terminal (as natively), but
+/// never hang it up, never steal the inherited terminal, and the host goes on (the slave open
+/// runs on a worker thread).
 #[test]
 fn a_pty_of_the_guests_own_gives_no_hold_on_the_hosts_terminal() {
     for program in routes("adv2_host.c") {
-        let dir = tree("adv2_pty");
-        let started = Instant::now();
-        let out = confined(&dir, &["--allow-write", "/dev/ptmx", "--allow-write", "/dev/pts"], &program, &["tty"]);
-        assert!(out.stdout.contains("ptmx: ok") && out.stdout.contains("pts slave: ok"), "{out:?}");
-        assert!(out.stdout.contains("TIOCVHANGUP on pts: Operation not permitted"), "{out:?}");
-        assert!(out.stdout.contains("TIOCSCTTY on 0: Operation not permitted"), "{out:?}");
-        assert!(out.stdout.ends_with("tty games done\n"), "{out:?}");
-        assert!(started.elapsed() < Duration::from_secs(20), "{:?}", started.elapsed());
+        for extra in [&[][..], &["--bare", "--allow-write", "/dev/ptmx", "--allow-write", "/dev/pts"]] {
+            let dir = tree("adv2_pty");
+            let started = Instant::now();
+            let out = confined(&dir, extra, &program, &["tty"]);
+            assert!(out.stdout.contains("ptmx: ok") && out.stdout.contains("pts slave: ok"), "{out:?}");
+            assert!(out.stdout.contains("TIOCVHANGUP on pts: Operation not permitted"), "{out:?}");
+            assert!(out.stdout.contains("TIOCSCTTY on 0: Operation not permitted"), "{out:?}");
+            assert!(out.stdout.ends_with("tty games done\n"), "{out:?}");
+            assert!(started.elapsed() < Duration::from_secs(20), "{:?}", started.elapsed());
+        }
     }
     dev_null_intact();
 }

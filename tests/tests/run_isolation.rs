@@ -222,20 +222,32 @@ fn libc_sigusr1() -> i32 {
 }
 
 /// A pidfd can come from opening a /proc/PID directory too: such a directory of a process
-/// outside the guest does not exist for it (the host never opens one), and a signal through any
-/// pidfd is performed by the host on its own duplicate of the fd, for guest processes only.
+/// outside the guest does not exist for it (in the guest's own /proc the kernel says so; bare,
+/// in the host's, the host never opens one and logs it), and a signal through any pidfd is
+/// performed by the host on its own duplicate of the fd, for guest processes only.
 #[test]
 fn a_pidfd_of_a_process_outside_the_guest_cannot_signal_it() {
     let mut victim = Command::new("sleep").arg("100").spawn().expect("sleep");
     let proc_dir = format!("/proc/{}", victim.id());
     let (plain, rewritten) = guest_pair("ns_probe.c");
     for program in [&plain, &rewritten] {
-        let out = run(trapbox_run(&["--allow-read", "/usr", "--allow-read", "/proc"], program, &["pidfd", &proc_dir])
-            .current_dir(scratch_dir("isolation_pidfd")));
-        assert_eq!(out.stdout, format!("open {proc_dir}: ENOENT\n"), "{out:?}");
-        assert!(out.stderr.contains("does not exist in the guest's PID namespace"), "logged: {}", out.stderr);
+        for bare in [false, true] {
+            let mut flags = vec!["--allow-read", "/usr", "--allow-read", "/proc"];
+            if bare {
+                flags.push("--bare");
+            }
+            let out = run(trapbox_run(&flags, program, &["pidfd", &proc_dir]).current_dir(scratch_dir("isolation_pidfd")));
+            assert_eq!(out.stdout, format!("open {proc_dir}: ENOENT\n"), "{out:?}");
+            if bare {
+                assert!(out.stderr.contains("does not exist in the guest's PID namespace"), "logged: {}", out.stderr);
+            }
+        }
         let own = run(trapbox_run(&["--allow-read", "/usr"], program, &["pidfd-child"]).current_dir(scratch_dir("isolation_pidfd_child")));
         assert_eq!(own.stdout, "pidfd_open: ok\npidfd_send_signal: ok\nchild: terminated\n", "{own:?}");
+        // The guest's own /proc names its child by the number fork returned; a signal through
+        // that directory reaches the child (the host finds it by its PID-namespace number).
+        let own = run(trapbox_run(&["--allow-read", "/usr"], program, &["procfd-child"]).current_dir(scratch_dir("isolation_procfd_child")));
+        assert_eq!(own.stdout, "open /proc/CHILD: ok\npidfd_send_signal: ok\nchild: terminated\n", "{own:?}");
     }
     assert!(victim.try_wait().expect("wait").is_none(), "the victim still runs");
     let _ = victim.kill();

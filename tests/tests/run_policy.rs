@@ -75,7 +75,8 @@ fn a_racing_thread_cannot_swap_the_path_after_the_check() {
     let cases = [
         ("open", GPL, "/etc/shadow", "3000"),
         ("opath", GPL, "/etc/shadow", "8000"),
-        ("chdir", "/usr/share", "/etc", "8000"),
+        // (/etc leads to the base's files there: it may be looked at, so chdir'ed into.)
+        ("chdir", "/usr/share", "/var", "8000"),
         ("stat", "/usr", "/etc/shadow", "8000"),
     ];
     for program in [plain, rewritten] {
@@ -102,7 +103,11 @@ fn a_policy_file_loads_prints_and_reports_errors_with_line_and_column() {
     assert!(out.stdout.contains("\"/usr/share\",  # policy file p.toml"), "{}", out.stdout);
     assert!(out.stdout.contains("# startup: the program"), "{}", out.stdout);
     assert!(out.stdout.contains("processes = 32"), "{}", out.stdout);
-    assert!(out.stdout.contains("# always readable by each guest process: its own /proc/self/{auxv,cmdline,"), "{}", out.stdout);
+    assert!(out.stdout.contains("# base: mounted in the guest's own mount namespace: /proc (proc of the guest's own PID namespace"), "{}", out.stdout);
+    // Where the guest has no /proc of its own, the base lets each process read its own files.
+    let hostns = run(trapbox_run(&["--policy", "p.toml", "--print-policy", "--no-namespaces"], &busybox_trapped(), &["true"]).current_dir(&dir));
+    assert!(hostns.stdout.contains("# base: always readable by each guest process: its own /proc/self/{auxv,cmdline,"), "{}", hostns.stdout);
+    assert!(!hostns.stdout.contains("# base: mounted"), "{}", hostns.stdout);
 
     let out = run(trapbox_run(&["--policy", "p.toml"], &busybox_trapped(), &["sh", "-c", &format!("cp {GPL} out/x && cat out/x | wc -l")]).current_dir(&dir));
     assert_eq!((out.status, out.stdout.trim()), (0, "674"), "{out:?}");
@@ -177,12 +182,14 @@ fn environment_and_working_directory() {
 
 #[test]
 fn the_policy_is_default_deny_and_unconfined_turns_it_off() {
-    let head = ["head", "-c", "5", "/etc/passwd"];
+    // /etc/hostname is in no grant, the base's included.
+    let head = ["head", "-c", "2", "/etc/hostname"];
     let out = run(Command::new(trapbox_tests::trapbox_bin()).args(["run", "--", "/bin/busybox"]).args(head));
     assert_eq!(out.status, 1, "{out:?}");
-    assert!(out.stderr.contains("trapbox: denied openat(AT_FDCWD, \"/etc/passwd\""), "{}", out.stderr);
+    assert!(out.stderr.contains("trapbox: denied openat(AT_FDCWD, \"/etc/hostname\""), "{}", out.stderr);
     let out = run(Command::new(trapbox_tests::trapbox_bin()).args(["run", "--unconfined", "--", "/bin/busybox"]).args(head));
-    assert_eq!((out.status, out.stdout.as_str()), (0, "root:"), "{out:?}");
+    let native = run(Command::new("/bin/busybox").args(head));
+    assert_eq!((out.status, out.stdout.as_str()), (0, native.stdout.as_str()), "{out:?}");
     let clash = run(Command::new(trapbox_tests::trapbox_bin()).args(["run", "--unconfined", "--allow-read", "/", "--", "/bin/true"]));
     assert_eq!(clash.status, 2, "--unconfined and grants contradict each other: {clash:?}");
 }
@@ -193,7 +200,7 @@ fn the_bundled_example_policy_confines_to_usr() {
     let dir = scratch_dir("policy_example_file");
     let out = run(trapbox_run(&["--policy", policy.to_str().unwrap()], Path::new("/usr/bin/head"), &["-c", "4", "/usr/share/common-licenses/GPL-3"]).current_dir(&dir));
     assert_eq!((out.status, out.stdout.as_str()), (0, "    "), "{out:?}");
-    let out = run(trapbox_run(&["--policy", policy.to_str().unwrap()], Path::new("/usr/bin/head"), &["-c", "4", "/etc/passwd"]).current_dir(&dir));
+    let out = run(trapbox_run(&["--policy", policy.to_str().unwrap()], Path::new("/usr/bin/head"), &["-c", "4", "/etc/hostname"]).current_dir(&dir));
     assert_eq!(out.status, 1, "{out:?}");
     assert!(out.stderr.contains("No such file or directory") && out.stderr.contains("trapbox: denied openat("), "{}", out.stderr);
 }
@@ -401,7 +408,8 @@ fn a_racing_thread_cannot_stat_outside_the_grants() {
     let (mine, secret) = (dir.join("out/mine"), dir.join("secret"));
     for program in [plain, rewritten] {
         let args = ["stat", mine.to_str().unwrap(), secret.to_str().unwrap(), "3000"];
-        let out = run(trapbox_run(&["--allow-read", "./out"], &program, &args).current_dir(&dir));
+        // In out/: the base makes the working directory readable, and the secret lies outside.
+        let out = run(trapbox_run(&["--allow-read", "."], &program, &args).current_dir(dir.join("out")));
         assert_eq!(out.status, 0, "{}: {}", program.display(), out.stderr);
         assert!(out.stdout.ends_with(" leaked 0\n") && !out.stdout.starts_with("succeeded 0 "), "{}: {}", program.display(), out.stdout);
     }
@@ -445,9 +453,9 @@ fn opens_served_by_directfs_appear_in_the_trace() {
     let dir = scratch_dir("policy_directfs_trace");
     let trace = dir.join("trace.txt");
     let flag = format!("--trace={}", trace.display());
-    let out = run(trapbox_run(&["--allow-read", "/etc/hostname", &flag], std::path::Path::new("/bin/busybox"), &["cat", "/etc/hostname", "/etc/passwd"]).current_dir(&dir));
+    let out = run(trapbox_run(&["--allow-read", "/etc/hostname", &flag], std::path::Path::new("/bin/busybox"), &["cat", "/etc/hostname", "/etc/shadow"]).current_dir(&dir));
     assert_eq!(out.status, 1, "{out:?}");
     let lines = std::fs::read_to_string(&trace).unwrap();
     assert!(lines.lines().any(|l| l.ends_with("openat(AT_FDCWD, \"/etc/hostname\", O_RDONLY) = 3 <directfs>")), "{lines}");
-    assert!(lines.lines().any(|l| l.ends_with("openat(AT_FDCWD, \"/etc/passwd\", O_RDONLY) = -1 ENOENT <directfs refused>")), "{lines}");
+    assert!(lines.lines().any(|l| l.ends_with("openat(AT_FDCWD, \"/etc/shadow\", O_RDONLY) = -1 ENOENT <directfs refused>")), "{lines}");
 }

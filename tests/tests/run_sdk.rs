@@ -46,11 +46,11 @@ fn a_guest_with_no_linux_calls_counts_a_mapped_file() {
 #[test]
 fn map_file_of_a_denied_file_maps_nothing_and_is_logged() {
     let dir = scratch_dir("sdk_denied");
-    let out = run(trapbox_run(&["--personality", "native", "--allow-read", "/usr/share"], &wc_map(), &["/etc/passwd"]).current_dir(&dir));
+    let out = run(trapbox_run(&["--personality", "native", "--allow-read", "/usr/share"], &wc_map(), &["/etc/shadow"]).current_dir(&dir));
     assert_eq!(out.status, 77, "{out:?}");
     assert_eq!(out.stdout, "");
-    assert!(out.stderr.contains("trapbox: denied hc_map_file(\"/etc/passwd\", read): /etc/passwd is not granted"), "{}", out.stderr);
-    assert!(out.stderr.contains("wc_map: permission denied: /etc/passwd"), "{}", out.stderr);
+    assert!(out.stderr.contains("trapbox: denied hc_map_file(\"/etc/shadow\", read): /etc/shadow is not granted"), "{}", out.stderr);
+    assert!(out.stderr.contains("wc_map: permission denied: /etc/shadow"), "{}", out.stderr);
 }
 
 #[test]
@@ -108,7 +108,7 @@ fn the_rust_sdk_maps_checks_logs_and_writes() {
     assert_eq!(
         out.stdout,
         format!(
-            "abi version Ok(1)\nmay read {GPL}: Ok(true)\nmay read /etc/passwd: Ok(false)\nmapped {bytes} bytes, {lines} lines\n\
+            "abi version Ok(1)\nmay read {GPL}: Ok(true)\nmay read /etc/shadow: Ok(false)\nmapped {bytes} bytes, {lines} lines\n\
              denied: Err(HostError(13))\nwritten by a hostcall\n"
         )
     );

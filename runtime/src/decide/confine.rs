@@ -87,14 +87,13 @@ pub fn resolve_seen(pid: Pid, dirfd: Option<u64>, path: &[u8]) -> Option<(PathBu
         base.join(path)
     };
     let joined = match joined.strip_prefix("/proc/self").or_else(|_| joined.strip_prefix("/proc/thread-self")) {
-        Ok(rest) => Path::new(&format!("/proc/{pid}")).join(rest),
+        Ok(rest) => crate::launch::view::proc_dir(pid).join(rest),
         Err(_) => joined,
     };
     // The common case in one call: a path without `..` that the kernel walks without meeting
     // a symlink is its own resolution (`.` and repeated slashes aside).
     if !joined.components().any(|c| c == std::path::Component::ParentDir) {
-        let c_path = std::ffi::CString::new(joined.as_os_str().as_bytes()).ok()?;
-        if let Ok(seen) = crate::sys::openat2(AT_FDCWD, &c_path, libc::O_PATH as u64, 0, libc::RESOLVE_NO_SYMLINKS) {
+        if let Ok(seen) = crate::launch::view::open(&joined, libc::O_PATH as u64, libc::RESOLVE_NO_SYMLINKS) {
             return Some((lexically_normal(&joined, Path::new("/")), Some(seen)));
         }
     }
@@ -133,14 +132,14 @@ fn walk(pid: Pid, path: &Path) -> PathBuf {
         }
         let candidate = out.join(&name);
         if candidate == Path::new("/proc/self") || candidate == Path::new("/proc/thread-self") {
-            out = PathBuf::from(format!("/proc/{pid}"));
+            out = crate::launch::view::proc_dir(pid);
             continue;
         }
-        let is_link = std::fs::symlink_metadata(&candidate).map(|m| m.file_type().is_symlink());
+        let is_link = crate::launch::view::symlink_metadata(&candidate).map(|m| m.file_type().is_symlink());
         match is_link {
             Ok(true) if links < MAX_SYMLINKS => {
                 links += 1;
-                let Ok(target) = std::fs::read_link(&candidate) else { break };
+                let Ok(target) = crate::launch::view::read_link(&candidate) else { break };
                 if target.is_absolute() {
                     out = PathBuf::from("/");
                 }
@@ -196,33 +195,12 @@ pub fn resolve_path(pid: Pid, dirfd: Option<u64>, path: &[u8], follow: bool) -> 
     Some(resolve(pid, dirfd, parent)?.join(name))
 }
 
-/// The files of its own `/proc/PID` directory every guest process may read: what a program
-/// learns about itself natively (sanitizers and runtimes read several at start). `mem`,
-/// `fd/`, `root`, `cwd` and the rest are not among them; `--print-policy` lists these.
+/// The files of its own `/proc/PID` directory every guest process may read where it has no
+/// `/proc` of its own (`--no-namespaces`; see [`crate::decide::base::self_root`]): what a
+/// program learns about itself natively (sanitizers and runtimes read several at start).
+/// `mem`, `fd/`, `root`, `cwd` and the rest are not among them; `--print-policy` lists these.
 pub const OWN_PROC_FILES: [&str; 11] =
     ["auxv", "cmdline", "comm", "environ", "limits", "maps", "smaps", "smaps_rollup", "stat", "statm", "status"];
-
-/// The directory to open `path` beneath when it is one of [`OWN_PROC_FILES`] of the calling
-/// thread `pid` or of its process, read only.
-pub fn own_proc_root(pid: Pid, path: &Path, access: u64) -> Option<PathBuf> {
-    if access != ACCESS_READ {
-        return None;
-    }
-    let rest = path.strip_prefix("/proc").ok()?;
-    let mut parts = rest.components();
-    let owner: Pid = parts.next()?.as_os_str().to_str()?.parse().ok()?;
-    let name = parts.next()?.as_os_str().to_str()?;
-    if parts.next().is_some() || !OWN_PROC_FILES.contains(&name) {
-        return None;
-    }
-    let tgid = || {
-        std::fs::read_to_string(format!("/proc/{pid}/status"))
-            .ok()?
-            .lines()
-            .find_map(|l| l.strip_prefix("Tgid:").and_then(|v| v.trim().parse::<Pid>().ok()))
-    };
-    (owner == pid || tgid() == Some(owner)).then(|| Path::new("/proc").join(owner.to_string()))
-}
 
 /// The guest's processes and threads as the host numbers them, for the paths under `/proc`
 /// the host opens for a guest (kept by the debugger as it follows each one).
@@ -252,7 +230,8 @@ pub fn host_reach_denial(target: &Path, access: u64) -> Option<Denial> {
     if let Ok(rest) = target.strip_prefix("/proc") {
         let first = rest.components().next().and_then(|c| c.as_os_str().to_str());
         if let Some(owner) = first.and_then(|f| f.parse::<Pid>().ok()) {
-            let guest = GUEST_TASKS.lock().unwrap_or_else(|e| e.into_inner()).contains(&owner);
+            let guest = crate::launch::view::own_proc_holds_guest(owner)
+                .unwrap_or_else(|| GUEST_TASKS.lock().unwrap_or_else(|e| e.into_inner()).contains(&owner));
             return (!guest).then(|| Denial {
                 errno: trapbox_abi::errno::ENOENT,
                 reason: format!("{shown}: process {owner} does not exist in the guest's PID namespace").into(),
@@ -268,7 +247,7 @@ pub fn host_reach_denial(target: &Path, access: u64) -> Option<Denial> {
         return Some(Denial { errno: trapbox_abi::errno::EACCES, reason: format!("{shown}: kernel settings are the host's, not the guest's").into() });
     }
     use std::os::unix::fs::FileTypeExt;
-    let device = std::fs::metadata(target).is_ok_and(|m| m.file_type().is_char_device() || m.file_type().is_block_device());
+    let device = crate::launch::view::metadata(target).is_ok_and(|m| m.file_type().is_char_device() || m.file_type().is_block_device());
     let common = COMMON_DEVICES.iter().any(|d| target == Path::new(d)) || target.starts_with("/dev/pts");
     if device && !common {
         return Some(Denial { errno: trapbox_abi::errno::EACCES, reason: format!("{shown} is a device the host does not open for a guest").into() });
@@ -353,7 +332,7 @@ pub fn check(policy: &Policy, pid: Pid, number: u64, args: &[u64; 6]) -> Option<
         let Some(path) = resolve_path(pid, dirfd_index.map(|i| args[i]), &bytes, follow) else {
             return Some(Denial { errno: trapbox_abi::errno::EBADF, reason: "the directory the path is relative to cannot be known".into() });
         };
-        if !policy.grants_for(&path, access).is_empty() || own_proc_root(pid, &path, access).is_some() {
+        if !policy.grants_for(&path, access).is_empty() || crate::decide::base::self_root(policy, pid, &path, access).is_some() {
             // Granted; the kernel will also execute its interpreter, which Landlock checks.
             if access == ACCESS_EXEC {
                 if let Some(denial) = crate::decide::interp::ungranted_interpreter(policy, pid, &path) {

@@ -60,16 +60,12 @@ pub fn interpreter_of(file: &std::fs::File) -> io::Result<Option<Interpreter>> {
 /// `path` opened for reading if it is a regular file. Never blocks (a FIFO swapped in
 /// meanwhile opens at once with `O_NONBLOCK`, and is then not regular) and never becomes the
 /// host's controlling terminal.
+/// The path is the guest's ([`crate::launch::view`]).
 fn open_regular(path: &Path) -> Option<std::fs::File> {
-    use std::os::unix::fs::OpenOptionsExt;
-    if !std::fs::metadata(path).is_ok_and(|m| m.is_file()) {
+    if !crate::launch::view::metadata(path).is_ok_and(|m| m.is_file()) {
         return None;
     }
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_CLOEXEC)
-        .open(path)
-        .ok()?;
+    let file = crate::launch::view::open_file(path, libc::O_NONBLOCK | libc::O_NOCTTY).ok()?;
     file.metadata().is_ok_and(|m| m.is_file()).then_some(file)
 }
 

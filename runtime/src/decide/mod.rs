@@ -1,7 +1,9 @@
 //! Whether a call may happen: the [`policy`] model and the host's checks against it —
 //! paths ([`confine`]), request codes ([`requests`]), the interpreters an exec runs
-//! ([`interp`]) and the network ([`netpolicy`]).
+//! ([`interp`]) and the network ([`netpolicy`]). [`base`] is what every guest gets without
+//! asking (its own `/tmp`, `/dev`, `/proc`, locale data…).
 
+pub mod base;
 pub mod confine;
 pub mod interp;
 pub mod netpolicy;

@@ -14,6 +14,8 @@
 //! clear_env = true
 //! env = { LANG = "C" }
 //! cwd = "out"
+//! bare = false                          # true: no base environment (see crate::decide::base)
+//! tmp_size = "1G"                       # the guest's own /tmp and /dev/shm, each at most this
 //! [limits]
 //! processes = 64
 //! address_space = "4G"                  # bytes, or with K/M/G/T (powers of 1024)
@@ -44,6 +46,9 @@ pub enum Origin {
     File(PathBuf),
     /// Added by trapbox so the program can start; the text says why.
     Startup(String),
+    /// The base environment every guest gets unless `--bare` ([`crate::decide::base`]); the
+    /// text says what it is for.
+    Base(String),
 }
 
 /// Access to everything beneath one path.
@@ -110,6 +115,18 @@ pub struct Policy {
     pub cwd: Option<PathBuf>,
     /// Resource limits.
     pub limits: Limits,
+    /// No base environment: only the grants given and what the program needs to start.
+    pub bare: bool,
+    /// The size of the guest's own `/tmp` and `/dev/shm` (each), in bytes; `None` is
+    /// [`crate::decide::base::DEFAULT_TMP_SIZE`].
+    pub tmp_size: Option<u64>,
+    /// The base environment's private mounts in the guest's mount namespace (none with
+    /// `--bare` or `--no-namespaces`), set by [`crate::decide::base::add`].
+    pub mounts: Vec<crate::decide::base::Mount>,
+    /// Whether each guest process may read its own `/proc/self/{…}` files of
+    /// [`crate::decide::confine::OWN_PROC_FILES`] beyond the grants: the base's stand-in for
+    /// a `/proc` of its own, where it has none (`--no-namespaces`).
+    pub own_proc_files: bool,
 }
 
 /// A size: bytes, or a string with a K/M/G/T suffix (powers of 1024).
@@ -152,6 +169,8 @@ struct PolicyFile {
     #[serde(default)]
     env: BTreeMap<String, String>,
     cwd: Option<PathBuf>,
+    bare: Option<bool>,
+    tmp_size: Option<SizeValue>,
     #[serde(default)]
     limits: LimitsFile,
 }
@@ -247,17 +266,30 @@ pub fn lexically_normal(path: &Path, cwd: &Path) -> PathBuf {
 
 impl Policy {
     /// Adds a grant for `path` (resolved against `base`), which must exist.
+    /// `/proc/self` and `/proc/thread-self` stay as written: they mean each guest process's
+    /// own (the host's own pid is no grant of the guest's; see [`crate::decide::base::self_root`]).
     pub fn allow(&mut self, path: &Path, base: &Path, access: u64, origin: Origin) -> Result<()> {
         let joined = if path.is_absolute() { path.to_path_buf() } else { base.join(path) };
-        let canonical = joined
-            .canonicalize()
-            .with_context(|| format!("cannot grant {}: {}", access_names(access), joined.display()))?;
+        let normal = lexically_normal(&joined, Path::new("/"));
+        let canonical = if crate::decide::base::is_self_path(&normal) {
+            // Must name something every process has (checked on the host's own /proc/self).
+            std::fs::symlink_metadata(&normal).with_context(|| format!("cannot grant {}: {}", access_names(access), joined.display()))?;
+            normal
+        } else {
+            joined.canonicalize().with_context(|| format!("cannot grant {}: {}", access_names(access), joined.display()))?
+        };
+        self.add_grant(canonical, access, origin);
+        Ok(())
+    }
+
+    /// Adds a grant for the absolute, canonical `path` as it is (nothing checked on the host:
+    /// the base's private mounts exist only in the guest's mount namespace).
+    pub fn add_grant(&mut self, canonical: PathBuf, access: u64, origin: Origin) {
         let access = with_implied(access);
         match self.grants.iter_mut().find(|g| g.path == canonical && g.origin == origin) {
             Some(existing) => existing.access |= access,
             None => self.grants.push(Grant { path: canonical, access, origin }),
         }
-        Ok(())
     }
 
     /// Reads a policy file into this policy. Errors name the file, and a syntax or schema
@@ -284,9 +316,13 @@ impl Policy {
             let joined = base.join(cwd);
             self.cwd = Some(joined.canonicalize().with_context(|| context(&format!("cwd {}", joined.display())))?);
         }
+        if let Some(bare) = parsed.bare {
+            self.bare = bare;
+        }
         let limits = &parsed.limits;
         let size = |v: &Option<SizeValue>, name: &str| v.as_ref().map(|v| v.bytes().with_context(|| context(name))).transpose();
         let time = |v: &Option<DurationValue>, name: &str| v.as_ref().map(|v| v.duration().with_context(|| context(name))).transpose();
+        self.tmp_size = size(&parsed.tmp_size, "tmp_size")?.or(self.tmp_size);
         self.limits.processes = limits.processes.or(self.limits.processes);
         self.limits.open_files = limits.open_files.or(self.limits.open_files);
         self.limits.address_space = size(&limits.address_space, "limits.address_space")?.or(self.limits.address_space);
@@ -297,9 +333,15 @@ impl Policy {
 
     /// The grants that give `access` to `path` (absolute, lexically normal), deepest first:
     /// the candidates a broker tries, each with the kernel confining the walk beneath it.
+    ///
+    /// A grant of one of the base's private mounts (the guest's own `/tmp`) covers that mount
+    /// only, not the host's files shown in it ([`crate::decide::base::Mount::shows_host`]).
     pub fn grants_for(&self, path: &Path, access: u64) -> Vec<&Grant> {
-        let mut found: Vec<&Grant> =
-            self.grants.iter().filter(|g| g.access & access == access && is_beneath(path, &g.path)).collect();
+        let mut found: Vec<&Grant> = self
+            .grants
+            .iter()
+            .filter(|g| g.access & access == access && is_beneath(path, &g.path) && !crate::decide::base::stops_at_host_files(self, g, path))
+            .collect();
         found.sort_by_key(|g| std::cmp::Reverse(g.path.components().count()));
         found
     }
@@ -318,16 +360,26 @@ impl Policy {
                     Origin::CommandLine => "command line".to_string(),
                     Origin::File(f) => format!("policy file {}", f.display()),
                     Origin::Startup(reason) => format!("startup: {reason}"),
+                    Origin::Base(reason) => format!("base: {reason}"),
                 };
                 let _ = writeln!(out, "    {:?},  # {why}", grant.path.display().to_string());
             }
             let _ = writeln!(out, "]");
         }
-        let _ = writeln!(
-            out,
-            "# always readable by each guest process: its own /proc/self/{{{}}}",
-            crate::decide::confine::OWN_PROC_FILES.join(",")
-        );
+        if self.own_proc_files {
+            let _ = writeln!(
+                out,
+                "# base: always readable by each guest process: its own /proc/self/{{{}}}",
+                crate::decide::confine::OWN_PROC_FILES.join(",")
+            );
+        }
+        for mount in &self.mounts {
+            let _ = writeln!(out, "# base: mounted in the guest's own mount namespace: {} ({})", mount.path.display(), mount.what);
+        }
+        let _ = writeln!(out, "bare = {}", self.bare);
+        if let Some(size) = self.tmp_size {
+            let _ = writeln!(out, "tmp_size = {size}");
+        }
         let _ = writeln!(out, "net = {:?}", self.net.name());
         let _ = writeln!(out, "clear_env = {}", self.clear_env);
         let env: Vec<String> = self.env.iter().map(|(k, v)| format!("{k:?} = {v:?}")).collect();
@@ -355,8 +407,9 @@ impl Policy {
 /// Adds, visibly, what `program` needs to start: execute itself and the interpreters the
 /// kernel runs it through (a `#!` line's interpreter, and that one's own, as deep as the kernel
 /// goes), and, when one of them is dynamically linked, its loader and the system's library
-/// directories; and `/dev/null`, which most programs open. Only the head and program headers
-/// of each file are read ([`crate::decide::interp::interpreter_of`]).
+/// directories. Only the head and program headers of each file are read
+/// ([`crate::decide::interp::interpreter_of`]). (`/dev/null` and the rest of what ordinary
+/// programs use is the base environment's: [`crate::decide::base`].)
 pub fn add_startup_grants(policy: &mut Policy, program: &Path) -> Result<()> {
     let root = Path::new("/");
     let here = std::env::current_dir().context("the current directory")?;
@@ -382,9 +435,6 @@ pub fn add_startup_grants(policy: &mut Policy, program: &Path) -> Result<()> {
             }
             None => break,
         }
-    }
-    if Path::new("/dev/null").exists() {
-        policy.allow(Path::new("/dev/null"), root, ACCESS_WRITE, Origin::Startup("the null device".into()))?;
     }
     Ok(())
 }

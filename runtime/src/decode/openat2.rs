@@ -82,10 +82,12 @@ pub struct Resolved {
 pub fn resolve(pid: Pid, dirfd: u64, path: &[u8], how: &OpenHow) -> Result<Resolved, i32> {
     let scoped = how.resolve & (libc::RESOLVE_BENEATH | libc::RESOLVE_IN_ROOT) != 0;
     // An absolute path starts at the root unless the lookup is scoped (the kernel ignores
-    // `dirfd` then, and answers EXDEV for one under RESOLVE_BENEATH itself); `/proc/self`
-    // there is the guest, not the host.
+    // `dirfd` then, and answers EXDEV for one under RESOLVE_BENEATH itself): the guest's root,
+    // where its own /tmp, /dev and /proc are; `/proc/self` there is the guest, not the host.
     let (base, path): (Option<OwnedFd>, Vec<u8>) = if path.starts_with(b"/") && !scoped {
-        (None, guest_proc_self(pid, path))
+        let relative = guest_proc_self(pid, path);
+        let relative = relative.iter().position(|&b| b != b'/').map_or(b".".to_vec(), |start| relative[start..].to_vec());
+        (Some(guest_root(pid)?), relative)
     } else {
         (Some(starting_point(pid, dirfd)?), path.to_vec())
     };
@@ -131,11 +133,18 @@ fn starting_point(pid: Pid, dirfd: u64) -> Result<OwnedFd, i32> {
     crate::sys::openat2(libc::AT_FDCWD, &link, libc::O_PATH as u64, 0, 0).map_err(|_| libc::EBADF)
 }
 
-/// `path` with a leading `/proc/self` or `/proc/thread-self` naming guest thread `pid`.
+/// The root directory of guest thread `pid` (in its mount namespace), as the host's `O_PATH` fd.
+fn guest_root(pid: Pid) -> Result<OwnedFd, i32> {
+    let link = CString::new(format!("/proc/{pid}/root")).map_err(|_| libc::EINVAL)?;
+    crate::sys::openat2(libc::AT_FDCWD, &link, libc::O_PATH as u64, 0, 0).map_err(|_| libc::ENOENT)
+}
+
+/// `path` with a leading `/proc/self` or `/proc/thread-self` naming guest thread `pid` (as the
+/// guest's `/proc` numbers it).
 fn guest_proc_self(pid: Pid, path: &[u8]) -> Vec<u8> {
     for own in [&b"/proc/self"[..], b"/proc/thread-self"] {
         if let Some(rest) = path.strip_prefix(own).filter(|rest| rest.is_empty() || rest.starts_with(b"/")) {
-            return [format!("/proc/{pid}").as_bytes(), rest].concat();
+            return [crate::launch::view::proc_dir(pid).as_os_str().as_bytes(), rest].concat();
         }
     }
     path.to_vec()

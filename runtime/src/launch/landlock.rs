@@ -137,6 +137,27 @@ impl PreparedRuleset {
     pub fn raw_fd(&self) -> RawFd {
         self.fd.as_raw_fd()
     }
+
+    /// The rights of a rule that mirrors a grant of `access` on a directory (`dir`) or a file,
+    /// for the rules added in the guest's mount namespace ([`crate::launch::mounts`]).
+    pub fn rule_rights(&self, access: u64, dir: bool) -> u64 {
+        let allowed = rights_for(access) & handled_fs(self.abi);
+        if dir { allowed } else { allowed & FILE_RIGHTS }
+    }
+}
+
+/// Adds a path-beneath rule for the file `parent_fd` names to the ruleset `ruleset`, with
+/// `rights`. Async-signal-safe (init calls it); the errno on failure.
+pub fn add_rule(ruleset: RawFd, parent_fd: RawFd, rights: u64) -> Result<(), i32> {
+    let rule = PathBeneathAttr { allowed_access: rights, parent_fd };
+    // SAFETY: `rule` is a valid landlock_path_beneath_attr; the kernel checks both fds.
+    let added = unsafe { libc::syscall(SYS_LANDLOCK_ADD_RULE, ruleset, RULE_PATH_BENEATH, &rule as *const PathBeneathAttr, 0u32) };
+    if added < 0 {
+        // SAFETY: errno is thread-local and readable right after the failed call.
+        Err(unsafe { *libc::__errno_location() })
+    } else {
+        Ok(())
+    }
 }
 
 fn errno_result(value: libc::c_long, what: &str) -> Result<libc::c_long> {
@@ -168,12 +189,18 @@ pub fn prepare(policy: &Policy) -> Result<Option<PreparedRuleset>> {
     let fd = errno_result(unsafe { libc::syscall(SYS_LANDLOCK_CREATE_RULESET, &attr as *const RulesetAttr, attr_size, 0u32) }, "landlock_create_ruleset")?;
     // SAFETY: the kernel returned a new fd that nothing else owns.
     let fd = unsafe { OwnedFd::from_raw_fd(fd as RawFd) };
-    for grant in &policy.grants {
+    // The guest's own mounts (and "the calling process's /proc") have no inode here: their
+    // rules are added in the guest's mount namespace (crate::launch::mounts), or none at all.
+    for grant in policy.grants.iter().filter(|g| !crate::launch::mounts::own_inode(policy, &g.path) && !crate::decide::base::is_self_path(&g.path)) {
         let path = CString::new(grant.path.as_os_str().as_bytes()).context("grant path holds a NUL byte")?;
         // SAFETY: `path` is a NUL-terminated string; O_PATH opens no file content.
         let parent = unsafe { libc::open(path.as_ptr(), libc::O_PATH | libc::O_CLOEXEC) };
         if parent < 0 {
-            return Err(std::io::Error::last_os_error()).with_context(|| format!("landlock: {}", grant.path.display()));
+            let err = std::io::Error::last_os_error();
+            if err.raw_os_error() == Some(libc::ENOENT) {
+                continue; // a grant of a path that does not exist (the base's probes): nothing to allow
+            }
+            return Err(err).with_context(|| format!("landlock: {}", grant.path.display()));
         }
         // SAFETY: `open` returned a new fd that nothing else owns.
         let parent = unsafe { OwnedFd::from_raw_fd(parent) };

@@ -4,8 +4,8 @@
 //! PID, IPC, UTS, cgroup, and network for `--net none`: [`Namespaces`]) and writes its uid and
 //! gid maps from outside, as only the parent namespace can. Init is PID 1 of the new PID
 //! namespace: it reaps orphans and holds the namespace up while any guest process lives
-//! (non-dumpable, untraced, with no fd of the guest's); it forks the process that becomes the
-//! guest. That process says hello on a socket whose host end has
+//! (non-dumpable, untraced, with no fd of the guest's); it makes the base environment's mounts
+//! ([`crate::launch::mounts`]) and forks the process that becomes the guest. That process says hello on a socket whose host end has
 //! `SO_PASSCRED`, so the kernel tells the host its pid as the host sees it; the host attaches
 //! with `PTRACE_SEIZE` (so group-stops can be held with `PTRACE_LISTEN`) while it waits on a
 //! pipe; only then does it set no-new-privileges, close every inherited fd but 0/1/2, apply the
@@ -54,6 +54,8 @@ pub struct Confinement {
     pub directfs_filter: Option<Vec<SockFilter>>,
     /// The guest's own namespaces; `None` runs it in the host's (`--no-namespaces`).
     pub namespaces: Option<Namespaces>,
+    /// The base environment's mounts, which init makes in the guest's mount namespace.
+    pub mounts: Option<crate::launch::mounts::MountPlan>,
 }
 
 /// The kernel isolation of a run: which namespaces the guest gets and how its user
@@ -417,6 +419,9 @@ unsafe fn run_init(ch: Channels, namespaces: &Namespaces, exec: Exec<'_>) -> ! {
             && libc::mount(std::ptr::null(), c"/".as_ptr(), std::ptr::null(), libc::MS_REC | libc::MS_PRIVATE, std::ptr::null()) != 0
         {
             libc::_exit(CHILD_SETUP_FAILED);
+        }
+        if let Some(plan) = &exec.confinement.mounts {
+            crate::launch::mounts::apply(plan, exec.confinement.landlock_fd);
         }
         let guest = libc::fork();
         if guest < 0 {

@@ -276,7 +276,7 @@ fn creates_name(number: u64, index: usize) -> bool {
 /// Whether the path exists and lies inside a read grant (so its existence is no secret).
 fn visible_and_present(policy: &Policy, pid: Pid, args: &[u64; 6], dirfd: Option<usize>, path: usize) -> bool {
     target_of(pid, args, dirfd, path, false)
-        .is_ok_and(|target| !policy.grants_for(&target, ACCESS_READ).is_empty() && std::fs::symlink_metadata(&target).is_ok())
+        .is_ok_and(|target| !policy.grants_for(&target, ACCESS_READ).is_empty() && crate::launch::view::symlink_metadata(&target).is_ok())
 }
 
 /// Performs mkdir, mknod, unlink, rmdir, rename, link and symlink in the host, on parent
@@ -435,9 +435,18 @@ fn grant_root(grant: &Path) -> Result<(PathBuf, Arc<OwnedFd>), i32> {
     if let Some((_, root, fd)) = roots.iter().find(|(g, _, _)| g == grant) {
         return Ok((root.clone(), Arc::clone(fd)));
     }
-    let root = if grant.is_dir() { grant } else { grant.parent().ok_or(EINVAL)? };
-    let root_c = CString::new(root.as_os_str().as_bytes()).map_err(|_| EINVAL)?;
-    let fd = Arc::new(crate::sys::openat2(libc::AT_FDCWD, &root_c, (libc::O_PATH | libc::O_DIRECTORY) as u64, 0, 0)?);
+    // Opened as the guest sees it (its own /tmp, /dev, /proc: crate::launch::view), in one
+    // lookup for a directory; the file grants of one directory share its fd.
+    let itself = crate::launch::view::open(grant, libc::O_PATH as u64, 0);
+    let is_dir = itself.as_ref().is_ok_and(|fd| crate::perform::directfs::file_stat(fd).is_ok_and(|st| st.st_mode & libc::S_IFMT == libc::S_IFDIR));
+    let root = if is_dir { grant } else { grant.parent().ok_or(EINVAL)? };
+    let fd = match (is_dir, itself) {
+        (true, Ok(fd)) => Arc::new(fd),
+        _ => match roots.iter().find(|(_, r, _)| r == root) {
+            Some((_, _, fd)) => Arc::clone(fd),
+            None => Arc::new(crate::launch::view::open(root, (libc::O_PATH | libc::O_DIRECTORY) as u64, 0)?),
+        },
+    };
     // A process's /proc directory (a guest's own files) lives as long as the process: kept,
     // it would pin a dead pid's directory and grow with every process.
     let per_process = root.strip_prefix("/proc").ok().and_then(|r| r.iter().next()).is_some_and(|c| c.to_str().is_some_and(|c| c.parse::<u32>().is_ok()));
@@ -660,7 +669,7 @@ fn query(
     };
     // The guest's own /proc links (exe, cwd, fd/N) are judged by what they point to: the host
     // checks the followed path and the kernel answers.
-    let own_proc = Path::new("/proc").join(pid.to_string());
+    let own_proc = crate::launch::view::proc_dir(pid);
     if target.starts_with(&own_proc) {
         return Err((0, String::new()));
     }
@@ -674,7 +683,10 @@ fn query(
         let denial = crate::decide::confine::denial_for(policy, &target, ACCESS_READ);
         return Err((denial.errno, denial.reason));
     };
-    if let Some(denial) = crate::decide::confine::host_reach_denial(&target, ACCESS_READ) {
+    // A look at one of the kernel's own files (/proc/kcore, /proc/kallsyms…) is what any
+    // process gets natively: an O_PATH fd and its fstat read nothing of them.
+    let kernel_file = target.strip_prefix("/proc").ok().and_then(|r| r.components().next()).is_some_and(|c| c.as_os_str().to_str().is_some_and(|n| n.parse::<Pid>().is_err()));
+    if let Some(denial) = crate::decide::confine::host_reach_denial(&target, ACCESS_READ).filter(|_| !kernel_file) {
         return Err((denial.errno, denial.reason));
     }
     let file = match open_path(&grant, &target, follow) {

@@ -420,7 +420,7 @@ fn decide_open(service: &Service, notif: &Notif, local_devices: &mut LocalDevice
     let access = crate::decide::confine::access_from_open_flags(flags);
     let policy = &service.policy;
     let grant = policy.grants_for(&target, access).first().map(|g| g.path.clone());
-    let Some(grant) = grant.or_else(|| crate::decide::confine::own_proc_root(pid, &target, access)) else {
+    let Some(grant) = grant.or_else(|| crate::decide::base::self_root(policy, pid, &target, access)) else {
         let denial = crate::decide::confine::denial_for(policy, &target, access);
         crate::report::log::denied(pid, notif.data.nr as u64, &notif.data.args, &denial.reason);
         return Err(denial.errno);

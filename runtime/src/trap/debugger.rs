@@ -662,6 +662,10 @@ impl Debugger {
         use std::os::fd::AsRawFd;
         let target = match sys::process_fd(sys::own_pid(), dup.as_raw_fd()) {
             sys::ProcessFd::Of(target) => target,
+            sys::ProcessFd::InProc(number) => match crate::launch::view::host_pid(number, self.processes.keys().copied()) {
+                Some(target) => target,
+                None => return Err((errno::EPERM, format!("the fd names process {number} of the guest's /proc, which is not part of the guest"))),
+            },
             sys::ProcessFd::Exited => return Ok(errno::encode_error(libc::ESRCH)),
             sys::ProcessFd::NotOne => return Ok(errno::encode_error(libc::EBADF)),
         };

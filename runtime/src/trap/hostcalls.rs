@@ -153,7 +153,7 @@ fn map_file(
         Ok(resolved) => resolved,
         Err(e) => return fail(e),
     };
-    let size = match std::fs::metadata(&resolved) {
+    let size = match crate::launch::view::metadata(&resolved) {
         Ok(meta) if meta.is_file() => meta.size(),
         Ok(_) => return fail(errno::EINVAL),
         Err(e) => return fail(e.raw_os_error().unwrap_or(errno::ENOENT)),

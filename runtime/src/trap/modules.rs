@@ -165,7 +165,8 @@ const READ_WHOLE_BYTES: u64 = 256 << 10;
 /// zero (a zeroed allocation that is never touched costs no memory). Starting a dynamically
 /// linked program so reads a few KiB of a 2 MiB libc instead of all of it.
 fn read_bounded(path: &str) -> Option<Vec<u8>> {
-    let file = std::fs::File::open(path).ok()?;
+    // A path of the guest's /proc/PID/maps: the file as the guest sees it.
+    let file = crate::launch::view::open_file(std::path::Path::new(path), 0).ok()?;
     let len = file.metadata().ok()?.len();
     if len > MAX_IMAGE_BYTES {
         return None;

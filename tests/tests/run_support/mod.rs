@@ -9,7 +9,8 @@ use std::sync::Mutex;
 use trapbox_tests::{fixture_dir, run, trapbox_bin, Outcome};
 
 /// The flags that make up a policy: a test that passes one of them runs sandboxed.
-const POLICY_FLAGS: [&str; 7] = ["--allow-read", "--allow-write", "--allow-exec", "--policy", "--net", "--print-policy", "--personality"];
+const POLICY_FLAGS: [&str; 9] =
+    ["--allow-read", "--allow-write", "--allow-exec", "--policy", "--net", "--print-policy", "--personality", "--bare", "--tmp-size"];
 // Limits, --env, --clear-env and --cwd apply with or without a policy.
 
 /// `trapbox run [flags] -- program args...` as a Command. The trap debugger's own tests (no

@@ -1,0 +1,235 @@
+//! The base environment's mounts, made by trapbox's init in the guest's own mount namespace
+//! before it forks the guest ([`crate::decide::base`] says what and why).
+//!
+//! Everything is prepared in the host ([`MountPlan::new`]); init, a forked child, makes raw
+//! calls only (no allocation). Host files shown inside the private mounts are copied as
+//! detached mounts (`open_tree(OPEN_TREE_CLONE)`) first, while nothing covers them, made
+//! read-only where no grant gives write (`mount_setattr`), and attached at their own paths
+//! (`move_mount`) once the tmpfs is there. Then the Landlock rules of the guest's own mounts
+//! are added to the run's ruleset (their inodes exist only here; the host adds the rest), and
+//! init returns to its working directory as the new mounts show it.
+//!
+//! Nothing here gives the guest anything new: init holds capabilities only in the guest's own
+//! user namespace, the mounts exist only in its mount namespace (already private), and the
+//! guest still may not mount (the call table refuses mount, and its seccomp backstop is
+//! installed before exec). A failure ends the run before the guest exists, with one line.
+
+use std::ffi::CString;
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+use std::sync::atomic::{AtomicI32, Ordering};
+
+use crate::decide::base::{Bind, MountKind};
+use crate::decide::policy::Policy;
+
+const OPEN_TREE_CLONE: libc::c_uint = 1;
+const AT_RECURSIVE: libc::c_uint = 0x8000;
+const MOVE_MOUNT_F_EMPTY_PATH: libc::c_uint = 0x4;
+const MOUNT_ATTR_RDONLY: u64 = 0x1;
+
+#[repr(C)]
+struct MountAttr {
+    attr_set: u64,
+    attr_clr: u64,
+    propagation: u64,
+    userns_fd: u64,
+}
+
+/// One filesystem to mount.
+#[derive(Debug)]
+struct Filesystem {
+    target: CString,
+    fstype: CString,
+    flags: libc::c_ulong,
+    data: CString,
+    /// Created first (inside an earlier mount).
+    mkdir: bool,
+}
+
+/// A host file or directory to show inside a private mount.
+#[derive(Debug)]
+struct Shown {
+    path: CString,
+    /// The directories to create on the way, outermost first.
+    parents: Vec<CString>,
+    writable: bool,
+    dir: bool,
+    /// The detached copy, once taken.
+    slot: AtomicI32,
+}
+
+/// Everything init does for the base, prepared before the host forks.
+#[derive(Debug, Default)]
+pub struct MountPlan {
+    filesystems: Vec<Filesystem>,
+    shown: Vec<Shown>,
+    /// Symbolic links to create: (link, target).
+    links: Vec<(CString, CString)>,
+    /// Landlock rules to add: (path, rights).
+    rules: Vec<(CString, u64)>,
+    /// The working directory to return to.
+    cwd: Option<CString>,
+}
+
+fn c(path: &Path) -> anyhow::Result<CString> {
+    CString::new(path.as_os_str().as_bytes()).map_err(|_| anyhow::anyhow!("path holds a NUL byte: {}", path.display()))
+}
+
+impl MountPlan {
+    /// The plan for `policy`'s private mounts, or `None` when it has none. `rules_rights`
+    /// gives the Landlock rights of a grant of the guest's own (access, is a directory), when
+    /// the run has a ruleset.
+    pub fn new(policy: &Policy, rule_rights: Option<&dyn Fn(u64, bool) -> u64>) -> anyhow::Result<Option<MountPlan>> {
+        if policy.mounts.is_empty() {
+            return Ok(None);
+        }
+        let mut plan = MountPlan::default();
+        for mount in &policy.mounts {
+            let (fstype, flags, data) = match mount.kind {
+                MountKind::Proc => ("proc", libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC, "hidepid=ptraceable".to_string()),
+                MountKind::Tmpfs(size) => ("tmpfs", libc::MS_NOSUID | libc::MS_NODEV, format!("mode=1777,size={size}")),
+                MountKind::Dev => ("tmpfs", libc::MS_NOSUID | libc::MS_NOEXEC, "mode=755,size=64k".to_string()),
+                MountKind::Devpts => ("devpts", libc::MS_NOSUID | libc::MS_NOEXEC, "newinstance,ptmxmode=0666,mode=620".to_string()),
+            };
+            let mkdir = policy.mounts.iter().any(|outer| mount.path.starts_with(&outer.path) && outer.path != mount.path);
+            plan.filesystems.push(Filesystem { target: c(&mount.path)?, fstype: CString::new(fstype)?, flags, data: CString::new(data)?, mkdir });
+            if mount.kind == MountKind::Dev {
+                for (link, target) in [("ptmx", "pts/ptmx"), ("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2")] {
+                    plan.links.push((c(&mount.path.join(link))?, CString::new(target)?));
+                }
+            }
+        }
+        for Bind { path, writable, dir } in crate::decide::base::binds(policy) {
+            let mount = policy.mounts.iter().filter(|m| path.starts_with(&m.path)).max_by_key(|m| m.path.components().count());
+            let mut parents = Vec::new();
+            if let (Some(mount), Some(parent)) = (mount, path.parent()) {
+                let mut at = mount.path.clone();
+                for part in parent.strip_prefix(&mount.path).unwrap_or(Path::new("")).components() {
+                    at.push(part);
+                    parents.push(c(&at)?);
+                }
+            }
+            plan.shown.push(Shown { path: c(&path)?, parents, writable, dir, slot: AtomicI32::new(-1) });
+        }
+        if let Some(rights) = rule_rights {
+            for grant in policy.grants.iter().filter(|g| own_inode(policy, &g.path)) {
+                let dir = policy.mounts.iter().any(|m| m.path == grant.path) || grant.path.is_dir();
+                plan.rules.push((c(&grant.path)?, rights(grant.access, dir)));
+            }
+        }
+        plan.cwd = Some(c(&std::env::current_dir()?)?);
+        Ok(Some(plan))
+    }
+}
+
+/// Whether the Landlock rule of a grant of `path` must be added inside the guest's mount
+/// namespace: `path` is one of the private mounts, or lies in the guest's own proc or devpts,
+/// whose inodes the host's namespace does not have. (Host files shown in the mounts are the
+/// host's inodes: the host's ruleset covers them.)
+pub fn own_inode(policy: &Policy, path: &Path) -> bool {
+    if crate::decide::base::is_self_path(path) {
+        return false; // no rule can name "the calling process": the host decides these alone
+    }
+    policy.mounts.iter().any(|m| path == m.path || (path.starts_with(&m.path) && !m.shows_host()))
+}
+
+/// Writes `parts` to stderr and ends init: the guest cannot have its base.
+///
+/// # Safety
+/// Only in init (a forked child): raw calls only.
+unsafe fn fail(what: &[u8], path: &CString) -> ! {
+    // SAFETY: errno is thread-local; write and _exit take plain buffers and integers.
+    unsafe {
+        let errno = *libc::__errno_location();
+        let mut digits = [0u8; 12];
+        let mut at = digits.len();
+        let mut n = errno.unsigned_abs();
+        loop {
+            at -= 1;
+            digits[at] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 || at == 0 {
+                break;
+            }
+        }
+        let path = path.as_bytes();
+        for part in [b"trapbox: cannot set up the guest's base environment: ".as_slice(), what, b" ", path, b": errno ", &digits[at..], b" (--bare runs without it)\n"] {
+            libc::write(2, part.as_ptr().cast(), part.len());
+        }
+        libc::_exit(crate::launch::launcher::CHILD_SETUP_FAILED);
+    }
+}
+
+/// Makes the plan's mounts in the calling process's mount namespace and adds its Landlock
+/// rules to `ruleset`; on failure, says which and exits.
+///
+/// # Safety
+/// Only in trapbox's init, after its mount namespace was made private: raw calls only, on
+/// memory prepared before the fork.
+pub unsafe fn apply(plan: &MountPlan, ruleset: Option<libc::c_int>) {
+    // SAFETY: raw syscalls on the prepared NUL-terminated strings and plain structs.
+    unsafe {
+        for shown in &plan.shown {
+            let flags = OPEN_TREE_CLONE | AT_RECURSIVE | libc::O_CLOEXEC as libc::c_uint;
+            let fd = libc::syscall(libc::SYS_open_tree, libc::AT_FDCWD, shown.path.as_ptr(), flags) as libc::c_int;
+            if fd < 0 {
+                fail(b"open_tree", &shown.path);
+            }
+            shown.slot.store(fd, Ordering::Relaxed);
+            if !shown.writable {
+                let attr = MountAttr { attr_set: MOUNT_ATTR_RDONLY, attr_clr: 0, propagation: 0, userns_fd: 0 };
+                let at = (libc::AT_EMPTY_PATH as libc::c_uint) | AT_RECURSIVE;
+                if libc::syscall(libc::SYS_mount_setattr, fd, c"".as_ptr(), at, &attr as *const MountAttr, std::mem::size_of::<MountAttr>()) != 0 {
+                    fail(b"mount_setattr read-only", &shown.path);
+                }
+            }
+        }
+        for fs in &plan.filesystems {
+            if fs.mkdir {
+                libc::mkdir(fs.target.as_ptr(), 0o755);
+            }
+            if libc::mount(fs.fstype.as_ptr(), fs.target.as_ptr(), fs.fstype.as_ptr(), fs.flags, fs.data.as_ptr().cast()) != 0 {
+                fail(b"mount", &fs.target);
+            }
+        }
+        for (link, target) in &plan.links {
+            if libc::symlink(target.as_ptr(), link.as_ptr()) != 0 {
+                fail(b"symlink", link);
+            }
+        }
+        for shown in &plan.shown {
+            for parent in &shown.parents {
+                libc::mkdir(parent.as_ptr(), 0o755); // exists already inside an earlier bind
+            }
+            if shown.dir {
+                libc::mkdir(shown.path.as_ptr(), 0o755);
+            } else {
+                let fd = libc::open(shown.path.as_ptr(), libc::O_CREAT | libc::O_WRONLY | libc::O_CLOEXEC | libc::O_NOFOLLOW, 0o600);
+                if fd >= 0 {
+                    libc::close(fd);
+                }
+            }
+            let fd = shown.slot.load(Ordering::Relaxed);
+            if libc::syscall(libc::SYS_move_mount, fd, c"".as_ptr(), libc::AT_FDCWD, shown.path.as_ptr(), MOVE_MOUNT_F_EMPTY_PATH) != 0 {
+                fail(b"move_mount", &shown.path);
+            }
+            libc::close(fd);
+        }
+        if let Some(ruleset) = ruleset {
+            for (path, rights) in &plan.rules {
+                let fd = libc::open(path.as_ptr(), libc::O_PATH | libc::O_CLOEXEC);
+                if fd < 0 {
+                    continue; // nothing there in the guest's view: nothing to allow
+                }
+                let added = crate::launch::landlock::add_rule(ruleset, fd, *rights);
+                libc::close(fd);
+                if added.is_err() {
+                    fail(b"landlock_add_rule", path);
+                }
+            }
+        }
+        if let Some(cwd) = &plan.cwd {
+            libc::chdir(cwd.as_ptr()); // where it was, now through the new mounts (if they show it)
+        }
+    }
+}

@@ -1,0 +1,153 @@
+//! The guest's filesystem as the host reaches it.
+//!
+//! The guest has a mount namespace of its own, where the base environment mounts its own
+//! `/tmp`, `/dev` and `/proc` ([`crate::launch::mounts`]); the host stays in its own, where
+//! those paths are the host's. So every path the host resolves, looks at or opens *for a
+//! guest* goes through here: from the guest's root (its `/proc/PID/root`, opened once before
+//! the guest runs) with `RESOLVE_IN_ROOT`, so absolute symlinks and `..` resolve as the guest's
+//! kernel resolves them. The host's own business (`/proc/PID/...` of a guest, by host pid;
+//! its own fds) does not: the host's `/proc` is its own.
+//!
+//! Without an attached view (`--unconfined`, `--no-namespaces`, the unit tests) every
+//! function is the plain host call: the two views are the same.
+//!
+//! The guest's own `/proc` numbers processes as its PID namespace does; [`proc_ids`] gives
+//! those numbers for a guest thread the host knows by its host tid.
+
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use crate::sys::Pid;
+
+struct View {
+    /// The guest's root directory (`O_PATH`), in its mount namespace.
+    root: OwnedFd,
+    /// Whether `/proc` there is the guest's own (its PID namespace's numbers).
+    own_proc: bool,
+}
+
+static VIEW: OnceLock<View> = OnceLock::new();
+
+/// Takes the guest's root as the base of every path the host resolves for a guest: `guest` is
+/// the guest's first process (host pid), not yet running its program; `own_proc` says whether
+/// its `/proc` is one of its own. Once per run.
+pub fn attach(guest: Pid, own_proc: bool) -> anyhow::Result<()> {
+    let link = std::ffi::CString::new(format!("/proc/{guest}/root")).expect("no NUL in a number");
+    let root = crate::sys::openat2(libc::AT_FDCWD, &link, (libc::O_PATH | libc::O_DIRECTORY) as u64, 0, 0)
+        .map_err(|errno| anyhow::anyhow!("cannot open the guest's root directory ({}): {}", link.to_string_lossy(), std::io::Error::from_raw_os_error(errno)))?;
+    if VIEW.set(View { root, own_proc }).is_err() {
+        anyhow::bail!("the guest's view is already attached");
+    }
+    Ok(())
+}
+
+/// Whether the guest has a `/proc` of its own (numbered by its PID namespace).
+pub fn own_proc() -> bool {
+    VIEW.get().is_some_and(|v| v.own_proc)
+}
+
+/// Opens the absolute guest path `path` (`openat2` with `flags` and `resolve`), in the guest's
+/// view: beneath its root, `RESOLVE_IN_ROOT` added.
+pub fn open(path: &Path, flags: u64, resolve: u64) -> Result<OwnedFd, i32> {
+    let Some(view) = VIEW.get() else {
+        let c_path = std::ffi::CString::new(path.as_os_str().as_bytes()).map_err(|_| libc::EINVAL)?;
+        return crate::sys::openat2(libc::AT_FDCWD, &c_path, flags, 0, resolve);
+    };
+    // What the guest's /proc hides from the guest (trapbox's init) does not exist for the host
+    // acting for it either (the host, as root or the init's owner, would see it).
+    let process = path.strip_prefix("/proc").ok().and_then(|rest| rest.components().next()).and_then(|c| c.as_os_str().to_str()?.parse::<Pid>().ok());
+    if view.own_proc && process.is_some_and(|number| own_proc_holds_guest(number) == Some(false)) {
+        return Err(libc::ENOENT);
+    }
+    let relative = {
+        let mut rest = path.as_os_str().as_bytes();
+        while let [b'/', tail @ ..] = rest {
+            rest = tail;
+        }
+        if rest.is_empty() { b".".as_slice() } else { rest }
+    };
+    let c_path = std::ffi::CString::new(relative).map_err(|_| libc::EINVAL)?;
+    crate::sys::openat2(view.root.as_raw_fd(), &c_path, flags, 0, resolve | libc::RESOLVE_IN_ROOT)
+}
+
+fn io(errno: i32) -> std::io::Error {
+    std::io::Error::from_raw_os_error(errno)
+}
+
+/// `lstat` of a guest path.
+pub fn symlink_metadata(path: &Path) -> std::io::Result<std::fs::Metadata> {
+    if VIEW.get().is_none() {
+        return std::fs::symlink_metadata(path);
+    }
+    let fd = open(path, (libc::O_PATH | libc::O_NOFOLLOW) as u64, 0).map_err(io)?;
+    std::fs::File::from(fd).metadata()
+}
+
+/// `stat` of a guest path.
+pub fn metadata(path: &Path) -> std::io::Result<std::fs::Metadata> {
+    if VIEW.get().is_none() {
+        return std::fs::metadata(path);
+    }
+    let fd = open(path, libc::O_PATH as u64, 0).map_err(io)?;
+    std::fs::File::from(fd).metadata()
+}
+
+/// `readlink` of a guest path.
+pub fn read_link(path: &Path) -> std::io::Result<PathBuf> {
+    if VIEW.get().is_none() {
+        return std::fs::read_link(path);
+    }
+    let fd = open(path, (libc::O_PATH | libc::O_NOFOLLOW) as u64, 0).map_err(io)?;
+    crate::sys::readlink_fd(&fd).map_err(io)
+}
+
+/// Whether a guest path names a directory.
+pub fn is_dir(path: &Path) -> bool {
+    metadata(path).is_ok_and(|m| m.is_dir())
+}
+
+/// Whether a guest path names something (following symlinks).
+pub fn exists(path: &Path) -> bool {
+    metadata(path).is_ok()
+}
+
+/// Opens a guest path for reading (following symlinks), as a file of the host's.
+pub fn open_file(path: &Path, flags: i32) -> std::io::Result<std::fs::File> {
+    open(path, (libc::O_RDONLY | flags) as u64, 0).map(std::fs::File::from).map_err(io)
+}
+
+/// The process and thread ids of guest thread `tid` (a host tid) as the guest's `/proc`
+/// numbers them: (tgid, tid). `None` once the thread is gone.
+pub fn proc_ids(tid: Pid) -> Option<(Pid, Pid)> {
+    let status = std::fs::read_to_string(format!("/proc/{tid}/status")).ok()?;
+    let (tgid_key, pid_key) = if own_proc() { ("NStgid:", "NSpid:") } else { ("Tgid:", "Pid:") };
+    // The NS lines list the ids from the host's namespace inwards: the guest's is the last.
+    let field = |key: &str| status.lines().find_map(|l| l.strip_prefix(key)).and_then(|v| v.split_whitespace().last()).and_then(|v| v.parse::<Pid>().ok());
+    Some((field(tgid_key)?, field(pid_key)?))
+}
+
+/// `/proc/TID` of guest thread `tid` as the guest's `/proc` names it: what `/proc/self` and
+/// `/proc/thread-self` mean for that thread.
+pub fn proc_dir(tid: Pid) -> PathBuf {
+    let own = if own_proc() { proc_ids(tid).map_or(0, |(_, t)| t) } else { tid };
+    PathBuf::from(format!("/proc/{own}"))
+}
+
+/// Whether process `number` of the guest's own `/proc` is a guest process the host may open
+/// entries of: every process of its PID namespace but trapbox's init (PID 1), which the guest
+/// may not inspect (`hidepid=ptraceable` hides it from the guest itself). `None` when `/proc`
+/// is the host's (the caller then checks its own list of guest processes).
+pub fn own_proc_holds_guest(number: Pid) -> Option<bool> {
+    own_proc().then_some(number != 1)
+}
+
+/// The host pid of the guest process that the guest's own `/proc` numbers `number`, among
+/// `candidates` (host pids of guest processes); `number` itself when `/proc` is the host's.
+pub fn host_pid(number: Pid, candidates: impl IntoIterator<Item = Pid>) -> Option<Pid> {
+    if !own_proc() {
+        return Some(number);
+    }
+    candidates.into_iter().find(|&host| proc_ids(host).is_some_and(|(tgid, _)| tgid == number))
+}
