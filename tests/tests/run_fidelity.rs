@@ -39,14 +39,14 @@ fn a_path_outside_every_grant_does_not_exist_for_every_call() {
         )
     };
     let native = run(Command::new(trapbox_tests::busybox()).args(["sh", "-c", &script("/no-such-dir/passwd")]));
-    let out = run(&mut trapbox_run(&["--allow-read", "/usr"], &trapbox_tests::busybox(), &["sh", "-c", &script("/etc/passwd")]));
-    let guest_view = out.stdout.replace("/etc/passwd", "/no-such-dir/passwd");
+    let out = run(&mut trapbox_run(&["--allow-read", "/usr"], &trapbox_tests::busybox(), &["sh", "-c", &script("/etc/shadow")]));
+    let guest_view = out.stdout.replace("/etc/shadow", "/no-such-dir/passwd");
     assert_eq!(guest_view, native.stdout, "{}", out.stderr);
     assert!(native.stdout.contains("cat=1") && native.stdout.contains("exec=127") && native.stdout.contains("absent"), "{native:?}");
     // Python's subprocess tells a missing program from a forbidden one by the errno.
     let probe = "import subprocess\ntry:\n    subprocess.run([PATH])\nexcept OSError as e:\n    print(type(e).__name__)";
     let native = run(Command::new("python3").args(["-c", &probe.replace("PATH", "'/no-such-dir/tool'")]));
-    let out = run(&mut trapbox_run(&["--allow-read", "/usr", "--allow-exec", "/usr/bin/python3"], Path::new("/usr/bin/python3"), &["-c", &probe.replace("PATH", "'/etc/passwd'")]));
+    let out = run(&mut trapbox_run(&["--allow-read", "/usr", "--allow-exec", "/usr/bin/python3"], Path::new("/usr/bin/python3"), &["-c", &probe.replace("PATH", "'/etc/shadow'")]));
     assert_eq!((native.stdout.as_str(), out.stdout.as_str()), ("FileNotFoundError\n", "FileNotFoundError\n"), "{}", out.stderr);
     // On the way to a grant: there, but not to be opened.
     let out = run(&mut trapbox_run(&["--allow-read", "/usr/share"], &trapbox_tests::busybox(), &["sh", "-c", "test -d /usr && echo there; ls /usr >/dev/null 2>&1; echo ls=$?"]));
