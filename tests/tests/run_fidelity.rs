@@ -53,3 +53,30 @@ fn a_path_outside_every_grant_does_not_exist_for_every_call() {
     assert_eq!(out.stdout, "there\nls=1\n", "{}", out.stderr);
     assert!(out.stderr.contains("/usr is outside every allowed path (a directory on the way to one"), "{}", out.stderr);
 }
+
+/// A shell's process substitution hands a program `/dev/fd/63`, a link to a pipe that has no
+/// path: the guest reopens its own pipe as natively.
+#[test]
+fn process_substitution_reopens_the_guests_own_pipes() {
+    let script = "cat <(echo hi); diff <(printf 'a\\nb\\n') <(printf 'a\\nc\\n'); echo diff=$?; echo x > >(cat); sleep 0.1";
+    let native = run(Command::new("bash").args(["-c", script]));
+    assert!(native.stdout.starts_with("hi\n"), "{native:?}");
+    let out = run(&mut trapbox_run(&["--allow-exec", "/usr"], Path::new("/bin/bash"), &["-c", script]));
+    assert_eq!((out.status, &out.stdout), (native.status, &native.stdout), "{}", out.stderr);
+}
+
+/// Another thread puts a read-only file and a pipe on the fd in turn: reopening it for
+/// writing through /proc/self/fd gives the pipe or is refused, never the file (which the
+/// guest may only read).
+#[test]
+fn a_file_swapped_onto_a_reopened_fd_is_never_opened_for_writing() {
+    let dir = scratch_dir("fidelity_fd_reopen");
+    let file = dir.join("ro");
+    std::fs::write(&file, "unchanged").unwrap();
+    for program in run_support::routes("fd_reopen.c") {
+        let out = run(&mut trapbox_run(&["--allow-read", dir.to_str().unwrap()], &program, &["race", file.to_str().unwrap(), "2000"]));
+        assert!(out.stdout.contains(" files 0,"), "{}: {out:?}", program.display());
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), "unchanged");
+        eprintln!("{}: {}", program.display(), out.stdout.trim());
+    }
+}

@@ -140,6 +140,12 @@ fn walk(pid: Pid, path: &Path) -> PathBuf {
             Ok(true) if links < MAX_SYMLINKS => {
                 links += 1;
                 let Ok(target) = crate::launch::view::read_link(&candidate) else { break };
+                // An fd's link to a pipe, socket or anonymous inode (`pipe:[123]`) names no
+                // path: the walk ends at the link itself (see [`own_fd_link`]).
+                if !target.is_absolute() && is_fd_link(&candidate) {
+                    out = candidate;
+                    continue;
+                }
                 if target.is_absolute() {
                     out = PathBuf::from("/");
                 }
@@ -163,6 +169,36 @@ fn walk(pid: Pid, path: &Path) -> PathBuf {
         }
     }
     out
+}
+
+/// Whether `path` is an entry of a `/proc/N/fd` or `/proc/N/task/T/fd` directory.
+fn is_fd_link(path: &Path) -> bool {
+    let Some(dir) = path.parent() else { return false };
+    let numbered = |p: Option<&Path>| p.and_then(|p| p.file_name()).and_then(|n| n.to_str()).is_some_and(|n| n.parse::<u32>().is_ok());
+    let Ok(rest) = dir.strip_prefix("/proc") else { return false };
+    let parts: Vec<_> = rest.components().map(|c| c.as_os_str()).collect();
+    dir.file_name().is_some_and(|n| n == "fd")
+        && numbered(Some(path))
+        && match parts.len() {
+            2 => parts[0].to_str().is_some_and(|n| n.parse::<u32>().is_ok()),
+            4 => parts[1] == "task" && numbered(dir.parent()),
+            _ => false,
+        }
+}
+
+/// The fd number when `target` (a resolved path) is the calling thread's own `/proc/self/fd/N`
+/// link to an object that has no path (a pipe: `/dev/fd/63` of a shell's `<(…)`): reopening
+/// it reaches nothing the guest does not hold, so directfs serves it without a grant
+/// ([`crate::perform::directfs`], which opens the link in the host's `/proc` and keeps the
+/// result only if it is a pipe).
+pub fn own_fd_link(pid: Pid, target: &Path) -> Option<i32> {
+    let dir = target.parent()?;
+    if dir != crate::launch::view::proc_dir(pid).join("fd") {
+        return None;
+    }
+    let fd: i32 = target.file_name()?.to_str()?.parse().ok()?;
+    let link = crate::launch::view::read_link(target).ok()?;
+    (!link.is_absolute()).then_some(fd)
 }
 
 /// The kernel's errno for a path that could not be resolved: a relative path against a

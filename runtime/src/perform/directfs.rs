@@ -419,6 +419,10 @@ fn decide_open(service: &Service, notif: &Notif, local_devices: &mut LocalDevice
     };
     let access = crate::decide::confine::access_from_open_flags(flags);
     let policy = &service.policy;
+    if let Some(fd) = crate::decide::confine::own_fd_link(pid, &target) {
+        let cloexec = flags & libc::O_CLOEXEC as u64 != 0;
+        return Ok(Step::Done(reopen_own_pipe(pid, fd, flags, notif), cloexec));
+    }
     let grant = policy.grants_for(&target, access).first().map(|g| g.path.clone());
     let Some(grant) = grant.or_else(|| crate::decide::base::self_root(policy, pid, &target, access)) else {
         let denial = crate::decide::confine::denial_for(policy, &target, access);
@@ -488,6 +492,25 @@ fn decide_open(service: &Service, notif: &Notif, local_devices: &mut LocalDevice
             Ok(Step::HandOver(Box::new(open), domain))
         }
         Ok(Err(errno)) | Err(errno) => Err(errno),
+    }
+}
+
+/// Reopens the calling thread's fd `fd` through its `/proc` link, as the kernel does for
+/// `/proc/self/fd/N`, with the guest's credentials and flags, and keeps the new file only if it
+/// is a pipe (another thread may have put any file on the number since the check: a regular
+/// file reopened for writing would be more than the guest holds).
+fn reopen_own_pipe(pid: i32, fd: i32, flags: u64, notif: &Notif) -> Result<OwnedFd, i32> {
+    let link = std::ffi::CString::new(format!("/proc/{pid}/fd/{fd}")).map_err(|_| libc::EINVAL)?;
+    // Never a create or a truncate of the link itself; the access mode and the status flags
+    // are the guest's.
+    let kept = flags & !((libc::O_CREAT | libc::O_EXCL | libc::O_TRUNC | libc::O_NOFOLLOW) as u64);
+    let file = crate::perform::creds::as_guest(pid, || crate::sys::openat2(libc::AT_FDCWD, &link, kept | libc::O_CLOEXEC as u64, 0, 0))??;
+    match file_stat(&file) {
+        Ok(stat) if stat.st_mode & libc::S_IFMT == libc::S_IFIFO => Ok(file),
+        _ => {
+            crate::report::log::denied(pid, notif.data.nr as u64, &notif.data.args, &format!("fd {fd} is no longer a pipe: only a pipe of the guest's is reopened through /proc/self/fd"));
+            Err(libc::EACCES)
+        }
     }
 }
 
