@@ -156,14 +156,16 @@ fn load_image(bytes: &[u8]) -> Image {
 /// read (and hold) arbitrary amounts of data by mapping huge executable files.
 const MAX_IMAGE_BYTES: u64 = 1 << 30;
 
-/// Files up to this size are read whole; larger ones only where the host looks.
-const READ_WHOLE_BYTES: u64 = 256 << 10;
+/// Files up to this size are read whole; larger ones only where the host looks (a few small
+/// reads cost less than copying more than a few pages: reading the 210 KiB `ld.so` whole at
+/// every exec was ~4% of a `trapbox run -- /bin/true`'s host CPU).
+const READ_WHOLE_BYTES: u64 = 16 << 10;
 
 /// The bytes of the ELF file at `path` that finding its layout and trap table needs, at their
 /// offsets: the whole file when it is small or lists SDK hostcall sites (whose code is checked
 /// too); otherwise the headers, the section names and the `.trapbox` sections, the rest left
 /// zero (a zeroed allocation that is never touched costs no memory). Starting a dynamically
-/// linked program so reads a few KiB of a 2 MiB libc instead of all of it.
+/// linked program so reads a few KiB of each of its files (libc, ld.so) instead of all of them.
 fn read_bounded(path: &str) -> Option<Vec<u8>> {
     let file = std::fs::File::open(path).ok()?;
     let len = file.metadata().ok()?.len();
