@@ -316,6 +316,19 @@ pub fn ignore_signal(signal: i32) {
     unsafe { libc::signal(signal, libc::SIG_IGN) };
 }
 
+/// Makes the host non-dumpable: no process of its user (a guest included, which runs as that
+/// user in its own namespaces) can then `ptrace` it, open its `/proc/PID/mem`, read its maps
+/// or environment, or get a core of it; only `CAP_SYS_PTRACE` in the host's user namespace
+/// can. Processes the host forks inherit it and set it back before they must be reachable
+/// ([`crate::launch::launcher`]); an `execve` of the guest sets it back for the new image too.
+pub fn make_undumpable() -> Result<(), Errno> {
+    // SAFETY: prctl with integer arguments only.
+    if unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0 as libc::c_ulong, 0, 0, 0) } != 0 {
+        return Err(Errno::last());
+    }
+    Ok(())
+}
+
 /// The host's own process id.
 pub fn own_pid() -> Pid {
     std::process::id() as Pid
