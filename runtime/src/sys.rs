@@ -329,6 +329,16 @@ pub fn make_undumpable() -> Result<(), Errno> {
     Ok(())
 }
 
+/// The text of a small `/proc` file in one read: the kernel regenerates a file like
+/// `/proc/PID/maps` at each read, and `read_to_string` would start with 32-byte reads (such a
+/// file reports its size as 0).
+pub fn read_proc(path: &str) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut text = String::with_capacity(16 << 10);
+    std::fs::File::open(path)?.read_to_string(&mut text)?;
+    Ok(text)
+}
+
 /// The host's own process id.
 pub fn own_pid() -> Pid {
     std::process::id() as Pid

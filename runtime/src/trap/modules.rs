@@ -247,7 +247,7 @@ impl ImageCache {
 
     /// Reads `/proc/PID/maps` and returns every executable file mapping with its image.
     pub fn scan(&mut self, pid: Pid) -> Vec<Module> {
-        let Ok(maps) = std::fs::read_to_string(format!("/proc/{pid}/maps")) else {
+        let Ok(maps) = crate::sys::read_proc(&format!("/proc/{pid}/maps")) else {
             return Vec::new();
         };
         let lines: Vec<MapLine<'_>> = maps.lines().filter_map(parse_map_line).collect();
