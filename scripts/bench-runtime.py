@@ -164,7 +164,7 @@ def file_reading(work, repeat, size_mib):
     print()
 
 
-def startup(repeat):
+def startup(repeat, gap):
     """`true` natively, under trapbox and under the floors it is measured against, rounds
     interleaved; then the kernel's own costs (scripts/bench/ns_cost.c) for the breakdown."""
     true = shutil.which("true") or "/bin/true"
@@ -185,11 +185,18 @@ def startup(repeat):
     samples = {name: [] for name, _ in rows}
     for _ in range(repeat):
         for name, cmd in rows:
+            # Back to back by default. A torn-down network namespace is freed by a kernel worker
+            # afterwards, which a start right behind it can wait on; an idle gap instead lets
+            # this VM's CPUs go cold (both move the figures by milliseconds: compare within
+            # one table).
+            if gap:
+                time.sleep(gap)
             start = time.perf_counter()
             done = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             if done.returncode == 0:
                 samples[name].append(time.perf_counter() - start)
-    print(f"### Start-up: `true`, median of {repeat} interleaved rounds\n")
+    apart = f", {gap * 1e3:.0f} ms apart" if gap else ", back to back"
+    print(f"### Start-up: `true`, median of {repeat} interleaved rounds{apart}\n")
     print("| configuration | ms | vs native | ratio |")
     print("|---|---|---|---|")
     native = statistics.median(samples["native"])
@@ -225,10 +232,11 @@ def main():
     parser.add_argument("--only-files", action="store_true", help="run only the file-reading benchmark")
     parser.add_argument("--only-programs", action="store_true", help="run only the whole-program benchmark")
     parser.add_argument("--only-startup", action="store_true", help="run only the start-up benchmark")
+    parser.add_argument("--gap-ms", type=float, default=0, help="idle time before each start-up measurement (default: back to back)")
     args = parser.parse_args()
     ensure_tools()
     if args.only_startup:
-        startup(max(args.repeat, 5))
+        startup(max(args.repeat, 5), args.gap_ms / 1e3)
         return
     with tempfile.TemporaryDirectory() as work:
         if args.only_programs:
