@@ -2,7 +2,7 @@
 """Rewriter throughput: `trapbox rewrite` on libc.so.6 and busybox-static.
 
 Reports medians of N runs: the in-tool analysis+patch time (what the library spends),
-the whole command's wall time (reading, writing and process start included), the capstone
+the whole command's wall time (reading, writing and process start included), the yaxpeax-x86
 cross-check, and `objdump -d` over the same file as a peer reference (a disassembler sweep
 of the same code). Run from the repository root after `cargo build --release`:
 
@@ -32,7 +32,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=21)
     args = parser.parse_args()
-    print(f"| file | code KiB | sites | rewrite (in-tool) ms | MB/s | `trapbox rewrite` wall ms | + capstone cross-check ms | `objdump -d` wall ms | rewrite wall / objdump |")
+    print(f"| file | code KiB | sites | rewrite (in-tool) ms | MB/s | `trapbox rewrite` wall ms | + yaxpeax-x86 cross-check ms | `objdump -d` wall ms | rewrite wall / objdump |")
     print("|---|---|---|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as tmp:
         out_path = os.path.join(tmp, "out")

@@ -15,9 +15,10 @@
    personality), through read() natively, under trapbox on the granted fd, and with a trap
    per read().
 4. Start-up (--only-startup): `/bin/true` natively, under trapbox (its namespaces, init and
-   host area included; unconfined, sandboxed, sandboxed --bare (what the base environment's
-   mounts and grants cost is the difference), and with --no-namespaces) and under
-   `bwrap --unshare-all` (Debian's bubblewrap), rounds interleaved.
+   host area included; unconfined, sandboxed with --net none and loopback, sandboxed --bare (what the base
+   environment's mounts and grants cost is the difference), and with --no-namespaces), under `bwrap --unshare-all` (Debian's bubblewrap) and under `unshare`
+   with the same namespaces (the kernel's floor), rounds interleaved; then the kernel's costs
+   of each namespace, the id maps and a private /tmp, /proc and /dev, measured in-process.
 
 Every figure is a median of --repeat runs; ratios are against the native run or the bare
 tracer of the same run. Needs `cargo build --release`; installs strace and proot if missing.
@@ -163,27 +164,63 @@ def file_reading(work, repeat, size_mib):
     print()
 
 
-def startup(repeat):
+def startup(repeat, gap):
+    """`true` natively, under trapbox and under the floors it is measured against, rounds
+    interleaved; then the kernel's own costs (scripts/bench/ns_cost.c) for the breakdown."""
     true = shutil.which("true") or "/bin/true"
+    unshare = shutil.which("unshare") or "unshare"
     rows = [
         ("native", [true]),
-        ("trapbox run --unconfined", [TRAPBOX, "run", "--unconfined", "--", true]),
-        ("trapbox run (default deny)", [TRAPBOX, "run", "--", true]),
+        ("trapbox --version (the host binary's own start: exec, loader, clap)", [TRAPBOX, "--version"]),
+        ("trapbox run --unconfined (no policy: the host's network namespace)", [TRAPBOX, "run", "--unconfined", "--", true]),
+        ("trapbox run (default deny, --net none)", [TRAPBOX, "run", "--", true]),
+        ("trapbox run --net loopback (default deny)", [TRAPBOX, "run", "--net", "loopback", "--", true]),
         ("trapbox run --bare (default deny, no base environment)", [TRAPBOX, "run", "--bare", "--", true]),
         ("trapbox run --no-namespaces (default deny)", [TRAPBOX, "run", "--no-namespaces", "--", true]),
         ("bwrap --unshare-all", ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--unshare-all", true]),
+        ("unshare -Urmpf --mount-proc", [unshare, "-Urmpf", "--mount-proc", true]),
+        ("unshare -UrmpiuCf (trapbox's namespaces but the network)", [unshare, "-UrmpiuCf", true]),
+        ("unshare -UrmpiuCfn (trapbox's namespaces)", [unshare, "-UrmpiuCfn", true]),
+        ("unshare -n (a network namespace alone; root)", [unshare, "-n", true]),
     ]
     samples = {name: [] for name, _ in rows}
     for _ in range(repeat):
         for name, cmd in rows:
-            samples[name].append(timed(cmd, 1))
-    print(f"### Start-up: `true`, median of {repeat} interleaved rounds\n")
-    print("| configuration | ms | vs native |")
-    print("|---|---|---|")
+            # Back to back by default. A torn-down network namespace is freed by a kernel worker
+            # afterwards, which a start right behind it can wait on; an idle gap instead lets
+            # this VM's CPUs go cold (both move the figures by milliseconds: compare within
+            # one table).
+            if gap:
+                time.sleep(gap)
+            start = time.perf_counter()
+            done = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            if done.returncode == 0:
+                samples[name].append(time.perf_counter() - start)
+    apart = f", {gap * 1e3:.0f} ms apart" if gap else ", back to back"
+    print(f"### Start-up: `true`, median of {repeat} interleaved rounds{apart}\n")
+    print("| configuration | ms | vs native | ratio |")
+    print("|---|---|---|---|")
     native = statistics.median(samples["native"])
     for name, _ in rows:
+        if not samples[name]:
+            print(f"| {name} | failed here | | |")
+            continue
         t = statistics.median(samples[name])
-        print(f"| {name} | {t * 1e3:.2f} | +{(t - native) * 1e3:.2f} ms |")
+        print(f"| {name} | {t * 1e3:.2f} | +{(t - native) * 1e3:.2f} ms | {t / native:.1f}x |")
+    print()
+    with tempfile.TemporaryDirectory() as work:
+        probe = os.path.join(work, "ns_cost")
+        sh(["gcc", "-O2", "-o", probe, os.path.join(ROOT, "scripts/bench/ns_cost.c")])
+        out = subprocess.run([probe, str(max(repeat, 20))], capture_output=True, text=True)
+    if out.returncode != 0:
+        print(f"(ns_cost failed: {out.stderr.strip()})\n")
+        return
+    print("### The kernel's share, measured in one process (scripts/bench/ns_cost.c), median µs\n")
+    print("| what | µs |")
+    print("|---|---|")
+    for line in out.stdout.splitlines():
+        name, value = line.split()
+        print(f"| {name} | {float(value):.0f} |")
     print()
 
 
@@ -196,10 +233,11 @@ def main():
     parser.add_argument("--only-files", action="store_true", help="run only the file-reading benchmark")
     parser.add_argument("--only-programs", action="store_true", help="run only the whole-program benchmark")
     parser.add_argument("--only-startup", action="store_true", help="run only the start-up benchmark")
+    parser.add_argument("--gap-ms", type=float, default=0, help="idle time before each start-up measurement (default: back to back)")
     args = parser.parse_args()
     ensure_tools()
     if args.only_startup:
-        startup(max(args.repeat, 5))
+        startup(max(args.repeat, 5), args.gap_ms / 1e3)
         return
     with tempfile.TemporaryDirectory() as work:
         if args.only_programs:

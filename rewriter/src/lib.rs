@@ -7,7 +7,7 @@
 //!
 //! How sites are found (see [`scan`]): a linear sweep with iced-x86 that restarts at every
 //! known function start (symbols, `.eh_frame` FDEs, the entry point), cross-checked by the
-//! same sweep with capstone ([`crosscheck`]). When function extents are known, an instruction
+//! same sweep with a second, independent decoder, yaxpeax-x86 ([`crosscheck`]). When function extents are known, an instruction
 //! outside all of them is reported but not patched, since it is more likely data than code;
 //! a `syscall` left alone is still caught by the runtime's seccomp backstop.
 //!
@@ -35,7 +35,7 @@ pub use scan::{scan_code, CodeHints, ScanResult, SkipReason, SkippedSite};
 pub struct RewriteOptions {
     /// The trap written over each site.
     pub encoding: TrapEncoding,
-    /// Also sweep with capstone and report every disagreement.
+    /// Also sweep with the second decoder (yaxpeax-x86) and report every disagreement.
     pub cross_check: bool,
 }
 
@@ -52,7 +52,7 @@ pub struct Timings {
     pub parse: Duration,
     /// The iced-x86 sweep.
     pub scan: Duration,
-    /// The capstone sweep and comparison (zero when not asked for).
+    /// The second decoder's sweep and the comparison (zero when not asked for).
     pub cross_check: Duration,
     /// Patching and building the output bytes.
     pub write: Duration,
@@ -76,9 +76,9 @@ pub struct Analysis {
     pub site_offsets: Vec<u64>,
     /// Sites found but deliberately left alone.
     pub skipped: Vec<SkippedSite>,
-    /// Where iced-x86 and capstone disagree (empty without cross-check).
+    /// Where iced-x86 and yaxpeax-x86 disagree (empty without cross-check).
     pub disagreements: Vec<Disagreement>,
-    /// Whether the capstone cross-check ran.
+    /// Whether the cross-check ran.
     pub cross_checked: bool,
     /// How many function starts steered the sweep.
     pub function_starts: usize,
@@ -168,8 +168,8 @@ pub fn analyse(input: &[u8], options: &RewriteOptions) -> Result<Analysis, Rewri
             let mut iced: Vec<(u64, SiteKind)> = result.sites.iter().map(|s| (s.addr, s.kind)).collect();
             iced.extend(result.skipped.iter().filter(|s| s.reason != SkipReason::Prefixed).map(|s| (s.addr, s.kind)));
             iced.sort_unstable();
-            match crosscheck::capstone_sites(code, region.vaddr, &hints.function_starts) {
-                Some(capstone) => analysis.disagreements.extend(crosscheck::compare(&iced, &capstone)),
+            match crosscheck::second_sites(code, region.vaddr, &hints.function_starts) {
+                Some(second) => analysis.disagreements.extend(crosscheck::compare(&iced, &second)),
                 None => analysis.cross_checked = false,
             }
             timings.cross_check += check_started.elapsed();

@@ -182,7 +182,7 @@ pub fn scan_code(code: &[u8], base: u64, hints: &CodeHints) -> ScanResult {
             let position = decoder.position();
             decoder.decode_out(&mut instr);
             if instr.is_invalid() {
-                // Resynchronise one byte further on, as objdump and capstone do.
+                // Resynchronise one byte further on, as objdump and the cross-check's decoder do.
                 let _ = decoder.set_position(position + 1);
                 decoder.set_ip(chunk_start + position as u64 + 1);
                 straight_run.clear();

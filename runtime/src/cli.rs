@@ -319,6 +319,9 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
     let Some(program) = args.command.first() else {
         anyhow::bail!("no program given");
     };
+    // Before anything of the guest's exists, so no guest and no other process of this user
+    // ever finds the host traceable or its memory readable.
+    crate::sys::make_undumpable().context("cannot make the host non-dumpable (prctl)")?;
     if let Some(path) = &args.log {
         crate::report::log::to_file(path).with_context(|| format!("--log {}", path.display()))?;
     }

@@ -38,7 +38,7 @@ pub struct RewriteArgs {
     /// The trap written over each site: `ud2` (canonical, SIGILL) or `int3` (`CC 90`, SIGTRAP).
     #[arg(long, default_value = "ud2", value_parser = parse_encoding)]
     pub trap: TrapEncoding,
-    /// Skip the capstone cross-check of the site set (faster; for benchmarks).
+    /// Skip the cross-check of the site set by a second decoder, yaxpeax-x86 (faster; for benchmarks).
     #[arg(long)]
     pub no_cross_check: bool,
     /// List every patched site after the summary.
@@ -113,16 +113,16 @@ pub fn rewrite(args: &RewriteArgs) -> Result<()> {
     );
     if a.cross_checked {
         println!(
-            "cross-check: capstone {} ({:.1} ms)",
+            "cross-check: yaxpeax-x86 {} ({:.1} ms)",
             if a.disagreements.is_empty() { "agrees on every site".to_string() } else { format!("disagrees at {} addresses", a.disagreements.len()) },
             a.timings.cross_check.as_secs_f64() * 1e3
         );
     } else if !args.no_cross_check {
-        println!("cross-check: capstone could not be initialised; not cross-checked");
+        println!("cross-check: not run (the code's addresses overflow)");
     }
     for d in &a.disagreements {
         let show = |k: Option<SiteKind>| k.map_or("nothing", SiteKind::name);
-        eprintln!("warning: {:#x}: iced-x86 decodes {}, capstone decodes {}", d.addr, show(d.iced), show(d.capstone));
+        eprintln!("warning: {:#x}: iced-x86 decodes {}, yaxpeax-x86 decodes {}", d.addr, show(d.iced), show(d.second));
     }
     for s in &a.skipped {
         eprintln!("note: {:#x}: {} not patched: {}", s.addr, s.kind.name(), s.reason.describe());

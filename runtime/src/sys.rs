@@ -316,6 +316,29 @@ pub fn ignore_signal(signal: i32) {
     unsafe { libc::signal(signal, libc::SIG_IGN) };
 }
 
+/// Makes the host non-dumpable: no process of its user (a guest included, which runs as that
+/// user in its own namespaces) can then `ptrace` it, open its `/proc/PID/mem`, read its maps
+/// or environment, or get a core of it; only `CAP_SYS_PTRACE` in the host's user namespace
+/// can. Processes the host forks inherit it and set it back before they must be reachable
+/// ([`crate::launch::launcher`]); an `execve` of the guest sets it back for the new image too.
+pub fn make_undumpable() -> Result<(), Errno> {
+    // SAFETY: prctl with integer arguments only.
+    if unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0 as libc::c_ulong, 0, 0, 0) } != 0 {
+        return Err(Errno::last());
+    }
+    Ok(())
+}
+
+/// The text of a small `/proc` file in one read: the kernel regenerates a file like
+/// `/proc/PID/maps` at each read, and `read_to_string` would start with 32-byte reads (such a
+/// file reports its size as 0).
+pub fn read_proc(path: &str) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut text = String::with_capacity(16 << 10);
+    std::fs::File::open(path)?.read_to_string(&mut text)?;
+    Ok(text)
+}
+
 /// The host's own process id.
 pub fn own_pid() -> Pid {
     std::process::id() as Pid

@@ -82,7 +82,7 @@ fn check_real_binary(name: &str, input: &Path) -> usize {
     let output = dir.join(input.file_name().unwrap());
     let before = std::fs::read(input).unwrap();
     let report = rewrite(input, &output, &[]);
-    assert!(report.stdout.contains("capstone agrees on every site"), "{name}: {}", report.stdout);
+    assert!(report.stdout.contains("yaxpeax-x86 agrees on every site"), "{name}: {}", report.stdout);
     let after = std::fs::read(&output).unwrap();
 
     let expected = objdump_sites(input);

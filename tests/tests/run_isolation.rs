@@ -198,6 +198,65 @@ fn an_unprivileged_user_gets_the_same_isolation() {
     }
 }
 
+/// `program` as Command, run as nobody when the tests run as root (as the invoker otherwise).
+fn as_unprivileged(program: &std::path::Path) -> Command {
+    if is_root() {
+        let mut cmd = Command::new("setpriv");
+        cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"]).arg(program);
+        cmd
+    } else {
+        Command::new(program)
+    }
+}
+
+/// The host is non-dumpable: while it runs a guest, another process of the same user (the
+/// user its guests run as, seen from outside their namespaces) can neither read the host's
+/// memory, maps or environment through /proc nor attach to it with ptrace, though the same
+/// probe reaches an ordinary process of that user; and the host still traces its guest.
+#[test]
+fn another_process_of_the_same_user_cannot_read_or_trace_the_host() {
+    use std::io::{BufRead, Write};
+    let probe = {
+        let _serial = run_support::fixture_lock();
+        trapbox_tests::build_guest("reach_host.c", &["-O2"])
+    };
+    let (host, probe) = run_support::unprivileged_copies(&scratch_dir("isolation_undumpable"), &probe, &[]);
+    let reach = |pid: u32| run(as_unprivileged(&probe).arg(pid.to_string()).current_dir("/"));
+
+    // The control: an ordinary process of the user, once it runs `sleep` itself (setpriv is
+    // non-dumpable between its uid change and the exec).
+    let mut ordinary = as_unprivileged(std::path::Path::new("/bin/sleep")).arg("30").spawn().expect("sleep");
+    let exe = format!("/proc/{}/exe", ordinary.id());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !std::fs::read_link(&exe).is_ok_and(|target| target.ends_with("sleep")) && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let control = reach(ordinary.id());
+    let _ = ordinary.kill();
+    let _ = ordinary.wait();
+    assert_eq!(control.stdout, "mem: open ok, read EIO\nmaps: open ok, read ok\nenviron: open ok, read ok\nptrace: ok\n", "{control:?}");
+
+    let mut trapbox = as_unprivileged(&host)
+        .args(["run", "--", "/bin/busybox", "sh", "-c", "echo started; read line; echo done $line"])
+        .current_dir("/")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("trapbox");
+    let mut stdout = std::io::BufReader::new(trapbox.stdout.take().expect("stdout"));
+    let mut first = String::new();
+    stdout.read_line(&mut first).expect("the guest's first line");
+    assert_eq!(first, "started\n");
+    let attempt = reach(trapbox.id());
+    trapbox.stdin.take().expect("stdin").write_all(b"x\n").expect("the guest's input");
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stdout, &mut rest).expect("the guest's output");
+    let status = trapbox.wait().expect("wait");
+    assert_eq!(attempt.stdout, "mem: EACCES\nmaps: EACCES\nenviron: EACCES\nptrace: EPERM\n", "{attempt:?}");
+    assert_eq!((status.code(), rest.as_str()), (Some(0), "done x\n"), "the guest ran to its end under the host");
+}
+
 
 /// `kill(0, …)` signals the caller's process group, which the guest shares with trapbox (the
 /// terminal's job): the kernel would deliver it to the host too, across the PID namespace. The

@@ -12,6 +12,12 @@
 //! policy's limits, working directory and Landlock ruleset, install the seccomp backstop and
 //! exec. With `--no-namespaces` the host's child is the guest itself.
 //!
+//! The host is non-dumpable ([`crate::sys::make_undumpable`]) and its children inherit that:
+//! init sets itself dumpable before it tells the host it is ready for its maps (an unprivileged
+//! host can write the maps of a dumpable process only), the guest before its hello (to be
+//! seized); init goes back to non-dumpable once the guest is forked, and the guest's exec keeps
+//! it dumpable, which the host's `/proc/PID/mem` and `pidfd_getfd` access needs.
+//!
 //! If the host dies, each process dies with it: init by `PR_SET_PDEATHSIG` (or, before it has
 //! set it, by its pipe to the host closing), the guest by `PTRACE_O_EXITKILL` (or, before it is
 //! seized, by its pipe closing), and everything else in the PID namespace with its init. The children run raw libc calls
@@ -279,6 +285,10 @@ pub fn spawn(
         why
     };
     if let Some(namespaces) = &confinement.namespaces {
+        // Init's first message: it is dumpable now, so its map files are the invoker's to write.
+        if receive_hello(ch.hello[0]) != Some(child) {
+            return Err(give_up(&mut host_ends, anyhow::anyhow!("trapbox's init died before its user namespace was mapped")));
+        }
         let written = namespaces.write_maps(child);
         let go = [u8::from(written.is_ok())];
         // SAFETY: one byte from a live buffer to a pipe we own.
@@ -409,6 +419,13 @@ unsafe fn run_init(ch: Channels, namespaces: &Namespaces, exec: Exec<'_>) -> ! {
         }
         // Die with the host; a host that died before this line closed the pipe read next.
         libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0);
+        // Dumpable (the host is not), so the host can write the maps and seize the guest;
+        // then ready for the maps.
+        libc::prctl(libc::PR_SET_DUMPABLE, 1 as libc::c_ulong, 0, 0, 0);
+        let ready = 0u8;
+        if libc::send(ch.hello[1], (&ready as *const u8).cast(), 1, 0) != 1 {
+            libc::_exit(CHILD_SETUP_FAILED);
+        }
         let mut mapped = 0u8;
         if libc::read(ch.mapped[0], (&mut mapped as *mut u8).cast(), 1) != 1 || mapped != 1 {
             libc::_exit(CHILD_SETUP_FAILED);
@@ -466,6 +483,8 @@ unsafe fn become_guest(ch: Channels, parent: Pid, exec: Exec<'_>) -> ! {
             close(fd);
         }
         libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0);
+        // Forked from the non-dumpable host (--no-namespaces): the host seizes a dumpable guest.
+        libc::prctl(libc::PR_SET_DUMPABLE, 1 as libc::c_ulong, 0, 0, 0);
         if libc::getppid() != parent {
             libc::_exit(CHILD_SETUP_FAILED);
         }

@@ -140,8 +140,6 @@ pub fn start(listener: OwnedFd, policy: Arc<Policy>, trace: Option<TraceSink>) {
         domains: DomainExecutors::new(perform_handed_over),
     });
     install_interrupt_handler();
-    let reaper = Arc::clone(&service);
-    std::thread::spawn(move || reap(&reaper));
     std::thread::spawn(move || serve(&service));
 }
 
@@ -529,6 +527,12 @@ fn hand_over(service: &Arc<Service>, reply: Reply, open: Box<Open>, domain: Opti
         );
         return service.finish(&reply, Err(EACCES), false);
     };
+    // The reaper watches the workers' opens: started with the first (most runs hand over none).
+    static REAPER: std::sync::Once = std::sync::Once::new();
+    REAPER.call_once(|| {
+        let reaper = Arc::clone(service);
+        std::thread::spawn(move || reap(&reaper));
+    });
     let job = Job { service: Arc::clone(service), open, reply };
     if let Err(job) = executor.submit(job) {
         job.service.finish(&job.reply, Err(libc::EAGAIN), false);

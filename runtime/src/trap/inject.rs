@@ -194,7 +194,7 @@ pub fn inject_syscall(
 /// A `syscall` instruction and a 0 byte in the vDSO of `pid` (the 0 byte serves as an empty
 /// string argument for an injected call).
 pub fn vdso_points(pid: Pid) -> Option<(u64, u64)> {
-    let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).ok()?;
+    let maps = sys::read_proc(&format!("/proc/{pid}/maps")).ok()?;
     let line = maps.lines().find(|l| l.ends_with("[vdso]"))?;
     let (start, rest) = line.split_once('-')?;
     let end = rest.split(' ').next()?;

@@ -156,14 +156,16 @@ fn load_image(bytes: &[u8]) -> Image {
 /// read (and hold) arbitrary amounts of data by mapping huge executable files.
 const MAX_IMAGE_BYTES: u64 = 1 << 30;
 
-/// Files up to this size are read whole; larger ones only where the host looks.
-const READ_WHOLE_BYTES: u64 = 256 << 10;
+/// Files up to this size are read whole; larger ones only where the host looks (a few small
+/// reads cost less than copying more than a few pages: reading the 210 KiB `ld.so` whole at
+/// every exec was ~4% of a `trapbox run -- /bin/true`'s host CPU).
+const READ_WHOLE_BYTES: u64 = 16 << 10;
 
 /// The bytes of the ELF file at `path` that finding its layout and trap table needs, at their
 /// offsets: the whole file when it is small or lists SDK hostcall sites (whose code is checked
 /// too); otherwise the headers, the section names and the `.trapbox` sections, the rest left
 /// zero (a zeroed allocation that is never touched costs no memory). Starting a dynamically
-/// linked program so reads a few KiB of a 2 MiB libc instead of all of it.
+/// linked program so reads a few KiB of each of its files (libc, ld.so) instead of all of them.
 fn read_bounded(path: &str) -> Option<Vec<u8>> {
     // A path of the guest's /proc/PID/maps: the file as the guest sees it.
     let file = crate::launch::view::open_file(std::path::Path::new(path), 0).ok()?;
@@ -246,7 +248,7 @@ impl ImageCache {
 
     /// Reads `/proc/PID/maps` and returns every executable file mapping with its image.
     pub fn scan(&mut self, pid: Pid) -> Vec<Module> {
-        let Ok(maps) = std::fs::read_to_string(format!("/proc/{pid}/maps")) else {
+        let Ok(maps) = crate::sys::read_proc(&format!("/proc/{pid}/maps")) else {
             return Vec::new();
         };
         let lines: Vec<MapLine<'_>> = maps.lines().filter_map(parse_map_line).collect();
