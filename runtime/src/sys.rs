@@ -205,11 +205,19 @@ pub fn read_guest_bytes(pid: Pid, addr: u64, len: usize) -> Option<Vec<u8>> {
     (read_memory(pid, addr, &mut buf) == Ok(len)).then_some(buf)
 }
 
-/// A duplicate, in the host, of fd `fd` of process `pid` (`pidfd_open` + `pidfd_getfd`).
+/// A duplicate, in the host, of fd `fd` of thread `pid` (`pidfd_open` + `pidfd_getfd`): of
+/// any thread, not only a process's leader (`PIDFD_THREAD`, Linux 6.9; before it, a pidfd of
+/// the process), and from that thread's own fd table (a thread made without `CLONE_FILES` has
+/// one of its own).
 pub fn take_fd(pid: Pid, fd: i32) -> Result<std::os::fd::OwnedFd, Errno> {
     use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    const PIDFD_THREAD: libc::c_uint = libc::O_EXCL as libc::c_uint;
     // SAFETY: pidfd_open takes a pid and flags.
-    let pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    let mut pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, PIDFD_THREAD) };
+    if pidfd < 0 && Errno::last() == Errno(libc::EINVAL) {
+        // SAFETY: as above.
+        pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    }
     if pidfd < 0 {
         return Err(Errno::last());
     }
