@@ -687,14 +687,30 @@ pub fn process_fd(pid: Pid, fd: i32) -> ProcessFd {
     }
 }
 
-/// `pidfd_send_signal` on a pidfd the host holds (no siginfo); the raw result.
-pub fn pidfd_send_signal(pidfd: &std::os::fd::OwnedFd, signal: i32, flags: u32) -> u64 {
+/// `pidfd_send_signal` on a pidfd the host holds, with the host's copy of the guest's siginfo
+/// if it passed one; the raw result.
+pub fn pidfd_send_signal(pidfd: &std::os::fd::OwnedFd, signal: i32, info: Option<&crate::decode::siginfo::Siginfo>, flags: u32) -> u64 {
     use std::os::fd::AsRawFd;
-    // SAFETY: a pidfd the host owns, integers, and a null siginfo.
-    let rc = unsafe { libc::syscall(libc::SYS_pidfd_send_signal, pidfd.as_raw_fd(), signal, std::ptr::null::<libc::siginfo_t>(), flags) };
+    let info = info.map_or(std::ptr::null(), |info| info.bytes().as_ptr());
+    // SAFETY: a pidfd the host owns, integers, and a null siginfo or a host buffer of
+    // `sizeof(siginfo_t)` bytes.
+    let rc = unsafe { libc::syscall(libc::SYS_pidfd_send_signal, pidfd.as_raw_fd(), signal, info, flags) };
     if rc < 0 {
         trapbox_abi::errno::encode_error(Errno::last().0)
     } else {
         rc as u64
+    }
+}
+
+/// The kernel's errno for `pidfd_send_signal` flags it does not take (unknown bits, or more
+/// than one scope), which it answers before it looks at the fd; `None` for flags it takes.
+pub fn pidfd_signal_flags_error(flags: u32) -> Option<i32> {
+    // SAFETY: fd -1 is never a pidfd: the kernel judges the flags, then stops at the fd
+    // (EBADF) without reading the null siginfo or sending anything.
+    let rc = unsafe { libc::syscall(libc::SYS_pidfd_send_signal, -1, 0, std::ptr::null::<libc::siginfo_t>(), flags) };
+    match Errno::last().0 {
+        _ if rc >= 0 => None,
+        libc::EBADF => None,
+        errno => Some(errno),
     }
 }

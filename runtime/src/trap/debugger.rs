@@ -556,7 +556,8 @@ impl Debugger {
             // processes (and trapbox's init, which no guest can trace or kill) exist: a pid of
             // the host's gets the kernel's own ESRCH.
             Rule::PidfdTarget => match self.signal_through_pidfd(tid, args) {
-                Ok(raw) => return Verdict::Answer(raw),
+                Ok(Some(raw)) => return Verdict::Answer(raw),
+                Ok(None) => None,
                 Err(denial) => Some(denial),
             },
             Rule::GuestTarget(index) if self.settings.pid_namespace => match args[index] as i32 {
@@ -622,21 +623,45 @@ impl Debugger {
         result.unwrap_or_else(errno::encode_error)
     }
 
-    /// `pidfd_send_signal(fd, signal, info, flags)` performed by the host on its own duplicate
-    /// of the guest's fd, so the process checked is the process signalled (a pidfd may come
-    /// from opening a `/proc/PID` directory, and another thread may `dup2` over the number):
-    /// only a guest process, and only one the caller may signal (the kernel's rule).
-    fn signal_through_pidfd(&self, tid: Pid, args: &[u64; 6]) -> Result<u64, (i32, String)> {
-        let fd = args[0] as i32;
-        let dup = match sys::take_fd(tid, fd) {
+    /// `pidfd_send_signal(fd, signal, info, flags)` for thread `tid`, checked in the kernel's
+    /// order (flags, fd, siginfo, target, permission). The host performs it on its own
+    /// duplicate of the fd, so the process checked is the process signalled (a pidfd may come
+    /// from opening a `/proc/PID` directory, and another thread may `dup2` over the number),
+    /// and with its own copy of the siginfo, on which the kernel applies its rules (`si_signo`
+    /// must be the signal; a siginfo claiming the kernel or `tkill` as its sender is refused
+    /// towards any other target than the caller itself): only to a guest process, and only
+    /// to one the caller may signal. `Ok(Some(raw))` is the host's answer; `Ok(None)` means
+    /// the thread signals itself with such a siginfo, which the kernel allows only to the
+    /// caller itself: its own call runs, on the siginfo pinned ([`crate::trap::pinned`]).
+    fn signal_through_pidfd(&self, tid: Pid, args: &[u64; 6]) -> Result<Option<u64>, (i32, String)> {
+        const PIDFD_SIGNAL_PROCESS_GROUP: u32 = 4;
+        /// The kernel's `_NSIG`: signal numbers above it are EINVAL.
+        const LAST_SIGNAL: i32 = 64;
+        let (signal, flags) = (args[1] as i32, args[3] as u32);
+        let answer = |errno: i32| Ok(Some(errno::encode_error(errno)));
+        if let Some(errno) = sys::pidfd_signal_flags_error(flags) {
+            return answer(errno);
+        }
+        let dup = match sys::take_fd(tid, args[0] as i32) {
             Ok(dup) => dup,
-            Err(err) => return Ok(errno::encode_error(err.0)),
+            Err(err) => return answer(err.0),
         };
         use std::os::fd::AsRawFd;
-        let target = match sys::process_fd(sys::own_pid(), dup.as_raw_fd()) {
+        let target = sys::process_fd(sys::own_pid(), dup.as_raw_fd());
+        if target == sys::ProcessFd::NotOne {
+            return answer(libc::EBADF);
+        }
+        let info = match args[2] {
+            0 => None,
+            addr => match crate::decode::siginfo::Siginfo::read(tid, addr) {
+                Ok(info) => Some(info),
+                Err(errno) => return answer(errno),
+            },
+        };
+        let target = match target {
             sys::ProcessFd::Of(target) => target,
-            sys::ProcessFd::Exited => return Ok(errno::encode_error(libc::ESRCH)),
-            sys::ProcessFd::NotOne => return Ok(errno::encode_error(libc::EBADF)),
+            // Gone (nothing can be signalled): the kernel judges the siginfo, then says ESRCH.
+            _ => return Ok(Some(sys::pidfd_send_signal(&dup, signal, info.as_ref(), flags))),
         };
         if !(self.processes.contains_key(&target) || self.threads.contains_key(&target)) {
             return Err((errno::EPERM, format!("the pidfd names process {target}, which is not part of the guest")));
@@ -646,13 +671,21 @@ impl Debugger {
             _ => false,
         };
         if !allowed {
-            return Ok(errno::encode_error(libc::EPERM)); // the kernel's answer for the caller
+            // The kernel's answer for the caller: the siginfo's rules and the signal number
+            // come before the permission.
+            let errno = match &info {
+                Some(info) if info.signo() != signal => libc::EINVAL,
+                Some(info) if info.claims_kernel_or_tkill() => libc::EPERM,
+                _ if !(0..=LAST_SIGNAL).contains(&signal) => libc::EINVAL,
+                _ => libc::EPERM,
+            };
+            return answer(errno);
         }
-        // (A siginfo from the guest is not forwarded: the host would send it as its own.)
-        if args[2] != 0 {
-            return Err((errno::EPERM, "a pidfd signal with a siginfo of the guest's is not served".to_string()));
+        let to_itself = target == tid && flags & PIDFD_SIGNAL_PROCESS_GROUP == 0;
+        if to_itself && info.as_ref().is_some_and(|info| info.claims_kernel_or_tkill()) {
+            return Ok(None);
         }
-        Ok(sys::pidfd_send_signal(&dup, args[1] as i32, args[3] as u32))
+        Ok(Some(sys::pidfd_send_signal(&dup, signal, info.as_ref(), flags)))
     }
 
     // ---- pinned paths ------------------------------------------------------------------

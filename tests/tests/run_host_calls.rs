@@ -1,0 +1,73 @@
+//! Calls the host performs for a guest give the guest the kernel's answers, and none of them
+//! holds up another guest thread: socket calls that wait run on host worker threads while the
+//! debugger serves everyone else, a guest's own Landlock domains bind the host's opens however
+//! many processes sandbox themselves, and `pidfd_send_signal` takes the guest's siginfo. Each
+//! test runs a C guest natively and under trapbox on the three routes (static: the backstop;
+//! rewritten: traps; dynamic) and compares; as root, also as an unprivileged invoker.
+
+mod run_support;
+
+use std::path::Path;
+use std::process::Command;
+
+use run_support::{denials, is_root, routes, trapbox_run, unprivileged_copies};
+use trapbox_tests::{run, scratch_dir, Outcome};
+
+/// The policy flags of a run: `grants`, a wall-time limit (a run that hangs fails there
+/// instead of holding the suite), and what the dynamic guest's loader reads (`/usr`,
+/// `/etc/ld.so.cache`, and no `LD_LIBRARY_PATH` of the test runner's to search).
+fn policy<'a>(grants: &[&'a str]) -> Vec<&'a str> {
+    let mut flags = grants.to_vec();
+    flags.extend(["--allow-read", "/usr", "--allow-read", "/etc", "--clear-env", "--limit-wall=120s"]);
+    flags
+}
+
+/// Runs `trapbox run FLAGS -- GUEST ARGS` as nobody, with copies of trapbox and the guest in
+/// `dir` that nobody may run (`writable`: directories the guest writes to).
+fn as_nobody(dir: &Path, guest: &Path, writable: &[&Path], flags: &[&str], args: &[&str]) -> Outcome {
+    let (host, guest) = unprivileged_copies(dir, guest, writable);
+    run(Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+        .arg(&host)
+        .arg("run")
+        .args(flags)
+        .arg("--")
+        .arg(&guest)
+        .args(args))
+}
+
+/// Checks a run under trapbox printed what the native run printed, exited 0 and left no
+/// denial (every refusal was the kernel's).
+fn assert_as_native(program: &Path, native: &Outcome, out: &Outcome) {
+    assert_eq!((out.status, out.stdout.as_str()), (0, native.stdout.as_str()), "{}: {}", program.display(), out.stderr);
+    assert!(denials(out).is_empty(), "{}: {}", program.display(), out.stderr);
+}
+
+// ---- pidfd_send_signal with a siginfo --------------------------------------------------------
+
+/// The guest's siginfo is copied once and sent by the host on its copy, where the kernel
+/// applies its rules: a queued signal arrives with its si_code and value; a siginfo claiming
+/// the kernel or tkill as sender is refused towards another process (EPERM) but taken by the
+/// caller itself (which the host lets the kernel do on the pinned copy), a thread's own
+/// process is another target than the thread; a wrong si_signo, unknown flags (before a bad
+/// fd), an unreadable siginfo and signal 100 get EINVAL, EINVAL, EFAULT, EINVAL; an exited
+/// child ESRCH after the siginfo's own checks; a caller dropped to nobody EPERM, or EINVAL
+/// where the siginfo or the number is wrong. Before, every siginfo was refused.
+#[test]
+fn pidfd_signals_with_a_siginfo_get_the_kernels_answers() {
+    let programs = routes("pidfd_siginfo.c");
+    let native = run(&mut Command::new(&programs[0]));
+    assert_eq!(native.status, 0, "{native:?}");
+    for expected in ["child, si_code SI_QUEUE: ok", "  child took signo 10 code -1 value 42", "child, si_code SI_USER: EPERM", "myself, si_code SI_USER: ok", "thread to its process, si_code SI_USER: EPERM", "exited child, si_code SI_QUEUE: ESRCH"] {
+        assert!(native.stdout.lines().any(|l| l == expected), "the native run itself: {expected}\n{}", native.stdout);
+    }
+    for program in &programs {
+        let out = run(&mut trapbox_run(&policy(&[]), program, &[]));
+        assert_as_native(program, &native, &out);
+    }
+    if is_root() {
+        let dir = scratch_dir("host_calls_pidfd_rootless");
+        let out = as_nobody(&dir, &programs[0], &[], &policy(&[]), &[]);
+        assert_as_native(&programs[0], &native, &out);
+    }
+}
