@@ -71,3 +71,45 @@ fn pidfd_signals_with_a_siginfo_get_the_kernels_answers() {
         assert_as_native(&programs[0], &native, &out);
     }
 }
+
+// ---- the guest's own Landlock domains ---------------------------------------------------------
+
+/// Runs `landlock_many MODE N DIR OTHER` natively and under trapbox (reads granted beneath
+/// `dir`, where each child's ruleset also allows reading), as root and as nobody: every child
+/// must get the kernel's answers (its own file opens; the file outside and /dev/null EACCES).
+fn many_self_sandboxed(test: &str, mode: &str, children: &str) {
+    let programs = routes("landlock_many.c");
+    let dir = scratch_dir(test);
+    std::fs::write(dir.join("inside"), "in scratch\n").unwrap();
+    let other = Path::new("/usr/share/common-licenses/GPL-3");
+    assert!(other.exists(), "Debian's base-files provide {}", other.display());
+    let args = [mode, children, dir.to_str().expect("utf-8"), other.to_str().expect("utf-8")];
+    let native = run(Command::new(&programs[0]).args(args));
+    let kernels = format!("inside ok, other EACCES, /dev/null EACCES: {children} of {children} children (first: child 0)\n");
+    assert_eq!((native.status, native.stdout.as_str()), (0, kernels.as_str()), "the native run itself: {native:?}");
+    let flags = policy(&["--allow-read", dir.to_str().expect("utf-8")]);
+    for program in &programs {
+        let out = run(&mut trapbox_run(&flags, program, &args));
+        assert_as_native(program, &native, &out);
+    }
+    if is_root() {
+        let out = as_nobody(&dir, &programs[0], &[], &flags, &args);
+        assert_as_native(&programs[0], &native, &out);
+    }
+}
+
+/// 100 processes one after another each restrict themselves with a ruleset of their own
+/// (100 distinct domains). The host's threads for a domain are released when its process
+/// exits; before, past the 32nd domain every open of a self-sandboxed process got EACCES.
+#[test]
+fn a_hundred_self_sandboxing_processes_one_after_another_get_the_kernels_answers() {
+    many_self_sandboxed("host_calls_landlock_sequential", "sequential", "100");
+}
+
+/// 40 processes restrict themselves and only then open, all alive at once: more domains than
+/// the 32 the host keeps threads for, so the opens of the others each get a host thread of
+/// their own, under the right domain. Before, they got EACCES.
+#[test]
+fn forty_live_self_sandboxed_processes_get_the_kernels_answers() {
+    many_self_sandboxed("host_calls_landlock_concurrent", "concurrent", "40");
+}

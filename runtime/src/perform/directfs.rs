@@ -494,17 +494,8 @@ fn decide_open(service: &Service, notif: &Notif, local_devices: &mut LocalDevice
 /// Gives `open` to a worker thread: of `domain`'s executor, or of the pool.
 fn hand_over(service: &Arc<Service>, reply: Reply, open: Box<Open>, domain: Option<Arc<Domain>>) {
     let executor = match &domain {
-        None => Some(Arc::clone(&service.pool)),
+        None => Arc::clone(&service.pool),
         Some(domain) => service.domains.for_domain(domain),
-    };
-    let Some(executor) = executor else {
-        crate::host_log!(
-            "trapbox: denied an open of {} for thread {}: {} guest Landlock domains already have host threads, and an open outside the guest's own domain would give it more than its rules",
-            crate::report::log::path(&open.target),
-            reply.pid,
-            crate::perform::workers::MAX_DOMAINS
-        );
-        return service.finish(&reply, Err(EACCES), false);
     };
     let job = Job { service: Arc::clone(service), open, reply };
     if let Err(job) = executor.submit(job) {

@@ -16,16 +16,19 @@
 //! is decided at its trap and again at its seccomp stop; the rules are the same either way,
 //! though the kernel counts one more layer towards its limit of 16).
 //!
-//! Not followed: an `execve` by a thread other than its process's leader (the exec'ing thread
-//! takes the leader's id, and the debugger reports no hook for that), where the record of the
-//! old leader stays in force; and the calls the broker performs (mkdir, unlink, rename…),
-//! which still run outside the guest's domain. The ruleset is taken by its fd number before
+//! The records are of live threads only: the debugger reports each thread that ends
+//! ([`forget`]), so a domain whose processes have all exited is held by nobody, and its host
+//! threads are released ([`Domain::is_held`], [`crate::perform::workers::DomainExecutors`]);
+//! an `execve` keeps the domain (the exec'ing thread's record passes to the id it takes).
+//!
+//! The ruleset is taken by its fd number before
 //! the call runs, so another thread could `dup2` a different ruleset onto that number in
 //! between; only a thread that is not itself under the domain could, and it can open what it
 //! likes anyway.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::os::fd::{AsRawFd, OwnedFd};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use crate::sys::Pid;
@@ -46,9 +49,17 @@ pub struct Domain {
     parent: Option<Arc<Domain>>,
     ruleset: OwnedFd,
     depth: usize,
+    /// Guest threads whose record is this domain ([`Held`]).
+    holders: AtomicUsize,
 }
 
 impl Domain {
+    /// Whether a live guest thread holds this very domain (not one stacked on it): while
+    /// none does, no open is performed under it, and the host need keep no thread for it.
+    pub fn is_held(&self) -> bool {
+        self.holders.load(Ordering::Relaxed) > 0
+    }
+
     /// The rulesets of this domain, oldest first: the order the guest applied them in.
     fn chain(&self) -> Vec<&OwnedFd> {
         let mut chain = match &self.parent {
@@ -90,45 +101,60 @@ pub fn within_domain_of<R: Send>(tid: Pid, action: impl FnOnce() -> R + Send) ->
     })
 }
 
-/// The domain of each guest thread that has one (see the module doc).
-struct Domains {
-    of_thread: HashMap<Pid, Arc<Domain>>,
-    /// The number of records at which those of threads that have exited are dropped (the
-    /// debugger tells this module of new threads, not of exits): so the records stay within
-    /// twice the live threads.
-    prune_at: usize,
+/// A guest thread's record of its domain, counted in the domain's holders.
+#[derive(Debug)]
+struct Held(Arc<Domain>);
+
+impl Held {
+    fn new(domain: Arc<Domain>) -> Held {
+        domain.holders.fetch_add(1, Ordering::Relaxed);
+        Held(domain)
+    }
 }
 
-static DOMAINS: Mutex<Option<Domains>> = Mutex::new(None);
-
-fn with_domains<R>(action: impl FnOnce(&mut HashMap<Pid, Arc<Domain>>) -> R) -> R {
-    let mut domains = DOMAINS.lock().unwrap_or_else(|e| e.into_inner());
-    let domains = domains.get_or_insert_with(|| Domains { of_thread: HashMap::new(), prune_at: 1024 });
-    let result = action(&mut domains.of_thread);
-    if domains.of_thread.len() > domains.prune_at {
-        // A thread id is reused only for a new thread, whose record inherit() sets anew.
-        domains.of_thread.retain(|tid, _| std::path::Path::new(&format!("/proc/{tid}")).exists());
-        domains.prune_at = (2 * domains.of_thread.len()).max(1024);
+impl Clone for Held {
+    fn clone(&self) -> Held {
+        Held::new(Arc::clone(&self.0))
     }
-    result
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        self.0.holders.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// The domain of each live guest thread that has one (see the module doc): the debugger
+/// reports every new thread ([`inherit`]) and every thread that ends ([`forget`]).
+static DOMAINS: Mutex<BTreeMap<Pid, Held>> = Mutex::new(BTreeMap::new());
+
+fn with_domains<R>(action: impl FnOnce(&mut BTreeMap<Pid, Held>) -> R) -> R {
+    action(&mut DOMAINS.lock().unwrap_or_else(|e| e.into_inner()))
 }
 
 /// The Landlock domain guest thread `tid` restricted itself with (or inherited), if any.
 pub fn domain_of(tid: Pid) -> Option<Arc<Domain>> {
-    with_domains(|domains| domains.get(&tid).cloned())
+    with_domains(|domains| domains.get(&tid).map(|held| Arc::clone(&held.0)))
 }
 
 /// Thread `child` was just created by thread `parent`: it holds the parent's domain (or none;
 /// a thread id the kernel reuses so loses the record of the thread that had it before).
 pub fn inherit(parent: Pid, child: Pid) {
     with_domains(|domains| match domains.get(&parent).cloned() {
-        Some(domain) => {
-            domains.insert(child, domain);
+        Some(held) => {
+            domains.insert(child, held);
         }
         None => {
             domains.remove(&child);
         }
     });
+}
+
+/// Thread `tid` ended (exited, or was ended by another thread's exec): it holds no domain
+/// any more, and a domain no live thread holds has its host threads released
+/// ([`crate::perform::workers::DomainExecutors`]).
+pub fn forget(tid: Pid) {
+    with_domains(|domains| domains.remove(&tid));
 }
 
 /// Guest thread `tid` of process `tgid` (whose threads are `threads`) is about to call
@@ -162,11 +188,11 @@ pub fn on_restrict_self(tid: Pid, tgid: Pid, threads: impl IntoIterator<Item = P
     if depth > MAX_LAYERS {
         return; // E2BIG
     }
-    let domain = Arc::new(Domain { parent, ruleset, depth });
+    let domain = Arc::new(Domain { parent, ruleset, depth, holders: AtomicUsize::new(0) });
     let restricted: Vec<Pid> = if flags & TSYNC != 0 { threads.into_iter().collect() } else { vec![tid] };
     with_domains(|domains| {
         for thread in restricted {
-            domains.insert(thread, Arc::clone(&domain));
+            domains.insert(thread, Held::new(Arc::clone(&domain)));
         }
     });
     crate::host_log!(
@@ -185,4 +211,19 @@ fn same_file(a: &OwnedFd, b: &OwnedFd) -> bool {
 /// Whether `fd` is a Landlock ruleset (an anonymous inode of that name).
 fn is_ruleset(fd: &OwnedFd) -> bool {
     std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd())).is_ok_and(|target| target.as_os_str() == "anon_inode:[landlock-ruleset]")
+}
+
+/// Domains for the host's own unit tests.
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::*;
+
+    /// A domain (over a stand-in for its ruleset: it is never entered) and one thread's record
+    /// of it, which holds it until dropped.
+    pub(crate) fn held_domain() -> (Arc<Domain>, impl Sized) {
+        let ruleset = OwnedFd::from(std::fs::File::open("/dev/null").expect("/dev/null"));
+        let domain = Arc::new(Domain { parent: None, ruleset, depth: 2, holders: AtomicUsize::new(0) });
+        let record = Held::new(Arc::clone(&domain));
+        (domain, record)
+    }
 }

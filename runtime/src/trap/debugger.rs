@@ -369,6 +369,7 @@ impl Debugger {
         self.early.remove(&tid);
         crate::perform::creds::forget(tid);
         crate::decide::confine::forget_guest_task(tid);
+        crate::perform::guest_landlock::forget(tid);
         if let Some(thread) = self.threads.remove(&tid) {
             let pending = thread.pending.into_iter().chain(thread.redirects.into_iter().filter_map(|r| r.call));
             for call in pending {
@@ -921,7 +922,17 @@ impl Debugger {
         }
         // After exec the thread is its process's leader; every other thread is gone.
         let mut thread = self.threads.remove(&former).or_else(|| self.threads.remove(&tid)).unwrap_or_else(|| Thread::new(tid));
-        self.threads.retain(|_, t| t.tgid != tid);
+        self.threads.retain(|&other, t| {
+            let ended = t.tgid == tid;
+            // (`tid` itself lives on as the exec'ing thread, whatever its id was before.)
+            if ended && other != tid {
+                crate::perform::guest_landlock::forget(other);
+            }
+            !ended
+        });
+        if former != tid {
+            crate::perform::guest_landlock::forget(former);
+        }
         thread.tgid = tid;
         thread.redirects.clear();
         thread.unstarted = None;
