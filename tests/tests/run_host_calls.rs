@@ -113,3 +113,25 @@ fn a_hundred_self_sandboxing_processes_one_after_another_get_the_kernels_answers
 fn forty_live_self_sandboxed_processes_get_the_kernels_answers() {
     many_self_sandboxed("host_calls_landlock_concurrent", "concurrent", "40");
 }
+
+/// A thread swaps the ruleset and /dev/null behind the fd another thread passes to
+/// landlock_restrict_self, so the host's look at the call's entry and the kernel's own read
+/// often disagree: in no round does the host's open answer differ from what the kernel's
+/// verdict implies (refused when restricted, allowed when not: the host's record of a refused
+/// call is undone, and a ruleset it never saw fails closed). Rounds go on until the kernel
+/// went each way 100 times. Before, a host that had seen the ruleset kept it after the
+/// kernel refused the call, and the guest got EACCES for what it may open.
+#[test]
+fn a_ruleset_fd_swapped_during_restrict_self_gets_the_kernels_answers() {
+    let programs = routes("landlock_many.c");
+    let dir = scratch_dir("host_calls_landlock_swapped");
+    let other = "/usr/share/common-licenses/GPL-3";
+    let args = ["swapped", "5000", dir.to_str().expect("utf-8"), other];
+    let native = run(Command::new(&programs[0]).args(args));
+    assert_eq!((native.status, native.stdout.as_str()), (0, "wrong answers: 0\nrace seen: yes\n"), "the native run itself: {native:?}");
+    let flags = policy(&["--allow-read", dir.to_str().expect("utf-8")]);
+    for program in &programs {
+        let out = run(&mut trapbox_run(&flags, program, &args));
+        assert_as_native(program, &native, &out);
+    }
+}

@@ -103,6 +103,8 @@ struct Thread {
     /// Argument registers the host changed for a running call (not pinned), given back at
     /// its exit.
     restore_args: Option<[u64; 6]>,
+    /// A `landlock_restrict_self` it is running, settled by the kernel's answer at its exit.
+    restricting: Option<crate::perform::guest_landlock::Restriction>,
 }
 
 impl Thread {
@@ -116,6 +118,7 @@ impl Thread {
             pinned: None,
             wants_pin_region: false,
             restore_args: None,
+            restricting: None,
         }
     }
 }
@@ -423,6 +426,12 @@ impl Debugger {
         self.threads.get(&tid).map_or(tid, |t| t.tgid)
     }
 
+    /// The threads of `tid`'s process.
+    fn threads_of(&self, tid: Pid) -> Vec<Pid> {
+        let tgid = self.tgid(tid);
+        self.threads.iter().filter(|(_, t)| t.tgid == tgid).map(|(&t, _)| t).collect()
+    }
+
     /// The process id of `tid` as the guest sees it (the last `NSpid` entry in its own PID
     /// namespace). For the injector probe only: it reads `/proc`.
     fn guest_visible_pid(&self, tid: Pid) -> Pid {
@@ -531,16 +540,7 @@ impl Debugger {
             Rule::Allow if CREDENTIAL_CALLS.contains(&number) || changes_capabilities(number, args) => {
                 // From now on the host performs this process's calls with its threads' own
                 // credentials (glibc changes every thread's; a raw call only the caller's).
-                let tgid = self.tgid(tid);
-                crate::perform::creds::mark(self.threads.iter().filter(|(_, t)| t.tgid == tgid).map(|(&t, _)| t));
-                None
-            }
-            Rule::Allow if number == nr::LANDLOCK_RESTRICT_SELF => {
-                // From now on the host performs this thread's opens under the Landlock domain
-                // it is about to enter (see crate::perform::guest_landlock).
-                let tgid = self.tgid(tid);
-                let threads = self.threads.iter().filter(|(_, t)| t.tgid == tgid).map(|(&t, _)| t);
-                crate::perform::guest_landlock::on_restrict_self(tid, tgid, threads, args);
+                crate::perform::creds::mark(self.threads_of(tid));
                 None
             }
             Rule::Allow => None,
@@ -786,6 +786,12 @@ impl Debugger {
                     regs.rsi |= crate::decide::confine::MFD_NOEXEC_SEAL;
                     sys::set_regs(tid, &regs)?;
                     restores = true;
+                } else if number == nr::LANDLOCK_RESTRICT_SELF && self.settings.policy.is_some() {
+                    // The host performs this thread's opens under the domain it enters (see
+                    // crate::perform::guest_landlock): recorded now, settled at the exit.
+                    let restriction = crate::perform::guest_landlock::on_restrict_self(tid, self.threads_of(tid), &args);
+                    restores = restriction.is_some();
+                    self.thread(tid).restricting = restriction;
                 }
                 if self.settings.trace.is_some() || watch_exec || restores {
                     if self.settings.trace.is_some() || watch_exec {
@@ -832,6 +838,10 @@ impl Debugger {
             let mut regs = sys::get_regs(tid)?;
             set_args(&mut regs, &args);
             sys::set_regs(tid, &regs)?;
+        }
+        if let Some(restriction) = self.thread(tid).restricting.take() {
+            let succeeded = errno::decode(sys::get_regs(tid)?.rax).is_ok();
+            crate::perform::guest_landlock::settle(restriction, succeeded, self.threads_of(tid));
         }
         if std::mem::take(&mut self.thread(tid).wants_pin_region) {
             self.create_pin_region(tid);
