@@ -192,6 +192,75 @@ impl<J: Send + 'static> DomainExecutors<J> {
     }
 }
 
+/// A call a worker thread is performing for a guest thread, by the name its owner knows it by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UnderWayCall {
+    /// directfs's open answering this user notification.
+    Notification(u64),
+    /// The debugger's call handed over with this serial ([`crate::trap::events`]).
+    HandedOver(u64),
+}
+
+/// Calls under way on worker threads, with the thread each runs on.
+static UNDER_WAY: Mutex<Vec<(UnderWayCall, libc::pthread_t)>> = Mutex::new(Vec::new());
+
+/// An entry of the calls under way for as long as this worker thread performs one call, so
+/// that [`interrupt_where`] can end its wait.
+#[derive(Debug)]
+pub struct UnderWay(UnderWayCall);
+
+impl UnderWay {
+    /// The calling worker thread now performs `call`.
+    pub fn begin(call: UnderWayCall) -> UnderWay {
+        static INSTALLED: std::sync::Once = std::sync::Once::new();
+        INSTALLED.call_once(install_interrupt_handler);
+        // SAFETY: pthread_self takes nothing and cannot fail.
+        let thread = unsafe { libc::pthread_self() };
+        UNDER_WAY.lock().unwrap_or_else(|e| e.into_inner()).push((call, thread));
+        UnderWay(call)
+    }
+}
+
+impl Drop for UnderWay {
+    fn drop(&mut self) {
+        UNDER_WAY.lock().unwrap_or_else(|e| e.into_inner()).retain(|&(call, _)| call != self.0);
+    }
+}
+
+/// Interrupts the wait of every worker thread performing a call for which `abandoned` says
+/// so: its blocking call ends with EINTR. (A thread that has not begun to wait yet misses it:
+/// the owner asks again later.)
+pub fn interrupt_where(mut abandoned: impl FnMut(UnderWayCall) -> bool) {
+    // Held while signalling: a worker leaves UNDER_WAY (taking the lock) before it takes its
+    // next job or ends, so the signal never reaches a job it was not meant for.
+    let under_way = UNDER_WAY.lock().unwrap_or_else(|e| e.into_inner());
+    for &(call, thread) in under_way.iter() {
+        if abandoned(call) {
+            // SAFETY: `thread` is a live worker thread: it is in UNDER_WAY, which it leaves
+            // only under the lock held here, and before it ends.
+            unsafe { libc::pthread_kill(thread, interrupt_signal()) };
+        }
+    }
+}
+
+/// The signal that interrupts a worker thread's wait.
+fn interrupt_signal() -> libc::c_int {
+    libc::SIGRTMIN() + 3
+}
+
+/// Makes [`interrupt_signal`] interrupt a waiting call (EINTR, not restarted) and do nothing
+/// else; only [`interrupt_where`] sends it, to worker threads only.
+fn install_interrupt_handler() {
+    extern "C" fn interrupted(_: libc::c_int) {}
+    // SAFETY: sigaction is plain data; zero is a valid value of it.
+    let mut action: libc::sigaction = unsafe { std::mem::zeroed() };
+    action.sa_sigaction = interrupted as extern "C" fn(libc::c_int) as usize;
+    action.sa_flags = 0; // no SA_RESTART: the wait ends with EINTR
+    // SAFETY: installs a handler that does nothing (async-signal-safe) for a signal nothing
+    // else in the host uses.
+    unsafe { libc::sigaction(interrupt_signal(), &action, std::ptr::null_mut()) };
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
