@@ -601,6 +601,19 @@ pub fn signal_credentials(pid: Pid) -> Option<SignalCredentials> {
     })
 }
 
+/// Whether a signal waits to be delivered to thread `tid` that would interrupt a blocking
+/// call of it natively: pending for it or its process, not blocked, and not ignored (by
+/// `SIG_IGN`, or by default — SIGCHLD, SIGCONT, SIGURG, SIGWINCH — without a handler), from
+/// `/proc/TID/status`. (A traced thread's ignored signals are queued for its tracer to see.)
+pub fn signal_pending(tid: Pid) -> bool {
+    const IGNORED_BY_DEFAULT: u64 = 1 << (libc::SIGCHLD - 1) | 1 << (libc::SIGCONT - 1) | 1 << (libc::SIGURG - 1) | 1 << (libc::SIGWINCH - 1);
+    let Ok(status) = std::fs::read_to_string(format!("/proc/{tid}/status")) else { return false };
+    let mask = |name: &str| status.lines().find_map(|l| l.strip_prefix(name)).and_then(|v| u64::from_str_radix(v.trim(), 16).ok()).unwrap_or(0);
+    let pending = mask("SigPnd:") | mask("ShdPnd:");
+    let ignored = mask("SigIgn:") | (IGNORED_BY_DEFAULT & !mask("SigCgt:"));
+    pending & !mask("SigBlk:") & !ignored != 0
+}
+
 /// The guest process signals sent to the host are relayed to (0: none yet).
 static RELAY_TO: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
 

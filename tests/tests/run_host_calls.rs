@@ -43,6 +43,89 @@ fn assert_as_native(program: &Path, native: &Outcome, out: &Outcome) {
     assert!(denials(out).is_empty(), "{}: {}", program.display(), out.stderr);
 }
 
+// ---- socket calls that wait ------------------------------------------------------------------
+
+/// Runs `blocking_connect MODE DIR [N]` natively and under trapbox (DIR granted write, for its
+/// sockets; /proc read, where the guest sees its threads wait), as root and as nobody, and
+/// checks each run prints what the native run printed, which must hold `expected`.
+fn blocking_connect_as_native(test: &str, mode: &str, count: Option<&str>, expected: &[&str]) {
+    let programs = routes("blocking_connect.c");
+    let dir = scratch_dir(test);
+    let dir_arg = dir.to_str().expect("utf-8");
+    let mut args = vec![mode, dir_arg];
+    args.extend(count);
+    let native = run(Command::new(&programs[0]).args(&args));
+    assert_eq!(native.status, 0, "{native:?}");
+    for line in expected {
+        assert!(native.stdout.lines().any(|l| l == *line), "the native run itself: {line}\n{}", native.stdout);
+    }
+    let flags = policy(&["--allow-write", dir_arg, "--allow-read", "/proc"]);
+    for program in &programs {
+        let out = run(&mut trapbox_run(&flags, program, &args));
+        assert_as_native(program, &native, &out);
+    }
+    if is_root() {
+        let out = as_nobody(&dir, &programs[0], &[], &flags, &args);
+        assert_as_native(&programs[0], &native, &out);
+    }
+}
+
+/// Thread A's connect waits (the listener's backlog is full) while the main thread makes 100
+/// rounds of calls the host decides — stat, kill(pid, 0), a connect to a listener with room
+/// and its accept — and finds A still waiting after them; an accept then lets A in. The host
+/// performs A's connect on a worker thread, A staying stopped until it answers. Before, the
+/// debugger performed it itself, so the main thread's calls waited behind it until the host's
+/// 5 s bound made A's connect fail with EAGAIN.
+#[test]
+fn a_connect_waiting_for_a_full_backlog_holds_up_no_other_thread() {
+    blocking_connect_as_native(
+        "host_calls_connect_stall",
+        "stall",
+        Some("100"),
+        &["100 calls of the main thread: 0 failed; thread A still waited in its connect: yes", "after an accept (ok), thread A's connect: ok"],
+    );
+}
+
+/// The same for a datagram sent to a unix socket path whose receiver's queue is full: the
+/// host's send waits on a worker thread, and the reading lets it through.
+#[test]
+fn a_send_waiting_for_a_full_receiver_holds_up_no_other_thread() {
+    blocking_connect_as_native(
+        "host_calls_send_stall",
+        "send",
+        Some("100"),
+        &["100 calls of the main thread: 0 failed; thread A still waited in its sendto: yes", "after reading, thread A's sends: ok"],
+    );
+}
+
+/// A signal to a thread whose connect waits interrupts it as natively: EINTR after a handler
+/// without SA_RESTART, and after one with it the connect starts again and waits until the
+/// accept. (The host interrupts its worker and lets the kernel judge `-ERESTARTSYS` at the
+/// call's exit.) Before, the host's own 5 s bound ended the connect with EAGAIN either way.
+#[test]
+fn a_signal_interrupts_a_waiting_connect_as_natively() {
+    blocking_connect_as_native("host_calls_connect_eintr", "eintr", None, &["thread A's connect after a signal (no SA_RESTART): EINTR; handler ran: yes"]);
+    blocking_connect_as_native(
+        "host_calls_connect_restart",
+        "restart",
+        None,
+        &["the handler ran; thread A waits in its connect again: yes", "thread A's connect after a signal (SA_RESTART): ok; handler ran: yes"],
+    );
+}
+
+/// 70 processes in turn wait in a connect and are killed meanwhile — more than the host has
+/// worker threads — and a last connect still goes through once there is room: the worker of a
+/// killed thread is interrupted, not left waiting for ever.
+#[test]
+fn workers_waiting_in_connects_of_killed_processes_are_released() {
+    blocking_connect_as_native(
+        "host_calls_connect_abandon",
+        "abandon",
+        Some("70"),
+        &["70 children waited in connect and were killed", "after an accept (ok), the last child's connect: ok"],
+    );
+}
+
 // ---- pidfd_send_signal with a siginfo --------------------------------------------------------
 
 /// The guest's siginfo is copied once and sent by the host on its copy, where the kernel
