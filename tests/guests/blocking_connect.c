@@ -146,17 +146,24 @@ static int calls_meanwhile(const char *dir, int calls) {
     return failed;
 }
 
-static int stall(const char *dir, int calls) {
-    int full = full_listener();
-    pthread_t a;
-    pthread_create(&a, NULL, connecting_thread, NULL);
+/* Once thread A waits in its `call`, makes the main thread's calls and says whether A still
+ * waited after them; 0 if A ever waited. */
+static int calls_while_it_waits(const char *call, const char *dir, int calls) {
     if (!until_it_waits()) {
-        printf("thread A never waited in connect\n");
+        printf("thread A never waited in %s\n", call);
         return 1;
     }
     int failed = calls_meanwhile(dir, calls);
     int still_waiting = connect_result == 1 && waits_in_connect(syscall_fd, stat_fd);
-    printf("%d calls of the main thread: %d failed; thread A still waited in its connect: %s\n", calls, failed, still_waiting ? "yes" : "no");
+    printf("%d calls of the main thread: %d failed; thread A still waited in its %s: %s\n", calls, failed, call, still_waiting ? "yes" : "no");
+    return 0;
+}
+
+static int stall(const char *dir, int calls) {
+    int full = full_listener();
+    pthread_t a;
+    pthread_create(&a, NULL, connecting_thread, NULL);
+    if (calls_while_it_waits("connect", dir, calls) != 0) return 1;
     int peer = accept(full, NULL, NULL);
     pthread_join(a, NULL);
     printf("after an accept (%s), thread A's connect: %s\n", peer >= 0 ? "ok" : strerrorname_np(errno), outcome());
@@ -193,13 +200,7 @@ static int send_stall(const char *dir, int calls) {
     waited_call = SYS_sendto;
     pthread_t a;
     pthread_create(&a, NULL, sending_thread, NULL);
-    if (!until_it_waits()) {
-        printf("thread A never waited in sendto\n");
-        return 1;
-    }
-    int failed = calls_meanwhile(dir, calls);
-    int still_waiting = connect_result == 1 && waits_in_connect(syscall_fd, stat_fd);
-    printf("%d calls of the main thread: %d failed; thread A still waited in its sendto: %s\n", calls, failed, still_waiting ? "yes" : "no");
+    if (calls_while_it_waits("sendto", dir, calls) != 0) return 1;
     sending_done = 1;
     char byte;
     while (recv(receiver, &byte, 1, MSG_DONTWAIT) == 1) {}

@@ -7,7 +7,7 @@
 
 mod run_support;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use run_support::{denials, is_root, routes, trapbox_run, unprivileged_copies};
@@ -23,9 +23,9 @@ fn policy<'a>(grants: &[&'a str]) -> Vec<&'a str> {
 }
 
 /// Runs `trapbox run FLAGS -- GUEST ARGS` as nobody, with copies of trapbox and the guest in
-/// `dir` that nobody may run (`writable`: directories the guest writes to).
-fn as_nobody(dir: &Path, guest: &Path, writable: &[&Path], flags: &[&str], args: &[&str]) -> Outcome {
-    let (host, guest) = unprivileged_copies(dir, guest, writable);
+/// `dir` (which nobody may then write) that nobody may run.
+fn as_nobody(dir: &Path, guest: &Path, flags: &[&str], args: &[&str]) -> Outcome {
+    let (host, guest) = unprivileged_copies(dir, guest, &[]);
     run(Command::new("setpriv")
         .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
         .arg(&host)
@@ -41,6 +41,19 @@ fn as_nobody(dir: &Path, guest: &Path, writable: &[&Path], flags: &[&str], args:
 fn assert_as_native(program: &Path, native: &Outcome, out: &Outcome) {
     assert_eq!((out.status, out.stdout.as_str()), (0, native.stdout.as_str()), "{}: {}", program.display(), out.stderr);
     assert!(denials(out).is_empty(), "{}: {}", program.display(), out.stderr);
+}
+
+/// Runs each of `programs` (the routes) with `args` under trapbox with `flags`, and as root the
+/// first also as nobody (copies in `dir`), checking every run against `native`.
+fn assert_every_run_as_native(programs: &[PathBuf], native: &Outcome, flags: &[&str], args: &[&str], dir: &Path) {
+    for program in programs {
+        let out = run(&mut trapbox_run(flags, program, args));
+        assert_as_native(program, native, &out);
+    }
+    if is_root() {
+        let out = as_nobody(dir, &programs[0], flags, args);
+        assert_as_native(&programs[0], native, &out);
+    }
 }
 
 // ---- socket calls that wait ------------------------------------------------------------------
@@ -60,14 +73,7 @@ fn blocking_connect_as_native(test: &str, mode: &str, count: Option<&str>, expec
         assert!(native.stdout.lines().any(|l| l == *line), "the native run itself: {line}\n{}", native.stdout);
     }
     let flags = policy(&["--allow-write", dir_arg, "--allow-read", "/proc"]);
-    for program in &programs {
-        let out = run(&mut trapbox_run(&flags, program, &args));
-        assert_as_native(program, &native, &out);
-    }
-    if is_root() {
-        let out = as_nobody(&dir, &programs[0], &[], &flags, &args);
-        assert_as_native(&programs[0], &native, &out);
-    }
+    assert_every_run_as_native(&programs, &native, &flags, &args, &dir);
 }
 
 /// Thread A's connect waits (the listener's backlog is full) while the main thread makes 100
@@ -144,15 +150,7 @@ fn pidfd_signals_with_a_siginfo_get_the_kernels_answers() {
     for expected in ["child, si_code SI_QUEUE: ok", "  child took signo 10 code -1 value 42", "child, si_code SI_USER: EPERM", "myself, si_code SI_USER: ok", "thread to its process, si_code SI_USER: EPERM", "exited child, si_code SI_QUEUE: ESRCH"] {
         assert!(native.stdout.lines().any(|l| l == expected), "the native run itself: {expected}\n{}", native.stdout);
     }
-    for program in &programs {
-        let out = run(&mut trapbox_run(&policy(&[]), program, &[]));
-        assert_as_native(program, &native, &out);
-    }
-    if is_root() {
-        let dir = scratch_dir("host_calls_pidfd_rootless");
-        let out = as_nobody(&dir, &programs[0], &[], &policy(&[]), &[]);
-        assert_as_native(&programs[0], &native, &out);
-    }
+    assert_every_run_as_native(&programs, &native, &policy(&[]), &[], &scratch_dir("host_calls_pidfd_rootless"));
 }
 
 // ---- the guest's own Landlock domains ---------------------------------------------------------
@@ -171,14 +169,7 @@ fn many_self_sandboxed(test: &str, mode: &str, children: &str) {
     let kernels = format!("inside ok, other EACCES, /dev/null EACCES: {children} of {children} children (first: child 0)\n");
     assert_eq!((native.status, native.stdout.as_str()), (0, kernels.as_str()), "the native run itself: {native:?}");
     let flags = policy(&["--allow-read", dir.to_str().expect("utf-8")]);
-    for program in &programs {
-        let out = run(&mut trapbox_run(&flags, program, &args));
-        assert_as_native(program, &native, &out);
-    }
-    if is_root() {
-        let out = as_nobody(&dir, &programs[0], &[], &flags, &args);
-        assert_as_native(&programs[0], &native, &out);
-    }
+    assert_every_run_as_native(&programs, &native, &flags, &args, &dir);
 }
 
 /// 100 processes one after another each restrict themselves with a ruleset of their own
@@ -213,8 +204,5 @@ fn a_ruleset_fd_swapped_during_restrict_self_gets_the_kernels_answers() {
     let native = run(Command::new(&programs[0]).args(args));
     assert_eq!((native.status, native.stdout.as_str()), (0, "wrong answers: 0\nrace seen: yes\n"), "the native run itself: {native:?}");
     let flags = policy(&["--allow-read", dir.to_str().expect("utf-8")]);
-    for program in &programs {
-        let out = run(&mut trapbox_run(&flags, program, &args));
-        assert_as_native(program, &native, &out);
-    }
+    assert_every_run_as_native(&programs, &native, &flags, &args, &dir);
 }

@@ -1,7 +1,8 @@
-//! Host threads that perform guest calls off the directfs thread, so that one guest thread's
-//! call that waits (an open of a FIFO with no partner, a device, a file on a filesystem that
-//! may be slow) never holds up another's, and so that the opens of a guest that restricted
-//! itself with Landlock run on a host thread under the same Landlock domain.
+//! Host threads that perform guest calls off the directfs thread and the debugger, so that one
+//! guest thread's call that waits (an open of a FIFO with no partner, a device, a file on a
+//! filesystem that may be slow; a connect to a listener whose backlog is full) never holds up
+//! another's, and so that the opens of a guest that restricted itself with Landlock run on a
+//! host thread under the same Landlock domain.
 //!
 //! An [`Executor`] is a queue of jobs and the threads that take them. It starts a thread when a
 //! job arrives and none is idle — its first always, further ones while the [`SHARED_WORKERS`]
@@ -16,6 +17,11 @@
 //! the executor of a domain no guest thread holds any more (its processes exited), and past the
 //! bound gives each job a transient executor of its own, whose one thread enters the domain,
 //! performs the job and ends: slower (a thread start per call), never a wrong answer.
+//!
+//! A call whose guest thread stops waiting for it (the thread is killed, or a signal
+//! interrupts it) is interrupted in turn: its worker is signalled out of its wait
+//! ([`UnderWay`], [`interrupt_where`]), so no worker waits for ever for nobody.
+
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
