@@ -169,10 +169,17 @@ pub struct Restriction {
     ruleset_fd: i32,
     /// With `LANDLOCK_RESTRICT_SELF_TSYNC`: every thread of the process is restricted.
     every_thread: bool,
-    /// The domain recorded and each restricted thread's record before it; `None` when the host
-    /// found no ruleset behind the fd (the kernel will refuse the call, unless another thread
-    /// puts one there first).
-    recorded: Option<(Arc<Domain>, Vec<(Pid, Option<Held>)>)>,
+    /// `None` when the host found no ruleset behind the fd (the kernel will refuse the call,
+    /// unless another thread puts one there first).
+    recorded: Option<Recorded>,
+}
+
+/// The domain a `landlock_restrict_self` under way was recorded with.
+#[derive(Debug)]
+struct Recorded {
+    domain: Arc<Domain>,
+    /// Each restricted thread's record before it.
+    previous: Vec<(Pid, Option<Held>)>,
 }
 
 /// Guest thread `tid` (whose process's threads are `threads`) is about to call
@@ -200,7 +207,7 @@ pub fn on_restrict_self(tid: Pid, threads: impl IntoIterator<Item = Pid>, args: 
         let previous = with_domains(|domains| {
             restricted.iter().map(|&thread| (thread, domains.insert(thread, Held::new(Arc::clone(&domain))))).collect()
         });
-        (domain, previous)
+        Recorded { domain, previous }
     });
     Some(Restriction { tid, ruleset_fd, every_thread, recorded })
 }
@@ -214,11 +221,11 @@ pub fn on_restrict_self(tid: Pid, threads: impl IntoIterator<Item = Pid>, args: 
 pub fn settle(restriction: Restriction, succeeded: bool, threads: impl IntoIterator<Item = Pid>) {
     let Restriction { tid, ruleset_fd, every_thread, recorded } = restriction;
     match (succeeded, recorded) {
-        (true, Some((domain, _))) => crate::host_log!(
+        (true, Some(Recorded { domain, .. })) => crate::host_log!(
             "trapbox: note: thread {tid} restricted itself with a Landlock ruleset ({} layers with trapbox's); the host performs its opens under the same rules",
             domain.depth
         ),
-        (false, Some((domain, previous))) => with_domains(|domains| {
+        (false, Some(Recorded { domain, previous })) => with_domains(|domains| {
             for (thread, before) in previous {
                 if domains.get(&thread).is_some_and(|held| Arc::ptr_eq(&held.0, &domain)) {
                     match before {
