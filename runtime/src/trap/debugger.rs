@@ -901,6 +901,7 @@ impl Debugger {
         let Some(tid) = waiting else { return Ok(()) };
         let Some(handed) = self.thread(tid).handed_over.take() else { return Ok(()) };
         if handed.interrupted && raw == errno::encode_error(libc::EINTR) {
+            self.emit(tid, &handed.call, "? (interrupted by a signal)", Handling::Host);
             let mut regs = handed.regs;
             regs.orig_rax = u64::MAX;
             sys::set_regs(tid, &regs)?;
