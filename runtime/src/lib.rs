@@ -12,11 +12,12 @@
 //! children), [`launch::mounts`] (init's raw mount calls for the base environment),
 //! [`launch::landlock`] (its three system calls), [`perform::broker`] (the host's
 //! own `*at` calls on fds it opened beneath a grant), [`perform::directfs`] (the
-//! user-notification ioctls, `fstat`/`fstatfs`/`fcntl` of the files it opens, the signal that
-//! releases a worker), [`perform::guest_landlock`] (no-new-privs on its worker threads,
-//! `kcmp`), [`decode::openat2`] (the raw call that judges a guest's `open_how`),
-//! [`decide::netpolicy`] and [`perform::sockets`] (socket calls on the host's duplicates of
-//! guest sockets). No other module has any.
+//! user-notification ioctls, `fstat`/`fstatfs`/`fcntl` of the files it opens),
+//! [`perform::workers`] (the signal that interrupts a worker's wait),
+//! [`perform::guest_landlock`] (no-new-privs on its worker threads), [`decode::openat2`] (the
+//! raw call that judges a guest's `open_how`), [`perform::sockets`] (socket calls on the
+//! host's duplicates of guest sockets) and [`decide::netpolicy`] (the mode of a socket file it
+//! bound). No other module has any.
 
 pub mod cli;
 pub mod decide;

@@ -205,11 +205,19 @@ pub fn read_guest_bytes(pid: Pid, addr: u64, len: usize) -> Option<Vec<u8>> {
     (read_memory(pid, addr, &mut buf) == Ok(len)).then_some(buf)
 }
 
-/// A duplicate, in the host, of fd `fd` of process `pid` (`pidfd_open` + `pidfd_getfd`).
+/// A duplicate, in the host, of fd `fd` of thread `pid` (`pidfd_open` + `pidfd_getfd`): of
+/// any thread, not only a process's leader (`PIDFD_THREAD`, Linux 6.9; before it, a pidfd of
+/// the process), and from that thread's own fd table (a thread made without `CLONE_FILES` has
+/// one of its own).
 pub fn take_fd(pid: Pid, fd: i32) -> Result<std::os::fd::OwnedFd, Errno> {
     use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    const PIDFD_THREAD: libc::c_uint = libc::O_EXCL as libc::c_uint;
     // SAFETY: pidfd_open takes a pid and flags.
-    let pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    let mut pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, PIDFD_THREAD) };
+    if pidfd < 0 && Errno::last() == Errno(libc::EINVAL) {
+        // SAFETY: as above.
+        pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    }
     if pidfd < 0 {
         return Err(Errno::last());
     }
@@ -630,6 +638,19 @@ pub fn signal_credentials(pid: Pid) -> Option<SignalCredentials> {
     })
 }
 
+/// Whether a signal waits to be delivered to thread `tid` that would interrupt a blocking
+/// call of it natively: pending for it or its process, not blocked, and not ignored (by
+/// `SIG_IGN`, or by default — SIGCHLD, SIGCONT, SIGURG, SIGWINCH — without a handler), from
+/// `/proc/TID/status`. (A traced thread's ignored signals are queued for its tracer to see.)
+pub fn signal_pending(tid: Pid) -> bool {
+    const IGNORED_BY_DEFAULT: u64 = 1 << (libc::SIGCHLD - 1) | 1 << (libc::SIGCONT - 1) | 1 << (libc::SIGURG - 1) | 1 << (libc::SIGWINCH - 1);
+    let Ok(status) = std::fs::read_to_string(format!("/proc/{tid}/status")) else { return false };
+    let mask = |name: &str| status.lines().find_map(|l| l.strip_prefix(name)).and_then(|v| u64::from_str_radix(v.trim(), 16).ok()).unwrap_or(0);
+    let pending = mask("SigPnd:") | mask("ShdPnd:");
+    let ignored = mask("SigIgn:") | (IGNORED_BY_DEFAULT & !mask("SigCgt:"));
+    pending & !mask("SigBlk:") & !ignored != 0
+}
+
 /// The guest process signals sent to the host are relayed to (0: none yet).
 static RELAY_TO: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
 
@@ -721,14 +742,30 @@ pub fn process_fd(pid: Pid, fd: i32) -> ProcessFd {
     }
 }
 
-/// `pidfd_send_signal` on a pidfd the host holds (no siginfo); the raw result.
-pub fn pidfd_send_signal(pidfd: &std::os::fd::OwnedFd, signal: i32, flags: u32) -> u64 {
+/// `pidfd_send_signal` on a pidfd the host holds, with the host's copy of the guest's siginfo
+/// if it passed one; the raw result.
+pub fn pidfd_send_signal(pidfd: &std::os::fd::OwnedFd, signal: i32, info: Option<&crate::decode::siginfo::Siginfo>, flags: u32) -> u64 {
     use std::os::fd::AsRawFd;
-    // SAFETY: a pidfd the host owns, integers, and a null siginfo.
-    let rc = unsafe { libc::syscall(libc::SYS_pidfd_send_signal, pidfd.as_raw_fd(), signal, std::ptr::null::<libc::siginfo_t>(), flags) };
+    let info = info.map_or(std::ptr::null(), |info| info.bytes().as_ptr());
+    // SAFETY: a pidfd the host owns, integers, and a null siginfo or a host buffer of
+    // `sizeof(siginfo_t)` bytes.
+    let rc = unsafe { libc::syscall(libc::SYS_pidfd_send_signal, pidfd.as_raw_fd(), signal, info, flags) };
     if rc < 0 {
         trapbox_abi::errno::encode_error(Errno::last().0)
     } else {
         rc as u64
+    }
+}
+
+/// The kernel's errno for `pidfd_send_signal` flags it does not take (unknown bits, or more
+/// than one scope), which it answers before it looks at the fd; `None` for flags it takes.
+pub fn pidfd_signal_flags_error(flags: u32) -> Option<i32> {
+    // SAFETY: fd -1 is never a pidfd: the kernel judges the flags, then stops at the fd
+    // (EBADF) without reading the null siginfo or sending anything.
+    let rc = unsafe { libc::syscall(libc::SYS_pidfd_send_signal, -1, 0, std::ptr::null::<libc::siginfo_t>(), flags) };
+    match Errno::last().0 {
+        _ if rc >= 0 => None,
+        libc::EBADF => None,
+        errno => Some(errno),
     }
 }

@@ -8,7 +8,7 @@
 //! non-blocking and signal semantics unchanged). A unix socket path is a file: in every
 //! network mode it needs a write grant, and the host performs the call itself on a duplicate
 //! of the guest's socket (`pidfd_getfd`), naming the file through an fd it opened beneath the
-//! grant. `--net none` allows only unix sockets, `--net loopback` adds IP to loopback
+//! grant — a connect or send that may wait on a host worker thread ([`NetVerdict::Perform`]). `--net none` allows only unix sockets, `--net loopback` adds IP to loopback
 //! addresses and route netlink, `--net all` decides nothing but unix paths.
 //!
 //! Under `--net loopback` two more calls are the host's: `listen` (an unbound inet socket
@@ -41,7 +41,7 @@ const NETLINK_ROUTE: i32 = libc::NETLINK_ROUTE;
 const SEND_CHUNK: usize = 64 * 1024;
 
 /// The network policy's answer.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum NetVerdict {
     /// Let the kernel run the call in the guest.
     Allow,
@@ -49,6 +49,8 @@ pub enum NetVerdict {
     Deny(i32, String),
     /// The host ran the call itself; this is the raw result for the guest.
     Done(u64),
+    /// The host performs this call, which may wait, on a worker thread.
+    Perform(Box<crate::perform::sockets::WaitingCall>),
 }
 
 fn deny(errno: i32, reason: impl Into<String>) -> NetVerdict {
@@ -375,20 +377,6 @@ fn gather_msghdr(pid: Pid, msghdr: u64) -> Result<(Vec<u8>, Option<Address>), (i
     Ok((data, destination))
 }
 
-/// The errno of the host's last failed call.
-fn last_errno() -> i32 {
-    std::io::Error::last_os_error().raw_os_error().unwrap_or(EINVAL)
-}
-
-/// The guest's result for a call the host performed, from its raw return value.
-fn done(result: isize) -> NetVerdict {
-    if result < 0 {
-        NetVerdict::Done(trapbox_abi::errno::encode_error(last_errno()))
-    } else {
-        NetVerdict::Done(result as u64)
-    }
-}
-
 /// The `msg_name` pointer and length of the msghdr at `msghdr`.
 fn msghdr_name(pid: Pid, msghdr: u64) -> Result<(u64, u64), i32> {
     let header = crate::sys::read_guest_bytes(pid, msghdr, 16).ok_or(EFAULT)?;
@@ -435,80 +423,48 @@ fn unix_path_call(policy: &Policy, pid: Pid, number: u64, args: &[u64; 6], path:
     if bytes.len() > std::mem::size_of::<libc::sockaddr_un>() {
         return NetVerdict::Done(trapbox_abi::errno::encode_error(trapbox_abi::errno::ENAMETOOLONG));
     }
-    let verdict = perform(pid, number, args, &Address { bytes });
-    if let (Some(name), NetVerdict::Done(0)) = (&created, &verdict) {
+    let socket = match crate::sys::take_fd(pid, args[0] as i32) {
+        Ok(fd) => fd,
+        Err(errno) => return NetVerdict::Done(trapbox_abi::errno::encode_error(errno.0)),
+    };
+    let Some(name) = created else { return perform(pid, number, args, socket, Address { bytes }, held) };
+    let bound = crate::perform::sockets::bind(&socket, &bytes);
+    if bound.is_ok() {
         // The host's umask is 0 (directfs); give the socket file the mode the guest's umask
         // would have given it.
         let mode = 0o777 & !crate::perform::broker::guest_umask(pid);
         // SAFETY: an open directory fd and a NUL-terminated name.
         unsafe { libc::fchmodat(held.as_raw_fd(), name.as_ptr(), mode, 0) };
     }
-    verdict
+    NetVerdict::Done(bound.map_or_else(trapbox_abi::errno::encode_error, |()| 0))
 }
 
-/// Runs connect, bind or sendto in the host on a duplicate of the guest's socket, with the
-/// host's copies of the address and the data.
-fn perform(pid: Pid, number: u64, args: &[u64; 6], address: &Address) -> NetVerdict {
-    let socket = match crate::sys::take_fd(pid, args[0] as i32) {
-        Ok(fd) => fd,
-        Err(errno) => return NetVerdict::Done(trapbox_abi::errno::encode_error(errno.0)),
-    };
-    let addr = address.bytes.as_ptr().cast::<libc::sockaddr>();
-    let addr_len = address.bytes.len() as libc::socklen_t;
-    // The host must not block for long on the guest's behalf: bound a blocking connect or
-    // send with a send timeout for the duration of the call, then restore the guest's own.
-    let _bounded = SendTimeout::bound(&socket, HOST_CALL_TIMEOUT_SECS);
+/// Runs connect or sendto in the host on its duplicate `socket` of the guest's, with the
+/// host's copies of the address and the data, naming the socket file through `held`. A call
+/// that may wait — a connect on a blocking socket (it waits while the listener's backlog is
+/// full), a send on one that finds the peer's queue full — is handed to a worker thread
+/// ([`NetVerdict::Perform`]), so the host never waits for it itself.
+fn perform(pid: Pid, number: u64, args: &[u64; 6], socket: OwnedFd, address: Address, held: OwnedFd) -> NetVerdict {
+    use crate::perform::sockets::{self, WaitingCall};
     let result = match number {
-        // SAFETY: `socket` is an open fd; `addr` points to `addr_len` bytes the host owns.
-        nr::CONNECT => unsafe { libc::connect(socket.as_raw_fd(), addr, addr_len) as isize },
-        // SAFETY: as above.
-        nr::BIND => unsafe { libc::bind(socket.as_raw_fd(), addr, addr_len) as isize },
+        nr::CONNECT if sockets::is_nonblocking(&socket) => sockets::connect(&socket, &address.bytes).map(|()| 0),
+        nr::CONNECT => return NetVerdict::Perform(Box::new(WaitingCall::connect(socket, address.bytes, held))),
         _ => {
             let len = usize::try_from(args[2]).unwrap_or(usize::MAX).min(SEND_CHUNK);
             let Some(data) = crate::sys::read_guest_bytes(pid, args[1], len) else {
                 return NetVerdict::Done(trapbox_abi::errno::encode_error(EFAULT));
             };
-            // SAFETY: `data` and `addr` are host buffers of the given lengths.
-            unsafe { libc::sendto(socket.as_raw_fd(), data.as_ptr().cast(), len, args[3] as i32, addr, addr_len) }
+            let flags = int_arg(args, 3);
+            // Sent at once if the peer has room; otherwise it waits where the guest's would.
+            match sockets::send_to(&socket, &data, flags | libc::MSG_DONTWAIT, Some(&address.bytes)) {
+                Err(libc::EAGAIN) if flags & libc::MSG_DONTWAIT == 0 && !sockets::is_nonblocking(&socket) => {
+                    return NetVerdict::Perform(Box::new(WaitingCall::send(socket, data, flags, address.bytes, held)));
+                }
+                sent => sent.map(|n| n as u64),
+            }
         }
     };
-    done(result)
-}
-
-/// How long a host-performed connect or send may block.
-const HOST_CALL_TIMEOUT_SECS: i64 = 5;
-
-/// A socket's `SO_SNDTIMEO`, lowered for one host-performed call and restored on drop.
-struct SendTimeout<'a> {
-    socket: &'a OwnedFd,
-    saved: Option<libc::timeval>,
-}
-
-impl<'a> SendTimeout<'a> {
-    fn bound(socket: &'a OwnedFd, seconds: i64) -> SendTimeout<'a> {
-        let mut saved = libc::timeval { tv_sec: 0, tv_usec: 0 };
-        let mut len = std::mem::size_of::<libc::timeval>() as libc::socklen_t;
-        let fd = socket.as_raw_fd();
-        // SAFETY: `saved` and `len` are valid for the kernel to fill in.
-        let got = unsafe { libc::getsockopt(fd, libc::SOL_SOCKET, libc::SO_SNDTIMEO, (&mut saved as *mut libc::timeval).cast(), &mut len) };
-        let bounded = libc::timeval { tv_sec: seconds, tv_usec: 0 };
-        let keep = got == 0 && (saved.tv_sec != 0 || saved.tv_usec != 0) && saved.tv_sec < seconds;
-        if got == 0 && !keep {
-            // SAFETY: `bounded` is a valid timeval of the given size.
-            unsafe { libc::setsockopt(fd, libc::SOL_SOCKET, libc::SO_SNDTIMEO, (&bounded as *const libc::timeval).cast(), len) };
-        }
-        SendTimeout { socket, saved: (got == 0 && !keep).then_some(saved) }
-    }
-}
-
-impl Drop for SendTimeout<'_> {
-    fn drop(&mut self) {
-        if let Some(saved) = self.saved {
-            let len = std::mem::size_of::<libc::timeval>() as libc::socklen_t;
-            // SAFETY: restores the timeval read in `bound`.
-            unsafe { libc::setsockopt(self.socket.as_raw_fd(), libc::SOL_SOCKET, libc::SO_SNDTIMEO, (&saved as *const libc::timeval).cast(), len) };
-        }
-    }
+    NetVerdict::Done(result.unwrap_or_else(trapbox_abi::errno::encode_error))
 }
 
 #[cfg(test)]

@@ -1,7 +1,8 @@
 //! What a call is: the table of every x86-64 call ([`syscalls`]), with how each argument is
 //! read, and the names of calls, signals and errnos ([`names`]); `open_how` and `RESOLVE_*`
-//! as the kernel reads them ([`openat2`]).
+//! as the kernel reads them ([`openat2`]); a guest's `siginfo_t` copied once ([`siginfo`]).
 
 pub mod names;
 pub mod openat2;
+pub mod siginfo;
 pub mod syscalls;

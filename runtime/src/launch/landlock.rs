@@ -218,6 +218,22 @@ pub fn prepare(policy: &Policy) -> Result<Option<PreparedRuleset>> {
     Ok(Some(PreparedRuleset { fd, abi }))
 }
 
+/// A ruleset that handles every filesystem right the kernel's ABI knows and grants none: a
+/// thread restricted with it opens nothing. The errno when the kernel has no Landlock or
+/// refuses.
+pub fn ruleset_granting_no_file_access() -> Result<OwnedFd, i32> {
+    let abi = abi_version().ok_or(libc::EOPNOTSUPP)?;
+    let attr = RulesetAttr { handled_access_fs: handled_fs(abi), handled_access_net: 0, scoped: 0 };
+    // SAFETY: `attr` is a valid landlock_ruleset_attr of which the kernel reads the first 8
+    // bytes (handled_access_fs, known to every ABI).
+    let fd = unsafe { libc::syscall(SYS_LANDLOCK_CREATE_RULESET, &attr as *const RulesetAttr, 8usize, 0u32) };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EINVAL));
+    }
+    // SAFETY: the kernel returned a new fd that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
 /// Applies a prepared ruleset to the calling process (the child, after `PR_SET_NO_NEW_PRIVS`
 /// and before `execve`). Async-signal-safe; returns the errno on failure.
 pub fn restrict_self(ruleset_fd: RawFd) -> Result<(), i32> {

@@ -51,7 +51,7 @@ use crate::decode::openat2::{FileId, OpenHow};
 use crate::decide::policy::Policy;
 use crate::report::trace::{Handling, Route, TraceSink};
 use crate::launch::seccomp::{SockFilter, AUDIT_ARCH_X86_64};
-use crate::perform::workers::{DomainExecutors, Executor, Readiness};
+use crate::perform::workers::{DomainExecutors, Executor, Readiness, UnderWay, UnderWayCall};
 
 const SECCOMP_RET_USER_NOTIF: u32 = 0x7fc0_0000;
 const SECCOMP_RET_ALLOW: u32 = 0x7fff_0000;
@@ -139,47 +139,7 @@ pub fn start(listener: OwnedFd, policy: Arc<Policy>, trace: Option<TraceSink>) {
         pool: Executor::new(perform_handed_over, None),
         domains: DomainExecutors::new(perform_handed_over),
     });
-    install_interrupt_handler();
     std::thread::spawn(move || serve(&service));
-}
-
-/// The signal that interrupts a worker thread's wait for a guest thread that no longer waits.
-fn interrupt_signal() -> libc::c_int {
-    libc::SIGRTMIN() + 3
-}
-
-/// Makes [`interrupt_signal`] interrupt a waiting call (EINTR, not restarted) and do nothing
-/// else; only the reaper sends it, to worker threads only.
-fn install_interrupt_handler() {
-    extern "C" fn interrupted(_: libc::c_int) {}
-    // SAFETY: sigaction is plain data; zero is a valid value of it.
-    let mut action: libc::sigaction = unsafe { std::mem::zeroed() };
-    action.sa_sigaction = interrupted as extern "C" fn(libc::c_int) as usize;
-    action.sa_flags = 0; // no SA_RESTART: the wait ends with EINTR
-    // SAFETY: installs a handler that does nothing (async-signal-safe) for a signal nothing
-    // else in the host uses.
-    unsafe { libc::sigaction(interrupt_signal(), &action, std::ptr::null_mut()) };
-}
-
-/// Opens under way on worker threads: the notification each answers and the thread it runs on.
-static UNDER_WAY: Mutex<Vec<(u64, libc::pthread_t)>> = Mutex::new(Vec::new());
-
-/// An entry of [`UNDER_WAY`] for as long as a worker performs one open.
-struct UnderWay(u64);
-
-impl UnderWay {
-    fn begin(id: u64) -> UnderWay {
-        // SAFETY: pthread_self takes nothing and cannot fail.
-        let thread = unsafe { libc::pthread_self() };
-        UNDER_WAY.lock().unwrap_or_else(|e| e.into_inner()).push((id, thread));
-        UnderWay(id)
-    }
-}
-
-impl Drop for UnderWay {
-    fn drop(&mut self) {
-        UNDER_WAY.lock().unwrap_or_else(|e| e.into_inner()).retain(|&(id, _)| id != self.0);
-    }
 }
 
 /// Once a second, interrupts the wait of every worker whose guest thread no longer waits for
@@ -188,18 +148,14 @@ impl Drop for UnderWay {
 fn reap(service: &Service) {
     loop {
         std::thread::sleep(std::time::Duration::from_secs(1));
-        // Held while signalling: a worker leaves UNDER_WAY (taking the lock) before it takes
-        // its next job, so the signal never reaches a job it was not meant for.
-        let under_way = UNDER_WAY.lock().unwrap_or_else(|e| e.into_inner());
-        for &(id, thread) in under_way.iter() {
-            // SAFETY: ID_VALID reads a u64.
-            let gone = unsafe { libc::ioctl(service.listener.as_raw_fd(), IOCTL_NOTIF_ID_VALID, &id as *const u64) } != 0;
-            if gone {
-                // SAFETY: `thread` is a live worker thread: it is in UNDER_WAY, which it leaves
-                // only under the lock held here, and worker threads never exit.
-                unsafe { libc::pthread_kill(thread, interrupt_signal()) };
+        crate::perform::workers::interrupt_where(|call| match call {
+            UnderWayCall::Notification(id) => {
+                // SAFETY: ID_VALID reads a u64.
+                let valid = unsafe { libc::ioctl(service.listener.as_raw_fd(), IOCTL_NOTIF_ID_VALID, &id as *const u64) } == 0;
+                !valid
             }
-        }
+            UnderWayCall::HandedOver(_) => false,
+        });
     }
 }
 
@@ -515,17 +471,8 @@ fn reopen_own_pipe(pid: i32, fd: i32, flags: u64, notif: &Notif) -> Result<Owned
 /// Gives `open` to a worker thread: of `domain`'s executor, or of the pool.
 fn hand_over(service: &Arc<Service>, reply: Reply, open: Box<Open>, domain: Option<Arc<Domain>>) {
     let executor = match &domain {
-        None => Some(Arc::clone(&service.pool)),
+        None => Arc::clone(&service.pool),
         Some(domain) => service.domains.for_domain(domain),
-    };
-    let Some(executor) = executor else {
-        crate::host_log!(
-            "trapbox: denied an open of {} for thread {}: {} guest Landlock domains already have host threads, and an open outside the guest's own domain would give it more than its rules",
-            crate::report::log::path(&open.target),
-            reply.pid,
-            crate::perform::workers::MAX_DOMAINS
-        );
-        return service.finish(&reply, Err(EACCES), false);
     };
     // The reaper watches the workers' opens: started with the first (most runs hand over none).
     static REAPER: std::sync::Once = std::sync::Once::new();
@@ -543,7 +490,7 @@ fn hand_over(service: &Arc<Service>, reply: Reply, open: Box<Open>, domain: Opti
 /// would natively), with the guest thread's credentials, and completes the notification.
 fn perform_handed_over(job: Job, readiness: Readiness) {
     let Job { service, open, reply } = job;
-    let _under_way = UnderWay::begin(reply.id);
+    let _under_way = UnderWay::begin(UnderWayCall::Notification(reply.id));
     let cloexec = open.flags & libc::O_CLOEXEC as u64 != 0;
     let answer = readiness.and_then(|()| {
         // (A worker may be unable to read the guest's credentials itself: the directfs thread

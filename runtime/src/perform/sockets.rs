@@ -44,3 +44,71 @@ pub fn send_to(socket: &OwnedFd, data: &[u8], flags: i32, to: Option<&[u8]>) -> 
     let sent = unsafe { libc::sendto(socket.as_raw_fd(), data.as_ptr().cast(), data.len(), flags, addr, addr_len) };
     usize::try_from(sent).map_err(|_| last_errno())
 }
+
+/// `connect(socket, address)`, from a host buffer.
+pub fn connect(socket: &OwnedFd, address: &[u8]) -> Result<(), i32> {
+    // SAFETY: `address` is a host buffer of the given length.
+    let done = unsafe { libc::connect(socket.as_raw_fd(), address.as_ptr().cast(), address.len() as libc::socklen_t) };
+    if done == 0 { Ok(()) } else { Err(last_errno()) }
+}
+
+/// `bind(socket, address)`, from a host buffer.
+pub fn bind(socket: &OwnedFd, address: &[u8]) -> Result<(), i32> {
+    // SAFETY: `address` is a host buffer of the given length.
+    let done = unsafe { libc::bind(socket.as_raw_fd(), address.as_ptr().cast(), address.len() as libc::socklen_t) };
+    if done == 0 { Ok(()) } else { Err(last_errno()) }
+}
+
+/// Whether `socket`'s open file is non-blocking (`O_NONBLOCK`, which the guest's fd shares).
+pub fn is_nonblocking(socket: &OwnedFd) -> bool {
+    // SAFETY: F_GETFL takes no argument and reads no memory.
+    let status = unsafe { libc::fcntl(socket.as_raw_fd(), libc::F_GETFL) };
+    status >= 0 && status & libc::O_NONBLOCK != 0
+}
+
+/// A socket call the host performs for a guest on its duplicate of the guest's socket that
+/// may wait as long as it would natively — a connect to a listener whose backlog is full, a
+/// datagram to a peer whose queue is full — so a host worker thread performs it while the
+/// debugger serves the other guest threads ([`crate::trap::events`]); the guest's own
+/// `SO_SNDTIMEO` bounds it as natively, and the host interrupts it when the guest thread gets
+/// a signal or dies.
+#[derive(Debug)]
+pub struct WaitingCall {
+    socket: OwnedFd,
+    /// The host's copy of the destination.
+    address: Vec<u8>,
+    /// The fd the address names the socket file through, open until the call is done.
+    _named_through: OwnedFd,
+    kind: Waiting,
+}
+
+#[derive(Debug)]
+enum Waiting {
+    Connect,
+    /// sendto of the host's copy of the data, with the guest's flags.
+    Send { data: Vec<u8>, flags: i32 },
+}
+
+impl WaitingCall {
+    /// `connect(socket, address)`.
+    pub fn connect(socket: OwnedFd, address: Vec<u8>, named_through: OwnedFd) -> WaitingCall {
+        WaitingCall { socket, address, _named_through: named_through, kind: Waiting::Connect }
+    }
+
+    /// `sendto(socket, data, flags, address)`.
+    pub fn send(socket: OwnedFd, data: Vec<u8>, flags: i32, address: Vec<u8>, named_through: OwnedFd) -> WaitingCall {
+        WaitingCall { socket, address, _named_through: named_through, kind: Waiting::Send { data, flags } }
+    }
+
+    /// Performs the call, waiting as long as it takes: the raw result for the guest.
+    pub fn perform(&self) -> u64 {
+        let result = match &self.kind {
+            Waiting::Connect => connect(&self.socket, &self.address).map(|()| 0),
+            Waiting::Send { data, flags } => send_to(&self.socket, data, *flags, Some(&self.address)),
+        };
+        match result {
+            Ok(value) => value as u64,
+            Err(errno) => trapbox_abi::errno::encode_error(errno),
+        }
+    }
+}

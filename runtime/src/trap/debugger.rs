@@ -30,16 +30,20 @@ use trapbox_abi::hostcall;
 use trapbox_abi::linux::nr;
 use trapbox_abi::trap::{SiteKind, TrapEncoding, TRAP_LEN};
 
+use crate::trap::events::{self, Event};
 use crate::trap::inject::{self, InjectError};
 use crate::trap::modules::{self, ImageCache, Module};
 use crate::trap::pinned::{AfterExit, PinError, PinPage, PinSlot};
 use crate::launch::seccomp::X32_SYSCALL_BIT;
 use crate::decode::syscalls::{self, Disposition};
+use crate::perform::workers::UnderWayCall;
 use crate::sys::{self, Errno, Pid, Regs, WaitStatus};
 use crate::report::trace::{self, Handling, Route, TraceSink};
 
 const CLONE_THREAD: u64 = 0x0001_0000;
 const EAGAIN: i32 = 11;
+/// The kernel's "restart if the handler has SA_RESTART, else EINTR" (never seen by a guest).
+const ERESTARTSYS: i32 = 512;
 /// Calls after which the guest's credentials may differ from the host's.
 const CREDENTIAL_CALLS: [u64; 10] =
     [nr::SETUID, nr::SETGID, nr::SETREUID, nr::SETREGID, nr::SETRESUID, nr::SETRESGID, nr::SETFSUID, nr::SETFSGID, nr::SETGROUPS, nr::CAPSET];
@@ -59,7 +63,7 @@ fn changes_capabilities(number: u64, args: &[u64; 6]) -> bool {
 const MAX_REDIRECTS: usize = 64;
 
 /// What the host decided about one call.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Debug)]
 enum Verdict {
     /// Let the kernel execute it in the guest.
     Execute,
@@ -67,6 +71,9 @@ enum Verdict {
     Answer(u64),
     /// Refused with this errno, nothing executed.
     Refuse(i32),
+    /// The host performs it, and it may wait: on a worker thread, while the guest thread
+    /// stays stopped and the debugger serves the others ([`crate::trap::events`]).
+    Perform(Box<crate::perform::sockets::WaitingCall>),
 }
 
 /// A call whose result the host wants to see (trace line, or the first exec's outcome).
@@ -103,6 +110,14 @@ struct Thread {
     /// Argument registers the host changed for a running call (not pinned), given back at
     /// its exit.
     restore_args: Option<[u64; 6]>,
+    /// A `landlock_restrict_self` it is running, settled by the kernel's answer at its exit.
+    restricting: Option<crate::perform::guest_landlock::Restriction>,
+    /// The call of its seccomp stop that a host worker performs; it stays stopped until then.
+    handed_over: Option<HandedOver>,
+    /// Its registers at the seccomp stop of a handed-over call a signal interrupted: at the
+    /// (skipped) call's exit they come back with `-ERESTARTSYS`, so the kernel restarts the
+    /// call or answers `EINTR` as it would have natively ([`Debugger::on_answer`]).
+    restart_after_signal: Option<Regs>,
     /// A `sendmmsg` under way, one message at a time: the call is run again for each.
     sendmmsg: Option<SendmmsgProgress>,
 }
@@ -120,6 +135,18 @@ struct SendmmsgProgress {
     sent: u32,
 }
 
+/// A call handed to a host worker thread ([`crate::trap::events`]).
+#[derive(Debug)]
+struct HandedOver {
+    serial: u64,
+    /// The thread's registers at its seccomp stop.
+    regs: Regs,
+    /// For the trace line at its answer.
+    call: PendingCall,
+    /// A signal came for the thread meanwhile: the worker's wait was interrupted.
+    interrupted: bool,
+}
+
 impl Thread {
     fn new(tgid: Pid) -> Thread {
         Thread {
@@ -131,6 +158,9 @@ impl Thread {
             pinned: None,
             wants_pin_region: false,
             restore_args: None,
+            restricting: None,
+            handed_over: None,
+            restart_after_signal: None,
             sendmmsg: None,
         }
     }
@@ -309,6 +339,8 @@ pub struct Debugger {
     exec_error: Option<i32>,
     settings: Settings,
     stats: Stats,
+    /// Serials of handed-over calls whose thread is gone: interrupted until their answer comes.
+    abandoned: Vec<u64>,
 }
 
 fn args_of(regs: &Regs) -> [u64; 6] {
@@ -339,6 +371,7 @@ impl Debugger {
             exec_error: None,
             settings,
             stats: Stats::default(),
+            abandoned: Vec::new(),
         }
     }
 
@@ -354,11 +387,23 @@ impl Debugger {
                 }
             }
             let next = match self.deferred.pop_front() {
-                Some(event) => Ok(event),
-                None => sys::wait(None),
+                Some((tid, status)) => Ok(Event::Stop(tid, status)),
+                None => events::next(),
             };
             let (tid, status) = match next {
-                Ok(event) => event,
+                Ok(Event::Stop(tid, status)) => (tid, status),
+                Ok(Event::Answer { serial, raw }) => {
+                    if let Err(err) = self.on_answer(serial, raw) {
+                        if err != Errno::ESRCH {
+                            crate::host_log!("trapbox: warning: answering a call a host thread performed: {err}");
+                        }
+                    }
+                    continue;
+                }
+                Ok(Event::Tick) => {
+                    self.interrupt_handed_over_calls();
+                    continue;
+                }
                 Err(err) if err == Errno::ECHILD => break,
                 Err(err) => anyhow::bail!("waitpid: {err}"),
             };
@@ -385,7 +430,9 @@ impl Debugger {
         self.early.remove(&tid);
         crate::perform::creds::forget(tid);
         crate::decide::confine::forget_guest_task(tid);
-        if let Some(thread) = self.threads.remove(&tid) {
+        crate::perform::guest_landlock::forget(tid);
+        if let Some(mut thread) = self.threads.remove(&tid) {
+            self.abandon(&mut thread);
             let pending = thread.pending.into_iter().chain(thread.redirects.into_iter().filter_map(|r| r.call));
             for call in pending {
                 self.emit(tid, &call, "?", Handling::Executed);
@@ -436,6 +483,12 @@ impl Debugger {
 
     fn tgid(&self, tid: Pid) -> Pid {
         self.threads.get(&tid).map_or(tid, |t| t.tgid)
+    }
+
+    /// The threads of `tid`'s process.
+    fn threads_of(&self, tid: Pid) -> Vec<Pid> {
+        let tgid = self.tgid(tid);
+        self.threads.iter().filter(|(_, t)| t.tgid == tgid).map(|(&t, _)| t).collect()
     }
 
     /// The process id of `tid` as the guest sees it (the last `NSpid` entry in its own PID
@@ -555,16 +608,7 @@ impl Debugger {
             Rule::Allow if CREDENTIAL_CALLS.contains(&number) || changes_capabilities(number, args) => {
                 // From now on the host performs this process's calls with its threads' own
                 // credentials (glibc changes every thread's; a raw call only the caller's).
-                let tgid = self.tgid(tid);
-                crate::perform::creds::mark(self.threads.iter().filter(|(_, t)| t.tgid == tgid).map(|(&t, _)| t));
-                None
-            }
-            Rule::Allow if number == nr::LANDLOCK_RESTRICT_SELF => {
-                // From now on the host performs this thread's opens under the Landlock domain
-                // it is about to enter (see crate::perform::guest_landlock).
-                let tgid = self.tgid(tid);
-                let threads = self.threads.iter().filter(|(_, t)| t.tgid == tgid).map(|(&t, _)| t);
-                crate::perform::guest_landlock::on_restrict_self(tid, tgid, threads, args);
+                crate::perform::creds::mark(self.threads_of(tid));
                 None
             }
             Rule::Allow => None,
@@ -581,7 +625,8 @@ impl Debugger {
             // processes (and trapbox's init, which no guest can trace or kill) exist: a pid of
             // the host's gets the kernel's own ESRCH.
             Rule::PidfdTarget => match self.signal_through_pidfd(tid, args) {
-                Ok(raw) => return Verdict::Answer(raw),
+                Ok(Some(raw)) => return Verdict::Answer(raw),
+                Ok(None) => None,
                 Err(denial) => Some(denial),
             },
             Rule::GuestTarget(index) if self.settings.pid_namespace => match syscalls::arg(number, args, index) as i32 {
@@ -611,6 +656,7 @@ impl Debugger {
                 Ok(crate::decide::netpolicy::NetVerdict::Allow) => None,
                 Ok(crate::decide::netpolicy::NetVerdict::Done(raw)) => return Verdict::Answer(raw),
                 Ok(crate::decide::netpolicy::NetVerdict::Deny(errno, reason)) => Some((errno, reason)),
+                Ok(crate::decide::netpolicy::NetVerdict::Perform(call)) => return Verdict::Perform(call),
                 Err(errno) => return Verdict::Refuse(errno),
             },
         };
@@ -649,25 +695,49 @@ impl Debugger {
         result.unwrap_or_else(errno::encode_error)
     }
 
-    /// `pidfd_send_signal(fd, signal, info, flags)` performed by the host on its own duplicate
-    /// of the guest's fd, so the process checked is the process signalled (a pidfd may come
-    /// from opening a `/proc/PID` directory, and another thread may `dup2` over the number):
-    /// only a guest process, and only one the caller may signal (the kernel's rule).
-    fn signal_through_pidfd(&self, tid: Pid, args: &[u64; 6]) -> Result<u64, (i32, String)> {
-        let fd = args[0] as i32;
-        let dup = match sys::take_fd(tid, fd) {
+    /// `pidfd_send_signal(fd, signal, info, flags)` for thread `tid`, checked in the kernel's
+    /// order (flags, fd, siginfo, target, permission). The host performs it on its own
+    /// duplicate of the fd, so the process checked is the process signalled (a pidfd may come
+    /// from opening a `/proc/PID` directory, and another thread may `dup2` over the number),
+    /// and with its own copy of the siginfo, on which the kernel applies its rules (`si_signo`
+    /// must be the signal; a siginfo claiming the kernel or `tkill` as its sender is refused
+    /// towards any other target than the caller itself): only to a guest process, and only
+    /// to one the caller may signal. `Ok(Some(raw))` is the host's answer; `Ok(None)` means
+    /// the thread signals itself with such a siginfo, which the kernel allows only to the
+    /// caller itself: its own call runs, on the siginfo pinned ([`crate::trap::pinned`]).
+    fn signal_through_pidfd(&self, tid: Pid, args: &[u64; 6]) -> Result<Option<u64>, (i32, String)> {
+        const PIDFD_SIGNAL_PROCESS_GROUP: u32 = 4;
+        /// The kernel's `_NSIG`: signal numbers above it are EINVAL.
+        const LAST_SIGNAL: i32 = 64;
+        let (signal, flags) = (args[1] as i32, args[3] as u32);
+        let answer = |errno: i32| Ok(Some(errno::encode_error(errno)));
+        if let Some(errno) = sys::pidfd_signal_flags_error(flags) {
+            return answer(errno);
+        }
+        let dup = match sys::take_fd(tid, args[0] as i32) {
             Ok(dup) => dup,
-            Err(err) => return Ok(errno::encode_error(err.0)),
+            Err(err) => return answer(err.0),
         };
         use std::os::fd::AsRawFd;
-        let target = match sys::process_fd(sys::own_pid(), dup.as_raw_fd()) {
+        let target = sys::process_fd(sys::own_pid(), dup.as_raw_fd());
+        if target == sys::ProcessFd::NotOne {
+            return answer(libc::EBADF);
+        }
+        let info = match args[2] {
+            0 => None,
+            addr => match crate::decode::siginfo::Siginfo::read(tid, addr) {
+                Ok(info) => Some(info),
+                Err(errno) => return answer(errno),
+            },
+        };
+        let target = match target {
             sys::ProcessFd::Of(target) => target,
             sys::ProcessFd::InProc(number) => match crate::launch::view::host_pid(number, self.processes.keys().copied()) {
                 Some(target) => target,
                 None => return Err((errno::EPERM, format!("the fd names process {number} of the guest's /proc, which is not part of the guest"))),
             },
-            sys::ProcessFd::Exited => return Ok(errno::encode_error(libc::ESRCH)),
-            sys::ProcessFd::NotOne => return Ok(errno::encode_error(libc::EBADF)),
+            // Gone (nothing can be signalled): the kernel judges the siginfo, then says ESRCH.
+            _ => return Ok(Some(sys::pidfd_send_signal(&dup, signal, info.as_ref(), flags))),
         };
         if !(self.processes.contains_key(&target) || self.threads.contains_key(&target)) {
             return Err((errno::EPERM, format!("the pidfd names process {target}, which is not part of the guest")));
@@ -677,13 +747,21 @@ impl Debugger {
             _ => false,
         };
         if !allowed {
-            return Ok(errno::encode_error(libc::EPERM)); // the kernel's answer for the caller
+            // The kernel's answer for the caller: the siginfo's rules and the signal number
+            // come before the permission.
+            let errno = match &info {
+                Some(info) if info.signo() != signal => libc::EINVAL,
+                Some(info) if info.claims_kernel_or_tkill() => libc::EPERM,
+                _ if !(0..=LAST_SIGNAL).contains(&signal) => libc::EINVAL,
+                _ => libc::EPERM,
+            };
+            return answer(errno);
         }
-        // (A siginfo from the guest is not forwarded: the host would send it as its own.)
-        if args[2] != 0 {
-            return Err((errno::EPERM, "a pidfd signal with a siginfo of the guest's is not served".to_string()));
+        let to_itself = target == tid && flags & PIDFD_SIGNAL_PROCESS_GROUP == 0;
+        if to_itself && info.as_ref().is_some_and(|info| info.claims_kernel_or_tkill()) {
+            return Ok(None);
         }
-        Ok(sys::pidfd_send_signal(&dup, args[1] as i32, args[3] as u32))
+        Ok(Some(sys::pidfd_send_signal(&dup, signal, info.as_ref(), flags)))
     }
 
     // ---- pinned paths ------------------------------------------------------------------
@@ -757,7 +835,7 @@ impl Debugger {
         let mut pinned = None;
         // A sendmmsg is sent one message at a time: the next one, when this is its call again.
         let progress = self.thread(tid).sendmmsg.take().filter(|p| number == nr::SENDMMSG && p.guest_args == args && p.at == regs.rip.wrapping_sub(2));
-        if verdict == Verdict::Execute && self.pins_arguments() {
+        if matches!(verdict, Verdict::Execute) && self.pins_arguments() {
             let plan = match progress {
                 Some(progress) => Some(crate::trap::pinned::sendmmsg_message(&args, progress.sent)),
                 None => crate::trap::pinned::plan(number, &args),
@@ -794,6 +872,12 @@ impl Debugger {
                     regs.rsi |= crate::decide::confine::MFD_NOEXEC_SEAL;
                     sys::set_regs(tid, &regs)?;
                     restores = true;
+                } else if number == nr::LANDLOCK_RESTRICT_SELF && self.settings.policy.is_some() {
+                    // The host performs this thread's opens under the domain it enters (see
+                    // crate::perform::guest_landlock): recorded now, settled at the exit.
+                    let restriction = crate::perform::guest_landlock::on_restrict_self(tid, self.threads_of(tid), &args);
+                    restores = restriction.is_some();
+                    self.thread(tid).restricting = restriction;
                 }
                 if self.settings.trace.is_some() || watch_exec || restores {
                     if self.settings.trace.is_some() || watch_exec {
@@ -805,25 +889,111 @@ impl Debugger {
                     self.resume(tid, 0)
                 }
             }
-            Verdict::Answer(_) | Verdict::Refuse(_) => {
-                let (raw, handling) = match verdict {
-                    Verdict::Answer(v) => (v, Handling::Host),
-                    Verdict::Refuse(e) => (errno::encode_error(e), Handling::Refused),
-                    Verdict::Execute => unreachable!(),
+            Verdict::Perform(call) => {
+                let call_text = self.describe(tid, number, &args, route);
+                // The guest thread's credentials, in hand for the worker (taken here, not
+                // while switched to them: threads the submission starts would keep them).
+                let credentials = match crate::perform::creds::marked(tid) {
+                    true => crate::perform::creds::as_guest(tid, sys::thread_credentials).map(Some),
+                    false => Ok(None),
                 };
-                regs.orig_rax = u64::MAX; // skip the call; rax carries our result
-                regs.rax = raw;
-                sys::set_regs(tid, &regs)?;
-                if self.settings.trace.is_some() {
-                    let call = self.describe(tid, number, &args, route);
-                    self.emit(tid, &call, &trace::format_result(raw), handling);
+                match credentials.and_then(|credentials| events::submit(call, credentials)) {
+                    Ok(serial) => {
+                        // The thread stays in its seccomp stop until the worker answers.
+                        self.thread(tid).handed_over = Some(HandedOver { serial, regs, call: call_text, interrupted: false });
+                        Ok(())
+                    }
+                    Err(errno) => self.answer_seccomp(tid, regs, &call_text, errno::encode_error(errno), Handling::Refused),
                 }
-                self.resume(tid, 0)
+            }
+            Verdict::Answer(raw) => {
+                let call = self.describe(tid, number, &args, route);
+                self.answer_seccomp(tid, regs, &call, raw, Handling::Host)
+            }
+            Verdict::Refuse(e) => {
+                let call = self.describe(tid, number, &args, route);
+                self.answer_seccomp(tid, regs, &call, errno::encode_error(e), Handling::Refused)
             }
         }
     }
 
+    /// Skips the call of `tid`'s seccomp stop (whose registers are `regs`) with `raw` as its
+    /// result, and resumes the thread.
+    fn answer_seccomp(&mut self, tid: Pid, mut regs: Regs, call: &PendingCall, raw: u64, handling: Handling) -> Result<(), Errno> {
+        regs.orig_rax = u64::MAX; // skip the call; rax carries our result
+        regs.rax = raw;
+        sys::set_regs(tid, &regs)?;
+        self.emit(tid, call, &trace::format_result(raw), handling);
+        self.resume(tid, 0)
+    }
+
+    // ---- calls handed to host worker threads -------------------------------------------
+
+    /// The worker's answer to the call handed over as `serial`: the thread that waits for it
+    /// runs on with it. One that a signal interrupted (the worker's wait ended with EINTR) is
+    /// skipped and stopped at its exit, where [`Debugger::on_syscall_exit`] gives the kernel
+    /// `-ERESTARTSYS` to judge: restarted after a handler with `SA_RESTART` or a stop, `EINTR`
+    /// after one without, as natively.
+    fn on_answer(&mut self, serial: u64, raw: u64) -> Result<(), Errno> {
+        if let Some(at) = self.abandoned.iter().position(|&s| s == serial) {
+            self.abandoned.swap_remove(at);
+            return Ok(());
+        }
+        let waiting = self.threads.iter().find(|(_, t)| t.handed_over.as_ref().is_some_and(|h| h.serial == serial)).map(|(&tid, _)| tid);
+        let Some(tid) = waiting else { return Ok(()) };
+        let Some(handed) = self.thread(tid).handed_over.take() else { return Ok(()) };
+        if handed.interrupted && raw == errno::encode_error(libc::EINTR) {
+            self.emit(tid, &handed.call, "? (interrupted by a signal)", Handling::Host);
+            let mut regs = handed.regs;
+            regs.orig_rax = u64::MAX;
+            sys::set_regs(tid, &regs)?;
+            self.thread(tid).restart_after_signal = Some(handed.regs);
+            return sys::cont_syscall(tid, 0);
+        }
+        self.answer_seccomp(tid, handed.regs, &handed.call, raw, Handling::Host)
+    }
+
+    /// Every [`events::TICK`] while calls are out: a thread whose call a worker performs and
+    /// that has a signal waiting gets its call interrupted, as the signal would interrupt it
+    /// natively; calls of threads that are gone are interrupted too. Both are asked again at
+    /// each tick until they answer (a worker that had not begun to wait missed the first).
+    fn interrupt_handed_over_calls(&mut self) {
+        let mut interrupted = self.abandoned.clone();
+        for (&tid, thread) in self.threads.iter_mut() {
+            if let Some(handed) = thread.handed_over.as_mut() {
+                handed.interrupted = handed.interrupted || sys::signal_pending(tid);
+                if handed.interrupted {
+                    interrupted.push(handed.serial);
+                }
+            }
+        }
+        if !interrupted.is_empty() {
+            crate::perform::workers::interrupt_where(|call| matches!(call, UnderWayCall::HandedOver(serial) if interrupted.contains(&serial)));
+        }
+    }
+
+    /// `thread` is gone: the call a worker performs for it, if any, is interrupted (its answer
+    /// goes nowhere), so no worker waits for ever for a thread that no longer does.
+    fn abandon(&mut self, thread: &mut Thread) {
+        if let Some(handed) = thread.handed_over.take() {
+            self.abandoned.push(handed.serial);
+            crate::perform::workers::interrupt_where(|call| call == UnderWayCall::HandedOver(handed.serial));
+        }
+    }
+
     fn on_syscall_exit(&mut self, tid: Pid) -> Result<(), Errno> {
+        if let Some(mut regs) = self.thread(tid).restart_after_signal.take() {
+            // See on_answer. Should the signal have gone meanwhile (another thread took a
+            // process-wide one), the call simply starts again.
+            if sys::signal_pending(tid) {
+                regs.rax = errno::encode_error(ERESTARTSYS);
+            } else {
+                regs.rax = regs.orig_rax;
+                regs.rip = regs.rip.wrapping_sub(2);
+            }
+            sys::set_regs(tid, &regs)?;
+            return self.resume(tid, 0);
+        }
         if let Some(slot) = self.thread(tid).pinned.take() {
             // The guest's own argument registers again (a syscall preserves them).
             let mut regs = sys::get_regs(tid)?;
@@ -838,6 +1008,10 @@ impl Debugger {
             let mut regs = sys::get_regs(tid)?;
             set_args(&mut regs, &args);
             sys::set_regs(tid, &regs)?;
+        }
+        if let Some(restriction) = self.thread(tid).restricting.take() {
+            let succeeded = errno::decode(sys::get_regs(tid)?.rax).is_ok();
+            crate::perform::guest_landlock::settle(restriction, succeeded, self.threads_of(tid));
         }
         if std::mem::take(&mut self.thread(tid).wants_pin_region) {
             self.create_pin_region(tid);
@@ -956,7 +1130,19 @@ impl Debugger {
         }
         // After exec the thread is its process's leader; every other thread is gone.
         let mut thread = self.threads.remove(&former).or_else(|| self.threads.remove(&tid)).unwrap_or_else(|| Thread::new(tid));
-        self.threads.retain(|_, t| t.tgid != tid);
+        let ended: Vec<Pid> = self.threads.iter().filter(|(_, t)| t.tgid == tid).map(|(&t, _)| t).collect();
+        for other in ended {
+            if let Some(mut gone) = self.threads.remove(&other) {
+                self.abandon(&mut gone);
+            }
+            // (`tid` itself lives on as the exec'ing thread, whatever its id was before.)
+            if other != tid {
+                crate::perform::guest_landlock::forget(other);
+            }
+        }
+        if former != tid {
+            crate::perform::guest_landlock::forget(former);
+        }
         thread.tgid = tid;
         thread.redirects.clear();
         thread.unstarted = None;
@@ -1202,7 +1388,9 @@ impl Debugger {
                 self.stats.trap_refused += 1;
                 self.answer_trap(tid, regs, resume_at, number, &args, errno::encode_error(e), Handling::Refused)
             }
-            Verdict::Execute => {
+            // A call that may wait goes through the stub too: at its seccomp stop there it is
+            // handed to a worker thread (this first look performed nothing of it).
+            Verdict::Execute | Verdict::Perform(_) => {
                 let Some(stub) = self.stub_or_refusal(tid, number, &args) else {
                     return self.answer_trap(tid, regs, resume_at, number, &args, no_stub, Handling::Refused);
                 };

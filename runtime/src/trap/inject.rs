@@ -135,7 +135,7 @@ pub fn inject_syscall(
         // Wait for any thread, not just this one: a killed group leader is reported only after
         // its other threads have been reaped, so waiting for it alone could wait forever.
         let status = loop {
-            match sys::wait(None) {
+            match crate::trap::events::next_stop() {
                 Ok((pid, status)) if pid == tid => break status,
                 Ok(other) => deferred.push_back(other),
                 Err(err) => return Err(InjectError::Failed(err)),

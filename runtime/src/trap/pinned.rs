@@ -39,7 +39,7 @@ pub const PIN_BASE: u64 = 0x5500_0000_0000;
 const PATH_SLOT_LEN: usize = 2 * 4096;
 /// Path slots: path calls of one address space that may be in flight at once.
 const PATH_SLOTS: usize = 64;
-/// Small slots, after the path slots: a socket address, or a `msghdr` and its address (a
+/// Small slots, after the path slots: a socket address, a `msghdr` and its address, or a `siginfo_t` (a
 /// blocking send holds one for as long as it blocks, so there are many).
 const SMALL_SLOT_LEN: usize = 256;
 /// See [`SMALL_SLOT_LEN`].
@@ -102,6 +102,8 @@ pub enum PinItem {
     /// A `struct sock_fprog` at argument N, copied with its instructions (a seccomp filter of
     /// the guest's own): it takes the whole slot.
     Filter(usize),
+    /// A `siginfo_t` at argument N ([`crate::decode::siginfo`]).
+    Siginfo(usize),
 }
 
 /// What to do at the exit of a pinned call.
@@ -167,6 +169,9 @@ pub fn plan(number: u64, args: &[u64; 6]) -> Option<Plan> {
         nr::SENDTO => simple(vec![PinItem::Address(4, 5)]),
         nr::SENDMSG => simple(vec![PinItem::Msghdr(1)]),
         nr::SECCOMP | nr::PRCTL => crate::decide::requests::installs_filter(number, args).and_then(|at| simple(vec![PinItem::Filter(at)])),
+        // Run in the guest only when it signals itself with a siginfo whose sender only it
+        // may claim (see the debugger's signal_through_pidfd): the kernel reads the host's copy.
+        nr::PIDFD_SEND_SIGNAL if args[2] != 0 => simple(vec![PinItem::Siginfo(2)]),
         // (vlen is an unsigned int: the kernel sees only the low 32 bits.)
         nr::SENDMMSG if args[2] as u32 > 0 => Some(sendmmsg_message(args, 0)),
         _ => {
@@ -230,7 +235,7 @@ impl PinPage {
     /// those pointers moved there.
     pub fn pin(self: &Rc<Self>, pid: Pid, number: u64, plan: &Plan) -> Result<(PinSlot, [u64; 6]), PinError> {
         // Paths take a path slot; an address or a msghdr (always alone) a small one.
-        let small = plan.items.iter().all(|item| matches!(item, PinItem::Address(..) | PinItem::Msghdr(_)));
+        let small = plan.items.iter().all(|item| matches!(item, PinItem::Address(..) | PinItem::Msghdr(_) | PinItem::Siginfo(_)));
         let (index, slot_start) = self.free_slot(small)?;
         let mut pinned = plan.args;
         for (n, item) in plan.items.iter().take(2).enumerate() {
@@ -299,6 +304,11 @@ impl PinPage {
                     header[8..16].copy_from_slice(&(at + FPROG_LEN as u64).to_le_bytes());
                     self.put(offset, &header)?;
                     self.put(offset + FPROG_LEN, &code)?;
+                    pinned[arg] = at;
+                }
+                PinItem::Siginfo(arg) => {
+                    let info = crate::decode::siginfo::Siginfo::read(pid, plan.args[arg]).map_err(PinError::Argument)?;
+                    self.put(offset, info.bytes())?;
                     pinned[arg] = at;
                 }
                 PinItem::Msghdr(arg) => {

@@ -1,0 +1,217 @@
+//! Where the debugger's next event comes from: its own `waitpid`, and the answers of host
+//! worker threads performing calls that may wait.
+//!
+//! A call the host performs that may wait (a connect to a listener whose backlog is full:
+//! [`crate::perform::sockets::WaitingCall`]) is handed to a worker thread while its guest thread
+//! stays stopped, and the debugger goes on serving the other guest threads. It must then hear
+//! of two things at once — the next ptrace event, and the worker's answer — and `waitpid` can
+//! wait for only the first. So while any such call is out, a waiter thread makes the `waitpid`
+//! calls instead (the kernel reports a tracee's stops to every thread of its tracer's process;
+//! only the tracer thread may then act on them, which the debugger still does) and queues each
+//! event where the workers queue their answers; the debugger waits on that queue, waking also
+//! every [`TICK`] to look for signals that arrived for the threads it keeps waiting.
+//!
+//! Only one thread waits in `waitpid` at any time: the waiter starts when the debugger hands a
+//! call over (the debugger is then busy with a stop, not in `waitpid`), and stops right after
+//! an event came once no call is out; the debugger takes its own `waitpid` back only when the
+//! waiter has stopped. When no call is out, nothing of this runs: every stop costs what it did.
+
+use std::collections::VecDeque;
+use std::sync::{Condvar, Mutex};
+use std::time::Duration;
+
+use crate::perform::creds::Credentials;
+use crate::perform::sockets::WaitingCall;
+use crate::perform::workers::{Executor, Readiness, UnderWay, UnderWayCall};
+use crate::sys::{self, Errno, Pid, WaitStatus};
+
+/// How often the debugger looks at the guest threads whose calls are out (for a signal that
+/// should interrupt them) while any is.
+pub const TICK: Duration = Duration::from_millis(100);
+
+/// What the debugger is to handle next.
+#[derive(Debug)]
+pub enum Event {
+    /// A ptrace event or exit of a guest thread (from `waitpid`).
+    Stop(Pid, WaitStatus),
+    /// A worker finished the call handed over as `serial`: its raw result for the guest.
+    Answer {
+        /// The call's serial, from [`submit`].
+        serial: u64,
+        /// Its result (`-errno` on failure).
+        raw: u64,
+    },
+    /// [`TICK`] passed with calls out.
+    Tick,
+}
+
+#[derive(Debug)]
+struct Relay {
+    /// Calls handed over whose answer the debugger has not taken yet.
+    out: usize,
+    /// The waiter thread waits in `waitpid` (or is about to): the debugger must not.
+    relaying: bool,
+    waiter_started: bool,
+    next_serial: u64,
+    events: VecDeque<Result<(Pid, WaitStatus), Errno>>,
+    answers: VecDeque<(u64, u64)>,
+}
+
+static RELAY: Mutex<Relay> = Mutex::new(Relay {
+    out: 0,
+    relaying: false,
+    waiter_started: false,
+    next_serial: 0,
+    events: VecDeque::new(),
+    answers: VecDeque::new(),
+});
+/// Wakes the debugger: an event or an answer was queued.
+static QUEUED: Condvar = Condvar::new();
+/// Wakes the waiter thread: relaying starts.
+static RELAYING: Condvar = Condvar::new();
+
+fn relay() -> std::sync::MutexGuard<'static, Relay> {
+    RELAY.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// One more call is out: returns its serial, for [`answer`]. From now until its answer is
+/// taken, events come through the waiter thread (if it could be started).
+fn hand_over() -> u64 {
+    let mut relay = relay();
+    relay.out += 1;
+    relay.next_serial += 1;
+    if !relay.relaying {
+        relay.relaying = true;
+        if !relay.waiter_started {
+            relay.waiter_started = true;
+            let started = std::thread::Builder::new().name("trapbox-waiter".into()).spawn(wait_for_the_debugger);
+            if let Err(err) = started {
+                crate::host_log!("trapbox: warning: cannot start the host's waiter thread ({err})");
+                relay.waiter_started = false;
+                relay.relaying = false;
+            }
+        }
+        RELAYING.notify_one();
+    }
+    relay.next_serial
+}
+
+/// A worker's answer to the call handed over as `serial`.
+fn answer(serial: u64, raw: u64) {
+    relay().answers.push_back((serial, raw));
+    QUEUED.notify_one();
+}
+
+/// The waiter thread: while relaying, waits for the next event of any guest thread and queues
+/// it; stops relaying after an event once no call is out (or no guest is left).
+fn wait_for_the_debugger() {
+    let mut relay = relay();
+    loop {
+        while !relay.relaying {
+            relay = RELAYING.wait(relay).unwrap_or_else(|e| e.into_inner());
+        }
+        drop(relay);
+        let event = sys::wait(None);
+        relay = self::relay();
+        if relay.out == 0 || event.is_err() {
+            relay.relaying = false;
+        }
+        relay.events.push_back(event);
+        QUEUED.notify_one();
+    }
+}
+
+/// The debugger's next event: an answer, a queued event, or its own `waitpid`'s when no call
+/// is out; [`Event::Tick`] when calls are out and nothing came for a [`TICK`].
+pub fn next() -> Result<Event, Errno> {
+    let mut relay = relay();
+    loop {
+        if let Some((serial, raw)) = relay.answers.pop_front() {
+            relay.out -= 1;
+            return Ok(Event::Answer { serial, raw });
+        }
+        if let Some(event) = relay.events.pop_front() {
+            return event.map(|(pid, status)| Event::Stop(pid, status));
+        }
+        if !relay.relaying {
+            drop(relay);
+            return sys::wait(None).map(|(pid, status)| Event::Stop(pid, status));
+        }
+        if relay.out == 0 {
+            // The last answer is taken; the waiter stops after the next event.
+            relay = QUEUED.wait(relay).unwrap_or_else(|e| e.into_inner());
+            continue;
+        }
+        let (woken, waited) = QUEUED.wait_timeout(relay, TICK).unwrap_or_else(|e| e.into_inner());
+        relay = woken;
+        if waited.timed_out() && relay.answers.is_empty() && relay.events.is_empty() {
+            return Ok(Event::Tick);
+        }
+    }
+}
+
+/// The next ptrace event or exit of any guest thread, for the injector, which waits for one
+/// thread's stops while it runs a call in it; answers stay queued for [`next`].
+pub fn next_stop() -> Result<(Pid, WaitStatus), Errno> {
+    let mut relay = relay();
+    loop {
+        if let Some(event) = relay.events.pop_front() {
+            return event;
+        }
+        if !relay.relaying {
+            drop(relay);
+            return sys::wait(None);
+        }
+        relay = QUEUED.wait(relay).unwrap_or_else(|e| e.into_inner());
+    }
+}
+
+/// A call handed to a worker thread.
+struct HandedOver {
+    serial: u64,
+    call: Box<WaitingCall>,
+    /// The guest thread's credentials when they may differ from the host's.
+    credentials: Option<Credentials>,
+}
+
+/// The worker threads of handed-over calls (their own executor: a call here never waits
+/// behind directfs's opens; all share the bound on worker threads).
+static WORKERS: std::sync::OnceLock<std::sync::Arc<Executor<HandedOver>>> = std::sync::OnceLock::new();
+
+/// Hands `call` of a guest thread that stays stopped to a worker thread, to be performed with
+/// `credentials` (the guest thread's, when they may differ from the host's): its serial, for
+/// the [`Event::Answer`] that comes when it is done. `Err(EAGAIN)` when no thread can take it
+/// (the host is out of threads).
+pub fn submit(call: Box<WaitingCall>, credentials: Option<Credentials>) -> Result<u64, i32> {
+    let workers = WORKERS.get_or_init(|| Executor::new(perform, None));
+    let serial = hand_over();
+    if !relay().relaying {
+        withdraw();
+        return Err(libc::EAGAIN); // no waiter thread: nobody would see the answer come
+    }
+    if workers.submit(HandedOver { serial, call, credentials }).is_err() {
+        withdraw();
+        return Err(libc::EAGAIN);
+    }
+    Ok(serial)
+}
+
+/// A handed-over call that never reached a worker.
+fn withdraw() {
+    relay().out -= 1;
+}
+
+/// Performs a handed-over call on a worker thread, as long as it waits (unless interrupted:
+/// [`crate::perform::workers::interrupt_where`]), and answers it.
+fn perform(job: HandedOver, _: Readiness) {
+    let HandedOver { serial, call, credentials } = job;
+    let raw = {
+        let _under_way = UnderWay::begin(UnderWayCall::HandedOver(serial));
+        match &credentials {
+            Some(credentials) => crate::perform::creds::with_credentials(credentials, || call.perform()).unwrap_or_else(trapbox_abi::errno::encode_error),
+            None => call.perform(),
+        }
+    };
+    drop(call); // the host's duplicate of the socket is closed before the guest runs on
+    answer(serial, raw);
+}
