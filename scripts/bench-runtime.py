@@ -24,6 +24,7 @@ Every figure is a median of --repeat runs; ratios are against the native run or 
 tracer of the same run. Needs `cargo build --release`; installs strace and proot if missing.
 """
 import argparse
+import json
 import os
 import shutil
 import statistics
@@ -35,6 +36,14 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 TRAPBOX = os.path.join(ROOT, "target", "release", "trapbox")
 BUSYBOX = "/bin/busybox"
 PIN = ["taskset", "-c", "0"]
+
+
+# Every table's rows, for --json (and scripts/bench-chart.py): {section: [[label, value, unit], ...]}.
+RESULTS = {}
+
+
+def record(section, label, value, unit):
+    RESULTS.setdefault(section, []).append([label, value, unit])
 
 
 def sh(cmd, **kw):
@@ -87,6 +96,7 @@ def trap_round_trip(work, iterations, repeat):
     print("|---|---|---|---|")
     for name, total, ratio in rows:
         print(f"| {name} | {total:.3f} | {total / iterations * 1e6:.2f} | {'' if ratio is None else f'{ratio:.3f}x'} |")
+        record("trap round trip (µs per getpid)", name, total / iterations * 1e6, "µs")
     print()
 
 
@@ -123,6 +133,7 @@ def programs(work, repeat):
             t = timed(make(bb, job_args(bb)), repeat)
             native = native or t
             cells.append(f"{t:.2f} s" + ("" if name == "native" else f" ({t / native:.2f}x)"))
+            record(f"program: {job} (vs native)", name, t / native, "x")
         print(f"| {job} | " + " | ".join(cells) + " |")
     print()
 
@@ -161,6 +172,7 @@ def file_reading(work, repeat, size_mib):
         t = statistics.median(samples[name])
         native = native or t
         print(f"| {name} | {t:.3f} | {size_mib * (1 << 20) / t / 1e9:.2f} | {native / t:.2f}x throughput |")
+        record(f"reading a {size_mib} MiB file (GB/s)", name, size_mib * (1 << 20) / t / 1e9, "GB/s")
     print()
 
 
@@ -207,6 +219,7 @@ def startup(repeat, gap):
             continue
         t = statistics.median(samples[name])
         print(f"| {name} | {t * 1e3:.2f} | +{(t - native) * 1e3:.2f} ms | {t / native:.1f}x |")
+        record("start-up of `true` (ms)", name, t * 1e3, "ms")
     print()
     with tempfile.TemporaryDirectory() as work:
         probe = os.path.join(work, "ns_cost")
@@ -234,8 +247,18 @@ def main():
     parser.add_argument("--only-programs", action="store_true", help="run only the whole-program benchmark")
     parser.add_argument("--only-startup", action="store_true", help="run only the start-up benchmark")
     parser.add_argument("--gap-ms", type=float, default=0, help="idle time before each start-up measurement (default: back to back)")
+    parser.add_argument("--json", metavar="FILE", help="also write every table's rows to FILE (for scripts/bench-chart.py)")
     args = parser.parse_args()
     ensure_tools()
+    try:
+        run(args)
+    finally:
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump(RESULTS, f, indent=1, ensure_ascii=False)
+
+
+def run(args):
     if args.only_startup:
         startup(max(args.repeat, 5), args.gap_ms / 1e3)
         return
