@@ -323,3 +323,19 @@ fn an_unprivileged_user_gets_the_same_base() {
         .current_dir(&dir));
     assert_eq!(out.stdout, "PID   USER     COMMAND\n    2 nobody   /bin/busybox ps -o pid,user,args\n", "{out:?}");
 }
+
+/// A dynamically linked program an exec grant covers runs whoever execs it (here a static
+/// shell, whose own start needed no loader): the base gives its libraries and lets the kernel
+/// run the system loader for it — but never the loader by itself, which would run any file it
+/// is given, exec grant or not.
+#[test]
+fn a_dynamic_program_started_by_a_static_one_runs_and_the_loader_never_runs_alone() {
+    let dir = scratch_dir("base_loader");
+    let native = run(Command::new("/usr/bin/id").arg("-u"));
+    let script = "/usr/bin/id -u; echo id=$?; /lib64/ld-linux-x86-64.so.2 /usr/bin/id -u; echo loader=$?";
+    let out = run(trapbox_run(&["--allow-exec", "/usr/bin/id"], &trapbox_tests::busybox(), &["sh", "-c", script]).current_dir(&dir));
+    assert_eq!(out.stdout, format!("{}id=0\nloader=126\n", native.stdout), "{out:?}");
+    assert!(denials(&out).iter().any(|l| l.starts_with("trapbox: denied execve(\"/lib64/ld-linux-x86-64.so.2\"")), "{out:?}");
+    let out = run(trapbox_run(&["--bare", "--allow-exec", "/usr/bin/id"], &trapbox_tests::busybox(), &["sh", "-c", "/usr/bin/id -u; echo id=$?"]).current_dir(&dir));
+    assert!(out.stdout.ends_with("id=127\n"), "bare: no loader: {out:?}");
+}

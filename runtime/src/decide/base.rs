@@ -87,6 +87,18 @@ pub const PROBED: [(&str, &str); 5] = [
     ("/run/nscd/socket", "the name service cache (nscd), which serves what the files above hold"),
 ];
 
+/// The system's shared libraries and the loader's cache of them.
+pub const LIBRARIES: [(&str, &str); 5] = [
+    ("/lib/x86_64-linux-gnu", "shared libraries of dynamically linked programs"),
+    ("/usr/lib/x86_64-linux-gnu", "shared libraries of dynamically linked programs"),
+    ("/lib64", "the dynamic loader's directory"),
+    ("/usr/lib64", "the dynamic loader's directory"),
+    ("/etc/ld.so.cache", "the dynamic loader's cache of the libraries"),
+];
+
+/// The x86-64 dynamic loader every glibc program names as its `PT_INTERP`.
+pub const SYSTEM_LOADER: &str = "/lib64/ld-linux-x86-64.so.2";
+
 /// What a private mount is.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum MountKind {
@@ -141,6 +153,7 @@ pub fn is_self_path(path: &Path) -> bool {
 pub fn add(policy: &mut Policy, namespaced: bool) -> Result<()> {
     policy.mounts.clear();
     policy.own_proc_files = false;
+    policy.loaders.clear();
     if policy.bare {
         return Ok(());
     }
@@ -171,6 +184,15 @@ pub fn add(policy: &mut Policy, namespaced: bool) -> Result<()> {
     }
     for (path, why) in READABLE {
         present(policy.allow(Path::new(path), root, ACCESS_READ, base(why)))?;
+    }
+    // What every dynamically linked program the exec grants cover needs, whoever execs it (a
+    // static shell, a script): its libraries, readable, and the loader, which the kernel may
+    // run for such a program only, never alone (it would run any readable file).
+    for (path, why) in LIBRARIES {
+        present(policy.allow(Path::new(path), root, ACCESS_READ, base(why)))?;
+    }
+    if let Ok(loader) = std::fs::canonicalize(SYSTEM_LOADER) {
+        policy.loaders.push(loader);
     }
     for (path, why) in PROBED {
         // A socket is connected to: that needs write, as for any unix socket path.

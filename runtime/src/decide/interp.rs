@@ -155,7 +155,9 @@ pub fn ungranted_interpreter(policy: &Policy, pid: Pid, program: &Path) -> Optio
         let interpreter = interpreter_of(&opened).ok()??;
         // The kernel opens it as the exec'ing process would: relative to its working directory.
         let resolved = crate::decide::confine::resolve(pid, None, interpreter.path().as_os_str().as_bytes())?;
-        if policy.grants_for(&resolved, ACCESS_EXEC).is_empty() {
+        // The base's system loader runs any exec-granted program that names it.
+        let implied = matches!(interpreter, Interpreter::Loader(_)) && policy.loaders.contains(&resolved);
+        if policy.grants_for(&resolved, ACCESS_EXEC).is_empty() && !implied {
             let (what, source) = match interpreter {
                 Interpreter::Script(_) => ("interpreter", "#! line"),
                 Interpreter::Loader(_) => ("dynamic loader", "PT_INTERP"),

@@ -127,6 +127,10 @@ pub struct Policy {
     /// [`crate::decide::confine::OWN_PROC_FILES`] beyond the grants: the base's stand-in for
     /// a `/proc` of its own, where it has none (`--no-namespaces`).
     pub own_proc_files: bool,
+    /// The dynamic loaders the kernel may run the guest's exec-granted programs through, and
+    /// never as a program of their own (a loader runs any file it is given): the base's
+    /// system loader, set by [`crate::decide::base::add`].
+    pub loaders: Vec<PathBuf>,
 }
 
 /// A size: bytes, or a string with a K/M/G/T suffix (powers of 1024).
@@ -372,6 +376,9 @@ impl Policy {
                 "# base: always readable by each guest process: its own /proc/self/{{{}}}",
                 crate::decide::confine::OWN_PROC_FILES.join(",")
             );
+        }
+        for loader in &self.loaders {
+            let _ = writeln!(out, "# base: runs only as the dynamic loader of a program an exec grant covers, never by itself: {}", loader.display());
         }
         for mount in &self.mounts {
             let _ = writeln!(out, "# base: mounted in the guest's own mount namespace: {} ({})", mount.path.display(), mount.what);

@@ -192,30 +192,40 @@ pub fn prepare(policy: &Policy) -> Result<Option<PreparedRuleset>> {
     // The guest's own mounts (and "the calling process's /proc") have no inode here: their
     // rules are added in the guest's mount namespace (crate::launch::mounts), or none at all.
     for grant in policy.grants.iter().filter(|g| !crate::launch::mounts::own_inode(policy, &g.path) && !crate::decide::base::is_self_path(&g.path)) {
-        let path = CString::new(grant.path.as_os_str().as_bytes()).context("grant path holds a NUL byte")?;
-        // SAFETY: `path` is a NUL-terminated string; O_PATH opens no file content.
-        let parent = unsafe { libc::open(path.as_ptr(), libc::O_PATH | libc::O_CLOEXEC) };
-        if parent < 0 {
-            let err = std::io::Error::last_os_error();
-            if err.raw_os_error() == Some(libc::ENOENT) {
-                continue; // a grant of a path that does not exist (the base's probes): nothing to allow
-            }
-            return Err(err).with_context(|| format!("landlock: {}", grant.path.display()));
-        }
-        // SAFETY: `open` returned a new fd that nothing else owns.
-        let parent = unsafe { OwnedFd::from_raw_fd(parent) };
         let mut allowed = rights_for(grant.access) & handled;
         if !grant.path.is_dir() {
             allowed &= FILE_RIGHTS;
         }
-        let rule = PathBeneathAttr { allowed_access: allowed, parent_fd: parent.as_raw_fd() };
-        // SAFETY: `rule` is a valid landlock_path_beneath_attr and both fds are open.
-        let added = unsafe {
-            libc::syscall(SYS_LANDLOCK_ADD_RULE, fd.as_raw_fd(), RULE_PATH_BENEATH, &rule as *const PathBeneathAttr, 0u32)
-        };
-        errno_result(added, "landlock_add_rule").with_context(|| grant.path.display().to_string())?;
+        add_rule_for(&fd, &grant.path, allowed)?;
+    }
+    // The loaders the kernel runs exec-granted programs through (the host refuses an exec of
+    // one by itself: crate::decide::interp).
+    for loader in &policy.loaders {
+        add_rule_for(&fd, loader, rights_for(ACCESS_EXEC) & handled & FILE_RIGHTS)?;
     }
     Ok(Some(PreparedRuleset { fd, abi }))
+}
+
+/// Adds to `ruleset` a rule giving `rights` beneath `path`; a path that does not exist (the
+/// base's probes) gets none.
+fn add_rule_for(ruleset: &OwnedFd, path: &std::path::Path, rights: u64) -> Result<()> {
+    let c_path = CString::new(path.as_os_str().as_bytes()).context("grant path holds a NUL byte")?;
+    // SAFETY: `c_path` is a NUL-terminated string; O_PATH opens no file content.
+    let parent = unsafe { libc::open(c_path.as_ptr(), libc::O_PATH | libc::O_CLOEXEC) };
+    if parent < 0 {
+        let err = std::io::Error::last_os_error();
+        if err.raw_os_error() == Some(libc::ENOENT) {
+            return Ok(());
+        }
+        return Err(err).with_context(|| format!("landlock: {}", path.display()));
+    }
+    // SAFETY: `open` returned a new fd that nothing else owns.
+    let parent = unsafe { OwnedFd::from_raw_fd(parent) };
+    let rule = PathBeneathAttr { allowed_access: rights, parent_fd: parent.as_raw_fd() };
+    // SAFETY: `rule` is a valid landlock_path_beneath_attr and both fds are open.
+    let added = unsafe { libc::syscall(SYS_LANDLOCK_ADD_RULE, ruleset.as_raw_fd(), RULE_PATH_BENEATH, &rule as *const PathBeneathAttr, 0u32) };
+    errno_result(added, "landlock_add_rule").with_context(|| path.display().to_string())?;
+    Ok(())
 }
 
 /// A ruleset that handles every filesystem right the kernel's ABI knows and grants none: a
