@@ -2,7 +2,9 @@
 # Installs what trapbox's build, tests and examples need on a fresh Debian machine.
 # Idempotent: packages already present are not fetched again.
 set -euo pipefail
-packages=(busybox-static gcc libc6-dev binutils file strace tzdata iproute2 python3 util-linux)
+packages=(busybox-static gcc libc6-dev binutils file strace tzdata iproute2 python3 util-linux
+          # the real programs of tests/tests/run_programs.rs (Java and node are tested where present)
+          perl git make sqlite3 curl bash coreutils findutils)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

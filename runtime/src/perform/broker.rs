@@ -273,10 +273,13 @@ fn creates_name(number: u64, index: usize) -> bool {
     }
 }
 
-/// Whether the path exists and lies inside a read grant (so its existence is no secret).
+/// Whether the path exists and lies inside a read grant or on the way to a grant (so its
+/// existence is no secret: a stat of it is answered too).
 fn visible_and_present(policy: &Policy, pid: Pid, args: &[u64; 6], dirfd: Option<usize>, path: usize) -> bool {
-    target_of(pid, args, dirfd, path, false)
-        .is_ok_and(|target| !policy.grants_for(&target, ACCESS_READ).is_empty() && crate::launch::view::symlink_metadata(&target).is_ok())
+    target_of(pid, args, dirfd, path, false).is_ok_and(|target| {
+        let visible = !policy.grants_for(&target, ACCESS_READ).is_empty() || policy.grants.iter().any(|g| g.path.starts_with(&target));
+        visible && crate::launch::view::symlink_metadata(&target).is_ok()
+    })
 }
 
 /// Performs mkdir, mknod, unlink, rmdir, rename, link and symlink in the host, on parent
