@@ -80,3 +80,13 @@ fn a_file_swapped_onto_a_reopened_fd_is_never_opened_for_writing() {
         eprintln!("{}: {}", program.display(), out.stdout.trim());
     }
 }
+
+/// A symlink outside the grants that leads into one (`/bin` to `usr/bin`, `/lib64` on a
+/// merged-/usr system) is seen as natively: every path through it reaches the grant anyway.
+#[test]
+fn a_symlink_into_a_grant_is_seen_as_natively() {
+    let script = "for l in /bin /lib64 /sbin; do [ -L $l ] && echo \"$l -> $(readlink $l)\"; done; du -s /bin; ls -ld /bin | cut -c1";
+    let native = run(Command::new(trapbox_tests::busybox()).args(["sh", "-c", script]));
+    let out = run(&mut trapbox_run(&["--allow-exec", "/usr"], &trapbox_tests::busybox(), &["sh", "-c", script]));
+    assert_eq!((out.status, &out.stdout), (native.status, &native.stdout), "{}", out.stderr);
+}

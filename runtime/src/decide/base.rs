@@ -194,6 +194,12 @@ pub fn add(policy: &mut Policy, namespaced: bool) -> Result<()> {
     if let Ok(loader) = std::fs::canonicalize(SYSTEM_LOADER) {
         policy.loaders.push(loader);
     }
+    // Debian's JDKs keep their configuration in /etc/java-N-openjdk, linked from the JDK.
+    for entry in std::fs::read_dir("/etc").into_iter().flatten().flatten() {
+        if entry.file_name().to_str().is_some_and(|name| name.starts_with("java-") && name.ends_with("-openjdk")) {
+            present(policy.allow(&entry.path(), root, ACCESS_READ, base("a JDK's configuration (its conf/ and lib/ link here)")))?;
+        }
+    }
     for (path, why) in PROBED {
         // A socket is connected to: that needs write, as for any unix socket path.
         let access = if path.ends_with("socket") { ACCESS_WRITE } else { ACCESS_READ };

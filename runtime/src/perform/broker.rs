@@ -491,6 +491,11 @@ fn target_of(pid: Pid, args: &[u64; 6], dirfd: Option<usize>, path: usize, follo
     crate::decide::confine::resolve_path(pid, dirfd.map(|i| args[i]), &bytes, follow).ok_or(EINVAL)
 }
 
+/// Whether the path at argument `path`, followed to its end, is readable under a grant.
+fn leads_into_a_grant(policy: &Policy, pid: Pid, args: &[u64; 6], dirfd: Option<usize>, path: usize) -> bool {
+    target_of(pid, args, dirfd, path, true).is_ok_and(|followed| !policy.grants_for(&followed, ACCESS_READ).is_empty())
+}
+
 /// Performs a brokered call for thread `pid`: `Ok` is the raw result for the guest, `Err` a
 /// denial (errno and reason) to log, or errno 0 for "not the broker's to answer: check it and
 /// let the kernel run it" (a directory above a grant). The caller runs it with the guest
@@ -677,6 +682,12 @@ fn query(
         return Err((0, String::new()));
     }
     let grant = policy.grants_for(&target, ACCESS_READ).first().map(|g| g.path.clone());
+    // A symlink outside the grants that leads into one (`/bin` to `usr/bin` under `--allow-read
+    // /usr`): every path through it already reaches the grant, so the link itself is seen, as
+    // the check sees it (by what it points to); the kernel answers on the pinned copy.
+    if grant.is_none() && !follow && leads_into_a_grant(policy, pid, args, dirfd, path) {
+        return Err((0, String::new()));
+    }
     let Some(grant) = grant else {
         // The directories leading to a grant may be looked at; the kernel answers on the
         // host's pinned copy of the path (crate::trap::pinned), so the answer is about this path.
