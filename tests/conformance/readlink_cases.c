@@ -8,11 +8,9 @@ int main(int argc, char **argv) {
     symlink("f", P("d/inner"));
     char buf[64];
     long n;
-    n = readlink(P("l"), buf, sizeof buf);
-    CK("readlink", n);
+    CK("readlink", n = readlink(P("l"), buf, sizeof buf));
     if (n > 0) { buf[n] = 0; STR("readlink text", buf); }
-    n = readlink(P("l"), buf, 6);
-    CK("readlink small buf", n);
+    CK("readlink small buf", n = readlink(P("l"), buf, 6));
     if (n > 0) { buf[n] = 0; STR("readlink small text", buf); }
     CK("readlink zero buf", readlink(P("l"), buf, 0));
     CK("readlink file", readlink(P("f"), buf, sizeof buf));
@@ -21,14 +19,12 @@ int main(int argc, char **argv) {
     CK("readlink enotdir", readlink(P("f/x"), buf, sizeof buf));
     CK("readlink empty", readlink("", buf, sizeof buf));
     int dfd = open(P("d"), O_RDONLY | O_DIRECTORY);
-    n = readlinkat(dfd, "inner", buf, sizeof buf);
-    CK("readlinkat", n);
+    CK("readlinkat", n = readlinkat(dfd, "inner", buf, sizeof buf));
     if (n > 0) { buf[n] = 0; STR("readlinkat text", buf); }
     CK("readlinkat bad dirfd", readlinkat(9999, "inner", buf, sizeof buf));
     CK("readlinkat empty path on dir", readlinkat(dfd, "", buf, sizeof buf));
     int lfd = open(P("l"), O_PATH | O_NOFOLLOW);
-    n = readlinkat(lfd, "", buf, sizeof buf);
-    CK("readlinkat empty path on link", n);
+    CK("readlinkat empty path on link", n = readlinkat(lfd, "", buf, sizeof buf));
     if (n > 0) { buf[n] = 0; STR("readlinkat empty text", buf); }
     CK("readlink null buf", syscall(SYS_readlink, P("l"), NULL, 10));
     return 0;

@@ -13,8 +13,8 @@ int main(int argc, char **argv) {
     CK("setxattr bad flags", setxattr(P("f"), "user.gamma", "x", 1, 0x10));
     CK("setxattr bad namespace", setxattr(P("f"), "bogus.x", "x", 1, 0));
     CK("setxattr missing file", setxattr(P("nope"), "user.x", "x", 1, 0));
-    long n = getxattr(P("f"), "user.alpha", buf, sizeof buf);
-    CK("getxattr", n);
+    long n;
+    CK("getxattr", n = getxattr(P("f"), "user.alpha", buf, sizeof buf));
     if (n > 0) { buf[n] = 0; STR("getxattr value", buf); }
     CK("getxattr size query", getxattr(P("f"), "user.alpha", NULL, 0));
     CK("getxattr small buf", getxattr(P("f"), "user.alpha", buf, 1));
@@ -22,8 +22,7 @@ int main(int argc, char **argv) {
     CK("getxattr via link", getxattr(P("l"), "user.alpha", buf, sizeof buf));
     CK("lgetxattr link", lgetxattr(P("l"), "user.alpha", buf, sizeof buf));
     CK("setxattr second", setxattr(P("f"), "user.beta", "", 0, 0));
-    n = listxattr(P("f"), buf, sizeof buf);
-    CK("listxattr", n);
+    CK("listxattr", n = listxattr(P("f"), buf, sizeof buf));
     int users = 0;
     for (char *p = buf; n > 0 && p < buf + n; p += strlen(p) + 1)
         if (!strncmp(p, "user.", 5)) { printf("listed: %s\n", p); users++; }
