@@ -193,25 +193,8 @@ macro_rules! conformance {
 }
 
 conformance! {
-    access_modes => [
-        // KNOWN BUG (issue 9): faccessat bad dirfd: a dirfd that is no fd (9999) gives EINVAL, natively EBADF
-        known_bug("faccessat bad dirfd", When::Policy,
-            "a dirfd that is no fd (9999) gives EINVAL, natively EBADF"),
-    ];
-    dirs => [
-        // KNOWN BUG (issue 9): mkdirat bad dirfd: a dirfd that is no fd (9999) gives EINVAL, natively EBADF
-        known_bug("mkdirat bad dirfd", When::Policy,
-            "a dirfd that is no fd (9999) gives EINVAL, natively EBADF"),
-        // KNOWN BUG (issue 9): rmdir dot: rmdir("d3/.") REMOVES d3 (0), natively EINVAL: the host resolves `.` lexically
-        known_bug("rmdir dot", When::Policy,
-            "rmdir(\"d3/.\") REMOVES d3 (0), natively EINVAL: the host resolves `.` lexically"),
-        // KNOWN BUG (issue 9): rmdir dotdot: rmdir("d3/..") gives EPERM, natively ENOTEMPTY
-        known_bug("rmdir dotdot", When::Policy,
-            "rmdir(\"d3/..\") gives EPERM, natively ENOTEMPTY"),
-        // KNOWN BUG (issue 9): rmdir empty dir: follows from `rmdir dot`: d3 is already gone (ENOENT)
-        known_bug("rmdir empty dir", When::Policy,
-            "follows from `rmdir dot`: d3 is already gone (ENOENT)"),
-    ];
+    access_modes => [];
+    dirs => [];
     dup_fcntl => [];
     epoll_cases => [];
     event_fds => [];
@@ -226,23 +209,7 @@ conformance! {
         known_bug("event CLOSE_WRITE", When::Policy,
             "a file the host opened for writing (directfs) gives the watcher no IN_CLOSE_WRITE when the guest closes it"),
     ];
-    links => [
-        // KNOWN BUG (issue 9): followed is file: linkat(AT_SYMLINK_FOLLOW) on a symlink links the symlink itself: the flag is ignored
-        known_bug("followed is file", When::Policy,
-            "linkat(AT_SYMLINK_FOLLOW) on a symlink links the symlink itself: the flag is ignored"),
-        // KNOWN BUG (issue 9): linkat follow dangling: linkat(AT_SYMLINK_FOLLOW) on a dangling symlink succeeds (links the link), natively ENOENT
-        known_bug("linkat follow dangling", When::Policy,
-            "linkat(AT_SYMLINK_FOLLOW) on a dangling symlink succeeds (links the link), natively ENOENT"),
-        // KNOWN BUG (issue 9): linkat bad flag: linkat with an invalid flag (0x1) succeeds, natively EINVAL
-        known_bug("linkat bad flag", When::Policy,
-            "linkat with an invalid flag (0x1) succeeds, natively EINVAL"),
-        // KNOWN BUG (issue 9): linkat bad dirfd: EINVAL for dirfd 9999, natively EBADF
-        known_bug("linkat bad dirfd", When::Policy,
-            "EINVAL for dirfd 9999, natively EBADF"),
-        // KNOWN BUG (issue 9): symlinkat bad dirfd: EINVAL for dirfd 9999, natively EBADF
-        known_bug("symlinkat bad dirfd", When::Policy,
-            "EINVAL for dirfd 9999, natively EBADF"),
-    ];
+    links => [];
     memfd_mmap => [
         // KNOWN BUG (issue 9): no sealing: memfds are created MFD_NOEXEC_SEAL, which implies MFD_ALLOW_SEALING: a memfd made without it accepts F_ADD_SEALS (0), natively EPERM; the README documents only the F_SEAL_EXEC seal
         known_bug("no sealing", When::Policy,
@@ -264,26 +231,14 @@ conformance! {
         // documented: setgid mode
         documented("setgid mode", When::Policy, "600",
             "README known differences: the refused fchmod leaves the mode as it was"),
-        // KNOWN BUG (issue 9): fchmodat bad dirfd: EINVAL for dirfd 9999, natively EBADF
-        known_bug("fchmodat bad dirfd", When::Policy,
-            "EINVAL for dirfd 9999, natively EBADF"),
-        // KNOWN BUG (issue 9): fchownat bad flag: fchownat with an invalid flag (0x1) succeeds, natively EINVAL
-        known_bug("fchownat bad flag", When::Policy,
-            "fchownat with an invalid flag (0x1) succeeds, natively EINVAL"),
-        // KNOWN BUG (issue 9): fchownat bad dirfd: EINVAL for dirfd 9999, natively EBADF
-        known_bug("fchownat bad dirfd", When::Policy,
-            "EINVAL for dirfd 9999, natively EBADF"),
     ];
     open_flags => [
-        // KNOWN BUG (issue 9): tmpfile linkat: linkat(AT_FDCWD, "/proc/self/fd/N", …, AT_SYMLINK_FOLLOW) of an O_TMPFILE fd is EACCES ("/proc is granted read only"): the magic link is judged as a /proc path, not the fd's file
+        // KNOWN BUG (issue 9): tmpfile linkat: linkat(AT_FDCWD, "/proc/self/fd/N", …, AT_SYMLINK_FOLLOW) of an O_TMPFILE fd is ENOENT: the host follows the magic link as text ("…/#N (deleted)"), natively the fd's file is linked
         known_bug("tmpfile linkat", When::Policy,
-            "linkat(AT_FDCWD, \"/proc/self/fd/N\", …, AT_SYMLINK_FOLLOW) of an O_TMPFILE fd is EACCES (\"/proc is granted read only\"): the magic link is judged as a /proc path, not the fd's file"),
+            "linkat(AT_FDCWD, \"/proc/self/fd/N\", …, AT_SYMLINK_FOLLOW) of an O_TMPFILE fd is ENOENT: the host follows the magic link as text (\"…/#N (deleted)\"), natively the fd's file is linked"),
         // KNOWN BUG (issue 9): tmpfile nlink after link: follows from `tmpfile linkat`
         known_bug("tmpfile nlink after link", When::Policy,
             "follows from `tmpfile linkat`"),
-        // KNOWN BUG (issue 9): tmpfile excl linkat: same cause: EACCES where natively O_EXCL gives ENOENT
-        known_bug("tmpfile excl linkat", When::Policy,
-            "same cause: EACCES where natively O_EXCL gives ENOENT"),
     ];
     openat2_resolve => [];
     pipes => [];
@@ -296,17 +251,7 @@ conformance! {
         known_bug("execve not executable", When::Policy,
             "execve of a mode-0644 file inside the exec grant gives ENOENT (\"absent\"), natively EACCES"),
     ];
-    readlink_cases => [
-        // KNOWN BUG (issue 9): readlinkat bad dirfd: EINVAL for dirfd 9999, natively EBADF
-        known_bug("readlinkat bad dirfd", When::Policy,
-            "EINVAL for dirfd 9999, natively EBADF"),
-        // KNOWN BUG (issue 9): readlinkat empty path on link: readlinkat(O_PATH fd of a symlink, "") returns 0, natively the link's length (14)
-        known_bug("readlinkat empty path on link", When::Policy,
-            "readlinkat(O_PATH fd of a symlink, \"\") returns 0, natively the link's length (14)"),
-        // KNOWN BUG (issue 9): readlinkat empty text: follows from the empty-path readlinkat: nothing read
-        known_bug("readlinkat empty text", When::Policy,
-            "follows from the empty-path readlinkat: nothing read"),
-    ];
+    readlink_cases => [];
     signals => [];
     sockets_unix => [
         // KNOWN BUG (issue 9): getsockname path: a unix socket the host bound through its fd shows "/proc/self/fd/N/srv.sock", natively "srv.sock"
@@ -322,41 +267,8 @@ conformance! {
         documented("socket bad family", When::Policy, "EACCES",
             "README layer table: a socket other than unix is refused under --net none (the default); natively EAFNOSUPPORT for a family that does not exist"),
     ];
-    stat_family => [
-        // KNOWN BUG (issue 9): stat trailing slash file: stat("f/") of a regular file succeeds, natively ENOTDIR
-        known_bug("stat trailing slash file", When::Policy,
-            "stat(\"f/\") of a regular file succeeds, natively ENOTDIR"),
-        // KNOWN BUG (issue 9): fstatat bad flag: fstatat with an invalid flag succeeds, natively EINVAL
-        known_bug("fstatat bad flag", When::Policy,
-            "fstatat with an invalid flag succeeds, natively EINVAL"),
-        // KNOWN BUG (issue 9): fstatat bad dirfd: EINVAL for dirfd 9999, natively EBADF
-        known_bug("fstatat bad dirfd", When::Policy,
-            "EINVAL for dirfd 9999, natively EBADF"),
-        // KNOWN BUG (issue 9): statx bad flags: statx with an invalid flag (0x1) succeeds, natively EINVAL
-        known_bug("statx bad flags", When::Policy,
-            "statx with an invalid flag (0x1) succeeds, natively EINVAL"),
-    ];
-    truncate_utimes => [
-        // KNOWN BUG (issue 9): utimensat bad flag: utimensat with an invalid flag (0x1) succeeds, natively EINVAL
-        known_bug("utimensat bad flag", When::Policy,
-            "utimensat with an invalid flag (0x1) succeeds, natively EINVAL"),
-        // KNOWN BUG (issue 9): utimensat bad dirfd: EINVAL for dirfd 9999, natively EBADF
-        known_bug("utimensat bad dirfd", When::Policy,
-            "EINVAL for dirfd 9999, natively EBADF"),
-    ];
-    unlink_rename => [
-        // KNOWN BUG (issue 9): unlinkat bad flag: unlinkat with an invalid flag (0x1) REMOVES the file (0), natively EINVAL
-        known_bug("unlinkat bad flag", When::Policy,
-            "unlinkat with an invalid flag (0x1) REMOVES the file (0), natively EINVAL"),
-        // KNOWN BUG (issue 9): victim survives: follows from `unlinkat bad flag`
-        known_bug("victim survives", When::Policy,
-            "follows from `unlinkat bad flag`"),
-        // KNOWN BUG (issue 9): unlinkat bad dirfd: EINVAL for dirfd 9999, natively EBADF
-        known_bug("unlinkat bad dirfd", When::Policy,
-            "EINVAL for dirfd 9999, natively EBADF"),
-        // KNOWN BUG (issue 9): renameat bad dirfd: EINVAL for dirfd 9999, natively EBADF
-        known_bug("renameat bad dirfd", When::Policy,
-            "EINVAL for dirfd 9999, natively EBADF"),
-    ];
+    stat_family => [];
+    truncate_utimes => [];
+    unlink_rename => [];
     xattrs => [];
 }
