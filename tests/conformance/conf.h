@@ -1,4 +1,4 @@
-/* Shared helpers of the syscall conformance suite (tests/conformance/*.c).
+/* Shared helpers of the syscall conformance suite (the C programs of tests/conformance/).
  * Each program exercises one area, success and error paths, and prints one line per case:
  * `name: result`, the result normalised (no pids, addresses, times, fd numbers unless they
  * are deterministic by construction) or the errno's name. argv[1] is a scratch directory the
@@ -41,13 +41,13 @@ static char scratch[4096];
 static char pbuf[8][4096];
 static int pnext;
 /* A path in the scratch directory (a few may be live at once). */
-static const char *P(const char *rel) {
+__attribute__((unused)) static const char *P(const char *rel) {
     char *b = pbuf[pnext++ % 8];
     snprintf(b, 4096, "%s/%s", scratch, rel);
     return b;
 }
 /* Writes `content` to scratch/rel, creating it with `mode`. */
-static void put(const char *rel, const char *content, mode_t mode) {
+__attribute__((unused)) static void put(const char *rel, const char *content, mode_t mode) {
     int fd = open(P(rel), O_WRONLY | O_CREAT | O_TRUNC, mode);
     if (fd < 0) { printf("setup %s: %s\n", rel, errname(errno)); exit(99); }
     if (content && write(fd, content, strlen(content)) < 0) exit(99);
