@@ -246,9 +246,6 @@ conformance! {
     pipes => [];
     prctl_rlimits => [];
     processes => [
-        // KNOWN BUG (issue 9): continued: seen once, static build --unconfined: waitpid(WCONTINUED) after SIGCONT to a child stopped by its own SIGSTOP did not report WIFCONTINUED; not reproduced in later runs (group-stop/PTRACE_LISTEN path), excluded so the test stays deterministic
-        known_bug("continued", When::Always,
-            "seen once, static build --unconfined: waitpid(WCONTINUED) after SIGCONT to a child stopped by its own SIGSTOP did not report WIFCONTINUED; not reproduced in later runs (group-stop/PTRACE_LISTEN path), excluded so the test stays deterministic"),
         // KNOWN BUG (issue 9): execve not executable: execve of a mode-0644 file inside the exec grant gives ENOENT ("absent"), natively EACCES
         known_bug("execve not executable", When::Policy,
             "execve of a mode-0644 file inside the exec grant gives ENOENT (\"absent\"), natively EACCES"),
