@@ -73,7 +73,15 @@ pub fn build_c(src: &Path, flags: &[&str]) -> PathBuf {
         .collect::<Vec<_>>()
         .join("-");
     let out = fixture_dir().join(if tag.is_empty() { stem } else { format!("{stem}.{tag}") });
-    let src_time = std::fs::metadata(src).and_then(|m| m.modified()).expect("source exists");
+    let mut src_time = std::fs::metadata(src).and_then(|m| m.modified()).expect("source exists");
+    // A header beside the source (the conformance suite's `conf.h`) counts as the source.
+    for entry in src.parent().and_then(|d| std::fs::read_dir(d).ok()).into_iter().flatten().flatten() {
+        if entry.path().extension().is_some_and(|e| e == "h") {
+            if let Ok(t) = entry.metadata().and_then(|m| m.modified()) {
+                src_time = src_time.max(t);
+            }
+        }
+    }
     if std::fs::metadata(&out).and_then(|m| m.modified()).is_ok_and(|t| t >= src_time) {
         return out;
     }

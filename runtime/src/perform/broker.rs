@@ -235,8 +235,8 @@ pub(crate) struct Name {
     pub(crate) target: PathBuf,
 }
 
-fn open_name(policy: &Policy, pid: Pid, args: &[u64; 6], dirfd: Option<usize>, path: usize) -> Result<Name, (i32, String)> {
-    let target = target_of(pid, args, dirfd, path, false).map_err(|e| (e, "unresolvable path".to_string()))?;
+fn open_name(policy: &Policy, pid: Pid, args: &[u64; 6], dirfd: Option<usize>, path: usize, follow: bool) -> Result<Name, (i32, String)> {
+    let target = target_of(pid, args, dirfd, path, follow).map_err(|e| (e, "unresolvable path".to_string()))?;
     name_beneath(policy, &target)
 }
 
@@ -287,8 +287,11 @@ fn visible_and_present(policy: &Policy, pid: Pid, args: &[u64; 6], dirfd: Option
 fn change_names(policy: &Policy, pid: Pid, number: u64, args: &[u64; 6]) -> Result<u64, (i32, String)> {
     let paths = namespace_change(number).ok_or((EINVAL, String::new()))?;
     let mut names = Vec::with_capacity(2);
+    // linkat(AT_SYMLINK_FOLLOW) links the file its source's symlinks lead to: the host resolves
+    // them (as for any path it checks) and links that name, still without following.
+    let follow_source = number == nr::LINKAT && args[4] as u32 & libc::AT_SYMLINK_FOLLOW as u32 != 0;
     for (index, &(dirfd, path)) in paths.iter().enumerate() {
-        match open_name(policy, pid, args, dirfd, path) {
+        match open_name(policy, pid, args, dirfd, path, follow_source && index == 0) {
             Ok(name) => names.push(name),
             // A negative errno here is an answer (the kernel's), not a denial to log.
             Err((errno, _)) if errno < 0 => return Ok(trapbox_abi::errno::encode_error(-errno)),
@@ -488,7 +491,53 @@ fn target_of(pid: Pid, args: &[u64; 6], dirfd: Option<usize>, path: usize, follo
     if bytes.is_empty() {
         return Err(trapbox_abi::errno::ENOENT);
     }
-    crate::decide::confine::resolve_path(pid, dirfd.map(|i| args[i]), &bytes, follow).ok_or(EINVAL)
+    crate::decide::confine::resolve_path(pid, dirfd.map(|i| args[i]), &bytes, follow)
+        .ok_or_else(|| crate::decide::confine::unresolved_errno(pid, dirfd.map(|i| args[i]), &bytes))
+}
+
+/// Whether the flags argument of a call the broker performs has bits the kernel rejects with
+/// `EINVAL` before it looks at any path (the host must not act on a call the kernel refuses:
+/// an `unlinkat` with an unknown flag would otherwise remove the file).
+fn invalid_at_flags(number: u64, args: &[u64; 6]) -> bool {
+    const AT_REMOVEDIR: u64 = libc::AT_REMOVEDIR as u64;
+    const AT_SYMLINK_FOLLOW: u64 = libc::AT_SYMLINK_FOLLOW as u64;
+    const AT_NO_AUTOMOUNT: u64 = libc::AT_NO_AUTOMOUNT as u64;
+    const AT_STATX_SYNC_TYPE: u64 = 0x6000;
+    // The kernel reads every flags argument as an int.
+    let flags = |i: usize| u64::from(args[i] as u32);
+    match number {
+        nr::UNLINKAT => flags(2) & !AT_REMOVEDIR != 0,
+        nr::LINKAT => flags(4) & !(AT_SYMLINK_FOLLOW | AT_EMPTY_PATH) != 0,
+        nr::FCHOWNAT => flags(4) & !(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH) != 0,
+        nr::UTIMENSAT => flags(3) & !(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH) != 0,
+        nr::FCHMODAT2 => flags(3) & !(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH) != 0,
+        nr::NEWFSTATAT => flags(3) & !(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH | AT_NO_AUTOMOUNT | AT_STATX_SYNC_TYPE) != 0,
+        nr::STATX => {
+            let f = flags(2);
+            f & !(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH | AT_NO_AUTOMOUNT | AT_STATX_SYNC_TYPE) != 0
+                || f & AT_STATX_SYNC_TYPE == AT_STATX_SYNC_TYPE
+        }
+        _ => false,
+    }
+}
+
+/// The kernel's answer to `rmdir` (or `unlinkat(AT_REMOVEDIR)`) of a path whose last
+/// component is `.` (`EINVAL`) or `..` (`ENOTEMPTY`): the host resolves the path lexically
+/// and would otherwise remove the directory itself, or refuse its parent.
+fn rmdir_of_dot(pid: Pid, number: u64, args: &[u64; 6]) -> Option<i32> {
+    let path = match number {
+        nr::RMDIR => args[0],
+        nr::UNLINKAT if args[2] as u32 & libc::AT_REMOVEDIR as u32 != 0 => args[1],
+        _ => return None,
+    };
+    let (bytes, _) = crate::report::trace::read_guest_string(pid, path, 4096)?;
+    let trimmed = bytes.strip_suffix(b"/").unwrap_or(&bytes);
+    let last = trimmed.rsplit(|&b| b == b'/').next()?;
+    match last {
+        b"." => Some(EINVAL),
+        b".." => Some(libc::ENOTEMPTY),
+        _ => None,
+    }
 }
 
 /// Whether the path at argument `path`, followed to its end, is readable under a grant.
@@ -507,6 +556,12 @@ pub fn perform(
     number: u64,
     args: &[u64; 6],
 ) -> Result<u64, (i32, String)> {
+    if invalid_at_flags(number, args) {
+        return Ok(trapbox_abi::errno::encode_error(EINVAL));
+    }
+    if let Some(errno) = rmdir_of_dot(pid, number, args) {
+        return Ok(trapbox_abi::errno::encode_error(errno));
+    }
     if changes_through_fd(number, args) {
         return change_through_fd(policy, pid, number, args);
     }
@@ -671,6 +726,12 @@ fn query(
     path: usize,
     follow: bool,
 ) -> Result<u64, (i32, String)> {
+    let bytes = crate::report::trace::read_guest_string(pid, args[path], 4096).map(|(b, _)| b).unwrap_or_default();
+    // readlinkat(fd, "") reads the symlink behind the fd (an O_PATH fd of a link): the guest's
+    // own fd, which the kernel answers on (as for any AT_EMPTY_PATH query).
+    if number == nr::READLINKAT && bytes.is_empty() && args[path] != 0 {
+        return Err((0, String::new()));
+    }
     let target = match target_of(pid, args, dirfd, path, follow) {
         Ok(target) => target,
         Err(errno) => return Ok(trapbox_abi::errno::encode_error(errno)),
@@ -707,6 +768,11 @@ fn query(
         Ok(file) => file,
         Err(errno) => return Ok(trapbox_abi::errno::encode_error(errno)),
     };
+    // A trailing slash asks for a directory: the host's resolution drops it, the kernel's
+    // walk answers ENOTDIR for anything else.
+    if bytes.ends_with(b"/") && file_type(&file).is_some_and(|t| !t.is_dir()) {
+        return Ok(trapbox_abi::errno::encode_error(libc::ENOTDIR));
+    }
     let fd = file.as_raw_fd();
     let empty = c"";
     let out = |bytes: &[u8], addr: u64| match crate::sys::write_memory(pid, addr, bytes) {

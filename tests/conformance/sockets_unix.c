@@ -1,0 +1,107 @@
+#include "conf.h"
+#include <sys/socket.h>
+#include <sys/un.h>
+
+static struct sockaddr_un addr(const char *rel) {
+    struct sockaddr_un a = { .sun_family = AF_UNIX };
+    snprintf(a.sun_path, sizeof a.sun_path, "%s", rel);
+    return a;
+}
+
+int main(int argc, char **argv) {
+    setup(argc, argv);
+    chdir(scratch);
+    int sv[2];
+    CK("socketpair stream", socketpair(AF_UNIX, SOCK_STREAM, 0, sv));
+    CK("socketpair inet", socketpair(AF_INET, SOCK_STREAM, 0, sv));
+    CK("socketpair bad type", socketpair(AF_UNIX, 99, 0, sv));
+    socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
+    CK("send", send(sv[0], "ping", 4, 0));
+    char buf[64] = {0};
+    CK("recv", recv(sv[1], buf, sizeof buf, 0));
+    STR("recv data", buf);
+    CK("recv dontwait empty", recv(sv[1], buf, sizeof buf, MSG_DONTWAIT));
+    struct ucred cr; socklen_t cl = sizeof cr;
+    CK("SO_PEERCRED", getsockopt(sv[0], SOL_SOCKET, SO_PEERCRED, &cr, &cl));
+    FACT("peercred uid", cr.uid == getuid());
+    FACT("peercred gid", cr.gid == getgid());
+    FACT("peercred pid self", cr.pid == getpid());
+    int type; socklen_t tl = sizeof type;
+    CK("SO_TYPE", getsockopt(sv[0], SOL_SOCKET, SO_TYPE, &type, &tl)); CK("type", type);
+    CK("getsockopt bad level", getsockopt(sv[0], 12345, SO_TYPE, &type, &tl));
+    CK("getsockopt not socket", getsockopt(0 + open(".", O_RDONLY), SOL_SOCKET, SO_TYPE, &type, &tl));
+    CK("shutdown wr", shutdown(sv[0], SHUT_WR));
+    CK("recv after shutdown", recv(sv[1], buf, sizeof buf, 0));
+    signal(SIGPIPE, SIG_IGN);
+    CK("send after shutdown", send(sv[0], "x", 1, 0));
+    CK("shutdown bad how", shutdown(sv[0], 7));
+    CK("shutdown not socket", shutdown(open(".", O_RDONLY), SHUT_RD));
+    int l = socket(AF_UNIX, SOCK_STREAM, 0);
+    struct sockaddr_un a = addr("srv.sock");
+    CK("bind", bind(l, (struct sockaddr *)&a, sizeof a));
+    CK("bind again same path", bind(socket(AF_UNIX, SOCK_STREAM, 0), (struct sockaddr *)&a, sizeof a));
+    struct sockaddr_un b = addr("nodir/x.sock");
+    CK("bind missing dir", bind(socket(AF_UNIX, SOCK_STREAM, 0), (struct sockaddr *)&b, sizeof b));
+    struct sockaddr_un got; socklen_t gl = sizeof got;
+    CK("getsockname", getsockname(l, (struct sockaddr *)&got, &gl));
+    STR("getsockname path", got.sun_path);
+    CK("listen", listen(l, 4));
+    int c = socket(AF_UNIX, SOCK_STREAM, 0);
+    CK("connect", connect(c, (struct sockaddr *)&a, sizeof a));
+    struct sockaddr_un nope = addr("nope.sock");
+    CK("connect missing", connect(socket(AF_UNIX, SOCK_STREAM, 0), (struct sockaddr *)&nope, sizeof nope));
+    put("plain", "x", 0644);
+    struct sockaddr_un pl = addr("plain");
+    CK("connect to file", connect(socket(AF_UNIX, SOCK_STREAM, 0), (struct sockaddr *)&pl, sizeof pl));
+    int s = accept(l, NULL, NULL);
+    OK("accept", s);
+    gl = sizeof got; memset(&got, 0, sizeof got);
+    CK("getpeername", getpeername(c, (struct sockaddr *)&got, &gl));
+    STR("getpeername path", got.sun_path);
+    gl = sizeof got; memset(&got, 0, sizeof got);
+    CK("getsockname client", getsockname(c, (struct sockaddr *)&got, &gl));
+    CK("client name len", gl);
+    CK("getpeername unconnected", getpeername(l, (struct sockaddr *)&got, &gl));
+    cl = sizeof cr;
+    CK("accepted SO_PEERCRED", getsockopt(s, SOL_SOCKET, SO_PEERCRED, &cr, &cl));
+    FACT("accepted peercred uid", cr.uid == getuid());
+    FACT("accepted peercred pid self", cr.pid == getpid());
+    int pfd[2]; pipe(pfd); write(pfd[1], "via-fd", 6);
+    char cbuf[CMSG_SPACE(sizeof(int))] = {0};
+    struct iovec iov = { "F", 1 };
+    struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf };
+    struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+    cm->cmsg_level = SOL_SOCKET; cm->cmsg_type = SCM_RIGHTS; cm->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(cm), &pfd[0], sizeof(int));
+    CK("sendmsg SCM_RIGHTS", sendmsg(c, &mh, 0));
+    char rc[CMSG_SPACE(sizeof(int))] = {0}; char one;
+    struct iovec riov = { &one, 1 };
+    struct msghdr rm = { .msg_iov = &riov, .msg_iovlen = 1, .msg_control = rc, .msg_controllen = sizeof rc };
+    CK("recvmsg", recvmsg(s, &rm, 0));
+    struct cmsghdr *rcm = CMSG_FIRSTHDR(&rm);
+    FACT("got rights", rcm && rcm->cmsg_type == SCM_RIGHTS);
+    int passed = -1; if (rcm) memcpy(&passed, CMSG_DATA(rcm), sizeof passed);
+    memset(buf, 0, sizeof buf);
+    CK("read passed fd", read(passed, buf, sizeof buf));
+    STR("passed data", buf);
+    int bad = 9999; memcpy(CMSG_DATA(cm), &bad, sizeof bad);
+    CK("sendmsg bad fd rights", sendmsg(c, &mh, 0));
+    int d = socket(AF_UNIX, SOCK_DGRAM, 0);
+    struct sockaddr_un da = addr("dgram.sock");
+    CK("bind dgram", bind(d, (struct sockaddr *)&da, sizeof da));
+    int dc = socket(AF_UNIX, SOCK_DGRAM, 0);
+    CK("connect dgram", connect(dc, (struct sockaddr *)&da, sizeof da));
+    CK("send dgram", send(dc, "dg", 2, 0));
+    memset(buf, 0, sizeof buf);
+    CK("recv dgram", recv(d, buf, sizeof buf, 0));
+    STR("dgram data", buf);
+    CK("recv dgram trunc", ({ send(dc, "longer", 6, 0); recv(d, buf, 2, MSG_TRUNC); }));
+    CK("send unconnected dgram", send(socket(AF_UNIX, SOCK_DGRAM, 0), "x", 1, 0));
+    CK("accept on dgram", accept(d, NULL, NULL));
+    CK("listen on dgram", listen(d, 1));
+    CK("socket bad family", socket(12345, SOCK_STREAM, 0));
+    CK("socket unix bad proto", socket(AF_UNIX, SOCK_STREAM, 5));
+    OK("socket seqpacket", socket(AF_UNIX, SOCK_SEQPACKET, 0));
+    CK("unlink socket", unlink("srv.sock"));
+    return 0;
+}

@@ -1,0 +1,58 @@
+#include "conf.h"
+
+int main(int argc, char **argv) {
+    setup(argc, argv);
+    put("f", "12345", 0640);
+    mkdir(P("d"), 0751);
+    symlink("f", P("l"));
+    symlink("nowhere", P("dangling"));
+    struct stat st;
+    CK("stat file", stat(P("f"), &st));
+    CK("stat size", st.st_size);
+    printf("stat mode: %o\n", st.st_mode);
+    CK("stat nlink", st.st_nlink);
+    CK("stat dir", stat(P("d"), &st));
+    printf("stat dir mode: %o\n", st.st_mode);
+    CK("stat symlink follows", stat(P("l"), &st));
+    FACT("stat symlink is reg", S_ISREG(st.st_mode));
+    CK("lstat symlink", lstat(P("l"), &st));
+    FACT("lstat is link", S_ISLNK(st.st_mode));
+    CK("lstat link size", st.st_size);
+    CK("stat missing", stat(P("nope"), &st));
+    CK("stat dangling", stat(P("dangling"), &st));
+    CK("lstat dangling", lstat(P("dangling"), &st));
+    CK("stat enotdir", stat(P("f/x"), &st));
+    CK("stat trailing slash file", stat(P("f/"), &st));
+    CK("stat trailing slash dir", stat(P("d/"), &st));
+    CK("stat empty", stat("", &st));
+    int dfd = open(P("d"), O_RDONLY | O_DIRECTORY);
+    int sfd = open(scratch, O_RDONLY | O_DIRECTORY);
+    CK("fstatat rel", fstatat(sfd, "f", &st, 0));
+    CK("fstatat nofollow", fstatat(sfd, "l", &st, AT_SYMLINK_NOFOLLOW));
+    FACT("fstatat nofollow is link", S_ISLNK(st.st_mode));
+    CK("fstatat empty path no flag", fstatat(dfd, "", &st, 0));
+    CK("fstatat empty path", fstatat(dfd, "", &st, AT_EMPTY_PATH));
+    FACT("empty path is dir", S_ISDIR(st.st_mode));
+    CK("fstatat bad flag", fstatat(sfd, "f", &st, 0x40000000));
+    CK("fstatat bad dirfd", fstatat(9999, "f", &st, 0));
+    CK("fstatat file dirfd", fstatat(open(P("f"), O_RDONLY), "x", &st, 0));
+    CK("fstat", fstat(dfd, &st));
+    CK("fstat bad", fstat(9999, &st));
+    struct statx sx;
+    CK("statx", statx(sfd, "f", 0, STATX_BASIC_STATS, &sx));
+    FACT("statx mask has size", sx.stx_mask & STATX_SIZE);
+    CK("statx size", sx.stx_size);
+    printf("statx mode: %o\n", sx.stx_mode);
+    CK("statx nofollow", statx(sfd, "l", AT_SYMLINK_NOFOLLOW, STATX_TYPE, &sx));
+    FACT("statx nofollow link", S_ISLNK(sx.stx_mode));
+    CK("statx empty path", statx(dfd, "", AT_EMPTY_PATH, STATX_TYPE, &sx));
+    FACT("statx empty dir", S_ISDIR(sx.stx_mode));
+    CK("statx missing", statx(sfd, "nope", 0, STATX_BASIC_STATS, &sx));
+    CK("statx enotdir", statx(sfd, "f/x", 0, STATX_BASIC_STATS, &sx));
+    CK("statx reserved mask", statx(sfd, "f", 0, 0x80000000U, &sx));
+    CK("statx bad flags", statx(sfd, "f", 0x1, STATX_BASIC_STATS, &sx));
+    CK("statx null buf", syscall(SYS_statx, sfd, "f", 0, STATX_BASIC_STATS, NULL));
+    CK("stat null buf", syscall(SYS_newfstatat, AT_FDCWD, P("f"), NULL, 0));
+    CK("stat null path", syscall(SYS_newfstatat, AT_FDCWD, NULL, &st, 0));
+    return 0;
+}

@@ -1,0 +1,60 @@
+#include "conf.h"
+#include <time.h>
+
+int main(int argc, char **argv) {
+    setup(argc, argv);
+    put("f", "0123456789", 0644);
+    mkdir(P("d"), 0755);
+    put("ro", "abc", 0444);
+    struct stat st;
+    CK("truncate shrink", truncate(P("f"), 4));
+    stat(P("f"), &st); CK("size", st.st_size);
+    CK("truncate grow", truncate(P("f"), 100));
+    stat(P("f"), &st); CK("size grown", st.st_size);
+    CK("truncate negative", truncate(P("f"), -1));
+    CK("truncate dir", truncate(P("d"), 0));
+    CK("truncate missing", truncate(P("nope"), 0));
+    CK("truncate enotdir", truncate(P("f/x"), 0));
+    int fd = open(P("f"), O_RDWR);
+    CK("ftruncate", ftruncate(fd, 7));
+    fstat(fd, &st); CK("fsize", st.st_size);
+    CK("ftruncate negative", ftruncate(fd, -5));
+    int rfd = open(P("f"), O_RDONLY);
+    CK("ftruncate rdonly", ftruncate(rfd, 1));
+    int dfd = open(P("d"), O_RDONLY);
+    CK("ftruncate dir", ftruncate(dfd, 0));
+    CK("ftruncate bad fd", ftruncate(9999, 0));
+    int sfd = open(scratch, O_RDONLY | O_DIRECTORY);
+    struct timespec ts[2] = { { 1000000, 0 }, { 2000000, 500 } };
+    CK("utimensat", utimensat(sfd, "f", ts, 0));
+    stat(P("f"), &st);
+    CK("atime", st.st_atim.tv_sec);
+    CK("mtime", st.st_mtim.tv_sec);
+    CK("mtime nsec", st.st_mtim.tv_nsec);
+    struct timespec omit[2] = { { 0, UTIME_OMIT }, { 3000000, 0 } };
+    CK("utimensat omit atime", utimensat(sfd, "f", omit, 0));
+    stat(P("f"), &st);
+    CK("atime kept", st.st_atim.tv_sec);
+    CK("mtime set", st.st_mtim.tv_sec);
+    struct timespec now[2] = { { 0, UTIME_NOW }, { 0, UTIME_OMIT } };
+    CK("utimensat now", utimensat(sfd, "f", now, 0));
+    stat(P("f"), &st);
+    FACT("atime is recent", st.st_atim.tv_sec > 1600000000);
+    CK("mtime still", st.st_mtim.tv_sec);
+    CK("utimensat null times", utimensat(sfd, "f", NULL, 0));
+    stat(P("f"), &st);
+    FACT("mtime is recent", st.st_mtim.tv_sec > 1600000000);
+    CK("utimensat null path fd", syscall(SYS_utimensat, fd, NULL, ts, 0));
+    fstat(fd, &st);
+    CK("null path mtime", st.st_mtim.tv_sec);
+    CK("futimens", futimens(fd, ts));
+    struct timespec bad[2] = { { 0, 1000000000 }, { 0, 0 } };
+    CK("utimensat bad nsec", utimensat(sfd, "f", bad, 0));
+    CK("utimensat missing", utimensat(sfd, "nope", ts, 0));
+    CK("utimensat bad flag", utimensat(sfd, "f", ts, 0x1));
+    symlink("f", P("l"));
+    CK("utimensat nofollow", utimensat(sfd, "l", ts, AT_SYMLINK_NOFOLLOW));
+    CK("utimensat bad dirfd", utimensat(9999, "f", ts, 0));
+    CK("futimens bad fd", futimens(9999, ts));
+    return 0;
+}
