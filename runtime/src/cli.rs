@@ -59,8 +59,10 @@ Policy (default deny):
   Opens and most path calls are performed by the host on its own copy of the arguments; the
   calls the kernel must run in the guest (exec, chdir, connect…) read the host's copy from a
   read-only region it pins at 0x550000000000. A denial is refused with EACCES (ENOENT for metadata) and
-  logged with the call and the reason (to stderr, or to --log FILE). Underneath, a Landlock
-  ruleset mirrors the grants. See the README for which layer enforces what.
+  logged with the call and the reason: to --log FILE, or with --verbose to stderr as it
+  happens; otherwise one line at exit counts them (\"trapbox: 6 calls were denied by the
+  policy; ...\"), so the guest's stderr is its own. Underneath, a Landlock ruleset mirrors
+  the grants. See the README for which layer enforces what.
   --unconfined turns the policy off: every call is still mediated and may be traced.
 
 CPU:
@@ -84,12 +86,21 @@ pub struct RunArgs {
     /// stub's slow path so their results can be seen.
     #[arg(long, value_name = "FILE", num_args = 0..=1, require_equals = true, default_missing_value = "-")]
     pub trace: Option<PathBuf>,
-    /// Write the host's own messages (denials, warnings, --stats) to FILE instead of stderr.
+    /// Write the host's own messages (every denial, notes, warnings, --stats) to FILE instead
+    /// of stderr.
     ///
     /// Each denial is one line: `trapbox: denied CALL: REASON`. With `--log`, the guest's
     /// stderr carries only what the guest itself writes, as it would natively.
     #[arg(long, value_name = "FILE")]
     pub log: Option<PathBuf>,
+    /// Print every denial (and the host's notes) on stderr as it happens.
+    ///
+    /// Without `--log` or this flag, denials are counted and one line at exit says how many
+    /// (`trapbox: 6 calls were denied by the policy; ...`), so the guest's stderr is not
+    /// interleaved with lines about files it merely probed for. Warnings and errors are
+    /// always printed. The summary line never changes the exit status.
+    #[arg(short, long)]
+    pub verbose: bool,
     /// Print counters at exit.
     ///
     /// Traps answered by the host, run in the guest (fast and slow stub path) and refused;
@@ -319,12 +330,23 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
     let Some(program) = args.command.first() else {
         anyhow::bail!("no program given");
     };
+    if !args.policy.print_policy {
+        if let Some(abi) = crate::sys::outer_trapbox_abi() {
+            // The outer host refuses ptrace to every guest (a guest tracing another would run it
+            // out of the host's sight), so no inner trapbox could attach to its guest.
+            anyhow::bail!(
+                "cannot run under trapbox: ptrace is refused inside a sandbox (this process is a trapbox guest; its host \
+                 answered the version hostcall with ABI {abi})"
+            );
+        }
+    }
     // Before anything of the guest's exists, so no guest and no other process of this user
     // ever finds the host traceable or its memory readable.
     crate::sys::make_undumpable().context("cannot make the host non-dumpable (prctl)")?;
     if let Some(path) = &args.log {
         crate::report::log::to_file(path).with_context(|| format!("--log {}", path.display()))?;
     }
+    crate::report::log::set_verbose(args.verbose);
     let resolved = crate::launch::launcher::resolve_program(program)?;
     let trace = match args.trace.as_deref() {
         None => None,
@@ -419,7 +441,10 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
         also_decided,
         pid_namespace,
     };
-    let outcome = Debugger::new(pid, settings).run()?;
+    let outcome = Debugger::new(pid, settings).run();
+    // After the guest's last word and before trapbox's own (an error, or the guest's death).
+    crate::report::log::summary();
+    let outcome = outcome?;
     if args.stats {
         let s = &outcome.stats;
         crate::host_log!(

@@ -347,6 +347,16 @@ pub fn read_proc(path: &str) -> std::io::Result<String> {
     Ok(text)
 }
 
+/// The trap ABI version of the trapbox host this process runs under, if it is a trapbox guest:
+/// the `version` hostcall through a plain `syscall` is answered by an outer host (its backstop
+/// sends hostcall numbers to it), while the kernel knows no such call (`ENOSYS`).
+pub fn outer_trapbox_abi() -> Option<u64> {
+    // SAFETY: a raw syscall with integer arguments only; the kernel answers an unknown number
+    // with ENOSYS and touches nothing.
+    let answer = unsafe { libc::syscall(trapbox_abi::hostcall::VERSION as libc::c_long, 0, 0, 0, 0, 0, 0) };
+    (answer >= 0).then_some(answer as u64)
+}
+
 /// The host's own process id.
 pub fn own_pid() -> Pid {
     std::process::id() as Pid
