@@ -33,9 +33,11 @@ How it works:
   - 32-bit calls (`int 0x80`, `sysenter`) and x32 calls are never honoured: refused at a trap
     site, and the backstop kills a process that makes them.
 
-  The exit status is the program's; when it is killed by a signal, trapbox names the signal in
-  one line and dies by the same signal (no core file), so a shell or supervisor sees what it
-  would natively. Signals a process sends to trapbox (SIGTERM, SIGHUP, SIGINT, SIGUSR1…) are
+  The exit status is the program's, reported as soon as the program exits: processes it left
+  behind are killed then (the container convention: trapbox's init is PID 1 of the guest's
+  PID namespace), unless --wait-all. When the program is killed by a signal, trapbox names the
+  signal in one line and dies by the same signal (no core file), so a shell or supervisor sees
+  what it would natively. Signals a process sends to trapbox (SIGTERM, SIGHUP, SIGINT, SIGUSR1…) are
   relayed to the program. trapbox's own failures exit with 125.
 
 Examples:
@@ -207,6 +209,15 @@ pub struct PolicyArgs {
     /// The guest's working directory.
     #[arg(long, value_name = "DIR", help_heading = "Policy")]
     pub cwd: Option<PathBuf>,
+    /// End the run when the last guest process exits, not when the program does.
+    ///
+    /// By default trapbox exits with the program's status as soon as the program exits, and
+    /// the guest processes it leaves behind (`sh -c 'sleep 3 & exit 4'`) are killed: the
+    /// container convention (trapbox's init is PID 1 of the guest's PID namespace, and its
+    /// exit ends the namespace). With this flag trapbox waits for them, and still exits with
+    /// the program's status. Also `wait_all = true` in a policy file.
+    #[arg(long, help_heading = "Policy")]
+    pub wait_all: bool,
     /// At most N guest processes and threads at once; more forks fail with EAGAIN.
     #[arg(long, value_name = "N", help_heading = "Limits")]
     pub limit_processes: Option<u64>,
@@ -265,6 +276,7 @@ impl PolicyArgs {
         }
         policy.env.extend(self.env.iter().cloned());
         policy.clear_env |= self.clear_env;
+        policy.wait_all |= self.wait_all;
         if let Some(cwd) = &self.cwd {
             policy.cwd = Some(cwd.canonicalize().with_context(|| format!("--cwd {}", cwd.display()))?);
         }
@@ -322,6 +334,7 @@ fn confinement(
         directfs_filter: confined.then(crate::perform::directfs::filter),
         namespaces,
         mounts,
+        wait_all: policy.wait_all,
     })
 }
 
@@ -440,6 +453,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
         task_limit: all.limits.processes,
         also_decided,
         pid_namespace,
+        wait_all: all.wait_all,
     };
     let outcome = Debugger::new(pid, settings).run();
     // After the guest's last word and before trapbox's own (an error, or the guest's death).

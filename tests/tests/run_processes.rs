@@ -5,6 +5,7 @@
 
 mod run_support;
 
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::process::Command;
 
@@ -85,4 +86,129 @@ fn trapbox_inside_trapbox_says_why_it_cannot_run() {
     // Outside trapbox nothing of the kind is said.
     let out = run(Command::new(trapbox_bin()).args(["run", "--unconfined", "--", "/bin/true"]).current_dir(&dir));
     assert_eq!((out.status, out.stderr.as_str()), (0, ""), "{out:?}");
+}
+
+/// `O_NONBLOCK` (asm-generic/fcntl.h): a write open of a FIFO with it fails with `ENXIO` when
+/// no process has the FIFO open for reading.
+const O_NONBLOCK: i32 = 0o4000;
+const ENXIO: i32 = 6;
+
+/// A fresh directory holding a FIFO named `fifo`.
+fn dir_with_fifo(test: &str) -> std::path::PathBuf {
+    let dir = scratch_dir(test);
+    let made = run(Command::new("mkfifo").arg(dir.join("fifo")));
+    assert_eq!(made.status, 0, "{made:?}");
+    dir
+}
+
+/// Writes `late\n` into the FIFO `fifo`, waiting until a reader has it open.
+fn release(fifo: &Path) {
+    use std::io::Write;
+    let mut writer = std::fs::OpenOptions::new().write(true).open(fifo).expect("open the fifo for writing");
+    writer.write_all(b"late\n").expect("write the fifo");
+}
+
+/// Runs `cmd` with its output captured and returns it with whether the FIFO's reader had to be
+/// released for the run to end. Released at once when `at_once`; otherwise only if the run
+/// has not ended a minute later (the hang breaker of a trapbox that waits for the reader: its
+/// status then arrives after the release, which the caller's assertion reports).
+fn run_releasing(cmd: &mut Command, fifo: &Path, at_once: bool) -> (trapbox_tests::Outcome, bool) {
+    use std::os::unix::process::ExitStatusExt;
+    use std::process::Stdio;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let child = cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("start trapbox");
+    let released = Arc::new(AtomicBool::new(false));
+    let (done, finished) = std::sync::mpsc::channel::<()>();
+    let releaser = {
+        let (released, fifo) = (released.clone(), fifo.to_path_buf());
+        std::thread::spawn(move || {
+            if at_once || finished.recv_timeout(std::time::Duration::from_secs(60)).is_err() {
+                released.store(true, Ordering::SeqCst);
+                release(&fifo);
+            }
+        })
+    };
+    let out = child.wait_with_output().expect("wait for trapbox");
+    let released_before_the_end = released.load(Ordering::SeqCst);
+    let _ = done.send(());
+    releaser.join().expect("the releaser");
+    let status = out.status.code().unwrap_or_else(|| 128 + out.status.signal().unwrap_or(0));
+    let outcome = trapbox_tests::Outcome {
+        status,
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    };
+    (outcome, released_before_the_end)
+}
+
+/// The shells of these tests: static busybox as it is and rewritten, and Debian's dynamic dash
+/// (whose `cat` is the dynamic /usr/bin/cat); each with the program to run natively for it and
+/// the grants it needs in `dir`.
+fn shells(dir: &Path) -> Vec<(std::path::PathBuf, std::path::PathBuf, Vec<String>)> {
+    let read = ["--allow-read".to_string(), dir.display().to_string()];
+    let exec = ["--allow-exec".to_string(), "/usr/bin".to_string()];
+    let busybox = trapbox_tests::busybox();
+    vec![
+        (busybox.clone(), busybox.clone(), read.to_vec()),
+        (busybox_trapped(), busybox, read.to_vec()),
+        (Path::new("/bin/dash").to_path_buf(), Path::new("/bin/dash").to_path_buf(), [read, exec].concat()),
+    ]
+}
+
+/// The shell's `sh -c` arguments for `script` (busybox picks its applet from the first).
+fn sh_c<'a>(shell: &Path, script: &'a str) -> Vec<&'a str> {
+    if shell.file_name().is_some_and(|n| n.to_string_lossy().starts_with("busybox")) {
+        vec!["sh", "-c", script]
+    } else {
+        vec!["-c", script]
+    }
+}
+
+/// `sh -c 'echo parent; { cat fifo; echo child-done; } & exit 4'`: natively the shell's
+/// status 4 arrives while its background child still waits for a writer on the FIFO. Under
+/// trapbox the status arrives as soon: before anything released that child (the evidence:
+/// trapbox would otherwise still be waiting for it) — and the child is gone with the program
+/// (the FIFO has no reader left, and the child's stdout, the test's pipe, was closed).
+#[test]
+fn the_programs_exit_is_reported_at_once_and_what_it_left_behind_ends_with_it() {
+    let script = "echo parent; { cat fifo; echo child-done; } & exit 4";
+    let (native_dir, dir) = (dir_with_fifo("processes_exit_native"), dir_with_fifo("processes_exit"));
+    let mut runs = shells(&dir);
+    // Without a PID namespace there is no init whose exit ends the rest: the host kills them.
+    let (busybox, _, grants) = runs[0].clone();
+    runs.push((busybox.clone(), busybox, [grants, vec!["--no-namespaces".to_string()]].concat()));
+    for (shell, natively, grants) in runs {
+        let log = std::fs::File::create(native_dir.join("native.out")).unwrap();
+        let mut child = Command::new(&natively).args(sh_c(&natively, script)).current_dir(&native_dir).stdout(log).spawn().unwrap();
+        let status = child.wait().unwrap();
+        assert_eq!(status.code(), Some(4), "{}", natively.display());
+        release(&native_dir.join("fifo")); // the native background child is still there to read it
+
+        let grants: Vec<&str> = grants.iter().map(String::as_str).collect();
+        let (out, released) = run_releasing(trapbox_run(&grants, &shell, &sh_c(&shell, script)).current_dir(&dir), &dir.join("fifo"), false);
+        assert!(!released, "{}: trapbox reported the status only after the background child was released: {out:?}", shell.display());
+        assert_eq!((out.status, out.stdout.as_str()), (4, "parent\n"), "{}: {out:?}", shell.display());
+        let reader = std::fs::OpenOptions::new().write(true).custom_flags(O_NONBLOCK).open(dir.join("fifo"));
+        assert_eq!(reader.err().and_then(|e| e.raw_os_error()), Some(ENXIO), "{}: the background child is gone", shell.display());
+    }
+}
+
+/// With `--wait-all` (or `wait_all = true` in a policy file) trapbox waits for the last guest
+/// process, and still exits with the program's status: the background child's output is all
+/// there when trapbox's status arrives.
+#[test]
+fn wait_all_waits_for_every_guest_process_and_keeps_the_programs_status() {
+    let script = "echo parent; { cat fifo; echo child-done; } & exit 4";
+    let dir = dir_with_fifo("processes_wait_all");
+    for (shell, _, grants) in shells(&dir) {
+        for how in ["flag", "file"] {
+            std::fs::write(dir.join("p.toml"), "wait_all = true\n").unwrap();
+            let mut flags: Vec<&str> = grants.iter().map(String::as_str).collect();
+            flags.extend(if how == "flag" { ["--wait-all"].as_slice() } else { ["--policy", "p.toml"].as_slice() });
+            let (out, released) = run_releasing(trapbox_run(&flags, &shell, &sh_c(&shell, script)).current_dir(&dir), &dir.join("fifo"), true);
+            assert!(released);
+            assert_eq!((out.status, out.stdout.as_str()), (4, "parent\nlate\nchild-done\n"), "{} {how}: {out:?}", shell.display());
+        }
+    }
 }

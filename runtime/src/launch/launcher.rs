@@ -62,6 +62,9 @@ pub struct Confinement {
     pub namespaces: Option<Namespaces>,
     /// The base environment's mounts, which init makes in the guest's mount namespace.
     pub mounts: Option<crate::launch::mounts::MountPlan>,
+    /// Init waits for every guest process (`--wait-all`); by default it exits with the guest
+    /// process it forked, which ends the PID namespace and every process left in it.
+    pub wait_all: bool,
 }
 
 /// The kernel isolation of a run: which namespaces the guest gets and how its user
@@ -405,8 +408,9 @@ fn take_listener(pid: Pid, report: libc::c_int, taken: libc::c_int) -> anyhow::R
 
 /// trapbox's init, PID 1 of the guest's PID namespace: waits until the host has written its
 /// id maps, forks the guest, then reaps every child (the guest and the orphans the kernel hands
-/// to it) until none is left, and exits with the guest's status. The namespace, and every
-/// process still in it, ends with it. Raw syscalls only.
+/// to it) until the guest has exited (or, with `--wait-all`, none is left), and exits with the
+/// guest's status. The namespace, and every process still in it, ends with it. Raw syscalls
+/// only.
 ///
 /// # Safety
 /// Must be called only in the child right after the host's clone, with pointers into memory
@@ -464,6 +468,9 @@ unsafe fn run_init(ch: Channels, namespaces: &Namespaces, exec: Exec<'_>) -> ! {
             }
             if reaped == guest {
                 code = if libc::WIFEXITED(status) { libc::WEXITSTATUS(status) } else { 128 + libc::WTERMSIG(status) };
+                if !exec.confinement.wait_all {
+                    break; // PID 1 exiting kills the rest of the namespace
+                }
             }
         }
         libc::_exit(code);

@@ -308,6 +308,11 @@ pub struct Settings {
     /// numbers in that namespace, not the host's, and the kernel confines every call that
     /// names a process to it (no process outside exists for the guest).
     pub pid_namespace: bool,
+    /// Serve the guest until its last process has exited (`--wait-all`). By default the run
+    /// ends with the program: when the first guest process exits, every other one is killed
+    /// (the container convention; trapbox's init, PID 1 of the guest's namespace, exits with
+    /// it, which ends the namespace).
+    pub wait_all: bool,
 }
 
 /// The outcome of a run.
@@ -335,6 +340,8 @@ pub struct Debugger {
     images: ImageCache,
     leader: Pid,
     leader_status: Option<WaitStatus>,
+    /// The program has exited and the rest of the guest is being killed (not `--wait-all`).
+    ending: bool,
     exec_seen: bool,
     exec_error: Option<i32>,
     settings: Settings,
@@ -367,6 +374,7 @@ impl Debugger {
             images: ImageCache::default(),
             leader: pid,
             leader_status: None,
+            ending: false,
             exec_seen: false,
             exec_error: None,
             settings,
@@ -443,10 +451,28 @@ impl Debugger {
         }
         if tid == self.leader {
             self.leader_status = Some(status);
+            if !self.settings.wait_all {
+                self.end_the_rest();
+            }
+        }
+    }
+
+    /// The program has exited: its status is the run's, and every other guest process is
+    /// killed (their last events are still reaped, so none is left a zombie of the host's).
+    fn end_the_rest(&mut self) {
+        self.ending = true;
+        let left: HashSet<Pid> = self.processes.keys().chain(self.threads.keys()).chain(self.early.iter()).copied().collect();
+        for pid in left {
+            let _ = sys::kill(pid, libc::SIGKILL);
         }
     }
 
     fn on_stop(&mut self, tid: Pid, signal: i32, event: i32) -> Result<(), Errno> {
+        if self.ending {
+            // A process the kill has not reached yet (a child just forked): it goes too. A
+            // killed tracee leaves its stop by itself.
+            return sys::kill(tid, libc::SIGKILL);
+        }
         if !self.threads.contains_key(&tid) {
             if event == sys::EVENT_STOP {
                 // A new child reported before its parent's fork/clone event: wait for that.
