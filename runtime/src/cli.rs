@@ -21,8 +21,8 @@ pub const HOST_ERROR_EXIT: u8 = 125;
 pub const RUN_EXAMPLES: &str = "\
 How it works:
   trapbox forks the program, attaches to it as its debugger (ptrace), sets no-new-privileges,
-  closes every inherited file descriptor but 0, 1 and 2, installs a seccomp filter (the
-  backstop) and execs it. From then on every system call is decided by this host process:
+  closes every inherited file descriptor but 0, 1 and 2 (and those named by --keep-fd),
+  installs a seccomp filter (the backstop) and execs it. From then on every system call is decided by this host process:
 
   - in a rewritten binary (`trapbox rewrite`), each `syscall` instruction is a trap (`ud2` or
     `int3`); the host catches it, looks the address up in the binary's trap table and answers
@@ -137,6 +137,15 @@ pub struct RunArgs {
     /// run unless given this flag: the sandbox is then weaker (one layer instead of two).
     #[arg(long)]
     pub no_namespaces: bool,
+    /// Keep inherited file descriptor N open in the guest (repeatable).
+    ///
+    /// Every inherited fd but 0, 1 and 2 is closed before the program starts; this one stays,
+    /// with the same number, for fds the caller hands over on purpose: an outer make's
+    /// jobserver (`MAKEFLAGS` names it: `--jobserver-auth=R,W`), a pipe the program reads.
+    /// N must be open in trapbox: an fd that is not is an error that names it. What the fd
+    /// reaches is the caller's grant; reads and writes on it run natively.
+    #[arg(long = "keep-fd", value_name = "N")]
+    pub keep_fds: Vec<u32>,
     #[command(flatten)]
     pub policy: PolicyArgs,
     /// Which calls the guest may make: `linux` (the Linux system calls, mediated) or `native`
@@ -296,6 +305,25 @@ impl PolicyArgs {
     }
 }
 
+/// The inherited fds above 2 to keep, ascending, each checked to be open.
+fn kept_fds(asked: &[u32]) -> anyhow::Result<Vec<libc::c_int>> {
+    let mut fds = Vec::new();
+    for &fd in asked {
+        let Ok(fd) = libc::c_int::try_from(fd) else {
+            anyhow::bail!("--keep-fd {fd}: no file descriptor has that number");
+        };
+        if !crate::sys::fd_is_open(fd) {
+            anyhow::bail!("--keep-fd {fd}: file descriptor {fd} is not open, so there is nothing to keep");
+        }
+        if fd > 2 {
+            fds.push(fd); // 0, 1 and 2 are always kept
+        }
+    }
+    fds.sort_unstable();
+    fds.dedup();
+    Ok(fds)
+}
+
 /// What the launcher must do for `policy`.
 fn confinement(
     policy: &Policy,
@@ -303,6 +331,7 @@ fn confinement(
     confined: bool,
     namespaces: Option<crate::launch::launcher::Namespaces>,
     mounts: Option<crate::launch::mounts::MountPlan>,
+    keep_fds: Vec<libc::c_int>,
 ) -> anyhow::Result<Confinement> {
     let mut rlimits = Vec::new();
     if let Some(bytes) = policy.limits.address_space {
@@ -334,6 +363,7 @@ fn confinement(
         directfs_filter: confined.then(crate::perform::directfs::filter),
         namespaces,
         mounts,
+        keep_fds,
         wait_all: policy.wait_all,
     })
 }
@@ -343,6 +373,8 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
     let Some(program) = args.command.first() else {
         anyhow::bail!("no program given");
     };
+    // Before trapbox opens anything itself: a number it took would look inherited.
+    let keep_fds = kept_fds(&args.keep_fds)?;
     if !args.policy.print_policy {
         if let Some(abi) = crate::sys::outer_trapbox_abi() {
             // The outer host refuses ptrace to every guest (a guest tracing another would run it
@@ -396,7 +428,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
         (Some(policy), true) => crate::launch::mounts::MountPlan::new(policy, rights.as_ref().map(|r| r as &dyn Fn(u64, bool) -> u64))?,
         _ => None,
     };
-    let confinement = confinement(&all, ruleset.as_ref(), policy.is_some(), namespaces, mounts)?;
+    let confinement = confinement(&all, ruleset.as_ref(), policy.is_some(), namespaces, mounts, keep_fds)?;
     let native_personality = args.personality == Personality::Native;
     let mut also_decided: Vec<u64> = Vec::new();
     if policy.is_some() {

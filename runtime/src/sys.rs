@@ -357,6 +357,12 @@ pub fn outer_trapbox_abi() -> Option<u64> {
     (answer >= 0).then_some(answer as u64)
 }
 
+/// Whether `fd` is an open file descriptor of the host.
+pub fn fd_is_open(fd: i32) -> bool {
+    // SAFETY: F_GETFD takes an integer and reads nothing.
+    unsafe { libc::fcntl(fd, libc::F_GETFD) >= 0 }
+}
+
 /// The host's own process id.
 pub fn own_pid() -> Pid {
     std::process::id() as Pid

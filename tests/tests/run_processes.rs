@@ -156,13 +156,19 @@ fn shells(dir: &Path) -> Vec<(std::path::PathBuf, std::path::PathBuf, Vec<String
     ]
 }
 
-/// The shell's `sh -c` arguments for `script` (busybox picks its applet from the first).
-fn sh_c<'a>(shell: &Path, script: &'a str) -> Vec<&'a str> {
+/// The words before a script that make `shell` run it (busybox picks its applet from the
+/// first).
+fn sh_words(shell: &Path) -> &'static [&'static str] {
     if shell.file_name().is_some_and(|n| n.to_string_lossy().starts_with("busybox")) {
-        vec!["sh", "-c", script]
+        &["sh", "-c"]
     } else {
-        vec!["-c", script]
+        &["-c"]
     }
+}
+
+/// The shell's arguments for `script`.
+fn sh_c<'a>(shell: &Path, script: &'a str) -> Vec<&'a str> {
+    [sh_words(shell), &[script]].concat()
 }
 
 /// `sh -c 'echo parent; { cat fifo; echo child-done; } & exit 4'`: natively the shell's
@@ -211,4 +217,79 @@ fn wait_all_waits_for_every_guest_process_and_keeps_the_programs_status() {
             assert_eq!((out.status, out.stdout.as_str()), (4, "parent\nlate\nchild-done\n"), "{} {how}: {out:?}", shell.display());
         }
     }
+}
+
+/// An fd the caller opened on purpose reaches the guest with `--keep-fd`, as it would reach
+/// the program natively (a file outside every grant: the fd is the caller's grant); fds it
+/// does not name are closed, as before.
+#[test]
+fn keep_fd_hands_the_named_inherited_fds_to_the_guest_and_no_other() {
+    let dir = scratch_dir("processes_keep_fd");
+    std::fs::write(dir.join("input.txt"), "handed over\n").unwrap();
+    let outer = |inner: &str| format!("exec 5<input.txt 6>>output.txt 7>/dev/null; {inner}");
+    for (shell, natively, grants) in shells(&dir) {
+        let script = "cat <&5 >&6; echo $? >&6";
+        let _ = std::fs::remove_file(dir.join("output.txt"));
+        let native_inner = format!("{} {} '{script}'", natively.display(), sh_words(&natively).join(" "));
+        let native = run(Command::new("/bin/sh").arg("-c").arg(outer(&native_inner)).current_dir(&dir));
+        let native_output = std::fs::read_to_string(dir.join("output.txt")).unwrap();
+        assert_eq!((native.status, native_output.as_str()), (0, "handed over\n0\n"), "{native:?}");
+
+        let _ = std::fs::remove_file(dir.join("output.txt"));
+        let mut flags: Vec<String> = grants.clone();
+        flags.extend(["--keep-fd", "5", "--keep-fd", "6"].map(String::from));
+        let mut words: Vec<String> = vec![trapbox_bin().display().to_string(), "run".into()];
+        words.extend(flags);
+        words.push("--".into());
+        words.push(shell.display().to_string());
+        words.extend(sh_words(&shell).iter().map(|a| a.to_string()));
+        let quoted = |script: &str| format!("{} '{script}'", words.join(" "));
+        let out = run(Command::new("/bin/sh").arg("-c").arg(outer(&quoted(script))).current_dir(&dir));
+        let output = std::fs::read_to_string(dir.join("output.txt")).unwrap_or_default();
+        assert_eq!((out.status, output.as_str()), (native.status, native_output.as_str()), "{}: {out:?}", shell.display());
+        // fd 7 was open in trapbox too, but not named: the guest starts without it.
+        let out = run(Command::new("/bin/sh").arg("-c").arg(outer(&quoted("echo x >&7 || echo closed >&6"))).current_dir(&dir));
+        let output = std::fs::read_to_string(dir.join("output.txt")).unwrap_or_default();
+        assert!(output.ends_with("closed\n"), "{}: {out:?} {output:?}", shell.display());
+    }
+}
+
+#[test]
+fn keep_fd_of_an_fd_that_is_not_open_is_an_error_that_names_it() {
+    let out = run(Command::new("/bin/sh").arg("-c").arg(format!("exec 9>&-; {} run --keep-fd 9 -- /bin/true", trapbox_bin().display())));
+    assert_eq!(out.status, 125, "{out:?}");
+    assert_eq!(out.stderr, "trapbox: error: --keep-fd 9: file descriptor 9 is not open, so there is nothing to keep\n");
+}
+
+/// A make under trapbox takes part in the outer make's jobserver when its fds are kept (make
+/// 4.3 passes them as `--jobserver-auth=R,W` in `MAKEFLAGS`): its two jobs run at once, as
+/// natively — they meet at a FIFO, which one job at a time could never pass (the writer gives
+/// up after a minute, the hang breaker) — and make says nothing about the jobserver. Without
+/// the fds it warns that it falls back to one job.
+#[test]
+fn a_make_under_trapbox_shares_the_outer_makes_jobserver_with_keep_fd() {
+    let dir = dir_with_fifo("processes_jobserver");
+    let trapbox = trapbox_bin();
+    let under = format!("{} run --allow-exec /usr/bin --allow-write {} ", trapbox.display(), dir.display());
+    let makefile = format!(
+        "KEEP = $(shell echo '$(MAKEFLAGS)' | sed -n 's/.*--jobserver-auth=\\([0-9]*\\),\\([0-9]*\\).*/--keep-fd \\1 --keep-fd \\2/p')\n\
+         native:\n\t+@$(MAKE) -s -f sub.mk\n\
+         kept:\n\t+@{under} $(KEEP) -- /usr/bin/make -s -f sub.mk\n\
+         closed:\n\t+@{under} -- /usr/bin/make -s -f sub.mk one\n"
+    );
+    std::fs::write(dir.join("Makefile"), makefile).unwrap();
+    std::fs::write(
+        dir.join("sub.mk"),
+        "all: writer reader\nwriter:\n\t@timeout 60 sh -c 'echo met > fifo'\nreader:\n\t@cat fifo\none:\n\t@echo one job\n",
+    )
+    .unwrap();
+    let make = |target: &str| run(Command::new("make").args(["-j2", "--no-print-directory", target]).current_dir(&dir));
+    let native = make("native");
+    assert_eq!((native.status, native.stdout.as_str(), native.stderr.as_str()), (0, "met\n", ""), "{native:?}");
+    let kept = make("kept");
+    assert_eq!((kept.status, kept.stdout.as_str()), (0, "met\n"), "{kept:?}");
+    assert!(!kept.stderr.contains("jobserver"), "{}", kept.stderr);
+    let closed = make("closed");
+    assert_eq!((closed.status, closed.stdout.as_str()), (0, "one job\n"), "{closed:?}");
+    assert!(closed.stderr.contains("warning: jobserver unavailable: using -j1"), "{}", closed.stderr);
 }
