@@ -293,3 +293,31 @@ fn a_make_under_trapbox_shares_the_outer_makes_jobserver_with_keep_fd() {
     assert_eq!((closed.status, closed.stdout.as_str()), (0, "one job\n"), "{closed:?}");
     assert!(closed.stderr.contains("warning: jobserver unavailable: using -j1"), "{}", closed.stderr);
 }
+
+/// A program that manages its own jobs signals their process groups (`kill(-pgid)`) and its
+/// own (`kill(0)`) as natively, with and without the guest's own PID namespace; a group that is
+/// not the guest's does not exist for it (ESRCH, as the kernel answers in a PID namespace) and
+/// its processes are untouched.
+#[test]
+fn a_guest_signals_its_own_process_groups_and_no_other() {
+    use std::os::unix::process::CommandExt;
+    let mut victim = Command::new("sleep").arg("100").process_group(0).spawn().expect("sleep");
+    let other = victim.id().to_string();
+    let dir = scratch_dir("processes_group_kill");
+    let (plain, rewritten) = run_support::guest_pair("group_kill.c");
+    let ours = "kill(-own child's group, SIGTERM): ok\nthe child: killed by 15\nkill(0, 0): ok\nkill(-own child's group, 0) after it ended: ESRCH\n";
+    // Natively the other group is one that does not exist (the largest pid number).
+    let expected = format!("{ours}kill(-other group, 0): ESRCH\nkill(-other group, SIGTERM): ESRCH\n");
+    let native = run(Command::new(&plain).arg(i32::MAX.to_string()).current_dir(&dir));
+    assert_eq!((native.status, native.stdout.as_str()), (0, expected.as_str()), "natively: {native:?}");
+    for program in [&plain, &rewritten] {
+        for namespaces in [&[][..], &["--no-namespaces"][..]] {
+            let flags = [namespaces, &["--allow-read", "/usr"]].concat();
+            let out = run(trapbox_run(&flags, program, &[&other]).current_dir(&dir));
+            assert_eq!((out.status, out.stdout.as_str()), (0, expected.as_str()), "{} {namespaces:?}: {out:?}", program.display());
+        }
+    }
+    assert!(victim.try_wait().unwrap().is_none(), "the process outside the guest was not signalled");
+    victim.kill().unwrap();
+    victim.wait().unwrap();
+}
