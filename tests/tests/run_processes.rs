@@ -321,3 +321,173 @@ fn a_guest_signals_its_own_process_groups_and_no_other() {
     victim.kill().unwrap();
     victim.wait().unwrap();
 }
+
+/// Types `steps` (text, then a regular expression to wait for in the output) into `argv` run on
+/// a pseudo-terminal by `tests/guests/pty_session.py`, in `dir`; the transcript (with the exit
+/// status last) and whether every expectation was met.
+fn pty_session(steps: &[(&str, &str)], argv: &[&str], dir: &Path) -> (String, bool) {
+    let json_string = |text: &str| {
+        let mut out = String::from("\"");
+        for c in text.chars() {
+            match c {
+                '"' => out.push_str("\\\""),
+                '\\' => out.push_str("\\\\"),
+                c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+                c => out.push(c),
+            }
+        }
+        out.push('"');
+        out
+    };
+    let steps: Vec<String> = steps.iter().map(|(text, wait)| format!("[{}, {}]", json_string(text), json_string(wait))).collect();
+    let file = dir.join("steps.json");
+    std::fs::write(&file, format!("[{}]\n", steps.join(",\n"))).unwrap();
+    let driver = trapbox_tests::workspace_root().join("tests/guests/pty_session.py");
+    let out = run(Command::new("/usr/bin/python3").arg(driver).arg(&file).args(argv).env("TERM", "dumb").current_dir(dir));
+    (format!("{}{}", out.stdout, out.stderr), out.status == 0)
+}
+
+/// What must be the same as natively in a job-control transcript, line by line: each job's own
+/// words (`b running`, `b continued`), each job the shell reports stopped, each status the
+/// shell prints (`B=130`), the exit status. Prompts and the terminal's echo of Ctrl-Z, which
+/// may land before or after the shell's own line, are left out.
+fn job_events(transcript: &str) -> Vec<String> {
+    let mut events = Vec::new();
+    for line in transcript.lines() {
+        let line = &without_escapes(line);
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let last_two = || words[words.len().saturating_sub(2)..].join(" ");
+        let status = |w: &str| w.len() > 2 && w.as_bytes()[1] == b'=' && w[2..].chars().all(|c| c.is_ascii_digit());
+        if line.starts_with("exit status ") {
+            events.push(line.to_string());
+        } else if line.contains("Stopped") {
+            events.push("Stopped".to_string());
+        } else if line.ends_with(" running") || line.ends_with(" continued") {
+            events.push(last_two());
+        } else if words.last().is_some_and(|w| status(w)) && !line.contains("echo") {
+            events.push(words[words.len() - 1].to_string());
+        }
+    }
+    events
+}
+
+/// `line` without terminal control sequences (`ESC [ … letter`: busybox's cursor query, bash's
+/// bracketed-paste switches).
+fn without_escapes(line: &str) -> String {
+    let mut out = String::new();
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' && chars.peek() == Some(&'[') {
+            chars.next();
+            while chars.next().is_some_and(|c| !c.is_ascii_alphabetic()) {}
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// What a person does with jobs in an interactive shell: `kill %1` and `wait`, Ctrl-Z then
+/// `jobs` and `fg` and Ctrl-C, Ctrl-Z then `bg` and `kill -TERM -PGID`, then `exit 3`.
+fn job_control_steps(probe: &str) -> Vec<(String, String)> {
+    [
+        (format!("{probe} a &\n"), "a running"),
+        ("kill %1; wait %1; echo \"A=$?\"\n".into(), "A=\\d+"),
+        (format!("{probe} b\n"), "b running"),
+        ("\u{1a}".into(), ""),
+        ("jobs; echo \"J=$?\"\n".into(), "J=\\d+"),
+        ("fg\n".into(), "b continued"),
+        ("\u{3}".into(), ""),
+        ("echo \"B=$?\"\n".into(), "B=\\d+"),
+        (format!("{probe} c\n"), "c running"),
+        ("\u{1a}".into(), ""),
+        ("bg\n".into(), "c continued"),
+        ("kill -TERM -$(jobs -p %1); wait %1; echo \"C=$?\"\n".into(), "C=\\d+"),
+        ("exit 3\n".into(), ""),
+    ]
+    .into_iter()
+    .map(|(text, wait)| (text, wait.to_string()))
+    .collect()
+}
+
+fn as_steps(steps: &[(String, String)]) -> Vec<(&str, &str)> {
+    steps.iter().map(|(t, w)| (t.as_str(), w.as_str())).collect()
+}
+
+/// Job control in `busybox sh -i` and `bash -i` on a terminal, under trapbox as natively: the
+/// shells put each job in a process group of its own and give it the terminal (setpgid,
+/// TIOCSPGRP), Ctrl-Z stops it, `fg` and `bg` continue it and `kill %1` or `kill -TERM -PGID`
+/// end it (kill(-pgid) of the guest's own groups), and the shell's exit status is trapbox's.
+#[test]
+fn job_control_in_interactive_shells_on_a_terminal_works_as_natively() {
+    let (plain, rewritten) = run_support::guest_pair("job_probe.c");
+    let dir = plain.parent().unwrap().to_path_buf();
+    let name = |p: &Path| format!("./{}", p.file_name().unwrap().to_string_lossy());
+    let busybox = trapbox_tests::busybox();
+    let busybox_trapped = busybox_trapped();
+    let trapbox = trapbox_bin();
+    let exec = dir.display().to_string();
+    let under_with = |flags: &[&str], shell: &[String]| -> Vec<String> {
+        let start = [trapbox.display().to_string(), "run".into(), "--allow-exec".into(), exec.clone(), "--allow-read".into(), "/usr".into()];
+        [start.to_vec(), flags.iter().map(|f| f.to_string()).collect(), vec!["--".into()], shell.to_vec()].concat()
+    };
+    let under = |shell: &[String]| under_with(&[], shell);
+    let owned = |words: &[&str]| words.iter().map(|w| w.to_string()).collect::<Vec<String>>();
+    let bash = owned(&["/bin/bash", "--norc", "--noprofile", "-i"]);
+    let sessions = [
+        ("busybox sh", owned(&[busybox.to_str().unwrap(), "sh", "-i"]), under(&owned(&[busybox.to_str().unwrap(), "sh", "-i"])), name(&rewritten)),
+        ("busybox.trapped sh", owned(&[busybox.to_str().unwrap(), "sh", "-i"]), under(&owned(&[busybox_trapped.to_str().unwrap(), "sh", "-i"])), name(&rewritten)),
+        ("bash", bash.clone(), under(&bash), name(&plain)),
+        // In the host's PID namespace the host performs the shells' group kills (fg, bg, kill %1).
+        ("busybox sh --no-namespaces", owned(&[busybox.to_str().unwrap(), "sh", "-i"]), under_with(&["--no-namespaces"], &owned(&[busybox.to_str().unwrap(), "sh", "-i"])), name(&rewritten)),
+        ("bash --no-namespaces", bash.clone(), under_with(&["--no-namespaces"], &bash), name(&plain)),
+    ];
+    for (what, native_argv, trapped_argv, probe_under_trapbox) in sessions {
+        let native_steps = job_control_steps(&name(&plain));
+        let native_argv: Vec<&str> = native_argv.iter().map(String::as_str).collect();
+        let (native, met) = pty_session(&as_steps(&native_steps), &native_argv, &dir);
+        assert!(met, "{what} natively: {native}");
+        let steps = job_control_steps(&probe_under_trapbox);
+        let trapped_argv: Vec<&str> = trapped_argv.iter().map(String::as_str).collect();
+        let (trapped, met) = pty_session(&as_steps(&steps), &trapped_argv, &dir);
+        assert!(met, "{what} under trapbox: {trapped}");
+        let events = job_events(&native);
+        assert!(events.contains(&"A=143".to_string()) && events.contains(&"B=130".to_string()) && events.contains(&"C=143".to_string()), "{what}: {native}");
+        assert_eq!(job_events(&trapped), events, "{what}:\n{trapped}\n---- natively:\n{native}");
+    }
+}
+
+/// Ctrl-Z on trapbox itself, run by an interactive shell: the program stops, trapbox stops
+/// with it, so the shell shows the job stopped and gives the terminal back; `fg` continues the
+/// program (it says so), Ctrl-C ends it, and the shell sees the status it would natively.
+#[test]
+fn ctrl_z_stops_trapbox_with_its_program_and_fg_continues_both() {
+    let (plain, rewritten) = run_support::guest_pair("job_probe.c");
+    let dir = plain.parent().unwrap().to_path_buf();
+    let name = |p: &Path| format!("./{}", p.file_name().unwrap().to_string_lossy());
+    let steps = |command: String| -> Vec<(String, String)> {
+        [
+            (format!("{command} z\n"), "z running"),
+            ("\u{1a}".into(), ""),
+            ("jobs; echo \"J=$?\"\n".into(), "J=\\d+"),
+            ("fg\n".into(), "z continued"),
+            ("\u{3}".into(), ""),
+            ("echo \"B=$?\"\n".into(), "B=\\d+"),
+            ("exit 3\n".into(), ""),
+        ]
+        .into_iter()
+        .map(|(text, wait)| (text, wait.to_string()))
+        .collect()
+    };
+    let bash = ["/bin/bash", "--norc", "--noprofile", "-i"];
+    let (native, met) = pty_session(&as_steps(&steps(name(&plain))), &bash, &dir);
+    assert!(met, "natively: {native}");
+    let events = job_events(&native);
+    assert_eq!(events, ["z running", "Stopped", "Stopped", "J=0", "z continued", "B=130", "exit status 3"], "{native}");
+    for (program, flags) in [(&plain, ""), (&rewritten, ""), (&rewritten, "--no-namespaces ")] {
+        let command = format!("{} run {flags}--allow-exec {} -- {}", trapbox_bin().display(), dir.display(), name(program));
+        let (trapped, met) = pty_session(&as_steps(&steps(command)), &bash, &dir);
+        assert!(met, "{} {flags}: {trapped}", program.display());
+        assert_eq!(job_events(&trapped), events, "{} {flags}:\n{trapped}\n---- natively:\n{native}", program.display());
+    }
+}
