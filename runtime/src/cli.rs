@@ -48,6 +48,9 @@ Examples:
   trapbox run --unconfined --trace=calls.txt --stats -- ./my-program arg1
   trapbox run --allow-read /usr/share --allow-write ./out -- ./busybox.trapped cp /usr/share/common-licenses/GPL-3 out/
   trapbox run --policy examples/policies/readonly-usr.toml --print-policy -- /usr/bin/sort
+  trapbox run --verbose --allow-read /usr -- /usr/bin/ls /etc   # each denial as it happens
+  trapbox run --wait-all -- ./busybox.trapped sh -c 'sleep 1 & exit 4'   # 4, after the sleep
+  trapbox run --keep-fd 3 --keep-fd 4 --allow-exec /usr/bin -- make   # an outer make's jobserver
 
 Policy (default deny):
   The guest may touch only what is granted (--allow-read/--allow-write/--allow-exec, --net,

@@ -146,6 +146,21 @@ pub fn signal_code(tid: Pid) -> Result<i32, Errno> {
     Ok(info.si_code)
 }
 
+/// Who sent the signal `tid` is stopped with (signal-delivery-stop): `None` when the kernel
+/// generated it (`si_code > 0`: the terminal's Ctrl-Z, a background read), else the sender's
+/// pid as the tracee's PID namespace numbers it (0: a process outside that namespace).
+pub fn signal_sender(tid: Pid) -> Result<Option<Pid>, Errno> {
+    // SAFETY: siginfo_t is plain data; all-zero is valid.
+    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+    ptrace(PTRACE_GETSIGINFO, tid, 0, &mut info as *mut libc::siginfo_t as u64)?;
+    if info.si_code > 0 {
+        return Ok(None);
+    }
+    // SAFETY: for a signal a process sent (si_code <= 0: SI_USER, SI_QUEUE, SI_TKILL) the
+    // kernel fills the kill fields of the union, si_pid among them.
+    Ok(Some(unsafe { info.si_pid() }))
+}
+
 /// Reads one word of guest memory (ignores page protections).
 pub fn peek(tid: Pid, addr: u64) -> Result<u64, Errno> {
     // PEEKDATA returns the word itself, so -1 is ambiguous: clear errno first.

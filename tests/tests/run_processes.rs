@@ -491,3 +491,12 @@ fn ctrl_z_stops_trapbox_with_its_program_and_fg_continues_both() {
         assert_eq!(job_events(&trapped), events, "{} {flags}:\n{trapped}\n---- natively:\n{native}", program.display());
     }
 }
+
+#[test]
+fn help_teaches_the_run_ending_with_the_program_keep_fd_and_the_quiet_default() {
+    let out = run(Command::new(trapbox_bin()).args(["run", "--help"]));
+    assert_eq!(out.status, 0, "{out:?}");
+    for needle in ["--wait-all", "container convention", "--keep-fd <N>", "jobserver", "--verbose", "denied by the policy"] {
+        assert!(out.stdout.contains(needle), "help lacks {needle:?}:\n{}", out.stdout);
+    }
+}

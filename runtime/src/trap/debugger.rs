@@ -347,6 +347,11 @@ pub struct Debugger {
     /// `kill -STOP`/`kill -CONT` of the whole job, trapbox included).
     leader_conts: u64,
     continued_since_leader_event: bool,
+    /// The stop signal last delivered to the program came from outside the guest (the
+    /// terminal, the shell that started trapbox, a supervisor): whoever stopped it will
+    /// continue it, and must see trapbox stop too. A guest process stopping the program (and
+    /// continuing it) is the guest's own business.
+    leader_stopped_from_outside: bool,
     exec_seen: bool,
     exec_error: Option<i32>,
     settings: Settings,
@@ -382,6 +387,7 @@ impl Debugger {
             ending: false,
             leader_conts: sys::continued_count(),
             continued_since_leader_event: false,
+            leader_stopped_from_outside: false,
             exec_seen: false,
             exec_error: None,
             settings,
@@ -1187,7 +1193,7 @@ impl Debugger {
             // Group-stop: stay stopped until SIGCONT, still reporting events.
             libc::SIGSTOP | libc::SIGTSTP | libc::SIGTTIN | libc::SIGTTOU => {
                 sys::listen(tid)?;
-                if tid == self.leader && !self.continued_since_leader_event {
+                if tid == self.leader && self.leader_stopped_from_outside && !self.continued_since_leader_event {
                     self.stop_with_the_program(signal);
                 }
                 Ok(())
@@ -1196,8 +1202,9 @@ impl Debugger {
         }
     }
 
-    /// The program stopped (Ctrl-Z, SIGSTOP, a read from the terminal in the background): the
-    /// host stops too, by the same signal, so the shell that started trapbox sees its job stop
+    /// The program stopped by a signal from outside the guest (Ctrl-Z, a read from the
+    /// terminal in the background, a SIGSTOP or SIGTSTP to trapbox's job): the host stops too,
+    /// by the same signal, so the shell that started trapbox sees its job stop
     /// and takes the terminal back, as it would for the program. A shell's `fg` or `bg`
     /// continues the job's process group, which holds the program too, unless the program
     /// left it for a group of its own: then the host passes the SIGCONT on.
@@ -1272,6 +1279,14 @@ impl Debugger {
             if let Some(kind) = self.lookup_site(tid, site_addr, encoding) {
                 return self.on_trap(tid, regs, site_addr, kind);
             }
+        }
+        if matches!(signal, libc::SIGSTOP | libc::SIGTSTP | libc::SIGTTIN | libc::SIGTTOU) && self.tgid(tid) == self.leader {
+            self.leader_stopped_from_outside = match sys::signal_sender(tid) {
+                Ok(None) => true, // the terminal
+                Ok(Some(sender)) if self.settings.pid_namespace => sender == 0,
+                Ok(Some(sender)) => !self.processes.contains_key(&sender),
+                Err(_) => false,
+            };
         }
         self.stats.signals_forwarded += 1;
         sys::cont(tid, signal)
