@@ -324,8 +324,8 @@ fn a_guest_signals_its_own_process_groups_and_no_other() {
 
 /// Types `steps` (text, then a regular expression to wait for in the output) into `argv` run on
 /// a pseudo-terminal by `tests/guests/pty_session.py`, in `dir`; the transcript (with the exit
-/// status last) and whether every expectation was met.
-fn pty_session(steps: &[(&str, &str)], argv: &[&str], dir: &Path) -> (String, bool) {
+/// status last) and whether every expectation was met. The steps go through `file`.
+fn pty_session(steps: &[(&str, &str)], argv: &[&str], dir: &Path, file: &Path) -> (String, bool) {
     let json_string = |text: &str| {
         let mut out = String::from("\"");
         for c in text.chars() {
@@ -340,10 +340,9 @@ fn pty_session(steps: &[(&str, &str)], argv: &[&str], dir: &Path) -> (String, bo
         out
     };
     let steps: Vec<String> = steps.iter().map(|(text, wait)| format!("[{}, {}]", json_string(text), json_string(wait))).collect();
-    let file = dir.join("steps.json");
-    std::fs::write(&file, format!("[{}]\n", steps.join(",\n"))).unwrap();
+    std::fs::write(file, format!("[{}]\n", steps.join(",\n"))).unwrap();
     let driver = trapbox_tests::workspace_root().join("tests/guests/pty_session.py");
-    let out = run(Command::new("/usr/bin/python3").arg(driver).arg(&file).args(argv).env("TERM", "dumb").current_dir(dir));
+    let out = run(Command::new("/usr/bin/python3").arg(driver).arg(file).args(argv).env("TERM", "dumb").current_dir(dir));
     (format!("{}{}", out.stdout, out.stderr), out.status == 0)
 }
 
@@ -422,6 +421,7 @@ fn as_steps(steps: &[(String, String)]) -> Vec<(&str, &str)> {
 fn job_control_in_interactive_shells_on_a_terminal_works_as_natively() {
     let (plain, rewritten) = run_support::guest_pair("job_probe.c");
     let dir = plain.parent().unwrap().to_path_buf();
+    let file = scratch_dir("processes_job_control").join("steps.json");
     let name = |p: &Path| format!("./{}", p.file_name().unwrap().to_string_lossy());
     let busybox = trapbox_tests::busybox();
     let busybox_trapped = busybox_trapped();
@@ -445,11 +445,11 @@ fn job_control_in_interactive_shells_on_a_terminal_works_as_natively() {
     for (what, native_argv, trapped_argv, probe_under_trapbox) in sessions {
         let native_steps = job_control_steps(&name(&plain));
         let native_argv: Vec<&str> = native_argv.iter().map(String::as_str).collect();
-        let (native, met) = pty_session(&as_steps(&native_steps), &native_argv, &dir);
+        let (native, met) = pty_session(&as_steps(&native_steps), &native_argv, &dir, &file);
         assert!(met, "{what} natively: {native}");
         let steps = job_control_steps(&probe_under_trapbox);
         let trapped_argv: Vec<&str> = trapped_argv.iter().map(String::as_str).collect();
-        let (trapped, met) = pty_session(&as_steps(&steps), &trapped_argv, &dir);
+        let (trapped, met) = pty_session(&as_steps(&steps), &trapped_argv, &dir, &file);
         assert!(met, "{what} under trapbox: {trapped}");
         let events = job_events(&native);
         assert!(events.contains(&"A=143".to_string()) && events.contains(&"B=130".to_string()) && events.contains(&"C=143".to_string()), "{what}: {native}");
@@ -464,6 +464,7 @@ fn job_control_in_interactive_shells_on_a_terminal_works_as_natively() {
 fn ctrl_z_stops_trapbox_with_its_program_and_fg_continues_both() {
     let (plain, rewritten) = run_support::guest_pair("job_probe.c");
     let dir = plain.parent().unwrap().to_path_buf();
+    let file = scratch_dir("processes_ctrl_z").join("steps.json");
     let name = |p: &Path| format!("./{}", p.file_name().unwrap().to_string_lossy());
     let steps = |command: String| -> Vec<(String, String)> {
         [
@@ -480,13 +481,13 @@ fn ctrl_z_stops_trapbox_with_its_program_and_fg_continues_both() {
         .collect()
     };
     let bash = ["/bin/bash", "--norc", "--noprofile", "-i"];
-    let (native, met) = pty_session(&as_steps(&steps(name(&plain))), &bash, &dir);
+    let (native, met) = pty_session(&as_steps(&steps(name(&plain))), &bash, &dir, &file);
     assert!(met, "natively: {native}");
     let events = job_events(&native);
     assert_eq!(events, ["z running", "Stopped", "Stopped", "J=0", "z continued", "B=130", "exit status 3"], "{native}");
     for (program, flags) in [(&plain, ""), (&rewritten, ""), (&rewritten, "--no-namespaces ")] {
         let command = format!("{} run {flags}--allow-exec {} -- {}", trapbox_bin().display(), dir.display(), name(program));
-        let (trapped, met) = pty_session(&as_steps(&steps(command)), &bash, &dir);
+        let (trapped, met) = pty_session(&as_steps(&steps(command)), &bash, &dir, &file);
         assert!(met, "{} {flags}: {trapped}", program.display());
         assert_eq!(job_events(&trapped), events, "{} {flags}:\n{trapped}\n---- natively:\n{native}", program.display());
     }
