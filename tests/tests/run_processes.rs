@@ -389,27 +389,47 @@ fn without_escapes(line: &str) -> String {
     out
 }
 
+/// Start `command NAME` in the foreground, Ctrl-Z it, list the jobs, `fg` it (it says it is
+/// continued) and Ctrl-C it; the shell then prints the status it saw.
+fn stop_and_fg(command: &str, name: &str) -> Vec<(String, String)> {
+    let step = |text: &str, wait: &str| (text.to_string(), wait.to_string());
+    vec![
+        step(&format!("{command} {name}\n"), &format!("{name} running")),
+        step("\u{1a}", ""),
+        step("jobs; echo \"J=$?\"\n", "J=\\d+"),
+        step("fg\n", &format!("{name} continued")),
+        step("\u{3}", ""),
+        step("echo \"B=$?\"\n", "B=\\d+"),
+    ]
+}
+
 /// What a person does with jobs in an interactive shell: `kill %1` and `wait`, Ctrl-Z then
 /// `jobs` and `fg` and Ctrl-C, Ctrl-Z then `bg` and `kill -TERM -PGID`, then `exit 3`.
 fn job_control_steps(probe: &str) -> Vec<(String, String)> {
-    [
-        (format!("{probe} a &\n"), "a running"),
-        ("kill %1; wait %1; echo \"A=$?\"\n".into(), "A=\\d+"),
-        (format!("{probe} b\n"), "b running"),
-        ("\u{1a}".into(), ""),
-        ("jobs; echo \"J=$?\"\n".into(), "J=\\d+"),
-        ("fg\n".into(), "b continued"),
-        ("\u{3}".into(), ""),
-        ("echo \"B=$?\"\n".into(), "B=\\d+"),
-        (format!("{probe} c\n"), "c running"),
-        ("\u{1a}".into(), ""),
-        ("bg\n".into(), "c continued"),
-        ("kill -TERM -$(jobs -p %1); wait %1; echo \"C=$?\"\n".into(), "C=\\d+"),
-        ("exit 3\n".into(), ""),
-    ]
-    .into_iter()
-    .map(|(text, wait)| (text, wait.to_string()))
-    .collect()
+    let step = |text: &str, wait: &str| (text.to_string(), wait.to_string());
+    let mut steps = vec![step(&format!("{probe} a &\n"), "a running"), step("kill %1; wait %1; echo \"A=$?\"\n", "A=\\d+")];
+    steps.extend(stop_and_fg(probe, "b"));
+    steps.extend([
+        step(&format!("{probe} c\n"), "c running"),
+        step("\u{1a}", ""),
+        step("bg\n", "c continued"),
+        step("kill -TERM -$(jobs -p %1); wait %1; echo \"C=$?\"\n", "C=\\d+"),
+        step("exit 3\n", ""),
+    ]);
+    steps
+}
+
+/// The job probe as built and rewritten, the directory both are in (the sessions' working
+/// directory), and a steps file of `test`'s own.
+fn job_probes(test: &str) -> (std::path::PathBuf, std::path::PathBuf, std::path::PathBuf, std::path::PathBuf) {
+    let (plain, rewritten) = run_support::guest_pair("job_probe.c");
+    let dir = plain.parent().unwrap().to_path_buf();
+    (plain, rewritten, dir, scratch_dir(test).join("steps.json"))
+}
+
+/// `./NAME` of a program in the sessions' working directory.
+fn name(program: &Path) -> String {
+    format!("./{}", program.file_name().unwrap().to_string_lossy())
 }
 
 fn as_steps(steps: &[(String, String)]) -> Vec<(&str, &str)> {
@@ -422,10 +442,7 @@ fn as_steps(steps: &[(String, String)]) -> Vec<(&str, &str)> {
 /// end it (kill(-pgid) of the guest's own groups), and the shell's exit status is trapbox's.
 #[test]
 fn job_control_in_interactive_shells_on_a_terminal_works_as_natively() {
-    let (plain, rewritten) = run_support::guest_pair("job_probe.c");
-    let dir = plain.parent().unwrap().to_path_buf();
-    let file = scratch_dir("processes_job_control").join("steps.json");
-    let name = |p: &Path| format!("./{}", p.file_name().unwrap().to_string_lossy());
+    let (plain, rewritten, dir, file) = job_probes("processes_job_control");
     let busybox = trapbox_tests::busybox();
     let busybox_trapped = busybox_trapped();
     let trapbox = trapbox_bin();
@@ -465,24 +482,8 @@ fn job_control_in_interactive_shells_on_a_terminal_works_as_natively() {
 /// program (it says so), Ctrl-C ends it, and the shell sees the status it would natively.
 #[test]
 fn ctrl_z_stops_trapbox_with_its_program_and_fg_continues_both() {
-    let (plain, rewritten) = run_support::guest_pair("job_probe.c");
-    let dir = plain.parent().unwrap().to_path_buf();
-    let file = scratch_dir("processes_ctrl_z").join("steps.json");
-    let name = |p: &Path| format!("./{}", p.file_name().unwrap().to_string_lossy());
-    let steps = |command: String| -> Vec<(String, String)> {
-        [
-            (format!("{command} z\n"), "z running"),
-            ("\u{1a}".into(), ""),
-            ("jobs; echo \"J=$?\"\n".into(), "J=\\d+"),
-            ("fg\n".into(), "z continued"),
-            ("\u{3}".into(), ""),
-            ("echo \"B=$?\"\n".into(), "B=\\d+"),
-            ("exit 3\n".into(), ""),
-        ]
-        .into_iter()
-        .map(|(text, wait)| (text, wait.to_string()))
-        .collect()
-    };
+    let (plain, rewritten, dir, file) = job_probes("processes_ctrl_z");
+    let steps = |command: String| [stop_and_fg(&command, "z"), vec![("exit 3\n".to_string(), String::new())]].concat();
     let bash = ["/bin/bash", "--norc", "--noprofile", "-i"];
     let (native, met) = pty_session(&as_steps(&steps(name(&plain))), &bash, &dir, &file);
     assert!(met, "natively: {native}");
