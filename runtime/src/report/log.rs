@@ -4,7 +4,7 @@
 //! warnings, errors, `--stats`, the guest's own hostcall log lines; the denials (`trapbox:
 //! denied …`, `trapbox: refused …`) and notes only with `--verbose`. Otherwise each denial is
 //! counted, and [`summary`] prints one line at exit: a program that probes for optional files
-//! (a dynamic `/bin/echo` is refused six locale and preload files) no longer has its stderr
+//! (optional configuration, caches, dot files) no longer has its stderr
 //! interleaved with lines its user did not ask for, and a user whose program failed learns in
 //! that line how to see why.
 //!
