@@ -21,8 +21,8 @@ pub const HOST_ERROR_EXIT: u8 = 125;
 pub const RUN_EXAMPLES: &str = "\
 How it works:
   trapbox forks the program, attaches to it as its debugger (ptrace), sets no-new-privileges,
-  closes every inherited file descriptor but 0, 1 and 2, installs a seccomp filter (the
-  backstop) and execs it. From then on every system call is decided by this host process:
+  closes every inherited file descriptor but 0, 1 and 2 (and those named by --keep-fd),
+  installs a seccomp filter (the backstop) and execs it. From then on every system call is decided by this host process:
 
   - in a rewritten binary (`trapbox rewrite`), each `syscall` instruction is a trap (`ud2` or
     `int3`); the host catches it, looks the address up in the binary's trap table and answers
@@ -33,9 +33,11 @@ How it works:
   - 32-bit calls (`int 0x80`, `sysenter`) and x32 calls are never honoured: refused at a trap
     site, and the backstop kills a process that makes them.
 
-  The exit status is the program's; when it is killed by a signal, trapbox names the signal in
-  one line and dies by the same signal (no core file), so a shell or supervisor sees what it
-  would natively. Signals a process sends to trapbox (SIGTERM, SIGHUP, SIGINT, SIGUSR1…) are
+  The exit status is the program's, reported as soon as the program exits: processes it left
+  behind are killed then (the container convention: trapbox's init is PID 1 of the guest's
+  PID namespace), unless --wait-all. When the program is killed by a signal, trapbox names the
+  signal in one line and dies by the same signal (no core file), so a shell or supervisor sees
+  what it would natively. Signals a process sends to trapbox (SIGTERM, SIGHUP, SIGINT, SIGUSR1…) are
   relayed to the program. trapbox's own failures exit with 125.
 
 Examples:
@@ -46,6 +48,9 @@ Examples:
   trapbox run --unconfined --trace=calls.txt --stats -- ./my-program arg1
   trapbox run --allow-read /usr/share --allow-write ./out -- ./busybox.trapped cp /usr/share/common-licenses/GPL-3 out/
   trapbox run --policy examples/policies/readonly-usr.toml --print-policy -- /usr/bin/sort
+  trapbox run --verbose --allow-read /usr -- /usr/bin/ls /etc   # each denial as it happens
+  trapbox run --wait-all -- ./busybox.trapped sh -c 'sleep 1 & exit 4'   # 4, after the sleep
+  trapbox run --keep-fd 3 --keep-fd 4 --allow-exec /usr/bin -- make   # an outer make's jobserver
 
 Policy (default deny):
   The guest may touch only what is granted (--allow-read/--allow-write/--allow-exec, --net,
@@ -59,8 +64,10 @@ Policy (default deny):
   Opens and most path calls are performed by the host on its own copy of the arguments; the
   calls the kernel must run in the guest (exec, chdir, connect…) read the host's copy from a
   read-only region it pins at 0x550000000000. A denial is refused with EACCES (ENOENT for metadata) and
-  logged with the call and the reason (to stderr, or to --log FILE). Underneath, a Landlock
-  ruleset mirrors the grants. See the README for which layer enforces what.
+  logged with the call and the reason: to --log FILE, or with --verbose to stderr as it
+  happens; otherwise one line at exit counts them (\"trapbox: 6 calls were denied by the
+  policy; ...\"), so the guest's stderr is its own. Underneath, a Landlock ruleset mirrors
+  the grants. See the README for which layer enforces what.
   --unconfined turns the policy off: every call is still mediated and may be traced.
 
 CPU:
@@ -84,12 +91,21 @@ pub struct RunArgs {
     /// stub's slow path so their results can be seen.
     #[arg(long, value_name = "FILE", num_args = 0..=1, require_equals = true, default_missing_value = "-")]
     pub trace: Option<PathBuf>,
-    /// Write the host's own messages (denials, warnings, --stats) to FILE instead of stderr.
+    /// Write the host's own messages (every denial, notes, warnings, --stats) to FILE instead
+    /// of stderr.
     ///
     /// Each denial is one line: `trapbox: denied CALL: REASON`. With `--log`, the guest's
     /// stderr carries only what the guest itself writes, as it would natively.
     #[arg(long, value_name = "FILE")]
     pub log: Option<PathBuf>,
+    /// Print every denial (and the host's notes) on stderr as it happens.
+    ///
+    /// Without `--log` or this flag, denials are counted and one line at exit says how many
+    /// (`trapbox: 6 calls were denied by the policy; ...`), so the guest's stderr is not
+    /// interleaved with lines about files it merely probed for. Warnings and errors are
+    /// always printed. The summary line never changes the exit status.
+    #[arg(short, long)]
+    pub verbose: bool,
     /// Print counters at exit.
     ///
     /// Traps answered by the host, run in the guest (fast and slow stub path) and refused;
@@ -124,6 +140,15 @@ pub struct RunArgs {
     /// run unless given this flag: the sandbox is then weaker (one layer instead of two).
     #[arg(long)]
     pub no_namespaces: bool,
+    /// Keep inherited file descriptor N open in the guest (repeatable).
+    ///
+    /// Every inherited fd but 0, 1 and 2 is closed before the program starts; this one stays,
+    /// with the same number, for fds the caller hands over on purpose: an outer make's
+    /// jobserver (`MAKEFLAGS` names it: `--jobserver-auth=R,W`), a pipe the program reads.
+    /// N must be open in trapbox: an fd that is not is an error that names it. What the fd
+    /// reaches is the caller's grant; reads and writes on it run natively.
+    #[arg(long = "keep-fd", value_name = "N")]
+    pub keep_fds: Vec<u32>,
     #[command(flatten)]
     pub policy: PolicyArgs,
     /// Which calls the guest may make: `linux` (the Linux system calls, mediated) or `native`
@@ -196,6 +221,15 @@ pub struct PolicyArgs {
     /// The guest's working directory.
     #[arg(long, value_name = "DIR", help_heading = "Policy")]
     pub cwd: Option<PathBuf>,
+    /// End the run when the last guest process exits, not when the program does.
+    ///
+    /// By default trapbox exits with the program's status as soon as the program exits, and
+    /// the guest processes it leaves behind (`sh -c 'sleep 3 & exit 4'`) are killed: the
+    /// container convention (trapbox's init is PID 1 of the guest's PID namespace, and its
+    /// exit ends the namespace). With this flag trapbox waits for them, and still exits with
+    /// the program's status. Also `wait_all = true` in a policy file.
+    #[arg(long, help_heading = "Policy")]
+    pub wait_all: bool,
     /// At most N guest processes and threads at once; more forks fail with EAGAIN.
     #[arg(long, value_name = "N", help_heading = "Limits")]
     pub limit_processes: Option<u64>,
@@ -254,6 +288,7 @@ impl PolicyArgs {
         }
         policy.env.extend(self.env.iter().cloned());
         policy.clear_env |= self.clear_env;
+        policy.wait_all |= self.wait_all;
         if let Some(cwd) = &self.cwd {
             policy.cwd = Some(cwd.canonicalize().with_context(|| format!("--cwd {}", cwd.display()))?);
         }
@@ -273,6 +308,25 @@ impl PolicyArgs {
     }
 }
 
+/// The inherited fds above 2 to keep, ascending, each checked to be open.
+fn kept_fds(asked: &[u32]) -> anyhow::Result<Vec<libc::c_int>> {
+    let mut fds = Vec::new();
+    for &fd in asked {
+        let Ok(fd) = libc::c_int::try_from(fd) else {
+            anyhow::bail!("--keep-fd {fd}: no file descriptor has that number");
+        };
+        if !crate::sys::fd_is_open(fd) {
+            anyhow::bail!("--keep-fd {fd}: file descriptor {fd} is not open, so there is nothing to keep");
+        }
+        if fd > 2 {
+            fds.push(fd); // 0, 1 and 2 are always kept
+        }
+    }
+    fds.sort_unstable();
+    fds.dedup();
+    Ok(fds)
+}
+
 /// What the launcher must do for `policy`.
 fn confinement(
     policy: &Policy,
@@ -280,6 +334,7 @@ fn confinement(
     confined: bool,
     namespaces: Option<crate::launch::launcher::Namespaces>,
     mounts: Option<crate::launch::mounts::MountPlan>,
+    keep_fds: Vec<libc::c_int>,
 ) -> anyhow::Result<Confinement> {
     let mut rlimits = Vec::new();
     if let Some(bytes) = policy.limits.address_space {
@@ -311,6 +366,8 @@ fn confinement(
         directfs_filter: confined.then(crate::perform::directfs::filter),
         namespaces,
         mounts,
+        keep_fds,
+        wait_all: policy.wait_all,
     })
 }
 
@@ -319,12 +376,25 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
     let Some(program) = args.command.first() else {
         anyhow::bail!("no program given");
     };
+    // Before trapbox opens anything itself: a number it took would look inherited.
+    let keep_fds = kept_fds(&args.keep_fds)?;
+    if !args.policy.print_policy {
+        if let Some(abi) = crate::sys::outer_trapbox_abi() {
+            // The outer host refuses ptrace to every guest (a guest tracing another would run it
+            // out of the host's sight), so no inner trapbox could attach to its guest.
+            anyhow::bail!(
+                "cannot run under trapbox: ptrace is refused inside a sandbox (this process is a trapbox guest; its host \
+                 answered the version hostcall with ABI {abi})"
+            );
+        }
+    }
     // Before anything of the guest's exists, so no guest and no other process of this user
     // ever finds the host traceable or its memory readable.
     crate::sys::make_undumpable().context("cannot make the host non-dumpable (prctl)")?;
     if let Some(path) = &args.log {
         crate::report::log::to_file(path).with_context(|| format!("--log {}", path.display()))?;
     }
+    crate::report::log::set_verbose(args.verbose);
     let resolved = crate::launch::launcher::resolve_program(program)?;
     let trace = match args.trace.as_deref() {
         None => None,
@@ -361,7 +431,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
         (Some(policy), true) => crate::launch::mounts::MountPlan::new(policy, rights.as_ref().map(|r| r as &dyn Fn(u64, bool) -> u64))?,
         _ => None,
     };
-    let confinement = confinement(&all, ruleset.as_ref(), policy.is_some(), namespaces, mounts)?;
+    let confinement = confinement(&all, ruleset.as_ref(), policy.is_some(), namespaces, mounts, keep_fds)?;
     let native_personality = args.personality == Personality::Native;
     let mut also_decided: Vec<u64> = Vec::new();
     if policy.is_some() {
@@ -418,8 +488,12 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
         task_limit: all.limits.processes,
         also_decided,
         pid_namespace,
+        wait_all: all.wait_all,
     };
-    let outcome = Debugger::new(pid, settings).run()?;
+    let outcome = Debugger::new(pid, settings).run();
+    // After the guest's last word and before trapbox's own (an error, or the guest's death).
+    crate::report::log::summary();
+    let outcome = outcome?;
     if args.stats {
         let s = &outcome.stats;
         crate::host_log!(

@@ -146,6 +146,21 @@ pub fn signal_code(tid: Pid) -> Result<i32, Errno> {
     Ok(info.si_code)
 }
 
+/// Who sent the signal `tid` is stopped with (signal-delivery-stop): `None` when the kernel
+/// generated it (`si_code > 0`: the terminal's Ctrl-Z, a background read), else the sender's
+/// pid as the tracee's PID namespace numbers it (0: a process outside that namespace).
+pub fn signal_sender(tid: Pid) -> Result<Option<Pid>, Errno> {
+    // SAFETY: siginfo_t is plain data; all-zero is valid.
+    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+    ptrace(PTRACE_GETSIGINFO, tid, 0, &mut info as *mut libc::siginfo_t as u64)?;
+    if info.si_code > 0 {
+        return Ok(None);
+    }
+    // SAFETY: for a signal a process sent (si_code <= 0: SI_USER, SI_QUEUE, SI_TKILL) the
+    // kernel fills the kill fields of the union, si_pid among them.
+    Ok(Some(unsafe { info.si_pid() }))
+}
+
 /// Reads one word of guest memory (ignores page protections).
 pub fn peek(tid: Pid, addr: u64) -> Result<u64, Errno> {
     // PEEKDATA returns the word itself, so -1 is ambiguous: clear errno first.
@@ -345,6 +360,22 @@ pub fn read_proc(path: &str) -> std::io::Result<String> {
     let mut text = String::with_capacity(16 << 10);
     std::fs::File::open(path)?.read_to_string(&mut text)?;
     Ok(text)
+}
+
+/// The trap ABI version of the trapbox host this process runs under, if it is a trapbox guest:
+/// the `version` hostcall through a plain `syscall` is answered by an outer host (its backstop
+/// sends hostcall numbers to it), while the kernel knows no such call (`ENOSYS`).
+pub fn outer_trapbox_abi() -> Option<u64> {
+    // SAFETY: a raw syscall with integer arguments only; the kernel answers an unknown number
+    // with ENOSYS and touches nothing.
+    let answer = unsafe { libc::syscall(trapbox_abi::hostcall::VERSION as libc::c_long, 0, 0, 0, 0, 0, 0) };
+    (answer >= 0).then_some(answer as u64)
+}
+
+/// Whether `fd` is an open file descriptor of the host.
+pub fn fd_is_open(fd: i32) -> bool {
+    // SAFETY: F_GETFD takes an integer and reads nothing.
+    unsafe { libc::fcntl(fd, libc::F_GETFD) >= 0 }
 }
 
 /// The host's own process id.
@@ -672,10 +703,34 @@ extern "C" fn relay(signal: libc::c_int, info: *mut libc::siginfo_t, _context: *
     }
 }
 
+/// How many times the host has received SIGCONT.
+static CONTINUED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+extern "C" fn count_continue(_signal: libc::c_int) {
+    CONTINUED.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+}
+
+/// How many SIGCONTs the host has received so far (see [`relay_signals`]).
+pub fn continued_count() -> u64 {
+    CONTINUED.load(std::sync::atomic::Ordering::SeqCst)
+}
+
 /// From now on, the signals in [`RELAYED`] that a process sends to the host go to the guest
 /// process set with [`relay_signals_to`] instead of ending the host (as an init does for its
 /// container). The handlers reset to the default at every exec, so the guest keeps its own.
+/// SIGCONTs are counted ([`continued_count`]), and SIGTTOU is ignored: a host message written
+/// while the guest holds the terminal must not stop the host (`stty tostop`).
 pub fn relay_signals() {
+    // SAFETY: a zeroed sigaction with a valid handler and an empty mask; SIG_IGN is a valid
+    // disposition for SIGTTOU.
+    unsafe {
+        let mut action: libc::sigaction = std::mem::zeroed();
+        action.sa_sigaction = count_continue as *const () as usize;
+        action.sa_flags = libc::SA_RESTART;
+        libc::sigemptyset(&mut action.sa_mask);
+        libc::sigaction(libc::SIGCONT, &action, std::ptr::null_mut());
+        libc::signal(libc::SIGTTOU, libc::SIG_IGN);
+    }
     for signal in RELAYED {
         // SAFETY: a zeroed sigaction with a valid SA_SIGINFO handler and an empty mask.
         unsafe {
@@ -691,6 +746,32 @@ pub fn relay_signals() {
 /// Where [`relay_signals`] sends what the host receives.
 pub fn relay_signals_to(pid: Pid) {
     RELAY_TO.store(pid, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Stops the host by the stop signal `signal`, as the program stopped, so that the host's
+/// parent (a shell) sees its job stop as it would natively; returns once the host is continued.
+/// (The kernel discards SIGTSTP, SIGTTIN and SIGTTOU for an orphaned process group, as it
+/// would have for the program.)
+pub fn stop_as(signal: i32) {
+    // SAFETY: sigaction reads and writes live, zeroed sigaction structs (SIG_DFL is valid for
+    // every stop signal); sigprocmask and raise take integers and a zeroed set.
+    unsafe {
+        let mut default: libc::sigaction = std::mem::zeroed();
+        default.sa_sigaction = libc::SIG_DFL;
+        let mut before: libc::sigaction = std::mem::zeroed();
+        let catchable = signal != libc::SIGSTOP;
+        if catchable {
+            libc::sigaction(signal, &default, &mut before);
+        }
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, signal);
+        libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
+        libc::raise(signal);
+        if catchable {
+            libc::sigaction(signal, &before, std::ptr::null_mut());
+        }
+    }
 }
 
 /// Ends the host by `signal`, as the guest ended, so that the host's parent sees the guest's

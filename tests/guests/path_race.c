@@ -11,19 +11,29 @@
  *          grant, the kernel answers on the host's pinned copy of the path);
  *   chmod  chmod(path, 0600) (the broker performs it): the caller checks the forbidden file's
  *          mode afterwards, so "leaked" stays 0 here.
- * Prints how many calls succeeded and how many leaked; exits 0 either way.
+ * A race test must see its race: the calls go on past ROUNDS until at least MIN_EACH of them
+ * succeeded (the allowed path was used) and MIN_EACH failed (the forbidden one was checked and
+ * refused), or until BOUND_FACTOR times ROUNDS, and the report says which:
+ *   race observed after N rounds: succeeded S refused R leaked L
+ *   race not observed in N rounds: succeeded S refused R leaked L
+ * Exits 0 either way.
  * Usage: path_race MODE ALLOWED FORBIDDEN [ROUNDS] */
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <string.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#define MIN_EACH 10
+#define BOUND_FACTOR 100
+
 static char path[256];
 static volatile int stop;
+static volatile long flips;
 static const char *allowed, *forbidden;
 
 static void *flipper(void *arg) {
@@ -31,6 +41,7 @@ static void *flipper(void *arg) {
     while (!stop) {
         strcpy(path, allowed);
         strcpy(path, forbidden);
+        flips++;
     }
     return NULL;
 }
@@ -43,7 +54,8 @@ int main(int argc, char **argv) {
     const char *mode = argv[1];
     allowed = argv[2];
     forbidden = argv[3];
-    int rounds = argc > 4 ? atoi(argv[4]) : 3000;
+    long rounds = argc > 4 ? atol(argv[4]) : 3000;
+    long bound = rounds * BOUND_FACTOR;
     struct stat want;
     if (stat(allowed, &want) != 0) {
         perror(allowed);
@@ -52,28 +64,34 @@ int main(int argc, char **argv) {
     strcpy(path, allowed);
     pthread_t t;
     pthread_create(&t, NULL, flipper, NULL);
-    int succeeded = 0, leaked = 0;
+    while (flips == 0) sched_yield(); /* the racing thread runs before the first call */
+    int succeeded = 0, refused = 0, leaked = 0;
     char cwd[256];
-    for (int i = 0; i < rounds; i++) {
+    long i;
+    for (i = 0; i < bound; i++) {
+        if (i >= rounds && succeeded >= MIN_EACH && refused >= MIN_EACH) break;
+        if (refused == 0 && i % 64 == 63) sched_yield(); /* let a starved flipper in */
+        int before = succeeded;
         if (strcmp(mode, "chdir") == 0) {
-            if (chdir(path) != 0) continue;
+            if (chdir(path) != 0) { refused++; continue; }
             succeeded++;
             if (getcwd(cwd, sizeof cwd) && strcmp(cwd, allowed) != 0) leaked++;
             continue;
         }
         if (strcmp(mode, "chmod") == 0) {
             succeeded += chmod(path, 0600) == 0;
+            refused += succeeded == before;
             continue;
         }
         if (strcmp(mode, "stat") == 0) {
             struct stat got;
-            if (stat(path, &got) != 0) continue;
+            if (stat(path, &got) != 0) { refused++; continue; }
             succeeded++;
             if (got.st_ino != want.st_ino || got.st_dev != want.st_dev) leaked++;
             continue;
         }
         int fd = open(path, strcmp(mode, "opath") == 0 ? O_PATH : O_RDONLY);
-        if (fd < 0) continue;
+        if (fd < 0) { refused++; continue; }
         succeeded++;
         if (strcmp(mode, "opath") == 0) {
             struct stat got;
@@ -86,6 +104,8 @@ int main(int argc, char **argv) {
     }
     stop = 1;
     pthread_join(t, NULL);
-    printf("succeeded %d leaked %d\n", succeeded, leaked);
+    int observed = succeeded >= MIN_EACH && refused >= MIN_EACH;
+    printf("race %s %ld rounds: succeeded %d refused %d leaked %d\n", observed ? "observed after" : "not observed in", i,
+           succeeded, refused, leaked);
     return 0;
 }

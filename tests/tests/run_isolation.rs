@@ -266,10 +266,11 @@ fn another_process_of_the_same_user_cannot_read_or_trace_the_host() {
 fn a_signal_to_the_own_process_group_reaches_the_guests_not_the_host() {
     let dir = scratch_dir("isolation_kill0");
     let started = std::time::Instant::now();
-    let out = run(&mut trapbox_run(&["--allow-read", "/usr"], &trapbox_tests::busybox(), &["sh", "-c", "sleep 30 & kill -USR1 0; echo alive"])
+    let out = run(&mut trapbox_run(&["--allow-read", "/usr", "--wait-all"], &trapbox_tests::busybox(), &["sh", "-c", "sleep 30 & kill -USR1 0; echo alive"])
         .current_dir(&dir));
-    // trapbox waits for every guest process: had the background sleep missed the signal,
-    // this would take its 30 s.
+    // With --wait-all trapbox waits for every guest process (by default the background sleep
+    // would be killed with the program): had the sleep missed the signal, this would take
+    // its 30 s.
     assert!(started.elapsed() < std::time::Duration::from_secs(20), "the background child outlived the signal");
     assert_eq!(out.status, 128 + libc_sigusr1(), "{out:?}");
     assert!(out.stderr.contains("trapbox: guest killed by SIGUSR1"), "the host reported the death: {}", out.stderr);

@@ -16,6 +16,7 @@
 //! cwd = "out"
 //! bare = false                          # true: no base environment (see crate::decide::base)
 //! tmp_size = "1G"                       # the guest's own /tmp and /dev/shm, each at most this
+//! wait_all = false                      # true: the run ends with the last guest process, not the program
 //! [limits]
 //! processes = 64
 //! address_space = "4G"                  # bytes, or with K/M/G/T (powers of 1024)
@@ -131,6 +132,9 @@ pub struct Policy {
     /// never as a program of their own (a loader runs any file it is given): the base's
     /// system loader, set by [`crate::decide::base::add`].
     pub loaders: Vec<PathBuf>,
+    /// The run ends when the last guest process has exited, not when the program has (the
+    /// others are then killed).
+    pub wait_all: bool,
 }
 
 /// A size: bytes, or a string with a K/M/G/T suffix (powers of 1024).
@@ -175,6 +179,7 @@ struct PolicyFile {
     cwd: Option<PathBuf>,
     bare: Option<bool>,
     tmp_size: Option<SizeValue>,
+    wait_all: Option<bool>,
     #[serde(default)]
     limits: LimitsFile,
 }
@@ -323,6 +328,9 @@ impl Policy {
         if let Some(bare) = parsed.bare {
             self.bare = bare;
         }
+        if let Some(wait_all) = parsed.wait_all {
+            self.wait_all = wait_all;
+        }
         let limits = &parsed.limits;
         let size = |v: &Option<SizeValue>, name: &str| v.as_ref().map(|v| v.bytes().with_context(|| context(name))).transpose();
         let time = |v: &Option<DurationValue>, name: &str| v.as_ref().map(|v| v.duration().with_context(|| context(name))).transpose();
@@ -394,6 +402,7 @@ impl Policy {
         if let Some(cwd) = &self.cwd {
             let _ = writeln!(out, "cwd = {:?}", cwd.display().to_string());
         }
+        let _ = writeln!(out, "wait_all = {}", self.wait_all);
         let _ = writeln!(out, "[limits]");
         let l = &self.limits;
         let mut limit = |name: &str, value: Option<String>| {
@@ -473,7 +482,7 @@ mod tests {
         let file = dir.join("p.toml");
         std::fs::write(
             &file,
-            "allow_read = [\"/usr\"]\nallow_write = [\"out\"]\nnet = \"loopback\"\nclear_env = true\nenv = { LANG = \"C\" }\n\
+            "allow_read = [\"/usr\"]\nallow_write = [\"out\"]\nnet = \"loopback\"\nclear_env = true\nenv = { LANG = \"C\" }\nwait_all = true\n\
              [limits]\nprocesses = 8\naddress_space = \"1G\"\ncpu_time = \"1m\"\nwall_time = 90\n",
         )
         .unwrap();
@@ -494,6 +503,7 @@ mod tests {
         let strip = |p: &Policy| p.grants.iter().map(|g| (g.path.clone(), g.access)).collect::<Vec<_>>();
         assert_eq!(strip(&again), strip(&policy));
         assert_eq!((again.net, again.clear_env, &again.env, &again.limits), (policy.net, policy.clear_env, &policy.env, &policy.limits));
+        assert!(again.wait_all && policy.wait_all);
     }
 
     #[test]

@@ -8,7 +8,8 @@
 //! ([`crate::launch::mounts`]) and forks the process that becomes the guest. That process says hello on a socket whose host end has
 //! `SO_PASSCRED`, so the kernel tells the host its pid as the host sees it; the host attaches
 //! with `PTRACE_SEIZE` (so group-stops can be held with `PTRACE_LISTEN`) while it waits on a
-//! pipe; only then does it set no-new-privileges, close every inherited fd but 0/1/2, apply the
+//! pipe; only then does it set no-new-privileges, close every inherited fd but 0/1/2 (and those
+//! of `--keep-fd`), apply the
 //! policy's limits, working directory and Landlock ruleset, install the seccomp backstop and
 //! exec. With `--no-namespaces` the host's child is the guest itself.
 //!
@@ -62,6 +63,12 @@ pub struct Confinement {
     pub namespaces: Option<Namespaces>,
     /// The base environment's mounts, which init makes in the guest's mount namespace.
     pub mounts: Option<crate::launch::mounts::MountPlan>,
+    /// Inherited fds above 2 that the guest keeps (`--keep-fd`), ascending, without repeats;
+    /// every other one is closed before exec.
+    pub keep_fds: Vec<libc::c_int>,
+    /// Init waits for every guest process (`--wait-all`); by default it exits with the guest
+    /// process it forked, which ends the PID namespace and every process left in it.
+    pub wait_all: bool,
 }
 
 /// The kernel isolation of a run: which namespaces the guest gets and how its user
@@ -405,8 +412,9 @@ fn take_listener(pid: Pid, report: libc::c_int, taken: libc::c_int) -> anyhow::R
 
 /// trapbox's init, PID 1 of the guest's PID namespace: waits until the host has written its
 /// id maps, forks the guest, then reaps every child (the guest and the orphans the kernel hands
-/// to it) until none is left, and exits with the guest's status. The namespace, and every
-/// process still in it, ends with it. Raw syscalls only.
+/// to it) until the guest has exited (or, with `--wait-all`, none is left), and exits with the
+/// guest's status. The namespace, and every process still in it, ends with it. Raw syscalls
+/// only.
 ///
 /// # Safety
 /// Must be called only in the child right after the host's clone, with pointers into memory
@@ -464,10 +472,38 @@ unsafe fn run_init(ch: Channels, namespaces: &Namespaces, exec: Exec<'_>) -> ! {
             }
             if reaped == guest {
                 code = if libc::WIFEXITED(status) { libc::WEXITSTATUS(status) } else { 128 + libc::WTERMSIG(status) };
+                if !exec.confinement.wait_all {
+                    break; // PID 1 exiting kills the rest of the namespace
+                }
             }
         }
         libc::_exit(code);
     }
+}
+
+/// Closes every fd above 2 but those in `keep` (ascending, each above 2). Raw syscalls only.
+///
+/// # Safety
+/// As [`become_guest`]: in the forked child, which owns its fd table alone.
+unsafe fn close_all_but(keep: &[libc::c_int]) {
+    let close_from_to = |first: u32, last: u32| {
+        // SAFETY: close_range takes integers; closing fds of this single-threaded child.
+        if unsafe { libc::syscall(libc::SYS_close_range, first, last, 0u32) } != 0 {
+            for fd in first..=last.min(4095) {
+                // SAFETY: as above.
+                unsafe { libc::close(fd as libc::c_int) };
+            }
+        }
+    };
+    let mut first = 3u32;
+    for &fd in keep {
+        let fd = fd as u32;
+        if fd > first {
+            close_from_to(first, fd - 1);
+        }
+        first = fd + 1;
+    }
+    close_from_to(first, u32::MAX);
 }
 
 /// The guest's side: say hello, wait until the host has attached, lock down, exec. Raw
@@ -532,11 +568,7 @@ unsafe fn become_guest(ch: Channels, parent: Pid, exec: Exec<'_>) -> ! {
                 libc::_exit(CHILD_SETUP_FAILED);
             }
         }
-        if libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32) != 0 {
-            for fd in 3..4096 {
-                libc::close(fd);
-            }
-        }
+        close_all_but(&confinement.keep_fds);
         // Limits last, once the launcher's own fds are closed: a low open-files limit must
         // bind the guest, not the set-up (the directfs listener, the Landlock ruleset).
         for &(resource, value) in &confinement.rlimits {

@@ -1,6 +1,12 @@
-//! Where the host's own messages go: denials, warnings and `--stats`. Standard error by
-//! default, interleaved with the guest's own; with `--log FILE`, that file (created or
-//! truncated), so the guest's stderr stays exactly what it would be natively.
+//! Where the host's own messages go: denials, notes, warnings and `--stats`. With `--log FILE`,
+//! every one goes to that file (created or truncated), so the guest's stderr stays exactly what
+//! it would be natively. Without it, standard error gets what the user asked for or must know:
+//! warnings, errors, `--stats`, the guest's own hostcall log lines; the denials (`trapbox:
+//! denied …`, `trapbox: refused …`) and notes only with `--verbose`. Otherwise each denial is
+//! counted, and [`summary`] prints one line at exit: a program that probes for optional files
+//! (optional configuration, caches, dot files) no longer has its stderr
+//! interleaved with lines its user did not ask for, and a user whose program failed learns in
+//! that line how to see why.
 //!
 //! Every message is one line, whatever text the guest put into it. Paths, socket names and
 //! hostcall messages come from guest memory, so the sink itself renders every character that
@@ -11,9 +17,56 @@
 
 use std::borrow::Cow;
 use std::io::Write;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
 
 static FILE: OnceLock<Mutex<std::fs::File>> = OnceLock::new();
+/// `--verbose`: denials and notes go to stderr too when there is no `--log`.
+static VERBOSE: AtomicBool = AtomicBool::new(false);
+/// Denials logged so far (every thread of the host counts here).
+static DENIALS: AtomicU64 = AtomicU64::new(0);
+
+/// What a message is, by the one shape each kind has.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    /// A call the host refused: `trapbox: denied …` or `trapbox: refused …`.
+    Denial,
+    /// Something the host did for the guest that changes nothing it sees: `trapbox: note: …`.
+    Note,
+    /// Everything else: warnings, errors, statistics, the guest's own log lines.
+    Always,
+}
+
+fn kind_of(text: &str) -> Kind {
+    if text.starts_with("trapbox: denied ") || text.starts_with("trapbox: refused ") {
+        Kind::Denial
+    } else if text.starts_with("trapbox: note: ") {
+        Kind::Note
+    } else {
+        Kind::Always
+    }
+}
+
+/// `--verbose`: print every denial and note on stderr (when there is no `--log`).
+pub fn set_verbose(verbose: bool) {
+    VERBOSE.store(verbose, Ordering::Relaxed);
+}
+
+/// How many calls the host has refused with a log line so far.
+pub fn denial_count() -> u64 {
+    DENIALS.load(Ordering::Relaxed)
+}
+
+/// The line for the end of a run whose denials were neither printed nor written to a file:
+/// how many, and how to see them. Nothing when every denial was shown, or there was none.
+pub fn summary() {
+    let count = denial_count();
+    if count == 0 || FILE.get().is_some() || VERBOSE.load(Ordering::Relaxed) {
+        return;
+    }
+    let calls = if count == 1 { "call was" } else { "calls were" };
+    eprintln!("trapbox: {count} {calls} denied by the policy; --verbose prints each, --log FILE writes them to FILE");
+}
 
 /// Sends every later message to `path`.
 pub fn to_file(path: &std::path::Path) -> std::io::Result<()> {
@@ -30,16 +83,22 @@ pub fn line(args: std::fmt::Arguments<'_>) {
         None => Cow::Owned(args.to_string()),
     };
     let text = one_line(&text);
+    let kind = kind_of(&text);
+    if kind == Kind::Denial {
+        DENIALS.fetch_add(1, Ordering::Relaxed);
+    }
     match FILE.get() {
         Some(file) => {
             let mut file = file.lock().unwrap_or_else(|e| e.into_inner());
             let _ = writeln!(file, "{text}");
         }
-        None => eprintln!("{text}"),
+        None if kind == Kind::Always || VERBOSE.load(Ordering::Relaxed) => eprintln!("{text}"),
+        None => {}
     }
 }
 
-/// `eprintln!` for the host's messages: to `--log FILE` when given, else standard error.
+/// `eprintln!` for the host's messages: to `--log FILE` when given, else standard error (denials
+/// and notes only with `--verbose`: see the module's documentation).
 #[macro_export]
 macro_rules! host_log {
     ($($arg:tt)*) => {
@@ -121,6 +180,16 @@ pub fn path(path: &std::path::Path) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn denials_and_notes_are_told_apart_from_what_is_always_shown() {
+        assert_eq!(kind_of("trapbox: denied openat(AT_FDCWD, \"/etc/shadow\", O_RDONLY): outside"), Kind::Denial);
+        assert_eq!(kind_of("trapbox: refused `int 0x80` at 0x401000 in pid 2: …"), Kind::Denial);
+        assert_eq!(kind_of("trapbox: note: thread 2 restricted itself"), Kind::Note);
+        for always in ["trapbox: warning: no Landlock", "trapbox: stats: traps: 1", "trapbox: guest 2 info: hi", "trapbox: guest killed by SIGKILL"] {
+            assert_eq!(kind_of(always), Kind::Always, "{always}");
+        }
+    }
 
     #[test]
     fn nothing_a_guest_writes_breaks_a_line() {

@@ -308,6 +308,11 @@ pub struct Settings {
     /// numbers in that namespace, not the host's, and the kernel confines every call that
     /// names a process to it (no process outside exists for the guest).
     pub pid_namespace: bool,
+    /// Serve the guest until its last process has exited (`--wait-all`). By default the run
+    /// ends with the program: when the first guest process exits, every other one is killed
+    /// (the container convention; trapbox's init, PID 1 of the guest's namespace, exits with
+    /// it, which ends the namespace).
+    pub wait_all: bool,
 }
 
 /// The outcome of a run.
@@ -335,6 +340,18 @@ pub struct Debugger {
     images: ImageCache,
     leader: Pid,
     leader_status: Option<WaitStatus>,
+    /// The program has exited and the rest of the guest is being killed (not `--wait-all`).
+    ending: bool,
+    /// [`sys::continued_count`] at the program's last event, and whether it changed then: a
+    /// group-stop reported after a SIGCONT reached the host is over already (a shell's
+    /// `kill -STOP`/`kill -CONT` of the whole job, trapbox included).
+    leader_conts: u64,
+    continued_since_leader_event: bool,
+    /// The stop signal last delivered to the program came from outside the guest (the
+    /// terminal, the shell that started trapbox, a supervisor): whoever stopped it will
+    /// continue it, and must see trapbox stop too. A guest process stopping the program (and
+    /// continuing it) is the guest's own business.
+    leader_stopped_from_outside: bool,
     exec_seen: bool,
     exec_error: Option<i32>,
     settings: Settings,
@@ -367,6 +384,10 @@ impl Debugger {
             images: ImageCache::default(),
             leader: pid,
             leader_status: None,
+            ending: false,
+            leader_conts: sys::continued_count(),
+            continued_since_leader_event: false,
+            leader_stopped_from_outside: false,
             exec_seen: false,
             exec_error: None,
             settings,
@@ -407,6 +428,11 @@ impl Debugger {
                 Err(err) if err == Errno::ECHILD => break,
                 Err(err) => anyhow::bail!("waitpid: {err}"),
             };
+            if tid == self.leader {
+                let conts = sys::continued_count();
+                self.continued_since_leader_event = conts != self.leader_conts;
+                self.leader_conts = conts;
+            }
             match status {
                 WaitStatus::Exited(_) | WaitStatus::Signaled { .. } => self.on_exit(tid, status),
                 WaitStatus::Stopped { signal, event } => {
@@ -443,10 +469,38 @@ impl Debugger {
         }
         if tid == self.leader {
             self.leader_status = Some(status);
+            if !self.settings.wait_all {
+                self.end_the_rest();
+            }
+        }
+    }
+
+    /// Whether the program has exited (its exit may still wait among the deferred events), so
+    /// that, unless `--wait-all`, every other guest process is being killed: a call that
+    /// fails for one of them is no news.
+    fn program_gone(&self) -> bool {
+        let leader_exit = |&(tid, status): &(Pid, WaitStatus)| {
+            tid == self.leader && matches!(status, WaitStatus::Exited(_) | WaitStatus::Signaled { .. })
+        };
+        !self.settings.wait_all && (self.ending || self.deferred.iter().any(leader_exit))
+    }
+
+    /// The program has exited: its status is the run's, and every other guest process is
+    /// killed (their last events are still reaped, so none is left a zombie of the host's).
+    fn end_the_rest(&mut self) {
+        self.ending = true;
+        let left: HashSet<Pid> = self.processes.keys().chain(self.threads.keys()).chain(self.early.iter()).copied().collect();
+        for pid in left {
+            let _ = sys::kill(pid, libc::SIGKILL);
         }
     }
 
     fn on_stop(&mut self, tid: Pid, signal: i32, event: i32) -> Result<(), Errno> {
+        if self.ending {
+            // A process the kill has not reached yet (a child just forked): it goes too. A
+            // killed tracee leaves its stop by itself.
+            return sys::kill(tid, libc::SIGKILL);
+        }
         if !self.threads.contains_key(&tid) {
             if event == sys::EVENT_STOP {
                 // A new child reported before its parent's fork/clone event: wait for that.
@@ -634,15 +688,33 @@ impl Debugger {
                 // The guest's own process group may be trapbox's (the terminal's job): the
                 // kernel would signal the host too, so the host signals the group's guests.
                 0 if number == nr::KILL && sys::process_group(self.tgid(tid)) == sys::process_group(sys::own_pid()) => {
-                    return Verdict::Answer(self.signal_own_group(tid, syscalls::arg(number, args, 1) as i32));
+                    let group = sys::process_group(self.tgid(tid));
+                    return Verdict::Answer(self.signal_guests(tid, syscalls::arg(number, args, 1) as i32, |pid| sys::process_group(pid) == group));
                 }
                 _ => None,
             },
+            // In the host's PID namespace the kernel would reach any process: the host signals
+            // the guest processes a group kill names (a group without any does not exist for
+            // the guest), and every guest process but the caller for kill(-1), as in a PID
+            // namespace of its own.
+            Rule::GuestTarget(0) if number == nr::KILL && (syscalls::arg(number, args, 0) as i32) <= 0 => {
+                let (target, signal) = (syscalls::arg(number, args, 0) as i32, syscalls::arg(number, args, 1) as i32);
+                let caller = self.tgid(tid);
+                let group = match target {
+                    0 => sys::process_group(caller),
+                    -1 => None,
+                    // (i32::MIN has no group; the kernel answers ESRCH.)
+                    negative => negative.checked_neg(),
+                };
+                return Verdict::Answer(match target {
+                    -1 => self.signal_guests(tid, signal, |pid| pid != caller),
+                    _ if group.is_none() => errno::encode_error(libc::ESRCH),
+                    _ => self.signal_guests(tid, signal, |pid| sys::process_group(pid) == group),
+                });
+            }
             Rule::GuestTarget(index) => {
                 let target = syscalls::arg(number, args, index) as i32;
-                // 0 and negative targets are the caller's own group or every process; Landlock's
-                // signal scoping confines the former, the latter is never a guest's business.
-                let ours = target == 0 || (target > 0 && (self.processes.contains_key(&target) || self.threads.contains_key(&target)));
+                let ours = target > 0 && (self.processes.contains_key(&target) || self.threads.contains_key(&target));
                 (!ours).then(|| (errno::EPERM, format!("process {target} is not part of the guest")))
             }
             Rule::FdMetadata => {
@@ -671,16 +743,19 @@ impl Debugger {
         }
     }
 
-    /// `kill(0, signal)` from `tid` when its process group is the host's: the signal goes to
-    /// every guest process of the group that the caller may signal (the kernel's rule: a
-    /// matching real or effective uid against the target's real or saved one, or `CAP_KILL`),
-    /// never to the host. The raw result: 0 if any was signalled, else the kernel's errno.
-    fn signal_own_group(&self, tid: Pid, signal: i32) -> u64 {
-        let group = sys::process_group(self.tgid(tid));
+    /// A kill that names several processes, performed by the host on the guest processes
+    /// `chosen` picks: each gets `signal` if the caller may signal it (the kernel's rule: a
+    /// matching real or effective uid against the target's real or saved one, or `CAP_KILL`);
+    /// never the host or any other process. The raw result, as the kernel gives it: 0 if any
+    /// was signalled, EPERM if some were chosen but none permitted, else ESRCH.
+    fn signal_guests(&self, tid: Pid, signal: i32, chosen: impl Fn(Pid) -> bool) -> u64 {
+        if !(0..=64).contains(&signal) {
+            return errno::encode_error(libc::EINVAL);
+        }
         let Some(caller) = sys::signal_credentials(tid) else { return errno::encode_error(libc::ESRCH) };
         let mut result = Err(libc::ESRCH);
         for &tgid in self.processes.keys() {
-            if sys::process_group(tgid) != group {
+            if !chosen(tgid) {
                 continue;
             }
             let allowed = sys::signal_credentials(tgid).is_some_and(|target| caller.may_signal(&target));
@@ -796,6 +871,9 @@ impl Debugger {
     fn create_pin_region(&mut self, tid: Pid) {
         let tgid = self.tgid(tid);
         let Some((syscall_at, nul_byte)) = inject::vdso_points(tgid) else {
+            if self.program_gone() {
+                return; // the process is being killed with the rest of the guest
+            }
             crate::host_log!("trapbox: warning: pid {tgid} has no vDSO to set up the host's area; its trapped, exec, chdir and O_PATH calls will be refused");
             return;
         };
@@ -808,7 +886,8 @@ impl Debugger {
                     process.stub = Some(crate::trap::pinned::STUB_BASE);
                 }
             }
-            Err(_) if !self.threads.contains_key(&tid) => {}
+            // (Or the program has exited and this process is being killed with the rest.)
+            Err(_) if self.program_gone() || !self.threads.contains_key(&tid) => {}
             Err(why) => crate::host_log!(
                 "trapbox: warning: no host area for pid {tgid} ({why}); its trapped, exec, chdir and O_PATH calls will be refused"
             ),
@@ -1112,8 +1191,28 @@ impl Debugger {
         }
         match signal {
             // Group-stop: stay stopped until SIGCONT, still reporting events.
-            libc::SIGSTOP | libc::SIGTSTP | libc::SIGTTIN | libc::SIGTTOU => sys::listen(tid),
+            libc::SIGSTOP | libc::SIGTSTP | libc::SIGTTIN | libc::SIGTTOU => {
+                sys::listen(tid)?;
+                if tid == self.leader && self.leader_stopped_from_outside && !self.continued_since_leader_event {
+                    self.stop_with_the_program(signal);
+                }
+                Ok(())
+            }
             _ => self.resume(tid, 0),
+        }
+    }
+
+    /// The program stopped by a signal from outside the guest (Ctrl-Z, a read from the
+    /// terminal in the background, a SIGSTOP or SIGTSTP to trapbox's job): the host stops too,
+    /// by the same signal, so the shell that started trapbox sees its job stop
+    /// and takes the terminal back, as it would for the program. A shell's `fg` or `bg`
+    /// continues the job's process group, which holds the program too, unless the program
+    /// left it for a group of its own: then the host passes the SIGCONT on.
+    fn stop_with_the_program(&mut self, signal: i32) {
+        sys::stop_as(signal);
+        let group = sys::process_group(self.leader);
+        if group.is_some() && group != sys::process_group(sys::own_pid()) {
+            let _ = sys::kill(self.leader, libc::SIGCONT);
         }
     }
 
@@ -1180,6 +1279,14 @@ impl Debugger {
             if let Some(kind) = self.lookup_site(tid, site_addr, encoding) {
                 return self.on_trap(tid, regs, site_addr, kind);
             }
+        }
+        if matches!(signal, libc::SIGSTOP | libc::SIGTSTP | libc::SIGTTIN | libc::SIGTTOU) && self.tgid(tid) == self.leader {
+            self.leader_stopped_from_outside = match sys::signal_sender(tid) {
+                Ok(None) => true, // the terminal
+                Ok(Some(sender)) if self.settings.pid_namespace => sender == 0,
+                Ok(Some(sender)) => !self.processes.contains_key(&sender),
+                Err(_) => false,
+            };
         }
         self.stats.signals_forwarded += 1;
         sys::cont(tid, signal)
@@ -1309,6 +1416,7 @@ impl Debugger {
                 None
             }
             Err(InjectError::Gone(None)) => None,
+            Err(_) if self.program_gone() => None, // killed with the rest of the guest
             Err(err @ (InjectError::Failed(_) | InjectError::Diverted(_))) => {
                 crate::host_log!("trapbox: warning: injection into thread {tid} failed: {err}");
                 None
