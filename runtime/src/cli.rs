@@ -48,7 +48,7 @@ Examples:
   trapbox run --unconfined --trace=calls.txt --stats -- ./my-program arg1
   trapbox run --allow-read /usr/share --allow-write ./out -- ./busybox.trapped cp /usr/share/common-licenses/GPL-3 out/
   trapbox run --policy examples/policies/readonly-usr.toml --print-policy -- /usr/bin/sort
-  trapbox run --verbose --allow-read /usr -- /usr/bin/ls /etc   # each denial as it happens
+  trapbox run --quiet --allow-read /usr -- /usr/bin/ls /etc   # denials counted in one line
   trapbox run --wait-all -- ./busybox.trapped sh -c 'sleep 1 & exit 4'   # 4, after the sleep
   trapbox run --keep-fd 3 --keep-fd 4 --allow-exec /usr/bin -- make   # an outer make's jobserver
 
@@ -64,9 +64,9 @@ Policy (default deny):
   Opens and most path calls are performed by the host on its own copy of the arguments; the
   calls the kernel must run in the guest (exec, chdir, connect…) read the host's copy from a
   read-only region it pins at 0x550000000000. A denial is refused with EACCES (ENOENT for metadata) and
-  logged with the call and the reason: to --log FILE, or with --verbose to stderr as it
-  happens; otherwise one line at exit counts them (\"trapbox: 6 calls were denied by the
-  policy; ...\"), so the guest's stderr is its own. Underneath, a Landlock ruleset mirrors
+  logged with the call and the reason, one line each: on stderr as it happens, or in
+  --log FILE (then the guest's stderr is its own); with --quiet one line at exit counts
+  them (\"trapbox: 6 calls were denied by the policy; ...\"). Underneath, a Landlock ruleset mirrors
   the grants. See the README for which layer enforces what.
   --unconfined turns the policy off: every call is still mediated and may be traced.
 
@@ -98,14 +98,16 @@ pub struct RunArgs {
     /// stderr carries only what the guest itself writes, as it would natively.
     #[arg(long, value_name = "FILE")]
     pub log: Option<PathBuf>,
-    /// Print every denial (and the host's notes) on stderr as it happens.
+    /// Count denials instead of printing each: one line at exit says how many.
     ///
-    /// Without `--log` or this flag, denials are counted and one line at exit says how many
-    /// (`trapbox: 6 calls were denied by the policy; ...`), so the guest's stderr is not
-    /// interleaved with lines about files it merely probed for. Warnings and errors are
-    /// always printed. The summary line never changes the exit status.
+    /// By default every denial (and the host's notes) is printed on stderr as it happens, one
+    /// line each, so every refusal leaves its line; `--log FILE` writes them to FILE instead
+    /// and leaves the guest's stderr its own. With `--quiet` (and no `--log`) they are counted
+    /// and one line at exit says how many (`trapbox: 6 calls were denied by the policy; ...`),
+    /// for programs that probe for many optional files. Warnings and errors are always
+    /// printed. The summary line never changes the exit status.
     #[arg(short, long)]
-    pub verbose: bool,
+    pub quiet: bool,
     /// Print counters at exit.
     ///
     /// Traps answered by the host, run in the guest (fast and slow stub path) and refused;
@@ -394,7 +396,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
     if let Some(path) = &args.log {
         crate::report::log::to_file(path).with_context(|| format!("--log {}", path.display()))?;
     }
-    crate::report::log::set_verbose(args.verbose);
+    crate::report::log::set_verbose(!args.quiet);
     let resolved = crate::launch::launcher::resolve_program(program)?;
     let trace = match args.trace.as_deref() {
         None => None,

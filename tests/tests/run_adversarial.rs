@@ -638,7 +638,7 @@ fn an_unprivileged_host_user_gets_the_same_containment() {
         run(Command::new("setpriv")
             .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
             .arg(&host)
-            .args(["run", "--verbose", "--allow-read", "/usr", "--allow-write", s(&dir.join("out")), "--allow-read", s(&dir.join("ro")), "--"])
+            .args(["run", "--allow-read", "/usr", "--allow-write", s(&dir.join("out")), "--allow-read", s(&dir.join("ro")), "--"])
             .arg(&guest)
             .args(args)
             .current_dir(dir.join("out")))

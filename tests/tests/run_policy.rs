@@ -215,7 +215,7 @@ fn environment_and_working_directory() {
 fn the_policy_is_default_deny_and_unconfined_turns_it_off() {
     // /etc/hostname is in no grant, the base's included.
     let head = ["head", "-c", "2", "/etc/hostname"];
-    let out = run(Command::new(trapbox_tests::trapbox_bin()).args(["run", "--verbose", "--", "/bin/busybox"]).args(head));
+    let out = run(Command::new(trapbox_tests::trapbox_bin()).args(["run", "--", "/bin/busybox"]).args(head));
     assert_eq!(out.status, 1, "{out:?}");
     assert!(out.stderr.contains("trapbox: denied openat(AT_FDCWD, \"/etc/hostname\""), "{}", out.stderr);
     let out = run(Command::new(trapbox_tests::trapbox_bin()).args(["run", "--unconfined", "--", "/bin/busybox"]).args(head));

@@ -15,16 +15,16 @@ use trapbox_tests::{run, scratch_dir, trapbox_bin};
 /// The summary line trapbox prints at exit when denials were neither shown nor logged.
 fn summary_of(count: usize) -> String {
     let calls = if count == 1 { "call was" } else { "calls were" };
-    format!("trapbox: {count} {calls} denied by the policy; --verbose prints each, --log FILE writes them to FILE")
+    format!("trapbox: {count} {calls} denied by the policy; without --quiet each is printed, --log FILE writes them to FILE")
 }
 
 /// A program that probes for files a policy does not grant (here a shell testing for
 /// `/etc/shadow` and reading it with its errors discarded, as programs look for optional
-/// files): by default its stderr stays its own but for one line at exit that counts the
-/// refusals; `--verbose` prints each as it happens, `--log` writes each to the file and nothing
-/// to stderr.
+/// files): by default each refusal is printed as it happens; with `--quiet` its stderr stays
+/// its own but for one line at exit that counts them; `--log` writes each to the file and
+/// nothing to stderr.
 #[test]
-fn denials_are_counted_in_one_line_at_exit_unless_asked_for() {
+fn each_denial_has_its_line_and_quiet_counts_them_in_one_line_at_exit() {
     let dir = scratch_dir("processes_summary");
     let script = "test -e /etc/shadow || cat /etc/shadow 2>/dev/null; echo hi";
     let native = run(Command::new(trapbox_tests::busybox()).args(["sh", "-c", script]));
@@ -34,7 +34,7 @@ fn denials_are_counted_in_one_line_at_exit_unless_asked_for() {
     let verbose = run(trapbox_run(&["--allow-read", "/etc/hostname"], &sh, &args).current_dir(&dir));
     let count = denials(&verbose).len();
     assert!(count >= 2, "the stat and the open of /etc/shadow are refused: {verbose:?}");
-    assert_eq!(verbose.stderr.lines().count(), count, "--verbose: each denial, no summary: {}", verbose.stderr);
+    assert_eq!(verbose.stderr.lines().count(), count, "by default: each denial, no summary: {}", verbose.stderr);
 
     let quiet = run(trapbox_run_quiet(&["--allow-read", "/etc/hostname"], &sh, &args).current_dir(&dir));
     assert_eq!((quiet.status, quiet.stdout.as_str()), (native.status, native.stdout.as_str()), "{quiet:?}");
@@ -65,7 +65,7 @@ fn the_summary_line_keeps_the_programs_status() {
     assert_eq!(out.status, 128 + 9, "trapbox dies by the guest's signal: {out:?}");
     let lines: Vec<&str> = out.stderr.lines().collect();
     assert!(lines.first().is_some_and(|l| l.starts_with("cat: can't open '/etc/shadow': ")), "{}", out.stderr);
-    assert!(lines.iter().any(|l| l.starts_with("trapbox: ") && l.ends_with("denied by the policy; --verbose prints each, --log FILE writes them to FILE")), "{}", out.stderr);
+    assert!(lines.iter().any(|l| l.starts_with("trapbox: ") && l.ends_with("denied by the policy; without --quiet each is printed, --log FILE writes them to FILE")), "{}", out.stderr);
 }
 
 /// A guest may not trace (the table refuses ptrace), so an inner trapbox could never attach
@@ -506,7 +506,7 @@ fn ctrl_z_stops_trapbox_with_its_program_and_fg_continues_both() {
 fn help_teaches_the_run_ending_with_the_program_keep_fd_and_the_quiet_default() {
     let out = run(Command::new(trapbox_bin()).args(["run", "--help"]));
     assert_eq!(out.status, 0, "{out:?}");
-    for needle in ["--wait-all", "container convention", "--keep-fd <N>", "jobserver", "--verbose", "denied by the policy"] {
+    for needle in ["--wait-all", "container convention", "--keep-fd <N>", "jobserver", "--quiet", "denied by the policy"] {
         assert!(out.stdout.contains(needle), "help lacks {needle:?}:\n{}", out.stdout);
     }
 }

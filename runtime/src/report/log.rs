@@ -1,12 +1,9 @@
 //! Where the host's own messages go: denials, notes, warnings and `--stats`. With `--log FILE`,
 //! every one goes to that file (created or truncated), so the guest's stderr stays exactly what
-//! it would be natively. Without it, standard error gets what the user asked for or must know:
-//! warnings, errors, `--stats`, the guest's own hostcall log lines; the denials (`trapbox:
-//! denied …`, `trapbox: refused …`) and notes only with `--verbose`. Otherwise each denial is
-//! counted, and [`summary`] prints one line at exit: a program that probes for optional files
-//! (optional configuration, caches, dot files) no longer has its stderr
-//! interleaved with lines its user did not ask for, and a user whose program failed learns in
-//! that line how to see why.
+//! it would be natively. Without it, standard error gets every message, each denial
+//! (`trapbox: denied …`, `trapbox: refused …`) as it happens; with `--quiet` the denials and
+//! notes are counted instead, and [`summary`] prints one line at exit (how many, and how to
+//! see them), for programs that probe for many optional files.
 //!
 //! Every message is one line, whatever text the guest put into it. Paths, socket names and
 //! hostcall messages come from guest memory, so the sink itself renders every character that
@@ -21,8 +18,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
 
 static FILE: OnceLock<Mutex<std::fs::File>> = OnceLock::new();
-/// `--verbose`: denials and notes go to stderr too when there is no `--log`.
-static VERBOSE: AtomicBool = AtomicBool::new(false);
+/// Denials and notes go to stderr when there is no `--log` (unless `--quiet`).
+static VERBOSE: AtomicBool = AtomicBool::new(true);
 /// Denials logged so far (every thread of the host counts here).
 static DENIALS: AtomicU64 = AtomicU64::new(0);
 
@@ -47,7 +44,7 @@ fn kind_of(text: &str) -> Kind {
     }
 }
 
-/// `--verbose`: print every denial and note on stderr (when there is no `--log`).
+/// Whether every denial and note is printed on stderr (when there is no `--log`): all but `--quiet`.
 pub fn set_verbose(verbose: bool) {
     VERBOSE.store(verbose, Ordering::Relaxed);
 }
@@ -65,7 +62,7 @@ pub fn summary() {
         return;
     }
     let calls = if count == 1 { "call was" } else { "calls were" };
-    eprintln!("trapbox: {count} {calls} denied by the policy; --verbose prints each, --log FILE writes them to FILE");
+    eprintln!("trapbox: {count} {calls} denied by the policy; without --quiet each is printed, --log FILE writes them to FILE");
 }
 
 /// Sends every later message to `path`.
@@ -98,7 +95,7 @@ pub fn line(args: std::fmt::Arguments<'_>) {
 }
 
 /// `eprintln!` for the host's messages: to `--log FILE` when given, else standard error (denials
-/// and notes only with `--verbose`: see the module's documentation).
+/// and notes counted instead with `--quiet`: see the module's documentation).
 #[macro_export]
 macro_rules! host_log {
     ($($arg:tt)*) => {

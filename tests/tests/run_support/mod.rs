@@ -13,18 +13,16 @@ const POLICY_FLAGS: [&str; 9] =
     ["--allow-read", "--allow-write", "--allow-exec", "--policy", "--net", "--print-policy", "--personality", "--bare", "--tmp-size"];
 // Limits, --env, --clear-env and --cwd apply with or without a policy.
 
-/// `trapbox run [flags] -- program args...` as a Command. The trap debugger's own tests (no
-/// policy flag among `flags`) run `--unconfined`, since they are about mediation, not
-/// confinement; a test that passes a policy flag gets the sandbox, default deny included.
-/// Every run is `--verbose`: these tests read each denial line on stderr ([`denials`]),
-/// which by default is only counted in one line at exit (tested on its own with
-/// [`trapbox_run_quiet`]).
-pub fn trapbox_run(flags: &[&str], program: &Path, args: &[&str]) -> Command {
-    trapbox_run_quiet(&[&["--verbose"], flags].concat(), program, args)
+/// [`trapbox_run`] with `--quiet`: denials counted in one line at exit.
+pub fn trapbox_run_quiet(flags: &[&str], program: &Path, args: &[&str]) -> Command {
+    trapbox_run(&[&["--quiet"], flags].concat(), program, args)
 }
 
-/// [`trapbox_run`] without `--verbose`: trapbox's default messages.
-pub fn trapbox_run_quiet(flags: &[&str], program: &Path, args: &[&str]) -> Command {
+/// `trapbox run [flags] -- program args...` as a Command, with trapbox's default messages
+/// (each denial on stderr: [`denials`]). The trap debugger's own tests (no policy flag among
+/// `flags`) run `--unconfined`, since they are about mediation, not confinement; a test that
+/// passes a policy flag gets the sandbox, default deny included.
+pub fn trapbox_run(flags: &[&str], program: &Path, args: &[&str]) -> Command {
     let mut cmd = Command::new(trapbox_bin());
     cmd.arg("run");
     if !flags.iter().any(|f| POLICY_FLAGS.iter().any(|p| f.starts_with(p))) {
