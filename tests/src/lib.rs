@@ -66,7 +66,11 @@ pub fn build_guest(source: &str, flags: &[&str]) -> PathBuf {
 /// Compiles the C or assembly file `src` with `gcc <flags>` into the fixture directory
 /// (once per source change) and returns the binary.
 pub fn build_c(src: &Path, flags: &[&str]) -> PathBuf {
-    let stem = src.file_stem().expect("a file name").to_string_lossy().into_owned();
+    let mut stem = src.file_stem().expect("a file name").to_string_lossy().into_owned();
+    // Sources of one name in two folders (tests/guests, tests/conformance) build apart.
+    if let Some(dir) = src.parent().and_then(|d| d.file_name()).filter(|d| *d != "guests") {
+        stem = format!("{}-{stem}", dir.to_string_lossy());
+    }
     let tag: String = flags
         .iter()
         .map(|f| f.trim_start_matches('-').replace(|c: char| !c.is_ascii_alphanumeric(), "_"))

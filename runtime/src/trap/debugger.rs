@@ -352,6 +352,10 @@ pub struct Debugger {
     /// continue it, and must see trapbox stop too. A guest process stopping the program (and
     /// continuing it) is the guest's own business.
     leader_stopped_from_outside: bool,
+    /// Stop signals the host sent the program on a guest's behalf (a group kill, a pidfd
+    /// signal) and not yet seen arrive: they come from the guest, though their sender, the
+    /// host, is outside it.
+    stops_sent_for_guest: std::cell::Cell<u32>,
     exec_seen: bool,
     exec_error: Option<i32>,
     settings: Settings,
@@ -388,6 +392,7 @@ impl Debugger {
             leader_conts: sys::continued_count(),
             continued_since_leader_event: false,
             leader_stopped_from_outside: false,
+            stops_sent_for_guest: std::cell::Cell::new(0),
             exec_seen: false,
             exec_error: None,
             settings,
@@ -764,10 +769,19 @@ impl Debugger {
                 continue;
             }
             if sys::kill(tgid, signal).is_ok() {
+                self.note_sent_for_guest(tgid, signal);
                 result = Ok(0);
             }
         }
         result.unwrap_or_else(errno::encode_error)
+    }
+
+    /// Remembers a stop signal the host sent the program for a guest (see
+    /// [`Debugger::stops_sent_for_guest`]).
+    fn note_sent_for_guest(&self, target: Pid, signal: i32) {
+        if target == self.leader && is_stop_signal(signal) {
+            self.stops_sent_for_guest.set(self.stops_sent_for_guest.get() + 1);
+        }
     }
 
     /// `pidfd_send_signal(fd, signal, info, flags)` for thread `tid`, checked in the kernel's
@@ -836,7 +850,11 @@ impl Debugger {
         if to_itself && info.as_ref().is_some_and(|info| info.claims_kernel_or_tkill()) {
             return Ok(None);
         }
-        Ok(Some(sys::pidfd_send_signal(&dup, signal, info.as_ref(), flags)))
+        let raw = sys::pidfd_send_signal(&dup, signal, info.as_ref(), flags);
+        if errno::decode(raw).is_ok() {
+            self.note_sent_for_guest(target, signal);
+        }
+        Ok(Some(raw))
     }
 
     // ---- pinned paths ------------------------------------------------------------------
@@ -1280,10 +1298,17 @@ impl Debugger {
                 return self.on_trap(tid, regs, site_addr, kind);
             }
         }
-        if matches!(signal, libc::SIGSTOP | libc::SIGTSTP | libc::SIGTTIN | libc::SIGTTOU) && self.tgid(tid) == self.leader {
+        if is_stop_signal(signal) && self.tgid(tid) == self.leader {
+            let sent_for_guest = || {
+                let pending = self.stops_sent_for_guest.get();
+                self.stops_sent_for_guest.set(pending.saturating_sub(1));
+                pending > 0
+            };
             self.leader_stopped_from_outside = match sys::signal_sender(tid) {
                 Ok(None) => true, // the terminal
-                Ok(Some(sender)) if self.settings.pid_namespace => sender == 0,
+                // From outside the PID namespace (0), or the host itself without one.
+                Ok(Some(sender)) if sender == 0 || sender == sys::own_pid() => !sent_for_guest(),
+                Ok(Some(_)) if self.settings.pid_namespace => false, // a guest process
                 Ok(Some(sender)) => !self.processes.contains_key(&sender),
                 Err(_) => false,
             };
@@ -1557,3 +1582,8 @@ impl Debugger {
 }
 
 const _: () = assert!(TRAP_LEN == 2);
+
+/// The signals that stop a process (job control's and SIGSTOP).
+fn is_stop_signal(signal: i32) -> bool {
+    matches!(signal, libc::SIGSTOP | libc::SIGTSTP | libc::SIGTTIN | libc::SIGTTOU)
+}
