@@ -23,9 +23,23 @@ pub fn fixture_dir() -> PathBuf {
     dir
 }
 
+/// Where scratch directories live: beside the fixtures, unless those lie beneath a path of
+/// which the base environment gives every guest a private mount (`/tmp`, `/dev`, as in a
+/// checkout under `/tmp`): there the host files a test means to be outside the grants would
+/// not exist for the guest at all, and no refusal would be logged for them.
+fn scratch_root() -> PathBuf {
+    let fixtures = fixture_dir();
+    if fixtures.starts_with("/tmp") || fixtures.starts_with("/dev") {
+        let tag: String = fixtures.to_string_lossy().chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect();
+        PathBuf::from("/var/tmp").join(format!("trapbox-scratch{tag}"))
+    } else {
+        fixtures.join("scratch")
+    }
+}
+
 /// A fresh scratch directory for one test.
 pub fn scratch_dir(test_name: &str) -> PathBuf {
-    let dir = fixture_dir().join("scratch").join(test_name);
+    let dir = scratch_root().join(test_name);
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("create scratch dir");
     dir
