@@ -1,8 +1,9 @@
 //! The syscall conformance suite: every program of `tests/conformance/` (one area each, success
 //! and error paths, one line per case) is built three ways — static (every call meets the
 //! backstop), static then `trapbox rewrite` (traps), dynamic — and run natively and under
-//! trapbox, `--unconfined` and under a policy granting what it touches (`--allow-write` its
-//! scratch directory, `--allow-exec` the fixtures); the outputs must be the same line by line.
+//! trapbox, `--unconfined` and under a policy granting what it touches (`--allow-write` and
+//! `--allow-exec` its scratch directory, `--allow-exec` the fixtures); the outputs must be the
+//! same line by line.
 //!
 //! Where trapbox differs by design, the README's known differences say why; such a line is
 //! listed in the program's table with the trapbox value expected and the README's reason. A
@@ -105,7 +106,8 @@ fn trapbox_run_in(program: &Path, name: &str, route: Route, mode: Mode) -> Outco
     // trapbox_run adds --unconfined when no policy flag is given.
     let mut flags: Vec<&str> = vec!["--log", &log_s];
     if mode == Mode::Policy {
-        flags.extend(["--allow-write", &d, "--allow-exec", &exec]);
+        // The scratch directory is written and holds the programs some cases exec.
+        flags.extend(["--allow-write", &d, "--allow-exec", &d, "--allow-exec", &exec]);
     }
     let mut out = run(trapbox_run(&flags, program, &[&d]).current_dir(&dir).env_remove("LD_LIBRARY_PATH"));
     if let Ok(logged) = std::fs::read_to_string(&log) {

@@ -99,6 +99,10 @@ fn race_report(out: &Outcome) -> Race {
 #[test]
 fn a_racing_thread_cannot_swap_the_path_after_the_check() {
     let dir = scratch_dir("policy_race");
+    // A directory outside every grant and off the way to one (the working directory is the
+    // base's), to chdir into.
+    let outside = scratch_dir("policy_race_outside");
+    let outside = outside.to_str().expect("utf-8 path");
     let (plain, rewritten) = guest_pair("path_race.c");
     // open: directfs opens the host's copy. O_PATH opens and chdir run in the kernel, which
     // Landlock does not restrict: only the pinned copy of the path keeps the check honest.
@@ -106,8 +110,9 @@ fn a_racing_thread_cannot_swap_the_path_after_the_check() {
     let cases = [
         ("open", GPL, "/etc/shadow", "3000"),
         ("opath", GPL, "/etc/shadow", "8000"),
-        // (/etc leads to the base's files there: it may be looked at, so chdir'ed into.)
-        ("chdir", "/usr/share", "/var", "8000"),
+        // (/etc leads to the base's files there, and the scratch directories' parents to the
+        // working directory: each may be looked at, so chdir'ed into.)
+        ("chdir", "/usr/share", outside, "8000"),
         ("stat", "/usr", "/etc/shadow", "8000"),
     ];
     for program in [plain, rewritten] {
