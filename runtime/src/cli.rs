@@ -370,6 +370,7 @@ fn confinement(
         mounts,
         keep_fds,
         wait_all: policy.wait_all,
+        drop_capabilities: Confinement::capabilities_the_invoker_lacks(),
     })
 }
 

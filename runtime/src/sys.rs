@@ -589,8 +589,18 @@ pub fn thread_credentials() -> crate::perform::creds::Credentials {
     // SAFETY: getgroups writes at most `len` ids into a live buffer of that many.
     let n = unsafe { libc::getgroups(groups.len() as libc::c_int, groups.as_mut_ptr()) };
     groups.truncate(usize::try_from(n).unwrap_or(0));
-    let effective = capget().map(|d| u64::from(d[1].effective) << 32 | u64::from(d[0].effective)).unwrap_or(0);
-    crate::perform::creds::Credentials { fsuid, fsgid, groups, effective }
+    crate::perform::creds::Credentials { fsuid, fsgid, groups, effective: effective_capabilities() }
+}
+
+/// The calling thread's effective capabilities as a bit set (bit N is capability N); none if
+/// the kernel will not say.
+pub fn effective_capabilities() -> u64 {
+    capget().map(|d| u64::from(d[1].effective) << 32 | u64::from(d[0].effective)).unwrap_or(0)
+}
+
+/// The highest capability number this kernel knows.
+pub fn last_capability() -> u32 {
+    read_proc("/proc/sys/kernel/cap_last_cap").ok().and_then(|s| s.trim().parse().ok()).unwrap_or(40).min(63)
 }
 
 /// Gives the calling thread (only: raw system calls, not glibc's process-wide wrappers) the

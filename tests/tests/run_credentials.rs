@@ -57,3 +57,40 @@ fn after_setresuid_keeping_root_saved_the_host_acts_with_the_effective_ids() {
 fn a_per_thread_setfsuid_changes_the_hosts_checks_for_that_thread() {
     same_as_native("setfsuid");
 }
+
+/// The capability lines `cmd` (a `busybox grep` of /proc/self/status) prints.
+fn capability_lines(cmd: &mut Command) -> String {
+    let out = run(cmd);
+    assert_eq!(out.status, 0, "{out:?}");
+    out.stdout
+}
+
+/// A guest holds the capabilities its invoker holds, no more: a root guest's own user
+/// namespace would grant it every one, and a program that sees one it holds expects to use it
+/// (LTP raises its OOM score when it sees CAP_SYS_RESOURCE, which a container's root lacks).
+/// An unprivileged guest holds none, as natively.
+#[test]
+fn a_guest_holds_the_capabilities_of_its_invoker() {
+    let busybox = trapbox_tests::busybox();
+    let bb = busybox.to_str().expect("utf-8 path");
+    let grep = ["grep", "-E", "^Cap(Prm|Eff|Bnd)", "/proc/self/status"];
+    let native = capability_lines(Command::new(&busybox).args(grep));
+    let sandboxed = capability_lines(&mut trapbox_run(&["--allow-read", bb], &busybox, &grep));
+    let effective = native.lines().find(|l| l.starts_with("CapEff:")).expect("CapEff").split_whitespace().nth(1).unwrap().to_string();
+    // Bounding, permitted and effective are all the invoker's effective set.
+    let expected: String = ["CapPrm", "CapEff", "CapBnd"].iter().map(|name| format!("{name}:\t{effective}\n")).collect();
+    assert_eq!(sandboxed, expected, "native:\n{native}");
+    if run_support::is_root() {
+        let dir = scratch_dir("capabilities_rootless");
+        let (host, _) = run_support::unprivileged_copies(&dir, &busybox, &[]);
+        let as_nobody = |program: &Path, args: &[&str]| {
+            let mut cmd = Command::new("setpriv");
+            cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"]).arg(program).args(args).current_dir(&dir);
+            cmd
+        };
+        let native = capability_lines(&mut as_nobody(&busybox, &grep));
+        let sandboxed = capability_lines(&mut as_nobody(&host, &[&["run", "--allow-read", bb, "--", bb], &grep[..]].concat()));
+        let eff = |text: &str| text.lines().filter(|l| !l.starts_with("CapBnd")).map(str::to_string).collect::<Vec<_>>();
+        assert_eq!(eff(&sandboxed), eff(&native), "native:\n{native}\nsandboxed:\n{sandboxed}");
+    }
+}

@@ -69,6 +69,24 @@ pub struct Confinement {
     /// Init waits for every guest process (`--wait-all`); by default it exits with the guest
     /// process it forked, which ends the PID namespace and every process left in it.
     pub wait_all: bool,
+    /// Capabilities to drop from the guest's bounding set before exec (bit N is capability
+    /// N): those trapbox itself was started without. A root guest's user namespace would
+    /// otherwise grant it every capability, and a program that finds one it holds expects to
+    /// use it (LTP raises its OOM score only when it sees `CAP_SYS_RESOURCE`); with the
+    /// bounding set so cut, it sees just the capabilities its invoker has.
+    pub drop_capabilities: u64,
+}
+
+impl Confinement {
+    /// The capabilities the calling process lacks in its effective set, up to the kernel's
+    /// last: what [`Confinement::drop_capabilities`] drops for a guest it launches.
+    pub fn capabilities_the_invoker_lacks() -> u64 {
+        let known = match sys::last_capability() {
+            63 => u64::MAX,
+            last => (1u64 << (last + 1)) - 1,
+        };
+        known & !sys::effective_capabilities()
+    }
 }
 
 /// The kernel isolation of a run: which namespaces the guest gets and how its user
@@ -538,6 +556,16 @@ unsafe fn become_guest(ch: Channels, parent: Pid, exec: Exec<'_>) -> ! {
         // exec, so give the guest the defaults it would have natively.
         for signal in [libc::SIGPIPE, libc::SIGINT, libc::SIGQUIT, libc::SIGTSTP, libc::SIGTTIN, libc::SIGTTOU] {
             libc::signal(signal, libc::SIG_DFL);
+        }
+        // Without CAP_SETPCAP (an unprivileged guest with no namespace of its own) there is no
+        // capability to drop: exec clears them all.
+        for capability in 0..64 {
+            if confinement.drop_capabilities & (1u64 << capability) != 0
+                && libc::prctl(libc::PR_CAPBSET_DROP, capability as libc::c_ulong, 0, 0, 0) != 0
+                && *libc::__errno_location() != libc::EPERM
+            {
+                libc::_exit(CHILD_SETUP_FAILED);
+            }
         }
         if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 {
             libc::_exit(CHILD_SETUP_FAILED);
