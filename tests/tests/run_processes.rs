@@ -46,6 +46,28 @@ fn each_denial_has_its_line_and_quiet_counts_them_in_one_line_at_exit() {
     assert_eq!(log.lines().filter(|l| l.starts_with("trapbox: denied ")).count(), count, "{log}");
 }
 
+/// A refusal repeated word for word (a program retrying in a loop) is printed 8 times, then
+/// at each doubling with its count, and once more at exit with the final count: every one is
+/// accounted for, in the log file too, but a loop cannot flood either. `--quiet` still counts
+/// all of them in its one line.
+#[test]
+fn a_denial_repeated_in_a_loop_is_counted_not_flooded() {
+    let dir = scratch_dir("processes_repeats");
+    let script = "i=0; while [ $i -lt 100 ]; do i=$((i+1)); cat /etc/shadow 2>/dev/null; done; echo done";
+    let sh = busybox_trapped();
+    let args = ["sh", "-c", script];
+    let logged = run(trapbox_run(&["--allow-read", "/etc/hostname", "--log", "host.log"], &sh, &args).current_dir(&dir));
+    assert_eq!((logged.status, logged.stdout.as_str(), logged.stderr.as_str()), (0, "done\n", ""), "{logged:?}");
+    let log = std::fs::read_to_string(dir.join("host.log")).unwrap();
+    let shadow: Vec<&str> = log.lines().filter(|l| l.starts_with("trapbox: denied ") && l.contains("\"/etc/shadow\"")).collect();
+    let plain = shadow.iter().filter(|l| !l.ends_with(']')).count();
+    let marks: Vec<&str> = shadow.iter().filter_map(|l| l.rsplit_once(" [").map(|(_, mark)| mark)).collect();
+    assert_eq!((plain, marks), (8, vec!["16 times so far]", "32 times so far]", "64 times so far]", "100 times in all]"]), "{log}");
+
+    let quiet = run(trapbox_run_quiet(&["--allow-read", "/etc/hostname"], &sh, &args).current_dir(&dir));
+    assert_eq!(quiet.stderr, format!("{}\n", summary_of(100)), "{quiet:?}");
+}
+
 /// The summary comes after everything the guest wrote and never changes the exit status, nor
 /// the death by a signal that trapbox reports as its own.
 #[test]

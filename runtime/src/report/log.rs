@@ -5,6 +5,11 @@
 //! notes are counted instead, and [`summary`] prints one line at exit (how many, and how to
 //! see them), for programs that probe for many optional files.
 //!
+//! A denial repeated word for word (a guest retrying a refused call in a loop) is printed
+//! [`SHOWN_REPEATS`] times, then again each time its count doubles, with the count; at exit
+//! [`summary`] gives the final count of each such line. Every refusal is still counted and
+//! accounted for, but a loop cannot fill the disk or bury the other lines.
+//!
 //! Every message is one line, whatever text the guest put into it. Paths, socket names and
 //! hostcall messages come from guest memory, so the sink itself renders every character that
 //! could end a line or drive a terminal (see [`is_unsafe`]) as an escape: no caller can
@@ -22,6 +27,12 @@ static FILE: OnceLock<Mutex<std::fs::File>> = OnceLock::new();
 static VERBOSE: AtomicBool = AtomicBool::new(true);
 /// Denials logged so far (every thread of the host counts here).
 static DENIALS: AtomicU64 = AtomicU64::new(0);
+/// How many times each denial line was seen, for those seen more than once.
+static REPEATS: OnceLock<Mutex<std::collections::HashMap<String, u64>>> = OnceLock::new();
+/// How many copies of one denial line are printed before only doublings are.
+pub const SHOWN_REPEATS: u64 = 8;
+/// The distinct denial lines whose repeats are tracked; lines beyond these are all printed.
+const TRACKED_LINES: usize = 4096;
 
 /// What a message is, by the one shape each kind has.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -57,6 +68,14 @@ pub fn denial_count() -> u64 {
 /// The line for the end of a run whose denials were neither printed nor written to a file:
 /// how many, and how to see them. Nothing when every denial was shown, or there was none.
 pub fn summary() {
+    if let Some(repeats) = REPEATS.get() {
+        let repeats = repeats.lock().unwrap_or_else(|e| e.into_inner());
+        let mut final_counts: Vec<(&String, &u64)> = repeats.iter().filter(|(_, &n)| n > SHOWN_REPEATS && !n.is_power_of_two()).collect();
+        final_counts.sort();
+        for (text, n) in final_counts {
+            emit(Kind::Denial, &format!("{text} [{n} times in all]"));
+        }
+    }
     let count = denial_count();
     if count == 0 || FILE.get().is_some() || VERBOSE.load(Ordering::Relaxed) {
         return;
@@ -83,7 +102,30 @@ pub fn line(args: std::fmt::Arguments<'_>) {
     let kind = kind_of(&text);
     if kind == Kind::Denial {
         DENIALS.fetch_add(1, Ordering::Relaxed);
+        match times_seen(&text) {
+            n if n <= SHOWN_REPEATS => {}
+            n if n.is_power_of_two() => return emit(kind, &format!("{text} [{n} times so far]")),
+            _ => return,
+        }
     }
+    emit(kind, &text);
+}
+
+/// How many times the denial line `text` has been seen, this one included.
+fn times_seen(text: &str) -> u64 {
+    let mut repeats = REPEATS.get_or_init(Default::default).lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(n) = repeats.get_mut(text) {
+        *n += 1;
+        return *n;
+    }
+    if repeats.len() < TRACKED_LINES {
+        repeats.insert(text.to_string(), 1);
+    }
+    1
+}
+
+/// Writes `text`, a message of `kind`, where messages go.
+fn emit(kind: Kind, text: &str) {
     match FILE.get() {
         Some(file) => {
             let mut file = file.lock().unwrap_or_else(|e| e.into_inner());
@@ -186,6 +228,17 @@ mod tests {
         for always in ["trapbox: warning: no Landlock", "trapbox: stats: traps: 1", "trapbox: guest 2 info: hi", "trapbox: guest killed by SIGKILL"] {
             assert_eq!(kind_of(always), Kind::Always, "{always}");
         }
+    }
+
+    #[test]
+    fn a_repeated_denial_is_counted_but_printed_only_at_doublings() {
+        let text = "trapbox: denied kill(7, SIGKILL): a test of repeats";
+        let printed: Vec<u64> = (1..=100).filter(|_| {
+            let n = times_seen(text);
+            n <= SHOWN_REPEATS || n.is_power_of_two()
+        }).collect();
+        assert_eq!(printed.len(), 8 + 3, "1..=8, then 16, 32 and 64");
+        assert_eq!(REPEATS.get().unwrap().lock().unwrap()[text], 100);
     }
 
     #[test]
