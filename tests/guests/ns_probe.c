@@ -6,6 +6,8 @@
  *   ns_probe netlink                 add an address to lo over route netlink
  *   ns_probe hostname NAME           sethostname, then the same from a clone(CLONE_NEWUTS) child
  *   ns_probe newns                   clone(CLONE_NEWNET|CLONE_NEWNS) child that tries mount(tmpfs)
+ *   ns_probe nested                  unshare every namespace, then, as PID 1 of the new PID
+ *                                    namespace, read /etc/shadow, mount, chroot and ptrace
  *   ns_probe pidfd DIR               open a /proc/PID directory and signal it through that fd
  *   ns_probe pidfd-child             pidfd_open a child of its own and signal it
  *   ns_probe procfd-child            the same through the child's /proc/PID directory */
@@ -154,6 +156,23 @@ int main(int argc, char **argv) {
         int status = 0;
         waitpid(child, &status, 0);
         printf("child: %s\n", WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM ? "terminated" : "not signalled");
+        return 0;
+    }
+    if (!strcmp(mode, "nested")) {
+        int flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWCGROUP;
+        printf("unshare every namespace: %s\n", err(unshare(flags)));
+        fflush(stdout);
+        pid_t child = fork();
+        if (child == 0) {
+            printf("pid in the new namespace: %d\n", getpid());
+            printf("open /etc/shadow: %s\n", err(open("/etc/shadow", O_RDONLY)));
+            printf("mount tmpfs: %s\n", err(mount("none", "/tmp", "tmpfs", 0, NULL)));
+            printf("chroot: %s\n", err(chroot("/tmp")));
+            printf("ptrace the parent: %s\n", err(syscall(SYS_ptrace, 16 /* PTRACE_ATTACH */, getppid(), 0, 0)));
+            fflush(stdout);
+            _exit(0);
+        }
+        waitpid(child, NULL, 0);
         return 0;
     }
     if (!strcmp(mode, "newns")) {

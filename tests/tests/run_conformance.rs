@@ -222,6 +222,7 @@ conformance! {
         known_bug("no sealing seals", When::Policy,
             "follows from `no sealing`: F_SEAL_WRITE (8) was added, natively F_SEAL_SEAL (1)"),
     ];
+    namespaces => [];
     modes_owners => [
         // documented: chmod setuid
         documented("chmod setuid", When::Policy, "EPERM",

@@ -8,7 +8,7 @@ mod run_support;
 use std::path::PathBuf;
 use std::process::Command;
 
-use run_support::{guest_pair, is_root, trapbox_run};
+use run_support::{denials, guest_pair, is_root, trapbox_run};
 use trapbox_tests::{run, scratch_dir, Outcome};
 
 /// Runs the probe guest (static and rewritten) in `mode` under a policy with `net`.
@@ -158,6 +158,24 @@ fn a_namespace_the_guest_creates_grants_nothing_on_the_host() {
     for out in probe("loopback", &["newns"]) {
         assert_eq!(out.status, 0, "{out:?}");
         assert!(!out.stdout.contains("clone(CLONE_NEWNET|CLONE_NEWNS): ok"), "{out:?}");
+    }
+    assert_eq!(read("/proc/self/mountinfo"), before, "no mount reached the host's mount namespace");
+}
+
+/// Namespaces nested in the guest's own are the guest's to make (unshare, setns): the kernel
+/// gives them no more than their parent, and every process in them stays traced, filtered
+/// and decided — a file outside the grants does not exist, mounts, chroot and ptrace stay
+/// refused, each with its log line.
+#[test]
+fn namespaces_nested_in_the_guests_own_stay_under_the_host() {
+    let before = read("/proc/self/mountinfo");
+    for out in probe("none", &["nested"]) {
+        assert_eq!(out.status, 0, "{out:?}");
+        let expected = "unshare every namespace: ok\npid in the new namespace: 1\nopen /etc/shadow: ENOENT\nmount tmpfs: EPERM\nchroot: EPERM\nptrace the parent: EPERM\n";
+        assert_eq!(out.stdout, expected, "{out:?}");
+        for call in ["openat(AT_FDCWD, \"/etc/shadow\"", "mount(", "chroot(", "ptrace("] {
+            assert!(denials(&out).iter().any(|l| l.contains(call)), "{call} is logged: {}", out.stderr);
+        }
     }
     assert_eq!(read("/proc/self/mountinfo"), before, "no mount reached the host's mount namespace");
 }

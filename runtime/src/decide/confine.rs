@@ -140,9 +140,10 @@ fn walk(pid: Pid, path: &Path) -> PathBuf {
             Ok(true) if links < MAX_SYMLINKS => {
                 links += 1;
                 let Ok(target) = crate::launch::view::read_link(&candidate) else { break };
-                // An fd's link to a pipe, socket or anonymous inode (`pipe:[123]`) names no
-                // path: the walk ends at the link itself (see [`own_fd_link`]).
-                if !target.is_absolute() && is_fd_link(&candidate) {
+                // An fd's link to a pipe, socket or anonymous inode (`pipe:[123]`) and a
+                // namespace's link (`uts:[4026531838]`) name no path: the walk ends at the link
+                // itself (see [`own_fd_link`] and [`own_namespace_link`]).
+                if !target.is_absolute() && (is_proc_entry(&candidate, "fd", true) || is_proc_entry(&candidate, "ns", false)) {
                     out = candidate;
                     continue;
                 }
@@ -171,14 +172,15 @@ fn walk(pid: Pid, path: &Path) -> PathBuf {
     out
 }
 
-/// Whether `path` is an entry of a `/proc/N/fd` or `/proc/N/task/T/fd` directory.
-fn is_fd_link(path: &Path) -> bool {
+/// Whether `path` is an entry of a `/proc/N/KIND` or `/proc/N/task/T/KIND` directory (`fd`,
+/// `ns`), its name a number if `numbered_entry`.
+fn is_proc_entry(path: &Path, kind: &str, numbered_entry: bool) -> bool {
     let Some(dir) = path.parent() else { return false };
     let numbered = |p: Option<&Path>| p.and_then(|p| p.file_name()).and_then(|n| n.to_str()).is_some_and(|n| n.parse::<u32>().is_ok());
     let Ok(rest) = dir.strip_prefix("/proc") else { return false };
     let parts: Vec<_> = rest.components().map(|c| c.as_os_str()).collect();
-    dir.file_name().is_some_and(|n| n == "fd")
-        && numbered(Some(path))
+    dir.file_name().is_some_and(|n| n == kind)
+        && (!numbered_entry || numbered(Some(path)))
         && match parts.len() {
             2 => parts[0].to_str().is_some_and(|n| n.parse::<u32>().is_ok()),
             4 => parts[1] == "task" && numbered(dir.parent()),
@@ -199,6 +201,26 @@ pub fn own_fd_link(pid: Pid, target: &Path) -> Option<i32> {
     let fd: i32 = target.file_name()?.to_str()?.parse().ok()?;
     let link = crate::launch::view::read_link(target).ok()?;
     (!link.is_absolute()).then_some(fd)
+}
+
+/// The guest process whose namespace `target` (a resolved path) names, when it is a
+/// `/proc/N/ns/NAME` (or `/proc/N/task/T/ns/NAME`) link of a guest process: the calling
+/// thread's own, or, when `/proc` is the guest's own, any process it lists but trapbox's init.
+/// Such a link names no path (`uts:[4026531838]`); opened, it is the namespace's file, which
+/// holds nothing of the host's, so it is served without a grant
+/// ([`crate::perform::directfs`] opens it and keeps it only if it is one). Returns the link's
+/// directory and name.
+pub fn own_namespace_link(pid: Pid, target: &Path) -> Option<(PathBuf, std::ffi::OsString)> {
+    if !is_proc_entry(target, "ns", false) {
+        return None;
+    }
+    let process: Pid = target.strip_prefix("/proc").ok()?.components().next()?.as_os_str().to_str()?.parse().ok()?;
+    let own = target.starts_with(crate::launch::view::proc_dir(pid));
+    if !own && crate::launch::view::own_proc_holds_guest(process) != Some(true) {
+        return None;
+    }
+    let link = crate::launch::view::read_link(target).ok()?;
+    (!link.is_absolute()).then(|| (target.parent().map(Path::to_path_buf).unwrap_or_default(), target.file_name().unwrap_or_default().to_os_string()))
 }
 
 /// The kernel's errno for a path that could not be resolved: a relative path against a
@@ -443,6 +465,8 @@ pub enum Rule {
     Path,
     /// A signal through the pidfd at argument 0: it must name a guest process.
     PidfdTarget,
+    /// Allowed in the guest's own PID namespace; denied with the errno and reason otherwise.
+    InOwnPidNamespace(i32, &'static str),
 }
 
 /// `MFD_EXEC` and `MFD_NOEXEC_SEAL` (linux/memfd.h); memfd_create's flags are an `unsigned int`.
@@ -487,6 +511,8 @@ pub fn rule(number: u64, args: &[u64; 6]) -> Rule {
         Ask::Request(Requests::Fcntl) => match requests::fcntl(args) {
             Ok(FcntlUse::Native) => Rule::Allow,
             Ok(FcntlUse::NamesProcess) => Rule::GuestTarget(requests::FCNTL_PROCESS_ARG),
+            Ok(FcntlUse::InOwnPidNamespace(errno, why)) => Rule::InOwnPidNamespace(errno, why),
+            Ok(FcntlUse::OnHostCopy) => Rule::FdMetadata,
             Ok(FcntlUse::Never(errno, why)) => Rule::Deny(errno, why.into()),
             Err((errno, why)) => Rule::Deny(errno, why),
         },

@@ -21,7 +21,7 @@ use std::borrow::Cow;
 
 use crate::decode::syscalls::Arg;
 
-use trapbox_abi::errno::{EACCES, EBADF, EINVAL, EPERM};
+use trapbox_abi::errno::{EBADF, EINVAL, EPERM};
 
 /// "Inappropriate ioctl for device": what the kernel answers for a request the fd's code does
 /// not implement.
@@ -61,6 +61,10 @@ pub enum FdKind {
     Pipe,
     /// Any other device.
     Device,
+    /// A namespace's file (opened through `/proc/PID/ns`, or handed out by `NS_GET_*`).
+    Namespace,
+    /// A pidfd (pidfd_open, clone's `CLONE_PIDFD`, or a `/proc/PID` directory).
+    Pidfd,
     /// Anything else (eventfd, epoll, timerfd, memfd-less anonymous inodes…).
     Other,
 }
@@ -74,6 +78,8 @@ impl FdKind {
             FdKind::Directory => "a directory",
             FdKind::Pipe => "a pipe",
             FdKind::Device => "a device",
+            FdKind::Namespace => "a namespace",
+            FdKind::Pidfd => "a pidfd",
             FdKind::Other => "this kind of fd",
         }
     }
@@ -94,12 +100,17 @@ pub fn fd_kind(pid: crate::sys::Pid, fd: i32) -> Option<FdKind> {
     }
     let meta = std::fs::metadata(format!("/proc/{pid}/fd/{fd}")).ok()?;
     let kind = meta.file_type();
+    // Namespaces (regular files of nsfs) and pidfds (anonymous inodes) are known by their
+    // links: `uts:[4026531838]`, `anon_inode:[pidfd]`.
+    let link = || std::fs::read_link(format!("/proc/{pid}/fd/{fd}")).map(|l| l.to_string_lossy().into_owned()).unwrap_or_default();
+    const NAMESPACES: [&str; 8] = ["cgroup:[", "ipc:[", "mnt:[", "net:[", "pid:[", "time:[", "user:[", "uts:["];
     Some(if kind.is_socket() {
         FdKind::Socket
     } else if kind.is_fifo() {
         FdKind::Pipe
     } else if kind.is_file() {
-        FdKind::RegularFile
+        let link = link();
+        if NAMESPACES.iter().any(|prefix| link.starts_with(prefix)) { FdKind::Namespace } else { FdKind::RegularFile }
     } else if kind.is_dir() {
         FdKind::Directory
     } else if kind.is_char_device() && is_terminal_major(libc::major(meta.rdev())) {
@@ -107,7 +118,8 @@ pub fn fd_kind(pid: crate::sys::Pid, fd: i32) -> Option<FdKind> {
     } else if kind.is_char_device() || kind.is_block_device() {
         FdKind::Device
     } else {
-        FdKind::Other
+        let link = link();
+        if link == "anon_inode:[pidfd]" || link.starts_with("pidfd:") { FdKind::Pidfd } else { FdKind::Other }
     })
 }
 
@@ -125,6 +137,11 @@ enum Scope {
     TerminalOrSocket,
     /// File-system queries and clones into a file the guest opened for writing.
     File,
+    /// Queries of a namespace (`NS_GET_*`): the kernel hands out only namespaces within the
+    /// caller's own (an ancestor outside them is `EPERM`).
+    Namespace,
+    /// Queries of the process behind a pidfd, which names a guest process.
+    Pidfd,
     /// Never, whatever the fd: the reason.
     Never(&'static str),
 }
@@ -278,6 +295,33 @@ const IOCTLS: &[Request] = {
         req("FITHAW", 0xC004_5878, Never("it thaws a whole file system the host uses")),
         req("FITRIM", 0xC018_5879, Never("it discards the free blocks of a whole file system")),
         req("FS_IOC_SHUTDOWN", 0x8004_587D, Never("it shuts a whole file system down (XFS_IOC_GOINGDOWN)")),
+        // linux/nsfs.h
+        req("NS_GET_USERNS", 0xB701, Namespace),
+        req("NS_GET_PARENT", 0xB702, Namespace),
+        req("NS_GET_NSTYPE", 0xB703, Namespace),
+        req("NS_GET_OWNER_UID", 0xB704, Namespace),
+        req("NS_GET_MNTNS_ID", 0x8008_B705, Namespace),
+        req("NS_GET_PID_FROM_PIDNS", 0x8004_B706, Namespace),
+        req("NS_GET_TGID_FROM_PIDNS", 0x8004_B707, Namespace),
+        req("NS_GET_PID_IN_PIDNS", 0x8004_B708, Namespace),
+        req("NS_GET_TGID_IN_PIDNS", 0x8004_B709, Namespace),
+        req("NS_MNT_GET_INFO", 0x8010_B70A, Namespace),
+        req("NS_MNT_GET_NEXT", 0x8010_B70B, Namespace),
+        req("NS_MNT_GET_PREV", 0x8010_B70C, Namespace),
+        // linux/pidfd.h: the namespaces of the process (the kernel checks the caller may
+        // inspect it) and its information (two sizes of struct pidfd_info so far).
+        req("PIDFD_GET_CGROUP_NAMESPACE", 0xFF01, Pidfd),
+        req("PIDFD_GET_IPC_NAMESPACE", 0xFF02, Pidfd),
+        req("PIDFD_GET_MNT_NAMESPACE", 0xFF03, Pidfd),
+        req("PIDFD_GET_NET_NAMESPACE", 0xFF04, Pidfd),
+        req("PIDFD_GET_PID_NAMESPACE", 0xFF05, Pidfd),
+        req("PIDFD_GET_PID_FOR_CHILDREN_NAMESPACE", 0xFF06, Pidfd),
+        req("PIDFD_GET_TIME_NAMESPACE", 0xFF07, Pidfd),
+        req("PIDFD_GET_TIME_FOR_CHILDREN_NAMESPACE", 0xFF08, Pidfd),
+        req("PIDFD_GET_USER_NAMESPACE", 0xFF09, Pidfd),
+        req("PIDFD_GET_UTS_NAMESPACE", 0xFF0A, Pidfd),
+        req("PIDFD_GET_INFO", 0xC040_FF0B, Pidfd),
+        req("PIDFD_GET_INFO", 0xC048_FF0B, Pidfd),
     ]
 };
 
@@ -306,7 +350,7 @@ pub fn ioctl_by_code(args: &[u64; 6]) -> Option<Result<(), Refusal>> {
             EPERM,
             "ioctl request TIOCSCTTY (0x540e) with a non-zero argument would steal a terminal from another session".into(),
         ))),
-        Scope::Terminal | Scope::Socket | Scope::TerminalOrSocket | Scope::File => None,
+        Scope::Terminal | Scope::Socket | Scope::TerminalOrSocket | Scope::File | Scope::Namespace | Scope::Pidfd => None,
     }
 }
 
@@ -329,6 +373,8 @@ pub fn ioctl_on_fd(pid: crate::sys::Pid, args: &[u64; 6]) -> Result<(), Refusal>
         Some(Scope::Socket) => kind == FdKind::Socket,
         Some(Scope::TerminalOrSocket) => matches!(kind, FdKind::Terminal | FdKind::Socket),
         Some(Scope::File) => matches!(kind, FdKind::RegularFile | FdKind::Directory),
+        Some(Scope::Namespace) => kind == FdKind::Namespace,
+        Some(Scope::Pidfd) => kind == FdKind::Pidfd,
         Some(Scope::AnyFd) => true,
         Some(Scope::Never(_)) | None => false,
     };
@@ -336,7 +382,7 @@ pub fn ioctl_on_fd(pid: crate::sys::Pid, args: &[u64; 6]) -> Result<(), Refusal>
         _ if allowed => Ok(()),
         // A request of a kind of fd used on another: the kernel's own ENOTTY, which is no
         // denial (bash asks stderr for its process group whatever stderr is), so no line.
-        Some(Scope::Terminal | Scope::Socket | Scope::TerminalOrSocket | Scope::File) => Err((ENOTTY, Cow::Borrowed(""))),
+        Some(Scope::Terminal | Scope::Socket | Scope::TerminalOrSocket | Scope::File | Scope::Namespace | Scope::Pidfd) => Err((ENOTTY, Cow::Borrowed(""))),
         _ => Err((ENOTTY, format!("ioctl request {} is not on the allow-list for {}", ioctl_name(code), kind.name()).into())),
     }
 }
@@ -351,6 +397,14 @@ pub enum FcntlUse {
     /// Names a process to signal (argument 2, a pid, or a negated process group): it must be
     /// part of the guest.
     NamesProcess,
+    /// Names a process through guest memory the kernel reads after any check: allowed only in
+    /// the guest's own PID namespace, where every pid it can name is a guest's; refused
+    /// otherwise with the errno and the reason.
+    InOwnPidNamespace(i32, &'static str),
+    /// Acts on the file beyond the guest's fd (a lease holds back every other opener of the
+    /// file, outside the sandbox too): needs write access to the file, and the host performs
+    /// it on its own duplicate of the fd, as for the metadata changes through an fd.
+    OnHostCopy,
     /// Refused: the errno and the reason.
     Never(i32, &'static str),
 }
@@ -374,18 +428,20 @@ const FCNTLS: &[(&str, u32, FcntlUse)] = {
         ("F_SETSIG", 10, Native),
         ("F_GETSIG", 11, Native),
         // The owner lives in guest memory the kernel reads after the check.
-        ("F_SETOWN_EX", 15, Never(EINVAL, "its owner is read from guest memory after the check; use F_SETOWN")),
+        ("F_SETOWN_EX", 15, InOwnPidNamespace(EINVAL, "fcntl command F_SETOWN_EX (15) is refused without a PID namespace of the guest's own: its owner is read from guest memory after the check; use F_SETOWN")),
         ("F_GETOWN_EX", 16, Native),
         ("F_GETOWNER_UIDS", 17, Native),
         ("F_OFD_GETLK", 36, Native),
         ("F_OFD_SETLK", 37, Native),
         ("F_OFD_SETLKW", 38, Native),
-        // A lease blocks every other opener of the file, outside the sandbox too, until the
-        // guest lets go (EACCES is what an unprivileged lessee on another's file gets).
-        ("F_SETLEASE", 1024, Never(EACCES, "a lease blocks writers outside the sandbox")),
+        // A lease holds back every other opener of the file, outside the sandbox too, until the
+        // guest lets go or the kernel's lease-break-time passes: only on a file the guest may
+        // write anyway.
+        ("F_SETLEASE", 1024, OnHostCopy),
         ("F_GETLEASE", 1025, Native),
-        // dnotify reports changes by name, in directories no grant may cover.
-        ("F_NOTIFY", 1026, Never(EACCES, "directory notifications report changes outside the grants")),
+        // dnotify signals that a directory the guest holds open changed, without names: no
+        // more than reading the directory again tells.
+        ("F_NOTIFY", 1026, Native),
         ("F_DUPFD_QUERY", 1027, Native),
         ("F_CREATED_QUERY", 1028, Native),
         ("F_DUPFD_CLOEXEC", 1030, Native),
@@ -401,7 +457,7 @@ const FCNTLS: &[(&str, u32, FcntlUse)] = {
 };
 
 /// The fcntl commands the backstop lets run natively (every [`FcntlUse::Native`] one).
-pub const FCNTL_NATIVE: &[u32] = &[0, 1, 2, 3, 4, 5, 6, 7, 9, 10, 11, 16, 17, 36, 37, 38, 1025, 1027, 1028, 1030, 1031, 1032, 1033, 1034, 1035, 1036, 1037, 1038];
+pub const FCNTL_NATIVE: &[u32] = &[0, 1, 2, 3, 4, 5, 6, 7, 9, 10, 11, 16, 17, 36, 37, 38, 1025, 1026, 1027, 1028, 1030, 1031, 1032, 1033, 1034, 1035, 1036, 1037, 1038];
 
 /// What the host does with fcntl `args`; an unknown command is refused with `EINVAL`, as the
 /// kernel answers a command it does not know.

@@ -560,6 +560,7 @@ const fn policy_question(nr: u64, disposition: Disposition) -> Ask {
             Ask::OwnNamespace("System V and POSIX IPC objects would be shared with the host's IPC namespace")
         }
         SETHOSTNAME | SETDOMAINNAME => Ask::OwnNamespace("it would rename the host (no UTS namespace of the guest's own)"),
+        UNSHARE | SETNS => Ask::OwnNamespace("the guest has no namespaces of its own for new ones to nest in"),
         STATMOUNT | LISTMOUNT | LSM_SET_SELF_ATTR | PROCESS_MADVISE | PROCESS_MRELEASE => {
             Ask::Refuse(EPERM, "reaches beyond the guest's own processes and files")
         }
@@ -747,7 +748,9 @@ const fn classify(nr: u64) -> Entry {
         SECCOMP => traced("a filter of the guest's own: judged on the host's pinned copy, it may only restrict further"),
         PTRACE => refuse(EPERM, "the guest already has a debugger: the host"),
         IO_URING_SETUP | IO_URING_ENTER | IO_URING_REGISTER => refuse(ENOSYS, "io_uring operations bypass seccomp"),
-        UNSHARE | SETNS => refuse(EPERM, "new namespaces could hide calls from the host"),
+        // Namespaces nested in the guest's own: its processes stay traced and filtered, and the
+        // kernel gives a nested namespace no more than its parent (Landlock forbids mounts).
+        UNSHARE | SETNS => traced("namespaces of the guest's own, nested in those it runs in"),
         OPEN_BY_HANDLE_AT | NAME_TO_HANDLE_AT => refuse(EPERM, "file handles bypass path checks"),
         KEXEC_LOAD | KEXEC_FILE_LOAD | INIT_MODULE | FINIT_MODULE | DELETE_MODULE | REBOOT | SWAPON | SWAPOFF
         | ACCT | SYSLOG | VHANGUP | IOPL | IOPERM | QUOTACTL | QUOTACTL_FD => refuse(EPERM, "administers the host machine"),
@@ -758,7 +761,10 @@ const fn classify(nr: u64) -> Entry {
             refuse(EPERM, "kernel facilities with a large attack surface")
         }
         MODIFY_LDT => refuse(ENOSYS, "16/32-bit segments have no place in a 64-bit guest"),
-        USELIB | USTAT | SYSFS | _SYSCTL | CREATE_MODULE | GET_KERNEL_SYMS | QUERY_MODULE | NFSSERVCTL | GETPMSG
+        // Filesystem type names, and the free space of a filesystem the guest names by device
+        // number (statfs of any granted path tells as much).
+        USTAT | SYSFS => native("filesystem type names and free space: nothing of any file"),
+        USELIB | _SYSCTL | CREATE_MODULE | GET_KERNEL_SYMS | QUERY_MODULE | NFSSERVCTL | GETPMSG
         | PUTPMSG | AFS_SYSCALL | TUXCALL | SECURITY | VSERVER | EPOLL_CTL_OLD | EPOLL_WAIT_OLD => {
             refuse(ENOSYS, "obsolete or never implemented")
         }

@@ -26,6 +26,10 @@ struct View {
     root: OwnedFd,
     /// Whether `/proc` there is the guest's own (its PID namespace's numbers).
     own_proc: bool,
+    /// Which of the `NSpid:` numbers in the host's `/proc/PID/status` of a guest process is
+    /// the guest PID namespace's: a process in a namespace the guest made lists more, inner,
+    /// ones after it.
+    pid_level: usize,
 }
 
 static VIEW: OnceLock<View> = OnceLock::new();
@@ -37,7 +41,11 @@ pub fn attach(guest: Pid, own_proc: bool) -> anyhow::Result<()> {
     let link = std::ffi::CString::new(format!("/proc/{guest}/root")).expect("no NUL in a number");
     let root = crate::sys::openat2(libc::AT_FDCWD, &link, (libc::O_PATH | libc::O_DIRECTORY) as u64, 0, 0)
         .map_err(|errno| anyhow::anyhow!("cannot open the guest's root directory ({}): {}", link.to_string_lossy(), std::io::Error::from_raw_os_error(errno)))?;
-    if VIEW.set(View { root, own_proc }).is_err() {
+    let pid_level = std::fs::read_to_string(format!("/proc/{guest}/status"))
+        .ok()
+        .and_then(|status| status.lines().find_map(|l| l.strip_prefix("NSpid:")).map(|ids| ids.split_whitespace().count().saturating_sub(1)))
+        .unwrap_or(0);
+    if VIEW.set(View { root, own_proc, pid_level }).is_err() {
         anyhow::bail!("the guest's view is already attached");
     }
     Ok(())
@@ -122,9 +130,13 @@ pub fn open_file(path: &Path, flags: i32) -> std::io::Result<std::fs::File> {
 /// numbers them: (tgid, tid). `None` once the thread is gone.
 pub fn proc_ids(tid: Pid) -> Option<(Pid, Pid)> {
     let status = std::fs::read_to_string(format!("/proc/{tid}/status")).ok()?;
-    let (tgid_key, pid_key) = if own_proc() { ("NStgid:", "NSpid:") } else { ("Tgid:", "Pid:") };
-    // The NS lines list the ids from the host's namespace inwards: the guest's is the last.
-    let field = |key: &str| status.lines().find_map(|l| l.strip_prefix(key)).and_then(|v| v.split_whitespace().last()).and_then(|v| v.parse::<Pid>().ok());
+    let (tgid_key, pid_key, level) = match VIEW.get() {
+        Some(view) if view.own_proc => ("NStgid:", "NSpid:", view.pid_level),
+        _ => ("Tgid:", "Pid:", 0),
+    };
+    // The NS lines list the ids from the host's namespace inwards, to the guest's and then to
+    // those of namespaces the guest made.
+    let field = |key: &str| status.lines().find_map(|l| l.strip_prefix(key)).and_then(|v| v.split_whitespace().nth(level)).and_then(|v| v.parse::<Pid>().ok());
     Some((field(tgid_key)?, field(pid_key)?))
 }
 

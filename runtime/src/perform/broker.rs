@@ -164,6 +164,7 @@ pub fn performs_always(number: u64, args: &[u64; 6]) -> bool {
 fn changes_through_fd(number: u64, args: &[u64; 6]) -> bool {
     match syscalls::route_of(number) {
         Route::BrokerFd => true,
+        _ if number == nr::FCNTL => crate::decide::requests::fcntl(args) == Ok(crate::decide::requests::FcntlUse::OnHostCopy),
         Route::BrokerChange => syscalls::acts_on_dirfd(number, args),
         _ => false,
     }
@@ -196,7 +197,9 @@ fn change_through_fd(policy: &Policy, pid: Pid, number: u64, args: &[u64; 6]) ->
         return Err((EPERM, format!("the file behind fd {fd} cannot be named")));
     };
     if path.is_absolute() && policy.grants_for(&path, ACCESS_WRITE).is_empty() {
-        return Err((EPERM, format!("{} (behind fd {fd}) is not granted write", crate::report::log::path(&path))));
+        // (A lease the kernel refuses gets EACCES; a metadata change, EPERM.)
+        let errno = if number == nr::FCNTL { libc::EACCES } else { EPERM };
+        return Err((errno, format!("{} (behind fd {fd}) is not granted write", crate::report::log::path(&path))));
     }
     // SAFETY: F_GETFL on an fd the host holds.
     let opened_path_only = unsafe { libc::fcntl(file.as_raw_fd(), libc::F_GETFL) } & libc::O_PATH != 0;
@@ -221,6 +224,9 @@ fn change_through_fd(policy: &Policy, pid: Pid, number: u64, args: &[u64; 6]) ->
             // SAFETY: a /proc/self/fd path and a host copy of the times (or null).
             result_of(unsafe { libc::utimensat(libc::AT_FDCWD, at.as_ptr(), ptr, 0) })
         }),
+        // F_SETLEASE: the lease is the open file's, which the duplicate shares.
+        // SAFETY: fcntl with integer arguments on an fd the host holds.
+        nr::FCNTL => result_of(unsafe { libc::fcntl(file.as_raw_fd(), crate::decide::requests::uint_arg(args, 1) as libc::c_int, args[2] as libc::c_int) }),
         _ => xattr(pid, number, args, &at, &path)?,
     };
     Ok(done.unwrap_or_else(trapbox_abi::errno::encode_error))

@@ -373,9 +373,15 @@ fn decide_open(service: &Service, notif: &Notif, local_devices: &mut LocalDevice
     };
     let access = crate::decide::confine::access_from_open_flags(flags);
     let policy = &service.policy;
-    if let Some(fd) = crate::decide::confine::own_fd_link(pid, &target) {
+    // A magic link is followed only if the open follows the last symlink (O_NOFOLLOW: ELOOP,
+    // from the kernel below).
+    if let Some(fd) = crate::decide::confine::own_fd_link(pid, &target).filter(|_| !nofollow) {
         let cloexec = flags & libc::O_CLOEXEC as u64 != 0;
         return Ok(Step::Done(reopen_own_pipe(pid, fd, flags, notif), cloexec));
+    }
+    if let Some((dir, name)) = crate::decide::confine::own_namespace_link(pid, &target).filter(|_| !nofollow) {
+        let cloexec = flags & libc::O_CLOEXEC as u64 != 0;
+        return Ok(Step::Done(open_namespace_link(pid, &dir, &name, flags, notif), cloexec));
     }
     let grant = policy.grants_for(&target, access).first().map(|g| g.path.clone());
     let Some(grant) = grant.or_else(|| crate::decide::base::self_root(policy, pid, &target, access)) else {
@@ -447,6 +453,29 @@ fn decide_open(service: &Service, notif: &Notif, local_devices: &mut LocalDevice
         }
         Ok(Err(errno)) | Err(errno) => Err(errno),
     }
+}
+
+/// The magic number of nsfs, the filesystem of namespace files.
+const NSFS_MAGIC: i64 = 0x6e73_6673;
+
+/// Opens the namespace link `name` of the guest's `/proc/N/ns` directory `dir` (see
+/// [`crate::decide::confine::own_namespace_link`]) as the kernel would: the directory is found
+/// in the guest's view, then the kernel follows the link itself, with the guest's credentials
+/// and flags. The file is kept only if it is a namespace's (another process may have taken
+/// the number since the check).
+fn open_namespace_link(pid: i32, dir: &std::path::Path, name: &std::ffi::OsStr, flags: u64, notif: &Notif) -> Result<OwnedFd, i32> {
+    use std::os::unix::ffi::OsStrExt;
+    let name = std::ffi::CString::new(name.as_bytes()).map_err(|_| libc::ENOENT)?;
+    let kept = flags & !((libc::O_CREAT | libc::O_EXCL | libc::O_TRUNC | libc::O_NOFOLLOW) as u64);
+    let file = crate::perform::creds::as_guest(pid, || {
+        let parent = crate::launch::view::open(dir, (libc::O_PATH | libc::O_DIRECTORY) as u64, 0)?;
+        crate::sys::openat2(parent.as_raw_fd(), &name, kept | libc::O_CLOEXEC as u64, 0, 0)
+    })??;
+    if filesystem_type(&file) == Some(NSFS_MAGIC) {
+        return Ok(file);
+    }
+    crate::report::log::denied(pid, notif.data.nr as u64, &notif.data.args, &format!("{} is no longer a namespace's link", crate::report::log::path(&dir.join(std::ffi::OsStr::from_bytes(name.as_bytes())))));
+    Err(libc::EACCES)
 }
 
 /// Reopens the calling thread's fd `fd` through its `/proc` link, as the kernel does for
@@ -681,13 +710,15 @@ fn on_local_filesystem(handle: &OwnedFd, device: u64, local_devices: &mut LocalD
         0x9584_58F6, // hugetlbfs
         0xCAFE_4A11, // bpf
     ];
-    *local_devices.entry(device).or_insert_with(|| {
-        // SAFETY: fstatfs writes one statfs into the zeroed struct we own.
-        let mut info: libc::statfs = unsafe { std::mem::zeroed() };
-        // SAFETY: as above; `handle` is an open fd.
-        let asked = unsafe { libc::fstatfs(handle.as_raw_fd(), &mut info) } == 0;
-        asked && LOCAL.contains(&(info.f_type as i64))
-    })
+    *local_devices.entry(device).or_insert_with(|| filesystem_type(handle).is_some_and(|kind| LOCAL.contains(&kind)))
+}
+
+/// The magic number of the filesystem `file` is on (`statfs.f_type`).
+fn filesystem_type(file: &OwnedFd) -> Option<i64> {
+    // SAFETY: fstatfs writes one statfs into the zeroed struct we own.
+    let mut info: libc::statfs = unsafe { std::mem::zeroed() };
+    // SAFETY: as above; `file` is an open fd.
+    (unsafe { libc::fstatfs(file.as_raw_fd(), &mut info) } == 0).then_some(info.f_type as i64)
 }
 
 /// `fstat` of the host's fd `file` (an `O_PATH` one too).

@@ -680,6 +680,8 @@ impl Debugger {
             }
             Rule::Path => crate::decide::confine::check(policy, tid, number, args).map(|d| (d.errno, d.reason)),
             Rule::Deny(errno, why) => Some((errno, why.to_string())),
+            Rule::InOwnPidNamespace(_, _) if self.settings.pid_namespace => None,
+            Rule::InOwnPidNamespace(errno, why) => Some((errno, why.to_string())),
             // The kernel resolves the pid in the guest's own PID namespace, where only guest
             // processes (and trapbox's init, which no guest can trace or kill) exist: a pid of
             // the host's gets the kernel's own ESRCH.
@@ -719,7 +721,9 @@ impl Debugger {
             }
             Rule::GuestTarget(index) => {
                 let target = syscalls::arg(number, args, index) as i32;
-                let ours = target > 0 && (self.processes.contains_key(&target) || self.threads.contains_key(&target));
+                // Pid 0 is the caller itself for these (for fcntl, no owner at all).
+                let itself = target == 0 && matches!(number, nr::PRLIMIT64 | nr::MIGRATE_PAGES | nr::MOVE_PAGES | nr::FCNTL);
+                let ours = itself || target > 0 && (self.processes.contains_key(&target) || self.threads.contains_key(&target));
                 (!ours).then(|| (errno::EPERM, format!("process {target} is not part of the guest")))
             }
             Rule::FdMetadata => {
