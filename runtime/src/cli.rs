@@ -458,7 +458,10 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
             crate::host_log!("trapbox: warning: cannot pin to one CPU ({err}); stops will be slower");
         }
     }
-    let (pid, listener) = crate::launch::launcher::spawn(&resolved, &args.command, &filter, &confinement)?;
+    let crate::launch::launcher::Spawned { pid, listener, agent } = crate::launch::launcher::spawn(&resolved, &args.command, &filter, &confinement)?;
+    if let Some(agent) = agent {
+        crate::perform::agent::install(agent);
+    }
     crate::sys::relay_signals_to(pid);
     if let Some(policy) = &policy {
         // From here on the host reaches the guest's files as the guest sees them, and opens

@@ -8,8 +8,9 @@
 //! that catches each stop; [`sys`] wraps the host's raw Linux calls; [`cli`] is `trapbox run`.
 //!
 //! Where the `unsafe` is (each block with a `// SAFETY:` line): [`sys`] (ptrace, wait, guest
-//! memory, credentials, `PROCMAP_QUERY`), [`launch::launcher`] (the raw calls of the forked
-//! children), [`launch::mounts`] (init's raw mount calls for the base environment),
+//! memory, credentials, `PROCMAP_QUERY`, fd passing), [`launch::launcher`] (the raw calls of the forked
+//! children), [`launch::agent`] (init's raw calls as the host's agent, and the request's bytes),
+//! [`perform::agent`] (the reply's bytes), [`launch::mounts`] (init's raw mount calls for the base environment),
 //! [`launch::landlock`] (its three system calls), [`perform::broker`] (the host's
 //! own `*at` calls on fds it opened beneath a grant), [`perform::directfs`] (the
 //! user-notification ioctls, `fstat`/`fstatfs`/`fcntl` of the files it opens),

@@ -860,3 +860,97 @@ pub fn pidfd_signal_flags_error(flags: u32) -> Option<i32> {
         errno => Some(errno),
     }
 }
+
+/// Sends `bytes` as one message on the unix socket `socket`, with `fds` beside it
+/// (`SCM_RIGHTS`, at most 8).
+pub fn send_with_fds(socket: i32, bytes: &[u8], fds: &[i32]) -> Result<(), Errno> {
+    if fds.len() > 8 {
+        return Err(Errno(libc::EINVAL));
+    }
+    let mut iov = libc::iovec { iov_base: bytes.as_ptr() as *mut libc::c_void, iov_len: bytes.len() };
+    // Room for one SCM_RIGHTS message of 8 fds, 8-byte aligned as cmsg headers must be.
+    let mut control = [0u64; 8];
+    // SAFETY: msghdr is plain data; every pointer set below refers to a live local or to
+    // `bytes`, which sendmsg only reads; the cmsg is written within `control`.
+    let sent = unsafe {
+        let mut msg: libc::msghdr = std::mem::zeroed();
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        if !fds.is_empty() {
+            let size = std::mem::size_of_val(fds) as u32;
+            msg.msg_control = control.as_mut_ptr().cast();
+            msg.msg_controllen = libc::CMSG_SPACE(size) as usize;
+            let header = libc::CMSG_FIRSTHDR(&msg);
+            (*header).cmsg_level = libc::SOL_SOCKET;
+            (*header).cmsg_type = libc::SCM_RIGHTS;
+            (*header).cmsg_len = libc::CMSG_LEN(size) as usize;
+            std::ptr::copy_nonoverlapping(fds.as_ptr(), libc::CMSG_DATA(header).cast::<i32>(), fds.len());
+        }
+        libc::sendmsg(socket, &msg, libc::MSG_NOSIGNAL)
+    };
+    if sent < 0 {
+        return Err(Errno::last());
+    }
+    Ok(())
+}
+
+/// Receives one message from the unix socket `socket` into `buf`: its length, and the first
+/// fd that came with it (installed close-on-exec; any others are closed).
+pub fn receive_with_fd(socket: i32, buf: &mut [u8]) -> Result<(usize, Option<std::os::fd::OwnedFd>), Errno> {
+    use std::os::fd::FromRawFd;
+    let mut iov = libc::iovec { iov_base: buf.as_mut_ptr().cast(), iov_len: buf.len() };
+    let mut control = [0u64; 8];
+    // SAFETY: msghdr is plain data pointing at live locals and `buf`, which recvmsg fills
+    // within their lengths.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.as_mut_ptr().cast();
+    msg.msg_controllen = std::mem::size_of_val(&control);
+    let got = loop {
+        // SAFETY: as above.
+        let got = unsafe { libc::recvmsg(socket, &mut msg, libc::MSG_CMSG_CLOEXEC) };
+        if got >= 0 || Errno::last().0 != libc::EINTR {
+            break got;
+        }
+    };
+    if got < 0 {
+        return Err(Errno::last());
+    }
+    let mut first = None;
+    // SAFETY: the CMSG macros walk the control buffer the kernel just filled, within
+    // msg_controllen; SCM_RIGHTS data are fds the kernel installed in this process, each
+    // owned once here.
+    unsafe {
+        let mut header = libc::CMSG_FIRSTHDR(&msg);
+        while !header.is_null() {
+            if (*header).cmsg_level == libc::SOL_SOCKET && (*header).cmsg_type == libc::SCM_RIGHTS {
+                let count = ((*header).cmsg_len as usize - libc::CMSG_LEN(0) as usize) / std::mem::size_of::<i32>();
+                for i in 0..count {
+                    let fd = std::ptr::read_unaligned(libc::CMSG_DATA(header).cast::<i32>().add(i));
+                    let owned = std::os::fd::OwnedFd::from_raw_fd(fd);
+                    if first.is_none() {
+                        first = Some(owned);
+                    }
+                }
+            }
+            header = libc::CMSG_NXTHDR(&msg, header);
+        }
+    }
+    Ok((got as usize, first))
+}
+
+/// The mount id (`STATX_MNT_ID_UNIQUE`) of the file behind `fd` (an `O_PATH` one too), and
+/// whether it is that mount's root.
+pub fn mount_of(fd: &std::os::fd::OwnedFd) -> Option<(u64, bool)> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: statx writes one struct statx into the zeroed local; the path is empty and
+    // NUL-terminated, with AT_EMPTY_PATH on an open fd.
+    unsafe {
+        let mut info: libc::statx = std::mem::zeroed();
+        if libc::statx(fd.as_raw_fd(), c"".as_ptr(), libc::AT_EMPTY_PATH, libc::STATX_MNT_ID_UNIQUE, &mut info) != 0 {
+            return None;
+        }
+        Some((info.stx_mnt_id, info.stx_attributes & libc::STATX_ATTR_MOUNT_ROOT as u64 != 0))
+    }
+}

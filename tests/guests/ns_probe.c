@@ -6,6 +6,8 @@
  *   ns_probe netlink                 add an address to lo over route netlink
  *   ns_probe hostname NAME           sethostname, then the same from a clone(CLONE_NEWUTS) child
  *   ns_probe newns                   clone(CLONE_NEWNET|CLONE_NEWNS) child that tries mount(tmpfs)
+ *   ns_probe idmap                   unshare a user and a network namespace, write its maps,
+ *                                    then a network setting of its own
  *   ns_probe nested                  unshare every namespace, then, as PID 1 of the new PID
  *                                    namespace, read /etc/shadow, mount, chroot and ptrace
  *   ns_probe pidfd DIR               open a /proc/PID directory and signal it through that fd
@@ -156,6 +158,25 @@ int main(int argc, char **argv) {
         int status = 0;
         waitpid(child, &status, 0);
         printf("child: %s\n", WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM ? "terminated" : "not signalled");
+        return 0;
+    }
+    if (!strcmp(mode, "idmap")) {
+        uid_t uid = getuid();
+        gid_t gid = getgid();
+        printf("unshare user and net: %s\n", err(unshare(CLONE_NEWUSER | CLONE_NEWNET)));
+        char line[64];
+        const char *files[] = {"/proc/self/setgroups", "/proc/self/uid_map", "/proc/self/gid_map", "/proc/sys/net/ipv4/ping_group_range"};
+        for (int i = 0; i < 4; i++) {
+            if (i == 0) snprintf(line, sizeof line, "deny");
+            else if (i == 1) snprintf(line, sizeof line, "0 %d 1", uid);
+            else if (i == 2) snprintf(line, sizeof line, "0 %d 1", gid);
+            else snprintf(line, sizeof line, "0 0");
+            int fd = open(files[i], O_WRONLY);
+            long n = fd < 0 ? fd : write(fd, line, strlen(line));
+            printf("write %s: %s\n", files[i], err(n));
+            if (fd >= 0) close(fd);
+        }
+        printf("uid in the new namespace: %d\n", getuid());
         return 0;
     }
     if (!strcmp(mode, "nested")) {

@@ -180,6 +180,63 @@ fn namespaces_nested_in_the_guests_own_stay_under_the_host() {
     assert_eq!(read("/proc/self/mountinfo"), before, "no mount reached the host's mount namespace");
 }
 
+/// The files of the guest's own namespaces are its own, opened inside them: the id maps of a
+/// user namespace it made, the network settings of its own network namespace, the IPC and
+/// UTS settings under /proc/sys (which show the guest's values, not the host's). The host's
+/// kernel settings stay refused and logged, and so are the network ones when the network is
+/// the host's (`--net all`).
+#[test]
+fn the_settings_of_the_guests_own_namespaces_are_its_own() {
+    for out in probe("none", &["idmap"]) {
+        let expected = "unshare user and net: ok\nwrite /proc/self/setgroups: ok\nwrite /proc/self/uid_map: ok\n\
+                        write /proc/self/gid_map: ok\nwrite /proc/sys/net/ipv4/ping_group_range: ok\nuid in the new namespace: 0\n";
+        assert_eq!((out.status, out.stdout.as_str()), (0, expected), "{out:?}");
+        assert!(denials(&out).is_empty(), "{}", out.stderr);
+    }
+    let host_next_id = read("/proc/sys/kernel/msg_next_id");
+    let script = "echo 77 > /proc/sys/kernel/msg_next_id; cat /proc/sys/kernel/msg_next_id; \
+                  hostname guest-name; cat /proc/sys/kernel/hostname; echo other > /proc/sys/kernel/domainname; cat /proc/sys/kernel/domainname; \
+                  echo 1 > /proc/sys/vm/drop_caches; echo 0 0 > /proc/sys/net/ipv4/ping_group_range";
+    let dir = scratch_dir("isolation_settings");
+    let busybox = run_support::busybox_trapped();
+    let out = run(trapbox_run(&["--allow-read", "/usr", "--net", "all"], &busybox, &["sh", "-c", script]).current_dir(&dir));
+    assert_eq!(out.stdout, "77\nguest-name\nother\n", "{out:?}");
+    for refused in ["/proc/sys/vm/drop_caches", "/proc/sys/net/ipv4/ping_group_range"] {
+        assert!(denials(&out).iter().any(|l| l.contains(refused)), "{refused}: {}", out.stderr);
+    }
+    assert_eq!(read("/proc/sys/kernel/msg_next_id"), host_next_id, "the host's IPC settings are untouched");
+    assert_ne!(read("/proc/sys/kernel/hostname"), "guest-name\n");
+}
+
+/// A tmpfs is the guest's to mount on a directory of a write grant, in its own mount
+/// namespace, and then to remount and unmount; nothing else is: not outside the write
+/// grants, not on /proc or a grant's own directory, not a bind mount, not the base
+/// environment's mounts. Each refusal is logged; the host's mounts never change.
+#[test]
+fn a_tmpfs_is_the_guests_to_mount_in_a_write_grant_and_nothing_else() {
+    let before = read("/proc/self/mountinfo");
+    let dir = scratch_dir("isolation_mounts");
+    std::fs::create_dir_all(dir.join("m")).unwrap();
+    let script = "mount -t tmpfs -o size=1m scratch m && echo mounted; touch m/new; ls m; grep -c ' m tmpfs\\| /m ' /proc/mounts >/dev/null; \
+                  mount -o remount,ro m; touch m/later 2>/dev/null || echo read-only; umount m && echo unmounted; ls m; \
+                  mount -t tmpfs none /etc 2>/dev/null || echo etc-refused; mount -t tmpfs none /proc/sys 2>/dev/null || echo proc-refused; \
+                  mount -t tmpfs none . 2>/dev/null || echo grant-refused; mount --bind /usr m 2>/dev/null || echo bind-refused; \
+                  umount /tmp 2>/dev/null || echo base-refused; umount m 2>/dev/null || echo not-mounted";
+    let busybox = run_support::busybox_trapped();
+    let grant = dir.to_str().unwrap();
+    let out = run(trapbox_run(&["--allow-read", "/usr", "--allow-write", grant], &busybox, &["sh", "-c", script]).current_dir(&dir));
+    assert_eq!(
+        out.stdout,
+        "mounted\nnew\nread-only\nunmounted\netc-refused\nproc-refused\ngrant-refused\nbind-refused\nbase-refused\nnot-mounted\n",
+        "{out:?}"
+    );
+    for why in ["/etc is not in a write grant", "is the kernel's or the base environment's", "which the host holds open", "bind mounts and moves are refused", "/tmp is a mount the guest did not make"] {
+        assert!(denials(&out).iter().any(|l| l.contains(why)), "{why}: {}", out.stderr);
+    }
+    assert!(!dir.join("m/new").exists(), "the tmpfs held the file, not the grant");
+    assert_eq!(read("/proc/self/mountinfo"), before, "no mount reached the host's mount namespace");
+}
+
 /// The guest and trapbox itself copied where an unprivileged user can run them.
 fn unprivileged_copies() -> (PathBuf, PathBuf) {
     let (plain, _) = guest_pair("ns_probe.c");

@@ -223,6 +223,49 @@ pub fn own_namespace_link(pid: Pid, target: &Path) -> Option<(PathBuf, std::ffi:
     (!link.is_absolute()).then(|| (target.parent().map(Path::to_path_buf).unwrap_or_default(), target.file_name().unwrap_or_default().to_os_string()))
 }
 
+/// The `/proc/sys` settings that belong to the namespaces of whoever opens them (IPC, UTS,
+/// user, PID), not to the host's kernel.
+const NAMESPACE_SETTINGS: [&str; 14] = [
+    "kernel/hostname",
+    "kernel/domainname",
+    "kernel/msgmax",
+    "kernel/msgmnb",
+    "kernel/msgmni",
+    "kernel/msg_next_id",
+    "kernel/sem",
+    "kernel/sem_next_id",
+    "kernel/shmall",
+    "kernel/shmmax",
+    "kernel/shmmni",
+    "kernel/shm_next_id",
+    "kernel/shm_rmid_forced",
+    "kernel/ns_last_pid",
+];
+
+/// Whether `target` (a resolved path) is a file of thread `pid`'s own namespaces rather than
+/// of the filesystem: an IPC, UTS, user or PID setting under `/proc/sys` (every network one,
+/// when the guest's network namespace is its own), or the id maps of a guest process. Opened
+/// by the host they would show the host's namespaces (or be refused, the maps), so init opens
+/// them inside the guest's ([`crate::perform::agent`]); each reaches nothing beyond the
+/// guest's namespaces, so no grant is needed.
+pub fn namespace_file(pid: Pid, target: &Path) -> bool {
+    if let Ok(setting) = target.strip_prefix("/proc/sys") {
+        let own_network = || std::fs::read_link(format!("/proc/{pid}/ns/net")).ok() != std::fs::read_link("/proc/self/ns/net").ok();
+        return NAMESPACE_SETTINGS.iter().any(|s| setting == Path::new(s))
+            || setting.starts_with("fs/mqueue")
+            || setting.starts_with("user")
+            || (setting.starts_with("net") && own_network());
+    }
+    let Ok(rest) = target.strip_prefix("/proc") else { return false };
+    let parts: Vec<&str> = rest.components().filter_map(|c| c.as_os_str().to_str()).collect();
+    let (process, file) = match parts.as_slice() {
+        [process, file] | [process, "task", _, file] => (*process, *file),
+        _ => return false,
+    };
+    matches!(file, "uid_map" | "gid_map" | "projid_map" | "setgroups")
+        && process.parse::<Pid>().is_ok_and(|n| crate::launch::view::own_proc_holds_guest(n) == Some(true))
+}
+
 /// The kernel's errno for a path that could not be resolved: a relative path against a
 /// `dirfd` that is no open fd gets `EBADF`, against one that is no directory `ENOTDIR`;
 /// anything else `ENOENT`.
@@ -467,6 +510,8 @@ pub enum Rule {
     PidfdTarget,
     /// Allowed in the guest's own PID namespace; denied with the errno and reason otherwise.
     InOwnPidNamespace(i32, &'static str),
+    /// A mount or an unmount, decided and made by [`crate::decide::mounts`].
+    Mount,
 }
 
 /// `MFD_EXEC` and `MFD_NOEXEC_SEAL` (linux/memfd.h); memfd_create's flags are an `unsigned int`.
@@ -499,6 +544,7 @@ pub fn rule(number: u64, args: &[u64; 6]) -> Rule {
     match ask {
         // (Without the guest's own namespaces the debugger refuses OwnNamespace calls first.)
         Ask::Nothing | Ask::Directfs | Ask::OwnNamespace(_) => Rule::Allow,
+        Ask::Mount => Rule::Mount,
         Ask::Path(_) => Rule::Path,
         // A filter of the guest's own is judged on its program, which [`check`] reads.
         Ask::Request(Requests::Prctl | Requests::Seccomp) if requests::installs_filter(number, args).is_some() => Rule::Path,

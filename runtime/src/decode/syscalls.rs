@@ -517,6 +517,9 @@ pub enum Ask {
     /// IPC objects, its host name): allowed there; refused without them
     /// (`--no-namespaces`), for the reason given.
     OwnNamespace(&'static str),
+    /// A mount or an unmount in the guest's own mount namespace, which the host decides and
+    /// init makes ([`crate::decide::mounts`]); refused without the namespaces.
+    Mount,
     /// Refused under a policy, with this errno and reason.
     Refuse(i32, &'static str),
 }
@@ -561,6 +564,7 @@ const fn policy_question(nr: u64, disposition: Disposition) -> Ask {
         }
         SETHOSTNAME | SETDOMAINNAME => Ask::OwnNamespace("it would rename the host (no UTS namespace of the guest's own)"),
         UNSHARE | SETNS => Ask::OwnNamespace("the guest has no namespaces of its own for new ones to nest in"),
+        MOUNT | UMOUNT2 => Ask::Mount,
         STATMOUNT | LISTMOUNT | LSM_SET_SELF_ATTR | PROCESS_MADVISE | PROCESS_MRELEASE => {
             Ask::Refuse(EPERM, "reaches beyond the guest's own processes and files")
         }
@@ -754,7 +758,9 @@ const fn classify(nr: u64) -> Entry {
         OPEN_BY_HANDLE_AT | NAME_TO_HANDLE_AT => refuse(EPERM, "file handles bypass path checks"),
         KEXEC_LOAD | KEXEC_FILE_LOAD | INIT_MODULE | FINIT_MODULE | DELETE_MODULE | REBOOT | SWAPON | SWAPOFF
         | ACCT | SYSLOG | VHANGUP | IOPL | IOPERM | QUOTACTL | QUOTACTL_FD => refuse(EPERM, "administers the host machine"),
-        MOUNT | UMOUNT2 | PIVOT_ROOT | CHROOT | OPEN_TREE | OPEN_TREE_ATTR | MOVE_MOUNT | FSOPEN | FSCONFIG | FSMOUNT
+        // tmpfs mounts, and changes of the guest's own mounts, in its own mount namespace.
+        MOUNT | UMOUNT2 => traced("mounts of the guest's own, in its own mount namespace"),
+        PIVOT_ROOT | CHROOT | OPEN_TREE | OPEN_TREE_ATTR | MOVE_MOUNT | FSOPEN | FSCONFIG | FSMOUNT
         | FSPICK | MOUNT_SETATTR => refuse(EPERM, "mount namespace changes"),
         SETTIMEOFDAY | CLOCK_SETTIME | ADJTIMEX | CLOCK_ADJTIME => refuse(EPERM, "changes the host's clocks"),
         BPF | PERF_EVENT_OPEN | USERFAULTFD | FANOTIFY_INIT | ADD_KEY | REQUEST_KEY | KEYCTL | LOOKUP_DCOOKIE => {
@@ -878,6 +884,7 @@ pub fn route_of(nr: u64) -> Route {
 pub fn needs_own_namespace(nr: u64) -> Option<&'static str> {
     match entry(nr)?.ask {
         Ask::OwnNamespace(why) => Some(why),
+        Ask::Mount => Some("a mount would change the host's mount namespace (no mount namespace of the guest's own)"),
         _ => None,
     }
 }

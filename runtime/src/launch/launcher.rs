@@ -172,6 +172,16 @@ fn cstring(bytes: &[u8]) -> anyhow::Result<CString> {
     CString::new(bytes).map_err(|_| anyhow::anyhow!("argument contains a NUL byte: {:?}", String::from_utf8_lossy(bytes)))
 }
 
+/// A connected pair of `SOCK_SEQPACKET` unix sockets, both ends closing on exec.
+fn seqpacket_pair() -> anyhow::Result<[libc::c_int; 2]> {
+    let mut fds = [-1 as libc::c_int; 2];
+    // SAFETY: socketpair fills the two-element array.
+    if unsafe { libc::socketpair(libc::AF_UNIX, libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC, 0, fds.as_mut_ptr()) } != 0 {
+        anyhow::bail!("socketpair: {}", std::io::Error::last_os_error());
+    }
+    Ok(fds)
+}
+
 /// A pipe whose both ends close on exec; `[read, write]`.
 fn pipe() -> anyhow::Result<[libc::c_int; 2]> {
     let mut fds = [-1 as libc::c_int; 2];
@@ -214,17 +224,19 @@ struct Channels {
     report: [libc::c_int; 2],
     /// Host → guest: the listener was taken (1).
     taken: [libc::c_int; 2],
+    /// Host ↔ init: requests to init as the host's agent in the guest's namespaces
+    /// ([`crate::launch::agent`]), and their answers.
+    agent: [libc::c_int; 2],
 }
 
 /// Forks the guest into its namespaces, seizes it and lets it exec `program` with `args`
-/// (argv\[0\] included) and the host's environment under the `filter`. Returns the guest's pid
-/// (as the host sees it); its first stop will be the seccomp stop of its `execve`.
+/// (argv\[0\] included) and the host's environment under the `filter`.
 pub fn spawn(
     program: &Path,
     args: &[OsString],
     filter: &[SockFilter],
     confinement: &Confinement,
-) -> anyhow::Result<(Pid, Option<std::os::fd::OwnedFd>)> {
+) -> anyhow::Result<Spawned> {
     let path = cstring(program.as_os_str().as_bytes())?;
     let argv_owned: Vec<CString> = args.iter().map(|a| cstring(a.as_bytes())).collect::<anyhow::Result<_>>()?;
     let env = confinement.env.clone().unwrap_or_else(|| std::env::vars_os().collect());
@@ -244,11 +256,7 @@ pub fn spawn(
     let fprog = SockFprog { len: filter.len() as u16, filter: filter.as_ptr() };
     let notif_fprog = confinement.directfs_filter.as_ref().map(|f| SockFprog { len: f.len() as u16, filter: f.as_ptr() });
 
-    let mut hello = [-1 as libc::c_int; 2];
-    // SAFETY: socketpair fills the two-element array.
-    if unsafe { libc::socketpair(libc::AF_UNIX, libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC, 0, hello.as_mut_ptr()) } != 0 {
-        anyhow::bail!("socketpair: {}", std::io::Error::last_os_error());
-    }
+    let hello = seqpacket_pair()?;
     let one: libc::c_int = 1;
     // SAFETY: setsockopt reads one int from a live variable.
     unsafe {
@@ -263,6 +271,7 @@ pub fn spawn(
         mapped: if namespaced { pipe()? } else { none },
         report: if listens { pipe()? } else { none },
         taken: if listens { pipe()? } else { none },
+        agent: if namespaced { seqpacket_pair()? } else { none },
     };
     let host_pid = sys::own_pid();
     let child = match &confinement.namespaces {
@@ -276,7 +285,7 @@ pub fn spawn(
     };
     if child < 0 {
         let err = std::io::Error::last_os_error();
-        for fd in [ch.go[0], ch.go[1], ch.hello[0], ch.hello[1], ch.mapped[0], ch.mapped[1], ch.report[0], ch.report[1], ch.taken[0], ch.taken[1]] {
+        for fd in [ch.go[0], ch.go[1], ch.hello[0], ch.hello[1], ch.mapped[0], ch.mapped[1], ch.report[0], ch.report[1], ch.taken[0], ch.taken[1], ch.agent[0], ch.agent[1]] {
             close(fd);
         }
         if namespaced {
@@ -298,11 +307,11 @@ pub fn spawn(
             }
         }
     }
-    for fd in [ch.go[0], ch.hello[1], ch.mapped[0], ch.report[1], ch.taken[0]] {
+    for fd in [ch.go[0], ch.hello[1], ch.mapped[0], ch.report[1], ch.taken[0], ch.agent[1]] {
         close(fd);
     }
     // The host's ends, each closed once when no longer needed (or all of them on failure).
-    let mut host_ends = HostEnds([ch.go[1], ch.hello[0], ch.mapped[1], ch.report[0], ch.taken[1]]);
+    let mut host_ends = HostEnds([ch.go[1], ch.hello[0], ch.mapped[1], ch.report[0], ch.taken[1], ch.agent[0]]);
     let give_up = |ends: &mut HostEnds, why: anyhow::Error| {
         ends.close_all();
         let _ = sys::kill(child, libc::SIGKILL);
@@ -340,12 +349,25 @@ pub fn spawn(
         )));
     }
     let listener = if listens { Some(take_listener(pid, ch.report[0], ch.taken[1])?) } else { None };
-    Ok((pid, listener))
+    // SAFETY: the host's end of the agent's socket, owned here and handed over once.
+    let agent = (ch.agent[0] >= 0).then(|| unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(ch.agent[0]) });
+    Ok(Spawned { pid, listener, agent })
+}
+
+/// What [`spawn`] started.
+#[derive(Debug)]
+pub struct Spawned {
+    /// The guest's pid, as the host sees it; its first stop will be the seccomp stop of its `execve`.
+    pub pid: Pid,
+    /// The guest's directfs listener, when the policy has one.
+    pub listener: Option<std::os::fd::OwnedFd>,
+    /// The host's end of init's agent socket, when the guest has namespaces of its own.
+    pub agent: Option<std::os::fd::OwnedFd>,
 }
 
 /// The host's ends of the launcher's channels: `close` marks one closed, `close_all` closes
 /// the rest, so no fd is closed twice.
-struct HostEnds([libc::c_int; 5]);
+struct HostEnds([libc::c_int; 6]);
 
 impl HostEnds {
     fn close(&mut self, fd: libc::c_int) {
@@ -440,7 +462,7 @@ fn take_listener(pid: Pid, report: libc::c_int, taken: libc::c_int) -> anyhow::R
 unsafe fn run_init(ch: Channels, namespaces: &Namespaces, exec: Exec<'_>) -> ! {
     // SAFETY: raw syscalls on integers and prepared buffers; see the function contract.
     unsafe {
-        for fd in [ch.go[1], ch.hello[0], ch.mapped[1], ch.report[0], ch.taken[1]] {
+        for fd in [ch.go[1], ch.hello[0], ch.mapped[1], ch.report[0], ch.taken[1], ch.agent[0]] {
             close(fd);
         }
         // Die with the host; a host that died before this line closed the pipe read next.
@@ -474,25 +496,55 @@ unsafe fn run_init(ch: Channels, namespaces: &Namespaces, exec: Exec<'_>) -> ! {
             // The guest's parent is init, PID 1 of its namespace.
             become_guest(ch, 1, exec);
         }
-        // Init keeps nothing of the guest's (a pipe it held open would never see its end),
-        // and no guest can read or trace it.
-        libc::syscall(libc::SYS_close_range, 0u32, u32::MAX, 0u32);
+        // Init keeps nothing of the guest's (a pipe it held open would never see its end) but
+        // its agent's socket, and no guest can read or trace it (nor any worker it forks).
+        let agent = ch.agent[1];
+        if agent > 0 {
+            libc::syscall(libc::SYS_close_range, 0u32, (agent - 1) as u32, 0u32);
+        }
+        libc::syscall(libc::SYS_close_range, (agent + 1).max(0) as u32, u32::MAX, 0u32);
         libc::prctl(libc::PR_SET_DUMPABLE, 0 as libc::c_ulong, 0, 0, 0);
+        // Children's ends arrive on a signalfd, so one poll waits for them and for the host.
+        let mut chld: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut chld);
+        libc::sigaddset(&mut chld, libc::SIGCHLD);
+        libc::sigprocmask(libc::SIG_BLOCK, &chld, std::ptr::null_mut());
+        let children = libc::signalfd(-1, &chld, libc::SFD_CLOEXEC | libc::SFD_NONBLOCK);
         let mut code = CHILD_SETUP_FAILED;
-        loop {
-            let mut status = 0;
-            let reaped = libc::waitpid(-1, &mut status, libc::__WALL);
-            if reaped < 0 {
-                if *libc::__errno_location() == libc::EINTR {
+        'serving: loop {
+            loop {
+                let mut status = 0;
+                let reaped = libc::waitpid(-1, &mut status, libc::__WALL | libc::WNOHANG);
+                if reaped < 0 && *libc::__errno_location() == libc::EINTR {
                     continue;
                 }
-                break;
-            }
-            if reaped == guest {
-                code = if libc::WIFEXITED(status) { libc::WEXITSTATUS(status) } else { 128 + libc::WTERMSIG(status) };
-                if !exec.confinement.wait_all {
-                    break; // PID 1 exiting kills the rest of the namespace
+                if reaped <= 0 {
+                    if reaped < 0 {
+                        break 'serving; // no child left
+                    }
+                    break;
                 }
+                if reaped == guest {
+                    code = if libc::WIFEXITED(status) { libc::WEXITSTATUS(status) } else { 128 + libc::WTERMSIG(status) };
+                    if !exec.confinement.wait_all {
+                        break 'serving; // PID 1 exiting kills the rest of the namespace
+                    }
+                }
+            }
+            let mut ready = [
+                libc::pollfd { fd: children, events: libc::POLLIN, revents: 0 },
+                libc::pollfd { fd: agent, events: libc::POLLIN, revents: 0 },
+            ];
+            // (Without a signalfd, a child's end is seen within 100 ms.)
+            if libc::poll(ready.as_mut_ptr(), 2, if children < 0 { 100 } else { -1 }) < 0 {
+                continue;
+            }
+            if ready[0].revents != 0 {
+                let mut info = [0u8; 128];
+                while libc::read(children, info.as_mut_ptr().cast(), info.len()) > 0 {}
+            }
+            if ready[1].revents & (libc::POLLIN | libc::POLLHUP) != 0 {
+                crate::launch::agent::serve(agent);
             }
         }
         libc::_exit(code);
@@ -533,7 +585,8 @@ unsafe fn become_guest(ch: Channels, parent: Pid, exec: Exec<'_>) -> ! {
     let Exec { path, argv, envp, fprog, notif_fprog, confinement } = exec;
     // SAFETY: raw syscalls on integers and on the prepared buffers; see the function contract.
     unsafe {
-        for fd in [ch.go[1], ch.hello[0], ch.mapped[0], ch.mapped[1], ch.report[0], ch.taken[1]] {
+        // (The agent's socket above all: the guest must never reach init's.)
+        for fd in [ch.go[1], ch.hello[0], ch.mapped[0], ch.mapped[1], ch.report[0], ch.taken[1], ch.agent[0], ch.agent[1]] {
             close(fd);
         }
         libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0);

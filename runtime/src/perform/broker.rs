@@ -242,7 +242,8 @@ pub(crate) struct Name {
 }
 
 fn open_name(policy: &Policy, pid: Pid, args: &[u64; 6], dirfd: Option<usize>, path: usize, follow: bool) -> Result<Name, (i32, String)> {
-    let target = target_of(pid, args, dirfd, path, follow).map_err(|e| (e, "unresolvable path".to_string()))?;
+    // A path the kernel could not read or resolve either: its own errno, no denial.
+    let target = target_of(pid, args, dirfd, path, follow).map_err(|e| (-e, String::new()))?;
     name_beneath(policy, &target)
 }
 
@@ -578,7 +579,10 @@ pub fn perform(
         return change_names(policy, pid, number, args);
     }
     let (dirfd, path, follow) = brokered(number, args).ok_or((EINVAL, "not a brokered call".to_string()))?;
-    let target = target_of(pid, args, dirfd, path, follow).map_err(|e| (e, "unresolvable path".to_string()))?;
+    let target = match target_of(pid, args, dirfd, path, follow) {
+        Ok(target) => target,
+        Err(errno) => return Ok(trapbox_abi::errno::encode_error(errno)), // the kernel's own answer
+    };
     let grant = policy
         .grants_for(&target, ACCESS_WRITE)
         .first()

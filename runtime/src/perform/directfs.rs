@@ -383,6 +383,10 @@ fn decide_open(service: &Service, notif: &Notif, local_devices: &mut LocalDevice
         let cloexec = flags & libc::O_CLOEXEC as u64 != 0;
         return Ok(Step::Done(open_namespace_link(pid, &dir, &name, flags, notif), cloexec));
     }
+    if crate::perform::agent::available() && crate::decide::confine::namespace_file(pid, &target) {
+        let cloexec = flags & libc::O_CLOEXEC as u64 != 0;
+        return Ok(Step::Done(crate::perform::agent::open(pid, &target, flags, how.mode), cloexec));
+    }
     let grant = policy.grants_for(&target, access).first().map(|g| g.path.clone());
     let Some(grant) = grant.or_else(|| crate::decide::base::self_root(policy, pid, &target, access)) else {
         let denial = crate::decide::confine::denial_for(policy, &target, access);

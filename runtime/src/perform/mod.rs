@@ -4,6 +4,7 @@
 //! ([`broker`]), socket calls on duplicates of guest sockets ([`sockets`]), all with the
 //! guest thread's credentials ([`creds`]).
 
+pub mod agent;
 pub mod broker;
 pub mod creds;
 pub mod directfs;

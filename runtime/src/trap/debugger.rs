@@ -680,6 +680,10 @@ impl Debugger {
             }
             Rule::Path => crate::decide::confine::check(policy, tid, number, args).map(|d| (d.errno, d.reason)),
             Rule::Deny(errno, why) => Some((errno, why.to_string())),
+            Rule::Mount => match crate::decide::mounts::perform(policy, tid, number, args) {
+                Ok(raw) => return Verdict::Answer(raw),
+                Err(denial) => Some(denial),
+            },
             Rule::InOwnPidNamespace(_, _) if self.settings.pid_namespace => None,
             Rule::InOwnPidNamespace(errno, why) => Some((errno, why.to_string())),
             // The kernel resolves the pid in the guest's own PID namespace, where only guest
