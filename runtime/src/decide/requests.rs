@@ -924,7 +924,8 @@ mod tests {
         assert_eq!(ioctl_by_code(&with(&[(1, 0x5451)])), Some(Ok(())), "FIOCLEX on any fd");
         assert_eq!(ioctl_by_code(&with(&[(1, 0x5401)])), None, "TCGETS depends on the fd");
         assert!(matches!(ioctl_by_code(&with(&[(1, 0x540E), (2, 1)])), Some(Err((EPERM, _)))), "TIOCSCTTY steal");
-        assert_eq!(fcntl(&with(&[(1, 1024)])).unwrap_err().0, EACCES);
+        assert_eq!(fcntl(&with(&[(1, 1024)])), Ok(FcntlUse::OnHostCopy), "F_SETLEASE");
+        assert_eq!(fcntl(&with(&[(1, 15)])), Ok(FcntlUse::InOwnPidNamespace(EINVAL, "fcntl command F_SETOWN_EX (15) is refused without a PID namespace of the guest's own: its owner is read from guest memory after the check; use F_SETOWN")));
         assert_eq!(fcntl(&with(&[(1, 8)])), Ok(FcntlUse::NamesProcess));
         assert_eq!(fcntl(&with(&[(1, 9999)])).unwrap_err().0, EINVAL);
         let ip_options = with(&[(1, 0), (2, 4)]);
