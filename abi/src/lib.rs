@@ -53,4 +53,4 @@ pub mod trap;
 
 /// The version of the trap ABI described by this crate. A guest can ask the host for its
 /// version with [`hostcall::VERSION`]; the trap table carries [`table::TABLE_VERSION`].
-pub const ABI_VERSION: u32 = 1;
+pub const ABI_VERSION: u32 = 2;
