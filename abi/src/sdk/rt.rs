@@ -365,10 +365,17 @@ macro_rules! entry {
             $crate::sdk::rt::panic(info)
         }
 
-        // Referenced by the precompiled `core` even with `panic=abort`; never called.
+        // Referenced by the precompiled `core` and `alloc` even with `panic=abort`; never
+        // called, since nothing unwinds.
         #[doc(hidden)]
         #[no_mangle]
         pub extern "C" fn rust_eh_personality() {}
+
+        #[doc(hidden)]
+        #[no_mangle]
+        pub extern "C" fn _Unwind_Resume() -> ! {
+            $crate::sdk::exit(134)
+        }
 
         #[doc(hidden)]
         #[no_mangle]
