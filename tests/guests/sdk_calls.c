@@ -78,7 +78,9 @@ int main(int argc, char **argv, char **envp) {
     show("stat size", st.size);
     show("stat kind", st.kind);
     show("stat links", st.links);
+#ifndef TRAPBOX_ON_LINUX /* (the Linux build copies the kernel's struct stat itself: it would fault) */
     show("stat bad pointer", trapbox_stat(h, (struct trapbox_stat *)8));
+#endif
     trapbox_seek(h, 0, TRAPBOX_SEEK_SET);
     show("read bad pointer", trapbox_read(h, (void *)8, 4));
     trapbox_close(h);
