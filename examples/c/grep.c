@@ -24,9 +24,7 @@ int main(int argc, char **argv, char **envp) {
         unsigned long len = 0;
         const unsigned char *p = trapbox_map_file(argv[f], TRAPBOX_MAP_READ, &len);
         if (!p) {
-            put_to(2, "grep: ");
-            put_to(2, argv[f]);
-            put_to(2, ": cannot map\n");
+            cannot_map("grep", argv[f]);
             failed = 1;
             continue;
         }

@@ -44,6 +44,14 @@ static inline void complain(const char *program, const char *what, long err) {
     put_to(2, "\n");
 }
 
+/* "PROGRAM: PATH: cannot map" on stderr (map_file tells no errno). */
+static inline void cannot_map(const char *program, const char *path) {
+    put_to(2, program);
+    put_to(2, ": ");
+    put_to(2, path);
+    put_to(2, ": cannot map\n");
+}
+
 static inline int str_eq(const char *a, const char *b) {
     while (*a && *a == *b) a++, b++;
     return *a == *b;

@@ -46,9 +46,7 @@ int main(int argc, char **argv, char **envp) {
         unsigned long len = 0;
         const unsigned char *p = trapbox_map_file(argv[i + 1], TRAPBOX_MAP_READ, &len);
         if (!p) {
-            put_to(2, "wc: ");
-            put_to(2, argv[i + 1]);
-            put_to(2, ": cannot map\n");
+            cannot_map("wc", argv[i + 1]);
             status = 1;
             continue;
         }
