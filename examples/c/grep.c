@@ -11,39 +11,38 @@ static int contains(const unsigned char *line, unsigned long len, const char *pa
     return 0;
 }
 
+struct search {
+    const char *pattern;
+    unsigned long plen;
+    int prefix, matched;
+};
+
+static void search(const char *name, const unsigned char *p, unsigned long len, void *state) {
+    struct search *s = state;
+    unsigned long start = 0;
+    while (start < len) {
+        unsigned long end = start;
+        while (end < len && p[end] != '\n') end++;
+        if (contains(p + start, end - start, s->pattern, s->plen)) {
+            s->matched = 1;
+            if (s->prefix) {
+                put(name);
+                put(":");
+            }
+            write_all(1, (const char *)p + start, end - start);
+            put("\n");
+        }
+        start = end + 1;
+    }
+}
+
 int main(int argc, char **argv, char **envp) {
     (void)envp;
     if (argc < 3) {
         put_to(2, "usage: grep PATTERN FILE...\n");
         return 2;
     }
-    const char *pattern = argv[1];
-    unsigned long plen = trapbox_strlen_(pattern);
-    int matched = 0, failed = 0;
-    for (int f = 2; f < argc; f++) {
-        unsigned long len = 0;
-        const unsigned char *p = trapbox_map_file(argv[f], TRAPBOX_MAP_READ, &len);
-        if (!p) {
-            cannot_map("grep", argv[f]);
-            failed = 1;
-            continue;
-        }
-        unsigned long start = 0;
-        while (start < len) {
-            unsigned long end = start;
-            while (end < len && p[end] != '\n') end++;
-            if (contains(p + start, end - start, pattern, plen)) {
-                matched = 1;
-                if (argc > 3) {
-                    put(argv[f]);
-                    put(":");
-                }
-                write_all(1, (const char *)p + start, end - start);
-                put("\n");
-            }
-            start = end + 1;
-        }
-        trapbox_unmap(p, len);
-    }
-    return failed ? 2 : matched ? 0 : 1;
+    struct search s = {argv[1], trapbox_strlen_(argv[1]), argc > 3, 0};
+    int failed = each_mapped("grep", argv + 2, argc - 2, search, &s);
+    return failed ? 2 : s.matched ? 0 : 1;
 }

@@ -49,29 +49,22 @@ static void sha256(const unsigned char *p, unsigned long len, unsigned char out[
     for (int j = 0; j < 32; j++) out[j] = (unsigned char)(h[j / 4] >> (24 - 8 * (j % 4)));
 }
 
+static void print_sum(const char *name, const unsigned char *p, unsigned long len, void *state) {
+    (void)state;
+    unsigned char digest[32];
+    sha256(p, len, digest);
+    char hex[64];
+    for (int j = 0; j < 32; j++) {
+        hex[2 * j] = "0123456789abcdef"[digest[j] >> 4];
+        hex[2 * j + 1] = "0123456789abcdef"[digest[j] & 15];
+    }
+    trapbox_write(1, hex, 64);
+    put("  ");
+    put(name);
+    put("\n");
+}
+
 int main(int argc, char **argv, char **envp) {
     (void)envp;
-    int status = 0;
-    for (int f = 1; f < argc; f++) {
-        unsigned long len = 0;
-        const unsigned char *p = trapbox_map_file(argv[f], TRAPBOX_MAP_READ, &len);
-        if (!p) {
-            cannot_map("sha256sum", argv[f]);
-            status = 1;
-            continue;
-        }
-        unsigned char digest[32];
-        sha256(p, len, digest);
-        trapbox_unmap(p, len);
-        char hex[64];
-        for (int j = 0; j < 32; j++) {
-            hex[2 * j] = "0123456789abcdef"[digest[j] >> 4];
-            hex[2 * j + 1] = "0123456789abcdef"[digest[j] & 15];
-        }
-        trapbox_write(1, hex, 64);
-        put("  ");
-        put(argv[f]);
-        put("\n");
-    }
-    return status;
+    return each_mapped("sha256sum", argv + 1, argc - 1, print_sum, 0);
 }

@@ -52,6 +52,25 @@ static inline void cannot_map(const char *program, const char *path) {
     put_to(2, ": cannot map\n");
 }
 
+/* Calls fn on the bytes of each of the `count` files `names` (mapped, zero copy), with an
+ * opaque `state`; a file that cannot be mapped is reported and skipped. 1 if any was, else 0. */
+static inline int each_mapped(const char *program, char **names, int count,
+                              void (*fn)(const char *name, const unsigned char *p, unsigned long len, void *state), void *state) {
+    int failed = 0;
+    for (int i = 0; i < count; i++) {
+        unsigned long len = 0;
+        const unsigned char *p = trapbox_map_file(names[i], TRAPBOX_MAP_READ, &len);
+        if (!p) {
+            cannot_map(program, names[i]);
+            failed = 1;
+            continue;
+        }
+        fn(names[i], p, len, state);
+        trapbox_unmap(p, len);
+    }
+    return failed;
+}
+
 static inline int str_eq(const char *a, const char *b) {
     while (*a && *a == *b) a++, b++;
     return *a == *b;
