@@ -48,7 +48,7 @@
 //! `alloc`'s `Vec`, `String` and `format!` work), the panic handler and the memory functions;
 //! [`sdk`] has a safe wrapper per hostcall, files ([`sdk::fs`]) and [`println!`]:
 //!
-//! ```no_run
+//! ```ignore
 //! #![no_std]
 //! #![no_main]
 //! extern crate alloc;
@@ -65,8 +65,11 @@
 //!     println!("{name}: {} lines", text.lines().count());
 //!     Ok(())
 //! }
-//! # // (Doc tests link with std, which has its own _start: this example is not linked.)
 //! ```
+//!
+//! (Marked `ignore` because a doc test links with `std`, which brings its own `_start`,
+//! allocator and panic handler; the test suite builds this kind of guest as below —
+//! `tests/guests/sdk_calls.rs`, `examples/rust/*.rs`.)
 //!
 //! Build it with `rustc` (or cargo with the same flags in `RUSTFLAGS`), the abi crate first:
 //!
