@@ -8,6 +8,8 @@ pub const EPERM: i32 = 1;
 pub const ENOENT: i32 = 2;
 /// Interrupted system call.
 pub const EINTR: i32 = 4;
+/// Input/output error.
+pub const EIO: i32 = 5;
 /// Bad file descriptor.
 pub const EBADF: i32 = 9;
 /// Out of memory.
@@ -16,6 +18,12 @@ pub const ENOMEM: i32 = 12;
 pub const EACCES: i32 = 13;
 /// Bad address.
 pub const EFAULT: i32 = 14;
+/// File exists.
+pub const EEXIST: i32 = 17;
+/// Not a directory.
+pub const ENOTDIR: i32 = 20;
+/// Is a directory.
+pub const EISDIR: i32 = 21;
 /// Invalid argument.
 pub const EINVAL: i32 = 22;
 /// Read-only file system.
@@ -24,6 +32,35 @@ pub const EROFS: i32 = 30;
 pub const ENAMETOOLONG: i32 = 36;
 /// Function not implemented: the answer to a number no personality defines.
 pub const ENOSYS: i32 = 38;
+/// Directory not empty.
+pub const ENOTEMPTY: i32 = 39;
+
+/// The symbolic name of the errnos listed here (and of a few more a file call may give).
+pub const fn name(errno: i32) -> Option<&'static str> {
+    Some(match errno {
+        EPERM => "EPERM",
+        ENOENT => "ENOENT",
+        EINTR => "EINTR",
+        EIO => "EIO",
+        EBADF => "EBADF",
+        11 => "EAGAIN",
+        ENOMEM => "ENOMEM",
+        EACCES => "EACCES",
+        EFAULT => "EFAULT",
+        EEXIST => "EEXIST",
+        18 => "EXDEV",
+        ENOTDIR => "ENOTDIR",
+        EISDIR => "EISDIR",
+        EINVAL => "EINVAL",
+        28 => "ENOSPC",
+        EROFS => "EROFS",
+        ENAMETOOLONG => "ENAMETOOLONG",
+        ENOSYS => "ENOSYS",
+        ENOTEMPTY => "ENOTEMPTY",
+        40 => "ELOOP",
+        _ => return None,
+    })
+}
 
 /// The largest errno a result can carry.
 pub const MAX_ERRNO: u64 = 4095;

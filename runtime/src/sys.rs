@@ -214,6 +214,16 @@ pub fn write_memory(pid: Pid, addr: u64, buf: &[u8]) -> Result<usize, Errno> {
     }
 }
 
+/// The clock `clock` (a `CLOCK_*` id) in nanoseconds.
+pub fn clock_ns(clock: libc::clockid_t) -> Result<u64, Errno> {
+    let mut now = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: clock_gettime writes one timespec, which `now` is.
+    if unsafe { libc::clock_gettime(clock, &mut now) } != 0 {
+        return Err(Errno::last());
+    }
+    Ok((now.tv_sec as u64).saturating_mul(1_000_000_000).saturating_add(now.tv_nsec as u64))
+}
+
 /// Exactly `len` bytes of guest memory at `addr`, or `None` when any of them is unreadable.
 pub fn read_guest_bytes(pid: Pid, addr: u64, len: usize) -> Option<Vec<u8>> {
     let mut buf = vec![0u8; len];

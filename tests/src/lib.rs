@@ -142,3 +142,67 @@ pub fn run(cmd: &mut Command) -> Outcome {
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
     }
 }
+
+/// The flags of a C SDK guest with no libc (`examples/c`, `tests/guests/sdk_*.c`): static,
+/// no start files, nothing the compiler would call into a libc for.
+pub const SDK_C_FLAGS: [&str; 5] = ["-O2", "-static", "-nostdlib", "-fno-stack-protector", "-fno-builtin"];
+
+/// The C SDK guest `src` built for trapbox, or (`on_linux`) the same source built for plain
+/// Linux (`TRAPBOX_ON_LINUX`: each hostcall is its Linux call), for differential runs.
+pub fn build_sdk_c(src: &Path, on_linux: bool) -> PathBuf {
+    let mut flags = SDK_C_FLAGS.to_vec();
+    if on_linux {
+        flags.push("-DTRAPBOX_ON_LINUX");
+    }
+    build_c(src, &flags)
+}
+
+/// The flags every Rust SDK build uses (the abi crate and its guests).
+const SDK_RUST_FLAGS: [&str; 4] = ["--edition=2021", "-O", "-C", "panic=abort"];
+
+fn rustc(args: &[&std::ffi::OsStr]) {
+    let status = Command::new("rustc").args(SDK_RUST_FLAGS).args(args).status().expect("run rustc");
+    assert!(status.success(), "rustc {args:?} failed");
+}
+
+/// Builds the Rust file `src` against the abi crate's source, into the fixture directory
+/// (once per change of either), under a temporary name renamed into place. A `no_std` guest
+/// (`entry!`) is linked as the abi crate's docs say: static, no start files; otherwise `src`
+/// is an ordinary std program that uses the SDK's stubs.
+pub fn build_sdk_rust(src: &Path, no_std: bool) -> PathBuf {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _serial = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let fixtures = fixture_dir();
+    let newest = |dir: &Path| -> std::time::SystemTime {
+        std::fs::read_dir(dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| e.metadata().and_then(|m| m.modified()).ok())
+            .max()
+            .unwrap_or(std::time::SystemTime::UNIX_EPOCH)
+    };
+    let abi_time = newest(&workspace_root().join("abi/src")).max(newest(&workspace_root().join("abi/src/sdk")));
+    let stale = |out: &Path, time: std::time::SystemTime| std::fs::metadata(out).and_then(|m| m.modified()).map_or(true, |t| t < time);
+    let rlib = fixtures.join("libtrapbox_abi.rlib");
+    if stale(&rlib, abi_time) {
+        let tmp = fixtures.join(format!("libtrapbox_abi.tmp{}.rlib", std::process::id()));
+        rustc(&["--crate-type=rlib".as_ref(), "--crate-name=trapbox_abi".as_ref(), "-o".as_ref(), tmp.as_os_str(), workspace_root().join("abi/src/lib.rs").as_os_str()]);
+        std::fs::rename(&tmp, &rlib).expect("rename the abi rlib");
+    }
+    let stem = src.file_stem().expect("a file name").to_string_lossy().into_owned();
+    let dir = src.parent().and_then(|d| d.file_name()).map(|d| d.to_string_lossy().into_owned()).unwrap_or_default();
+    let out = fixtures.join(format!("{dir}-{stem}.rust"));
+    let src_time = std::fs::metadata(src).and_then(|m| m.modified()).expect("source exists");
+    if stale(&out, src_time.max(abi_time)) {
+        let tmp = out.with_extension(format!("tmp{}", std::process::id()));
+        let extern_arg = format!("trapbox_abi={}", rlib.display());
+        let mut args: Vec<&std::ffi::OsStr> = vec!["--extern".as_ref(), extern_arg.as_ref(), "-o".as_ref(), tmp.as_os_str(), src.as_os_str()];
+        if no_std {
+            args.extend(["-C", "relocation-model=static", "-C", "link-arg=-nostartfiles", "-C", "link-arg=-static"].map(std::ffi::OsStr::new));
+        }
+        rustc(&args);
+        std::fs::rename(&tmp, &out).expect("rename the guest");
+    }
+    out
+}

@@ -189,6 +189,20 @@ impl crate::trap::hostcalls::Injector for StubInjector<'_> {
         self.debugger.inject(tid, self.stub + inject::SLOW, number, args)
     }
 
+    fn policy(&self) -> Option<&crate::decide::policy::Policy> {
+        self.debugger.settings.policy.as_ref()
+    }
+
+    fn linux_call(&mut self, tid: Pid, number: u64, args: [u64; 6]) -> Option<u64> {
+        match self.debugger.decide_linux(tid, number, &args) {
+            Verdict::Execute => self.run_in_guest(tid, number, args),
+            Verdict::Answer(raw) => Some(raw),
+            Verdict::Refuse(e) => Some(errno::encode_error(e)),
+            // (Only network calls wait on a worker, and no hostcall is one.)
+            Verdict::Perform(_) => Some(errno::encode_error(errno::ENOSYS)),
+        }
+    }
+
     fn pin_path(&mut self, tid: Pid, path: &[u8]) -> Result<(PinSlot, u64), i32> {
         let tgid = self.debugger.tgid(tid);
         let region = self.debugger.processes.get(&tgid).and_then(|p| p.pin_region.clone()).ok_or(errno::ENOSYS)?;
@@ -594,11 +608,17 @@ impl Debugger {
             return Verdict::Refuse(errno::ENOSYS);
         }
         if hostcall::is_hostcall(number) {
-            return match number {
-                hostcall::VERSION => Verdict::Answer(u64::from(trapbox_abi::ABI_VERSION)),
-                _ => Verdict::Refuse(errno::ENOSYS),
+            return match crate::trap::hostcalls::answer(number, args) {
+                Some(answer) => Verdict::Answer(answer.unwrap_or_else(errno::encode_error)),
+                None => Verdict::Refuse(errno::ENOSYS),
             };
         }
+        self.decide_linux(tid, number, args)
+    }
+
+    /// The decision on a Linux call, whoever makes it: a trapped or stopped call of the
+    /// guest, or the Linux call a hostcall stands for ([`crate::trap::hostcalls`]).
+    fn decide_linux(&self, tid: Pid, number: u64, args: &[u64; 6]) -> Verdict {
         let Some(entry) = syscalls::entry(number) else {
             if self.settings.policy.is_some() {
                 crate::report::log::denied(tid, number, args, "no x86-64 call has this number");
@@ -1415,13 +1435,11 @@ impl Debugger {
     /// Serves a hostcall that needs the injector (see [`crate::trap::hostcalls`]).
     fn serve_hostcall(&mut self, tid: Pid, stub: u64, number: u64, args: &[u64; 6]) -> Option<u64> {
         let tgid = self.tgid(tid);
-        let policy = self.settings.policy.take();
         let mut mappings = self.processes.get_mut(&tgid).map(|p| std::mem::take(&mut p.mappings)).unwrap_or_default();
         let result = {
             let mut injector = StubInjector { debugger: self, stub };
-            crate::trap::hostcalls::serve(&mut injector, policy.as_ref(), &mut mappings, tid, number, args)
+            crate::trap::hostcalls::serve(&mut injector, &mut mappings, tid, number, args)
         };
-        self.settings.policy = policy;
         if let Some(process) = self.processes.get_mut(&tgid) {
             process.mappings = mappings;
         }
@@ -1496,7 +1514,7 @@ impl Debugger {
                 None => return Ok(()), // the thread is gone
             }
         }
-        if hostcall::is_hostcall(number) && number != hostcall::VERSION {
+        if hostcall::is_hostcall(number) && crate::trap::hostcalls::answer(number, &args).is_none() {
             let Some(stub) = self.stub_or_refusal(tid, number, &args) else {
                 return self.answer_trap(tid, regs, resume_at, number, &args, no_stub, Handling::Refused);
             };

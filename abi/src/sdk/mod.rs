@@ -8,10 +8,24 @@
 //!
 //! Guests in other languages do the same: put the call number in `rax`, the arguments in
 //! `rdi rsi rdx r10 r8 r9`, execute `ud2` at an address listed in a `.trapbox.sdk` entry, and
-//! read the result (or `-errno`) from `rax`. `examples/c/hostcall.h` shows it in C.
+//! read the result (or `-errno`) from `rax`. `examples/c/hostcall.h` does it in C.
 //!
 //! Run outside trapbox, a stub's `ud2` raises `SIGILL`; call [`version`] first if the guest
 //! must know.
+//!
+//! What is here: the raw call ([`raw_hostcall`]) and one safe wrapper per hostcall (this
+//! module), files, directories and the standard handles ([`fs`]), and the runtime of a
+//! `no_std` guest ([`rt`]: the [`entry!`](crate::entry) macro, arguments and environment,
+//! `print!`/`println!`/`eprintln!`, a global allocator over [`alloc_pages`], the panic
+//! handler). How to build a guest is in the crate docs.
+//!
+//! `unsafe` in this crate lives in this module and its children only, each block with a
+//! `// SAFETY:` line.
+
+pub mod fs;
+pub mod rt;
+
+pub use crate::{eprint, eprintln, print, println};
 
 use crate::hostcall;
 
@@ -52,38 +66,108 @@ pub unsafe fn raw_hostcall(nr: u64, args: [u64; 6]) -> u64 {
     result
 }
 
-/// An error from a hostcall: the errno the host answered.
+/// An error from a hostcall: the errno the host answered (what a native program would get).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct HostError(pub i32);
 
-fn check(raw: u64) -> Result<u64, HostError> {
+impl HostError {
+    /// The errno.
+    pub fn errno(self) -> i32 {
+        self.0
+    }
+}
+
+impl core::fmt::Display for HostError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match crate::errno::name(self.0) {
+            Some(name) => write!(f, "{name} (errno {})", self.0),
+            None => write!(f, "errno {}", self.0),
+        }
+    }
+}
+
+/// A hostcall's result.
+pub type Result<T> = core::result::Result<T, HostError>;
+
+fn check(raw: u64) -> Result<u64> {
     crate::errno::decode(raw).map_err(HostError)
 }
 
-/// The host's trap-ABI version ([`crate::ABI_VERSION`] for a host built with this crate).
-pub fn version() -> Result<u32, HostError> {
-    // SAFETY: VERSION takes no arguments.
-    check(unsafe { raw_hostcall(hostcall::VERSION, [0; 6]) }).map(|v| v as u32)
+/// [`raw_hostcall`] for calls whose arguments are plain integers or memory the caller owns
+/// for the duration of the call, checked.
+fn call(nr: u64, args: [u64; 6]) -> Result<u64> {
+    // SAFETY: every caller passes pointers (if any) that describe memory it owns for the
+    // call, as the hostcall's documentation in crate::hostcall requires.
+    check(unsafe { raw_hostcall(nr, args) })
 }
 
-/// Writes `bytes` to the guest's stdout (`stream` 1) or stderr (2); returns the count written.
-pub fn write(stream: u64, bytes: &[u8]) -> Result<usize, HostError> {
-    // SAFETY: the pointer and length describe `bytes`, which the host only reads.
-    check(unsafe { raw_hostcall(hostcall::WRITE, [stream, bytes.as_ptr() as u64, bytes.len() as u64, 0, 0, 0]) })
-        .map(|n| n as usize)
+/// The host's trap-ABI version ([`crate::ABI_VERSION`] for a host built with this crate).
+pub fn version() -> Result<u32> {
+    call(hostcall::VERSION, [0; 6]).map(|v| v as u32)
+}
+
+/// Writes `bytes` to `handle` (1 is stdout, 2 stderr); returns the count written, which may
+/// be short. [`fs::File`] writes all of it.
+pub fn write(handle: u64, bytes: &[u8]) -> Result<usize> {
+    // (The host only reads `bytes`.)
+    call(hostcall::WRITE, [handle, bytes.as_ptr() as u64, bytes.len() as u64, 0, 0, 0]).map(|n| n as usize)
+}
+
+/// Reads into `buf` from `handle` (0 is stdin); 0 at the end of the input.
+pub fn read(handle: u64, buf: &mut [u8]) -> Result<usize> {
+    // (The host writes at most `buf.len()` bytes into `buf`, which is ours for the call.)
+    call(hostcall::READ, [handle, buf.as_mut_ptr() as u64, buf.len() as u64, 0, 0, 0]).map(|n| n as usize)
 }
 
 /// Writes a structured log line at `level` (see [`hostcall::level`]).
-pub fn log(level: u64, message: &str) -> Result<(), HostError> {
-    // SAFETY: the pointer and length describe `message`, which the host only reads.
-    check(unsafe { raw_hostcall(hostcall::LOG, [level, message.as_ptr() as u64, message.len() as u64, 0, 0, 0]) })
-        .map(drop)
+pub fn log(level: u64, message: &str) -> Result<()> {
+    call(hostcall::LOG, [level, message.as_ptr() as u64, message.len() as u64, 0, 0, 0]).map(drop)
+}
+
+/// Nanoseconds on the monotonic clock (never goes back; its start is arbitrary).
+pub fn monotonic_ns() -> Result<u64> {
+    call(hostcall::CLOCK, [hostcall::CLOCK_MONOTONIC, 0, 0, 0, 0, 0])
+}
+
+/// Nanoseconds since 1970-01-01 UTC.
+pub fn realtime_ns() -> Result<u64> {
+    call(hostcall::CLOCK, [hostcall::CLOCK_REALTIME, 0, 0, 0, 0, 0])
+}
+
+/// Fills `buf` with cryptographically secure random bytes.
+pub fn random(buf: &mut [u8]) -> Result<()> {
+    let mut done = 0;
+    while done < buf.len() {
+        let rest = &mut buf[done..];
+        done += call(hostcall::RANDOM, [rest.as_mut_ptr() as u64, rest.len() as u64, 0, 0, 0, 0])? as usize;
+    }
+    Ok(())
+}
+
+/// Waits at least `nanoseconds`.
+pub fn sleep_ns(nanoseconds: u64) -> Result<()> {
+    call(hostcall::SLEEP, [nanoseconds, 0, 0, 0, 0, 0]).map(drop)
+}
+
+/// Maps `len` bytes (rounded up to whole 4 KiB pages) of zeroed memory; the global allocator
+/// of [`rt`] is built on it.
+pub fn alloc_pages(len: usize) -> Result<core::ptr::NonNull<u8>> {
+    let addr = call(hostcall::ALLOC, [len as u64, 0, 0, 0, 0, 0])?;
+    core::ptr::NonNull::new(addr as *mut u8).ok_or(HostError(crate::errno::ENOMEM))
+}
+
+/// Returns pages [`alloc_pages`] gave.
+///
+/// # Safety
+/// `addr..addr+len` must be pages from [`alloc_pages`] that nothing uses any more.
+pub unsafe fn free_pages(addr: core::ptr::NonNull<u8>, len: usize) -> Result<()> {
+    // SAFETY: the caller gives up the pages, which the host unmaps.
+    check(unsafe { raw_hostcall(hostcall::FREE, [addr.as_ptr() as u64, len as u64, 0, 0, 0, 0]) }).map(drop)
 }
 
 /// Asks the policy whether `access` (a mask of `hostcall::ACCESS_*`) to `path` would be granted.
-pub fn policy_check(path: &str, access: u64) -> Result<bool, HostError> {
-    // SAFETY: the pointer and length describe `path`, which the host only reads.
-    match check(unsafe { raw_hostcall(hostcall::POLICY_CHECK, [path.as_ptr() as u64, path.len() as u64, access, 0, 0, 0]) }) {
+pub fn policy_check(path: &str, access: u64) -> Result<bool> {
+    match call(hostcall::POLICY_CHECK, [path.as_ptr() as u64, path.len() as u64, access, 0, 0, 0]) {
         Ok(_) => Ok(true),
         Err(HostError(crate::errno::EACCES)) => Ok(false),
         Err(e) => Err(e),
@@ -150,7 +234,7 @@ impl Drop for MappedFile {
     }
 }
 
-fn map(path: &str, flags: u64) -> Result<MappedFile, HostError> {
+fn map(path: &str, flags: u64) -> Result<MappedFile> {
     let mut len: u64 = 0;
     // SAFETY: the path pointer and length describe `path` (read by the host); `len` is a
     // valid u64 the host writes the mapping's length into.
@@ -162,11 +246,11 @@ fn map(path: &str, flags: u64) -> Result<MappedFile, HostError> {
 }
 
 /// Maps `path` read-only into the guest, if the policy allows reading it.
-pub fn map_file(path: &str) -> Result<MappedFile, HostError> {
+pub fn map_file(path: &str) -> Result<MappedFile> {
     map(path, hostcall::MAP_READ)
 }
 
 /// Maps `path` shared and writable, if the policy allows writing it.
-pub fn map_file_writable(path: &str) -> Result<MappedFile, HostError> {
+pub fn map_file_writable(path: &str) -> Result<MappedFile> {
     map(path, hostcall::MAP_READ | hostcall::MAP_WRITE)
 }
