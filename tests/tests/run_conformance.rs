@@ -203,11 +203,7 @@ conformance! {
     fd_io => [];
     getdents_cwd => [];
     ids_umask => [];
-    info_time => [
-        // KNOWN BUG (issue 9): clock_settime unprivileged clock: clock_settime(CLOCK_MONOTONIC) is refused EPERM by the host, also --unconfined; natively the kernel answers EINVAL first
-        known_bug("clock_settime unprivileged clock", When::Always,
-            "clock_settime(CLOCK_MONOTONIC) is refused EPERM by the host, also --unconfined; natively the kernel answers EINVAL first"),
-    ];
+    info_time => [];
     inotify_ipc => [
         // KNOWN BUG (issue 9): event CLOSE_WRITE: a file the host opened for writing (directfs) gives the watcher no IN_CLOSE_WRITE when the guest closes it
         known_bug("event CLOSE_WRITE", When::Policy,

@@ -609,6 +609,14 @@ impl Debugger {
             Disposition::Native if self.settings.also_decided.contains(&number) => self.policy(tid, number, args),
             Disposition::Native => Verdict::Execute,
             Disposition::Refuse(e) => {
+                // A clock change the kernel would refuse before its permission check gets the
+                // kernel's answer, and is no denial.
+                if crate::decode::clocks::sets_a_clock(number) {
+                    let exists = |pid| crate::launch::view::host_pid(pid, self.processes.keys().copied()).is_some_and(|p| self.processes.contains_key(&p));
+                    if let Some(first) = crate::decode::clocks::error_before_permission(tid, number, args, exists) {
+                        return Verdict::Refuse(first);
+                    }
+                }
                 // (glibc and Rust try clone3 before clone at every thread start and fall back
                 // on ENOSYS: that refusal is routine, and a line per thread would bury the rest.)
                 if self.settings.policy.is_some() && number != nr::CLONE3 {
