@@ -204,11 +204,7 @@ conformance! {
     getdents_cwd => [];
     ids_umask => [];
     info_time => [];
-    inotify_ipc => [
-        // KNOWN BUG (issue 9): event CLOSE_WRITE: a file the host opened for writing (directfs) gives the watcher no IN_CLOSE_WRITE when the guest closes it
-        known_bug("event CLOSE_WRITE", When::Policy,
-            "a file the host opened for writing (directfs) gives the watcher no IN_CLOSE_WRITE when the guest closes it"),
-    ];
+    inotify_ipc => [];
     links => [];
     memfd_mmap => [
         // KNOWN BUG (issue 9): no sealing: memfds are created MFD_NOEXEC_SEAL, which implies MFD_ALLOW_SEALING: a memfd made without it accepts F_ADD_SEALS (0), natively EPERM; the README documents only the F_SEAL_EXEC seal
