@@ -206,14 +206,7 @@ conformance! {
     info_time => [];
     inotify_ipc => [];
     links => [];
-    memfd_mmap => [
-        // KNOWN BUG (issue 9): no sealing: memfds are created MFD_NOEXEC_SEAL, which implies MFD_ALLOW_SEALING: a memfd made without it accepts F_ADD_SEALS (0), natively EPERM; the README documents only the F_SEAL_EXEC seal
-        known_bug("no sealing", When::Policy,
-            "memfds are created MFD_NOEXEC_SEAL, which implies MFD_ALLOW_SEALING: a memfd made without it accepts F_ADD_SEALS (0), natively EPERM; the README documents only the F_SEAL_EXEC seal"),
-        // KNOWN BUG (issue 9): no sealing seals: follows from `no sealing`: F_SEAL_WRITE (8) was added, natively F_SEAL_SEAL (1)
-        known_bug("no sealing seals", When::Policy,
-            "follows from `no sealing`: F_SEAL_WRITE (8) was added, natively F_SEAL_SEAL (1)"),
-    ];
+    memfd_mmap => [];
     modes_owners => [
         // documented: chmod setuid
         documented("chmod setuid", When::Policy, "EPERM",

@@ -371,6 +371,18 @@ fn change_names(policy: &Policy, pid: Pid, number: u64, args: &[u64; 6]) -> Resu
     Ok(done.unwrap_or_else(trapbox_abi::errno::encode_error))
 }
 
+/// A memfd that guest thread `tid` created without `MFD_ALLOW_SEALING`, as fd `fd`, gets
+/// `F_SEAL_SEAL`, as natively: the host created it with `MFD_NOEXEC_SEAL` (never
+/// executable), which implies sealing. Done on the host's own duplicate; the thread is still
+/// stopped at the call's exit, so only another of its threads could have put another file on
+/// the number meanwhile (a seal then restricts that file of the guest's, or fails on a file
+/// that is no memfd).
+pub fn seal_like_native(tid: Pid, fd: i32) {
+    if let Ok(dup) = crate::sys::take_fd(tid, fd) {
+        let _ = crate::sys::add_seals(&dup, libc::F_SEAL_SEAL);
+    }
+}
+
 /// The mode a file the host creates for guest `pid` at `target` gets: the guest's `mode`
 /// filtered by its umask, without privilege ([`unprivileged`]; dropped bits are logged).
 pub(crate) fn created_mode(pid: Pid, mode: u64, target: &Path) -> u64 {

@@ -110,6 +110,9 @@ struct Thread {
     /// Argument registers the host changed for a running call (not pinned), given back at
     /// its exit.
     restore_args: Option<[u64; 6]>,
+    /// A memfd_create without `MFD_ALLOW_SEALING` it is running: sealed at its exit, as the
+    /// kernel seals it natively ([`crate::perform::broker::seal_like_native`]).
+    seals_its_memfd: bool,
     /// A `landlock_restrict_self` it is running, settled by the kernel's answer at its exit.
     restricting: Option<crate::perform::guest_landlock::Restriction>,
     /// The call of its seccomp stop that a host worker performs; it stays stopped until then.
@@ -158,6 +161,7 @@ impl Thread {
             pinned: None,
             wants_pin_region: false,
             restore_args: None,
+            seals_its_memfd: false,
             restricting: None,
             handed_over: None,
             restart_after_signal: None,
@@ -973,7 +977,9 @@ impl Debugger {
                     self.thread(tid).pinned = Some(slot); // the registers come back at the exit
                 } else if number == nr::MEMFD_CREATE && self.settings.policy.is_some() {
                     // Never executable (see confine::rule); the guest's flags come back at the exit.
+                    const MFD_ALLOW_SEALING: u64 = libc::MFD_ALLOW_SEALING as u64;
                     self.thread(tid).restore_args = Some(args);
+                    self.thread(tid).seals_its_memfd = syscalls::arg(number, &args, 1) & MFD_ALLOW_SEALING == 0;
                     regs.rsi |= crate::decide::confine::MFD_NOEXEC_SEAL;
                     sys::set_regs(tid, &regs)?;
                     restores = true;
@@ -1113,6 +1119,11 @@ impl Debugger {
             let mut regs = sys::get_regs(tid)?;
             set_args(&mut regs, &args);
             sys::set_regs(tid, &regs)?;
+            if std::mem::take(&mut self.thread(tid).seals_its_memfd) {
+                if let Ok(fd) = errno::decode(regs.rax) {
+                    crate::perform::broker::seal_like_native(tid, fd as i32);
+                }
+            }
         }
         if let Some(restriction) = self.thread(tid).restricting.take() {
             let succeeded = errno::decode(sys::get_regs(tid)?.rax).is_ok();
