@@ -221,14 +221,7 @@ conformance! {
         documented("setgid mode", When::Policy, "600",
             "README known differences: the refused fchmod leaves the mode as it was"),
     ];
-    open_flags => [
-        // KNOWN BUG (issue 9): tmpfile linkat: linkat(AT_FDCWD, "/proc/self/fd/N", …, AT_SYMLINK_FOLLOW) of an O_TMPFILE fd is ENOENT: the host follows the magic link as text ("…/#N (deleted)"), natively the fd's file is linked
-        known_bug("tmpfile linkat", When::Policy,
-            "linkat(AT_FDCWD, \"/proc/self/fd/N\", …, AT_SYMLINK_FOLLOW) of an O_TMPFILE fd is ENOENT: the host follows the magic link as text (\"…/#N (deleted)\"), natively the fd's file is linked"),
-        // KNOWN BUG (issue 9): tmpfile nlink after link: follows from `tmpfile linkat`
-        known_bug("tmpfile nlink after link", When::Policy,
-            "follows from `tmpfile linkat`"),
-    ];
+    open_flags => [];
     openat2_resolve => [];
     pipes => [];
     prctl_rlimits => [];
