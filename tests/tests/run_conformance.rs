@@ -225,11 +225,7 @@ conformance! {
     openat2_resolve => [];
     pipes => [];
     prctl_rlimits => [];
-    processes => [
-        // KNOWN BUG (issue 9): execve not executable: execve of a mode-0644 file inside the exec grant gives ENOENT ("absent"), natively EACCES
-        known_bug("execve not executable", When::Policy,
-            "execve of a mode-0644 file inside the exec grant gives ENOENT (\"absent\"), natively EACCES"),
-    ];
+    processes => [];
     readlink_cases => [];
     signals => [];
     sockets_unix => [

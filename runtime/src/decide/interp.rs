@@ -152,6 +152,12 @@ pub fn ungranted_interpreter(policy: &Policy, pid: Pid, program: &Path) -> Optio
     let mut file = program.to_path_buf();
     for _ in 0..MAX_DEPTH {
         let opened = open_regular(&file)?;
+        // A file without an execute bit the kernel refuses (EACCES) before it reads it, for
+        // root too: it names no interpreter then.
+        use std::os::unix::fs::PermissionsExt;
+        if opened.metadata().ok()?.permissions().mode() & 0o111 == 0 {
+            return None;
+        }
         let interpreter = interpreter_of(&opened).ok()??;
         // The kernel opens it as the exec'ing process would: relative to its working directory.
         let resolved = crate::decide::confine::resolve(pid, None, interpreter.path().as_os_str().as_bytes())?;
