@@ -248,7 +248,12 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let script = dir.join("script");
         std::fs::write(&script, "#!/bin/busybox sh\necho hi\n").unwrap();
+        // Without an execute bit the kernel refuses the script itself (EACCES) first.
         let me = std::process::id() as Pid;
+        let unset = Policy::default();
+        assert_eq!(ungranted_interpreter(&unset, me, &script), None, "mode 0644: the kernel's EACCES");
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
         let mut policy = Policy::default();
         policy.allow(&script, Path::new("/"), ACCESS_EXEC, Origin::CommandLine).unwrap();
         let denial = ungranted_interpreter(&policy, me, &script).expect("busybox is not granted");

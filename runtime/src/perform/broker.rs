@@ -787,6 +787,18 @@ fn query(
         Ok(target) => target,
         Err(errno) => return Ok(trapbox_abi::errno::encode_error(errno)),
     };
+    if let Some(text) = matches!(number, nr::READLINK | nr::READLINKAT).then(|| crate::launch::view::self_link(pid, &target)).flatten() {
+        let (addr, size) = if number == nr::READLINK { (args[1], args[2]) } else { (args[2], args[3]) };
+        // bufsiz is an int; the link's text, truncated to it, without a NUL.
+        let Ok(size) = usize::try_from(size as i32).map_err(|_| ()).and_then(|s| if s == 0 { Err(()) } else { Ok(s) }) else {
+            return Ok(trapbox_abi::errno::encode_error(EINVAL));
+        };
+        let text = &text.as_bytes()[..text.len().min(size)];
+        return Ok(match crate::sys::write_memory(pid, addr, text) {
+            Ok(n) if n == text.len() => text.len() as u64,
+            _ => trapbox_abi::errno::encode_error(EFAULT),
+        });
+    }
     // The guest's own /proc links (exe, cwd, fd/N) are judged by what they point to: the host
     // checks the followed path and the kernel answers.
     let own_proc = crate::launch::view::proc_dir(pid);

@@ -1302,6 +1302,11 @@ impl Debugger {
     // ---- signals and traps --------------------------------------------------------------
 
     fn on_signal(&mut self, tid: Pid, signal: i32) -> Result<(), Errno> {
+        if signal == libc::SIGSYS {
+            if let Some((crate::launch::seccomp::FOREIGN_CALL, number, arch)) = sys::seccomp_trap(tid) {
+                return self.refuse_foreign_call(tid, number, arch);
+            }
+        }
         if signal == libc::SIGILL || signal == libc::SIGTRAP {
             let regs = sys::get_regs(tid)?;
             if signal == libc::SIGTRAP {
@@ -1334,6 +1339,22 @@ impl Debugger {
         }
         self.stats.signals_forwarded += 1;
         sys::cont(tid, signal)
+    }
+
+    /// A call of another ABI than x86-64's (x32, i386 through `int 0x80`, a number with the
+    /// x32 bit such as -1) that the backstop stopped before it ran (its `SIGSYS`, which the
+    /// guest never gets): answered `ENOSYS`, as natively for a number no table has, and logged.
+    fn refuse_foreign_call(&mut self, tid: Pid, number: i32, arch: u32) -> Result<(), Errno> {
+        let mut regs = sys::get_regs(tid)?;
+        regs.rax = errno::encode_error(errno::ENOSYS);
+        sys::set_regs(tid, &regs)?;
+        let abi = match arch {
+            crate::launch::seccomp::AUDIT_ARCH_X86_64 if number as u32 & X32_SYSCALL_BIT != 0 => "the x32 ABI bit",
+            crate::launch::seccomp::AUDIT_ARCH_X86_64 => "an unknown number",
+            _ => "the i386 ABI (int 0x80 or sysenter)",
+        };
+        crate::host_log!("trapbox: denied call {number:#x} at {:#x} ({abi}): only x86-64 calls are served", regs.rip.wrapping_sub(2));
+        self.resume(tid, 0)
     }
 
     /// The kind of the trap site at `addr`, if the module mapped there lists it. Rescans the
