@@ -247,9 +247,9 @@ conformance! {
         // KNOWN BUG (issue 9): getpeername path: same: the peer's name is the host's /proc/self/fd path
         known_bug("getpeername path", When::Policy,
             "same: the peer's name is the host's /proc/self/fd path"),
-        // KNOWN BUG (issue 9): accepted peercred pid self: SO_PEERCRED of a connection the host made names the trapbox host's pid, not the guest
-        known_bug("accepted peercred pid self", When::Policy,
-            "SO_PEERCRED of a connection the host made names the trapbox host's pid, not the guest"),
+        // documented: accepted peercred pid self
+        documented("accepted peercred pid self", When::Policy, "no",
+            "README known differences: the kernel records the connecting process, and a connect to a unix socket path is the host's (Landlock does not cover it): SO_PEERCRED names the host's pid, with the guest's uid and gid"),
         // documented: socket bad family
         documented("socket bad family", When::Policy, "EACCES",
             "README layer table: a socket other than unix is refused under --net none (the default); natively EAFNOSUPPORT for a family that does not exist"),
