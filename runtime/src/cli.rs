@@ -31,7 +31,7 @@ How it works:
     the seccomp filter: calls that only touch what the guest already holds (read/write on an
     fd, futex, clocks, anonymous memory, ...) run natively, everything else stops in the host;
   - 32-bit calls (`int 0x80`, `sysenter`) and x32 calls are never honoured: refused at a trap
-    site, and the backstop kills a process that makes them.
+    site, and stopped by the backstop before they run: each gets ENOSYS and a log line.
 
   The exit status is the program's, reported as soon as the program exits: processes it left
   behind are killed then (the container convention: trapbox's init is PID 1 of the guest's

@@ -146,6 +146,24 @@ pub fn signal_code(tid: Pid) -> Result<i32, Errno> {
     Ok(info.si_code)
 }
 
+/// For a thread stopped with a `SIGSYS` that a seccomp filter's `RET_TRAP` raised
+/// (`si_code` `SYS_SECCOMP`): the return's data (`si_errno`), the call number and the
+/// `AUDIT_ARCH_*` of the call.
+pub fn seccomp_trap(tid: Pid) -> Option<(u16, i32, u32)> {
+    const SYS_SECCOMP: i32 = 1;
+    // SAFETY: siginfo_t is plain data; all-zero is valid.
+    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+    ptrace(PTRACE_GETSIGINFO, tid, 0, &mut info as *mut libc::siginfo_t as u64).ok()?;
+    if info.si_signo != libc::SIGSYS || info.si_code != SYS_SECCOMP {
+        return None;
+    }
+    // SAFETY: viewing the filled siginfo_t as its 128 bytes; for SYS_SECCOMP the kernel fills
+    // _sigsys: _call_addr at 16, _syscall at 24, _arch at 28.
+    let bytes = unsafe { std::slice::from_raw_parts((&info as *const libc::siginfo_t).cast::<u8>(), std::mem::size_of::<libc::siginfo_t>()) };
+    let word = |at: usize| u32::from_le_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]]);
+    Some((info.si_errno as u16, word(24) as i32, word(28)))
+}
+
 /// Who sent the signal `tid` is stopped with (signal-delivery-stop): `None` when the kernel
 /// generated it (`si_code > 0`: the terminal's Ctrl-Z, a background read), else the sender's
 /// pid as the tracee's PID namespace numbers it (0: a process outside that namespace).

@@ -35,6 +35,18 @@ int main(int argc, char **argv) {
     CK("clock_getres", clock_getres(CLOCK_MONOTONIC, &ts));
     CK("clock_getres bad", syscall(SYS_clock_getres, 12345, &ts));
     CK("clock_settime unprivileged clock", syscall(SYS_clock_settime, CLOCK_MONOTONIC, &ts));
+    /* The kernel's checks before the permission check (none of these changes a clock, root
+     * or not): no setter, an unreadable or invalid timespec. */
+    CK("clock_settime process cpu", syscall(SYS_clock_settime, CLOCK_PROCESS_CPUTIME_ID, &ts));
+    CK("clock_settime bad clock", syscall(SYS_clock_settime, 12345, &ts));
+    CK("clock_settime realtime null", syscall(SYS_clock_settime, CLOCK_REALTIME, NULL));
+    CK("clock_settime realtime bad nsec", syscall(SYS_clock_settime, CLOCK_REALTIME, &(struct timespec){ 1, 1000000000 }));
+    CK("clock_settime realtime negative", syscall(SYS_clock_settime, CLOCK_REALTIME, &(struct timespec){ -1, 0 }));
+    CK("settimeofday bad usec", syscall(SYS_settimeofday, &(struct timeval){ 1, 1000001 }, NULL));
+    CK("settimeofday bad tv", syscall(SYS_settimeofday, (void *)8, NULL));
+    CK("clock_adjtime monotonic", syscall(SYS_clock_adjtime, CLOCK_MONOTONIC, &(char[256]){ 0 }));
+    CK("clock_adjtime bad clock", syscall(SYS_clock_adjtime, 12345, &(char[256]){ 0 }));
+    CK("adjtimex bad", syscall(SYS_adjtimex, (void *)8));
     CK("nanosleep", nanosleep(&(struct timespec){ 0, 1000 }, NULL));
     CK("nanosleep bad nsec", nanosleep(&(struct timespec){ 0, 1000000000 }, NULL));
     CK("nanosleep negative", nanosleep(&(struct timespec){ -1, 0 }, NULL));

@@ -2,7 +2,9 @@
  *   opath DIR           open DIR with O_PATH, then openat(dirfd, "../../../../../../etc/shadow")
  *   symlink-race DIR    one thread swaps DIR/l between a symlink to DIR/mine and one to
  *                       /etc/shadow; another opens DIR/l and reads; prints how often shadow leaked
- *   suid PROGRAM        drop to uid 65534, then exec PROGRAM (a setuid-root copy of busybox) id -u */
+ *   suid PROGRAM        drop to uid 65534, then exec PROGRAM (a setuid-root copy of busybox) id -u
+ *   fdlink FILE DIR     open FILE read-only, then link it into DIR through /proc/self/fd/N
+ *                       (linkat with AT_SYMLINK_FOLLOW): a read grant must not become a write one */
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <pthread.h>
@@ -56,6 +58,13 @@ int main(int argc, char **argv) {
         stop = 1;
         pthread_join(t, NULL);
         printf("opened %s, leaked %d\n", opened > 0 ? "some" : "none", leaked);
+    } else if (!strcmp(cmd, "fdlink")) {
+        int fd = open(argv[2], O_RDONLY);
+        char proc[64], to[512];
+        snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+        snprintf(to, sizeof to, "%s/stolen", argv[3]);
+        printf("open: %s\n", fd >= 0 ? "ok" : "denied");
+        printf("fd link: %s\n", linkat(AT_FDCWD, proc, AT_FDCWD, to, AT_SYMLINK_FOLLOW) == 0 ? "LINKED" : "denied");
     } else if (!strcmp(cmd, "suid")) {
         if (setgid(65534) || setuid(65534)) { perror("setuid"); return 1; }
         execl(argv[2], "busybox", "id", "-u", (char *)NULL);

@@ -1,5 +1,5 @@
 // The 32-bit system-call gate from a 64-bit program (i386 getpid is 20). trapbox must never
-// honour it: refused at a rewritten site, killed by the backstop otherwise.
+// honour it: refused with ENOSYS at a rewritten site and by the backstop.
 #include <stdio.h>
 int main(void) {
     printf("calling int 0x80\n");

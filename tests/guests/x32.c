@@ -1,4 +1,4 @@
-// An x32 system call: getpid's number with the x32 bit (0x40000000). The backstop kills it.
+// An x32 system call: getpid's number with the x32 bit (0x40000000). It is never executed: ENOSYS.
 #include <stdio.h>
 int main(void) {
     printf("calling x32 getpid\n");

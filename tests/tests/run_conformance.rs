@@ -35,9 +35,12 @@ enum Mode {
 #[derive(Clone, Copy)]
 enum When {
     /// Every trapbox run.
+    #[allow(dead_code)] // (no entry needs it at present)
     Always,
     /// Runs under the granting policy (every route).
     Policy,
+    /// `--unconfined` runs (every route).
+    Unconfined,
 }
 
 impl When {
@@ -45,6 +48,7 @@ impl When {
         match self {
             When::Always => true,
             When::Policy => mode == Mode::Policy,
+            When::Unconfined => mode == Mode::Unconfined,
         }
     }
 }
@@ -196,6 +200,14 @@ macro_rules! conformance {
 
 conformance! {
     access_modes => [];
+    calls_misc => [
+        // documented: readlink /proc/self is the pid
+        documented("readlink /proc/self is the pid", When::Unconfined, "no",
+            "README namespaces differences: without the base (--bare, --unconfined) /proc is the host's mount, whose /proc/self names the host's pid of the guest"),
+        // documented: readlink /proc/thread-self
+        documented("readlink /proc/thread-self", When::Unconfined, "no",
+            "same: the host's /proc numbers the thread as the host does"),
+    ];
     dirs => [];
     dup_fcntl => [];
     epoll_cases => [];
@@ -203,25 +215,10 @@ conformance! {
     fd_io => [];
     getdents_cwd => [];
     ids_umask => [];
-    info_time => [
-        // KNOWN BUG (issue 9): clock_settime unprivileged clock: clock_settime(CLOCK_MONOTONIC) is refused EPERM by the host, also --unconfined; natively the kernel answers EINVAL first
-        known_bug("clock_settime unprivileged clock", When::Always,
-            "clock_settime(CLOCK_MONOTONIC) is refused EPERM by the host, also --unconfined; natively the kernel answers EINVAL first"),
-    ];
-    inotify_ipc => [
-        // KNOWN BUG (issue 9): event CLOSE_WRITE: a file the host opened for writing (directfs) gives the watcher no IN_CLOSE_WRITE when the guest closes it
-        known_bug("event CLOSE_WRITE", When::Policy,
-            "a file the host opened for writing (directfs) gives the watcher no IN_CLOSE_WRITE when the guest closes it"),
-    ];
+    info_time => [];
+    inotify_ipc => [];
     links => [];
-    memfd_mmap => [
-        // KNOWN BUG (issue 9): no sealing: memfds are created MFD_NOEXEC_SEAL, which implies MFD_ALLOW_SEALING: a memfd made without it accepts F_ADD_SEALS (0), natively EPERM; the README documents only the F_SEAL_EXEC seal
-        known_bug("no sealing", When::Policy,
-            "memfds are created MFD_NOEXEC_SEAL, which implies MFD_ALLOW_SEALING: a memfd made without it accepts F_ADD_SEALS (0), natively EPERM; the README documents only the F_SEAL_EXEC seal"),
-        // KNOWN BUG (issue 9): no sealing seals: follows from `no sealing`: F_SEAL_WRITE (8) was added, natively F_SEAL_SEAL (1)
-        known_bug("no sealing seals", When::Policy,
-            "follows from `no sealing`: F_SEAL_WRITE (8) was added, natively F_SEAL_SEAL (1)"),
-    ];
+    memfd_mmap => [];
     namespaces => [];
     modes_owners => [
         // documented: chmod setuid
@@ -237,22 +234,11 @@ conformance! {
         documented("setgid mode", When::Policy, "600",
             "README known differences: the refused fchmod leaves the mode as it was"),
     ];
-    open_flags => [
-        // KNOWN BUG (issue 9): tmpfile linkat: linkat(AT_FDCWD, "/proc/self/fd/N", …, AT_SYMLINK_FOLLOW) of an O_TMPFILE fd is ENOENT: the host follows the magic link as text ("…/#N (deleted)"), natively the fd's file is linked
-        known_bug("tmpfile linkat", When::Policy,
-            "linkat(AT_FDCWD, \"/proc/self/fd/N\", …, AT_SYMLINK_FOLLOW) of an O_TMPFILE fd is ENOENT: the host follows the magic link as text (\"…/#N (deleted)\"), natively the fd's file is linked"),
-        // KNOWN BUG (issue 9): tmpfile nlink after link: follows from `tmpfile linkat`
-        known_bug("tmpfile nlink after link", When::Policy,
-            "follows from `tmpfile linkat`"),
-    ];
+    open_flags => [];
     openat2_resolve => [];
     pipes => [];
     prctl_rlimits => [];
-    processes => [
-        // KNOWN BUG (issue 9): execve not executable: execve of a mode-0644 file inside the exec grant gives ENOENT ("absent"), natively EACCES
-        known_bug("execve not executable", When::Policy,
-            "execve of a mode-0644 file inside the exec grant gives ENOENT (\"absent\"), natively EACCES"),
-    ];
+    processes => [];
     readlink_cases => [];
     signals => [];
     sockets_unix => [
@@ -262,9 +248,9 @@ conformance! {
         // KNOWN BUG (issue 9): getpeername path: same: the peer's name is the host's /proc/self/fd path
         known_bug("getpeername path", When::Policy,
             "same: the peer's name is the host's /proc/self/fd path"),
-        // KNOWN BUG (issue 9): accepted peercred pid self: SO_PEERCRED of a connection the host made names the trapbox host's pid, not the guest
-        known_bug("accepted peercred pid self", When::Policy,
-            "SO_PEERCRED of a connection the host made names the trapbox host's pid, not the guest"),
+        // documented: accepted peercred pid self
+        documented("accepted peercred pid self", When::Policy, "no",
+            "README known differences: the kernel records the connecting process, and a connect to a unix socket path is the host's (Landlock does not cover it): SO_PEERCRED names the host's pid, with the guest's uid and gid"),
         // documented: socket bad family
         documented("socket bad family", When::Policy, "EACCES",
             "README layer table: a socket other than unix is refused under --net none (the default); natively EAFNOSUPPORT for a family that does not exist"),

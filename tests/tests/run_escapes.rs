@@ -51,6 +51,21 @@ fn hard_links_and_renames_cannot_cross_the_grant() {
     assert!(!std::path::Path::new("/tmp/trapbox-escaped").exists(), "{out:?}");
 }
 
+/// A file the guest holds open from a read grant is linked through its /proc/self/fd magic
+/// link (linkat with AT_SYMLINK_FOLLOW, which links the fd's file) only if it is in a write grant.
+#[test]
+fn a_read_granted_file_cannot_be_linked_into_a_write_grant_through_its_fd() {
+    let dir = scratch_dir("escape_fdlink");
+    std::fs::create_dir_all(dir.join("out")).unwrap();
+    std::fs::create_dir_all(dir.join("ro")).unwrap();
+    std::fs::write(dir.join("ro/file"), "read only\n").unwrap();
+    let (plain, _) = guest_pair("escape_probe.c");
+    let out = run(trapbox_run(&["--allow-write", "./out", "--allow-read", "./ro"], &plain, &["fdlink", "ro/file", "out"]).current_dir(&dir));
+    assert_eq!(out.stdout, "open: ok\nfd link: denied\n", "{}", out.stderr);
+    assert!(!dir.join("out/stolen").exists());
+    assert!(denials(&out).iter().any(|l| l.contains("ro/file (behind fd 3) is not granted write")), "{}", out.stderr);
+}
+
 #[test]
 fn o_path_and_at_calls_cannot_climb_out_of_a_granted_directory() {
     let dir = scratch_dir("escape_opath");

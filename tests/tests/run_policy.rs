@@ -249,7 +249,7 @@ fn probe(flags: &[&str], args: &[&str]) -> Outcome {
 #[test]
 fn network_none_allows_only_unix_sockets_and_never_abstract_ones() {
     let out = probe(&["--allow-read", "/usr/share"], &["net"]);
-    assert_eq!(out.stdout, "inet socket: EACCES\npacket socket: EACCES\nunix socket: ok\nabstract bind: EACCES\n", "{}", out.stderr);
+    assert_eq!(out.stdout, "inet socket: EACCES\npacket socket: EPERM\nunix socket: ok\nabstract bind: EACCES\n", "{}", out.stderr);
     assert!(denials(&out).iter().any(|l| l.contains("socket(") && l.contains("not granted under --net none")), "{}", out.stderr);
 }
 
@@ -259,7 +259,7 @@ fn network_loopback_decides_each_address_on_the_pinned_copy() {
     assert_eq!(
         out.stdout,
         "inet socket: ok\nbind loopback: ok\nlisten: ok\nconnect loopback: ok\naccept: ok\nsend: ok\nreceive ping: ok\n\
-         sendto non-loopback: EACCES\npacket socket: EACCES\nunix socket: ok\nabstract bind: EACCES\n",
+         sendto non-loopback: EACCES\npacket socket: EPERM\nunix socket: ok\nabstract bind: EACCES\n",
         "{}",
         out.stderr
     );

@@ -194,11 +194,7 @@ fn is_proc_entry(path: &Path, kind: &str, numbered_entry: bool) -> bool {
 /// ([`crate::perform::directfs`], which opens the link in the host's `/proc` and keeps the
 /// result only if it is a pipe).
 pub fn own_fd_link(pid: Pid, target: &Path) -> Option<i32> {
-    let dir = target.parent()?;
-    if dir != crate::launch::view::proc_dir(pid).join("fd") {
-        return None;
-    }
-    let fd: i32 = target.file_name()?.to_str()?.parse().ok()?;
+    let fd = own_fd_number(pid, target)?;
     let link = crate::launch::view::read_link(target).ok()?;
     (!link.is_absolute()).then_some(fd)
 }
@@ -264,6 +260,15 @@ pub fn namespace_file(pid: Pid, target: &Path) -> bool {
     };
     matches!(file, "uid_map" | "gid_map" | "projid_map" | "setgroups")
         && process.parse::<Pid>().is_ok_and(|n| crate::launch::view::own_proc_holds_guest(n) == Some(true))
+}
+
+/// The fd number when `target` (a resolved path, its last component not followed) is the
+/// calling thread's own `/proc/self/fd/N`.
+pub fn own_fd_number(pid: Pid, target: &Path) -> Option<i32> {
+    if target.parent()? != crate::launch::view::proc_dir(pid).join("fd") {
+        return None;
+    }
+    target.file_name()?.to_str()?.parse().ok()
 }
 
 /// The kernel's errno for a path that could not be resolved: a relative path against a

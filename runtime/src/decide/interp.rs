@@ -152,6 +152,12 @@ pub fn ungranted_interpreter(policy: &Policy, pid: Pid, program: &Path) -> Optio
     let mut file = program.to_path_buf();
     for _ in 0..MAX_DEPTH {
         let opened = open_regular(&file)?;
+        // A file without an execute bit the kernel refuses (EACCES) before it reads it, for
+        // root too: it names no interpreter then.
+        use std::os::unix::fs::PermissionsExt;
+        if opened.metadata().ok()?.permissions().mode() & 0o111 == 0 {
+            return None;
+        }
         let interpreter = interpreter_of(&opened).ok()??;
         // The kernel opens it as the exec'ing process would: relative to its working directory.
         let resolved = crate::decide::confine::resolve(pid, None, interpreter.path().as_os_str().as_bytes())?;
@@ -242,7 +248,12 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let script = dir.join("script");
         std::fs::write(&script, "#!/bin/busybox sh\necho hi\n").unwrap();
+        // Without an execute bit the kernel refuses the script itself (EACCES) first.
         let me = std::process::id() as Pid;
+        let unset = Policy::default();
+        assert_eq!(ungranted_interpreter(&unset, me, &script), None, "mode 0644: the kernel's EACCES");
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
         let mut policy = Policy::default();
         policy.allow(&script, Path::new("/"), ACCESS_EXEC, Origin::CommandLine).unwrap();
         let denial = ungranted_interpreter(&policy, me, &script).expect("busybox is not granted");

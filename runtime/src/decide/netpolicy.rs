@@ -21,7 +21,7 @@
 
 use std::os::fd::{AsRawFd, OwnedFd};
 
-use trapbox_abi::errno::{EACCES, EFAULT, EINVAL};
+use trapbox_abi::errno::{EACCES, EFAULT, EINVAL, EPERM};
 use trapbox_abi::hostcall::ACCESS_WRITE;
 use trapbox_abi::linux::nr;
 
@@ -33,6 +33,7 @@ const AF_UNIX: i32 = libc::AF_UNIX;
 const AF_INET: i32 = libc::AF_INET;
 const AF_INET6: i32 = libc::AF_INET6;
 const AF_NETLINK: i32 = libc::AF_NETLINK;
+const AF_PACKET: i32 = libc::AF_PACKET;
 const SOCK_RAW: i32 = libc::SOCK_RAW;
 /// The bits of socket's `type` that name the type (the rest are SOCK_NONBLOCK/SOCK_CLOEXEC).
 const SOCK_TYPE_MASK: i32 = 0xf;
@@ -135,8 +136,14 @@ pub fn check(policy: &Policy, pid: Pid, number: u64, args: &[u64; 6]) -> NetVerd
     if number == nr::SOCKET {
         // domain, type and protocol are ints.
         let (family, kind, protocol) = (int_arg(args, 0), int_arg(args, 1) & SOCK_TYPE_MASK, int_arg(args, 2));
-        if kind == SOCK_RAW && family != AF_NETLINK {
-            return deny(EACCES, "raw sockets are never granted");
+        // A unix socket of type SOCK_RAW is a datagram socket (the kernel makes it one). Raw
+        // and packet sockets get what an unprivileged program gets natively, EPERM: the
+        // guest has no CAP_NET_RAW over the host's network.
+        if kind == SOCK_RAW && family != AF_NETLINK && family != AF_UNIX {
+            return deny(EPERM, "raw sockets are never granted");
+        }
+        if family == AF_PACKET {
+            return deny(EPERM, "packet sockets are never granted");
         }
         if family == AF_NETLINK && protocol != NETLINK_ROUTE && mode != NetMode::All {
             return deny(EACCES, "only NETLINK_ROUTE netlink sockets are granted below --net all");
@@ -339,7 +346,7 @@ fn netlink_send(pid: Pid, number: u64, args: &[u64; 6], socket: &OwnedFd) -> Net
         }
     }
     if let Err(why) = netlink_queries_only(&data) {
-        return deny(trapbox_abi::errno::EPERM, why);
+        return deny(EPERM, why);
     }
     match crate::perform::sockets::send_to(socket, &data, flags, destination.as_ref().map(|a| a.bytes.as_slice())) {
         Ok(sent) => NetVerdict::Done(sent as u64),

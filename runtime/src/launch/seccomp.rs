@@ -53,6 +53,14 @@ pub const AUDIT_ARCH_X86_64: u32 = 0xC000_003E;
 pub const X32_SYSCALL_BIT: u32 = 0x4000_0000;
 
 const RET_KILL_PROCESS: u32 = 0x8000_0000;
+/// `SECCOMP_RET_TRAP`: the call is not executed; the thread gets a `SIGSYS` whose `si_errno`
+/// is the return's data.
+const RET_TRAP: u32 = 0x0003_0000;
+/// The data of the backstop's `RET_TRAP` for a call of another ABI (x32, i386 through
+/// `int 0x80`, a number with the x32 bit such as -1): the host refuses it at the `SIGSYS`
+/// stop with `ENOSYS` and a log line ([`crate::trap::debugger`]), so it is never executed,
+/// and the thread runs on as after a native `ENOSYS`.
+pub const FOREIGN_CALL: u16 = 0x7b0c;
 const RET_TRACE: u32 = 0x7ff0_0000;
 const RET_ALLOW: u32 = 0x7fff_0000;
 
@@ -244,10 +252,10 @@ pub fn build_filter(trace_everything: bool, also_trace: &[u64], guarded_region: 
     let mut prog = vec![
         stmt(LD_W_ABS, OFFSET_ARCH),
         jump(JEQ_K, AUDIT_ARCH_X86_64, 1, 0),
-        stmt(RET_K, RET_KILL_PROCESS),
+        stmt(RET_K, RET_TRAP | u32::from(FOREIGN_CALL)),
         stmt(LD_W_ABS, OFFSET_NR),
         jump(JSET_K, X32_SYSCALL_BIT, 0, 1),
-        stmt(RET_K, RET_KILL_PROCESS),
+        stmt(RET_K, RET_TRAP | u32::from(FOREIGN_CALL)),
     ];
     if let (false, Some(base)) = (trace_everything, guarded_region) {
         prog.extend(guard(base));
@@ -316,15 +324,17 @@ mod tests {
             assert_eq!(evaluate(&prog, AUDIT_ARCH_X86_64, nr as u32, &none), expected, "nr {nr}");
         }
         assert_eq!(evaluate(&prog, AUDIT_ARCH_X86_64, 0x1000_0000, &none), RET_TRACE, "hostcalls go to the host");
-        assert_eq!(evaluate(&prog, AUDIT_ARCH_X86_64, X32_SYSCALL_BIT | 39, &none), RET_KILL_PROCESS);
-        assert_eq!(evaluate(&prog, AUDIT_ARCH_X86_64, X32_SYSCALL_BIT, &none), RET_KILL_PROCESS);
-        assert_eq!(evaluate(&prog, 0x4000_0003, 0, &none), RET_KILL_PROCESS, "i386 (int 0x80) is killed");
+        let foreign = RET_TRAP | u32::from(FOREIGN_CALL);
+        assert_eq!(evaluate(&prog, AUDIT_ARCH_X86_64, X32_SYSCALL_BIT | 39, &none), foreign);
+        assert_eq!(evaluate(&prog, AUDIT_ARCH_X86_64, X32_SYSCALL_BIT, &none), foreign);
+        assert_eq!(evaluate(&prog, AUDIT_ARCH_X86_64, u32::MAX, &none), foreign, "syscall(-1)");
+        assert_eq!(evaluate(&prog, 0x4000_0003, 0, &none), foreign, "i386 (int 0x80) is never executed");
         assert_eq!(evaluate(&build_filter(false, &[91], None), AUDIT_ARCH_X86_64, 91, &none), RET_TRACE, "fchmod traced under a policy");
         let native = build_filter(true, &[], Some(crate::trap::pinned::PIN_BASE));
         for nr in 0..TABLE.len() as u32 {
             assert_eq!(evaluate(&native, AUDIT_ARCH_X86_64, nr, &none), RET_TRACE, "native personality: nr {nr}");
         }
-        assert_eq!(evaluate(&native, AUDIT_ARCH_X86_64, X32_SYSCALL_BIT | 1, &none), RET_KILL_PROCESS);
+        assert_eq!(evaluate(&native, AUDIT_ARCH_X86_64, X32_SYSCALL_BIT | 1, &none), foreign);
     }
 
     /// Every memory-map call that touches the pinned region stops in the host; ordinary ones

@@ -147,6 +147,20 @@ pub fn proc_dir(tid: Pid) -> PathBuf {
     PathBuf::from(format!("/proc/{own}"))
 }
 
+/// What `readlink` of `/proc/self` or `/proc/thread-self` (`path`, unfollowed) gives guest
+/// thread `tid`: its process's id, or `PID/task/TID`, as its `/proc` numbers them. (The host
+/// cannot ask the kernel: in the guest's `/proc` the host itself has no number.)
+pub fn self_link(tid: Pid, path: &Path) -> Option<String> {
+    let (tgid, own) = proc_ids(tid)?;
+    if path == Path::new("/proc/self") {
+        Some(tgid.to_string())
+    } else if path == Path::new("/proc/thread-self") {
+        Some(format!("{tgid}/task/{own}"))
+    } else {
+        None
+    }
+}
+
 /// Whether process `number` of the guest's own `/proc` is a guest process the host may open
 /// entries of: every process of its PID namespace but trapbox's init (PID 1), which the guest
 /// may not inspect (`hidepid=ptraceable` hides it from the guest itself). `None` when `/proc`

@@ -297,6 +297,11 @@ fn change_names(policy: &Policy, pid: Pid, number: u64, args: &[u64; 6]) -> Resu
     // linkat(AT_SYMLINK_FOLLOW) links the file its source's symlinks lead to: the host resolves
     // them (as for any path it checks) and links that name, still without following.
     let follow_source = number == nr::LINKAT && args[4] as u32 & libc::AT_SYMLINK_FOLLOW as u32 != 0;
+    // Followed, the caller's own /proc/self/fd/N is a magic link to the file behind fd N,
+    // which may have no name (an O_TMPFILE): linked as that file.
+    if let Some(fd) = follow_source.then(|| target_of(pid, args, Some(0), 1, false).ok()).flatten().and_then(|t| crate::decide::confine::own_fd_number(pid, &t)) {
+        return link_file_behind_fd(policy, pid, args, fd);
+    }
     for (index, &(dirfd, path)) in paths.iter().enumerate() {
         match open_name(policy, pid, args, dirfd, path, follow_source && index == 0) {
             Ok(name) => names.push(name),
@@ -376,6 +381,52 @@ fn change_names(policy: &Policy, pid: Pid, number: u64, args: &[u64; 6]) -> Resu
     };
     let done = crate::perform::guest_landlock::within_domain_of(pid, perform).and_then(|r| r);
     Ok(done.unwrap_or_else(trapbox_abi::errno::encode_error))
+}
+
+/// `linkat(…, "/proc/self/fd/N", newdirfd, newpath, AT_SYMLINK_FOLLOW)` for thread `pid`:
+/// links the file behind its fd `fd` (an `O_TMPFILE` included, which has no name to check)
+/// at the new name, beneath the write grant, as the kernel does through the magic link. The
+/// file must be in a write grant as for any link's source (a file with no path, a pipe or a
+/// socket, cannot be linked: the kernel answers `EXDEV`); the host links its own duplicate
+/// through its own `/proc/self/fd`, so the file checked is the file linked.
+fn link_file_behind_fd(policy: &Policy, pid: Pid, args: &[u64; 6], fd: i32) -> Result<u64, (i32, String)> {
+    let file = match crate::sys::take_fd(pid, fd) {
+        Ok(file) => file,
+        // No such fd: the magic link does not exist.
+        Err(_) => return Ok(trapbox_abi::errno::encode_error(trapbox_abi::errno::ENOENT)),
+    };
+    let Ok(path) = std::fs::read_link(format!("/proc/self/fd/{}", file.as_raw_fd())) else {
+        return Err((EPERM, format!("the file behind fd {fd} cannot be named")));
+    };
+    if path.is_absolute() && policy.grants_for(&path, ACCESS_WRITE).is_empty() {
+        let denial = crate::decide::confine::denial_for(policy, &path, ACCESS_WRITE);
+        return Err((denial.errno, format!("{} (behind fd {fd}) is not granted write", crate::report::log::path(&path))));
+    }
+    let name = match open_name(policy, pid, args, Some(2), 3, false) {
+        Ok(name) => name,
+        Err((errno, _)) if errno < 0 => return Ok(trapbox_abi::errno::encode_error(-errno)),
+        Err(denial) => return Err(denial),
+    };
+    let source = proc_path(&file);
+    let perform = || {
+        // SAFETY: a NUL-terminated /proc/self/fd path of an fd the host holds, an open
+        // directory fd and a NUL-terminated host copy of the name.
+        result_of(unsafe { libc::linkat(libc::AT_FDCWD, source.as_ptr(), name.parent.as_raw_fd(), name.name.as_ptr(), libc::AT_SYMLINK_FOLLOW) })
+    };
+    let done = crate::perform::guest_landlock::within_domain_of(pid, perform).and_then(|r| r);
+    Ok(done.unwrap_or_else(trapbox_abi::errno::encode_error))
+}
+
+/// A memfd that guest thread `tid` created without `MFD_ALLOW_SEALING`, as fd `fd`, gets
+/// `F_SEAL_SEAL`, as natively: the host created it with `MFD_NOEXEC_SEAL` (never
+/// executable), which implies sealing. Done on the host's own duplicate; the thread is still
+/// stopped at the call's exit, so only another of its threads could have put another file on
+/// the number meanwhile (a seal then restricts that file of the guest's, or fails on a file
+/// that is no memfd).
+pub fn seal_like_native(tid: Pid, fd: i32) {
+    if let Ok(dup) = crate::sys::take_fd(tid, fd) {
+        let _ = crate::sys::add_seals(&dup, libc::F_SEAL_SEAL);
+    }
 }
 
 /// The mode a file the host creates for guest `pid` at `target` gets: the guest's `mode`
@@ -746,6 +797,18 @@ fn query(
         Ok(target) => target,
         Err(errno) => return Ok(trapbox_abi::errno::encode_error(errno)),
     };
+    if let Some(text) = matches!(number, nr::READLINK | nr::READLINKAT).then(|| crate::launch::view::self_link(pid, &target)).flatten() {
+        let (addr, size) = if number == nr::READLINK { (args[1], args[2]) } else { (args[2], args[3]) };
+        // bufsiz is an int; the link's text, truncated to it, without a NUL.
+        let Ok(size) = usize::try_from(size as i32).map_err(|_| ()).and_then(|s| if s == 0 { Err(()) } else { Ok(s) }) else {
+            return Ok(trapbox_abi::errno::encode_error(EINVAL));
+        };
+        let text = &text.as_bytes()[..text.len().min(size)];
+        return Ok(match crate::sys::write_memory(pid, addr, text) {
+            Ok(n) if n == text.len() => text.len() as u64,
+            _ => trapbox_abi::errno::encode_error(EFAULT),
+        });
+    }
     // The guest's own /proc links (exe, cwd, fd/N) are judged by what they point to: the host
     // checks the followed path and the kernel answers.
     let own_proc = crate::launch::view::proc_dir(pid);

@@ -110,6 +110,9 @@ struct Thread {
     /// Argument registers the host changed for a running call (not pinned), given back at
     /// its exit.
     restore_args: Option<[u64; 6]>,
+    /// A memfd_create without `MFD_ALLOW_SEALING` it is running: sealed at its exit, as the
+    /// kernel seals it natively ([`crate::perform::broker::seal_like_native`]).
+    seals_its_memfd: bool,
     /// A `landlock_restrict_self` it is running, settled by the kernel's answer at its exit.
     restricting: Option<crate::perform::guest_landlock::Restriction>,
     /// The call of its seccomp stop that a host worker performs; it stays stopped until then.
@@ -158,6 +161,7 @@ impl Thread {
             pinned: None,
             wants_pin_region: false,
             restore_args: None,
+            seals_its_memfd: false,
             restricting: None,
             handed_over: None,
             restart_after_signal: None,
@@ -629,6 +633,14 @@ impl Debugger {
             Disposition::Native if self.settings.also_decided.contains(&number) => self.policy(tid, number, args),
             Disposition::Native => Verdict::Execute,
             Disposition::Refuse(e) => {
+                // A clock change the kernel would refuse before its permission check gets the
+                // kernel's answer, and is no denial.
+                if crate::decode::clocks::sets_a_clock(number) {
+                    let exists = |pid| crate::launch::view::host_pid(pid, self.processes.keys().copied()).is_some_and(|p| self.processes.contains_key(&p));
+                    if let Some(first) = crate::decode::clocks::error_before_permission(tid, number, args, exists) {
+                        return Verdict::Refuse(first);
+                    }
+                }
                 // (glibc and Rust try clone3 before clone at every thread start and fall back
                 // on ENOSYS: that refusal is routine, and a line per thread would bury the rest.)
                 if self.settings.policy.is_some() && number != nr::CLONE3 {
@@ -993,7 +1005,9 @@ impl Debugger {
                     self.thread(tid).pinned = Some(slot); // the registers come back at the exit
                 } else if number == nr::MEMFD_CREATE && self.settings.policy.is_some() {
                     // Never executable (see confine::rule); the guest's flags come back at the exit.
+                    const MFD_ALLOW_SEALING: u64 = libc::MFD_ALLOW_SEALING as u64;
                     self.thread(tid).restore_args = Some(args);
+                    self.thread(tid).seals_its_memfd = syscalls::arg(number, &args, 1) & MFD_ALLOW_SEALING == 0;
                     regs.rsi |= crate::decide::confine::MFD_NOEXEC_SEAL;
                     sys::set_regs(tid, &regs)?;
                     restores = true;
@@ -1133,6 +1147,11 @@ impl Debugger {
             let mut regs = sys::get_regs(tid)?;
             set_args(&mut regs, &args);
             sys::set_regs(tid, &regs)?;
+            if std::mem::take(&mut self.thread(tid).seals_its_memfd) {
+                if let Ok(fd) = errno::decode(regs.rax) {
+                    crate::perform::broker::seal_like_native(tid, fd as i32);
+                }
+            }
         }
         if let Some(restriction) = self.thread(tid).restricting.take() {
             let succeeded = errno::decode(sys::get_regs(tid)?.rax).is_ok();
@@ -1311,6 +1330,11 @@ impl Debugger {
     // ---- signals and traps --------------------------------------------------------------
 
     fn on_signal(&mut self, tid: Pid, signal: i32) -> Result<(), Errno> {
+        if signal == libc::SIGSYS {
+            if let Some((crate::launch::seccomp::FOREIGN_CALL, number, arch)) = sys::seccomp_trap(tid) {
+                return self.refuse_foreign_call(tid, number, arch);
+            }
+        }
         if signal == libc::SIGILL || signal == libc::SIGTRAP {
             let regs = sys::get_regs(tid)?;
             if signal == libc::SIGTRAP {
@@ -1343,6 +1367,22 @@ impl Debugger {
         }
         self.stats.signals_forwarded += 1;
         sys::cont(tid, signal)
+    }
+
+    /// A call of another ABI than x86-64's (x32, i386 through `int 0x80`, a number with the
+    /// x32 bit such as -1) that the backstop stopped before it ran (its `SIGSYS`, which the
+    /// guest never gets): answered `ENOSYS`, as natively for a number no table has, and logged.
+    fn refuse_foreign_call(&mut self, tid: Pid, number: i32, arch: u32) -> Result<(), Errno> {
+        let mut regs = sys::get_regs(tid)?;
+        regs.rax = errno::encode_error(errno::ENOSYS);
+        sys::set_regs(tid, &regs)?;
+        let abi = match arch {
+            crate::launch::seccomp::AUDIT_ARCH_X86_64 if number as u32 & X32_SYSCALL_BIT != 0 => "the x32 ABI bit",
+            crate::launch::seccomp::AUDIT_ARCH_X86_64 => "an unknown number",
+            _ => "the i386 ABI (int 0x80 or sysenter)",
+        };
+        crate::host_log!("trapbox: denied call {number:#x} at {:#x} ({abi}): only x86-64 calls are served", regs.rip.wrapping_sub(2));
+        self.resume(tid, 0)
     }
 
     /// The kind of the trap site at `addr`, if the module mapped there lists it. Rescans the
