@@ -473,6 +473,8 @@ fn decide_open(service: &Service, notif: &Notif, local_devices: &mut LocalDevice
 
 /// The magic number of nsfs, the filesystem of namespace files.
 const NSFS_MAGIC: i64 = 0x6e73_6673;
+/// The magic number of procfs.
+const PROC_SUPER_MAGIC: i64 = 0x9fa0;
 
 /// Opens the namespace link `name` of the guest's `/proc/N/ns` directory `dir` (see
 /// [`crate::decide::confine::own_namespace_link`]) as the kernel would: the directory is found
@@ -485,6 +487,11 @@ fn open_namespace_link(pid: i32, dir: &std::path::Path, name: &std::ffi::OsStr, 
     let kept = flags & !((libc::O_CREAT | libc::O_EXCL | libc::O_TRUNC | libc::O_NOFOLLOW) as u64);
     let file = crate::perform::creds::as_guest(pid, || {
         let parent = crate::launch::view::open(dir, (libc::O_PATH | libc::O_DIRECTORY) as u64, 0)?;
+        // The kernel follows the link only from a real /proc directory: one a guest made
+        // (nothing may be mounted on /proc for it, but twice is cheap) would be any symlink.
+        if filesystem_type(&parent) != Some(PROC_SUPER_MAGIC) {
+            return Err(libc::ENOENT);
+        }
         crate::sys::openat2(parent.as_raw_fd(), &name, kept | libc::O_CLOEXEC as u64, 0, 0)
     })??;
     if filesystem_type(&file) == Some(NSFS_MAGIC) {
