@@ -48,7 +48,7 @@
 //! `alloc`'s `Vec`, `String` and `format!` work), the panic handler and the memory functions;
 //! [`sdk`] has a safe wrapper per hostcall, files ([`sdk::fs`]) and [`println!`]:
 //!
-//! ```ignore
+//! ```text
 //! #![no_std]
 //! #![no_main]
 //! extern crate alloc;

@@ -209,7 +209,9 @@ fn mounts_chroot_and_pivot_root_fail_even_in_a_nested_user_namespace() {
     let before = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
     for program in routes("adv_fs.c") {
         let out = confined(&dir, &["--net", "loopback"], &program, &["mount", s(&dir.join("out"))]);
-        for line in out.stdout.lines().filter(|l| !l.starts_with("clone newuser|newns")) {
+        // (A nested user and mount namespace is the guest's to make: what it may do in them is
+        // what each line tests.)
+        for line in out.stdout.lines().filter(|l| !l.starts_with("clone newuser|newns") && !l.starts_with("unshare:")) {
             assert!(!line.ends_with(": ok"), "{line}: {out:?}");
         }
         assert!(denials(&out).iter().any(|l| l.contains("mount(")), "{out:?}");
@@ -272,8 +274,10 @@ fn watches_and_notifications_outside_the_grants_are_refused() {
     let dir = tree("adv_inotify");
     for program in routes("adv_fs.c") {
         let out = confined(&dir, &[], &program, &["inotify", s(&dir.join("secret"))]);
-        assert!(!out.stdout.contains(": ok"), "{out:?}");
-        assert!(denials(&out).len() >= 2, "{out:?}");
+        // A directory notification (a signal, no names) on a directory the guest holds open
+        // tells no more than reading it again: it runs natively.
+        assert_eq!(out.stdout, "inotify_add_watch: No such file or directory\nF_NOTIFY: ok\n", "{out:?}");
+        assert!(denials(&out).iter().any(|l| l.contains("inotify_add_watch(")), "{out:?}");
     }
 }
 
@@ -508,10 +512,11 @@ fn kernel_facilities_with_a_large_attack_surface_are_refused_and_logged() {
     for program in routes("adv_proc.c") {
         let out = run(&mut trapbox_run(&["--allow-read", "/usr"], &program, &["kernel"]));
         for line in out.stdout.lines() {
-            // (IPC works: in the guest's own IPC namespace, checked below.)
-            assert!(!line.ends_with(": ok") || ["shmget: ok", "msgget: ok"].contains(&line), "{line}: {out:?}");
+            // (IPC works: in the guest's own IPC namespace, checked below; so do keys, in
+            // keyrings of the guest's own: run_isolation's keyring test.)
+            assert!(!line.ends_with(": ok") || ["shmget: ok", "msgget: ok", "keyctl: ok", "add_key: ok"].contains(&line), "{line}: {out:?}");
         }
-        for call in ["keyctl", "bpf", "perf_event_open", "userfaultfd", "io_uring_setup", "kexec_load"] {
+        for call in ["bpf", "perf_event_open", "userfaultfd", "io_uring_setup", "kexec_load"] {
             assert!(denials(&out).iter().any(|l| l.contains(&format!("{call}("))), "{call}: {out:?}");
         }
         // Key 0x7ad0 (31440) in the host's namespace would be an object the guest left behind.
@@ -529,7 +534,12 @@ fn host_wide_knobs_in_proc_and_sys_stay_the_hosts() {
     for program in routes("adv_proc.c") {
         for net in ["none", "loopback"] {
             let out = run(&mut trapbox_run(&["--allow-read", "/usr", "--net", net], &program, &["proc-sys"]));
-            assert!(!out.stdout.contains(": ok"), "{out:?}");
+            // The host name and the id map are the guest's own namespaces' (what they changed
+            // is checked below: nothing of the host's); every other knob is the host's.
+            let host_wide = out.stdout.lines().filter(|l| !l.starts_with(' ')).filter(|l| !l.starts_with("/proc/sys/kernel/hostname:") && !l.starts_with("/proc/self/uid_map:"));
+            for line in host_wide {
+                assert!(!line.ends_with(": ok"), "{line}: {out:?}");
+            }
         }
     }
     let after: Vec<String> = files.iter().map(|f| std::fs::read_to_string(f).unwrap()).collect();

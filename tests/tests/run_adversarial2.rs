@@ -253,15 +253,17 @@ fn a_new_session_cannot_take_a_terminal_or_move_its_foreground_group() {
     }
 }
 
-/// A nested user namespace by unshare and by raw clone(CLONE_NEWUSER): no map written, no
-/// setns into init's user namespace, no hostname set; the host's hostname is unchanged.
+/// A nested user namespace by unshare and by raw clone(CLONE_NEWUSER) is the guest's to make
+/// (and to map), but leads nowhere: no setns into init's or the host's user namespace (their
+/// files do not exist for the guest), and the host's hostname is unchanged.
 #[test]
 fn nested_user_namespaces_lead_nowhere() {
     let before = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
     for program in routes("adv2_host.c") {
         let dir = tree("adv2_userns");
         let out = confined(&dir, &[], &program, &["userns"]);
-        for line in out.stdout.lines() {
+        let escapes = out.stdout.lines().filter(|l| l.starts_with("open init userns:") || l.starts_with("setns:"));
+        for line in escapes {
             assert!(!line.ends_with(": ok"), "{line}: {out:?}");
         }
         assert!(out.stdout.ends_with("userns done\n"), "{out:?}");

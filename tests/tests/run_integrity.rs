@@ -117,22 +117,39 @@ macro_rules! refused_with_a_line {
 }
 
 refused_with_a_line! {
-    mount_is_refused_with_a_line: "mount" => "EPERM", "mount namespace changes";
-    unshare_is_refused_with_a_line: "unshare" => "EPERM", "new namespaces could hide calls from the host";
-    setns_is_refused_with_a_line: "setns" => "EPERM", "new namespaces could hide calls from the host";
+    mount_is_refused_with_a_line: "mount" => "EPERM", "only tmpfs is mounted for a guest, not \"proc\"";
+    chroot_is_refused_with_a_line: "chroot" => "EPERM", "mount namespace changes";
+    request_key_is_refused_with_a_line: "request_key" => "EPERM", "request_key with callout information would run the host's /sbin/request-key";
     bpf_is_refused_with_a_line: "bpf" => "EPERM", "kernel facilities with a large attack surface";
     perf_event_open_is_refused_with_a_line: "perf_event_open" => "EPERM", "kernel facilities with a large attack surface";
-    keyctl_is_refused_with_a_line: "keyctl" => "EPERM", "kernel facilities with a large attack surface";
     ptrace_is_refused_with_a_line: "ptrace" => "EPERM", "the guest already has a debugger: the host";
     name_to_handle_at_is_refused_with_a_line: "name_to_handle_at" => "EPERM", "file handles bypass path checks";
     reboot_is_refused_with_a_line: "reboot" => "EPERM", "administers the host machine";
 }
 
+/// What is safe only in the guest's own namespaces (new namespaces nested in them, keys,
+/// mounts) is refused with a line without them.
+#[test]
+fn without_namespaces_of_its_own_the_guest_makes_none_and_mounts_nothing() {
+    for (call, why) in [
+        ("unshare", "the guest has no namespaces of its own for new ones to nest in"),
+        ("setns", "the guest has no namespaces of its own for new ones to nest in"),
+        ("keyctl", "keys would be the invoker's"),
+        ("mount", "a mount would change the host's mount namespace"),
+    ] {
+        let dir = scratch_dir(&format!("integrity_no_namespaces_{call}"));
+        let (out, log) = probe_logged(&dir, &["--allow-read", "/usr/share", "--no-namespaces"], &["refuse", call]);
+        assert_eq!(out.stdout, format!("{call}: EPERM\n"), "{out:?}");
+        let lines = lines_of(&log);
+        assert!(lines.len() == 1 && lines[0].contains(why), "{call}: {lines:?}");
+    }
+}
+
 #[test]
 fn without_a_policy_a_refusal_writes_no_line() {
     let dir = scratch_dir("integrity_refuse_unconfined");
-    let (out, log) = probe_logged(&dir, &[], &["refuse", "mount"]); // run_support adds --unconfined
-    assert_eq!(out.stdout, "mount: EPERM\n", "{out:?}");
+    let (out, log) = probe_logged(&dir, &[], &["refuse", "bpf"]); // run_support adds --unconfined
+    assert_eq!(out.stdout, "bpf: EPERM\n", "{out:?}");
     assert_eq!(lines_of(&log), Vec::<String>::new(), "the trap debugger alone logs no policy");
 }
 

@@ -237,6 +237,31 @@ fn a_tmpfs_is_the_guests_to_mount_in_a_write_grant_and_nothing_else() {
     assert_eq!(read("/proc/self/mountinfo"), before, "no mount reached the host's mount namespace");
 }
 
+/// Keys are the guest's own: a session keyring of its own (the invoker's, inherited natively,
+/// holds the invoker's keys) and the user keyring of its own user namespace. A request_key
+/// that would run the host's /sbin/request-key as root is refused and logged.
+#[test]
+fn the_guest_has_keyrings_of_its_own() {
+    let (plain, rewritten) = guest_pair("keys_probe.c");
+    let description = format!("trapbox-test-{}", std::process::id());
+    // A login-like session keyring holding the key, natively and around trapbox.
+    let in_session = |argv: &[&str]| {
+        let mut cmd = Command::new(&plain);
+        cmd.args(["session", &description]).args(argv);
+        cmd
+    };
+    let all_ok = "add_key session: ok\nkeyctl read session: ok payload\nadd_key user: ok\nkeyctl read user: ok payload\n";
+    let native = run(&mut in_session(&[plain.to_str().unwrap(), "probe", &description]));
+    assert_eq!(native.stdout, format!("{all_ok}the invoker's session key: ok\nrequest_key with callout: ENOENT\n"), "{native:?}");
+    let trapbox = trapbox_tests::trapbox_bin();
+    for program in [&plain, &rewritten] {
+        let out = run(&mut in_session(&[trapbox.to_str().unwrap(), "run", "--allow-read", "/usr", "--", program.to_str().unwrap(), "probe", &description]));
+        let expected = format!("{all_ok}the invoker's session key: ENOKEY\nrequest_key with callout: EPERM\n");
+        assert_eq!((out.status, out.stdout.as_str()), (0, expected.as_str()), "{out:?}");
+        assert!(denials(&out).iter().any(|l| l.contains("request_key(") && l.contains("/sbin/request-key")), "{}", out.stderr);
+    }
+}
+
 /// The guest and trapbox itself copied where an unprivileged user can run them.
 fn unprivileged_copies() -> (PathBuf, PathBuf) {
     let (plain, _) = guest_pair("ns_probe.c");

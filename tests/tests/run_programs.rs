@@ -51,13 +51,11 @@ struct Case<'a> {
     args: Vec<String>,
     files: Vec<(&'a str, String)>,
     flags: Vec<String>,
-    /// Extra environment (both runs).
-    env: Vec<(&'a str, String)>,
 }
 
 impl<'a> Case<'a> {
     fn new(name: &'a str, program: PathBuf, args: &[&str]) -> Self {
-        Case { name, program, args: args.iter().map(|s| s.to_string()).collect(), files: vec![], flags: vec![], env: vec![] }
+        Case { name, program, args: args.iter().map(|s| s.to_string()).collect(), files: vec![], flags: vec![] }
     }
     fn file(mut self, path: &'a str, text: &str) -> Self {
         self.files.push((path, text.to_string()));
@@ -65,10 +63,6 @@ impl<'a> Case<'a> {
     }
     fn flags(mut self, flags: &[&str]) -> Self {
         self.flags.extend(flags.iter().map(|s| s.to_string()));
-        self
-    }
-    fn env(mut self, key: &'a str, value: &str) -> Self {
-        self.env.push((key, value.to_string()));
         self
     }
 }
@@ -115,7 +109,6 @@ fn set_env(cmd: &mut Command, case: &Case, work: &Path) {
         .env("LANG", "C.UTF-8")
         .env("LC_ALL", "C.UTF-8")
         .env("TZ", "UTC")
-        .envs(case.env.iter().map(|(k, v)| (*k, v.as_str())))
         .current_dir(work);
 }
 

@@ -546,6 +546,11 @@ pub fn rule(number: u64, args: &[u64; 6]) -> Rule {
     if let Some(why) = requests::escapes_the_debugger(number, args) {
         return Rule::Deny(EPERM, why.into());
     }
+    // With callout information a missing key is made by the kernel's upcall: the host's
+    // /sbin/request-key, run as root in the host's namespaces.
+    if number == nr::REQUEST_KEY && args[2] != 0 {
+        return Rule::Deny(EPERM, "request_key with callout information would run the host's /sbin/request-key".into());
+    }
     match ask {
         // (Without the guest's own namespaces the debugger refuses OwnNamespace calls first.)
         Ask::Nothing | Ask::Directfs | Ask::OwnNamespace(_) => Rule::Allow,

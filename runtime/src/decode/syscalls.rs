@@ -565,6 +565,9 @@ const fn policy_question(nr: u64, disposition: Disposition) -> Ask {
         SETHOSTNAME | SETDOMAINNAME => Ask::OwnNamespace("it would rename the host (no UTS namespace of the guest's own)"),
         UNSHARE | SETNS => Ask::OwnNamespace("the guest has no namespaces of its own for new ones to nest in"),
         MOUNT | UMOUNT2 => Ask::Mount,
+        ADD_KEY | REQUEST_KEY | KEYCTL => {
+            Ask::OwnNamespace("keys would be the invoker's: its session keyring, and its user keyring (no user namespace of the guest's own)")
+        }
         STATMOUNT | LISTMOUNT | LSM_SET_SELF_ATTR | PROCESS_MADVISE | PROCESS_MRELEASE => {
             Ask::Refuse(EPERM, "reaches beyond the guest's own processes and files")
         }
@@ -763,7 +766,11 @@ const fn classify(nr: u64) -> Entry {
         PIVOT_ROOT | CHROOT | OPEN_TREE | OPEN_TREE_ATTR | MOVE_MOUNT | FSOPEN | FSCONFIG | FSMOUNT
         | FSPICK | MOUNT_SETATTR => refuse(EPERM, "mount namespace changes"),
         SETTIMEOFDAY | CLOCK_SETTIME | ADJTIMEX | CLOCK_ADJTIME => refuse(EPERM, "changes the host's clocks"),
-        BPF | PERF_EVENT_OPEN | USERFAULTFD | FANOTIFY_INIT | ADD_KEY | REQUEST_KEY | KEYCTL | LOOKUP_DCOOKIE => {
+        // Keys of the guest's own: it has a session keyring of its own, and a user keyring per
+        // user namespace (confine::rule refuses a request_key that would call the host's
+        // /sbin/request-key).
+        ADD_KEY | REQUEST_KEY | KEYCTL => traced("keys in the guest's own session and user keyrings"),
+        BPF | PERF_EVENT_OPEN | USERFAULTFD | FANOTIFY_INIT | LOOKUP_DCOOKIE => {
             refuse(EPERM, "kernel facilities with a large attack surface")
         }
         MODIFY_LDT => refuse(ENOSYS, "16/32-bit segments have no place in a 64-bit guest"),

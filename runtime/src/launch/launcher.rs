@@ -620,6 +620,21 @@ unsafe fn become_guest(ch: Channels, parent: Pid, exec: Exec<'_>) -> ! {
                 libc::_exit(CHILD_SETUP_FAILED);
             }
         }
+        // A session keyring of the guest's own: the one inherited is the invoker's (its user
+        // keyring is already the guest's user namespace's), linked to that user keyring as a
+        // login's is (pam_keyinit), so the guest possesses its user keys. A kernel without
+        // keys has none.
+        const KEYCTL_JOIN_SESSION_KEYRING: libc::c_ulong = 1;
+        const KEYCTL_LINK: libc::c_ulong = 8;
+        const KEY_SPEC_USER_KEYRING: libc::c_long = -4;
+        const KEY_SPEC_SESSION_KEYRING: libc::c_long = -3;
+        if confinement.namespaces.is_some() {
+            let joined = libc::syscall(libc::SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, 0usize) >= 0
+                && libc::syscall(libc::SYS_keyctl, KEYCTL_LINK, KEY_SPEC_USER_KEYRING, KEY_SPEC_SESSION_KEYRING) >= 0;
+            if !joined && *libc::__errno_location() != libc::ENOSYS {
+                libc::_exit(CHILD_SETUP_FAILED);
+            }
+        }
         if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 {
             libc::_exit(CHILD_SETUP_FAILED);
         }
