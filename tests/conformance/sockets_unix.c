@@ -97,6 +97,21 @@ int main(int argc, char **argv) {
     STR("dgram data", buf);
     CK("recv dgram trunc", ({ send(dc, "longer", 6, 0); recv(d, buf, 2, MSG_TRUNC); }));
     CK("send unconnected dgram", send(socket(AF_UNIX, SOCK_DGRAM, 0), "x", 1, 0));
+    /* A datagram to a path, by sendto and by sendmsg with two iovecs, from an unconnected socket. */
+    int du = socket(AF_UNIX, SOCK_DGRAM, 0);
+    CK("sendto path", sendto(du, "to", 2, 0, (struct sockaddr *)&da, sizeof da));
+    memset(buf, 0, sizeof buf);
+    CK("recv sendto", recv(d, buf, sizeof buf, 0));
+    STR("sendto data", buf);
+    struct iovec parts[2] = {{.iov_base = "two ", .iov_len = 4}, {.iov_base = "parts", .iov_len = 5}};
+    struct msghdr to = {.msg_name = &da, .msg_namelen = sizeof da, .msg_iov = parts, .msg_iovlen = 2};
+    CK("sendmsg path", sendmsg(du, &to, 0));
+    memset(buf, 0, sizeof buf);
+    CK("recv sendmsg", recv(d, buf, sizeof buf, 0));
+    STR("sendmsg data", buf);
+    struct sockaddr_un nowhere = addr("nowhere.sock");
+    to.msg_name = &nowhere;
+    CK("sendmsg missing path", sendmsg(du, &to, 0));
     CK("accept on dgram", accept(d, NULL, NULL));
     CK("listen on dgram", listen(d, 1));
     CK("socket bad family", socket(12345, SOCK_STREAM, 0));

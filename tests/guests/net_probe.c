@@ -71,8 +71,13 @@ int main(int argc, char **argv) {
         struct iovec iov = {.iov_base = "m", .iov_len = 1};
         struct msghdr m = {.msg_name = &a, .msg_namelen = len, .msg_iov = &iov, .msg_iovlen = 1};
         report("sendmsg to a path", sendmsg(s, &m, 0));
-        report("sendto in out", sendto(s, "t", 1, 0, (struct sockaddr *)&a, len));
         char buf[4] = {0};
+        report("receive sendmsg", recv(d, buf, sizeof buf, MSG_DONTWAIT) == 1 && buf[0] == 'm' ? 0 : -1);
+        struct sockaddr_un outside;
+        m.msg_name = &outside;
+        m.msg_namelen = unix_address(&outside, argv[2], 0);
+        report("sendmsg outside", sendmsg(s, &m, 0));
+        report("sendto in out", sendto(s, "t", 1, 0, (struct sockaddr *)&a, len));
         report("receive", recv(d, buf, sizeof buf, MSG_DONTWAIT) == 1 && buf[0] == 't' ? 0 : -1);
         int b = socket(AF_UNIX, SOCK_STREAM, 0);
         len = unix_address(&a, "trapbox-probe-nobody", 1);

@@ -184,10 +184,6 @@ pub fn check(policy: &Policy, pid: Pid, number: u64, args: &[u64; 6]) -> NetVerd
     match address.family() {
         // A path names a file: the filesystem policy decides it in every network mode.
         AF_UNIX => match address.unix_path() {
-            Some(path) if number == nr::SENDMSG => deny(
-                EACCES,
-                format!("sendmsg to the unix socket path {} is not served; connect the socket first", crate::report::log::escape(path)),
-            ),
             Some(path) => unix_path_call(policy, pid, number, args, path),
             None if address.bytes.len() <= 2 => NetVerdict::Allow, // unnamed: autobind
             None if mode == NetMode::All => NetVerdict::Allow,
@@ -385,6 +381,45 @@ fn gather_msghdr(pid: Pid, msghdr: u64) -> Result<(Vec<u8>, Option<Address>), (i
 }
 
 /// The `msg_name` pointer and length of the msghdr at `msghdr`.
+/// The host's copy of the data a sendto or a sendmsg to a unix socket path sends (at most
+/// [`SEND_CHUNK`] bytes: a partial send, as a full socket buffer gives), and its flags. A
+/// sendmsg's iovecs are gathered into one buffer; one with control messages (fds, credentials)
+/// is refused, since the host would send them as its own.
+fn outgoing(pid: Pid, number: u64, args: &[u64; 6]) -> Result<(Vec<u8>, i32), NetVerdict> {
+    let fault = || NetVerdict::Done(trapbox_abi::errno::encode_error(EFAULT));
+    if number != nr::SENDMSG {
+        let len = usize::try_from(args[2]).unwrap_or(usize::MAX).min(SEND_CHUNK);
+        let data = crate::sys::read_guest_bytes(pid, args[1], len).ok_or_else(fault)?;
+        return Ok((data, int_arg(args, 3)));
+    }
+    // struct msghdr: name, namelen (+4), iov, iovlen, control, controllen, flags.
+    let header = crate::sys::read_guest_bytes(pid, args[1], 56).ok_or_else(fault)?;
+    let word = |at: usize| u64::from_le_bytes(header[at..at + 8].try_into().unwrap_or([0; 8]));
+    let (iov, iovlen, controllen) = (word(16), word(24), word(40));
+    if controllen != 0 {
+        return Err(deny(EACCES, "sendmsg with control messages to a unix socket path is not served; connect the socket first"));
+    }
+    const UIO_MAXIOV: u64 = 1024;
+    if iovlen > UIO_MAXIOV {
+        return Err(NetVerdict::Done(trapbox_abi::errno::encode_error(libc::EMSGSIZE)));
+    }
+    let vectors = crate::sys::read_guest_bytes(pid, iov, iovlen as usize * 16).ok_or_else(fault)?;
+    let mut data = Vec::new();
+    for vector in vectors.chunks_exact(16) {
+        let base = u64::from_le_bytes(vector[0..8].try_into().unwrap_or([0; 8]));
+        let len = u64::from_le_bytes(vector[8..16].try_into().unwrap_or([0; 8]));
+        let room = SEND_CHUNK - data.len();
+        let take = usize::try_from(len).unwrap_or(usize::MAX).min(room);
+        if take > 0 {
+            data.extend_from_slice(&crate::sys::read_guest_bytes(pid, base, take).ok_or_else(fault)?);
+        }
+        if data.len() == SEND_CHUNK {
+            break;
+        }
+    }
+    Ok((data, int_arg(args, 2)))
+}
+
 fn msghdr_name(pid: Pid, msghdr: u64) -> Result<(u64, u64), i32> {
     let header = crate::sys::read_guest_bytes(pid, msghdr, 16).ok_or(EFAULT)?;
     let name = u64::from_le_bytes(header[0..8].try_into().expect("8 bytes"));
@@ -457,11 +492,10 @@ fn perform(pid: Pid, number: u64, args: &[u64; 6], socket: OwnedFd, address: Add
         nr::CONNECT if sockets::is_nonblocking(&socket) => sockets::connect(&socket, &address.bytes).map(|()| 0),
         nr::CONNECT => return NetVerdict::Perform(Box::new(WaitingCall::connect(socket, address.bytes, held))),
         _ => {
-            let len = usize::try_from(args[2]).unwrap_or(usize::MAX).min(SEND_CHUNK);
-            let Some(data) = crate::sys::read_guest_bytes(pid, args[1], len) else {
-                return NetVerdict::Done(trapbox_abi::errno::encode_error(EFAULT));
+            let (data, flags) = match outgoing(pid, number, args) {
+                Ok(outgoing) => outgoing,
+                Err(verdict) => return verdict,
             };
-            let flags = int_arg(args, 3);
             // Sent at once if the peer has room; otherwise it waits where the guest's would.
             match sockets::send_to(&socket, &data, flags | libc::MSG_DONTWAIT, Some(&address.bytes)) {
                 Err(libc::EAGAIN) if flags & libc::MSG_DONTWAIT == 0 && !sockets::is_nonblocking(&socket) => {
