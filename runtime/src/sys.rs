@@ -406,6 +406,11 @@ pub fn fd_is_open(fd: i32) -> bool {
     unsafe { libc::fcntl(fd, libc::F_GETFD) >= 0 }
 }
 
+/// Whether `fd` is an open fd of process `pid` (negative fds never are).
+pub fn fd_of_is_open(pid: Pid, fd: i32) -> bool {
+    fd >= 0 && std::fs::symlink_metadata(format!("/proc/{pid}/fd/{fd}")).is_ok()
+}
+
 /// The host's own process id.
 pub fn own_pid() -> Pid {
     std::process::id() as Pid

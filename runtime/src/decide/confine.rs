@@ -424,6 +424,10 @@ pub fn check(policy: &Policy, pid: Pid, number: u64, args: &[u64; 6]) -> Option<
                             return Some(denial);
                         }
                     }
+                    // Not an open fd: the kernel's EBADF, no denial.
+                    None if !crate::sys::fd_of_is_open(pid, args[index] as i32) => {
+                        return Some(Denial { errno: trapbox_abi::errno::EBADF, reason: String::new() });
+                    }
                     None if access == ACCESS_EXEC => {
                         return Some(Denial { errno: trapbox_abi::errno::EACCES, reason: "the fd names no file a grant could cover".into() });
                     }

@@ -184,6 +184,11 @@ fn made_at(target: &Path) -> Result<u64, Refusal> {
     }
 }
 
+/// Whether `target` is where the guest mounted something (a mount point in its namespace).
+pub fn is_mount_point(target: &Path) -> bool {
+    MADE.lock().unwrap_or_else(|e| e.into_inner()).as_ref().is_some_and(|made| made.contains_key(target))
+}
+
 /// Forgets the topmost mount the guest made on `target`, now unmounted.
 fn forget(target: &Path) {
     if let Some(made) = MADE.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {

@@ -555,7 +555,9 @@ const fn policy_question(nr: u64, disposition: Disposition) -> Ask {
         | MOVE_PAGES | PROCESS_VM_READV | PROCESS_VM_WRITEV | KCMP => Ask::GuestTarget(0),
         // A pidfd may also come from opening a /proc/PID directory: the host checks whose it is.
         PIDFD_SEND_SIGNAL => Ask::PidfdTarget,
-        PIDFD_GETFD => Ask::Refuse(EPERM, "takes fds out of another process"),
+        // In the guest's own PID namespace a pidfd names a guest process or trapbox's init,
+        // which the kernel will not let the guest inspect (it is not dumpable).
+        PIDFD_GETFD => Ask::OwnNamespace("takes fds out of another process, which may be the host's (no PID namespace of the guest's own)"),
         FCHMOD | FCHOWN | FSETXATTR | FREMOVEXATTR => Ask::FdMetadata,
         SOCKET | CONNECT | BIND | SENDTO | SENDMSG | SENDMMSG | LISTEN | SETSOCKOPT => Ask::Network,
         SHMGET | SHMAT | SHMCTL | SHMDT | SEMGET | SEMOP | SEMCTL | SEMTIMEDOP | MSGGET | MSGSND | MSGRCV | MSGCTL

@@ -315,6 +315,12 @@ fn change_names(policy: &Policy, pid: Pid, number: u64, args: &[u64; 6]) -> Resu
             Err(denial) => return Err(denial),
         }
     }
+    // A mount point of the guest's (a tmpfs it mounted) is busy in its mount namespace; the
+    // host, which removes and renames in its own, would not see that.
+    let removes_or_moves = matches!(number, nr::RMDIR | nr::UNLINK | nr::UNLINKAT | nr::RENAME | nr::RENAMEAT | nr::RENAMEAT2);
+    if removes_or_moves && names.iter().any(|name| crate::decide::mounts::is_mount_point(&name.target)) {
+        return Ok(trapbox_abi::errno::encode_error(libc::EBUSY));
+    }
     // What the call needs of the guest (a symlink's target, the mode under its umask) is read
     // here; the call itself runs under the guest's own Landlock domain if it has one.
     let symlink_target = match number {

@@ -383,6 +383,14 @@ fn decide_open(service: &Service, notif: &Notif, local_devices: &mut LocalDevice
         }
         None => crate::decide::confine::resolve_seen(pid, dirfd, &bytes).ok_or_else(|| crate::decide::confine::unresolved_errno(pid, dirfd, &bytes))?,
     };
+    // O_CREAT of a file that exists (without O_EXCL) only opens it, and needs only the access
+    // its mode asks; the host then opens it without O_CREAT, so nothing is ever created under
+    // a read grant (a file removed meanwhile is ENOENT rather than made).
+    let plain_create = flags & libc::O_CREAT as u64 != 0 && !creates_exclusively(flags);
+    if plain_create && crate::launch::view::is_dir(&target) {
+        return Err(libc::EISDIR); // the kernel's answer to O_CREAT of a directory
+    }
+    let flags = if plain_create && crate::launch::view::exists(&target) { flags & !(libc::O_CREAT as u64) } else { flags };
     let access = crate::decide::confine::access_from_open_flags(flags);
     let policy = &service.policy;
     // A magic link is followed only if the open follows the last symlink (O_NOFOLLOW: ELOOP,
