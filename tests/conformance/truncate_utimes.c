@@ -56,5 +56,10 @@ int main(int argc, char **argv) {
     CK("utimensat nofollow", utimensat(sfd, "l", ts, AT_SYMLINK_NOFOLLOW));
     CK("utimensat bad dirfd", utimensat(9999, "f", ts, 0));
     CK("futimens bad fd", futimens(9999, ts));
+    /* A NULL path: the kernel reads it (EFAULT), unless utimensat acts on a real dirfd. */
+    struct timespec two[2] = {{1000, 0}, {2000, 0}};
+    CK("utimes null path", syscall(SYS_utimes, NULL, two));
+    CK("utimensat cwd null path", syscall(SYS_utimensat, AT_FDCWD, NULL, two, 0));
+    CK("utimensat bad fd null path", syscall(SYS_utimensat, 9999, NULL, two, 0));
     return 0;
 }

@@ -881,7 +881,9 @@ pub fn takes_empty_path(nr: u64, args: &[u64; 6]) -> bool {
 /// Whether call `nr` acts on the file behind its dirfd instead of a path: `AT_EMPTY_PATH`,
 /// or utimensat's NULL path (futimens).
 pub fn acts_on_dirfd(nr: u64, args: &[u64; 6]) -> bool {
-    takes_empty_path(nr, args) || (nr == UTIMENSAT && args[1] == 0)
+    // (utimensat with a NULL path acts on its dirfd, but on AT_FDCWD the kernel reads the
+    // NULL path: EFAULT, as glibc's utimes(NULL, …) gets.)
+    takes_empty_path(nr, args) || (nr == UTIMENSAT && args[1] == 0 && args[0] as i32 != libc::AT_FDCWD)
 }
 
 /// Who performs call `nr` under a policy ([`Route::Guest`] for a number no row describes).
