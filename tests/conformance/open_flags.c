@@ -5,6 +5,10 @@ int main(int argc, char **argv) {
     setup(argc, argv);
     put("f", "hello", 0644);
     mkdir(P("d"), 0755);
+    /* O_CREAT of what exists only opens it (a directory: EISDIR); with O_EXCL, EEXIST. */
+    OK("creat existing", open(P("f"), O_RDONLY | O_CREAT, 0644));
+    CK("creat existing dir", open(P("d"), O_RDONLY | O_CREAT, 0644));
+    CK("creat existing excl", open(P("f"), O_RDONLY | O_CREAT | O_EXCL, 0644));
     symlink("f", P("lnk"));
     symlink("missing", P("dangling"));
     OK("open rdonly", open(P("f"), O_RDONLY));

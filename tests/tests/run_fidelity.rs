@@ -90,3 +90,18 @@ fn a_symlink_into_a_grant_is_seen_as_natively() {
     let out = run(&mut trapbox_run(&["--allow-exec", "/usr"], &trapbox_tests::busybox(), &["sh", "-c", script]));
     assert_eq!((out.status, &out.stdout), (native.status, &native.stdout), "{}", out.stderr);
 }
+
+/// O_CREAT of a file that exists only opens it: in a read grant it needs no write access,
+/// as natively a program may open an existing file it can read with O_CREAT (and nothing is
+/// created there when the file is missing).
+#[test]
+fn o_creat_of_an_existing_file_in_a_read_grant_opens_it() {
+    let dir = scratch_dir("fidelity_creat_existing");
+    std::fs::write(dir.join("present"), "data\n").unwrap();
+    let _ = std::fs::remove_file(dir.join("absent"));
+    let script = "import os\nfor name in ('present', 'absent'):\n    try:\n        os.close(os.open(name, os.O_RDONLY | os.O_CREAT, 0o644)); print(name, 'ok')\n    except OSError as e:\n        print(name, e.strerror)\n";
+    let grant = dir.to_str().unwrap();
+    let out = run(trapbox_run(&["--allow-read", grant, "--allow-exec", "/usr"], Path::new("/usr/bin/python3"), &["-c", script]).current_dir(&dir));
+    assert_eq!(out.stdout, "present ok\nabsent Permission denied\n", "{out:?}");
+    assert!(!dir.join("absent").exists(), "nothing is created under a read grant");
+}

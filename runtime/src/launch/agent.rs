@@ -189,7 +189,12 @@ unsafe fn perform(request: &Request, namespaces: &[libc::c_int; MAX_NAMESPACES])
             }
         }
         let groups = (request.groups_len as usize).min(MAX_GROUPS);
-        if libc::syscall(libc::SYS_setgroups, groups, request.groups.as_ptr()) != 0
+        // Groups only when they differ: a user namespace an unprivileged invoker maps denies
+        // setgroups altogether, and there they are the same.
+        let mut current_groups = [0u32; MAX_GROUPS];
+        let current_len = libc::syscall(libc::SYS_getgroups, MAX_GROUPS, current_groups.as_mut_ptr());
+        let same_groups = usize::try_from(current_len).is_ok_and(|n| n == groups && current_groups[..n] == request.groups[..n]);
+        if (!same_groups && libc::syscall(libc::SYS_setgroups, groups, request.groups.as_ptr()) != 0)
             || libc::syscall(libc::SYS_setresgid, request.gid, request.gid, request.gid) != 0
             || libc::syscall(libc::SYS_setresuid, request.uid, request.uid, request.uid) != 0
         {

@@ -405,7 +405,8 @@ fn decide_open(service: &Service, notif: &Notif, local_devices: &mut LocalDevice
     }
     if crate::perform::agent::available() && crate::decide::confine::namespace_file(pid, &target) {
         let cloexec = flags & libc::O_CLOEXEC as u64 != 0;
-        return Ok(Step::Done(crate::perform::agent::open(pid, &target, flags, how.mode), cloexec));
+        let mode = if creates(flags) { how.mode } else { 0 };
+        return Ok(Step::Done(crate::perform::agent::open(pid, &target, flags, mode), cloexec));
     }
     let grant = policy.grants_for(&target, access).first().map(|g| g.path.clone());
     let Some(grant) = grant.or_else(|| crate::decide::base::self_root(policy, pid, &target, access)) else {
@@ -428,7 +429,8 @@ fn decide_open(service: &Service, notif: &Notif, local_devices: &mut LocalDevice
     }
     // Only a create uses the mode (and so the guest's umask, read from /proc); a file the
     // guest creates never gets the setuid or setgid bit (see crate::perform::broker).
-    let mode = if creates(flags) { crate::perform::broker::created_mode(pid, how.mode, &target) } else { how.mode };
+    // (openat2 refuses a mode without O_CREAT, which may have just been taken off.)
+    let mode = if creates(flags) { crate::perform::broker::created_mode(pid, how.mode, &target) } else { 0 };
     let domain = crate::perform::guest_landlock::domain_of(pid);
     let cloexec = flags & libc::O_CLOEXEC as u64 != 0;
     // Every open and lookup below runs with the guest thread's own credentials: after a
