@@ -291,6 +291,12 @@ fn an_unprivileged_user_gets_the_same_isolation() {
         assert!(victim.try_wait().expect("wait").is_none(), "the victim still runs");
         let _ = victim.kill();
         let _ = victim.wait();
+        // The guest's own namespaces' files are its own here too, opened by init with the
+        // unprivileged guest's credentials: the maps of a user namespace it made.
+        let idmap = as_nobody(&["idmap"]);
+        let expected = "unshare user and net: ok\nwrite /proc/self/setgroups: ok\nwrite /proc/self/uid_map: ok\n\
+                        write /proc/self/gid_map: ok\nwrite /proc/sys/net/ipv4/ping_group_range: ok\nuid in the new namespace: 0\n";
+        assert_eq!((idmap.status, idmap.stdout.as_str()), (0, expected), "{idmap:?}");
     } else {
         // Already unprivileged: the probe itself is the rootless case.
         for out in probe("none", &["ids"]) {
