@@ -1,5 +1,6 @@
 //! Mounts inside the guest's own mount namespace: a tmpfs on a directory of a write grant,
-//! and remounts, propagation changes and unmounts of the mounts the guest made so.
+//! remounts and unmounts of the mounts the guest made so, and propagation changes of any
+//! mount it sees.
 //!
 //! Landlock forbids a confined guest every mount, and the guest's mount namespace is the
 //! host's view of its files, so the host decides each one and init makes it there
@@ -93,6 +94,15 @@ pub fn perform(policy: &Policy, pid: Pid, number: u64, args: &[u64; 6]) -> Resul
         f => f,
     };
     let data = string(pid, args[4], 1023)?;
+    if flags & PROPAGATION != 0 && flags & !(PROPAGATION | MS_REC | MS_SILENT) == 0 {
+        // Propagation alone, of any mount the guest sees: how mounts spread among its own
+        // mount namespaces (init made the guest's private from the host's before it ran).
+        if (flags & PROPAGATION).count_ones() != 1 {
+            return Ok(trapbox_abi::errno::encode_error(libc::EINVAL));
+        }
+        let target = target(pid, args[1], true)?;
+        return Ok(raw(crate::perform::agent::propagate(pid, &target, flags)));
+    }
     if flags & (MS_REMOUNT | PROPAGATION) != 0 {
         // A change of a mount the guest made: options (MS_REMOUNT, maybe MS_BIND for the
         // per-mount flags) or propagation, nothing else.

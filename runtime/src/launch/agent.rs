@@ -23,6 +23,10 @@ pub const OP_MOUNT_TMPFS: u32 = 2;
 pub const OP_REMOUNT: u32 = 3;
 /// Unmount the mount `mount_id`, which must be the one on `path`, with the umount2 `flags`.
 pub const OP_UMOUNT: u32 = 4;
+/// Change the propagation of the mount at `path` to `mount_flags` (shared, slave, private,
+/// unbindable; recursively with MS_REC): it changes only how mounts spread among the guest's
+/// own mount namespaces.
+pub const OP_PROPAGATE: u32 = 5;
 
 /// The most supplementary groups a request carries.
 pub const MAX_GROUPS: usize = 64;
@@ -240,6 +244,16 @@ unsafe fn perform(request: &Request, namespaces: &[libc::c_int; MAX_NAMESPACES])
                 }
                 let mounted = open((libc::O_PATH | libc::O_DIRECTORY) as u64);
                 Reply { result: 0, mount_id: mount_of(mounted, c"".as_ptr(), libc::AT_EMPTY_PATH).map_or(0, |(id, _)| id) }
+            }
+            OP_PROPAGATE => {
+                let target = open(libc::O_PATH as u64);
+                if target < 0 {
+                    return fail(failed());
+                }
+                let mut through = [0u8; 32];
+                fd_path(target, &mut through);
+                let rc = libc::mount(std::ptr::null(), through.as_ptr().cast(), std::ptr::null(), request.mount_flags as libc::c_ulong, std::ptr::null());
+                Reply { result: if rc != 0 { failed() } else { 0 }, mount_id: 0 }
             }
             OP_REMOUNT | OP_UMOUNT => {
                 // The parent, walked without symlinks, and the last name, which the mount's

@@ -8,7 +8,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::sync::{Mutex, OnceLock};
 
-use crate::launch::agent::{Reply, Request, MAX_GROUPS, OP_MOUNT_TMPFS, OP_OPEN, OP_REMOUNT, OP_UMOUNT};
+use crate::launch::agent::{Reply, Request, MAX_GROUPS, OP_MOUNT_TMPFS, OP_OPEN, OP_PROPAGATE, OP_REMOUNT, OP_UMOUNT};
 use crate::sys::Pid;
 
 static AGENT: OnceLock<Mutex<OwnedFd>> = OnceLock::new();
@@ -118,6 +118,17 @@ pub fn change_mount(tid: Pid, target: &Path, mount_id: u64, umount: Option<u32>,
     request.flags = umount.unwrap_or(0);
     request.mount_flags = flags;
     copy_terminated(&mut request.data, data).map_err(|_| libc::EINVAL)?;
+    let (reply, _) = call(tid, &request)?;
+    if reply.result < 0 {
+        return Err(-reply.result as i32);
+    }
+    Ok(())
+}
+
+/// Changes the propagation of the mount at `target` in thread `tid`'s mount namespace.
+pub fn propagate(tid: Pid, target: &Path, flags: u64) -> Result<(), i32> {
+    let mut request = request_for(tid, OP_PROPAGATE, target)?;
+    request.mount_flags = flags;
     let (reply, _) = call(tid, &request)?;
     if reply.result < 0 {
         return Err(-reply.result as i32);
