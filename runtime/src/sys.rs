@@ -927,12 +927,25 @@ pub fn send_with_fds(socket: i32, bytes: &[u8], fds: &[i32]) -> Result<(), Errno
     Ok(())
 }
 
-/// Receives one message from the unix socket `socket` into `buf`: its length, and the first
-/// fd that came with it (installed close-on-exec; any others are closed).
-pub fn receive_with_fd(socket: i32, buf: &mut [u8]) -> Result<(usize, Option<std::os::fd::OwnedFd>), Errno> {
+/// One message received on a unix socket ([`receive_with_fd`]).
+#[derive(Debug)]
+pub struct Received {
+    /// Its length.
+    pub len: usize,
+    /// The first fd that came with it (installed close-on-exec; any others are closed).
+    pub fd: Option<std::os::fd::OwnedFd>,
+    /// The sender's pid from its credentials (`SCM_CREDENTIALS`, with `SO_PASSCRED`), as the
+    /// kernel translates it into this process's PID namespace.
+    pub sender: Option<Pid>,
+}
+
+/// Receives one message from the unix socket `socket` into `buf` (see [`Received`]).
+pub fn receive_with_fd(socket: i32, buf: &mut [u8]) -> Result<Received, Errno> {
     use std::os::fd::FromRawFd;
     let mut iov = libc::iovec { iov_base: buf.as_mut_ptr().cast(), iov_len: buf.len() };
-    let mut control = [0u64; 8];
+    // Room for the fds and the credentials a message may carry, 8-byte aligned as cmsg
+    // headers must be.
+    let mut control = [0u64; 16];
     // SAFETY: msghdr is plain data pointing at live locals and `buf`, which recvmsg fills
     // within their lengths.
     let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
@@ -950,10 +963,10 @@ pub fn receive_with_fd(socket: i32, buf: &mut [u8]) -> Result<(usize, Option<std
     if got < 0 {
         return Err(Errno::last());
     }
-    let mut first = None;
+    let mut received = Received { len: got as usize, fd: None, sender: None };
     // SAFETY: the CMSG macros walk the control buffer the kernel just filled, within
     // msg_controllen; SCM_RIGHTS data are fds the kernel installed in this process, each
-    // owned once here.
+    // owned once here; SCM_CREDENTIALS data is a `struct ucred`.
     unsafe {
         let mut header = libc::CMSG_FIRSTHDR(&msg);
         while !header.is_null() {
@@ -962,15 +975,18 @@ pub fn receive_with_fd(socket: i32, buf: &mut [u8]) -> Result<(usize, Option<std
                 for i in 0..count {
                     let fd = std::ptr::read_unaligned(libc::CMSG_DATA(header).cast::<i32>().add(i));
                     let owned = std::os::fd::OwnedFd::from_raw_fd(fd);
-                    if first.is_none() {
-                        first = Some(owned);
+                    if received.fd.is_none() {
+                        received.fd = Some(owned);
                     }
                 }
+            } else if (*header).cmsg_level == libc::SOL_SOCKET && (*header).cmsg_type == libc::SCM_CREDENTIALS {
+                let cred: libc::ucred = std::ptr::read_unaligned(libc::CMSG_DATA(header).cast());
+                received.sender = (cred.pid > 0).then_some(cred.pid);
             }
             header = libc::CMSG_NXTHDR(&msg, header);
         }
     }
-    Ok((got as usize, first))
+    Ok(received)
 }
 
 /// The mount id (`STATX_MNT_ID_UNIQUE`) of the file behind `fd` (an `O_PATH` one too), and

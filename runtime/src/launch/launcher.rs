@@ -389,38 +389,11 @@ impl HostEnds {
 /// as the kernel translated it into the host's PID namespace; `None` when every sender is gone.
 fn receive_hello(socket: libc::c_int) -> Option<Pid> {
     let mut byte = 0u8;
-    let mut iov = libc::iovec { iov_base: (&mut byte as *mut u8).cast(), iov_len: 1 };
-    // Room for one SCM_CREDENTIALS message, 8-byte aligned as cmsg headers must be.
-    let mut control = [0u64; 8];
-    // SAFETY: msghdr is plain data; every pointer set below refers to a live local.
-    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
-    msg.msg_iov = &mut iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control.as_mut_ptr().cast();
-    msg.msg_controllen = std::mem::size_of_val(&control);
-    let got = loop {
-        // SAFETY: recvmsg writes only into the buffers `msg` describes.
-        let got = unsafe { libc::recvmsg(socket, &mut msg, 0) };
-        if got >= 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
-            break got;
-        }
-    };
-    if got != 1 {
+    let received = sys::receive_with_fd(socket, std::slice::from_mut(&mut byte)).ok()?;
+    if received.len != 1 {
         return None;
     }
-    // SAFETY: the CMSG macros walk the control buffer the kernel just filled, within
-    // msg_controllen; the data of an SCM_CREDENTIALS message is a `struct ucred`.
-    unsafe {
-        let mut header = libc::CMSG_FIRSTHDR(&msg);
-        while !header.is_null() {
-            if (*header).cmsg_level == libc::SOL_SOCKET && (*header).cmsg_type == libc::SCM_CREDENTIALS {
-                let cred: libc::ucred = std::ptr::read_unaligned(libc::CMSG_DATA(header).cast());
-                return (cred.pid > 0).then_some(cred.pid);
-            }
-            header = libc::CMSG_NXTHDR(&msg, header);
-        }
-    }
-    None
+    received.sender
 }
 
 /// Reads the guest's listener fd number from `report`, duplicates that fd into the host

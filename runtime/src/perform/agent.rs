@@ -71,11 +71,11 @@ fn call(tid: Pid, request: &Request) -> Result<(Reply, Option<OwnedFd>), i32> {
     let mut reply = Reply::default();
     // SAFETY: Reply is plain integers; any bytes the worker wrote are a valid value.
     let reply_bytes = unsafe { std::slice::from_raw_parts_mut((&mut reply as *mut Reply).cast::<u8>(), std::mem::size_of::<Reply>()) };
-    let (got, fd) = crate::sys::receive_with_fd(socket.as_raw_fd(), reply_bytes).map_err(|e| e.0)?;
-    if got != std::mem::size_of::<Reply>() {
+    let received = crate::sys::receive_with_fd(socket.as_raw_fd(), reply_bytes).map_err(|e| e.0)?;
+    if received.len != std::mem::size_of::<Reply>() {
         return Err(libc::EIO); // init died, or its worker did (a guest cannot kill either)
     }
-    Ok((reply, fd))
+    Ok((reply, received.fd))
 }
 
 fn as_bytes(request: &Request) -> &[u8] {
