@@ -500,7 +500,10 @@ fn ptrace_seccomp_filters_syscall_user_dispatch_and_untraced_clones_are_refused(
     for program in routes("adv_proc.c") {
         let out = run(&mut trapbox_run(&["--allow-read", "/usr"], &program, &["ptrace"]));
         assert_eq!(out.status, 0, "{out:?}");
-        for line in out.stdout.lines() {
+        // (pidfd_getfd of the guest's own child is the kernel's to allow, as natively: in the
+        // guest's PID namespace a pidfd names only guest processes and trapbox's init, which
+        // the kernel keeps the guest from inspecting.)
+        for line in out.stdout.lines().filter(|l| !l.starts_with("pidfd_getfd:")) {
             assert!(!line.ends_with(": ok"), "{line}: {out:?}");
         }
         assert!(denials(&out).iter().any(|l| l.contains("CLONE_UNTRACED")), "{out:?}");
