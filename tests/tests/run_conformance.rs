@@ -35,7 +35,6 @@ enum Mode {
 #[derive(Clone, Copy)]
 enum When {
     /// Every trapbox run.
-    #[allow(dead_code)] // (no entry needs it at present)
     Always,
     /// Runs under the granting policy (every route).
     Policy,
@@ -207,6 +206,11 @@ conformance! {
         // documented: readlink /proc/thread-self
         documented("readlink /proc/thread-self", When::Unconfined, "no",
             "same: the host's /proc numbers the thread as the host does"),
+    ];
+    clone3 => [
+        // documented: untraced fork
+        documented("untraced fork", When::Always, "EPERM",
+            "README known differences: CLONE_UNTRACED is refused (the child would escape the debugger), for clone and clone3 alike"),
     ];
     dirs => [];
     dup_fcntl => [];

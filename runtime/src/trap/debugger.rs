@@ -98,6 +98,8 @@ struct Thread {
     tgid: Pid,
     /// Still waiting for its first stop (an auto-attached child), with where to start it.
     unstarted: Option<Option<u64>>,
+    /// And with which argument registers (a child of a pinned clone3: the guest's own).
+    start_args: Option<[u64; 6]>,
     redirects: Vec<Redirect>,
     /// A seccomp-path call awaiting its syscall-exit stop.
     pending: Option<PendingCall>,
@@ -155,6 +157,7 @@ impl Thread {
         Thread {
             tgid,
             unstarted: None,
+            start_args: None,
             redirects: Vec::new(),
             pending: None,
             held_signals: Vec::new(),
@@ -641,9 +644,7 @@ impl Debugger {
                         return Verdict::Refuse(first);
                     }
                 }
-                // (glibc and Rust try clone3 before clone at every thread start and fall back
-                // on ENOSYS: that refusal is routine, and a line per thread would bury the rest.)
-                if self.settings.policy.is_some() && number != nr::CLONE3 {
+                if self.settings.policy.is_some() {
                     crate::report::log::denied(tid, number, args, entry.note);
                 }
                 Verdict::Refuse(e)
@@ -663,14 +664,9 @@ impl Debugger {
             _ if self.settings.policy.is_none() && crate::decide::requests::installs_filter(number, args).is_some() => return Verdict::Refuse(errno::EPERM),
             _ => {}
         }
-        if let Some(limit) = self.settings.task_limit {
-            if matches!(number, nr::CLONE | nr::FORK | nr::VFORK) && self.threads.len() as u64 >= limit {
-                crate::host_log!(
-                    "trapbox: denied {}: the guest already runs {} processes and threads (limit {limit})",
-                    trace::format_call(tid, number, args),
-                    self.threads.len()
-                );
-                return Verdict::Refuse(EAGAIN);
+        if let Some(flags) = crate::decode::clone_args::task_flags(tid, number, args) {
+            if let Some(refusal) = self.judge_new_task(tid, number, args, flags) {
+                return refusal;
             }
         }
         // Safe in the guest's own namespaces only: refused without them, confined or not.
@@ -786,6 +782,34 @@ impl Debugger {
             }
             None => Verdict::Execute,
         }
+    }
+
+    /// The one judgment of every call that makes a task (clone, clone3, fork, vfork), on the
+    /// flag word the kernel reads (clone3's from the host's pinned copy, when it is the copy
+    /// the kernel will read: see [`Debugger::on_seccomp`]): a struct the kernel would refuse
+    /// gets its errno, a child the host would not trace is refused whatever the policy (with
+    /// a line under one), and the policy's task limit holds. `None`: the call may run.
+    fn judge_new_task(&self, tid: Pid, number: u64, args: &[u64; 6], flags: Result<u64, i32>) -> Option<Verdict> {
+        let flags = match flags {
+            Ok(flags) => flags,
+            Err(errno) => return Some(Verdict::Refuse(errno)), // the kernel's own answer
+        };
+        if let Some(why) = crate::decide::requests::untraced_child(flags) {
+            if self.settings.policy.is_some() {
+                crate::host_log!("trapbox: denied {}: {why}", trace::format_call(tid, number, args));
+            }
+            return Some(Verdict::Refuse(errno::EPERM));
+        }
+        let limit = self.settings.task_limit?;
+        if self.threads.len() as u64 >= limit {
+            crate::host_log!(
+                "trapbox: denied {}: the guest already runs {} processes and threads (limit {limit})",
+                trace::format_call(tid, number, args),
+                self.threads.len()
+            );
+            return Some(Verdict::Refuse(EAGAIN));
+        }
+        None
     }
 
     /// A kill that names several processes, performed by the host on the guest processes
@@ -972,7 +996,8 @@ impl Debugger {
         let mut pinned = None;
         // A sendmmsg is sent one message at a time: the next one, when this is its call again.
         let progress = self.thread(tid).sendmmsg.take().filter(|p| number == nr::SENDMMSG && p.guest_args == args && p.at == regs.rip.wrapping_sub(2));
-        if matches!(verdict, Verdict::Execute) && self.pins_arguments() {
+        // clone3 is pinned even unconfined: the flags judged must be the ones the kernel reads.
+        if matches!(verdict, Verdict::Execute) && (self.pins_arguments() || number == nr::CLONE3) {
             let plan = match progress {
                 Some(progress) => Some(crate::trap::pinned::sendmmsg_message(&args, progress.sent)),
                 None => crate::trap::pinned::plan(number, &args),
@@ -1206,7 +1231,12 @@ impl Debugger {
         let child = sys::event_msg(parent)? as Pid;
         let regs = sys::get_regs(parent)?;
         let tgid = self.tgid(parent);
-        let is_thread = event == sys::EVENT_CLONE && regs.rdi & CLONE_THREAD != 0;
+        // (clone3's flags from the pinned copy its registers point to, which the guest cannot change.)
+        let flags = crate::decode::clone_args::task_flags(parent, regs.orig_rax, &args_of(&regs)).and_then(Result::ok).unwrap_or(0);
+        let is_thread = event == sys::EVENT_CLONE && flags & CLONE_THREAD != 0;
+        // A pinned call (clone3) leaves the child the registers pointing at the pinned copy:
+        // it starts with the guest's own, as it would natively.
+        let start_args = self.threads.get(&parent).and_then(|t| t.pinned.as_ref()).map(|slot| slot.original_args);
         let stub = self.stub(parent);
         // A fork/clone run through the stub's slow path: the child starts right after the
         // `syscall` in the stub, on its own stack; send it straight to the resume address.
@@ -1228,6 +1258,7 @@ impl Debugger {
         crate::perform::guest_landlock::inherit(parent, child); // and so is a Landlock domain
         let mut thread = Thread::new(child_tgid);
         thread.unstarted = Some(start_at);
+        thread.start_args = start_args;
         self.threads.insert(child, thread);
         if self.early.remove(&child) {
             // Its first stop already came: start it now.
@@ -1242,9 +1273,15 @@ impl Debugger {
 
     fn start_child(&mut self, tid: Pid) -> Result<(), Errno> {
         let start_at = self.thread(tid).unstarted.take().flatten();
-        if let Some(addr) = start_at {
+        let start_args = self.thread(tid).start_args.take();
+        if start_at.is_some() || start_args.is_some() {
             let mut regs = sys::get_regs(tid)?;
-            regs.rip = addr;
+            if let Some(addr) = start_at {
+                regs.rip = addr;
+            }
+            if let Some(args) = start_args {
+                set_args(&mut regs, &args);
+            }
             sys::set_regs(tid, &regs)?;
         }
         self.resume(tid, 0)
@@ -1595,9 +1632,10 @@ impl Debugger {
                 };
                 let traced_native = self.settings.trace.is_some()
                     && syscalls::entry(number).is_some_and(|e| e.disposition == Disposition::Native);
-                // These cannot use the fast path: vfork's child and clone's child would `ret`
-                // through a stack they do not own, and rt_sigreturn reads its frame at rsp.
-                let needs_slow = matches!(number, nr::VFORK | nr::CLONE | nr::RT_SIGRETURN) || traced_native;
+                // These cannot use the fast path: vfork's child and clone's or clone3's child
+                // would `ret` through a stack they do not own, and rt_sigreturn reads its frame
+                // at rsp.
+                let needs_slow = matches!(number, nr::VFORK | nr::CLONE | nr::CLONE3 | nr::RT_SIGRETURN) || traced_native;
                 if !needs_slow {
                     let slot = regs.rsp.wrapping_sub(inject::FAST_STACK_DROP);
                     if sys::poke(tid, slot, resume_at).is_ok() {

@@ -1,0 +1,98 @@
+//! clone3's `struct clone_args`, copied once as the kernel copies it
+//! (`copy_clone_args_from_user`), and the flag word of every call that makes a task.
+//!
+//! The kernel takes `size` bytes: more than a page is `E2BIG`, fewer than the first published
+//! struct (64 bytes) `EINVAL`; bytes beyond the struct it knows must be zero (`E2BIG`), and
+//! any byte it must read that is unreadable is `EFAULT`. The host reads it the same way, so
+//! its copy, and the errors, are the kernel's. The copy (and the `set_tid` array it points
+//! to, see [`CloneArgs::set_tid`]) is what the pinned-argument region hands the kernel
+//! ([`crate::trap::pinned`]), so the flags the host judged are the flags the kernel runs.
+
+use trapbox_abi::linux::nr;
+
+use crate::sys::Pid;
+
+/// `CLONE_ARGS_SIZE_VER0`: the first published struct, the least the kernel accepts.
+const SIZE_VER0: u64 = 64;
+/// `sizeof(struct clone_args)` as this kernel generation knows it (`CLONE_ARGS_SIZE_VER2`:
+/// up to `cgroup`); longer structs must have a zero tail.
+pub const KNOWN_LEN: usize = 88;
+/// The most bytes the kernel looks at (`PAGE_SIZE`).
+const SIZE_MAX: u64 = 4096;
+/// Where `set_tid` and `set_tid_size` are in the struct.
+const SET_TID_AT: usize = 64;
+const SET_TID_SIZE_AT: usize = 72;
+/// `MAX_PID_NS_LEVEL`: the most entries `set_tid` may have (more is the kernel's `EINVAL`).
+pub const SET_TID_MAX: u64 = 32;
+
+/// The host's copy of a guest's `struct clone_args`: the bytes the guest's `size` names, up
+/// to [`KNOWN_LEN`] (a longer struct's tail was checked to be zero).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CloneArgs {
+    bytes: Vec<u8>,
+}
+
+impl CloneArgs {
+    /// Copies the struct of `size` bytes at `addr` of guest `pid`, or the kernel's errno.
+    pub fn read(pid: Pid, addr: u64, size: u64) -> Result<CloneArgs, i32> {
+        if size > SIZE_MAX {
+            return Err(libc::E2BIG);
+        }
+        if size < SIZE_VER0 {
+            return Err(libc::EINVAL);
+        }
+        // (size is at most a page here: the casts are exact.)
+        if size as usize > KNOWN_LEN {
+            let tail = crate::sys::read_guest_bytes(pid, addr.wrapping_add(KNOWN_LEN as u64), size as usize - KNOWN_LEN)
+                .ok_or(libc::EFAULT)?;
+            if tail.iter().any(|&b| b != 0) {
+                return Err(libc::E2BIG);
+            }
+        }
+        let bytes = crate::sys::read_guest_bytes(pid, addr, (size as usize).min(KNOWN_LEN)).ok_or(libc::EFAULT)?;
+        Ok(CloneArgs { bytes })
+    }
+
+    fn field(&self, at: usize) -> u64 {
+        self.bytes.get(at..at + 8).map_or(0, |b| u64::from_le_bytes(b.try_into().expect("8 bytes")))
+    }
+
+    /// The 64-bit flag word.
+    pub fn flags(&self) -> u64 {
+        self.field(0)
+    }
+
+    /// `(set_tid, set_tid_size)` when the struct has them (80 bytes or more).
+    pub fn set_tid(&self) -> (u64, u64) {
+        (self.field(SET_TID_AT), self.field(SET_TID_SIZE_AT))
+    }
+
+    /// Points `set_tid` at `addr` (the host's copy of the array).
+    pub fn move_set_tid(&mut self, addr: u64) {
+        if let Some(field) = self.bytes.get_mut(SET_TID_AT..SET_TID_AT + 8) {
+            field.copy_from_slice(&addr.to_le_bytes());
+        }
+    }
+
+    /// The bytes, for the kernel to read; their length is the size to pass it.
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+}
+
+/// The flag word of call `number` that makes a task, as the kernel reads it: clone's first
+/// argument (an `unsigned long`: the whole register), clone3's `flags` field (read from
+/// guest `pid`'s memory at the call's pointer: on the pinned copy when the call is pinned),
+/// none for fork and vfork. `None` for any other call; `Some(Err(errno))` when clone3's
+/// struct is one the kernel would refuse.
+pub fn task_flags(pid: Pid, number: u64, args: &[u64; 6]) -> Option<Result<u64, i32>> {
+    const CLONE_VM: u64 = 0x100;
+    const CLONE_VFORK: u64 = 0x4000;
+    match number {
+        nr::CLONE => Some(Ok(args[0])),
+        nr::CLONE3 => Some(CloneArgs::read(pid, args[0], args[1]).map(|a| a.flags())),
+        nr::FORK => Some(Ok(0)),
+        nr::VFORK => Some(Ok(CLONE_VM | CLONE_VFORK)),
+        _ => None,
+    }
+}
