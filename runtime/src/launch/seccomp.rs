@@ -185,7 +185,8 @@ fn guard_block(tests: &[GuardTest], base: u64) -> Vec<SockFilter> {
 }
 
 /// The instructions that let a traced call run natively for the requests `when` names (the
-/// call number is matched by the caller): only low words are loaded, the kernel's `int`.
+/// call number is matched by the caller): only low words are loaded, the kernel's `int`, but
+/// for a null pointer, whose two words must both be zero.
 fn request_block(when: NativeWhen) -> Vec<SockFilter> {
     let mut block = Block::default();
     match when {
@@ -212,6 +213,13 @@ fn request_block(when: NativeWhen) -> Vec<SockFilter> {
                 }
             }
             block.jump(JEQ_K, 0, Target::Trace, Target::Trace);
+        }
+        NativeWhen::Null { arg } => {
+            // Both words zero: a null pointer.
+            block.load(arg_word(arg, false));
+            block.jump(JEQ_K, 0, Target::Next, Target::Trace);
+            block.load(arg_word(arg, true));
+            block.jump(JEQ_K, 0, Target::Allow, Target::Trace);
         }
     }
     block.finish()

@@ -100,6 +100,9 @@ struct Thread {
     unstarted: Option<Option<u64>>,
     /// And with which argument registers (a child of a pinned clone3: the guest's own).
     start_args: Option<[u64; 6]>,
+    /// Whether the guest blocks `SIGILL` in this thread, as far as its own calls go (a trap's
+    /// fault unblocks it: [`crate::trap::sigstate`]).
+    ill_blocked: bool,
     redirects: Vec<Redirect>,
     /// A seccomp-path call awaiting its syscall-exit stop.
     pending: Option<PendingCall>,
@@ -158,6 +161,7 @@ impl Thread {
             tgid,
             unstarted: None,
             start_args: None,
+            ill_blocked: false,
             redirects: Vec::new(),
             pending: None,
             held_signals: Vec::new(),
@@ -183,6 +187,8 @@ struct Process {
     mappings: Vec<crate::trap::hostcalls::FileMapping>,
     /// Its pinned-argument region (shared with the children that inherit the mapping).
     pin_region: Option<Rc<PinPage>>,
+    /// Its signal actions as far as `SIGILL` goes ([`crate::trap::sigstate`]).
+    signals: crate::trap::sigstate::ProcessSignals,
 }
 
 /// The injector as hostcalls see it: calls run from the stub's slow-path `syscall`.
@@ -1021,6 +1027,9 @@ impl Debugger {
         }
         match verdict {
             Verdict::Execute => {
+                if crate::trap::sigstate::follows(number) {
+                    self.follow_signal_call(tid, number, &args, regs.rsp);
+                }
                 let watch_exec = !self.exec_seen && tid == self.leader && (number == nr::EXECVE || number == nr::EXECVEAT);
                 let mut restores = pinned.is_some();
                 if let Some(slot) = pinned {
@@ -1256,9 +1265,17 @@ impl Debugger {
             crate::perform::creds::mark([child]); // credentials are inherited
         }
         crate::perform::guest_landlock::inherit(parent, child); // and so is a Landlock domain
+        const CLONE_CLEAR_SIGHAND: u64 = 0x1_0000_0000;
+        if !is_thread && flags & CLONE_CLEAR_SIGHAND != 0 {
+            if let Some(process) = self.processes.get_mut(&child) {
+                process.signals = process.signals.cleared_handlers();
+            }
+        }
         let mut thread = Thread::new(child_tgid);
         thread.unstarted = Some(start_at);
         thread.start_args = start_args;
+        // The child's mask is its parent thread's.
+        thread.ill_blocked = self.threads.get(&parent).is_some_and(|t| t.ill_blocked);
         self.threads.insert(child, thread);
         if self.early.remove(&child) {
             // Its first stop already came: start it now.
@@ -1351,9 +1368,12 @@ impl Debugger {
         // Every process gets the host's area (stub page and pinned-argument region) at its
         // exec's exit, before it runs any code of its own.
         thread.wants_pin_region = true;
+        // Exec keeps the mask and an ignored SIGILL, and makes every handler the default.
+        thread.ill_blocked = sys::signal_mask(tid).is_ok_and(|mask| mask & (1 << (libc::SIGILL - 1)) != 0);
         self.threads.insert(tid, thread);
         let modules = self.images.scan(tid);
-        self.processes.insert(tid, Process { modules, ..Process::default() });
+        let signals = crate::trap::sigstate::ProcessSignals::after_exec(sys::ignored_signals(tid).unwrap_or(0));
+        self.processes.insert(tid, Process { modules, signals, ..Process::default() });
         if self.settings.untrap_known {
             self.untrap_known_sites(tid, true);
         }
@@ -1384,6 +1404,12 @@ impl Debugger {
             let encoding = if signal == libc::SIGILL { TrapEncoding::Ud2 } else { TrapEncoding::Int3 };
             let site_addr = encoding.site_from_stop_ip(regs.rip);
             if let Some(kind) = self.lookup_site(tid, site_addr, encoding) {
+                if signal == libc::SIGILL {
+                    self.undo_forced_sigill(tid);
+                    if !self.threads.contains_key(&tid) {
+                        return Ok(()); // it died meanwhile
+                    }
+                }
                 return self.on_trap(tid, regs, site_addr, kind);
             }
         }
@@ -1403,7 +1429,70 @@ impl Debugger {
             };
         }
         self.stats.signals_forwarded += 1;
+        self.note_delivery(tid, signal);
         sys::cont(tid, signal)
+    }
+
+    // ---- the guest's SIGILL state (see crate::trap::sigstate) ---------------------------
+
+    /// `tid`'s call `number` that changes its signal state is about to run: the shadow follows.
+    fn follow_signal_call(&mut self, tid: Pid, number: u64, args: &[u64; 6], rsp: u64) {
+        use crate::trap::sigstate;
+        let tgid = self.tgid(tid);
+        match number {
+            nr::RT_SIGACTION => {
+                if let Some(process) = self.processes.get_mut(&tgid) {
+                    process.signals.on_sigaction(tid, args);
+                }
+            }
+            nr::RT_SIGPROCMASK => {
+                let thread = self.thread(tid);
+                thread.ill_blocked = sigstate::after_sigprocmask(tid, args, thread.ill_blocked);
+            }
+            nr::RT_SIGRETURN => {
+                let thread = self.thread(tid);
+                thread.ill_blocked = sigstate::after_sigreturn(tid, rsp, thread.ill_blocked);
+            }
+            _ => {}
+        }
+    }
+
+    /// `signal` is about to be delivered to `tid` from its delivery stop: if a handler takes
+    /// it, the mask it runs with is the kernel's now (a `sigsuspend`'s or `ppoll`'s temporary
+    /// one included) plus what the handler blocks.
+    fn note_delivery(&mut self, tid: Pid, signal: i32) {
+        let tgid = self.tgid(tid);
+        let Some(process) = self.processes.get_mut(&tgid) else { return };
+        if !process.signals.is_handled(signal) {
+            return;
+        }
+        let Ok(mask) = sys::signal_mask(tid) else { return };
+        let blocked = process.signals.on_delivery(signal, mask);
+        self.thread(tid).ill_blocked = blocked;
+    }
+
+    /// At a `ud2` trap of `tid`: the kernel's fault made an ignored or blocked `SIGILL` the
+    /// default and unblocked it; the guest's own state goes back, through the injector, with
+    /// the action and the set copied into the pinned region. Nothing to do (and no cost) when
+    /// the guest neither ignored nor blocked it.
+    fn undo_forced_sigill(&mut self, tid: Pid) {
+        use crate::trap::sigstate::Forced;
+        let blocked = self.threads.get(&tid).is_some_and(|t| t.ill_blocked);
+        let Some(process) = self.processes.get(&self.tgid(tid)) else { return };
+        let Some(forced) = Forced::undo(&process.signals, blocked) else { return };
+        let (Some(stub), Some(region)) = (process.stub, process.pin_region.clone()) else { return };
+        let sigill = libc::SIGILL as u64;
+        if let Some(action) = forced.action {
+            if let Ok((_slot, at)) = region.pin_host_bytes(&action, true) {
+                self.inject(tid, stub + inject::SLOW, nr::RT_SIGACTION, [sigill, at, 0, 8, 0, 0]);
+            }
+        }
+        if forced.block && self.threads.contains_key(&tid) {
+            const SIG_BLOCK: u64 = 0;
+            if let Ok((_slot, at)) = region.pin_host_bytes(&Forced::block_set(), true) {
+                self.inject(tid, stub + inject::SLOW, nr::RT_SIGPROCMASK, [SIG_BLOCK, at, 0, 8, 0, 0]);
+            }
+        }
     }
 
     /// A call of another ABI than x86-64's (x32, i386 through `int 0x80`, a number with the

@@ -378,10 +378,20 @@ impl PinPage {
         if path.len() >= 4096 {
             return Err(PinError::Argument(libc::ENAMETOOLONG));
         }
-        let (index, offset) = self.free_slot(false)?;
         let mut bytes = path.to_vec();
         bytes.push(0);
-        self.put(offset, &bytes)?;
+        self.pin_host_bytes(&bytes, false)
+    }
+
+    /// Copies `bytes` into a free slot, small or a path slot (for a call the host itself
+    /// injects); returns the slot and the bytes' address in the guest.
+    pub fn pin_host_bytes(self: &Rc<Self>, bytes: &[u8], small: bool) -> Result<(PinSlot, u64), PinError> {
+        let (index, offset) = self.free_slot(small)?;
+        let limit = if small { SMALL_SLOT_LEN } else { PATH_SLOT_LEN };
+        if bytes.len() > limit {
+            return Err(PinError::Argument(libc::EINVAL));
+        }
+        self.put(offset, bytes)?;
         Ok((self.claim(index, 0, [0; 6], AfterExit::Restore), PIN_BASE + offset as u64))
     }
 
