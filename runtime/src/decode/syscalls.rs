@@ -46,11 +46,6 @@ pub enum NativeWhen {
         /// The (first, second) pairs that run natively.
         pairs: &'static [(u32, u32)],
     },
-    /// Argument `arg` (a pointer, all 64 bits) is null.
-    Null {
-        /// The argument.
-        arg: usize,
-    },
 }
 
 impl NativeWhen {
@@ -60,7 +55,6 @@ impl NativeWhen {
         match *self {
             NativeWhen::Code { arg, codes } => codes.contains(&uint_arg(args, arg)),
             NativeWhen::CodePair { first, second, pairs } => pairs.contains(&(uint_arg(args, first), uint_arg(args, second))),
-            NativeWhen::Null { arg } => args[arg] == 0,
         }
     }
 }
@@ -545,7 +539,7 @@ const fn policy_question(nr: u64, disposition: Disposition) -> Ask {
         | STATX | FACCESSAT | FACCESSAT2 | READLINKAT | GETXATTRAT | LISTXATTRAT | FILE_GETATTR => Ask::Path(Metadata),
         INOTIFY_ADD_WATCH => Ask::Path(Watch),
         OPENAT2 | CREAT => Ask::Directfs,
-        CLONE | CLONE3 | FORK | VFORK | RT_SIGACTION | RT_SIGPROCMASK | RT_SIGRETURN | GETCWD | FCHDIR | SYNC | SYNCFS | UNAME | SYSINFO | SETPGID | SETSID | SETRLIMIT
+        CLONE | CLONE3 | FORK | VFORK | GETCWD | FCHDIR | SYNC | SYNCFS | UNAME | SYSINFO | SETPGID | SETSID | SETRLIMIT
         | SETPRIORITY | SCHED_SETAFFINITY | SCHED_SETPARAM | SCHED_SETSCHEDULER | SCHED_SETATTR | IOPRIO_SET
         | IOPRIO_GET | PERSONALITY | SETUID | SETGID | SETREUID | SETREGID | SETRESUID | SETRESGID | SETFSUID
         | SETFSGID | SETGROUPS | CAPSET | IO_SETUP | IO_DESTROY | IO_GETEVENTS | IO_SUBMIT | IO_CANCEL | IO_PGETEVENTS
@@ -683,13 +677,7 @@ const fn classify(nr: u64) -> Entry {
             native("clocks and the guest's own timers")
         }
         EXIT | EXIT_GROUP => native("ends the calling thread or process"),
-        // (A new action or mask, and a sigreturn, are seen by the host: see crate::trap::sigstate.)
-        RT_SIGACTION | RT_SIGPROCMASK => traced_unless(
-            NativeWhen::Null { arg: 1 },
-            "the guest's own signal state: the host follows SIGILL's action and mask, which a trap's fault changes; queries run natively",
-        ),
-        RT_SIGRETURN => traced("the guest's own signal state: the host follows the SIGILL mask the frame restores"),
-        SIGALTSTACK | RT_SIGPENDING | RT_SIGSUSPEND
+        RT_SIGACTION | RT_SIGPROCMASK | RT_SIGRETURN | SIGALTSTACK | RT_SIGPENDING | RT_SIGSUSPEND
         | RT_SIGTIMEDWAIT | PAUSE | RESTART_SYSCALL => native("the guest's own signal state"),
         SCHED_YIELD | SCHED_GETAFFINITY | SCHED_GETPARAM | SCHED_GETSCHEDULER | SCHED_GET_PRIORITY_MAX
         | SCHED_GET_PRIORITY_MIN | SCHED_RR_GET_INTERVAL | SCHED_GETATTR | GETCPU | GETPRIORITY => {

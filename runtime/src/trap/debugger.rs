@@ -189,6 +189,9 @@ struct Process {
     pin_region: Option<Rc<PinPage>>,
     /// Its signal actions as far as `SIGILL` goes ([`crate::trap::sigstate`]).
     signals: crate::trap::sigstate::ProcessSignals,
+    /// The host's signal-state filter is stacked on its backstop (inherited by children and
+    /// kept across exec, as the kernel keeps filters): the shadow is followed.
+    tracks_signals: bool,
 }
 
 /// The injector as hostcalls see it: calls run from the stub's slow-path `syscall`.
@@ -1027,7 +1030,8 @@ impl Debugger {
         }
         match verdict {
             Verdict::Execute => {
-                if crate::trap::sigstate::follows(number) {
+                // (From the stub, the signal-state filter lets them pass: followed at the trap.)
+                if crate::trap::sigstate::follows(number) && !from_stub {
                     self.follow_signal_call(tid, number, &args, regs.rsp);
                 }
                 let watch_exec = !self.exec_seen && tid == self.leader && (number == nr::EXECVE || number == nr::EXECVEAT);
@@ -1193,6 +1197,15 @@ impl Debugger {
         }
         if std::mem::take(&mut self.thread(tid).wants_pin_region) {
             self.create_pin_region(tid);
+            // A program with trap sites: its SIGILL state is followed from its first
+            // instruction (exec's state is exact: read at the exec event).
+            let tgid = self.tgid(tid);
+            let trapped = self.processes.get(&tgid).is_some_and(|p| {
+                p.modules.iter().any(|m| m.image.table.is_some_and(|t| t.encoding() == TrapEncoding::Ud2))
+            });
+            if trapped {
+                self.follow_signal_state(tid);
+            }
         }
         if let Some(call) = self.thread(tid).pending.take() {
             let regs = sys::get_regs(tid)?;
@@ -1373,7 +1386,8 @@ impl Debugger {
         self.threads.insert(tid, thread);
         let modules = self.images.scan(tid);
         let signals = crate::trap::sigstate::ProcessSignals::after_exec(sys::ignored_signals(tid).unwrap_or(0));
-        self.processes.insert(tid, Process { modules, signals, ..Process::default() });
+        let tracks_signals = self.processes.get(&tid).is_some_and(|p| p.tracks_signals);
+        self.processes.insert(tid, Process { modules, signals, tracks_signals, ..Process::default() });
         if self.settings.untrap_known {
             self.untrap_known_sites(tid, true);
         }
@@ -1405,7 +1419,13 @@ impl Debugger {
             let site_addr = encoding.site_from_stop_ip(regs.rip);
             if let Some(kind) = self.lookup_site(tid, site_addr, encoding) {
                 if signal == libc::SIGILL {
-                    self.undo_forced_sigill(tid);
+                    if self.processes.get(&self.tgid(tid)).is_some_and(|p| p.tracks_signals) {
+                        self.undo_forced_sigill(tid);
+                    } else {
+                        // Trap sites in a module loaded since exec: followed from now on
+                        // (this first trap's change, already made, stays: see README).
+                        self.follow_signal_state(tid);
+                    }
                     if !self.threads.contains_key(&tid) {
                         return Ok(()); // it died meanwhile
                     }
@@ -1435,10 +1455,14 @@ impl Debugger {
 
     // ---- the guest's SIGILL state (see crate::trap::sigstate) ---------------------------
 
-    /// `tid`'s call `number` that changes its signal state is about to run: the shadow follows.
+    /// `tid`'s call `number` that changes its signal state is about to run: the shadow follows
+    /// (in a process whose state is followed at all).
     fn follow_signal_call(&mut self, tid: Pid, number: u64, args: &[u64; 6], rsp: u64) {
         use crate::trap::sigstate;
         let tgid = self.tgid(tid);
+        if !self.processes.get(&tgid).is_some_and(|p| p.tracks_signals) {
+            return;
+        }
         match number {
             nr::RT_SIGACTION => {
                 if let Some(process) = self.processes.get_mut(&tgid) {
@@ -1463,12 +1487,44 @@ impl Debugger {
     fn note_delivery(&mut self, tid: Pid, signal: i32) {
         let tgid = self.tgid(tid);
         let Some(process) = self.processes.get_mut(&tgid) else { return };
-        if !process.signals.is_handled(signal) {
+        if !process.tracks_signals || !process.signals.is_handled(signal) {
             return;
         }
         let Ok(mask) = sys::signal_mask(tid) else { return };
         let blocked = process.signals.on_delivery(signal, mask);
         self.thread(tid).ill_blocked = blocked;
+    }
+
+    /// Stacks the host's signal-state filter on the backstop of `tid`'s process (all its
+    /// threads: `SECCOMP_FILTER_FLAG_TSYNC`), injected from the stub with the program copied
+    /// into the pinned region, so that its new signal actions and masks stop in the host.
+    /// Without it (no host area, or the kernel refused) the state is not followed.
+    fn follow_signal_state(&mut self, tid: Pid) {
+        use crate::launch::seccomp;
+        const SECCOMP_SET_MODE_FILTER: u64 = 1;
+        const SECCOMP_FILTER_FLAG_TSYNC: u64 = 1;
+        let tgid = self.tgid(tid);
+        let Some(process) = self.processes.get(&tgid) else { return };
+        let (Some(stub), Some(region)) = (process.stub, process.pin_region.clone()) else { return };
+        let prog = seccomp::signal_state_filter();
+        let Ok((_code_slot, code_at)) = region.pin_host_bytes(&seccomp::filter_bytes(&prog), true) else { return };
+        // struct sock_fprog: the instruction count, padding, the instructions' address.
+        let mut header = [0u8; 16];
+        header[..2].copy_from_slice(&(prog.len() as u16).to_le_bytes());
+        header[8..].copy_from_slice(&code_at.to_le_bytes());
+        let Ok((_header_slot, header_at)) = region.pin_host_bytes(&header, true) else { return };
+        let args = [SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC, header_at, 0, 0, 0];
+        match self.inject(tid, stub + inject::SLOW, nr::SECCOMP, args) {
+            Some(0) => {
+                if let Some(process) = self.processes.get_mut(&tgid) {
+                    process.tracks_signals = true;
+                }
+            }
+            Some(raw) if self.threads.contains_key(&tid) => {
+                crate::host_log!("trapbox: warning: pid {tgid}: the signal-state filter was refused ({raw:#x}); a trap may change its SIGILL handling");
+            }
+            _ => {}
+        }
     }
 
     /// At a `ud2` trap of `tid`: the kernel's fault made an ignored or blocked `SIGILL` the
@@ -1716,6 +1772,9 @@ impl Debugger {
             // A call that may wait goes through the stub too: at its seccomp stop there it is
             // handed to a worker thread (this first look performed nothing of it).
             Verdict::Execute | Verdict::Perform(_) => {
+                if crate::trap::sigstate::follows(number) {
+                    self.follow_signal_call(tid, number, &args, regs.rsp);
+                }
                 let Some(stub) = self.stub_or_refusal(tid, number, &args) else {
                     return self.answer_trap(tid, regs, resume_at, number, &args, no_stub, Handling::Refused);
                 };
