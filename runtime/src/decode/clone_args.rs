@@ -96,3 +96,41 @@ pub fn task_flags(pid: Pid, number: u64, args: &[u64; 6]) -> Option<Result<u64, 
         _ => None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Read from this test's own memory, as the kernel would read a guest's.
+    fn read(bytes: &[u8], size: u64) -> Result<CloneArgs, i32> {
+        CloneArgs::read(crate::sys::own_pid(), bytes.as_ptr() as u64, size)
+    }
+
+    #[test]
+    fn sizes_and_tails_as_the_kernel_judges_them() {
+        let mut args = [0u8; 128];
+        args[..8].copy_from_slice(&0x0080_0000u64.to_le_bytes());
+        assert_eq!(read(&args, 0), Err(libc::EINVAL));
+        assert_eq!(read(&args, 63), Err(libc::EINVAL));
+        assert_eq!(read(&args, 4097), Err(libc::E2BIG));
+        assert_eq!(read(&args, 64).map(|a| (a.flags(), a.bytes().len())), Ok((0x0080_0000, 64)));
+        assert_eq!(read(&args, 128).map(|a| a.bytes().len()), Ok(KNOWN_LEN), "a zero tail is dropped");
+        args[100] = 1;
+        assert_eq!(read(&args, 128), Err(libc::E2BIG));
+        assert_eq!(CloneArgs::read(crate::sys::own_pid(), 8, 64), Err(libc::EFAULT));
+        assert_eq!(task_flags(crate::sys::own_pid(), nr::CLONE, &[7, 0, 0, 0, 0, 0]), Some(Ok(7)));
+        assert_eq!(task_flags(crate::sys::own_pid(), nr::GETPID, &[7, 0, 0, 0, 0, 0]), None);
+    }
+
+    #[test]
+    fn set_tid_moves_with_the_copy() {
+        let mut args = [0u8; KNOWN_LEN];
+        args[SET_TID_AT..SET_TID_AT + 8].copy_from_slice(&0x1234u64.to_le_bytes());
+        args[SET_TID_SIZE_AT..SET_TID_SIZE_AT + 8].copy_from_slice(&2u64.to_le_bytes());
+        let mut copy = read(&args, KNOWN_LEN as u64).expect("readable");
+        assert_eq!(copy.set_tid(), (0x1234, 2));
+        copy.move_set_tid(0x5500_0000_0000);
+        assert_eq!(copy.set_tid(), (0x5500_0000_0000, 2));
+        assert_eq!(read(&args, 64).expect("readable").set_tid(), (0, 0), "a version-0 struct has none");
+    }
+}

@@ -189,9 +189,22 @@ struct Process {
     pin_region: Option<Rc<PinPage>>,
     /// Its signal actions as far as `SIGILL` goes ([`crate::trap::sigstate`]).
     signals: crate::trap::sigstate::ProcessSignals,
-    /// The host's signal-state filter is stacked on its backstop (inherited by children and
-    /// kept across exec, as the kernel keeps filters): the shadow is followed.
-    tracks_signals: bool,
+    /// Whether the host's signal-state filter is stacked on its backstop (inherited by
+    /// children and kept across exec, as the kernel keeps filters): then the shadow is followed.
+    signal_filter: SignalFilter,
+}
+
+/// The host's signal-state filter in a process ([`Debugger::follow_signal_state`]).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+enum SignalFilter {
+    /// Not asked for yet (no trap sites seen).
+    #[default]
+    Absent,
+    /// Stacked: the shadow is followed.
+    Stacked,
+    /// The kernel refused it (a filter of the guest's own may refuse `seccomp`): not asked
+    /// again, and the shadow is not followed.
+    Refused,
 }
 
 /// The injector as hostcalls see it: calls run from the stub's slow-path `syscall`.
@@ -1386,8 +1399,8 @@ impl Debugger {
         self.threads.insert(tid, thread);
         let modules = self.images.scan(tid);
         let signals = crate::trap::sigstate::ProcessSignals::after_exec(sys::ignored_signals(tid).unwrap_or(0));
-        let tracks_signals = self.processes.get(&tid).is_some_and(|p| p.tracks_signals);
-        self.processes.insert(tid, Process { modules, signals, tracks_signals, ..Process::default() });
+        let signal_filter = self.processes.get(&tid).map_or(SignalFilter::Absent, |p| p.signal_filter);
+        self.processes.insert(tid, Process { modules, signals, signal_filter, ..Process::default() });
         if self.settings.untrap_known {
             self.untrap_known_sites(tid, true);
         }
@@ -1419,9 +1432,10 @@ impl Debugger {
             let site_addr = encoding.site_from_stop_ip(regs.rip);
             if let Some(kind) = self.lookup_site(tid, site_addr, encoding) {
                 if signal == libc::SIGILL {
-                    if self.processes.get(&self.tgid(tid)).is_some_and(|p| p.tracks_signals) {
+                    let filter = self.processes.get(&self.tgid(tid)).map_or(SignalFilter::Absent, |p| p.signal_filter);
+                    if filter == SignalFilter::Stacked {
                         self.undo_forced_sigill(tid);
-                    } else {
+                    } else if filter == SignalFilter::Absent {
                         // Trap sites in a module loaded since exec: followed from now on
                         // (this first trap's change, already made, stays: see README).
                         self.follow_signal_state(tid);
@@ -1460,7 +1474,7 @@ impl Debugger {
     fn follow_signal_call(&mut self, tid: Pid, number: u64, args: &[u64; 6], rsp: u64) {
         use crate::trap::sigstate;
         let tgid = self.tgid(tid);
-        if !self.processes.get(&tgid).is_some_and(|p| p.tracks_signals) {
+        if !self.processes.get(&tgid).is_some_and(|p| p.signal_filter == SignalFilter::Stacked) {
             return;
         }
         match number {
@@ -1487,7 +1501,7 @@ impl Debugger {
     fn note_delivery(&mut self, tid: Pid, signal: i32) {
         let tgid = self.tgid(tid);
         let Some(process) = self.processes.get_mut(&tgid) else { return };
-        if !process.tracks_signals || !process.signals.is_handled(signal) {
+        if process.signal_filter != SignalFilter::Stacked || !process.signals.is_handled(signal) {
             return;
         }
         let Ok(mask) = sys::signal_mask(tid) else { return };
@@ -1505,6 +1519,9 @@ impl Debugger {
         const SECCOMP_FILTER_FLAG_TSYNC: u64 = 1;
         let tgid = self.tgid(tid);
         let Some(process) = self.processes.get(&tgid) else { return };
+        if process.signal_filter != SignalFilter::Absent {
+            return;
+        }
         let (Some(stub), Some(region)) = (process.stub, process.pin_region.clone()) else { return };
         let prog = seccomp::signal_state_filter();
         let Ok((_code_slot, code_at)) = region.pin_host_bytes(&seccomp::filter_bytes(&prog), true) else { return };
@@ -1514,16 +1531,17 @@ impl Debugger {
         header[8..].copy_from_slice(&code_at.to_le_bytes());
         let Ok((_header_slot, header_at)) = region.pin_host_bytes(&header, true) else { return };
         let args = [SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC, header_at, 0, 0, 0];
-        match self.inject(tid, stub + inject::SLOW, nr::SECCOMP, args) {
-            Some(0) => {
-                if let Some(process) = self.processes.get_mut(&tgid) {
-                    process.tracks_signals = true;
-                }
-            }
+        let result = self.inject(tid, stub + inject::SLOW, nr::SECCOMP, args);
+        let outcome = match result {
+            Some(0) => SignalFilter::Stacked,
             Some(raw) if self.threads.contains_key(&tid) => {
                 crate::host_log!("trapbox: warning: pid {tgid}: the signal-state filter was refused ({raw:#x}); a trap may change its SIGILL handling");
+                SignalFilter::Refused
             }
-            _ => {}
+            _ => return, // the thread is gone
+        };
+        if let Some(process) = self.processes.get_mut(&tgid) {
+            process.signal_filter = outcome;
         }
     }
 

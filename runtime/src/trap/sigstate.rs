@@ -231,6 +231,31 @@ mod tests {
     }
 
     #[test]
+    fn masks_and_actions_follow_the_calls_as_the_kernel_runs_them() {
+        let me = crate::sys::own_pid();
+        let ill = SIGILL_BIT.to_le_bytes();
+        let other = 1u64.to_le_bytes();
+        let at = |b: &[u8; 8]| b.as_ptr() as u64;
+        assert!(after_sigprocmask(me, &[SIG_BLOCK, at(&ill), 0, 8, 0, 0], false));
+        assert!(!after_sigprocmask(me, &[SIG_UNBLOCK, at(&ill), 0, 8, 0, 0], true));
+        assert!(!after_sigprocmask(me, &[SIG_SETMASK, at(&other), 0, 8, 0, 0], true));
+        assert!(after_sigprocmask(me, &[SIG_BLOCK, at(&other), 0, 8, 0, 0], true));
+        assert!(after_sigprocmask(me, &[SIG_SETMASK, 0, 0, 8, 0, 0], true), "a query");
+        assert!(after_sigprocmask(me, &[SIG_SETMASK, at(&other), 0, 16, 0, 0], true), "EINVAL: a wrong set size");
+        assert!(after_sigprocmask(me, &[7, at(&other), 0, 8, 0, 0], true), "EINVAL: how");
+        assert!(after_sigprocmask(me, &[SIG_SETMASK, 8, 0, 8, 0, 0], true), "EFAULT");
+        let mut state = ProcessSignals::default();
+        let ignore = action(SIG_IGN, 0, 0);
+        state.on_sigaction(me, &[SIGILL, ignore.as_ptr() as u64, 0, 8, 0, 0]);
+        assert_eq!(state.ill_handler(), SIG_IGN);
+        let handler = action(0x1234, 0, SIGILL_BIT);
+        state.on_sigaction(me, &[libc::SIGUSR1 as u64, handler.as_ptr() as u64, 0, 8, 0, 0]);
+        assert!(state.is_handled(libc::SIGUSR1) && state.on_delivery(libc::SIGUSR1, 0));
+        state.on_sigaction(me, &[libc::SIGKILL as u64, handler.as_ptr() as u64, 0, 8, 0, 0]);
+        assert!(!state.is_handled(libc::SIGKILL), "EINVAL");
+    }
+
+    #[test]
     fn delivery_blocks_as_the_handler_asks() {
         let mut state = ProcessSignals { ill_action: action(0x1234, SA_RESETHAND, 0), handled: SIGILL_BIT | bit(10), blocks_ill: bit(10) };
         assert!(state.on_delivery(10, 0), "SIGUSR1's sa_mask holds SIGILL");
