@@ -56,6 +56,7 @@ const PTRACE_GETEVENTMSG: u32 = 0x4201;
 const PTRACE_GETSIGINFO: u32 = 0x4202;
 const PTRACE_SEIZE: u32 = 0x4206;
 const PTRACE_LISTEN: u32 = 0x4208;
+const PTRACE_GETSIGMASK: u32 = 0x420a;
 
 /// `PTRACE_O_TRACESYSGOOD`: syscall stops report `SIGTRAP | 0x80`.
 pub const OPT_TRACESYSGOOD: u64 = 1;
@@ -87,7 +88,7 @@ pub const EVENT_STOP: i32 = 128;
 
 fn ptrace(request: u32, tid: Pid, addr: u64, data: u64) -> Result<i64, Errno> {
     // SAFETY: every request issued through this helper either takes integer arguments or (for
-    // GETREGS/SETREGS/GETEVENTMSG/GETSIGINFO) a pointer to a live, correctly sized buffer owned
+    // GETREGS/SETREGS/GETEVENTMSG/GETSIGINFO/GETSIGMASK) a pointer to a live, correctly sized buffer owned
     // by the calling wrapper; the kernel validates the tid.
     let ret = unsafe { libc::ptrace(request as _, tid, addr as *mut libc::c_void, data as *mut libc::c_void) };
     if ret == -1 {
@@ -135,6 +136,20 @@ pub fn event_msg(tid: Pid) -> Result<u64, Errno> {
     let mut msg: libc::c_ulong = 0;
     ptrace(PTRACE_GETEVENTMSG, tid, 0, &mut msg as *mut libc::c_ulong as u64)?;
     Ok(msg)
+}
+
+/// The blocked-signal mask of the stopped thread `tid` (bit `n - 1` for signal `n`).
+pub fn signal_mask(tid: Pid) -> Result<u64, Errno> {
+    let mut mask: u64 = 0;
+    // (addr is the size of the set: the kernel's 64 signals.)
+    ptrace(PTRACE_GETSIGMASK, tid, 8, &mut mask as *mut u64 as u64)?;
+    Ok(mask)
+}
+
+/// The signals process `pid` ignores (`SigIgn` of its `/proc` status; for exec, not a hot path).
+pub fn ignored_signals(pid: Pid) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status.lines().find_map(|l| l.strip_prefix("SigIgn:")).and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
 }
 
 /// The `si_code` of the signal a thread is stopped for, or an error when the stop is not a

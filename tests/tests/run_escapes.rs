@@ -230,3 +230,23 @@ fn the_injectors_stub_page_cannot_be_changed_or_replaced() {
         assert_eq!(refused, 6, "each host refusal is logged: {}", out.stderr);
     }
 }
+
+#[test]
+fn clone3_children_are_traced_and_a_racing_flip_of_clone_untraced_never_escapes() {
+    // The guest loops until it has seen both outcomes of the flip 50 times each (or a bound
+    // of calls) and says whether it did: "race observed: yes" is part of what must match.
+    let dir = scratch_dir("escape_clone3_race");
+    let (plain, rewritten) = guest_pair("clone3_race.c");
+    let expected = "clone3 thread traced: yes\npthread traced: yes\nclone3 fork traced: yes\nrace observed: yes\n\
+                    untraced children: 0\nother errors: 0\n";
+    for program in [&plain, &rewritten] {
+        // (No policy flag: trapbox_run adds --unconfined.)
+        for flags in [&[][..], &["--allow-read", "/usr/share"], &["--keep-traps", "--allow-read", "/usr/share"]] {
+            let out = run(trapbox_run(flags, program, &[]).current_dir(&dir));
+            assert_eq!((out.status, out.stdout.as_str()), (0, expected), "{} {flags:?}: {}", program.display(), out.stderr);
+            if flags.contains(&"--allow-read") {
+                assert!(denials(&out).iter().any(|l| l.contains("clone3(") && l.contains("CLONE_UNTRACED")), "refusals are logged: {}", out.stderr);
+            }
+        }
+    }
+}

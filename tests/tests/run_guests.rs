@@ -121,7 +121,7 @@ fn calls_that_would_escape_the_debugger_are_refused() {
     let dir = scratch_dir("guest_escapes");
     let (plain, rewritten) = guest_pair("escapes.c");
     let expected = "clone(CLONE_UNTRACED): EPERM\nseccomp: EPERM\nprctl(PR_SET_SECCOMP): EPERM\nio_uring_setup: ENOSYS\n\
-                    ptrace(TRACEME): EPERM\nunshare(CLONE_NEWUSER): succeeded\nclone3: ENOSYS\nstill running\n";
+                    ptrace(TRACEME): EPERM\nunshare(CLONE_NEWUSER): succeeded\nclone3(CLONE_UNTRACED): EPERM\nstill running\n";
     for program in [plain, rewritten, guest_int3("escapes.c")] {
         let got = run(trapbox_run(&[], &program, &[]).current_dir(&dir));
         assert_eq!((got.status, got.stdout.as_str(), got.stderr.as_str()), (0, expected, ""), "{}", program.display());

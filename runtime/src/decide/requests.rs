@@ -768,15 +768,14 @@ const PRCTL_REFUSED: &[(&str, u32, &str)] = &[
     ("PR_SET_MEMORY_MERGE", 67, "memory merging across processes needs the host's consent"),
 ];
 
-/// Whether a prctl or clone would take the guest out of the host's sight whatever the policy
-/// (also refused `--unconfined`): syscall user dispatch, or a child that is not traced. (A
-/// seccomp filter of the guest's own is judged by [`guest_filter`].)
+/// Whether a prctl would take the guest out of the host's sight whatever the policy (also
+/// refused `--unconfined`): syscall user dispatch. (A seccomp filter of the guest's own is
+/// judged by [`guest_filter`].)
 pub fn escapes_the_debugger(number: u64, args: &[u64; 6]) -> Option<&'static str> {
     use trapbox_abi::linux::nr;
-    // clone's flags are an `unsigned long`: the whole word.
-    const CLONE_UNTRACED: u64 = 0x0080_0000;
+    // (A child the host would not trace is judged, for clone and clone3 alike, on the flags
+    // the kernel reads: see the debugger's judgment of new tasks and [`untraced_child`].)
     match number {
-        nr::CLONE if args[0] & CLONE_UNTRACED != 0 => Some("CLONE_UNTRACED would take the child out of the host's sight"),
         nr::PRCTL => match uint_arg(args, 0) {
             PR_SET_SYSCALL_USER_DISPATCH => Some(
                 "prctl option PR_SET_SYSCALL_USER_DISPATCH (59) is never allowed: it would send the host's injected calls back to the guest",
@@ -785,6 +784,13 @@ pub fn escapes_the_debugger(number: u64, args: &[u64; 6]) -> Option<&'static str
         },
         _ => None,
     }
+}
+
+/// Whether the flag word of a call that makes a task (clone's register, clone3's field: see
+/// [`crate::decode::clone_args::task_flags`]) asks for a child the host would not trace.
+pub fn untraced_child(flags: u64) -> Option<&'static str> {
+    const CLONE_UNTRACED: u64 = 0x0080_0000;
+    (flags & CLONE_UNTRACED != 0).then_some("CLONE_UNTRACED would take the child out of the host's sight")
 }
 
 /// Decides prctl `args` (`option` is an `int`: its low 32 bits). Unknown options get

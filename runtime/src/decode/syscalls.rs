@@ -539,7 +539,7 @@ const fn policy_question(nr: u64, disposition: Disposition) -> Ask {
         | STATX | FACCESSAT | FACCESSAT2 | READLINKAT | GETXATTRAT | LISTXATTRAT | FILE_GETATTR => Ask::Path(Metadata),
         INOTIFY_ADD_WATCH => Ask::Path(Watch),
         OPENAT2 | CREAT => Ask::Directfs,
-        CLONE | FORK | VFORK | GETCWD | FCHDIR | SYNC | SYNCFS | UNAME | SYSINFO | SETPGID | SETSID | SETRLIMIT
+        CLONE | CLONE3 | FORK | VFORK | GETCWD | FCHDIR | SYNC | SYNCFS | UNAME | SYSINFO | SETPGID | SETSID | SETRLIMIT
         | SETPRIORITY | SCHED_SETAFFINITY | SCHED_SETPARAM | SCHED_SETSCHEDULER | SCHED_SETATTR | IOPRIO_SET
         | IOPRIO_GET | PERSONALITY | SETUID | SETGID | SETREUID | SETREGID | SETRESUID | SETRESGID | SETFSUID
         | SETFSGID | SETGROUPS | CAPSET | IO_SETUP | IO_DESTROY | IO_GETEVENTS | IO_SUBMIT | IO_CANCEL | IO_PGETEVENTS
@@ -753,7 +753,7 @@ const fn classify(nr: u64) -> Entry {
         | LSM_SET_SELF_ATTR | LSM_LIST_MODULES | STATMOUNT | LISTMOUNT => traced("security or mount queries"),
         GET_THREAD_AREA | SET_THREAD_AREA => traced("32-bit TLS descriptors"),
 
-        CLONE3 => refuse(ENOSYS, "flags live in memory (unverifiable); libc falls back to clone"),
+        CLONE3 => traced("the host judges the flags on its pinned copy of struct clone_args: CLONE_UNTRACED would escape the debugger"),
         SECCOMP => traced("a filter of the guest's own: judged on the host's pinned copy, it may only restrict further"),
         PTRACE => refuse(EPERM, "the guest already has a debugger: the host"),
         IO_URING_SETUP | IO_URING_ENTER | IO_URING_REGISTER => refuse(ENOSYS, "io_uring operations bypass seccomp"),

@@ -71,6 +71,7 @@ const RET_K: u16 = 0x06; // BPF_RET | BPF_K
 
 const OFFSET_NR: u32 = 0; // struct seccomp_data
 const OFFSET_ARCH: u32 = 4;
+const OFFSET_IP: u32 = 8;
 const OFFSET_ARGS: u32 = 16;
 
 /// The offset of the low (`false`) or high (`true`) 32 bits of argument `index`.
@@ -239,6 +240,45 @@ fn guard(base: u64) -> Vec<SockFilter> {
     prog
 }
 
+/// The filter the host stacks on the backstop of a process that has `ud2` trap sites (see
+/// [`crate::trap::sigstate`]): a new signal action or mask, and every `rt_sigreturn`, stop in
+/// the host, which follows the guest's `SIGILL` state that a trap's fault would change;
+/// queries (a null new action or set) and every other call pass to the backstop's verdict.
+/// Calls from the stub page's `syscall` pass too: those are trapped calls the host has
+/// followed at their trap already (a guest jumping there itself could only make the host
+/// restore a wrong SIGILL state of its own; the backstop still judges the call). Nothing but
+/// these costs more. (Another ABI's numbers meet the backstop's `RET_TRAP`, which outranks
+/// this `TRACE`.)
+pub fn signal_state_filter() -> Vec<SockFilter> {
+    use crate::trap::{inject, pinned::STUB_BASE};
+    use trapbox_abi::linux::nr;
+    let stub_low = STUB_BASE as u32;
+    vec![
+        /* 0 */ stmt(LD_W_ABS, OFFSET_NR),
+        /* 1 */ jump(JEQ_K, nr::RT_SIGRETURN as u32, 2, 0), // → 4
+        /* 2 */ jump(JEQ_K, nr::RT_SIGACTION as u32, 1, 0), // → 4
+        /* 3 */ jump(JEQ_K, nr::RT_SIGPROCMASK as u32, 0, 12), // else → allow
+        /* 4 */ stmt(LD_W_ABS, OFFSET_IP + 4),
+        /* 5 */ jump(JEQ_K, (STUB_BASE >> 32) as u32, 0, 3), // not the stub's block → 9
+        /* 6 */ stmt(LD_W_ABS, OFFSET_IP),
+        /* 7 */ jump(JEQ_K, stub_low + inject::FAST_RETURN as u32, 8, 0), // → allow
+        /* 8 */ jump(JEQ_K, stub_low + inject::SLOW_RETURN as u32, 7, 0), // → allow
+        /* 9 */ stmt(LD_W_ABS, OFFSET_NR),
+        /* 10 */ jump(JEQ_K, nr::RT_SIGRETURN as u32, 4, 0), // → trace
+        /* 11 */ stmt(LD_W_ABS, arg_word(1, false)),
+        /* 12 */ jump(JEQ_K, 0, 0, 2), // a non-null low word → trace
+        /* 13 */ stmt(LD_W_ABS, arg_word(1, true)),
+        /* 14 */ jump(JEQ_K, 0, 1, 0), // null → allow, else trace
+        /* 15 */ stmt(RET_K, RET_TRACE),
+        /* 16 */ stmt(RET_K, RET_ALLOW),
+    ]
+}
+
+/// `prog` as the bytes of its instructions, for a copy in guest memory.
+pub fn filter_bytes(prog: &[SockFilter]) -> Vec<u8> {
+    prog.iter().flat_map(|i| [i.code.to_le_bytes().as_slice(), &[i.jt, i.jf], &i.k.to_le_bytes()].concat()).collect()
+}
+
 /// Builds the filter from the dispatcher's table. With `trace_everything` (the native
 /// personality) no call runs natively: every one stops in the host. Calls in `also_trace`
 /// stop in the host although the table would let them run (a policy's extra checks). With
@@ -283,6 +323,11 @@ pub fn build_filter(trace_everything: bool, also_trace: &[u64], guarded_region: 
 /// What the filter returns for a call, evaluated in Rust the way the kernel evaluates the BPF
 /// (used by tests to check the program against the table).
 pub fn evaluate(prog: &[SockFilter], arch: u32, nr: u32, args: &[u64; 6]) -> u32 {
+    evaluate_at(prog, arch, nr, 0, args)
+}
+
+/// [`evaluate`] for a call made from instruction pointer `ip`.
+pub fn evaluate_at(prog: &[SockFilter], arch: u32, nr: u32, ip: u64, args: &[u64; 6]) -> u32 {
     let mut acc = 0u32;
     let mut pc = 0usize;
     while let Some(ins) = prog.get(pc) {
@@ -291,6 +336,8 @@ pub fn evaluate(prog: &[SockFilter], arch: u32, nr: u32, args: &[u64; 6]) -> u32
                 acc = match ins.k {
                     OFFSET_NR => nr,
                     OFFSET_ARCH => arch,
+                    OFFSET_IP => ip as u32,
+                    k if k == OFFSET_IP + 4 => (ip >> 32) as u32,
                     k if (OFFSET_ARGS..OFFSET_ARGS + 48).contains(&k) && k % 4 == 0 => {
                         let word = args[((k - OFFSET_ARGS) / 8) as usize];
                         if (k - OFFSET_ARGS) % 8 == 4 { (word >> 32) as u32 } else { word as u32 }
@@ -313,6 +360,26 @@ mod tests {
     use super::*;
     use crate::decode::syscalls::{Disposition, TABLE};
     use trapbox_abi::linux::nr;
+
+    #[test]
+    fn the_signal_state_filter_stops_only_changes_and_sigreturn() {
+        let prog = signal_state_filter();
+        let call = |number: u64, arg1: u64| evaluate(&prog, AUDIT_ARCH_X86_64, number as u32, &[0, arg1, 0, 0, 0, 0]);
+        assert_eq!(call(nr::RT_SIGRETURN, 0), RET_TRACE);
+        assert_eq!(call(nr::RT_SIGACTION, 0x7fff_0000_1000), RET_TRACE);
+        assert_eq!(call(nr::RT_SIGPROCMASK, 0x7fff_0000_0000), RET_TRACE, "a pointer with a zero low word");
+        assert_eq!(call(nr::RT_SIGPROCMASK, 0x1000), RET_TRACE);
+        assert_eq!(call(nr::RT_SIGPROCMASK, 0), RET_ALLOW, "a query");
+        assert_eq!(call(nr::RT_SIGACTION, 0), RET_ALLOW);
+        assert_eq!(call(nr::GETPID, 0x1000), RET_ALLOW);
+        let stub = crate::trap::pinned::STUB_BASE;
+        let from = |ip: u64| evaluate_at(&prog, AUDIT_ARCH_X86_64, nr::RT_SIGPROCMASK as u32, ip, &[0, 0x1000, 0, 0, 0, 0]);
+        assert_eq!(from(stub + crate::trap::inject::FAST_RETURN), RET_ALLOW, "followed at the trap");
+        assert_eq!(from(stub + crate::trap::inject::SLOW_RETURN), RET_ALLOW);
+        assert_eq!(from(stub + 0x1_0000_0000 + crate::trap::inject::FAST_RETURN), RET_TRACE);
+        assert_eq!(from(stub + 0x40), RET_TRACE);
+        assert_eq!(filter_bytes(&prog).len(), prog.len() * 8);
+    }
 
     #[test]
     fn filter_matches_the_table() {

@@ -98,6 +98,11 @@ struct Thread {
     tgid: Pid,
     /// Still waiting for its first stop (an auto-attached child), with where to start it.
     unstarted: Option<Option<u64>>,
+    /// And with which argument registers (a child of a pinned clone3: the guest's own).
+    start_args: Option<[u64; 6]>,
+    /// Whether the guest blocks `SIGILL` in this thread, as far as its own calls go (a trap's
+    /// fault unblocks it: [`crate::trap::sigstate`]).
+    ill_blocked: bool,
     redirects: Vec<Redirect>,
     /// A seccomp-path call awaiting its syscall-exit stop.
     pending: Option<PendingCall>,
@@ -155,6 +160,8 @@ impl Thread {
         Thread {
             tgid,
             unstarted: None,
+            start_args: None,
+            ill_blocked: false,
             redirects: Vec::new(),
             pending: None,
             held_signals: Vec::new(),
@@ -180,6 +187,24 @@ struct Process {
     mappings: Vec<crate::trap::hostcalls::FileMapping>,
     /// Its pinned-argument region (shared with the children that inherit the mapping).
     pin_region: Option<Rc<PinPage>>,
+    /// Its signal actions as far as `SIGILL` goes ([`crate::trap::sigstate`]).
+    signals: crate::trap::sigstate::ProcessSignals,
+    /// Whether the host's signal-state filter is stacked on its backstop (inherited by
+    /// children and kept across exec, as the kernel keeps filters): then the shadow is followed.
+    signal_filter: SignalFilter,
+}
+
+/// The host's signal-state filter in a process ([`Debugger::follow_signal_state`]).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+enum SignalFilter {
+    /// Not asked for yet (no trap sites seen).
+    #[default]
+    Absent,
+    /// Stacked: the shadow is followed.
+    Stacked,
+    /// The kernel refused it (a filter of the guest's own may refuse `seccomp`): not asked
+    /// again, and the shadow is not followed.
+    Refused,
 }
 
 /// The injector as hostcalls see it: calls run from the stub's slow-path `syscall`.
@@ -641,9 +666,7 @@ impl Debugger {
                         return Verdict::Refuse(first);
                     }
                 }
-                // (glibc and Rust try clone3 before clone at every thread start and fall back
-                // on ENOSYS: that refusal is routine, and a line per thread would bury the rest.)
-                if self.settings.policy.is_some() && number != nr::CLONE3 {
+                if self.settings.policy.is_some() {
                     crate::report::log::denied(tid, number, args, entry.note);
                 }
                 Verdict::Refuse(e)
@@ -663,14 +686,9 @@ impl Debugger {
             _ if self.settings.policy.is_none() && crate::decide::requests::installs_filter(number, args).is_some() => return Verdict::Refuse(errno::EPERM),
             _ => {}
         }
-        if let Some(limit) = self.settings.task_limit {
-            if matches!(number, nr::CLONE | nr::FORK | nr::VFORK) && self.threads.len() as u64 >= limit {
-                crate::host_log!(
-                    "trapbox: denied {}: the guest already runs {} processes and threads (limit {limit})",
-                    trace::format_call(tid, number, args),
-                    self.threads.len()
-                );
-                return Verdict::Refuse(EAGAIN);
+        if let Some(flags) = crate::decode::clone_args::task_flags(tid, number, args) {
+            if let Some(refusal) = self.judge_new_task(tid, number, args, flags) {
+                return refusal;
             }
         }
         // Safe in the guest's own namespaces only: refused without them, confined or not.
@@ -786,6 +804,34 @@ impl Debugger {
             }
             None => Verdict::Execute,
         }
+    }
+
+    /// The one judgment of every call that makes a task (clone, clone3, fork, vfork), on the
+    /// flag word the kernel reads (clone3's from the host's pinned copy, when it is the copy
+    /// the kernel will read: see [`Debugger::on_seccomp`]): a struct the kernel would refuse
+    /// gets its errno, a child the host would not trace is refused whatever the policy (with
+    /// a line under one), and the policy's task limit holds. `None`: the call may run.
+    fn judge_new_task(&self, tid: Pid, number: u64, args: &[u64; 6], flags: Result<u64, i32>) -> Option<Verdict> {
+        let flags = match flags {
+            Ok(flags) => flags,
+            Err(errno) => return Some(Verdict::Refuse(errno)), // the kernel's own answer
+        };
+        if let Some(why) = crate::decide::requests::untraced_child(flags) {
+            if self.settings.policy.is_some() {
+                crate::host_log!("trapbox: denied {}: {why}", trace::format_call(tid, number, args));
+            }
+            return Some(Verdict::Refuse(errno::EPERM));
+        }
+        let limit = self.settings.task_limit?;
+        if self.threads.len() as u64 >= limit {
+            crate::host_log!(
+                "trapbox: denied {}: the guest already runs {} processes and threads (limit {limit})",
+                trace::format_call(tid, number, args),
+                self.threads.len()
+            );
+            return Some(Verdict::Refuse(EAGAIN));
+        }
+        None
     }
 
     /// A kill that names several processes, performed by the host on the guest processes
@@ -972,7 +1018,8 @@ impl Debugger {
         let mut pinned = None;
         // A sendmmsg is sent one message at a time: the next one, when this is its call again.
         let progress = self.thread(tid).sendmmsg.take().filter(|p| number == nr::SENDMMSG && p.guest_args == args && p.at == regs.rip.wrapping_sub(2));
-        if matches!(verdict, Verdict::Execute) && self.pins_arguments() {
+        // clone3 is pinned even unconfined: the flags judged must be the ones the kernel reads.
+        if matches!(verdict, Verdict::Execute) && (self.pins_arguments() || number == nr::CLONE3) {
             let plan = match progress {
                 Some(progress) => Some(crate::trap::pinned::sendmmsg_message(&args, progress.sent)),
                 None => crate::trap::pinned::plan(number, &args),
@@ -996,6 +1043,10 @@ impl Debugger {
         }
         match verdict {
             Verdict::Execute => {
+                // (From the stub, the signal-state filter lets them pass: followed at the trap.)
+                if crate::trap::sigstate::follows(number) && !from_stub {
+                    self.follow_signal_call(tid, number, &args, regs.rsp);
+                }
                 let watch_exec = !self.exec_seen && tid == self.leader && (number == nr::EXECVE || number == nr::EXECVEAT);
                 let mut restores = pinned.is_some();
                 if let Some(slot) = pinned {
@@ -1159,6 +1210,15 @@ impl Debugger {
         }
         if std::mem::take(&mut self.thread(tid).wants_pin_region) {
             self.create_pin_region(tid);
+            // A program with trap sites: its SIGILL state is followed from its first
+            // instruction (exec's state is exact: read at the exec event).
+            let tgid = self.tgid(tid);
+            let trapped = self.processes.get(&tgid).is_some_and(|p| {
+                p.modules.iter().any(|m| m.image.table.is_some_and(|t| t.encoding() == TrapEncoding::Ud2))
+            });
+            if trapped {
+                self.follow_signal_state(tid);
+            }
         }
         if let Some(call) = self.thread(tid).pending.take() {
             let regs = sys::get_regs(tid)?;
@@ -1206,7 +1266,12 @@ impl Debugger {
         let child = sys::event_msg(parent)? as Pid;
         let regs = sys::get_regs(parent)?;
         let tgid = self.tgid(parent);
-        let is_thread = event == sys::EVENT_CLONE && regs.rdi & CLONE_THREAD != 0;
+        // (clone3's flags from the pinned copy its registers point to, which the guest cannot change.)
+        let flags = crate::decode::clone_args::task_flags(parent, regs.orig_rax, &args_of(&regs)).and_then(Result::ok).unwrap_or(0);
+        let is_thread = event == sys::EVENT_CLONE && flags & CLONE_THREAD != 0;
+        // A pinned call (clone3) leaves the child the registers pointing at the pinned copy:
+        // it starts with the guest's own, as it would natively.
+        let start_args = self.threads.get(&parent).and_then(|t| t.pinned.as_ref()).map(|slot| slot.original_args);
         let stub = self.stub(parent);
         // A fork/clone run through the stub's slow path: the child starts right after the
         // `syscall` in the stub, on its own stack; send it straight to the resume address.
@@ -1226,8 +1291,17 @@ impl Debugger {
             crate::perform::creds::mark([child]); // credentials are inherited
         }
         crate::perform::guest_landlock::inherit(parent, child); // and so is a Landlock domain
+        const CLONE_CLEAR_SIGHAND: u64 = 0x1_0000_0000;
+        if !is_thread && flags & CLONE_CLEAR_SIGHAND != 0 {
+            if let Some(process) = self.processes.get_mut(&child) {
+                process.signals = process.signals.cleared_handlers();
+            }
+        }
         let mut thread = Thread::new(child_tgid);
         thread.unstarted = Some(start_at);
+        thread.start_args = start_args;
+        // The child's mask is its parent thread's.
+        thread.ill_blocked = self.threads.get(&parent).is_some_and(|t| t.ill_blocked);
         self.threads.insert(child, thread);
         if self.early.remove(&child) {
             // Its first stop already came: start it now.
@@ -1242,9 +1316,15 @@ impl Debugger {
 
     fn start_child(&mut self, tid: Pid) -> Result<(), Errno> {
         let start_at = self.thread(tid).unstarted.take().flatten();
-        if let Some(addr) = start_at {
+        let start_args = self.thread(tid).start_args.take();
+        if start_at.is_some() || start_args.is_some() {
             let mut regs = sys::get_regs(tid)?;
-            regs.rip = addr;
+            if let Some(addr) = start_at {
+                regs.rip = addr;
+            }
+            if let Some(args) = start_args {
+                set_args(&mut regs, &args);
+            }
             sys::set_regs(tid, &regs)?;
         }
         self.resume(tid, 0)
@@ -1314,9 +1394,13 @@ impl Debugger {
         // Every process gets the host's area (stub page and pinned-argument region) at its
         // exec's exit, before it runs any code of its own.
         thread.wants_pin_region = true;
+        // Exec keeps the mask and an ignored SIGILL, and makes every handler the default.
+        thread.ill_blocked = sys::signal_mask(tid).is_ok_and(|mask| mask & (1 << (libc::SIGILL - 1)) != 0);
         self.threads.insert(tid, thread);
         let modules = self.images.scan(tid);
-        self.processes.insert(tid, Process { modules, ..Process::default() });
+        let signals = crate::trap::sigstate::ProcessSignals::after_exec(sys::ignored_signals(tid).unwrap_or(0));
+        let signal_filter = self.processes.get(&tid).map_or(SignalFilter::Absent, |p| p.signal_filter);
+        self.processes.insert(tid, Process { modules, signals, signal_filter, ..Process::default() });
         if self.settings.untrap_known {
             self.untrap_known_sites(tid, true);
         }
@@ -1347,6 +1431,19 @@ impl Debugger {
             let encoding = if signal == libc::SIGILL { TrapEncoding::Ud2 } else { TrapEncoding::Int3 };
             let site_addr = encoding.site_from_stop_ip(regs.rip);
             if let Some(kind) = self.lookup_site(tid, site_addr, encoding) {
+                if signal == libc::SIGILL {
+                    let filter = self.processes.get(&self.tgid(tid)).map_or(SignalFilter::Absent, |p| p.signal_filter);
+                    if filter == SignalFilter::Stacked {
+                        self.undo_forced_sigill(tid);
+                    } else if filter == SignalFilter::Absent {
+                        // Trap sites in a module loaded since exec: followed from now on
+                        // (this first trap's change, already made, stays: see README).
+                        self.follow_signal_state(tid);
+                    }
+                    if !self.threads.contains_key(&tid) {
+                        return Ok(()); // it died meanwhile
+                    }
+                }
                 return self.on_trap(tid, regs, site_addr, kind);
             }
         }
@@ -1366,7 +1463,110 @@ impl Debugger {
             };
         }
         self.stats.signals_forwarded += 1;
+        self.note_delivery(tid, signal);
         sys::cont(tid, signal)
+    }
+
+    // ---- the guest's SIGILL state (see crate::trap::sigstate) ---------------------------
+
+    /// `tid`'s call `number` that changes its signal state is about to run: the shadow follows
+    /// (in a process whose state is followed at all).
+    fn follow_signal_call(&mut self, tid: Pid, number: u64, args: &[u64; 6], rsp: u64) {
+        use crate::trap::sigstate;
+        let tgid = self.tgid(tid);
+        if !self.processes.get(&tgid).is_some_and(|p| p.signal_filter == SignalFilter::Stacked) {
+            return;
+        }
+        match number {
+            nr::RT_SIGACTION => {
+                if let Some(process) = self.processes.get_mut(&tgid) {
+                    process.signals.on_sigaction(tid, args);
+                }
+            }
+            nr::RT_SIGPROCMASK => {
+                let thread = self.thread(tid);
+                thread.ill_blocked = sigstate::after_sigprocmask(tid, args, thread.ill_blocked);
+            }
+            nr::RT_SIGRETURN => {
+                let thread = self.thread(tid);
+                thread.ill_blocked = sigstate::after_sigreturn(tid, rsp, thread.ill_blocked);
+            }
+            _ => {}
+        }
+    }
+
+    /// `signal` is about to be delivered to `tid` from its delivery stop: if a handler takes
+    /// it, the mask it runs with is the kernel's now (a `sigsuspend`'s or `ppoll`'s temporary
+    /// one included) plus what the handler blocks.
+    fn note_delivery(&mut self, tid: Pid, signal: i32) {
+        let tgid = self.tgid(tid);
+        let Some(process) = self.processes.get_mut(&tgid) else { return };
+        if process.signal_filter != SignalFilter::Stacked || !process.signals.is_handled(signal) {
+            return;
+        }
+        let Ok(mask) = sys::signal_mask(tid) else { return };
+        let blocked = process.signals.on_delivery(signal, mask);
+        self.thread(tid).ill_blocked = blocked;
+    }
+
+    /// Stacks the host's signal-state filter on the backstop of `tid`'s process (all its
+    /// threads: `SECCOMP_FILTER_FLAG_TSYNC`), injected from the stub with the program copied
+    /// into the pinned region, so that its new signal actions and masks stop in the host.
+    /// Without it (no host area, or the kernel refused) the state is not followed.
+    fn follow_signal_state(&mut self, tid: Pid) {
+        use crate::launch::seccomp;
+        const SECCOMP_SET_MODE_FILTER: u64 = 1;
+        const SECCOMP_FILTER_FLAG_TSYNC: u64 = 1;
+        let tgid = self.tgid(tid);
+        let Some(process) = self.processes.get(&tgid) else { return };
+        if process.signal_filter != SignalFilter::Absent {
+            return;
+        }
+        let (Some(stub), Some(region)) = (process.stub, process.pin_region.clone()) else { return };
+        let prog = seccomp::signal_state_filter();
+        let Ok((_code_slot, code_at)) = region.pin_host_bytes(&seccomp::filter_bytes(&prog), true) else { return };
+        // struct sock_fprog: the instruction count, padding, the instructions' address.
+        let mut header = [0u8; 16];
+        header[..2].copy_from_slice(&(prog.len() as u16).to_le_bytes());
+        header[8..].copy_from_slice(&code_at.to_le_bytes());
+        let Ok((_header_slot, header_at)) = region.pin_host_bytes(&header, true) else { return };
+        let args = [SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC, header_at, 0, 0, 0];
+        let result = self.inject(tid, stub + inject::SLOW, nr::SECCOMP, args);
+        let outcome = match result {
+            Some(0) => SignalFilter::Stacked,
+            Some(raw) if self.threads.contains_key(&tid) => {
+                crate::host_log!("trapbox: warning: pid {tgid}: the signal-state filter was refused ({raw:#x}); a trap may change its SIGILL handling");
+                SignalFilter::Refused
+            }
+            _ => return, // the thread is gone
+        };
+        if let Some(process) = self.processes.get_mut(&tgid) {
+            process.signal_filter = outcome;
+        }
+    }
+
+    /// At a `ud2` trap of `tid`: the kernel's fault made an ignored or blocked `SIGILL` the
+    /// default and unblocked it; the guest's own state goes back, through the injector, with
+    /// the action and the set copied into the pinned region. Nothing to do (and no cost) when
+    /// the guest neither ignored nor blocked it.
+    fn undo_forced_sigill(&mut self, tid: Pid) {
+        use crate::trap::sigstate::Forced;
+        let blocked = self.threads.get(&tid).is_some_and(|t| t.ill_blocked);
+        let Some(process) = self.processes.get(&self.tgid(tid)) else { return };
+        let Some(forced) = Forced::undo(&process.signals, blocked) else { return };
+        let (Some(stub), Some(region)) = (process.stub, process.pin_region.clone()) else { return };
+        let sigill = libc::SIGILL as u64;
+        if let Some(action) = forced.action {
+            if let Ok((_slot, at)) = region.pin_host_bytes(&action, true) {
+                self.inject(tid, stub + inject::SLOW, nr::RT_SIGACTION, [sigill, at, 0, 8, 0, 0]);
+            }
+        }
+        if forced.block && self.threads.contains_key(&tid) {
+            const SIG_BLOCK: u64 = 0;
+            if let Ok((_slot, at)) = region.pin_host_bytes(&Forced::block_set(), true) {
+                self.inject(tid, stub + inject::SLOW, nr::RT_SIGPROCMASK, [SIG_BLOCK, at, 0, 8, 0, 0]);
+            }
+        }
     }
 
     /// A call of another ABI than x86-64's (x32, i386 through `int 0x80`, a number with the
@@ -1590,14 +1790,18 @@ impl Debugger {
             // A call that may wait goes through the stub too: at its seccomp stop there it is
             // handed to a worker thread (this first look performed nothing of it).
             Verdict::Execute | Verdict::Perform(_) => {
+                if crate::trap::sigstate::follows(number) {
+                    self.follow_signal_call(tid, number, &args, regs.rsp);
+                }
                 let Some(stub) = self.stub_or_refusal(tid, number, &args) else {
                     return self.answer_trap(tid, regs, resume_at, number, &args, no_stub, Handling::Refused);
                 };
                 let traced_native = self.settings.trace.is_some()
                     && syscalls::entry(number).is_some_and(|e| e.disposition == Disposition::Native);
-                // These cannot use the fast path: vfork's child and clone's child would `ret`
-                // through a stack they do not own, and rt_sigreturn reads its frame at rsp.
-                let needs_slow = matches!(number, nr::VFORK | nr::CLONE | nr::RT_SIGRETURN) || traced_native;
+                // These cannot use the fast path: vfork's child and clone's or clone3's child
+                // would `ret` through a stack they do not own, and rt_sigreturn reads its frame
+                // at rsp.
+                let needs_slow = matches!(number, nr::VFORK | nr::CLONE | nr::CLONE3 | nr::RT_SIGRETURN) || traced_native;
                 if !needs_slow {
                     let slot = regs.rsp.wrapping_sub(inject::FAST_STACK_DROP);
                     if sys::poke(tid, slot, resume_at).is_ok() {

@@ -39,11 +39,16 @@ pub const PIN_BASE: u64 = 0x5500_0000_0000;
 const PATH_SLOT_LEN: usize = 2 * 4096;
 /// Path slots: path calls of one address space that may be in flight at once.
 const PATH_SLOTS: usize = 64;
-/// Small slots, after the path slots: a socket address, a `msghdr` and its address, or a `siginfo_t` (a
-/// blocking send holds one for as long as it blocks, so there are many).
+/// Small slots, after the path slots: a socket address, a `msghdr` and its address, a
+/// `siginfo_t`, or clone3's `clone_args` and its `set_tid` array (a blocking send holds one
+/// for as long as it blocks, so there are many).
 const SMALL_SLOT_LEN: usize = 256;
 /// See [`SMALL_SLOT_LEN`].
 const SMALL_SLOTS: usize = 1024;
+const _: () = assert!(
+    crate::decode::clone_args::KNOWN_LEN + 4 * crate::decode::clone_args::SET_TID_MAX as usize <= SMALL_SLOT_LEN,
+    "clone_args and a full set_tid array fit a small slot"
+);
 /// The region's length.
 pub const PIN_LEN: u64 = (PATH_SLOT_LEN * PATH_SLOTS + SMALL_SLOT_LEN * SMALL_SLOTS) as u64;
 /// Where the stub page ([`crate::trap::inject`]) lives: the page right after the region, from the
@@ -104,6 +109,10 @@ pub enum PinItem {
     Filter(usize),
     /// A `siginfo_t` at argument N ([`crate::decode::siginfo`]).
     Siginfo(usize),
+    /// clone3's `struct clone_args` at argument N of the size at argument M
+    /// ([`crate::decode::clone_args`]), with the `set_tid` array it points to: the size
+    /// argument becomes the copy's.
+    CloneArgs(usize, usize),
 }
 
 /// What to do at the exit of a pinned call.
@@ -158,7 +167,8 @@ pub struct Plan {
 
 /// The plan for call `number` under a policy, if any of its arguments the kernel would read
 /// from guest memory is one the host decides on: paths of calls the kernel runs after the
-/// path check, and the destination addresses of connect, bind and the send family.
+/// path check, the destination addresses of connect, bind and the send family, and clone3's
+/// struct (pinned unconfined too: its flags say whether the child is traced).
 pub fn plan(number: u64, args: &[u64; 6]) -> Option<Plan> {
     let simple = |items: Vec<PinItem>| Some(Plan { number, args: *args, guest_args: *args, items, after: AfterExit::Restore });
     match number {
@@ -172,6 +182,8 @@ pub fn plan(number: u64, args: &[u64; 6]) -> Option<Plan> {
         // Run in the guest only when it signals itself with a siginfo whose sender only it
         // may claim (see the debugger's signal_through_pidfd): the kernel reads the host's copy.
         nr::PIDFD_SEND_SIGNAL if args[2] != 0 => simple(vec![PinItem::Siginfo(2)]),
+        // Its flags decide whether the child is traced: the kernel reads the host's copy.
+        nr::CLONE3 => simple(vec![PinItem::CloneArgs(0, 1)]),
         // (vlen is an unsigned int: the kernel sees only the low 32 bits.)
         nr::SENDMMSG if args[2] as u32 > 0 => Some(sendmmsg_message(args, 0)),
         _ => {
@@ -235,7 +247,10 @@ impl PinPage {
     /// those pointers moved there.
     pub fn pin(self: &Rc<Self>, pid: Pid, number: u64, plan: &Plan) -> Result<(PinSlot, [u64; 6]), PinError> {
         // Paths take a path slot; an address or a msghdr (always alone) a small one.
-        let small = plan.items.iter().all(|item| matches!(item, PinItem::Address(..) | PinItem::Msghdr(_) | PinItem::Siginfo(_)));
+        let small = plan
+            .items
+            .iter()
+            .all(|item| matches!(item, PinItem::Address(..) | PinItem::Msghdr(_) | PinItem::Siginfo(_) | PinItem::CloneArgs(..)));
         let (index, slot_start) = self.free_slot(small)?;
         let mut pinned = plan.args;
         for (n, item) in plan.items.iter().take(2).enumerate() {
@@ -306,6 +321,25 @@ impl PinPage {
                     self.put(offset + FPROG_LEN, &code)?;
                     pinned[arg] = at;
                 }
+                PinItem::CloneArgs(arg, size_arg) => {
+                    use crate::decode::clone_args::{CloneArgs, KNOWN_LEN, SET_TID_MAX};
+                    let mut clone_args = CloneArgs::read(pid, plan.args[arg], plan.args[size_arg]).map_err(PinError::Argument)?;
+                    // set_tid (pids the child gets in each PID namespace level) is no decision
+                    // of the host's, but pinned with the rest so the kernel reads one snapshot.
+                    // The kernel checks the struct before it reads the array: an array it
+                    // could not read, or a size it refuses, stays the guest's, for the
+                    // kernel's own EFAULT or EINVAL in its order.
+                    let (set_tid, count) = clone_args.set_tid();
+                    if set_tid != 0 && (1..=SET_TID_MAX).contains(&count) {
+                        if let Some(tids) = sys::read_guest_bytes(pid, set_tid, count as usize * 4) {
+                            self.put(offset + KNOWN_LEN, &tids)?;
+                            clone_args.move_set_tid(at + KNOWN_LEN as u64);
+                        }
+                    }
+                    self.put(offset, clone_args.bytes())?;
+                    pinned[arg] = at;
+                    pinned[size_arg] = clone_args.bytes().len() as u64;
+                }
                 PinItem::Siginfo(arg) => {
                     let info = crate::decode::siginfo::Siginfo::read(pid, plan.args[arg]).map_err(PinError::Argument)?;
                     self.put(offset, info.bytes())?;
@@ -344,10 +378,20 @@ impl PinPage {
         if path.len() >= 4096 {
             return Err(PinError::Argument(libc::ENAMETOOLONG));
         }
-        let (index, offset) = self.free_slot(false)?;
         let mut bytes = path.to_vec();
         bytes.push(0);
-        self.put(offset, &bytes)?;
+        self.pin_host_bytes(&bytes, false)
+    }
+
+    /// Copies `bytes` into a free slot, small or a path slot (for a call the host itself
+    /// injects); returns the slot and the bytes' address in the guest.
+    pub fn pin_host_bytes(self: &Rc<Self>, bytes: &[u8], small: bool) -> Result<(PinSlot, u64), PinError> {
+        let (index, offset) = self.free_slot(small)?;
+        let limit = if small { SMALL_SLOT_LEN } else { PATH_SLOT_LEN };
+        if bytes.len() > limit {
+            return Err(PinError::Argument(libc::EINVAL));
+        }
+        self.put(offset, bytes)?;
         Ok((self.claim(index, 0, [0; 6], AfterExit::Restore), PIN_BASE + offset as u64))
     }
 
