@@ -54,11 +54,11 @@ use crate::report::trace::{CallEnd, Handling, Route, Stamp, TraceSink};
 use crate::launch::seccomp::{SockFilter, AUDIT_ARCH_X86_64};
 use crate::perform::workers::{DomainExecutors, Executor, Readiness, UnderWay, UnderWayCall};
 
-const SECCOMP_RET_USER_NOTIF: u32 = 0x7fc0_0000;
+const SECCOMP_RET_USER_NOTIF: u32 = crate::launch::seccomp::RET_USER_NOTIF;
 const SECCOMP_RET_ALLOW: u32 = 0x7fff_0000;
 const SECCOMP_RET_KILL_PROCESS: u32 = 0x8000_0000;
-const IOCTL_NOTIF_RECV: libc::c_ulong = 0xC050_2100;
-const IOCTL_NOTIF_SEND: libc::c_ulong = 0xC018_2101;
+pub(crate) const IOCTL_NOTIF_RECV: libc::c_ulong = 0xC050_2100;
+pub(crate) const IOCTL_NOTIF_SEND: libc::c_ulong = 0xC018_2101;
 const IOCTL_NOTIF_ID_VALID: libc::c_ulong = 0x4008_2102;
 const IOCTL_NOTIF_ADDFD: libc::c_ulong = 0x4018_2103;
 const ADDFD_FLAG_SEND: u32 = 1 << 1;
@@ -94,7 +94,7 @@ pub fn filter() -> Vec<SockFilter> {
 
 #[repr(C)]
 #[derive(Default)]
-struct SeccompData {
+pub(crate) struct SeccompData {
     nr: i32,
     arch: u32,
     instruction_pointer: u64,
@@ -103,19 +103,19 @@ struct SeccompData {
 
 #[repr(C)]
 #[derive(Default)]
-struct Notif {
-    id: u64,
+pub(crate) struct Notif {
+    pub(crate) id: u64,
     pid: u32,
     flags: u32,
     data: SeccompData,
 }
 
 #[repr(C)]
-struct NotifResp {
-    id: u64,
-    val: i64,
-    error: i32,
-    flags: u32,
+pub(crate) struct NotifResp {
+    pub(crate) id: u64,
+    pub(crate) val: i64,
+    pub(crate) error: i32,
+    pub(crate) flags: u32,
 }
 
 #[repr(C)]
