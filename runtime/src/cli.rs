@@ -78,7 +78,15 @@ Trace lines look like strace's, plus how the call was handled:
   [pid 42] openat(AT_FDCWD, \"/etc/hostname\", O_RDONLY) = 3 <trap>
   [pid 42] getpid() = 42 <trap host>
   <trap> ran in the guest after a trap   <backstop> stopped by the seccomp filter
-  host: answered by the host             refused: never executed";
+  <directfs> an open the host performed  host: answered by the host   refused: never executed
+
+Research:
+  trapbox run --unconfined --trace=calls.jsonl --trace-format json -- ./prog   # one JSON object per call
+  trapbox run --unconfined --stats -- ./prog          # strace -c-style table: calls, errors, µs, route
+  trapbox run --unconfined --stats=stats.json -- ./prog
+  trapbox run --unconfined --trap int3 --keep-traps --stats -- ./busybox.trapped true   # int3 over ud2 sites
+  trapbox run --unconfined --trap backstop --stats -- ./busybox.trapped true   # every call through the backstop
+  trapbox bench                                       # the mechanisms side by side on this machine";
 
 /// Arguments of `trapbox run`.
 #[derive(Debug, clap::Args)]
