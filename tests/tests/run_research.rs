@@ -173,7 +173,7 @@ fn stats_add_up_to_the_trace() {
         } else {
             vec![file.to_str().unwrap(), missing.to_str().unwrap()]
         };
-        let out = run(&mut trapbox_run(&all, program, &args).current_dir(&dir));
+        let out = run(trapbox_run(&all, program, &args).current_dir(&dir));
         assert!(out.status == 0 || program.ends_with("busybox.trapped"), "{out:?}");
         let lines = parse_trace(&trace);
         let stats = parse_stats(&stats);
@@ -201,7 +201,7 @@ fn stats_print_a_table_or_json_on_the_hosts_stream() {
     let (_, rewritten) = guest_pair("research_calls.c");
     let (dir, file, missing) = files("research_stats_table");
     let args = [file.to_str().unwrap(), missing.to_str().unwrap()];
-    let out = run(&mut trapbox_run(&["--keep-traps", "--stats"], &rewritten, &args).current_dir(&dir));
+    let out = run(trapbox_run(&["--keep-traps", "--stats"], &rewritten, &args).current_dir(&dir));
     assert_eq!(out.status, 0, "{out:?}");
     let table: Vec<&str> = out.stderr.lines().filter_map(|l| l.strip_prefix("trapbox: stats: ")).collect();
     assert!(table.iter().any(|l| l.starts_with("mechanism: as-rewritten; trap stops: ")), "{table:?}");
@@ -211,7 +211,7 @@ fn stats_print_a_table_or_json_on_the_hosts_stream() {
     assert_eq!((columns[3], columns[4], columns[5]), ("5", "0", "trap"), "{getpid}");
     assert!(table.last().unwrap().ends_with("total"), "{table:?}");
 
-    let out = run(&mut trapbox_run(&["--stats=json"], &rewritten, &args).current_dir(&dir));
+    let out = run(trapbox_run(&["--stats=json"], &rewritten, &args).current_dir(&dir));
     let json = out.stderr.lines().find(|l| l.starts_with('{')).unwrap_or_else(|| panic!("{out:?}"));
     let stats: Stats = serde_json::from_str(json).unwrap();
     assert_eq!(stats.total.count, stats.calls.iter().map(|r| r.count).sum::<u64>());
@@ -224,7 +224,7 @@ fn stats_print_a_table_or_json_on_the_hosts_stream() {
 fn mechanism_run(program: &Path, flags: &[&str], args: &[&str], dir: &Path) -> (Outcome, Stats) {
     let stats = dir.join("stats.json");
     let stats_flag = format!("--stats={}", stats.display());
-    let out = run(&mut trapbox_run(&[flags, &[stats_flag.as_str()]].concat(), program, args).current_dir(dir));
+    let out = run(trapbox_run(&[flags, &[stats_flag.as_str()]].concat(), program, args).current_dir(dir));
     (out, parse_stats(&stats))
 }
 

@@ -82,7 +82,7 @@ impl CallStats {
             .rows
             .iter()
             .map(|(&(nr, route), &tally)| Row {
-                call: crate::report::trace::describe_call(0, nr, &[0; 6]).name.into_owned(),
+                call: crate::report::trace::call_name(nr).into_owned(),
                 nr,
                 route: route.name(),
                 tally,

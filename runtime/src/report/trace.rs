@@ -232,12 +232,17 @@ pub fn format_call(pid: Pid, nr: u64, args: &[u64; 6]) -> String {
     describe_call(pid, nr, args).to_string()
 }
 
-/// The one decoder of a call's arguments, for text and JSON traces and log lines alike.
-pub fn describe_call(pid: Pid, nr: u64, args: &[u64; 6]) -> Described {
-    let name = match crate::decode::syscalls::name(nr).or_else(|| trapbox_abi::hostcall::hostcall_name(nr)) {
+/// The name of call `nr`: the Linux table's, a hostcall's, or `syscall_0x...`.
+pub fn call_name(nr: u64) -> Cow<'static, str> {
+    match crate::decode::syscalls::name(nr).or_else(|| trapbox_abi::hostcall::hostcall_name(nr)) {
         Some(name) => Cow::Borrowed(name),
         None => Cow::Owned(format!("syscall_{nr:#x}")),
-    };
+    }
+}
+
+/// The one decoder of a call's arguments, for text and JSON traces and log lines alike.
+pub fn describe_call(pid: Pid, nr: u64, args: &[u64; 6]) -> Described {
+    let name = call_name(nr);
     let mut kinds = crate::decode::syscalls::signature(nr);
     // Like strace: open's mode argument only means something with O_CREAT or O_TMPFILE.
     if let Some(flags_at) = kinds.iter().position(|k| *k == Arg::OpenFlags) {
