@@ -218,11 +218,8 @@ pub fn start_wall_time_watchdog(leader: Pid, limit: std::time::Duration) {
 }
 
 /// Counters for `--stats`.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct Stats {
-    /// Stops per call number below the Linux table's end: `[traps, seccomp stops]`.
-    #[serde(skip)]
-    pub per_call: Box<[[u64; 2]; trapbox_abi::linux::SYSCALL_COUNT]>,
     /// Traps answered by the host.
     pub trap_host: u64,
     /// Traps run in the guest through the stub's fast path.
@@ -254,37 +251,6 @@ pub struct Stats {
     /// Per call and route, while tracing or counting (`--stats`): what the trace shows.
     #[serde(skip)]
     pub calls: crate::report::stats::CallStats,
-}
-
-impl Default for Stats {
-    fn default() -> Stats {
-        Stats {
-            per_call: Box::new([[0; 2]; trapbox_abi::linux::SYSCALL_COUNT]),
-            trap_host: 0,
-            trap_fast: 0,
-            trap_slow: 0,
-            trap_refused: 0,
-            backstop: 0,
-            signals_forwarded: 0,
-            stubs_mapped: 0,
-            maps_scans: 0,
-            injections: 0,
-            injections_lost: 0,
-            sites_untrapped: 0,
-            sites_reencoded: 0,
-            trap_ud2: 0,
-            trap_int3: 0,
-            calls: Default::default(),
-        }
-    }
-}
-
-impl Stats {
-    fn count(&mut self, number: u64, route: Route) {
-        if let Some(counts) = usize::try_from(number).ok().and_then(|n| self.per_call.get_mut(n)) {
-            counts[usize::from(route == Route::Backstop)] += 1;
-        }
-    }
 }
 
 /// The trap mechanism of a run (`trapbox run --trap`): what the host leaves at the sites of
@@ -986,7 +952,6 @@ impl Debugger {
         self.stats.backstop += 1;
         let mut regs = sys::get_regs(tid)?;
         let mut number = regs.orig_rax;
-        self.stats.count(number, Route::Backstop);
         let mut args = args_of(&regs);
         let from_stub = self
             .stub(tid)
@@ -1541,7 +1506,6 @@ impl Debugger {
     fn on_trap(&mut self, tid: Pid, mut regs: Regs, site: u64, kind: SiteKind) -> Result<(), Errno> {
         let resume_at = TrapEncoding::resume_ip(site);
         let number = regs.rax;
-        self.stats.count(number, Route::Trap);
         let args = args_of(&regs);
         if kind != SiteKind::Syscall {
             self.stats.trap_refused += 1;
