@@ -316,3 +316,47 @@ fn bench_quick_measures_every_mechanism() {
         assert!(out.stdout.lines().any(|l| l.starts_with(&format!("{id} "))), "{id}: {}", out.stdout);
     }
 }
+
+#[test]
+fn json_lines_name_each_thread_and_its_process_under_either_trap() {
+    let (plain, rewritten) = guest_pair("threads.c");
+    let dir = scratch_dir("research_threads");
+    let native = run(Command::new(&plain).current_dir(&dir));
+    assert_eq!(native.status, 0, "{native:?}");
+    for mechanism in ["ud2", "int3"] {
+        let trace = dir.join("trace.jsonl");
+        let trace_flag = format!("--trace={}", trace.display());
+        let out = run(trapbox_run(&["--keep-traps", "--trap", mechanism, &trace_flag, "--trace-format", "json"], &rewritten, &[]).current_dir(&dir));
+        assert_eq!((out.status, &out.stdout), (0, &native.stdout), "{mechanism}: {out:?}");
+        let lines = parse_trace(&trace);
+        // One process: every line names it; its nine threads each have lines of their own.
+        let leader = lines[0].pid;
+        assert!(lines.iter().all(|l| l.pid == leader), "{mechanism}");
+        let tids: std::collections::BTreeSet<i32> = lines.iter().map(|l| l.tid).collect();
+        assert!(tids.len() >= 9 && tids.contains(&leader), "{mechanism}: {tids:?}");
+        // Each worker's 300 pipes, as the guest made them.
+        assert_eq!(lines.iter().filter(|l| l.call == "pipe2" && l.result == Some(0)).count(), 8 * 300, "{mechanism}");
+    }
+}
+
+#[test]
+fn a_library_loaded_after_exec_is_re_encoded_too() {
+    // A dynamically linked guest whose libc.so.6 is a rewritten (ud2) copy, run with int3: the
+    // host meets the library at its first trap after exec (so that one trap is the file's own
+    // ud2) and re-encodes it there, while other threads might run.
+    let libc = Path::new("/lib/x86_64-linux-gnu/libc.so.6");
+    let lib_dir = trapbox_tests::fixture_dir().join("rewritten-libc");
+    std::fs::create_dir_all(&lib_dir).unwrap();
+    run_support::rewritten(libc, "rewritten-libc/libc.so.6", &[]);
+    let dynamic = {
+        let _serial = run_support::fixture_lock();
+        trapbox_tests::build_guest("fork_exec.c", &["-O2"])
+    };
+    let dir = scratch_dir("research_shared_libc");
+    let native = run(Command::new(&dynamic).current_dir(&dir));
+    let env_arg = format!("LD_LIBRARY_PATH={}", lib_dir.display());
+    let args = ["env", env_arg.as_str(), dynamic.to_str().unwrap()];
+    let (out, stats) = mechanism_run(&trapbox_tests::busybox(), &["--keep-traps", "--trap", "int3"], &args, &dir);
+    assert_eq!((out.status, &out.stdout), (native.status, &native.stdout), "{out:?}");
+    assert!(stats.counters["trap_int3"] > 0 && stats.counters["trap_ud2"] <= 1 && stats.counters["sites_reencoded"] > 100, "{stats:#?}");
+}

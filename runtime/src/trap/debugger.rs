@@ -480,7 +480,8 @@ impl Debugger {
             self.abandon(&mut thread);
             let pending = thread.pending.into_iter().chain(thread.redirects.into_iter().filter_map(|r| r.call));
             for call in pending {
-                self.emit(tid, &call, CallEnd::Unknown, Handling::Executed);
+                // (Its record is gone: its process comes from the thread removed.)
+                self.emit_as(thread.tgid, tid, &call, CallEnd::Unknown, Handling::Executed);
             }
             if thread.tgid == tid {
                 self.processes.remove(&tid);
@@ -594,12 +595,16 @@ impl Debugger {
 
     /// The call has ended: its trace line and its figures.
     fn emit(&mut self, tid: Pid, call: &PendingCall, end: CallEnd, handling: Handling) {
+        self.emit_as(self.tgid(tid), tid, call, end, handling);
+    }
+
+    /// [`Debugger::emit`] for thread `tid` of process `pid`.
+    fn emit_as(&mut self, pid: Pid, tid: Pid, call: &PendingCall, end: CallEnd, handling: Handling) {
         let Some(stamp) = call.stamp else { return };
         let latency_ns = stamp.elapsed_ns().saturating_sub(call.format_ns);
         if self.settings.stats {
             self.stats.calls.add(call.number, call.route, handling, end, latency_ns);
         }
-        let pid = self.tgid(tid);
         if let (Some(sink), Some(text)) = (self.settings.trace.as_mut(), call.text.as_ref()) {
             let record = trace::Record { pid, tid, number: call.number, call: text, end, route: call.route, handling, stamp, latency_ns };
             sink.record(&record);
