@@ -78,7 +78,15 @@ Trace lines look like strace's, plus how the call was handled:
   [pid 42] openat(AT_FDCWD, \"/etc/hostname\", O_RDONLY) = 3 <trap>
   [pid 42] getpid() = 42 <trap host>
   <trap> ran in the guest after a trap   <backstop> stopped by the seccomp filter
-  host: answered by the host             refused: never executed";
+  <directfs> an open the host performed  host: answered by the host   refused: never executed
+
+Research:
+  trapbox run --unconfined --trace=calls.jsonl --trace-format json -- ./prog   # one JSON object per call
+  trapbox run --unconfined --stats -- ./prog          # strace -c-style table: calls, errors, µs, route
+  trapbox run --unconfined --stats=stats.json -- ./prog
+  trapbox run --unconfined --trap int3 --keep-traps --stats -- ./busybox.trapped true   # int3 over ud2 sites
+  trapbox run --unconfined --trap backstop --stats -- ./busybox.trapped true   # every call through the backstop
+  trapbox bench                                       # the mechanisms side by side on this machine";
 
 /// Arguments of `trapbox run`.
 #[derive(Debug, clap::Args)]
@@ -87,10 +95,20 @@ pub struct RunArgs {
     /// Print one strace-style line per mediated call, to stderr or to FILE.
     ///
     /// Each line shows the call's name, its decoded arguments, the result and the path it took
-    /// (`<trap>`, `<backstop>`, `host`, `refused`). Tracing sends trapped calls through the
-    /// stub's slow path so their results can be seen.
+    /// (`<trap>`, `<backstop>`, `<directfs>`, `host`, `refused`). Tracing sends trapped calls
+    /// through the stub's slow path so their results can be seen.
     #[arg(long, value_name = "FILE", num_args = 0..=1, require_equals = true, default_missing_value = "-")]
     pub trace: Option<PathBuf>,
+    /// How --trace writes each call: `text` (strace-shaped) or `json` (one object per line).
+    ///
+    /// A JSON line has `time_ns` (CLOCK_REALTIME when the host saw the stop), `pid`, `tid`,
+    /// `call`, `nr`, `args` (each decoded as the text line shows it), `result` (the value, or
+    /// -errno; null when the thread died first), `error` (the errno's name), `route` (`trap`,
+    /// `backstop` or `directfs`: how the call reached the host), `handling` (`executed`,
+    /// `host` or `refused`) and `latency_ns` (from the stop or notification to the answer,
+    /// the host's own trace formatting left out).
+    #[arg(long, value_enum, value_name = "FORMAT", default_value = "text", requires = "trace")]
+    pub trace_format: crate::report::trace::TraceFormat,
     /// Write the host's own messages (every denial, notes, warnings, --stats) to FILE instead
     /// of stderr.
     ///
@@ -108,12 +126,26 @@ pub struct RunArgs {
     /// printed. The summary line never changes the exit status.
     #[arg(short, long)]
     pub quiet: bool,
-    /// Print counters at exit.
+    /// Print statistics at exit: `--stats` a table, `--stats=json` JSON, `--stats=FILE` JSON into FILE.
     ///
-    /// Traps answered by the host, run in the guest (fast and slow stub path) and refused;
-    /// seccomp stops; injections; and the calls that stopped most.
-    #[arg(long)]
-    pub stats: bool,
+    /// The counters (traps answered by the host, run in the guest and refused; seccomp stops;
+    /// injections), the trap mechanism with the trap stops of each kind, then an `strace
+    /// -c`-shaped table: per call and route, the calls, the errors, and the total and mean
+    /// time from the stop to the answer, in µs. The figures are those of the calls a trace
+    /// shows (so, like --trace, trapped calls take the stub's slow path to be seen). The table
+    /// goes where the host's messages go (stderr or --log); JSON has the same figures (a
+    /// FILE named `json` is `--stats=./json`).
+    #[arg(long, value_name = "json|FILE", num_args = 0..=1, require_equals = true, default_missing_value = "")]
+    pub stats: Option<String>,
+    /// The trap mechanism: what the host leaves at the trap sites of rewritten code.
+    ///
+    /// `as-rewritten` (the default) keeps each file's own trap (`trapbox rewrite --trap`);
+    /// `ud2` or `int3` writes that trap over every site when the code is loaded, so one
+    /// rewritten binary compares both; `backstop` gives every site its `syscall` back, so every
+    /// call meets the seccomp backstop as in an unrewritten binary (hostcall sites stay traps).
+    /// --stats shows the mechanism and the trap stops of each kind.
+    #[arg(long = "trap", value_enum, value_name = "MECHANISM", default_value = "as-rewritten")]
+    pub mechanism: crate::trap::debugger::Mechanism,
     /// Let the guest and the host run on any CPU.
     ///
     /// By default both are pinned to the CPU the host starts on: a ptrace stop across CPUs
@@ -374,6 +406,82 @@ fn confinement(
     })
 }
 
+/// Where `--stats` goes.
+#[derive(Debug)]
+enum StatsOutput {
+    /// The table, with the host's messages.
+    Table,
+    /// JSON, with the host's messages.
+    Json,
+    /// JSON into this file.
+    JsonFile(PathBuf),
+}
+
+impl StatsOutput {
+    fn parse(value: &str) -> StatsOutput {
+        match value {
+            "" => StatsOutput::Table,
+            "json" => StatsOutput::Json,
+            file => StatsOutput::JsonFile(PathBuf::from(file)),
+        }
+    }
+}
+
+/// `--stats=json`: the same figures as the table. Field names are a stable interface.
+#[derive(Debug, serde::Serialize)]
+struct StatsJson<'a> {
+    /// `--trap`: as-rewritten, ud2, int3 or backstop.
+    mechanism: &'static str,
+    /// The counters of the table's first lines.
+    counters: &'a crate::trap::debugger::Stats,
+    /// Per call and route, most time first.
+    calls: Vec<crate::report::stats::Row>,
+    /// Their sum.
+    total: crate::report::stats::Tally,
+}
+
+/// Prints (or writes) the statistics of a finished run.
+fn report_stats(output: &StatsOutput, mechanism: crate::trap::debugger::Mechanism, s: &crate::trap::debugger::Stats) -> anyhow::Result<()> {
+    let json = || StatsJson { mechanism: mechanism.name(), counters: s, calls: s.calls.rows(), total: s.calls.total() };
+    match output {
+        StatsOutput::Json => crate::host_log!("{}", serde_json::to_string(&json())?),
+        StatsOutput::JsonFile(path) => {
+            let text = serde_json::to_string_pretty(&json())?;
+            std::fs::write(path, text + "\n").with_context(|| format!("--stats={}", path.display()))?;
+        }
+        StatsOutput::Table => {
+            crate::host_log!(
+                "trapbox: stats: traps: {} answered by the host, {} run in the guest ({} fast, {} slow), {} refused; \
+                 seccomp stops: {}; signals forwarded: {}; stub pages mapped: {}; injections: {} ({} cut short by the thread's death); sites untrapped: {}; maps rescans: {}",
+                s.trap_host,
+                s.trap_fast + s.trap_slow,
+                s.trap_fast,
+                s.trap_slow,
+                s.trap_refused,
+                s.backstop,
+                s.signals_forwarded,
+                s.stubs_mapped,
+                s.injections,
+                s.injections_lost,
+                s.sites_untrapped,
+                s.maps_scans
+            );
+            crate::host_log!(
+                "trapbox: stats: mechanism: {}; trap stops: {} ud2, {} int3; seccomp stops: {}; sites re-encoded: {}",
+                mechanism.name(),
+                s.trap_ud2,
+                s.trap_int3,
+                s.backstop,
+                s.sites_reencoded
+            );
+            for line in s.calls.table() {
+                crate::host_log!("trapbox: stats: {line}");
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Runs the guest and returns its exit status.
 pub fn run(args: RunArgs) -> anyhow::Result<u8> {
     let Some(program) = args.command.first() else {
@@ -399,11 +507,20 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
     }
     crate::report::log::set_verbose(!args.quiet);
     let resolved = crate::launch::launcher::resolve_program(program)?;
-    let trace = match args.trace.as_deref() {
+    let trace_file = args.trace.as_deref().map(|p| Some(p).filter(|p| p.as_os_str() != "-"));
+    let trace = match trace_file {
         None => None,
-        Some(p) if p.as_os_str() == "-" => Some(crate::report::trace::TraceSink::open(None)?),
-        Some(p) => Some(crate::report::trace::TraceSink::open(Some(p))?),
+        Some(file) => Some(crate::report::trace::TraceSink::open(file, args.trace_format)?),
     };
+    if args.personality == Personality::Native && args.mechanism == crate::trap::debugger::Mechanism::Backstop {
+        anyhow::bail!("--trap backstop needs the linux personality: a native guest's hostcalls are its only calls, and they stay traps");
+    }
+    if args.keep_traps && args.mechanism == crate::trap::debugger::Mechanism::Backstop {
+        anyhow::bail!("--keep-traps and --trap backstop contradict each other: one keeps every trap, the other removes them");
+    }
+    let stats_output = args.stats.as_deref().map(StatsOutput::parse);
+    // The directfs thread's figures, merged with the debugger's at the end.
+    let directfs_stats = std::sync::Arc::new(std::sync::Mutex::new(crate::report::stats::CallStats::default()));
     // The policy's environment, working directory and limits apply in every mode; its grants
     // only when confined (not --unconfined).
     let all = args.policy.build(&resolved, !args.no_namespaces)?;
@@ -474,12 +591,12 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
         crate::perform::broker::open_grant_roots(policy);
     }
     if let (Some(listener), Some(policy)) = (listener, policy.as_ref()) {
-        let directfs_trace = match args.trace.as_deref() {
+        let directfs_trace = match trace_file {
             None => None,
-            Some(p) if p.as_os_str() == "-" => Some(crate::report::trace::TraceSink::another(None)?),
-            Some(p) => Some(crate::report::trace::TraceSink::another(Some(p))?),
+            Some(file) => Some(crate::report::trace::TraceSink::another(file, args.trace_format)?),
         };
-        crate::perform::directfs::start(listener, std::sync::Arc::new(policy.clone()), directfs_trace);
+        let stats = stats_output.is_some().then(|| directfs_stats.clone());
+        crate::perform::directfs::start(listener, std::sync::Arc::new(policy.clone()), directfs_trace, stats);
     }
     drop(ruleset);
     if let Some(limit) = all.limits.wall_time {
@@ -487,6 +604,8 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
     }
     let settings = Settings {
         trace,
+        stats: stats_output.is_some(),
+        mechanism: args.mechanism,
         inject_probe: args.inject_probe,
         untrap_known: !args.keep_traps && !native_personality,
         policy,
@@ -500,27 +619,10 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
     // After the guest's last word and before trapbox's own (an error, or the guest's death).
     crate::report::log::summary();
     let outcome = outcome?;
-    if args.stats {
-        let s = &outcome.stats;
-        crate::host_log!(
-            "trapbox: stats: traps: {} answered by the host, {} run in the guest ({} fast, {} slow), {} refused; \
-             seccomp stops: {}; signals forwarded: {}; stub pages mapped: {}; injections: {} ({} cut short by the thread's death); sites untrapped: {}; maps rescans: {}",
-            s.trap_host,
-            s.trap_fast + s.trap_slow,
-            s.trap_fast,
-            s.trap_slow,
-            s.trap_refused,
-            s.backstop,
-            s.signals_forwarded,
-            s.stubs_mapped,
-            s.injections,
-            s.injections_lost,
-            s.sites_untrapped,
-            s.maps_scans
-        );
-        for (name, traps, stops) in s.busiest(12) {
-            crate::host_log!("trapbox: stats: {name:>18}: {traps:>9} traps {stops:>9} seccomp stops");
-        }
+    if let Some(output) = &stats_output {
+        let mut stats = outcome.stats.clone();
+        stats.calls.merge(&directfs_stats.lock().unwrap_or_else(|e| e.into_inner()));
+        report_stats(output, args.mechanism, &stats)?;
     }
     if let Some(errno) = outcome.exec_error {
         anyhow::bail!("cannot execute {}: {}", resolved.display(), std::io::Error::from_raw_os_error(errno));

@@ -5,7 +5,8 @@
 //! policy [`decide`]s, the host or the guest's own thread [`perform`]s it, and the result goes
 //! back with a line for whoever asked ([`report`]). Underneath, [`launch`] gives every guest its
 //! kernel isolation (namespaces, Landlock, the seccomp backstop); [`trap`] is the debugger
-//! that catches each stop; [`sys`] wraps the host's raw Linux calls; [`cli`] is `trapbox run`.
+//! that catches each stop; [`sys`] wraps the host's raw Linux calls; [`cli`] is `trapbox run`;
+//! [`bench_cmd`] is `trapbox bench`, the interception mechanisms of the machine side by side.
 //!
 //! Where the `unsafe` is (each block with a `// SAFETY:` line): [`sys`] (ptrace, wait, guest
 //! memory, credentials, `PROCMAP_QUERY`, fd passing), [`launch::launcher`] (the raw calls of the forked
@@ -17,9 +18,12 @@
 //! [`perform::workers`] (the signal that interrupts a worker's wait),
 //! [`perform::guest_landlock`] (no-new-privs on its worker threads), [`decode::openat2`] (the
 //! raw call that judges a guest's `open_how`), [`perform::sockets`] (socket calls on the
-//! host's duplicates of guest sockets) and [`decide::netpolicy`] (the mode of a socket file it
-//! bound). No other module has any.
+//! host's duplicates of guest sockets), [`decide::netpolicy`] (the mode of a socket file it
+//! bound) and [`bench_cmd`] (its measuring loops' inline assembly, the forked traced child's
+//! raw calls, the measuring seccomp filters and their listener's ioctls). No other module has
+//! any.
 
+pub mod bench_cmd;
 pub mod cli;
 pub mod decide;
 pub mod decode;

@@ -31,6 +31,9 @@ enum Command {
     Inspect(rewrite_cmd::InspectArgs),
     /// Run a program under the trap debugger.
     Run(Box<trapbox::cli::RunArgs>),
+    /// Measure the interception mechanisms of this machine side by side: native call, ud2 and
+    /// int3 trap stops, ptrace seccomp stop, seccomp user notification, and trapbox's own path.
+    Bench(trapbox::bench_cmd::BenchArgs),
 }
 
 fn main() -> ExitCode {
@@ -39,6 +42,7 @@ fn main() -> ExitCode {
         Command::Rewrite(args) => rewrite_cmd::rewrite(&args).map(|()| 0),
         Command::Inspect(args) => rewrite_cmd::inspect(&args).map(|()| 0),
         Command::Run(args) => trapbox::cli::run(*args),
+        Command::Bench(args) => trapbox::bench_cmd::bench(&args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

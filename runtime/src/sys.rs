@@ -687,6 +687,15 @@ fn set_effective_caps(wanted: u64) -> Result<(), Errno> {
     Ok(())
 }
 
+/// The process (thread group) of thread `tid`, from `/proc` (for a thread the host has no
+/// record of, and for trace lines); `None` if it is gone.
+pub fn thread_group(tid: Pid) -> Option<Pid> {
+    std::fs::read_to_string(format!("/proc/{tid}/status"))
+        .ok()?
+        .lines()
+        .find_map(|l| l.strip_prefix("Tgid:").and_then(|v| v.trim().parse().ok()))
+}
+
 /// The process group of `pid` (as the host's PID namespace numbers it); `None` if it is gone.
 pub fn process_group(pid: Pid) -> Option<Pid> {
     // SAFETY: getpgid takes an integer.

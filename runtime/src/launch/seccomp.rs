@@ -61,7 +61,8 @@ const RET_TRAP: u32 = 0x0003_0000;
 /// stop with `ENOSYS` and a log line ([`crate::trap::debugger`]), so it is never executed,
 /// and the thread runs on as after a native `ENOSYS`.
 pub const FOREIGN_CALL: u16 = 0x7b0c;
-const RET_TRACE: u32 = 0x7ff0_0000;
+/// `SECCOMP_RET_TRACE`: a ptrace seccomp stop.
+pub const RET_TRACE: u32 = 0x7ff0_0000;
 const RET_ALLOW: u32 = 0x7fff_0000;
 
 const LD_W_ABS: u16 = 0x20; // BPF_LD | BPF_W | BPF_ABS
@@ -318,6 +319,22 @@ pub fn build_filter(trace_everything: bool, also_trace: &[u64], guarded_region: 
     prog.push(stmt(RET_K, RET_TRACE));
     prog.push(stmt(RET_K, RET_ALLOW));
     prog
+}
+
+/// `SECCOMP_RET_USER_NOTIF`: the call waits for a listener's answer.
+pub const RET_USER_NOTIF: u32 = 0x7fc0_0000;
+
+/// A filter that returns `action` for x86-64 call `number` and allows everything else:
+/// `trapbox bench`'s measuring filters (one seccomp stop or notification per call).
+pub fn one_call_filter(number: u32, action: u32) -> Vec<SockFilter> {
+    vec![
+        stmt(LD_W_ABS, OFFSET_ARCH),
+        jump(JEQ_K, AUDIT_ARCH_X86_64, 0, 3),
+        stmt(LD_W_ABS, OFFSET_NR),
+        jump(JEQ_K, number, 0, 1),
+        stmt(RET_K, action),
+        stmt(RET_K, RET_ALLOW),
+    ]
 }
 
 /// What the filter returns for a call, evaluated in Rust the way the kernel evaluates the BPF

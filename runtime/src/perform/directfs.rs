@@ -49,14 +49,15 @@ use crate::perform::creds::Credentials;
 use crate::perform::guest_landlock::Domain;
 use crate::decode::openat2::{FileId, OpenHow};
 use crate::decide::policy::Policy;
-use crate::report::trace::{Handling, Route, TraceSink};
+use crate::report::stats::CallStats;
+use crate::report::trace::{CallEnd, Handling, Route, Stamp, TraceSink};
 use crate::launch::seccomp::{SockFilter, AUDIT_ARCH_X86_64};
 use crate::perform::workers::{DomainExecutors, Executor, Readiness, UnderWay, UnderWayCall};
 
-const SECCOMP_RET_USER_NOTIF: u32 = 0x7fc0_0000;
+const SECCOMP_RET_USER_NOTIF: u32 = crate::launch::seccomp::RET_USER_NOTIF;
 const SECCOMP_RET_ALLOW: u32 = 0x7fff_0000;
-const IOCTL_NOTIF_RECV: libc::c_ulong = 0xC050_2100;
-const IOCTL_NOTIF_SEND: libc::c_ulong = 0xC018_2101;
+pub(crate) const IOCTL_NOTIF_RECV: libc::c_ulong = 0xC050_2100;
+pub(crate) const IOCTL_NOTIF_SEND: libc::c_ulong = 0xC018_2101;
 const IOCTL_NOTIF_ID_VALID: libc::c_ulong = 0x4008_2102;
 const IOCTL_NOTIF_ADDFD: libc::c_ulong = 0x4018_2103;
 
@@ -93,7 +94,7 @@ pub fn filter() -> Vec<SockFilter> {
 
 #[repr(C)]
 #[derive(Default)]
-struct SeccompData {
+pub(crate) struct SeccompData {
     nr: i32,
     arch: u32,
     instruction_pointer: u64,
@@ -102,19 +103,19 @@ struct SeccompData {
 
 #[repr(C)]
 #[derive(Default)]
-struct Notif {
-    id: u64,
+pub(crate) struct Notif {
+    pub(crate) id: u64,
     pid: u32,
     flags: u32,
     data: SeccompData,
 }
 
 #[repr(C)]
-struct NotifResp {
-    id: u64,
-    val: i64,
-    error: i32,
-    flags: u32,
+pub(crate) struct NotifResp {
+    pub(crate) id: u64,
+    pub(crate) val: i64,
+    pub(crate) error: i32,
+    pub(crate) flags: u32,
 }
 
 #[repr(C)]
@@ -127,8 +128,8 @@ struct NotifAddfd {
 }
 
 /// Starts the directfs thread on `listener`; it ends when no guest process is left. With a
-/// trace sink, each open it serves gets a trace line.
-pub fn start(listener: OwnedFd, policy: Arc<Policy>, trace: Option<TraceSink>) {
+/// trace sink, each open it serves gets a trace line; with `stats`, its figures go there.
+pub fn start(listener: OwnedFd, policy: Arc<Policy>, trace: Option<TraceSink>, stats: Option<Arc<Mutex<CallStats>>>) {
     // Created files get exactly the mode the guest asked for, filtered by the guest's umask.
     // SAFETY: umask takes an integer.
     unsafe { libc::umask(0) };
@@ -136,6 +137,7 @@ pub fn start(listener: OwnedFd, policy: Arc<Policy>, trace: Option<TraceSink>) {
         listener,
         policy,
         trace: trace.map(Mutex::new),
+        stats,
         pool: Executor::new(perform_handed_over, None),
         domains: DomainExecutors::new(perform_handed_over),
     });
@@ -164,6 +166,8 @@ struct Service {
     listener: OwnedFd,
     policy: Arc<Policy>,
     trace: Option<Mutex<TraceSink>>,
+    /// `--stats`: the figures of every open served here.
+    stats: Option<Arc<Mutex<CallStats>>>,
     /// Opens that may block.
     pool: Arc<Executor<Job>>,
     /// Opens of guest threads under a Landlock domain of their own.
@@ -203,8 +207,16 @@ fn serve(service: &Arc<Service>) {
             }
         }
         // Described before deciding: once the fd is installed the guest runs on and may be gone.
-        let call = service.trace.is_some().then(|| crate::report::trace::format_call(notif.pid as i32, notif.data.nr as u64, &notif.data.args));
-        let reply = Reply { id: notif.id, pid: notif.pid as i32, call };
+        // (The clock is read only when someone will see the latency.)
+        let stamp = (service.trace.is_some() || service.stats.is_some()).then(Stamp::now);
+        let (tid, number) = (notif.pid as i32, notif.data.nr as u64);
+        let call = service.trace.is_some().then(|| {
+            let started = std::time::Instant::now();
+            let call = crate::report::trace::describe_call(tid, number, &notif.data.args);
+            let pid = crate::sys::thread_group(tid).unwrap_or(tid);
+            (call, pid, u64::try_from(started.elapsed().as_nanos()).unwrap_or(0))
+        });
+        let reply = Reply { id: notif.id, pid: tid, number, call, stamp };
         match decide(service, &notif, &mut local_devices) {
             Step::Done(answer, cloexec) => service.finish(&reply, answer, cloexec),
             Step::HandOver(open, domain) => hand_over(service, reply, open, domain),
@@ -216,8 +228,12 @@ fn serve(service: &Arc<Service>) {
 struct Reply {
     id: u64,
     pid: i32,
-    /// The call as a trace line shows it, when tracing.
-    call: Option<String>,
+    number: u64,
+    /// When tracing: the call as a trace line shows it, its process, and the nanoseconds
+    /// spent decoding it (left out of its latency).
+    call: Option<(crate::report::trace::Described, i32, u64)>,
+    /// When tracing or counting: when the notification came.
+    stamp: Option<Stamp>,
 }
 
 impl Service {
@@ -227,12 +243,30 @@ impl Service {
             Ok(file) => self.install(reply.id, file, cloexec),
             Err(errno) => Answer::Fail(errno),
         };
-        if let (Some(sink), Some(call)) = (self.trace.as_ref(), reply.call.as_deref()) {
-            let (result, handling) = match answer {
-                Answer::Installed(fd) => (fd.to_string(), Handling::Executed),
-                Answer::Fail(errno) => (crate::report::trace::format_result(trapbox_abi::errno::encode_error(errno)), Handling::Refused),
+        if let Some(stamp) = reply.stamp {
+            let (end, handling) = match answer {
+                Answer::Installed(fd) => (CallEnd::Value(fd as u64), Handling::Executed),
+                Answer::Fail(errno) => (CallEnd::Value(trapbox_abi::errno::encode_error(errno)), Handling::Refused),
             };
-            sink.lock().unwrap_or_else(|e| e.into_inner()).line(reply.pid, call, &result, crate::report::trace::tag(Route::Directfs, handling));
+            let format_ns = reply.call.as_ref().map_or(0, |c| c.2);
+            let latency_ns = stamp.elapsed_ns().saturating_sub(format_ns);
+            if let Some(stats) = &self.stats {
+                stats.lock().unwrap_or_else(|e| e.into_inner()).add(reply.number, Route::Directfs, handling, end, latency_ns);
+            }
+            if let (Some(sink), Some((call, pid, _))) = (self.trace.as_ref(), reply.call.as_ref()) {
+                let record = crate::report::trace::Record {
+                    pid: *pid,
+                    tid: reply.pid,
+                    number: reply.number,
+                    call,
+                    end,
+                    route: Route::Directfs,
+                    handling,
+                    stamp,
+                    latency_ns,
+                };
+                sink.lock().unwrap_or_else(|e| e.into_inner()).record(&record);
+            }
         }
         if let Answer::Fail(errno) = answer {
             let resp = NotifResp { id: reply.id, val: 0, error: -errno, flags: 0 };

@@ -5,16 +5,22 @@
 //! [pid 4242] getpid() = 4242 <trap host>
 //! ```
 //!
+//! or, with `--trace-format json`, one JSON object per line with the same call, arguments and
+//! result, and the time, process, route and latency ([`JsonLine`]). Both come from one
+//! [`Record`] and one decoder ([`describe_call`]): the JSON `args` are the text line's.
+//!
 //! Arguments are decoded when the call is seen (pointer arguments must be read before the
 //! call runs); the line is written when the result is known.
 
+use std::borrow::Cow;
 use std::io::Write;
+use std::time::Instant;
 
 use crate::decode::syscalls::Arg;
 use crate::sys::{self, Pid};
 
 /// How a call reached the host.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Route {
     /// A trap at a rewritten site.
     Trap,
@@ -34,6 +40,28 @@ pub enum Handling {
     Host,
     /// Refused with an errno.
     Refused,
+}
+
+impl Route {
+    /// The route's name in JSON traces and statistics.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Route::Trap => "trap",
+            Route::Backstop => "backstop",
+            Route::Directfs => "directfs",
+        }
+    }
+}
+
+impl Handling {
+    /// The handling's name in JSON traces and statistics.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Handling::Executed => "executed",
+            Handling::Host => "host",
+            Handling::Refused => "refused",
+        }
+    }
 }
 
 /// The tag at the end of a trace line.
@@ -184,12 +212,37 @@ fn format_argv(pid: Pid, addr: u64) -> String {
     format!("[{}, ...]", parts.join(", "))
 }
 
+/// A call as a trace shows it: its name and each argument as the text line prints it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Described {
+    /// The call's name (`syscall_0x...` for a number no table names).
+    pub name: Cow<'static, str>,
+    /// Each argument, decoded as the table's signature says.
+    pub args: Vec<String>,
+}
+
+impl std::fmt::Display for Described {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}({})", self.name, self.args.join(", "))
+    }
+}
+
 /// `name(args)` for call `nr` of `pid`.
 pub fn format_call(pid: Pid, nr: u64, args: &[u64; 6]) -> String {
-    let name = crate::decode::syscalls::name(nr)
-        .map(str::to_string)
-        .or_else(|| trapbox_abi::hostcall::hostcall_name(nr).map(str::to_string))
-        .unwrap_or_else(|| format!("syscall_{nr:#x}"));
+    describe_call(pid, nr, args).to_string()
+}
+
+/// The name of call `nr`: the Linux table's, a hostcall's, or `syscall_0x...`.
+pub fn call_name(nr: u64) -> Cow<'static, str> {
+    match crate::decode::syscalls::name(nr).or_else(|| trapbox_abi::hostcall::hostcall_name(nr)) {
+        Some(name) => Cow::Borrowed(name),
+        None => Cow::Owned(format!("syscall_{nr:#x}")),
+    }
+}
+
+/// The one decoder of a call's arguments, for text and JSON traces and log lines alike.
+pub fn describe_call(pid: Pid, nr: u64, args: &[u64; 6]) -> Described {
+    let name = call_name(nr);
     let mut kinds = crate::decode::syscalls::signature(nr);
     // Like strace: open's mode argument only means something with O_CREAT or O_TMPFILE.
     if let Some(flags_at) = kinds.iter().position(|k| *k == Arg::OpenFlags) {
@@ -225,7 +278,7 @@ pub fn format_call(pid: Pid, nr: u64, args: &[u64; 6]) -> String {
         // (a guest setting high bits to slip past a 64-bit compare leaves the evidence).
         parts.push(if kind.ignores_bits_of(raw) { format!("{shown} (register {raw:#x})") } else { shown });
     }
-    format!("{name}({})", parts.join(", "))
+    Described { name, args: parts }
 }
 
 /// A result as strace shows it.
@@ -237,11 +290,113 @@ pub fn format_result(raw: u64) -> String {
     }
 }
 
+/// How trace lines are written (`--trace-format`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum TraceFormat {
+    /// strace-shaped lines: `[pid N] call(args) = result <route>`.
+    #[default]
+    Text,
+    /// One JSON object per line ([`JsonLine`]).
+    Json,
+}
+
+/// When the host saw a stop (or a notification): taken only while tracing or counting, so
+/// the hot path reads no clock otherwise.
+#[derive(Clone, Copy, Debug)]
+pub struct Stamp {
+    /// `CLOCK_REALTIME`, in nanoseconds since the epoch (to line up with other logs).
+    pub wall_ns: u64,
+    /// The monotonic instant, for the latency.
+    pub at: Instant,
+}
+
+impl Stamp {
+    /// Now.
+    pub fn now() -> Stamp {
+        let wall_ns = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
+        Stamp { wall_ns, at: Instant::now() }
+    }
+
+    /// Nanoseconds since the stamp.
+    pub fn elapsed_ns(&self) -> u64 {
+        u64::try_from(self.at.elapsed().as_nanos()).unwrap_or(u64::MAX)
+    }
+}
+
+/// How a traced call ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CallEnd {
+    /// With this raw result (a value or `-errno`).
+    Value(u64),
+    /// Unknown: the thread died first.
+    Unknown,
+    /// A signal interrupted the wait of a call a host worker performed.
+    Interrupted,
+}
+
+impl CallEnd {
+    /// Whether it failed (a `-errno` result).
+    pub fn failed(self) -> bool {
+        matches!(self, CallEnd::Value(raw) if trapbox_abi::errno::decode(raw).is_err())
+    }
+}
+
+/// One call, ended, as every trace format and the statistics see it.
+#[derive(Debug)]
+pub struct Record<'a> {
+    /// The process (thread group) as the host sees it.
+    pub pid: Pid,
+    /// The thread.
+    pub tid: Pid,
+    /// The call number.
+    pub number: u64,
+    /// The call, decoded.
+    pub call: &'a Described,
+    /// Its result.
+    pub end: CallEnd,
+    /// How it reached the host.
+    pub route: Route,
+    /// What the host did with it.
+    pub handling: Handling,
+    /// When the host saw it.
+    pub stamp: Stamp,
+    /// From the stop (or notification) to the answer, the host's own trace formatting left out.
+    pub latency_ns: u64,
+}
+
+/// A `--trace-format json` line. Field names are a stable interface for scripts.
+#[derive(Debug, serde::Serialize)]
+pub struct JsonLine<'a> {
+    /// When the host saw the stop, `CLOCK_REALTIME` nanoseconds.
+    pub time_ns: u64,
+    /// The process (the host's numbering).
+    pub pid: Pid,
+    /// The thread.
+    pub tid: Pid,
+    /// The call's name.
+    pub call: &'a str,
+    /// The call's number.
+    pub nr: u64,
+    /// The arguments, each as the text trace shows it.
+    pub args: &'a [String],
+    /// The result as a signed value (`-errno` on failure); `null` when unknown.
+    pub result: Option<i64>,
+    /// The errno's name on failure.
+    pub error: Option<String>,
+    /// `trap`, `backstop` or `directfs`.
+    pub route: &'static str,
+    /// `executed`, `host` or `refused`.
+    pub handling: &'static str,
+    /// Stop (or notification) to answer, nanoseconds.
+    pub latency_ns: u64,
+}
+
 /// Where trace lines go.
 #[derive(Debug)]
 pub struct TraceSink {
     out: std::io::BufWriter<Box<dyn WriteDebug>>,
     to_terminal_stream: bool,
+    format: TraceFormat,
 }
 
 /// `Write` plus `Debug` (so the sink can derive `Debug`) and `Send` (the directfs thread has one).
@@ -250,40 +405,78 @@ impl<T: Write + std::fmt::Debug + Send> WriteDebug for T {}
 
 impl TraceSink {
     /// Trace to stderr (`None`) or to a file.
-    pub fn open(file: Option<&std::path::Path>) -> anyhow::Result<TraceSink> {
+    pub fn open(file: Option<&std::path::Path>, format: TraceFormat) -> anyhow::Result<TraceSink> {
         Ok(match file {
-            None => TraceSink { out: std::io::BufWriter::new(Box::new(std::io::stderr())), to_terminal_stream: true },
+            None => TraceSink { out: std::io::BufWriter::new(Box::new(std::io::stderr())), to_terminal_stream: true, format },
             Some(path) => {
                 std::fs::File::create(path).map_err(|e| anyhow::anyhow!("cannot create trace file {}: {e}", path.display()))?;
-                TraceSink::append(path)?
+                TraceSink::append(path, format)?
             }
         })
     }
 
     /// A second writer to the same trace (the directfs thread's): to stderr, or appending to
     /// the file, so each writer's lines land whole at the end.
-    pub fn another(file: Option<&std::path::Path>) -> anyhow::Result<TraceSink> {
+    pub fn another(file: Option<&std::path::Path>, format: TraceFormat) -> anyhow::Result<TraceSink> {
         match file {
-            None => TraceSink::open(None),
-            Some(path) => TraceSink::append(path),
+            None => TraceSink::open(None, format),
+            Some(path) => TraceSink::append(path, format),
         }
     }
 
-    fn append(path: &std::path::Path) -> anyhow::Result<TraceSink> {
+    fn append(path: &std::path::Path, format: TraceFormat) -> anyhow::Result<TraceSink> {
         let f = std::fs::OpenOptions::new()
             .append(true)
             .open(path)
             .map_err(|e| anyhow::anyhow!("cannot open trace file {}: {e}", path.display()))?;
         // Line-buffered in effect: each line is flushed, so two writers interleave by line.
-        Ok(TraceSink { out: std::io::BufWriter::new(Box::new(f)), to_terminal_stream: true })
+        Ok(TraceSink { out: std::io::BufWriter::new(Box::new(f)), to_terminal_stream: true, format })
     }
 
-    /// Writes one line: `[pid N] call = result <tag>`. The call's strings are already quoted
-    /// ([`format_call`]); the sink escapes whatever could still break the line
-    /// ([`crate::report::log::one_line`]), as the log does.
-    pub fn line(&mut self, tid: Pid, call: &str, result: &str, tag: &str) {
-        let call = crate::report::log::one_line(call);
-        let _ = writeln!(self.out, "[pid {tid}] {call} = {result} {tag}");
+    /// Writes one call: `[pid N] call = result <tag>`, or its [`JsonLine`]. The call's strings
+    /// are already quoted ([`describe_call`]); the text sink escapes whatever could still
+    /// break the line ([`crate::report::log::one_line`]), as the log does, and JSON escapes
+    /// every control character itself.
+    pub fn record(&mut self, record: &Record<'_>) {
+        match self.format {
+            TraceFormat::Text => {
+                let result = match record.end {
+                    CallEnd::Value(raw) => format_result(raw),
+                    CallEnd::Unknown => "?".to_string(),
+                    CallEnd::Interrupted => "? (interrupted by a signal)".to_string(),
+                };
+                let call = record.call.to_string();
+                let call = crate::report::log::one_line(&call);
+                let _ = writeln!(self.out, "[pid {}] {call} = {result} {}", record.tid, tag(record.route, record.handling));
+            }
+            TraceFormat::Json => {
+                let (result, error) = match record.end {
+                    CallEnd::Value(raw) => match trapbox_abi::errno::decode(raw) {
+                        Err(errno) => (Some(-i64::from(errno)), Some(crate::decode::names::errno_name(errno))),
+                        Ok(_) => (Some(raw as i64), None),
+                    },
+                    CallEnd::Unknown | CallEnd::Interrupted => (None, None),
+                };
+                let line = JsonLine {
+                    time_ns: record.stamp.wall_ns,
+                    pid: record.pid,
+                    tid: record.tid,
+                    call: &record.call.name,
+                    nr: record.number,
+                    args: &record.call.args,
+                    result,
+                    error,
+                    route: record.route.name(),
+                    handling: record.handling.name(),
+                    latency_ns: record.latency_ns,
+                };
+                // (Serialising plain strings and numbers cannot fail; a write error is the
+                // trace file's, ignored as for text lines.)
+                if serde_json::to_writer(&mut self.out, &line).is_ok() {
+                    let _ = self.out.write_all(b"\n");
+                }
+            }
+        }
         if self.to_terminal_stream {
             // Interleave sensibly with the guest's own stderr.
             let _ = self.out.flush();

@@ -38,7 +38,7 @@ use crate::launch::seccomp::X32_SYSCALL_BIT;
 use crate::decode::syscalls::{self, Disposition};
 use crate::perform::workers::UnderWayCall;
 use crate::sys::{self, Errno, Pid, Regs, WaitStatus};
-use crate::report::trace::{self, Handling, Route, TraceSink};
+use crate::report::trace::{self, CallEnd, Handling, Route, Stamp, TraceSink};
 
 const CLONE_THREAD: u64 = 0x0001_0000;
 const EAGAIN: i32 = 11;
@@ -80,8 +80,12 @@ enum Verdict {
 #[derive(Debug)]
 struct PendingCall {
     number: u64,
-    text: Option<String>,
+    text: Option<trace::Described>,
     route: Route,
+    /// When the host saw it (only while tracing or counting).
+    stamp: Option<Stamp>,
+    /// Nanoseconds spent decoding it for the trace, left out of its latency.
+    format_ns: u64,
 }
 
 /// A slow-path redirect: when the thread reaches the stub's `int3` with this `rsp`, it resumes
@@ -257,10 +261,8 @@ pub fn start_wall_time_watchdog(leader: Pid, limit: std::time::Duration) {
 }
 
 /// Counters for `--stats`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct Stats {
-    /// Stops per call number below the Linux table's end: `[traps, seccomp stops]`.
-    pub per_call: Box<[[u64; 2]; trapbox_abi::linux::SYSCALL_COUNT]>,
     /// Traps answered by the host.
     pub trap_host: u64,
     /// Traps run in the guest through the stub's fast path.
@@ -283,46 +285,51 @@ pub struct Stats {
     pub injections_lost: u64,
     /// Trap sites given back their original `syscall` (`--untrap-known`).
     pub sites_untrapped: u64,
+    /// Trap sites whose trap the host re-encoded at load (`--trap ud2` or `int3`).
+    pub sites_reencoded: u64,
+    /// Trap stops served, by the trap that stopped: `ud2` (SIGILL).
+    pub trap_ud2: u64,
+    /// `int3` (SIGTRAP).
+    pub trap_int3: u64,
+    /// Per call and route, while tracing or counting (`--stats`): what the trace shows.
+    #[serde(skip)]
+    pub calls: crate::report::stats::CallStats,
 }
 
-impl Default for Stats {
-    fn default() -> Stats {
-        Stats {
-            per_call: Box::new([[0; 2]; trapbox_abi::linux::SYSCALL_COUNT]),
-            trap_host: 0,
-            trap_fast: 0,
-            trap_slow: 0,
-            trap_refused: 0,
-            backstop: 0,
-            signals_forwarded: 0,
-            stubs_mapped: 0,
-            maps_scans: 0,
-            injections: 0,
-            injections_lost: 0,
-            sites_untrapped: 0,
-        }
-    }
+/// The trap mechanism of a run (`trapbox run --trap`): what the host leaves at the sites of
+/// rewritten code when it is loaded. Unrewritten code always meets the seccomp backstop.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Mechanism {
+    /// Each file's own trap, as `trapbox rewrite` wrote it (`ud2` or `int3`).
+    #[default]
+    AsRewritten,
+    /// `ud2` (SIGILL) at every site, whatever the file was rewritten with.
+    Ud2,
+    /// `int3; nop` (SIGTRAP) at every site.
+    Int3,
+    /// No trap at all: every `syscall` site gets its instruction back, so every call meets
+    /// the seccomp backstop, as in an unrewritten binary (hostcall sites stay traps).
+    Backstop,
 }
 
-impl Stats {
-    fn count(&mut self, number: u64, route: Route) {
-        if let Some(counts) = usize::try_from(number).ok().and_then(|n| self.per_call.get_mut(n)) {
-            counts[usize::from(route == Route::Backstop)] += 1;
+impl Mechanism {
+    /// The trap it writes over every site, if it re-encodes them.
+    pub const fn encoding(self) -> Option<TrapEncoding> {
+        match self {
+            Mechanism::Ud2 => Some(TrapEncoding::Ud2),
+            Mechanism::Int3 => Some(TrapEncoding::Int3),
+            Mechanism::AsRewritten | Mechanism::Backstop => None,
         }
     }
 
-    /// The calls that stopped most: `(name, traps, seccomp stops)`, most first.
-    pub fn busiest(&self, limit: usize) -> Vec<(&'static str, u64, u64)> {
-        let mut calls: Vec<(&'static str, u64, u64)> = self
-            .per_call
-            .iter()
-            .enumerate()
-            .filter(|(_, c)| c[0] + c[1] > 0)
-            .map(|(nr, c)| (syscalls::name(nr as u64).unwrap_or("?"), c[0], c[1]))
-            .collect();
-        calls.sort_by_key(|&(name, t, b)| (std::cmp::Reverse(t + b), name));
-        calls.truncate(limit);
-        calls
+    /// Its name on the command line and in `--stats`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Mechanism::AsRewritten => "as-rewritten",
+            Mechanism::Ud2 => "ud2",
+            Mechanism::Int3 => "int3",
+            Mechanism::Backstop => "backstop",
+        }
     }
 }
 
@@ -331,6 +338,10 @@ impl Stats {
 pub struct Settings {
     /// Where trace lines go, if tracing.
     pub trace: Option<TraceSink>,
+    /// Count every call's figures (`--stats`): like tracing, this sees each call's result.
+    pub stats: bool,
+    /// The trap mechanism of the run (`--trap`).
+    pub mechanism: Mechanism,
     /// Test hook: before serving each trap, inject a `getpid` through the injector and check it.
     pub inject_probe: bool,
     /// Give sites whose call number is known and which the backstop runs natively or stops
@@ -405,6 +416,8 @@ pub struct Debugger {
     stats: Stats,
     /// Serials of handed-over calls whose thread is gone: interrupted until their answer comes.
     abandoned: Vec<u64>,
+    /// When the stop being served was seen (only while tracing or counting).
+    stop_stamp: Option<Stamp>,
 }
 
 fn args_of(regs: &Regs) -> [u64; 6] {
@@ -441,6 +454,7 @@ impl Debugger {
             settings,
             stats: Stats::default(),
             abandoned: Vec::new(),
+            stop_stamp: None,
         }
     }
 
@@ -509,7 +523,8 @@ impl Debugger {
             self.abandon(&mut thread);
             let pending = thread.pending.into_iter().chain(thread.redirects.into_iter().filter_map(|r| r.call));
             for call in pending {
-                self.emit(tid, &call, "?", Handling::Executed);
+                // (Its record is gone: its process comes from the thread removed.)
+                self.emit_as(thread.tgid, tid, &call, CallEnd::Unknown, Handling::Executed);
             }
             if thread.tgid == tid {
                 self.processes.remove(&tid);
@@ -544,6 +559,8 @@ impl Debugger {
     }
 
     fn on_stop(&mut self, tid: Pid, signal: i32, event: i32) -> Result<(), Errno> {
+        // The clock is read only when someone will see the latency.
+        self.stop_stamp = self.observing().then(Stamp::now);
         if self.ending {
             // A process the kill has not reached yet (a child just forked): it goes too. A
             // killed tracee leaves its stop by itself.
@@ -570,10 +587,7 @@ impl Debugger {
 
     /// A thread we have no record of (should not happen): find its process and serve it.
     fn adopt(&mut self, tid: Pid) {
-        let tgid = std::fs::read_to_string(format!("/proc/{tid}/status"))
-            .ok()
-            .and_then(|s| s.lines().find_map(|l| l.strip_prefix("Tgid:").and_then(|v| v.trim().parse().ok())))
-            .unwrap_or(tid);
+        let tgid = sys::thread_group(tid).unwrap_or(tid);
         self.threads.insert(tid, Thread::new(tgid));
         self.processes.entry(tgid).or_default();
         crate::decide::confine::register_guest_task(tid);
@@ -616,15 +630,40 @@ impl Debugger {
         sys::cont(tid, signal)
     }
 
-    fn emit(&mut self, tid: Pid, call: &PendingCall, result: &str, handling: Handling) {
-        if let (Some(sink), Some(text)) = (self.settings.trace.as_mut(), call.text.as_deref()) {
-            sink.line(tid, text, result, trace::tag(call.route, handling));
+    /// Whether each call's result and latency are wanted (`--trace`, `--stats`): such calls
+    /// take the stub's slow path and the syscall-exit stop, so their results are seen.
+    fn observing(&self) -> bool {
+        self.settings.trace.is_some() || self.settings.stats
+    }
+
+    /// The call has ended: its trace line and its figures.
+    fn emit(&mut self, tid: Pid, call: &PendingCall, end: CallEnd, handling: Handling) {
+        self.emit_as(self.tgid(tid), tid, call, end, handling);
+    }
+
+    /// [`Debugger::emit`] for thread `tid` of process `pid`.
+    fn emit_as(&mut self, pid: Pid, tid: Pid, call: &PendingCall, end: CallEnd, handling: Handling) {
+        let Some(stamp) = call.stamp else { return };
+        let latency_ns = stamp.elapsed_ns().saturating_sub(call.format_ns);
+        if self.settings.stats {
+            self.stats.calls.add(call.number, call.route, handling, end, latency_ns);
+        }
+        if let (Some(sink), Some(text)) = (self.settings.trace.as_mut(), call.text.as_ref()) {
+            let record = trace::Record { pid, tid, number: call.number, call: text, end, route: call.route, handling, stamp, latency_ns };
+            sink.record(&record);
         }
     }
 
     fn describe(&self, tid: Pid, number: u64, args: &[u64; 6], route: Route) -> PendingCall {
-        let text = self.settings.trace.as_ref().map(|_| trace::format_call(tid, number, args));
-        PendingCall { number, text, route }
+        let (text, format_ns) = match (&self.settings.trace, self.stop_stamp) {
+            (Some(_), Some(_)) => {
+                let started = std::time::Instant::now();
+                let text = trace::describe_call(tid, number, args);
+                (Some(text), u64::try_from(started.elapsed().as_nanos()).unwrap_or(0))
+            }
+            _ => (None, 0),
+        };
+        PendingCall { number, text, route, stamp: self.stop_stamp, format_ns }
     }
 
     /// The dispatcher: one decision for both routes (trap and backstop).
@@ -1004,7 +1043,6 @@ impl Debugger {
         self.stats.backstop += 1;
         let mut regs = sys::get_regs(tid)?;
         let mut number = regs.orig_rax;
-        self.stats.count(number, Route::Backstop);
         let mut args = args_of(&regs);
         let from_stub = self
             .stub(tid)
@@ -1069,8 +1107,8 @@ impl Debugger {
                     restores = restriction.is_some();
                     self.thread(tid).restricting = restriction;
                 }
-                if self.settings.trace.is_some() || watch_exec || restores {
-                    if self.settings.trace.is_some() || watch_exec {
+                if self.observing() || watch_exec || restores {
+                    if self.observing() || watch_exec {
                         let call = self.describe(tid, number, &args, route);
                         self.thread(tid).pending = Some(call);
                     }
@@ -1113,7 +1151,7 @@ impl Debugger {
         regs.orig_rax = u64::MAX; // skip the call; rax carries our result
         regs.rax = raw;
         sys::set_regs(tid, &regs)?;
-        self.emit(tid, call, &trace::format_result(raw), handling);
+        self.emit(tid, call, CallEnd::Value(raw), handling);
         self.resume(tid, 0)
     }
 
@@ -1133,7 +1171,7 @@ impl Debugger {
         let Some(tid) = waiting else { return Ok(()) };
         let Some(handed) = self.thread(tid).handed_over.take() else { return Ok(()) };
         if handed.interrupted && raw == errno::encode_error(libc::EINTR) {
-            self.emit(tid, &handed.call, "? (interrupted by a signal)", Handling::Host);
+            self.emit(tid, &handed.call, CallEnd::Interrupted, Handling::Host);
             let mut regs = handed.regs;
             regs.orig_rax = u64::MAX;
             sys::set_regs(tid, &regs)?;
@@ -1227,7 +1265,7 @@ impl Debugger {
                     self.exec_error = Some(e);
                 }
             }
-            self.emit(tid, &call, &trace::format_result(regs.rax), Handling::Executed);
+            self.emit(tid, &call, CallEnd::Value(regs.rax), Handling::Executed);
         }
         self.resume(tid, 0)
     }
@@ -1401,9 +1439,7 @@ impl Debugger {
         let signals = crate::trap::sigstate::ProcessSignals::after_exec(sys::ignored_signals(tid).unwrap_or(0));
         let signal_filter = self.processes.get(&tid).map_or(SignalFilter::Absent, |p| p.signal_filter);
         self.processes.insert(tid, Process { modules, signals, signal_filter, ..Process::default() });
-        if self.settings.untrap_known {
-            self.untrap_known_sites(tid, true);
-        }
+        self.prepare_sites(tid, true);
         if self.thread(tid).pending.is_some() || self.thread(tid).wants_pin_region {
             sys::cont_syscall(tid, 0) // the exec's result for the trace, or its exit for the region
         } else {
@@ -1431,6 +1467,10 @@ impl Debugger {
             let encoding = if signal == libc::SIGILL { TrapEncoding::Ud2 } else { TrapEncoding::Int3 };
             let site_addr = encoding.site_from_stop_ip(regs.rip);
             if let Some(kind) = self.lookup_site(tid, site_addr, encoding) {
+                match encoding {
+                    TrapEncoding::Ud2 => self.stats.trap_ud2 += 1,
+                    TrapEncoding::Int3 => self.stats.trap_int3 += 1,
+                }
                 if signal == libc::SIGILL {
                     let filter = self.processes.get(&self.tgid(tid)).map_or(SignalFilter::Absent, |p| p.signal_filter);
                     if filter == SignalFilter::Stacked {
@@ -1591,7 +1631,8 @@ impl Debugger {
         let tgid = self.tgid(tid);
         let process = self.processes.entry(tgid).or_default();
         let known = modules::find(&process.modules, addr).copied();
-        if let Some(site) = known.and_then(|m| m.site(addr, encoding)) {
+        let served_as = self.settings.mechanism.encoding();
+        if let Some(site) = known.and_then(|m| m.site(addr, encoding, served_as)) {
             return Some(site.kind);
         }
         // Rescan only for a file mapping the host has not seen: an unlisted trap in anonymous
@@ -1610,50 +1651,54 @@ impl Debugger {
         let modules = self.images.scan(tgid);
         let process = self.processes.entry(tgid).or_default();
         process.modules = modules;
-        let kind = modules::find(&process.modules, addr).and_then(|m| m.site(addr, encoding)).map(|s| s.kind);
-        if self.settings.untrap_known {
-            self.untrap_known_sites(tgid, false);
-        }
+        let kind = modules::find(&process.modules, addr).and_then(|m| m.site(addr, encoding, served_as)).map(|s| s.kind);
+        self.prepare_sites(tgid, false);
         kind
     }
 
-    /// Writes the original `syscall` back over every trap site whose call number the rewriter
-    /// inferred and whose disposition is `Native` (the backstop runs it with no stop at all) or
-    /// `Traced` (the backstop stops it once, where a trap costs a trap stop plus that seccomp
-    /// stop). Measured on this machine kind, a `find /usr` in rewritten busybox takes 3.6x as
-    /// long as in the unrewritten one without this. Safe by the backstop: a restored `syscall`
-    /// reached with another number in `rax` is still filtered. While other threads may run
-    /// (`at_exec` false) only `ud2` tables are handled: there the write changes one byte
-    /// (`0B` → `05`), which no instruction fetch can see half-done.
-    fn untrap_known_sites(&mut self, tgid: Pid, at_exec: bool) {
+    /// Makes the trap sites of `tgid`'s modules what this run serves: by default
+    /// (`untrap_known`) the original `syscall` back over every site whose call number the
+    /// rewriter inferred and whose disposition is `Native` (the backstop runs it with no stop
+    /// at all) or `Traced` (the backstop stops it once, where a trap costs a trap stop plus
+    /// that seccomp stop) — measured on this machine kind, a `find /usr` in rewritten busybox
+    /// takes 3.6x as long as in the unrewritten one without this; with `--trap backstop`,
+    /// `syscall` back at every site but the hostcalls'; with `--trap ud2` or `int3`, that trap
+    /// over every other site. Safe by the backstop: a restored `syscall` reached with another
+    /// number in `rax` is still filtered. Other threads may run meanwhile (`at_exec` false: a
+    /// library loaded since), so the bytes are written in an order where every state between
+    /// is a trap the host serves (see [`write_site`]).
+    fn prepare_sites(&mut self, tgid: Pid, at_exec: bool) {
+        let (mechanism, untrap_known) = (self.settings.mechanism, self.settings.untrap_known);
+        if !untrap_known && mechanism == Mechanism::AsRewritten {
+            return;
+        }
         let Some(process) = self.processes.get_mut(&tgid) else { return };
         let Ok(mem) = std::fs::OpenOptions::new().write(true).open(format!("/proc/{tgid}/mem")) else { return };
-        let mut restored = 0u64;
+        let (mut restored, mut reencoded) = (0u64, 0u64);
         for module in &process.modules {
             let Some(table) = module.image.table else { continue };
-            if process.untrapped.contains(&module.start) || (!at_exec && table.encoding() != TrapEncoding::Ud2) {
+            if process.untrapped.contains(&module.start) {
                 continue;
             }
             process.untrapped.push(module.start);
+            let from = table.encoding().bytes();
             for site in table.iter() {
-                let restorable = site.kind == SiteKind::Syscall
-                    && site.nr.and_then(|n| syscalls::entry(u64::from(n))).is_some_and(|e| {
-                        matches!(e.disposition, Disposition::Native | Disposition::Traced)
-                    });
                 let addr = site.addr.wrapping_add(module.bias);
-                if !restorable || addr < module.start || addr.saturating_add(TRAP_LEN) > module.end {
+                if addr < module.start || addr.saturating_add(TRAP_LEN) > module.end {
                     continue;
                 }
-                let written = match table.encoding() {
-                    TrapEncoding::Ud2 => std::os::unix::fs::FileExt::write_at(&mem, &[0x05], addr + 1),
-                    TrapEncoding::Int3 => std::os::unix::fs::FileExt::write_at(&mem, &[0x0F, 0x05], addr),
-                };
-                if written.is_ok() {
-                    restored += 1;
+                let Some(to) = site_bytes(mechanism, untrap_known, &site, table.encoding()) else { continue };
+                if write_site(&mem, addr, from, to, at_exec).is_ok() {
+                    if to == trapbox_abi::trap::SYSCALL_BYTES {
+                        restored += 1;
+                    } else {
+                        reencoded += 1;
+                    }
                 }
             }
         }
         self.stats.sites_untrapped += restored;
+        self.stats.sites_reencoded += reencoded;
     }
 
     fn finish_redirect(&mut self, tid: Pid, mut regs: Regs) -> Result<(), Errno> {
@@ -1663,7 +1708,7 @@ impl Debugger {
                 regs.rip = redirect.resume_at;
                 sys::set_regs(tid, &regs)?;
                 if let Some(call) = redirect.call {
-                    self.emit(tid, &call, &trace::format_result(regs.rax), Handling::Executed);
+                    self.emit(tid, &call, CallEnd::Value(regs.rax), Handling::Executed);
                 }
                 return self.resume(tid, 0);
             }
@@ -1732,7 +1777,6 @@ impl Debugger {
     fn on_trap(&mut self, tid: Pid, mut regs: Regs, site: u64, kind: SiteKind) -> Result<(), Errno> {
         let resume_at = TrapEncoding::resume_ip(site);
         let number = regs.rax;
-        self.stats.count(number, Route::Trap);
         let args = args_of(&regs);
         if kind != SiteKind::Syscall {
             self.stats.trap_refused += 1;
@@ -1796,7 +1840,7 @@ impl Debugger {
                 let Some(stub) = self.stub_or_refusal(tid, number, &args) else {
                     return self.answer_trap(tid, regs, resume_at, number, &args, no_stub, Handling::Refused);
                 };
-                let traced_native = self.settings.trace.is_some()
+                let traced_native = self.observing()
                     && syscalls::entry(number).is_some_and(|e| e.disposition == Disposition::Native);
                 // These cannot use the fast path: vfork's child and clone's or clone3's child
                 // would `ret` through a stack they do not own, and rt_sigreturn reads its frame
@@ -1843,15 +1887,51 @@ impl Debugger {
         regs.rax = raw;
         regs.rip = resume_at;
         sys::set_regs(tid, &regs)?;
-        if self.settings.trace.is_some() {
+        if self.observing() {
             let call = self.describe(tid, number, args, Route::Trap);
-            self.emit(tid, &call, &trace::format_result(raw), handling);
+            self.emit(tid, &call, CallEnd::Value(raw), handling);
         }
         self.resume(tid, 0)
     }
 }
 
 const _: () = assert!(TRAP_LEN == 2);
+
+/// What the run leaves at a trap `site` of a table written with `encoding`, if not the
+/// table's own trap (see [`Debugger::prepare_sites`]). The 32-bit gates stay traps (refused
+/// with ENOSYS); so do hostcall sites under `--trap backstop` (a plain `syscall` serves only
+/// `version`).
+fn site_bytes(mechanism: Mechanism, untrap_known: bool, site: &trapbox_abi::table::TrapSite, encoding: TrapEncoding) -> Option<[u8; 2]> {
+    let number = site.nr.map(u64::from);
+    let restore = site.kind == SiteKind::Syscall
+        && match mechanism {
+            Mechanism::Backstop => !number.is_some_and(hostcall::is_hostcall),
+            _ => untrap_known && number.and_then(syscalls::entry).is_some_and(|e| matches!(e.disposition, Disposition::Native | Disposition::Traced)),
+        };
+    if restore {
+        return Some(trapbox_abi::trap::SYSCALL_BYTES);
+    }
+    mechanism.encoding().filter(|&served| served != encoding).map(TrapEncoding::bytes)
+}
+
+/// Writes `to` over the two bytes `from` at `addr` of a guest's memory. At exec (no other
+/// thread) both at once; otherwise one byte at a time, in the order that keeps every state
+/// between a trap the host serves or the final bytes: an `int3` first byte (`CC`) goes last,
+/// so `CC 90` passes through `CC 0B` or `CC 05` (still an `int3`); any other first byte goes
+/// first, so `0F 0B` becomes `CC 0B` (an `int3`) or `0F 05` directly.
+fn write_site(mem: &std::fs::File, addr: u64, from: [u8; 2], to: [u8; 2], at_exec: bool) -> std::io::Result<()> {
+    use std::os::unix::fs::FileExt;
+    if at_exec {
+        return mem.write_all_at(&to, addr);
+    }
+    let order = if from[0] == 0xCC { [1, 0] } else { [0, 1] };
+    for i in order {
+        if from[i] != to[i] {
+            mem.write_all_at(&to[i..=i], addr + i as u64)?;
+        }
+    }
+    Ok(())
+}
 
 /// The signals that stop a process (job control's and SIGSTOP).
 fn is_stop_signal(signal: i32) -> bool {

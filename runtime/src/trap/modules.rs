@@ -47,11 +47,13 @@ pub struct Module {
 }
 
 impl Module {
-    /// The trap site at runtime address `site`, if this module's table lists it and the table
-    /// uses `encoding`.
-    pub fn site(&self, site: u64, encoding: TrapEncoding) -> Option<TrapSite> {
+    /// The trap site at runtime address `site`, if this module's table lists it and the trap
+    /// that stopped (`encoding`) is the table's own or the one the host wrote over its sites
+    /// (`served_as`, `--trap ud2|int3`: either may be met while a library's sites are being
+    /// re-encoded under running threads).
+    pub fn site(&self, site: u64, encoding: TrapEncoding, served_as: Option<TrapEncoding>) -> Option<TrapSite> {
         let link_addr = site.wrapping_sub(self.bias);
-        if let Some(table) = self.image.table.as_ref().filter(|t| t.encoding() == encoding) {
+        if let Some(table) = self.image.table.as_ref().filter(|t| t.encoding() == encoding || served_as == Some(encoding)) {
             if let Some(found) = table.find(link_addr) {
                 return Some(found);
             }
