@@ -1349,7 +1349,23 @@ impl Debugger {
                 }
             }
         }
-        self.resume(parent, 0)
+        // The parent is still in its call: if its exit was to be seen (a pinned clone3's
+        // registers to put back, a traced result), it must stop there too.
+        self.resume_in_call(parent)
+    }
+
+    /// Resumes `tid`, stopped at an event inside a call (a fork's or clone's), so that it
+    /// stops again at the call's exit when the host has work there: pinned arguments or
+    /// arguments to restore, a result to record, a Landlock restriction to settle. (A plain
+    /// resume would skip that exit stop, and the next call's exit would get this one's work.)
+    fn resume_in_call(&mut self, tid: Pid) -> Result<(), Errno> {
+        let thread = self.thread(tid);
+        let exit_work = thread.pinned.is_some() || thread.pending.is_some() || thread.restore_args.is_some() || thread.restricting.is_some();
+        if exit_work {
+            sys::cont_syscall(tid, 0)
+        } else {
+            self.resume(tid, 0)
+        }
     }
 
     fn start_child(&mut self, tid: Pid) -> Result<(), Errno> {
