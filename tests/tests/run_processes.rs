@@ -383,7 +383,10 @@ fn pty_session(steps: &[(&str, &str)], argv: &[&str], dir: &Path, file: &Path) -
 fn job_events(transcript: &str) -> Vec<String> {
     let mut events = Vec::new();
     for line in transcript.lines() {
+        // The terminal echoes a Ctrl-C or Ctrl-Z (`^C`) right after whatever the program last
+        // printed, on the same line or the next, as the timing falls: only what precedes it counts.
         let line = &without_escapes(line);
+        let line = line.split("^C").next().unwrap_or("").split("^Z").next().unwrap_or("");
         let words: Vec<&str> = line.split_whitespace().collect();
         let last_two = || words[words.len().saturating_sub(2)..].join(" ");
         let status = |w: &str| w.len() > 2 && w.as_bytes()[1] == b'=' && w[2..].chars().all(|c| c.is_ascii_digit());
@@ -422,7 +425,7 @@ fn stop_and_fg(command: &str, name: &str) -> Vec<(String, String)> {
     let step = |text: &str, wait: &str| (text.to_string(), wait.to_string());
     vec![
         step(&format!("{command} {name}\n"), &format!("{name} running")),
-        step("\u{1a}", ""),
+        step("\u{1a}", "Stopped"),
         step("jobs; echo \"J=$?\"\n", "J=\\d+"),
         step("fg\n", &format!("{name} continued")),
         step("\u{3}", ""),
@@ -438,7 +441,7 @@ fn job_control_steps(probe: &str) -> Vec<(String, String)> {
     steps.extend(stop_and_fg(probe, "b"));
     steps.extend([
         step(&format!("{probe} c\n"), "c running"),
-        step("\u{1a}", ""),
+        step("\u{1a}", "Stopped"),
         step("bg\n", "c continued"),
         step("kill -TERM -$(jobs -p %1); wait %1; echo \"C=$?\"\n", "C=\\d+"),
         step("exit 3\n", ""),
