@@ -158,7 +158,9 @@ fn conform_with(name: &str, table: &[Deviation], extra: &[&str]) {
         let native = match natives.iter().find(|(p, _)| *p == native_build) {
             Some((_, o)) => o.clone(),
             None => {
-                let o = native_run(&native_build, name, &format!("native-{route:?}"));
+                // (A second test of the same program, with other flags, runs at the same time:
+                // its native runs get scratch directories of their own too.)
+                let o = native_run(&native_build, name, &format!("native-{route:?}{}", extra.concat()));
                 assert_eq!(o.status, 0, "{name} natively ({route:?} build): {o:?}");
                 assert!(!o.stdout.is_empty(), "{name} printed nothing natively");
                 natives.push((native_build.clone(), o.clone()));
