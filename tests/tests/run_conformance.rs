@@ -271,6 +271,7 @@ conformance! {
             "README layer table: a socket other than unix is refused under --net none (the default); natively EAFNOSUPPORT for a family that does not exist"),
     ];
     stat_family => [];
+    trailing => [];
     truncate_utimes => [];
     unlink_rename => [];
     xattrs => [];

@@ -291,6 +291,45 @@ fn visible_and_present(policy: &Policy, pid: Pid, args: &[u64; 6], dirfd: Option
 
 /// Performs mkdir, mknod, unlink, rmdir, rename, link and symlink in the host, on parent
 /// directories opened beneath the write grants.
+/// What a path's last component says before any permission: a name operation whose path ends
+/// in `/`, `/.` or `/..` is answered as the kernel answers it (the host resolves names to a
+/// parent and a last component, where those endings would be lost: `unlink("f/.")` must not
+/// remove `f`). `None` when nothing in the ending decides the call.
+fn trailing_errno(pid: Pid, number: u64, args: &[u64; 6], paths: &[(Option<usize>, usize)]) -> Option<i32> {
+    let removes_dir = number == nr::RMDIR || (number == nr::UNLINKAT && args[2] as u32 & libc::AT_REMOVEDIR as u32 != 0);
+    let unlinks = matches!(number, nr::UNLINK | nr::UNLINKAT) && !removes_dir;
+    let renames = matches!(number, nr::RENAME | nr::RENAMEAT | nr::RENAMEAT2);
+    let mut source_is_dir = None;
+    for (index, &(dirfd, path)) in paths.iter().enumerate() {
+        let (bytes, _) = crate::report::trace::read_guest_string(pid, args[path], 4096)?;
+        let dots = bytes.rsplit(|&b| b == b'/').next().filter(|last| *last == b"." || *last == b"..");
+        let slash = bytes.ends_with(b"/");
+        if dots.is_none() && !slash {
+            if renames && index == 0 {
+                let target = crate::decide::confine::resolve_path(pid, dirfd.map(|i| args[i]), &bytes, false)?;
+                source_is_dir = Some(crate::launch::view::symlink_metadata(&target).is_ok_and(|m| m.is_dir()));
+            }
+            continue;
+        }
+        let target = crate::decide::confine::resolve(pid, dirfd.map(|i| args[i]), &bytes)?;
+        let meta = crate::launch::view::metadata(&target);
+        match meta {
+            Ok(meta) if !meta.is_dir() => return Some(libc::ENOTDIR),
+            Ok(_) if dots == Some(b"..") && removes_dir => return Some(libc::ENOTEMPTY),
+            Ok(_) if dots.is_some() && removes_dir => return Some(libc::EINVAL),
+            Ok(_) if dots.is_some() && renames => return Some(libc::EBUSY),
+            Ok(_) if unlinks => return Some(libc::EISDIR),
+            Ok(_) if dots.is_some() => return Some(libc::EEXIST), // creating "dir/."
+            Ok(meta) => source_is_dir = source_is_dir.or(Some(meta.is_dir())),
+            // Missing, with a trailing slash: only a directory may be made so.
+            Err(_) if renames && index == 1 && source_is_dir == Some(false) => return Some(libc::ENOTDIR),
+            Err(_) if matches!(number, nr::MKDIR | nr::MKDIRAT) || (renames && index == 1) => {}
+            Err(_) => return Some(libc::ENOENT),
+        }
+    }
+    None
+}
+
 fn change_names(policy: &Policy, pid: Pid, number: u64, args: &[u64; 6]) -> Result<u64, (i32, String)> {
     let paths = namespace_change(number).ok_or((EINVAL, String::new()))?;
     let mut names = Vec::with_capacity(2);
@@ -301,6 +340,9 @@ fn change_names(policy: &Policy, pid: Pid, number: u64, args: &[u64; 6]) -> Resu
     // which may have no name (an O_TMPFILE): linked as that file.
     if let Some(fd) = follow_source.then(|| target_of(pid, args, Some(0), 1, false).ok()).flatten().and_then(|t| crate::decide::confine::own_fd_number(pid, &t)) {
         return link_file_behind_fd(policy, pid, args, fd);
+    }
+    if let Some(errno) = trailing_errno(pid, number, args, paths) {
+        return Ok(trapbox_abi::errno::encode_error(errno));
     }
     for (index, &(dirfd, path)) in paths.iter().enumerate() {
         match open_name(policy, pid, args, dirfd, path, follow_source && index == 0) {

@@ -424,6 +424,11 @@ fn decide_open(service: &Service, notif: &Notif, local_devices: &mut LocalDevice
     if plain_create && crate::launch::view::is_dir(&target) {
         return Err(libc::EISDIR); // the kernel's answer to O_CREAT of a directory
     }
+    // A trailing slash names a directory: a file there is ENOTDIR, and nothing may be created
+    // (EISDIR), as the kernel answers (the resolved path has lost the slash).
+    if bytes.ends_with(b"/") && !crate::launch::view::is_dir(&target) {
+        return Err(if crate::launch::view::exists(&target) { libc::ENOTDIR } else if creates(flags) { libc::EISDIR } else { libc::ENOENT });
+    }
     let flags = if plain_create && crate::launch::view::exists(&target) { flags & !(libc::O_CREAT as u64) } else { flags };
     let access = crate::decide::confine::access_from_open_flags(flags);
     let policy = &service.policy;
