@@ -578,6 +578,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
     let crate::launch::launcher::Spawned { pid, listener, agent } = crate::launch::launcher::spawn(&resolved, &args.command, &filter, &confinement)?;
     if let Some(agent) = agent {
         crate::perform::agent::install(agent);
+        crate::perform::creds::record_guest_user_namespace(pid);
     }
     crate::sys::relay_signals_to(pid);
     if let Some(policy) = &policy {

@@ -37,6 +37,17 @@ static int new_user(void) {
     return getuid() == 65534 ? 0 : 1;
 }
 
+/* In a user namespace of its own (no maps written) a process owns no file: its capabilities
+ * there override no permission of a file outside (0555, not writable). */
+static const char *read_only_path;
+static int write_read_only(void) {
+    if (unshare(CLONE_NEWUSER) != 0) return 100 + errno;
+    int fd = open(read_only_path, O_WRONLY);
+    if (fd >= 0) return 0;
+    int e = errno;
+    return truncate(read_only_path, 0) == 0 ? 1 : e;
+}
+
 static int join_own_uts(void) {
     int fd = open("/proc/self/ns/uts", O_RDONLY);
     if (fd < 0) return 200 + errno;
@@ -64,6 +75,10 @@ int main(int argc, char **argv) {
     CK("unshare ipc", in_child(new_ipc));
     CK("unshare user", in_child(new_user));
     CK("setns to its own uts namespace", in_child(join_own_uts));
+    put("read-only", "keep\n", 0555);
+    read_only_path = P("read-only");
+    CK("nested user namespace writes a 0555 file", in_child(write_read_only));
+    FACT("the 0555 file kept its data", access(P("read-only"), F_OK) == 0);
     CK("setns with a non-namespace fd", setns(0, 0));
     pid_t child = fork();
     if (child == 0) { pause(); _exit(0); }

@@ -30,7 +30,7 @@ const NAMESPACES: [&str; 4] = ["mnt", "ipc", "uts", "net"];
 /// A request for thread `tid`, filled with its credentials and `path`.
 fn request_for(tid: Pid, op: u32, path: &Path) -> Result<Request, i32> {
     let mut request = Request::new(op);
-    let credentials = crate::perform::creds::as_guest(tid, crate::sys::thread_credentials)?;
+    let credentials = crate::perform::creds::in_own_namespace(tid)?;
     request.uid = credentials.fsuid;
     request.gid = credentials.fsgid;
     request.capabilities = credentials.effective;

@@ -61,7 +61,50 @@ struct Status {
     permitted: u64,
 }
 
+/// The guest's own user namespace (`/proc/PID/ns/user` of its first process), whose
+/// capabilities are the ones the host may act with; recorded once per run.
+static GUEST_USER_NAMESPACE: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+
+/// Records the user namespace of the guest's first process `pid`.
+pub fn record_guest_user_namespace(pid: Pid) {
+    if let Ok(link) = std::fs::read_link(format!("/proc/{pid}/ns/user")) {
+        let _ = GUEST_USER_NAMESPACE.set(link);
+    }
+}
+
+/// Whether the capabilities of thread `tid` reach the guest's files: in the guest's own user
+/// namespace they do (its ids map to the host's); in one it made itself they are that
+/// namespace's, and reach a file only if its owner is mapped there: the host keeps them only
+/// while root (the host's uid 0) is mapped in it, else acts with none — what the kernel
+/// would allow natively (a process that unshared a user namespace without writing its maps
+/// owns no file).
+fn capabilities_reach_files(tid: Pid) -> bool {
+    let Some(guest) = GUEST_USER_NAMESPACE.get() else { return true };
+    if std::fs::read_link(format!("/proc/{tid}/ns/user")).ok().as_ref() == Some(guest) {
+        return true;
+    }
+    // uid_map as the host reads it: `inside outside count`, outside in the host's ids.
+    let maps_root = |map: &str| {
+        map.lines().any(|line| {
+            let n: Vec<u64> = line.split_whitespace().filter_map(|w| w.parse().ok()).collect();
+            n.len() == 3 && n[1] == 0 && n[2] > 0
+        })
+    };
+    std::fs::read_to_string(format!("/proc/{tid}/uid_map")).is_ok_and(|map| maps_root(&map))
+}
+
 fn status_of(tid: Pid) -> Option<Status> {
+    status_reaching(tid, capabilities_reach_files(tid))
+}
+
+/// Thread `tid`'s filesystem credentials with every capability it holds in its own user
+/// namespace, for init's agent, which acts inside the guest's namespaces (where the kernel
+/// itself judges what those capabilities reach: the id maps of a namespace it made).
+pub fn in_own_namespace(tid: Pid) -> Result<Credentials, i32> {
+    status_reaching(tid, true).map(|status| status.filesystem).ok_or(libc::ESRCH)
+}
+
+fn status_reaching(tid: Pid, reach: bool) -> Option<Status> {
     let status = std::fs::read_to_string(format!("/proc/{tid}/status")).ok()?;
     let field = |name: &str| status.lines().find_map(|l| l.strip_prefix(name)).map(str::trim);
     // Uid: real effective saved filesystem (the same for Gid).
@@ -72,11 +115,11 @@ fn status_of(tid: Pid) -> Option<Status> {
             fsuid: nth("Uid:", 3)?,
             fsgid: nth("Gid:", 3)?,
             groups: field("Groups:")?.split_whitespace().filter_map(|g| g.parse().ok()).collect(),
-            effective: caps("CapEff:")?,
+            effective: if reach { caps("CapEff:")? } else { 0 },
         },
         real_uid: nth("Uid:", 0)?,
         real_gid: nth("Gid:", 0)?,
-        permitted: caps("CapPrm:")?,
+        permitted: if reach { caps("CapPrm:")? } else { 0 },
     })
 }
 

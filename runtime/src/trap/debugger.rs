@@ -55,7 +55,12 @@ fn changes_capabilities(number: u64, args: &[u64; 6]) -> bool {
     const PR_CAPBSET_DROP: u32 = 24;
     const PR_SET_SECUREBITS: u32 = 28;
     const PR_CAP_AMBIENT: u32 = 47;
-    number == nr::PRCTL && [PR_SET_KEEPCAPS, PR_CAPBSET_DROP, PR_SET_SECUREBITS, PR_CAP_AMBIENT].contains(&(args[0] as u32))
+    const CLONE_NEWUSER: u64 = libc::CLONE_NEWUSER as u64;
+    // (Entering another user namespace changes what the capabilities reach: see
+    // crate::perform::creds.)
+    (number == nr::PRCTL && [PR_SET_KEEPCAPS, PR_CAPBSET_DROP, PR_SET_SECUREBITS, PR_CAP_AMBIENT].contains(&(args[0] as u32)))
+        || (number == nr::UNSHARE && args[0] & CLONE_NEWUSER != 0)
+        || number == nr::SETNS
 }
 
 /// Slow-path redirects a thread may have outstanding (nested signal handlers); older ones are
@@ -1325,8 +1330,9 @@ impl Debugger {
             self.processes.insert(child, process);
         }
         crate::decide::confine::register_guest_task(child);
-        if crate::perform::creds::marked(parent) {
-            crate::perform::creds::mark([child]); // credentials are inherited
+        const CLONE_NEWUSER: u64 = libc::CLONE_NEWUSER as u64;
+        if crate::perform::creds::marked(parent) || flags & CLONE_NEWUSER != 0 {
+            crate::perform::creds::mark([child]); // credentials are inherited, or a new user namespace's
         }
         crate::perform::guest_landlock::inherit(parent, child); // and so is a Landlock domain
         const CLONE_CLEAR_SIGHAND: u64 = 0x1_0000_0000;
