@@ -112,6 +112,14 @@ int main(int argc, char **argv) {
     struct sockaddr_un nowhere = addr("nowhere.sock");
     to.msg_name = &nowhere;
     CK("sendmsg missing path", sendmsg(du, &to, 0));
+    /* A stream or seqpacket socket ignores a send's address; an address longer than the
+     * structure is EINVAL. */
+    CK("sendto stream unconnected", sendto(socket(AF_UNIX, SOCK_STREAM, 0), "x", 1, 0, (struct sockaddr *)&da, sizeof da));
+    CK("sendto seqpacket unconnected", sendto(socket(AF_UNIX, SOCK_SEQPACKET, 0), "x", 1, 0, (struct sockaddr *)&da, sizeof da));
+    char too_long[200] = {0};
+    memcpy(too_long, &da, sizeof da);
+    CK("bind address too long", bind(socket(AF_UNIX, SOCK_DGRAM, 0), (struct sockaddr *)too_long, sizeof too_long));
+    CK("connect address too long", connect(socket(AF_UNIX, SOCK_STREAM, 0), (struct sockaddr *)too_long, sizeof too_long));
     CK("accept on dgram", accept(d, NULL, NULL));
     CK("listen on dgram", listen(d, 1));
     CK("socket bad family", socket(12345, SOCK_STREAM, 0));

@@ -181,8 +181,21 @@ pub fn check(policy: &Policy, pid: Pid, number: u64, args: &[u64; 6]) -> NetVerd
         Ok(address) => address,
         Err(errno) => return deny(errno, "unreadable socket address"),
     };
+    // A stream or seqpacket socket never looks a send's address up (EISCONN, EOPNOTSUPP, or
+    // the connected peer): the host sends on its duplicate, the socket it looked at, and the
+    // kernel's answer reaches no file.
+    if address.family() == AF_UNIX && matches!(number, nr::SENDTO | nr::SENDMSG) {
+        if let Some(socket) = connection_socket(pid, args) {
+            return match socket.try_clone() {
+                Ok(held) => perform(pid, number, args, socket, address, held),
+                Err(err) => NetVerdict::Done(trapbox_abi::errno::encode_error(err.raw_os_error().unwrap_or(libc::EMFILE))),
+            };
+        }
+    }
     match address.family() {
         // A path names a file: the filesystem policy decides it in every network mode.
+        // A unix address longer than the structure is the kernel's EINVAL.
+        AF_UNIX if addr_len > std::mem::size_of::<libc::sockaddr_un>() as u64 => NetVerdict::Done(trapbox_abi::errno::encode_error(libc::EINVAL)),
         AF_UNIX => match address.unix_path() {
             Some(path) => unix_path_call(policy, pid, number, args, path),
             None if address.bytes.len() <= 2 => NetVerdict::Allow, // unnamed: autobind
@@ -234,6 +247,15 @@ fn listen_on_loopback(pid: Pid, args: &[u64; 6]) -> NetVerdict {
         Ok(()) => NetVerdict::Done(0),
         Err(errno) => NetVerdict::Done(trapbox_abi::errno::encode_error(errno)),
     }
+}
+
+/// The host's duplicate of the guest's socket behind argument 0, when it is a unix stream or
+/// seqpacket socket.
+fn connection_socket(pid: Pid, args: &[u64; 6]) -> Option<OwnedFd> {
+    let socket = crate::sys::take_fd(pid, int_arg(args, 0)).ok()?;
+    let unix = crate::perform::sockets::domain(&socket) == Ok(AF_UNIX);
+    let connection = crate::perform::sockets::kind(&socket).is_ok_and(|kind| kind == libc::SOCK_STREAM || kind == libc::SOCK_SEQPACKET);
+    (unix && connection).then_some(socket)
 }
 
 /// The guest's socket behind argument 0 of a send call, when it is a netlink socket.

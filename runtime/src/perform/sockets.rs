@@ -10,11 +10,21 @@ fn last_errno() -> i32 {
 
 /// The address family of `socket` (`SO_DOMAIN`).
 pub fn domain(socket: &OwnedFd) -> Result<i32, i32> {
-    let mut domain: libc::c_int = 0;
+    int_option(socket, libc::SO_DOMAIN)
+}
+
+/// The type of `socket` (`SO_TYPE`: `SOCK_STREAM`, `SOCK_DGRAM`…).
+pub fn kind(socket: &OwnedFd) -> Result<i32, i32> {
+    int_option(socket, libc::SO_TYPE)
+}
+
+/// An `int` socket option of level `SOL_SOCKET`.
+fn int_option(socket: &OwnedFd, option: libc::c_int) -> Result<i32, i32> {
+    let mut value: libc::c_int = 0;
     let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
-    // SAFETY: `domain` and `len` are valid for the kernel to fill in.
-    let got = unsafe { libc::getsockopt(socket.as_raw_fd(), libc::SOL_SOCKET, libc::SO_DOMAIN, (&mut domain as *mut libc::c_int).cast(), &mut len) };
-    if got == 0 { Ok(domain) } else { Err(last_errno()) }
+    // SAFETY: `value` and `len` are valid for the kernel to fill in.
+    let got = unsafe { libc::getsockopt(socket.as_raw_fd(), libc::SOL_SOCKET, option, (&mut value as *mut libc::c_int).cast(), &mut len) };
+    if got == 0 { Ok(value) } else { Err(last_errno()) }
 }
 
 /// The address `socket` is bound to (`getsockname`), at most 128 bytes.
