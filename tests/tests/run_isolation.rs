@@ -210,7 +210,8 @@ fn the_settings_of_the_guests_own_namespaces_are_its_own() {
 
 /// A tmpfs is the guest's to mount on a directory of a write grant, in its own mount
 /// namespace, and then to remount and unmount (while mounted, its mount point is busy, as
-/// natively), and so is the propagation of any mount it sees; nothing else is: not outside the write
+/// natively), and so is the propagation of any mount it sees; each is bounded as its /tmp is
+/// (`--tmp-size`), and it holds at most 16; nothing else is: not outside the write
 /// grants, not on /proc or a grant's own directory, not a bind mount, not the base
 /// environment's mounts. Each refusal is logged; the host's mounts never change.
 #[test]
@@ -223,13 +224,15 @@ fn a_tmpfs_is_the_guests_to_mount_in_a_write_grant_and_nothing_else() {
                   mount -t tmpfs none /etc 2>/dev/null || echo etc-refused; mount -t tmpfs none /proc/sys 2>/dev/null || echo proc-refused; \
                   mount -t tmpfs none . 2>/dev/null || echo grant-refused; mount --bind /usr m 2>/dev/null || echo bind-refused; \
                   umount /tmp 2>/dev/null || echo base-refused; umount m 2>/dev/null || echo not-mounted; \
-                  mount --make-rprivate / && mount --make-shared /tmp && echo propagation";
+                  mount --make-rprivate / && mount --make-shared /tmp && echo propagation; \
+                  mount -t tmpfs -o size=100g,mode=755 big m && grep -o 'size=[0-9]*k' /proc/mounts | tail -1; umount m; \
+                  i=0; while [ $i -lt 17 ]; do mkdir -p n$i; mount -t tmpfs none n$i 2>/dev/null || echo refused at $i; i=$((i+1)); done";
     let busybox = run_support::busybox_trapped();
     let grant = dir.to_str().unwrap();
-    let out = run(trapbox_run(&["--allow-read", "/usr", "--allow-write", grant], &busybox, &["sh", "-c", script]).current_dir(&dir));
+    let out = run(trapbox_run(&["--allow-read", "/usr", "--allow-write", grant, "--tmp-size", "2M"], &busybox, &["sh", "-c", script]).current_dir(&dir));
     assert_eq!(
         out.stdout,
-        "mounted\nnew\nbusy\nread-only\nunmounted\netc-refused\nproc-refused\ngrant-refused\nbind-refused\nbase-refused\nnot-mounted\npropagation\n",
+        "mounted\nnew\nbusy\nread-only\nunmounted\netc-refused\nproc-refused\ngrant-refused\nbind-refused\nbase-refused\nnot-mounted\npropagation\nsize=2048k\nrefused at 16\n",
         "{out:?}"
     );
     for why in ["/etc is not in a write grant", "is the kernel's or the base environment's", "which the host holds open", "bind mounts and moves are refused", "/tmp is a mount the guest did not make"] {

@@ -5,7 +5,8 @@
 //! Landlock forbids a confined guest every mount, and the guest's mount namespace is the
 //! host's view of its files, so the host decides each one and init makes it there
 //! ([`crate::perform::agent`]). A tmpfs is new, empty memory: it adds no file of the host's
-//! and replaces nothing the guest could not already write. Everything else stays refused: bind
+//! and replaces nothing the guest could not already write; each is bounded as the guest's
+//! `/tmp` is (`--tmp-size`), and a guest holds at most 16. Everything else stays refused: bind
 //! mounts and moves (they would show one grant's files under another's rules), other file
 //! systems, and any change to the base environment's mounts (`/proc`, `/dev`, `/tmp`), to
 //! what lies above a grant, or to a grant's own directory (the host holds those open).
@@ -112,6 +113,7 @@ pub fn perform(policy: &Policy, pid: Pid, number: u64, args: &[u64; 6]) -> Resul
         }
         let target = target(pid, args[1], true)?;
         let id = made_at(&target)?;
+        let data = if flags & MS_REMOUNT != 0 && flags & MS_BIND == 0 { capped_size(policy, &data) } else { data };
         return Ok(raw(crate::perform::agent::change_mount(pid, &target, id, None, flags, &data)));
     }
     if flags & (MS_BIND | MS_MOVE) != 0 {
@@ -127,10 +129,42 @@ pub fn perform(policy: &Policy, pid: Pid, number: u64, args: &[u64; 6]) -> Resul
     }
     let target = target(pid, args[1], true)?;
     may_mount_on(policy, &target)?;
+    let live: usize = MADE.lock().unwrap_or_else(|e| e.into_inner()).as_ref().map_or(0, |made| made.values().map(Vec::len).sum());
+    if live >= MAX_MOUNTS {
+        return Err((libc::EPERM, format!("the guest already has {live} tmpfs mounts of its own, the most it may hold")));
+    }
     let source = if args[0] == 0 { Vec::new() } else { string(pid, args[0], 255)? };
+    let data = capped_size(policy, &data);
     let id = crate::perform::agent::mount_tmpfs(pid, &target, flags, &source, &data).map_err(|errno| (errno, String::new()))?;
     MADE.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert_with(HashMap::new).entry(target).or_default().push(id);
     Ok(0)
+}
+
+/// The most tmpfs mounts of its own a guest holds at once.
+const MAX_MOUNTS: usize = 16;
+
+/// tmpfs options `data` with their `size` at most the base's `/tmp` size (`--tmp-size`): a
+/// guest's memory file systems are bounded as its `/tmp` is (a size in `%` of the host's
+/// memory, or one that does not parse, is replaced by that bound too).
+fn capped_size(policy: &Policy, data: &[u8]) -> Vec<u8> {
+    let bound = policy.tmp_size.unwrap_or(crate::decide::base::DEFAULT_TMP_SIZE);
+    let text = String::from_utf8_lossy(data);
+    let parse = |value: &str| -> Option<u64> {
+        let (digits, unit) = value.split_at(value.find(|c: char| !c.is_ascii_digit()).unwrap_or(value.len()));
+        let scale: u64 = match unit.to_ascii_lowercase().as_str() {
+            "" => 1,
+            "k" => 1 << 10,
+            "m" => 1 << 20,
+            "g" => 1 << 30,
+            "t" => 1 << 40,
+            _ => return None,
+        };
+        digits.parse::<u64>().ok()?.checked_mul(scale)
+    };
+    let mut options: Vec<String> = text.split(',').filter(|o| !o.is_empty() && !o.starts_with("size=")).map(str::to_string).collect();
+    let asked = text.split(',').filter_map(|o| o.strip_prefix("size=")).last().and_then(parse);
+    options.push(format!("size={}", asked.map_or(bound, |size| size.min(bound))));
+    options.join(",").into_bytes()
 }
 
 /// A NUL-terminated string argument of at most `limit` bytes (empty for NULL).
