@@ -417,19 +417,26 @@ fn decide_open(service: &Service, notif: &Notif, local_devices: &mut LocalDevice
         }
         None => crate::decide::confine::resolve_seen(pid, dirfd, &bytes).ok_or_else(|| crate::decide::confine::unresolved_errno(pid, dirfd, &bytes))?,
     };
-    // O_CREAT of a file that exists (without O_EXCL) only opens it, and needs only the access
-    // its mode asks; the host then opens it without O_CREAT, so nothing is ever created under
-    // a read grant (a file removed meanwhile is ENOENT rather than made).
     let plain_create = flags & libc::O_CREAT as u64 != 0 && !creates_exclusively(flags);
-    if plain_create && crate::launch::view::is_dir(&target) {
+    // What is there now decides three kernel answers before any permission; looked at once,
+    // and only when one of them can apply.
+    let existing = (plain_create || bytes.ends_with(b"/")).then(|| crate::launch::view::metadata(&target).ok().map(|m| m.is_dir()));
+    if plain_create && existing == Some(Some(true)) {
         return Err(libc::EISDIR); // the kernel's answer to O_CREAT of a directory
     }
     // A trailing slash names a directory: a file there is ENOTDIR, and nothing may be created
     // (EISDIR), as the kernel answers (the resolved path has lost the slash).
-    if bytes.ends_with(b"/") && !crate::launch::view::is_dir(&target) {
-        return Err(if crate::launch::view::exists(&target) { libc::ENOTDIR } else if creates(flags) { libc::EISDIR } else { libc::ENOENT });
+    if bytes.ends_with(b"/") && existing != Some(Some(true)) {
+        return Err(match existing.flatten() {
+            Some(_) => libc::ENOTDIR,
+            None if creates(flags) => libc::EISDIR,
+            None => libc::ENOENT,
+        });
     }
-    let flags = if plain_create && crate::launch::view::exists(&target) { flags & !(libc::O_CREAT as u64) } else { flags };
+    // O_CREAT of a file that exists (without O_EXCL) only opens it, and needs only the access
+    // its mode asks; the host then opens it without O_CREAT, so nothing is ever created under
+    // a read grant (a file removed meanwhile is ENOENT rather than made).
+    let flags = if plain_create && existing.flatten().is_some() { flags & !(libc::O_CREAT as u64) } else { flags };
     let access = crate::decide::confine::access_from_open_flags(flags);
     let policy = &service.policy;
     // A magic link is followed only if the open follows the last symlink (O_NOFOLLOW: ELOOP,
