@@ -14,4 +14,5 @@ for p in wc sha256sum cat cp grep kv; do
     rustc $rflags -C relocation-model=static -C link-arg=-nostartfiles -C link-arg=-static \
         --extern trapbox_abi="$out/libtrapbox_abi.rlib" -o "$out/$p-rs" examples/rust/$p.rs
 done
+gcc $cflags -o "$out/embed_guest" examples/c/embed_guest.c   # the guest of examples/embed.rs
 echo "built into $out"

@@ -25,6 +25,13 @@ pub const HOSTCALL_BASE: u64 = 0x1000_0000;
 /// One past the last number reserved for hostcalls.
 pub const HOSTCALL_END: u64 = HOSTCALL_BASE + 0x1000;
 
+/// The first number of the range reserved for embedders: a program that embeds trapbox
+/// (`trapbox::Command::hostcall`) serves its own hostcalls here, each with its own meaning;
+/// trapbox's own hostcalls never use it. A number no handler serves fails with `-ENOSYS`.
+pub const EMBEDDER_BASE: u64 = HOSTCALL_BASE + 0x800;
+/// One past the embedders' last number.
+pub const EMBEDDER_END: u64 = HOSTCALL_END;
+
 /// `version() -> ABI_VERSION`.
 pub const VERSION: u64 = HOSTCALL_BASE;
 /// `map_file(path_ptr, path_len, flags, len_out_ptr) -> address`: the host opens the file
@@ -211,6 +218,11 @@ pub mod level {
 /// Whether `nr` is in the hostcall range.
 pub const fn is_hostcall(nr: u64) -> bool {
     nr >= HOSTCALL_BASE && nr < HOSTCALL_END
+}
+
+/// Whether `nr` is in the range reserved for embedders ([`EMBEDDER_BASE`]).
+pub const fn is_embedder_hostcall(nr: u64) -> bool {
+    nr >= EMBEDDER_BASE && nr < EMBEDDER_END
 }
 
 /// The name of hostcall `nr`, for traces.

@@ -39,6 +39,10 @@
 #define TRAPBOX_HC_CLOCK (TRAPBOX_HOSTCALL_BASE + 18)
 #define TRAPBOX_HC_RANDOM (TRAPBOX_HOSTCALL_BASE + 19)
 #define TRAPBOX_HC_SLEEP (TRAPBOX_HOSTCALL_BASE + 20)
+/* The range a program that embeds trapbox serves its own hostcalls in (trapbox::Command::hostcall):
+ * call them with trapbox_hostcall(TRAPBOX_HC_EMBEDDER_BASE + n, ...). Unserved: -ENOSYS. */
+#define TRAPBOX_HC_EMBEDDER_BASE (TRAPBOX_HOSTCALL_BASE + 0x800)
+#define TRAPBOX_HC_EMBEDDER_END (TRAPBOX_HOSTCALL_BASE + 0x1000)
 
 #define TRAPBOX_OPEN_READ 1
 #define TRAPBOX_OPEN_WRITE 2

@@ -1,18 +1,11 @@
-//! `trapbox run`: start a program under the trap debugger.
+//! `trapbox run`: its flags, turned into a [`crate::Command`], which the CLI runs with this
+//! process as the guest's host ([`crate::Command::run_as_host`]): one implementation for the
+//! CLI and the library.
 
 use std::ffi::OsString;
 use std::path::PathBuf;
 
-use std::os::unix::ffi::OsStrExt;
-use std::path::Path;
-
-use anyhow::Context;
-use trapbox_abi::hostcall::{ACCESS_EXEC, ACCESS_READ, ACCESS_WRITE};
-
-use crate::trap::debugger::{Debugger, Settings};
-use crate::launch::launcher::Confinement;
-use crate::decide::policy::{Origin, Policy};
-use crate::sys::WaitStatus;
+use crate::command::{Command, Personality, Policy, Stats, Trace};
 
 /// The exit status trapbox itself uses when it fails (not the guest).
 pub const HOST_ERROR_EXIT: u8 = 125;
@@ -197,15 +190,6 @@ pub struct RunArgs {
     pub command: Vec<OsString>,
 }
 
-/// The call set a guest may use.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum Personality {
-    /// The x86-64 Linux system calls, each mediated by the host.
-    Linux,
-    /// Hostcalls only (the "VM-like mode"): no Linux call runs, natively or otherwise.
-    Native,
-}
-
 /// The policy flags of `trapbox run`. A policy is always in force (default deny: the guest may
 /// touch only what is granted, see `--print-policy`) unless `--unconfined` is given.
 #[derive(Debug, Default, clap::Args)]
@@ -297,354 +281,120 @@ fn parse_duration_arg(text: &str) -> Result<std::time::Duration, String> {
 }
 
 impl PolicyArgs {
-    /// Whether any policy flag was given.
-    /// Whether a policy is in force: always, unless `--unconfined`.
-    fn active(&self) -> bool {
-        !self.unconfined
-    }
-
-    /// The effective policy: the file, then the flags, then what the program needs to start,
-    /// then (under a policy) the base environment; `namespaced` says whether the guest has
-    /// namespaces of its own (and so mounts of its own).
-    fn build(&self, program: &Path, namespaced: bool) -> anyhow::Result<Policy> {
-        let mut policy = Policy::default();
+    /// The policy these flags describe (`--env`, `--cwd` and `--clear-env` go to the command).
+    fn policy(&self) -> Policy {
+        let mut policy = Policy::new();
         if let Some(file) = &self.policy {
-            policy.load_file(file)?;
+            policy = policy.file(file);
         }
-        let here = std::env::current_dir()?;
-        for (paths, access) in [(&self.allow_read, ACCESS_READ), (&self.allow_write, ACCESS_WRITE), (&self.allow_exec, ACCESS_EXEC)] {
-            for path in paths {
-                policy.allow(path, &here, access, Origin::CommandLine)?;
-            }
+        for path in &self.allow_read {
+            policy = policy.allow_read(path);
+        }
+        for path in &self.allow_write {
+            policy = policy.allow_write(path);
+        }
+        for path in &self.allow_exec {
+            policy = policy.allow_exec(path);
         }
         if let Some(net) = self.net {
-            policy.net = net;
+            policy = policy.net(net);
         }
-        policy.env.extend(self.env.iter().cloned());
-        policy.clear_env |= self.clear_env;
-        policy.wait_all |= self.wait_all;
-        if let Some(cwd) = &self.cwd {
-            policy.cwd = Some(cwd.canonicalize().with_context(|| format!("--cwd {}", cwd.display()))?);
+        if self.bare {
+            policy = policy.bare();
         }
-        let l = &mut policy.limits;
-        l.processes = self.limit_processes.or(l.processes);
-        l.address_space = self.limit_memory.or(l.address_space);
-        l.open_files = self.limit_open_files.or(l.open_files);
-        l.cpu_time = self.limit_cpu.or(l.cpu_time);
-        l.wall_time = self.limit_wall.or(l.wall_time);
-        policy.bare |= self.bare;
-        policy.tmp_size = self.tmp_size.or(policy.tmp_size);
-        crate::decide::policy::add_startup_grants(&mut policy, program)?;
-        if self.active() {
-            crate::decide::base::add(&mut policy, namespaced)?;
+        if let Some(bytes) = self.tmp_size {
+            policy = policy.tmp_size(bytes);
         }
-        Ok(policy)
+        if let Some(n) = self.limit_processes {
+            policy = policy.limit_processes(n);
+        }
+        if let Some(bytes) = self.limit_memory {
+            policy = policy.limit_memory(bytes);
+        }
+        if let Some(n) = self.limit_open_files {
+            policy = policy.limit_open_files(n);
+        }
+        if let Some(time) = self.limit_cpu {
+            policy = policy.limit_cpu(time);
+        }
+        if let Some(time) = self.limit_wall {
+            policy = policy.limit_wall(time);
+        }
+        policy.wait_all(self.wait_all)
     }
 }
 
-/// The inherited fds above 2 to keep, ascending, each checked to be open.
-fn kept_fds(asked: &[u32]) -> anyhow::Result<Vec<libc::c_int>> {
-    let mut fds = Vec::new();
-    for &fd in asked {
-        let Ok(fd) = libc::c_int::try_from(fd) else {
-            anyhow::bail!("--keep-fd {fd}: no file descriptor has that number");
+impl RunArgs {
+    /// The command these flags describe.
+    pub fn command(&self) -> anyhow::Result<Command> {
+        let Some((program, args)) = self.command.split_first() else {
+            anyhow::bail!("no program given");
         };
-        if !crate::sys::fd_is_open(fd) {
-            anyhow::bail!("--keep-fd {fd}: file descriptor {fd} is not open, so there is nothing to keep");
+        let mut command = Command::new(program);
+        command.args(args).policy(self.policy.policy());
+        if self.policy.unconfined {
+            command.unconfined();
         }
-        if fd > 2 {
-            fds.push(fd); // 0, 1 and 2 are always kept
+        for (key, value) in &self.policy.env {
+            command.env(key, value);
         }
-    }
-    fds.sort_unstable();
-    fds.dedup();
-    Ok(fds)
-}
-
-/// What the launcher must do for `policy`.
-fn confinement(
-    policy: &Policy,
-    ruleset: Option<&crate::launch::landlock::PreparedRuleset>,
-    confined: bool,
-    namespaces: Option<crate::launch::launcher::Namespaces>,
-    mounts: Option<crate::launch::mounts::MountPlan>,
-    keep_fds: Vec<libc::c_int>,
-) -> anyhow::Result<Confinement> {
-    let mut rlimits = Vec::new();
-    if let Some(bytes) = policy.limits.address_space {
-        rlimits.push((libc::RLIMIT_AS, bytes));
-    }
-    if let Some(n) = policy.limits.open_files {
-        rlimits.push((libc::RLIMIT_NOFILE, n));
-    }
-    if let Some(cpu) = policy.limits.cpu_time {
-        rlimits.push((libc::RLIMIT_CPU, cpu.as_secs().max(1)));
-    }
-    let cwd = match &policy.cwd {
-        Some(dir) => Some(std::ffi::CString::new(dir.as_os_str().as_bytes()).context("--cwd holds a NUL byte")?),
-        None => None,
-    };
-    let env = if policy.clear_env || !policy.env.is_empty() {
-        let mut vars: Vec<(OsString, OsString)> = if policy.clear_env { Vec::new() } else { std::env::vars_os().collect() };
-        vars.retain(|(k, _)| !policy.env.contains_key(&*k.to_string_lossy()));
-        vars.extend(policy.env.iter().map(|(k, v)| (OsString::from(k), OsString::from(v))));
-        Some(vars)
-    } else {
-        None
-    };
-    Ok(Confinement {
-        landlock_fd: ruleset.map(|r| r.raw_fd()),
-        rlimits,
-        cwd,
-        env,
-        directfs_filter: confined.then(crate::perform::directfs::filter),
-        namespaces,
-        mounts,
-        keep_fds,
-        wait_all: policy.wait_all,
-        drop_capabilities: Confinement::capabilities_the_invoker_lacks(),
-    })
-}
-
-/// Where `--stats` goes.
-#[derive(Debug)]
-enum StatsOutput {
-    /// The table, with the host's messages.
-    Table,
-    /// JSON, with the host's messages.
-    Json,
-    /// JSON into this file.
-    JsonFile(PathBuf),
-}
-
-impl StatsOutput {
-    fn parse(value: &str) -> StatsOutput {
-        match value {
-            "" => StatsOutput::Table,
-            "json" => StatsOutput::Json,
-            file => StatsOutput::JsonFile(PathBuf::from(file)),
+        if self.policy.clear_env {
+            command.env_clear();
         }
+        if let Some(dir) = &self.policy.cwd {
+            command.current_dir(dir);
+        }
+        if let Some(path) = &self.trace {
+            command.trace(if path.as_os_str() == "-" { Trace::Stderr } else { Trace::File(path.clone()) });
+        }
+        command.trace_format(self.trace_format);
+        if let Some(stats) = &self.stats {
+            command.stats(match stats.as_str() {
+                "" => Stats::Table,
+                "json" => Stats::Json,
+                file => Stats::JsonFile(PathBuf::from(file)),
+            });
+        }
+        if let Some(path) = &self.log {
+            command.log_file(path);
+        }
+        command
+            .quiet(self.quiet)
+            .mechanism(self.mechanism)
+            .pin(!self.no_pin)
+            .keep_traps(self.keep_traps)
+            .namespaces(!self.no_namespaces)
+            .personality(self.personality)
+            .inject_probe(self.inject_probe);
+        for &fd in &self.keep_fds {
+            command.keep_fd(fd);
+        }
+        Ok(command)
     }
 }
 
-/// `--stats=json`: the same figures as the table. Field names are a stable interface.
-#[derive(Debug, serde::Serialize)]
-struct StatsJson<'a> {
-    /// `--trap`: as-rewritten, ud2, int3 or backstop.
-    mechanism: &'static str,
-    /// The counters of the table's first lines.
-    counters: &'a crate::trap::debugger::Stats,
-    /// Per call and route, most time first.
-    calls: Vec<crate::report::stats::Row>,
-    /// Their sum.
-    total: crate::report::stats::Tally,
-}
-
-/// Prints (or writes) the statistics of a finished run.
-fn report_stats(output: &StatsOutput, mechanism: crate::trap::debugger::Mechanism, s: &crate::trap::debugger::Stats) -> anyhow::Result<()> {
-    let json = || StatsJson { mechanism: mechanism.name(), counters: s, calls: s.calls.rows(), total: s.calls.total() };
-    match output {
-        StatsOutput::Json => crate::host_log!("{}", serde_json::to_string(&json())?),
-        StatsOutput::JsonFile(path) => {
-            let text = serde_json::to_string_pretty(&json())?;
-            std::fs::write(path, text + "\n").with_context(|| format!("--stats={}", path.display()))?;
-        }
-        StatsOutput::Table => {
-            crate::host_log!(
-                "trapbox: stats: traps: {} answered by the host, {} run in the guest ({} fast, {} slow), {} refused; \
-                 seccomp stops: {}; signals forwarded: {}; stub pages mapped: {}; injections: {} ({} cut short by the thread's death); sites untrapped: {}; maps rescans: {}",
-                s.trap_host,
-                s.trap_fast + s.trap_slow,
-                s.trap_fast,
-                s.trap_slow,
-                s.trap_refused,
-                s.backstop,
-                s.signals_forwarded,
-                s.stubs_mapped,
-                s.injections,
-                s.injections_lost,
-                s.sites_untrapped,
-                s.maps_scans
-            );
-            crate::host_log!(
-                "trapbox: stats: mechanism: {}; trap stops: {} ud2, {} int3; seccomp stops: {}; sites re-encoded: {}",
-                mechanism.name(),
-                s.trap_ud2,
-                s.trap_int3,
-                s.backstop,
-                s.sites_reencoded
-            );
-            for line in s.calls.table() {
-                crate::host_log!("trapbox: stats: {line}");
-            }
-        }
-    }
-    Ok(())
-}
-
-/// Runs the guest and returns its exit status.
+/// Runs the guest with this process as its host and returns its exit status.
 pub fn run(args: RunArgs) -> anyhow::Result<u8> {
-    let Some(program) = args.command.first() else {
-        anyhow::bail!("no program given");
-    };
-    // Before trapbox opens anything itself: a number it took would look inherited.
-    let keep_fds = kept_fds(&args.keep_fds)?;
-    if !args.policy.print_policy {
-        if let Some(abi) = crate::sys::outer_trapbox_abi() {
-            // The outer host refuses ptrace to every guest (a guest tracing another would run it
-            // out of the host's sight), so no inner trapbox could attach to its guest.
-            anyhow::bail!(
-                "cannot run under trapbox: ptrace is refused inside a sandbox (this process is a trapbox guest; its host \
-                 answered the version hostcall with ABI {abi})"
-            );
-        }
-    }
-    // Before anything of the guest's exists, so no guest and no other process of this user
-    // ever finds the host traceable or its memory readable.
-    crate::sys::make_undumpable().context("cannot make the host non-dumpable (prctl)")?;
-    if let Some(path) = &args.log {
-        crate::report::log::to_file(path).with_context(|| format!("--log {}", path.display()))?;
-    }
-    crate::report::log::set_verbose(!args.quiet);
-    let resolved = crate::launch::launcher::resolve_program(program)?;
-    let trace_file = args.trace.as_deref().map(|p| Some(p).filter(|p| p.as_os_str() != "-"));
-    let trace = match trace_file {
-        None => None,
-        Some(file) => Some(crate::report::trace::TraceSink::open(file, args.trace_format)?),
-    };
-    if args.personality == Personality::Native && args.mechanism == crate::trap::debugger::Mechanism::Backstop {
-        anyhow::bail!("--trap backstop needs the linux personality: a native guest's hostcalls are its only calls, and they stay traps");
-    }
-    if args.keep_traps && args.mechanism == crate::trap::debugger::Mechanism::Backstop {
-        anyhow::bail!("--keep-traps and --trap backstop contradict each other: one keeps every trap, the other removes them");
-    }
-    let stats_output = args.stats.as_deref().map(StatsOutput::parse);
-    // The directfs thread's figures, merged with the debugger's at the end.
-    let directfs_stats = std::sync::Arc::new(std::sync::Mutex::new(crate::report::stats::CallStats::default()));
-    // The policy's environment, working directory and limits apply in every mode; its grants
-    // only when confined (not --unconfined).
-    let all = args.policy.build(&resolved, !args.no_namespaces)?;
+    let command = args.command()?;
     if args.policy.print_policy {
-        print!("{}", all.to_toml());
+        print!("{}", command.effective_policy()?);
         return Ok(0);
     }
-    let policy = args.policy.active().then(|| all.clone());
-    let ruleset = match &policy {
-        Some(policy) => {
-            let ruleset = crate::launch::landlock::prepare(policy)?;
-            if ruleset.is_none() {
-                crate::host_log!("trapbox: warning: this kernel has no Landlock; the policy is enforced by the host's checks alone");
-            }
-            ruleset
-        }
-        None => None,
-    };
-    // A private network namespace unless the policy reaches the host's network (loopback
-    // servers of the host, or everything): the guest's own `lo` and unix sockets only.
-    let private_network = policy.as_ref().is_some_and(|p| p.net == crate::decide::policy::NetMode::None);
-    let namespaces = (!args.no_namespaces).then(|| crate::launch::launcher::Namespaces::for_invoker(private_network));
-    let pid_namespace = namespaces.is_some();
-    // The base's mounts (only under a policy, in the guest's own mount namespace), with the
-    // Landlock rules that can be made only there.
-    let rights = ruleset.as_ref().map(|r| move |access: u64, dir: bool| r.rule_rights(access, dir));
-    let mounts = match (&policy, namespaces.is_some()) {
-        (Some(policy), true) => crate::launch::mounts::MountPlan::new(policy, rights.as_ref().map(|r| r as &dyn Fn(u64, bool) -> u64))?,
-        _ => None,
-    };
-    let confinement = confinement(&all, ruleset.as_ref(), policy.is_some(), namespaces, mounts, keep_fds)?;
-    let native_personality = args.personality == Personality::Native;
-    let mut also_decided: Vec<u64> = Vec::new();
-    if policy.is_some() {
-        also_decided.extend(crate::decode::syscalls::policy_decided_native_calls());
-    }
-    if all.limits.processes.is_some() {
-        // A raw fork or vfork would otherwise run natively, uncounted.
-        also_decided.extend([trapbox_abi::linux::nr::FORK, trapbox_abi::linux::nr::VFORK]);
-    }
-    let pinned_region = policy.is_some().then_some(crate::trap::pinned::PIN_BASE);
-    let filter = crate::launch::seccomp::build_filter(native_personality, &also_decided, pinned_region);
-    if policy.is_some() {
-        // The backstop sends these only when their range may reach the pinned region.
-        also_decided.extend(crate::trap::pinned::GUARDED_CALLS);
-    }
-    // The guest decides what Ctrl-C and Ctrl-\ do (the terminal sends them to it directly);
-    // the host must outlive them to report, and relays what a process sends it.
-    crate::sys::relay_signals();
-    if !args.no_pin {
-        if let Err(err) = crate::sys::pin_to_current_cpu() {
-            crate::host_log!("trapbox: warning: cannot pin to one CPU ({err}); stops will be slower");
-        }
-    }
-    let crate::launch::launcher::Spawned { pid, listener, agent } = crate::launch::launcher::spawn(&resolved, &args.command, &filter, &confinement)?;
-    if let Some(agent) = agent {
-        crate::perform::agent::install(agent);
-        crate::perform::creds::record_guest_user_namespace(pid);
-    }
-    crate::sys::relay_signals_to(pid);
-    if let Some(policy) = &policy {
-        // From here on the host reaches the guest's files as the guest sees them, and opens
-        // the directory of every grant there now, before the guest runs any code of its own
-        // (it is on its way to its first stop, the exec): it cannot race the host to swap one
-        // for a symlink.
-        if pid_namespace {
-            crate::launch::view::attach(pid, !policy.mounts.is_empty())?;
-        }
-        crate::perform::broker::open_grant_roots(policy);
-    }
-    if let (Some(listener), Some(policy)) = (listener, policy.as_ref()) {
-        let directfs_trace = match trace_file {
-            None => None,
-            Some(file) => Some(crate::report::trace::TraceSink::another(file, args.trace_format)?),
-        };
-        let stats = stats_output.is_some().then(|| directfs_stats.clone());
-        crate::perform::directfs::start(listener, std::sync::Arc::new(policy.clone()), directfs_trace, stats);
-    }
-    drop(ruleset);
-    if let Some(limit) = all.limits.wall_time {
-        crate::trap::debugger::start_wall_time_watchdog(pid, limit);
-    }
-    let settings = Settings {
-        trace,
-        stats: stats_output.is_some(),
-        mechanism: args.mechanism,
-        inject_probe: args.inject_probe,
-        untrap_known: !args.keep_traps && !native_personality,
-        policy,
-        native_personality,
-        task_limit: all.limits.processes,
-        also_decided,
-        pid_namespace,
-        wait_all: all.wait_all,
-    };
-    let outcome = Debugger::new(pid, settings).run();
-    // After the guest's last word and before trapbox's own (an error, or the guest's death).
-    crate::report::log::summary();
-    let outcome = outcome?;
-    if let Some(output) = &stats_output {
-        let mut stats = outcome.stats.clone();
-        stats.calls.merge(&directfs_stats.lock().unwrap_or_else(|e| e.into_inner()));
-        report_stats(output, args.mechanism, &stats)?;
-    }
-    if let Some(errno) = outcome.exec_error {
-        anyhow::bail!("cannot execute {}: {}", resolved.display(), std::io::Error::from_raw_os_error(errno));
-    }
-    match outcome.status {
-        Some(WaitStatus::Exited(code)) if !outcome.started => anyhow::bail!(
-            "the guest could not be set up before exec (exit {code}): no-new-privileges, closing fds or \
-             installing the seccomp filter failed"
-        ),
-        Some(WaitStatus::Exited(code)) => Ok(code as u8),
-        Some(WaitStatus::Signaled { signal, core }) => {
+    let report = command.run_as_host()?;
+    use std::os::unix::process::ExitStatusExt;
+    match (report.status.code(), report.status.signal()) {
+        (Some(code), _) => Ok(code as u8),
+        (None, Some(signal)) => {
             crate::host_log!(
                 "trapbox: guest killed by {}{}",
                 crate::decode::names::signal_name(signal),
-                if core { " (core dumped)" } else { "" }
+                if report.status.core_dumped() { " (core dumped)" } else { "" }
             );
             // The host's parent sees the guest's own wait status (a shell prints "Terminated",
             // `timeout` and supervisors see the signal); 128+N only if the host survives it.
             crate::sys::die_by(signal);
             Ok((128 + signal) as u8)
         }
-        _ => anyhow::bail!("lost track of the guest (no exit status)"),
+        (None, None) => anyhow::bail!("lost track of the guest (no exit status)"),
     }
 }

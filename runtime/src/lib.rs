@@ -1,4 +1,18 @@
-//! The trapbox host: the guest's debugger.
+//! The trapbox host: the guest's debugger, and trapbox as a library.
+//!
+//! An embedding program runs a sandboxed program with [`Command`], shaped like
+//! [`std::process::Command`], under a [`Policy`], and can serve the programs it sandboxes
+//! hostcalls of its own ([`Command::hostcall`]); see [`command`]. `trapbox run` is built on the
+//! same type ([`cli`]), and one run's hosting is [`session`].
+//!
+//! ```
+//! let out = trapbox::Command::new("/bin/busybox")
+//!     .args(["cat", "/etc/hostname"])
+//!     .policy(trapbox::Policy::new().allow_read("/etc/hostname"))
+//!     .output()?;
+//! assert_eq!(out.stdout, std::fs::read("/etc/hostname")?);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 //!
 //! A guest's call flows through the layers in the order of the folders: registers are
 //! [`decode`]d once (each argument at the kernel's width, copied once from the guest), the
@@ -9,7 +23,7 @@
 //! [`bench_cmd`] is `trapbox bench`, the interception mechanisms of the machine side by side.
 //!
 //! Where the `unsafe` is (each block with a `// SAFETY:` line): [`sys`] (ptrace, wait, guest
-//! memory, credentials, `PROCMAP_QUERY`, fd passing), [`launch::launcher`] (the raw calls of the forked
+//! memory, credentials, `PROCMAP_QUERY`, fd passing, the fork of a [`Command`]'s monitor), [`launch::launcher`] (the raw calls of the forked
 //! children), [`launch::agent`] (init's raw calls as the host's agent, and the request's bytes),
 //! [`perform::agent`] (the reply's bytes), [`launch::mounts`] (init's raw mount calls for the base environment),
 //! [`launch::landlock`] (its three system calls), [`perform::broker`] (the host's
@@ -25,10 +39,16 @@
 
 pub mod bench_cmd;
 pub mod cli;
+pub mod command;
 pub mod decide;
 pub mod decode;
 pub mod launch;
+mod monitor;
 pub mod perform;
 pub mod report;
+pub mod session;
 pub mod sys;
 pub mod trap;
+
+pub use command::{Child, Command, Errno, Error, Hostcall, HostcallHandler, NetMode, Output, Personality, Policy, Report, Stats, Stdio, Trace};
+pub use trapbox_abi::hostcall::{EMBEDDER_BASE, EMBEDDER_END};

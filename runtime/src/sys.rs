@@ -1027,3 +1027,75 @@ pub fn mount_of(fd: &std::os::fd::OwnedFd) -> Option<(u64, bool)> {
         Some((info.stx_mnt_id, info.stx_attributes & libc::STATX_ATTR_MOUNT_ROOT as u64 != 0))
     }
 }
+
+/// Forks the calling process (for [`crate::monitor`]): `Ok(0)` in the child, the child's pid
+/// in the parent.
+pub fn fork() -> Result<Pid, Errno> {
+    // SAFETY: fork takes no arguments; the child runs only trapbox's own code, which takes no
+    // lock another thread of the parent may have held (see crate::command's documentation).
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        Err(Errno::last())
+    } else {
+        Ok(pid)
+    }
+}
+
+/// Ends this process at once with `code`: no exit handlers, no flushing of buffers (in a
+/// forked monitor they are copies of the embedding program's).
+pub fn exit_now(code: i32) -> ! {
+    // SAFETY: _exit takes an integer and does not return.
+    unsafe { libc::_exit(code) }
+}
+
+/// Waits for child process `pid` to end: its raw wait status.
+pub fn wait_exit(pid: Pid) -> Result<i32, Errno> {
+    let mut status = 0;
+    loop {
+        // SAFETY: waitpid writes one int into a live variable.
+        let ret = unsafe { libc::waitpid(pid, &mut status, 0) };
+        if ret == pid {
+            return Ok(status);
+        }
+        if ret < 0 && Errno::last() != Errno(libc::EINTR) {
+            return Err(Errno::last());
+        }
+    }
+}
+
+/// Closes every fd above 2 but those in `keep` (a forked monitor keeps none of the embedding
+/// program's files it does not need: a pipe end it held would never see its end).
+pub fn close_fds_except(keep: &[i32]) {
+    let mut keep: Vec<u32> = keep.iter().filter(|&&fd| fd > 2).map(|&fd| fd as u32).collect();
+    keep.sort_unstable();
+    keep.dedup();
+    let mut first = 3u32;
+    for fd in keep.into_iter().chain([u32::MAX]) {
+        if fd > first {
+            // SAFETY: close_range takes integers; the fds in the range are no one's in this
+            // single-threaded child but the copies the fork made.
+            unsafe { libc::syscall(libc::SYS_close_range, first, fd - 1, 0u32) };
+        }
+        first = fd.saturating_add(1);
+    }
+}
+
+/// Gives this process an empty signal mask and the default disposition of every signal a
+/// handler caught (a forked monitor must not run the embedding program's handlers).
+pub fn reset_signals() {
+    // SAFETY: sigaction reads and writes live, zeroed structs; SIG_DFL is valid for every
+    // signal; sigprocmask reads an empty set.
+    unsafe {
+        for signal in 1..libc::SIGRTMAX() {
+            let mut old: libc::sigaction = std::mem::zeroed();
+            if libc::sigaction(signal, std::ptr::null(), &mut old) == 0 && old.sa_sigaction != libc::SIG_DFL && old.sa_sigaction != libc::SIG_IGN {
+                let mut default: libc::sigaction = std::mem::zeroed();
+                default.sa_sigaction = libc::SIG_DFL;
+                libc::sigaction(signal, &default, std::ptr::null_mut());
+            }
+        }
+        let mut none: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut none);
+        libc::sigprocmask(libc::SIG_SETMASK, &none, std::ptr::null_mut());
+    }
+}

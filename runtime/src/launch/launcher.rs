@@ -54,8 +54,8 @@ pub struct Confinement {
     pub rlimits: Vec<(libc::__rlimit_resource_t, u64)>,
     /// The working directory to change to.
     pub cwd: Option<CString>,
-    /// The environment, when the policy changes it (otherwise the host's own).
-    pub env: Option<Vec<(OsString, OsString)>>,
+    /// The guest's environment (read from the invoker's before anything is forked).
+    pub env: Vec<(OsString, OsString)>,
     /// A user-notification filter for the opens the host performs itself (directfs): the
     /// child installs it and hands its listener to the host before exec.
     pub directfs_filter: Option<Vec<SockFilter>>,
@@ -75,6 +75,8 @@ pub struct Confinement {
     /// use it (LTP raises its OOM score only when it sees `CAP_SYS_RESOURCE`); with the
     /// bounding set so cut, it sees just the capabilities its invoker has.
     pub drop_capabilities: u64,
+    /// The fds to give the guest as its stdin, stdout and stderr (`-1`: keep the host's).
+    pub stdio: [libc::c_int; 3],
 }
 
 impl Confinement {
@@ -239,9 +241,9 @@ pub fn spawn(
 ) -> anyhow::Result<Spawned> {
     let path = cstring(program.as_os_str().as_bytes())?;
     let argv_owned: Vec<CString> = args.iter().map(|a| cstring(a.as_bytes())).collect::<anyhow::Result<_>>()?;
-    let env = confinement.env.clone().unwrap_or_else(|| std::env::vars_os().collect());
-    let envp_owned: Vec<CString> = env
-        .into_iter()
+    let envp_owned: Vec<CString> = confinement
+        .env
+        .iter()
         .map(|(k, v)| {
             let mut kv = k.as_bytes().to_vec();
             kv.push(b'=');
@@ -634,6 +636,12 @@ unsafe fn become_guest(ch: Channels, parent: Pid, exec: Exec<'_>) -> ! {
         // Landlock before closing fds: the ruleset is one of them.
         if let Some(ruleset) = confinement.landlock_fd {
             if crate::launch::landlock::restrict_self(ruleset).is_err() {
+                libc::_exit(CHILD_SETUP_FAILED);
+            }
+        }
+        // The standard streams an embedding program gave the guest ([`crate::Command::stdin`]…).
+        for (target, &source) in confinement.stdio.iter().enumerate() {
+            if source >= 0 && libc::dup2(source, target as libc::c_int) < 0 {
                 libc::_exit(CHILD_SETUP_FAILED);
             }
         }

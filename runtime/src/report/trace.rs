@@ -236,6 +236,7 @@ pub fn format_call(pid: Pid, nr: u64, args: &[u64; 6]) -> String {
 pub fn call_name(nr: u64) -> Cow<'static, str> {
     match crate::decode::syscalls::name(nr).or_else(|| trapbox_abi::hostcall::hostcall_name(nr)) {
         Some(name) => Cow::Borrowed(name),
+        None if trapbox_abi::hostcall::is_embedder_hostcall(nr) => Cow::Owned(format!("hc_embedder_{:#x}", nr - trapbox_abi::hostcall::EMBEDDER_BASE)),
         None => Cow::Owned(format!("syscall_{nr:#x}")),
     }
 }

@@ -372,6 +372,8 @@ pub struct Settings {
     /// (the container convention; trapbox's init, PID 1 of the guest's namespace, exits with
     /// it, which ends the namespace).
     pub wait_all: bool,
+    /// The embedding program's hostcalls ([`crate::Command::hostcall`]), if it has any.
+    pub hostcalls: Option<std::sync::Arc<dyn crate::session::EmbedderHostcalls>>,
 }
 
 /// The outcome of a run.
@@ -679,6 +681,12 @@ impl Debugger {
                 trace::format_call(tid, number, args)
             );
             return Verdict::Refuse(errno::ENOSYS);
+        }
+        if hostcall::is_embedder_hostcall(number) {
+            return match &self.settings.hostcalls {
+                Some(hostcalls) if hostcalls.handles(number) => Verdict::Answer(hostcalls.serve(tid, self.tgid(tid), number, *args)),
+                _ => Verdict::Refuse(errno::ENOSYS),
+            };
         }
         if hostcall::is_hostcall(number) {
             return match crate::trap::hostcalls::answer(number, args) {
@@ -1820,7 +1828,7 @@ impl Debugger {
                 None => return Ok(()), // the thread is gone
             }
         }
-        if hostcall::is_hostcall(number) && crate::trap::hostcalls::answer(number, &args).is_none() {
+        if hostcall::is_hostcall(number) && !hostcall::is_embedder_hostcall(number) && crate::trap::hostcalls::answer(number, &args).is_none() {
             let Some(stub) = self.stub_or_refusal(tid, number, &args) else {
                 return self.answer_trap(tid, regs, resume_at, number, &args, no_stub, Handling::Refused);
             };
