@@ -15,7 +15,9 @@
 //!   --unconfined --no-namespaces` of a tiny generated static program, rewritten with each
 //!   trap (`--keep-traps`: every `getpid` a trap, served through the stub page), or
 //!   unrewritten, calling `fchdir(-1)` (a call the backstop stops; `getpid` runs natively
-//!   there). Per call: the run of N calls less the run of one, over N − 1.
+//!   there); `trapbox-hostcall-ud2`, `trapbox-hostcall-syscall`: the `version` hostcall
+//!   through each entry the ABI allows, its listed `ud2` trap and a plain `syscall`. Per
+//!   call: the run of N calls less the run of one, over N − 1.
 //!
 //! Everything is pinned to the CPU the bench starts on (host and guest on one CPU, as
 //! `trapbox run` does: a stop across CPUs costs several times more).
@@ -55,6 +57,8 @@ Mechanisms (each serves a loop of getpid calls; µs per call, median and min/max
   trapbox-ud2       trapbox run --keep-traps of a generated program rewritten with ud2
   trapbox-int3      the same rewritten with int3
   trapbox-backstop  trapbox run of the unrewritten program, calling fchdir(-1) (stopped by the backstop)
+  trapbox-hostcall-ud2      the version hostcall at a ud2 trap site (the SDK's listed entry)
+  trapbox-hostcall-syscall  the version hostcall by a plain syscall (the ABI's other entry)
 Everything runs on the CPU the bench starts on. A mechanism this machine lacks is listed as
 unavailable, with the reason.
 
@@ -121,9 +125,31 @@ enum TrapboxRun {
     Ud2,
     Int3,
     Backstop,
+    /// The `version` hostcall at a `ud2` trap site.
+    HostcallUd2,
+    /// The `version` hostcall by a plain `syscall` (a seccomp stop): the ABI's other entry.
+    HostcallSyscall,
 }
 
-const MECHANISMS: [(&str, &str, Mechanism); 9] = [
+impl TrapboxRun {
+    /// The loop program's name.
+    fn name(self) -> &'static str {
+        match self {
+            TrapboxRun::Ud2 => "ud2",
+            TrapboxRun::Int3 => "int3",
+            TrapboxRun::Backstop => "backstop",
+            TrapboxRun::HostcallUd2 => "hostcall-ud2",
+            TrapboxRun::HostcallSyscall => "hostcall-syscall",
+        }
+    }
+
+    /// Whether the program is rewritten and run with every trap kept.
+    fn traps(self) -> bool {
+        matches!(self, TrapboxRun::Ud2 | TrapboxRun::Int3 | TrapboxRun::HostcallUd2)
+    }
+}
+
+const MECHANISMS: [(&str, &str, Mechanism); 11] = [
     ("native", "native syscall (getpid)", Mechanism::Native),
     ("ud2", "ud2 trap, bare ptrace tracer", Mechanism::Trap(Trap::Ud2)),
     ("int3", "int3 trap, bare ptrace tracer", Mechanism::Trap(Trap::Int3)),
@@ -133,6 +159,8 @@ const MECHANISMS: [(&str, &str, Mechanism); 9] = [
     ("trapbox-ud2", "trapbox run: ud2 trap (stub page)", Mechanism::Trapbox(TrapboxRun::Ud2)),
     ("trapbox-int3", "trapbox run: int3 trap (stub page)", Mechanism::Trapbox(TrapboxRun::Int3)),
     ("trapbox-backstop", "trapbox run: backstop seccomp stop", Mechanism::Trapbox(TrapboxRun::Backstop)),
+    ("trapbox-hostcall-ud2", "trapbox run: version hostcall, ud2 trap", Mechanism::Trapbox(TrapboxRun::HostcallUd2)),
+    ("trapbox-hostcall-syscall", "trapbox run: version hostcall, plain syscall", Mechanism::Trapbox(TrapboxRun::HostcallSyscall)),
 ];
 
 impl Mechanism {
@@ -198,14 +226,14 @@ fn print_table(report: &Report) {
         report.pinned_cpu.map_or("none".to_string(), |c| c.to_string())
     );
     let native = report.mechanisms.iter().find(|m| m.id == "native").and_then(|m| m.median_us);
-    println!("{:<18} {:<42} {:>10} {:>9} {:>9} {:>9} {:>8}", "id", "mechanism", "median µs", "min µs", "max µs", "calls", "x native");
+    println!("{:<24} {:<44} {:>10} {:>9} {:>9} {:>9} {:>8}", "id", "mechanism", "median µs", "min µs", "max µs", "calls", "x native");
     for m in &report.mechanisms {
         match (m.median_us, m.min_us, m.max_us) {
             (Some(median), Some(min), Some(max)) => {
                 let ratio = native.filter(|n| *n > 0.0).map_or(String::new(), |n| format!("{:.0}", median / n));
-                println!("{:<18} {:<42} {median:>10.2} {min:>9.2} {max:>9.2} {:>9} {ratio:>8}", m.id, m.label, m.calls);
+                println!("{:<24} {:<44} {median:>10.2} {min:>9.2} {max:>9.2} {:>9} {ratio:>8}", m.id, m.label, m.calls);
             }
-            _ => println!("{:<18} {:<42} unavailable: {}", m.id, m.label, m.note.as_deref().unwrap_or("?")),
+            _ => println!("{:<24} {:<44} unavailable: {}", m.id, m.label, m.note.as_deref().unwrap_or("?")),
         }
     }
 }
@@ -507,17 +535,19 @@ impl Programs {
                 write_executable(&dir.join(format!("loop-{name}-{calls}")), &rewritten.output)?;
             }
             write_executable(&dir.join(format!("loop-backstop-{calls}")), &loop_program(calls, nr::FCHDIR as u32, -1))?;
+            // The hostcall's two entries: the listed trap (rewritten, a `.trapbox` site) and
+            // the plain `syscall` the backstop stops.
+            let version = loop_program(calls, trapbox_abi::hostcall::VERSION as u32, 0);
+            let options = trapbox_rewriter::RewriteOptions { encoding: trapbox_abi::trap::TrapEncoding::Ud2, cross_check: false };
+            write_executable(&dir.join(format!("loop-hostcall-ud2-{calls}")), &trapbox_rewriter::rewrite(&version, &options)?.output)?;
+            write_executable(&dir.join(format!("loop-hostcall-syscall-{calls}")), &version)?;
         }
         Ok(Programs { dir })
     }
 
     /// One round of a `trapbox run` row: the run of `calls` calls less the run of one.
     fn time_trapbox(&self, run: TrapboxRun, calls: u64) -> Result<Duration, String> {
-        let name = match run {
-            TrapboxRun::Ud2 => "ud2",
-            TrapboxRun::Int3 => "int3",
-            TrapboxRun::Backstop => "backstop",
-        };
+        let name = run.name();
         let once = self.time_run(run, &format!("loop-{name}-1"))?;
         let all = self.time_run(run, &format!("loop-{name}-{calls}"))?;
         // (Scaled to `calls` so the per-call division above is the same for every row.)
@@ -529,7 +559,7 @@ impl Programs {
         let me = std::env::current_exe().map_err(|e| format!("cannot find trapbox itself: {e}"))?;
         let mut command = std::process::Command::new(me);
         command.args(["run", "--unconfined", "--no-namespaces"]);
-        if run != TrapboxRun::Backstop {
+        if run.traps() {
             command.arg("--keep-traps");
         }
         command.arg("--").arg(self.dir.join(program));

@@ -297,7 +297,19 @@ fn bench_quick_measures_every_mechanism() {
     let ids: Vec<&str> = bench.mechanisms.iter().map(|m| m.id.as_str()).collect();
     assert_eq!(
         ids,
-        ["native", "ud2", "int3", "seccomp-stop", "user-notif", "user-notif-sync", "trapbox-ud2", "trapbox-int3", "trapbox-backstop"]
+        [
+            "native",
+            "ud2",
+            "int3",
+            "seccomp-stop",
+            "user-notif",
+            "user-notif-sync",
+            "trapbox-ud2",
+            "trapbox-int3",
+            "trapbox-backstop",
+            "trapbox-hostcall-ud2",
+            "trapbox-hostcall-syscall"
+        ]
     );
     for m in &bench.mechanisms {
         match (m.available, m.median_us, m.min_us, m.max_us) {
@@ -307,7 +319,7 @@ fn bench_quick_measures_every_mechanism() {
         }
     }
     // What every machine this suite runs on has: the call, ptrace traps and seccomp stops.
-    for id in ["native", "ud2", "int3", "seccomp-stop", "trapbox-ud2", "trapbox-int3", "trapbox-backstop"] {
+    for id in ["native", "ud2", "int3", "seccomp-stop", "trapbox-ud2", "trapbox-int3", "trapbox-backstop", "trapbox-hostcall-ud2", "trapbox-hostcall-syscall"] {
         assert!(bench.mechanisms.iter().any(|m| m.id == id && m.available), "{id}: {bench:#?}");
     }
     let out = run(Command::new(trapbox_bin()).args(["bench", "--quick", "--rounds", "1"]));

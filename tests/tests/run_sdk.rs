@@ -166,6 +166,24 @@ fn every_c_hostcall_succeeds_or_fails_with_the_native_errno_and_denials_are_logg
     assert!(!dir.join("w/stolen").exists() && dir.join("r/data").exists());
 }
 
+/// The ABI's other entry: the same guest making every hostcall with a plain `syscall`
+/// (`TRAPBOX_SYSCALL_ENTRY`) gets exactly the same answers, and the same denials are logged.
+#[test]
+fn every_c_hostcall_answers_alike_through_a_plain_syscall() {
+    let dir = calls_dir("sdk_calls_syscall_entry");
+    let mut flags = trapbox_tests::SDK_C_FLAGS.to_vec();
+    flags.push("-DTRAPBOX_SYSCALL_ENTRY");
+    let guest = trapbox_tests::build_c(&workspace_root().join("tests/guests/sdk_calls.c"), &flags);
+    let sections = std::process::Command::new("objdump").arg("-h").arg(&guest).output().unwrap();
+    assert!(!String::from_utf8_lossy(&sections.stdout).contains(".trapbox.sdk"), "the build still lists trap sites");
+    let out = with_stdin(trapbox_run(&GRANTS, &guest, &["arg1"]).current_dir(&dir), b"input\n");
+    assert_eq!((out.status, out.stdout.as_str()), (3, C_CALLS), "{}", out.stderr);
+    for denial in C_DENIALS {
+        assert!(out.stderr.lines().any(|l| l.starts_with(denial)), "no line {denial:?} in:\n{}", out.stderr);
+    }
+    assert!(out.stderr.contains("info: sdk_calls logs"), "{}", out.stderr);
+}
+
 /// The same guest built for plain Linux (each hostcall its Linux call) gets the same answers
 /// wherever no grant is involved: the hostcalls add no errno of their own.
 #[test]

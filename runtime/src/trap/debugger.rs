@@ -137,6 +137,10 @@ struct Thread {
     restart_after_signal: Option<Regs>,
     /// A `sendmmsg` under way, one message at a time: the call is run again for each.
     sendmmsg: Option<SendmmsgProgress>,
+    /// A hostcall made with a plain `syscall` that needs the injector: skipped at its seccomp
+    /// stop and served at the (skipped) call's exit, where the thread may run injected calls
+    /// ([`Debugger::serve_hostcall_at_exit`]).
+    hostcall_at_exit: Option<(u64, [u64; 6], PendingCall)>,
 }
 
 /// Where a `sendmmsg` run one message at a time has got to (see
@@ -182,6 +186,7 @@ impl Thread {
             handed_over: None,
             restart_after_signal: None,
             sendmmsg: None,
+            hostcall_at_exit: None,
         }
     }
 }
@@ -1061,6 +1066,15 @@ impl Debugger {
             .stub(tid)
             .is_some_and(|stub| regs.rip == stub + inject::FAST_RETURN || regs.rip == stub + inject::SLOW_RETURN);
         let route = if from_stub { Route::Trap } else { Route::Backstop };
+        if hostcall::is_hostcall(number) && !hostcall::is_embedder_hostcall(number) && crate::trap::hostcalls::answer(number, &args).is_none() {
+            // Served as at its trap, but from the call's exit: no injection can start from a
+            // seccomp stop (the thread is inside the call).
+            let call = self.describe(tid, number, &args, route);
+            self.thread(tid).hostcall_at_exit = Some((number, args, call));
+            regs.orig_rax = u64::MAX;
+            sys::set_regs(tid, &regs)?;
+            return sys::cont_syscall(tid, 0);
+        }
         let mut verdict = self.decide(tid, number, &args);
         // A call the kernel will run, whose decision read guest memory the kernel would read
         // again, is pinned and decided again on the pinned copy: that second decision is the
@@ -1223,6 +1237,9 @@ impl Debugger {
     }
 
     fn on_syscall_exit(&mut self, tid: Pid) -> Result<(), Errno> {
+        if let Some((number, args, call)) = self.thread(tid).hostcall_at_exit.take() {
+            return self.serve_hostcall_at_exit(tid, number, &args, &call);
+        }
         if let Some(mut regs) = self.thread(tid).restart_after_signal.take() {
             // See on_answer. Should the signal have gone meanwhile (another thread took a
             // process-wide one), the call simply starts again.
@@ -1745,6 +1762,25 @@ impl Debugger {
         }
         // Not ours: the guest jumped into the stub by itself; it gets its SIGTRAP.
         sys::cont(tid, libc::SIGTRAP)
+    }
+
+    /// Serves, at the exit of the skipped call, a hostcall a plain `syscall` made: the same
+    /// service, result and trace line as at its trap.
+    fn serve_hostcall_at_exit(&mut self, tid: Pid, number: u64, args: &[u64; 6], call: &PendingCall) -> Result<(), Errno> {
+        let (raw, handling) = match self.stub_or_refusal(tid, number, args) {
+            None => (errno::encode_error(errno::ENOSYS), Handling::Refused),
+            Some(stub) => match self.serve_hostcall(tid, stub, number, args) {
+                Some(raw) => (raw, Handling::Host),
+                // The injection failed but the thread lives (its registers are restored).
+                None if self.threads.contains_key(&tid) => (errno::encode_error(libc::EIO), Handling::Refused),
+                None => return Ok(()), // the thread is gone (or asked to exit)
+            },
+        };
+        let mut regs = sys::get_regs(tid)?;
+        regs.rax = raw;
+        sys::set_regs(tid, &regs)?;
+        self.emit(tid, call, CallEnd::Value(raw), handling);
+        self.resume(tid, 0)
     }
 
     /// Serves a hostcall that needs the injector (see [`crate::trap::hostcalls`]).
