@@ -92,17 +92,22 @@ struct trapbox_dirent {
     unsigned char reserved[3];
 };
 
-#ifdef TRAPBOX_SYSCALL_ENTRY
-/* The ABI's other entry: a plain `syscall` instruction with the hostcall number, served with
- * identical results (a seccomp stop instead of a trap: cheaper where a ud2 costs a hypervisor
- * exit; `trapbox bench` measures both). Define TRAPBOX_SYSCALL_ENTRY to take it. */
-static inline long trapbox_hostcall(long nr, long a0, long a1, long a2, long a3, long a4, long a5) {
+/* A plain `syscall` instruction: the Linux build's calls, and the ABI's other entry. */
+static inline long trapbox_syscall_(long nr, long a0, long a1, long a2, long a3, long a4, long a5) {
     register long r10 __asm__("r10") = a3;
     register long r8 __asm__("r8") = a4;
     register long r9 __asm__("r9") = a5;
     long result;
     __asm__ volatile("syscall" : "=a"(result) : "a"(nr), "D"(a0), "S"(a1), "d"(a2), "r"(r10), "r"(r8), "r"(r9) : "rcx", "r11", "memory");
     return result;
+}
+
+#ifdef TRAPBOX_SYSCALL_ENTRY
+/* The ABI's other entry: a plain `syscall` instruction with the hostcall number, served with
+ * identical results (a seccomp stop instead of a trap: cheaper where a ud2 costs a hypervisor
+ * exit; `trapbox bench` measures both). Define TRAPBOX_SYSCALL_ENTRY to take it. */
+static inline long trapbox_hostcall(long nr, long a0, long a1, long a2, long a3, long a4, long a5) {
+    return trapbox_syscall_(nr, a0, a1, a2, a3, a4, a5);
 }
 #else
 static inline long trapbox_hostcall(long nr, long a0, long a1, long a2, long a3, long a4, long a5) {
@@ -134,57 +139,49 @@ static inline unsigned long trapbox_strlen_(const char *s) {
 
 #ifdef TRAPBOX_ON_LINUX
 /* The same API on plain Linux: each wrapper is its Linux call. */
-static inline long trapbox_linux_(long nr, long a0, long a1, long a2, long a3, long a4, long a5) {
-    register long r10 __asm__("r10") = a3;
-    register long r8 __asm__("r8") = a4;
-    register long r9 __asm__("r9") = a5;
-    long result;
-    __asm__ volatile("syscall" : "=a"(result) : "a"(nr), "D"(a0), "S"(a1), "d"(a2), "r"(r10), "r"(r8), "r"(r9) : "rcx", "r11", "memory");
-    return result;
-}
 static inline long trapbox_version(void) { return 2; }
-static inline long trapbox_write(long handle, const void *buf, unsigned long len) { return trapbox_linux_(1, handle, (long)buf, (long)len, 0, 0, 0); }
-static inline long trapbox_read(long handle, void *buf, unsigned long len) { return trapbox_linux_(0, handle, (long)buf, (long)len, 0, 0, 0); }
+static inline long trapbox_write(long handle, const void *buf, unsigned long len) { return trapbox_syscall_(1, handle, (long)buf, (long)len, 0, 0, 0); }
+static inline long trapbox_read(long handle, void *buf, unsigned long len) { return trapbox_syscall_(0, handle, (long)buf, (long)len, 0, 0, 0); }
 static inline long trapbox_open(const char *path, unsigned long flags) {
     long lflags = (flags & 3) == 3 ? 2 : (flags & 2) ? 1 : 0;
     if (flags & TRAPBOX_OPEN_CREATE) lflags |= 0100;
     if (flags & TRAPBOX_OPEN_TRUNCATE) lflags |= 01000;
     if (flags & TRAPBOX_OPEN_APPEND) lflags |= 02000;
     if (flags & TRAPBOX_OPEN_EXCLUSIVE) lflags |= 0200;
-    return trapbox_linux_(257, -100, (long)path, lflags | 02000000, 0666, 0, 0);
+    return trapbox_syscall_(257, -100, (long)path, lflags | 02000000, 0666, 0, 0);
 }
-static inline long trapbox_close(long handle) { return trapbox_linux_(3, handle, 0, 0, 0, 0, 0); }
+static inline long trapbox_close(long handle) { return trapbox_syscall_(3, handle, 0, 0, 0, 0, 0); }
 static inline void *trapbox_alloc(unsigned long len) {
-    long p = trapbox_linux_(9, 0, (long)len, 3, 0x22, -1, 0);
+    long p = trapbox_syscall_(9, 0, (long)len, 3, 0x22, -1, 0);
     return p < 0 && p > -4096 ? (void *)0 : (void *)p;
 }
-static inline long trapbox_free(void *p, unsigned long len) { return trapbox_linux_(11, (long)p, (long)len, 0, 0, 0, 0); }
+static inline long trapbox_free(void *p, unsigned long len) { return trapbox_syscall_(11, (long)p, (long)len, 0, 0, 0, 0); }
 static inline long trapbox_clock(unsigned long id) {
     long ts[2];
-    long r = trapbox_linux_(228, id == 0 ? 1 : 0, (long)ts, 0, 0, 0, 0);
+    long r = trapbox_syscall_(228, id == 0 ? 1 : 0, (long)ts, 0, 0, 0, 0);
     return r < 0 ? r : ts[0] * 1000000000L + ts[1];
 }
-static inline long trapbox_random(void *buf, unsigned long len) { return trapbox_linux_(318, (long)buf, (long)len, 0, 0, 0, 0); }
+static inline long trapbox_random(void *buf, unsigned long len) { return trapbox_syscall_(318, (long)buf, (long)len, 0, 0, 0, 0); }
 static inline const void *trapbox_map_file(const char *path, unsigned long flags, unsigned long *len) {
-    long fd = trapbox_linux_(257, -100, (long)path, (flags & TRAPBOX_MAP_WRITE ? 2 : 0) | 02000000, 0, 0, 0);
+    long fd = trapbox_syscall_(257, -100, (long)path, (flags & TRAPBOX_MAP_WRITE ? 2 : 0) | 02000000, 0, 0, 0);
     if (fd < 0) return (const void *)0;
     long st[18];
-    if (trapbox_linux_(5, fd, (long)st, 0, 0, 0, 0) < 0) { trapbox_close(fd); return (const void *)0; }
+    if (trapbox_syscall_(5, fd, (long)st, 0, 0, 0, 0) < 0) { trapbox_close(fd); return (const void *)0; }
     *len = (unsigned long)st[6];
-    long p = *len ? trapbox_linux_(9, 0, st[6], flags & TRAPBOX_MAP_WRITE ? 3 : 1, flags & TRAPBOX_MAP_WRITE ? 1 : 2, fd, 0) : 0;
+    long p = *len ? trapbox_syscall_(9, 0, st[6], flags & TRAPBOX_MAP_WRITE ? 3 : 1, flags & TRAPBOX_MAP_WRITE ? 1 : 2, fd, 0) : 0;
     trapbox_close(fd);
     if (p < 0 && p > -4096) return (const void *)0;
     return p ? (const void *)p : (const void *)"";
 }
-static inline long trapbox_unmap(const void *p, unsigned long len) { return len ? trapbox_linux_(11, (long)p, (long)len, 0, 0, 0, 0) : 0; }
+static inline long trapbox_unmap(const void *p, unsigned long len) { return len ? trapbox_syscall_(11, (long)p, (long)len, 0, 0, 0, 0) : 0; }
 static inline void trapbox_exit(long code) {
-    trapbox_linux_(231, code, 0, 0, 0, 0, 0);
+    trapbox_syscall_(231, code, 0, 0, 0, 0, 0);
     __builtin_unreachable();
 }
-static inline long trapbox_seek(long handle, long offset, unsigned long whence) { return trapbox_linux_(8, handle, offset, (long)whence, 0, 0, 0); }
+static inline long trapbox_seek(long handle, long offset, unsigned long whence) { return trapbox_syscall_(8, handle, offset, (long)whence, 0, 0, 0); }
 static inline long trapbox_stat(long handle, struct trapbox_stat *out) {
     unsigned long st[18];
-    long r = trapbox_linux_(5, handle, (long)st, 0, 0, 0, 0);
+    long r = trapbox_syscall_(5, handle, (long)st, 0, 0, 0, 0);
     if (r < 0) return r;
     unsigned int mode = (unsigned int)st[3], type = mode & 0170000;
     out->size = st[6];
@@ -197,12 +194,12 @@ static inline long trapbox_stat(long handle, struct trapbox_stat *out) {
     return 0;
 }
 static inline long trapbox_readdir(long handle, void *buf, unsigned long len, unsigned long cookie) { (void)handle; (void)buf; (void)len; (void)cookie; return -38; }
-static inline long trapbox_mkdir(const char *path) { return trapbox_linux_(258, -100, (long)path, 0777, 0, 0, 0); }
-static inline long trapbox_remove(const char *path, unsigned long flags) { return trapbox_linux_(263, -100, (long)path, flags & TRAPBOX_REMOVE_DIR ? 0x200 : 0, 0, 0, 0); }
-static inline long trapbox_rename(const char *from, const char *to) { return trapbox_linux_(264, -100, (long)from, -100, (long)to, 0, 0); }
+static inline long trapbox_mkdir(const char *path) { return trapbox_syscall_(258, -100, (long)path, 0777, 0, 0, 0); }
+static inline long trapbox_remove(const char *path, unsigned long flags) { return trapbox_syscall_(263, -100, (long)path, flags & TRAPBOX_REMOVE_DIR ? 0x200 : 0, 0, 0, 0); }
+static inline long trapbox_rename(const char *from, const char *to) { return trapbox_syscall_(264, -100, (long)from, -100, (long)to, 0, 0); }
 static inline long trapbox_sleep(unsigned long nanoseconds) {
     long ts[2] = {(long)(nanoseconds / 1000000000UL), (long)(nanoseconds % 1000000000UL)};
-    return trapbox_linux_(230, 1, 0, (long)ts, 0, 0, 0);
+    return trapbox_syscall_(230, 1, 0, (long)ts, 0, 0, 0);
 }
 static inline long trapbox_log(unsigned long level, const char *message) { (void)level; trapbox_write(2, message, trapbox_strlen_(message)); return trapbox_write(2, "\n", 1) < 0 ? -5 : 0; }
 static inline long trapbox_policy_check(const char *path, unsigned long access) { (void)path; (void)access; return 0; }
