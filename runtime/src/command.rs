@@ -17,9 +17,11 @@
 //! number of sandboxes can run at once, the host's process-wide state (its non-dumpable
 //! flag, signal relays, the children it waits for) never touches the embedding program, and
 //! a `waitpid` of the program's own children is never raced. The monitor is forked like any
-//! child of a multi-threaded program: it takes no lock of the program's own (it does not read
-//! the environment, which is copied before the fork); it dies with its [`Child`] (a dropped
-//! `Child` kills its guest, see [`Child`]) or with the program.
+//! child of a multi-threaded program, so it takes none of the locks another thread of the
+//! program may have held at that instant: it reads no environment variable (the environment
+//! is copied before the fork), writes its messages to stderr without std's lock, and calls
+//! none of the program's code (its hostcall handlers run in the program, see below). It
+//! ends its guest when its [`Child`] is dropped unwaited (see [`Child`]) or the program dies.
 //!
 //! ```
 //! use trapbox::{Command, Policy, Stdio};

@@ -1099,3 +1099,20 @@ pub fn reset_signals() {
         libc::sigprocmask(libc::SIG_SETMASK, &none, std::ptr::null_mut());
     }
 }
+
+/// Writes all of `bytes` to fd 2 with plain `write` calls: no lock of std's (a forked
+/// monitor must take no lock another thread of the embedding program may have held), and a
+/// line short enough is one write, so lines of several host threads never interleave.
+pub fn write_to_stderr(mut bytes: &[u8]) {
+    while !bytes.is_empty() {
+        // SAFETY: write reads `bytes.len()` bytes of a live slice.
+        let n = unsafe { libc::write(2, bytes.as_ptr().cast(), bytes.len()) };
+        if n < 0 && Errno::last() == Errno(libc::EINTR) {
+            continue;
+        }
+        if n <= 0 {
+            return; // nowhere to report it
+        }
+        bytes = &bytes[n as usize..];
+    }
+}

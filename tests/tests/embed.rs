@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use run_support::is_root;
-use trapbox::{Command, Errno, Personality, Policy, Stdio, EMBEDDER_BASE};
+use trapbox::{Command, Errno, Personality, Policy, Stats, Stdio, Trace, TraceFormat, EMBEDDER_BASE};
 use trapbox_tests::{build_guest, build_sdk_c, busybox, run, scratch_dir, trapbox_bin, workspace_root};
 
 fn native_busybox(args: &[&str]) -> std::process::Output {
@@ -232,4 +232,29 @@ fn a_native_guest_gets_its_grants_through_the_library() {
         .unwrap();
     let native = run(std::process::Command::new("wc").arg("data").current_dir(&dir));
     assert_eq!((out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned()), (Some(0), native.stdout), "{out:?}");
+}
+
+/// `--trace-format json` and `--stats=FILE` through the library: one JSON object per call,
+/// and statistics whose total is the trace's.
+#[test]
+fn traces_and_statistics_are_reachable_from_the_library() {
+    let dir = scratch_dir("embed_trace");
+    let (trace, stats) = (dir.join("trace.jsonl"), dir.join("stats.json"));
+    let out = Command::new(busybox())
+        .args(["cat", "/etc/hostname"])
+        .policy(Policy::new().allow_read("/etc/hostname"))
+        .trace(Trace::File(trace.clone()))
+        .trace_format(TraceFormat::Json)
+        .stats(Stats::JsonFile(stats.clone()))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let lines: Vec<serde_json::Value> =
+        std::fs::read_to_string(&trace).unwrap().lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}"))).collect();
+    assert!(
+        lines.iter().any(|l| l["call"] == "openat" && l["args"][1] == "\"/etc/hostname\"" && l["result"].as_i64().is_some_and(|fd| fd >= 0)),
+        "{lines:#?}"
+    );
+    let stats: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&stats).unwrap()).unwrap();
+    assert_eq!(stats["total"]["count"].as_u64(), Some(lines.len() as u64), "{stats:#}");
 }

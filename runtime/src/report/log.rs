@@ -81,7 +81,7 @@ pub fn summary() {
         return;
     }
     let calls = if count == 1 { "call was" } else { "calls were" };
-    eprintln!("trapbox: {count} {calls} denied by the policy; without --quiet each is printed, --log FILE writes them to FILE");
+    emit(Kind::Always, &format!("trapbox: {count} {calls} denied by the policy; without --quiet each is printed, --log FILE writes them to FILE"));
 }
 
 /// Sends every later message to `path`.
@@ -131,8 +131,29 @@ fn emit(kind: Kind, text: &str) {
             let mut file = file.lock().unwrap_or_else(|e| e.into_inner());
             let _ = writeln!(file, "{text}");
         }
-        None if kind == Kind::Always || VERBOSE.load(Ordering::Relaxed) => eprintln!("{text}"),
+        None if kind == Kind::Always || VERBOSE.load(Ordering::Relaxed) => {
+            let mut line = String::with_capacity(text.len() + 1);
+            line.push_str(text);
+            line.push('\n');
+            crate::sys::write_to_stderr(line.as_bytes());
+        }
         None => {}
+    }
+}
+
+/// The host's standard error without std's lock ([`crate::sys::write_to_stderr`]), for
+/// writers that buffer a line and then write it whole.
+#[derive(Debug)]
+pub struct RawStderr;
+
+impl Write for RawStderr {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        crate::sys::write_to_stderr(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 

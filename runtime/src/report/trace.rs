@@ -408,7 +408,7 @@ impl TraceSink {
     /// Trace to stderr (`None`) or to a file.
     pub fn open(file: Option<&std::path::Path>, format: TraceFormat) -> anyhow::Result<TraceSink> {
         Ok(match file {
-            None => TraceSink { out: std::io::BufWriter::new(Box::new(std::io::stderr())), to_terminal_stream: true, format },
+            None => TraceSink { out: std::io::BufWriter::new(Box::new(crate::report::log::RawStderr)), to_terminal_stream: true, format },
             Some(path) => {
                 std::fs::File::create(path).map_err(|e| anyhow::anyhow!("cannot create trace file {}: {e}", path.display()))?;
                 TraceSink::append(path, format)?
