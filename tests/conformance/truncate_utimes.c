@@ -1,5 +1,7 @@
 #include "conf.h"
 #include <time.h>
+#include <signal.h>
+#include <sys/resource.h>
 
 int main(int argc, char **argv) {
     setup(argc, argv);
@@ -61,5 +63,27 @@ int main(int argc, char **argv) {
     CK("utimes null path", syscall(SYS_utimes, NULL, two));
     CK("utimensat cwd null path", syscall(SYS_utimensat, AT_FDCWD, NULL, two, 0));
     CK("utimensat bad fd null path", syscall(SYS_utimensat, 9999, NULL, two, 0));
+    /* RLIMIT_FSIZE binds truncate(path) as it binds ftruncate: growing past it is EFBIG with a
+     * SIGXFSZ (ignored here), shrinking and growing up to it are not. */
+    signal(SIGXFSZ, SIG_IGN);
+    struct rlimit fsize = { 200, 200 };
+    setrlimit(RLIMIT_FSIZE, &fsize);
+    CK("truncate past RLIMIT_FSIZE", truncate(P("f"), 1000));
+    CK("ftruncate past RLIMIT_FSIZE", ftruncate(fd, 1000));
+    CK("truncate up to RLIMIT_FSIZE", truncate(P("f"), 200));
+    CK("truncate shrink under RLIMIT_FSIZE", truncate(P("f"), 150));
+    stat(P("f"), &st); CK("size after", st.st_size);
+    /* Not ignored, SIGXFSZ ends the process (after the call, which fails). */
+    pid_t child = fork();
+    if (child == 0) {
+        struct rlimit no_core = { 0, 0 };
+        setrlimit(RLIMIT_CORE, &no_core);
+        signal(SIGXFSZ, SIG_DFL);
+        truncate(P("f"), 5000);
+        _exit(0);
+    }
+    int status = 0;
+    waitpid(child, &status, 0);
+    CK("killed by SIGXFSZ", WIFSIGNALED(status) && WTERMSIG(status) == SIGXFSZ);
     return 0;
 }

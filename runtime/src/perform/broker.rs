@@ -742,6 +742,13 @@ pub fn perform(
             Some(t) if !t.is_file() => Err(EINVAL),
             // (Under the guest's own Landlock domain, if any: it judges truncation at the open.)
             _ => crate::perform::guest_landlock::within_domain_of(pid, || match open_beneath(&grant, &target, (libc::O_WRONLY | libc::O_NONBLOCK) as u64, 0) {
+                Ok(writable) if grows_past_file_size_limit(pid, &writable, args[1]) => {
+                    // The kernel's answer to the guest's own call: SIGXFSZ, then EFBIG.
+                    if let Some(tgid) = crate::sys::thread_group(pid) {
+                        let _ = crate::sys::tgkill(tgid, pid, libc::SIGXFSZ);
+                    }
+                    Err(libc::EFBIG)
+                }
                 // SAFETY: an fd the host opened for writing; the length is an integer.
                 Ok(writable) => result_of(unsafe { libc::ftruncate(writable.as_raw_fd(), args[1] as libc::off_t) }),
                 Err(errno) => Err(errno),
@@ -751,6 +758,22 @@ pub fn perform(
         _ => Err(EINVAL),
     };
     Ok(raw(done))
+}
+
+/// Whether truncating `file` to `length` would grow it past thread `pid`'s `RLIMIT_FSIZE`:
+/// the host's own limit is not the guest's, so the host checks the guest's as the kernel would
+/// (`inode_newsize_ok`).
+fn grows_past_file_size_limit(pid: Pid, file: &OwnedFd, length: u64) -> bool {
+    let Some(limit) = file_size_limit(pid) else { return false };
+    let size = crate::perform::directfs::file_stat(file).map_or(0, |st| st.st_size as u64);
+    length > size && length > limit
+}
+
+/// Thread `pid`'s soft `RLIMIT_FSIZE`, `None` when unlimited (or unknown).
+fn file_size_limit(pid: Pid) -> Option<u64> {
+    let limits = crate::sys::read_proc(&format!("/proc/{pid}/limits")).ok()?;
+    let line = limits.lines().find(|l| l.starts_with("Max file size"))?;
+    line["Max file size".len()..].split_whitespace().next()?.parse().ok()
 }
 
 fn utimes_nofollow(grant: &Path, target: &Path, times: *const libc::timespec) -> Result<u64, i32> {
