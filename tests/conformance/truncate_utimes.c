@@ -63,6 +63,13 @@ int main(int argc, char **argv) {
     CK("utimes null path", syscall(SYS_utimes, NULL, two));
     CK("utimensat cwd null path", syscall(SYS_utimensat, AT_FDCWD, NULL, two, 0));
     CK("utimensat bad fd null path", syscall(SYS_utimensat, 9999, NULL, two, 0));
+    /* Both times omitted: nothing to do, and the kernel looks at neither the path nor the
+     * flags; a bad times pointer is EFAULT before either. */
+    struct timespec both_omitted[2] = {{0, UTIME_OMIT}, {0, UTIME_OMIT}};
+    CK("utimensat omit both, missing path", utimensat(sfd, "nope", both_omitted, 0));
+    CK("utimensat omit both, bad flag", utimensat(sfd, "f", both_omitted, 0x1));
+    CK("utimensat omit both, outside", utimensat(AT_FDCWD, "/etc/passwd", both_omitted, 0));
+    CK("utimensat bad times, missing path", syscall(SYS_utimensat, sfd, "nope", (void *)16, 0));
     /* RLIMIT_FSIZE binds truncate(path) as it binds ftruncate: growing past it is EFBIG with a
      * SIGXFSZ (ignored here), shrinking and growing up to it are not. */
     signal(SIGXFSZ, SIG_IGN);
