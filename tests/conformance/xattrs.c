@@ -41,5 +41,20 @@ int main(int argc, char **argv) {
     CK("lsetxattr user on symlink", lsetxattr(P("l"), "user.x", "x", 1, 0));
     CK("fgetxattr bad fd", fgetxattr(9999, "user.x", buf, sizeof buf));
     CK("getxattr empty name", getxattr(P("f"), "", buf, sizeof buf));
+    /* The kernel copies the name (and setxattr's flags and value) before it looks the path up. */
+    char long_name[300];
+    memset(long_name, 'a', sizeof long_name - 1);
+    memcpy(long_name, "user.", 5);
+    long_name[sizeof long_name - 1] = 0;
+    CK("getxattr null name", syscall(SYS_getxattr, P("f"), NULL, buf, sizeof buf));
+    CK("getxattr null name, missing file", syscall(SYS_getxattr, P("nope"), NULL, buf, sizeof buf));
+    CK("getxattr long name, missing file", getxattr(P("nope"), long_name, buf, sizeof buf));
+    CK("getxattr empty name, missing file", getxattr(P("nope"), "", buf, sizeof buf));
+    CK("removexattr null name, missing file", syscall(SYS_removexattr, P("nope"), NULL));
+    CK("setxattr bad flags, missing file", setxattr(P("nope"), "user.x", "x", 1, 0x10));
+    CK("setxattr bad value, missing file", syscall(SYS_setxattr, P("nope"), "user.x", (void *)16, 1, 0));
+    CK("setxattr huge value, missing file", setxattr(P("nope"), "user.x", buf, 70000, 0));
+    CK("setxattr null name", syscall(SYS_setxattr, P("f"), NULL, "x", 1, 0));
+    CK("lgetxattr null name", syscall(SYS_lgetxattr, P("l"), NULL, buf, sizeof buf));
     return 0;
 }

@@ -671,6 +671,9 @@ pub fn perform(
             Ok(_) => {}
         }
     }
+    if let Some(errno) = xattr_arguments_error(pid, number, args) {
+        return Ok(trapbox_abi::errno::encode_error(errno));
+    }
     if invalid_at_flags(number, args) {
         return Ok(trapbox_abi::errno::encode_error(EINVAL));
     }
@@ -816,6 +819,35 @@ fn times_of(pid: Pid, number: u64, addr: u64) -> Result<Option<[libc::timespec; 
             [libc::timespec { tv_sec: word(&b, 0), tv_nsec: word(&b, 1) }, libc::timespec { tv_sec: word(&b, 2), tv_nsec: word(&b, 3) }]
         }
     }))
+}
+
+/// The kernel's error for a path xattr call's own arguments, which it copies before it looks
+/// the path up: setxattr's flags (`EINVAL`), the name (`EFAULT`; `ERANGE` empty or too
+/// long), then setxattr's value (`E2BIG`, `EFAULT`).
+fn xattr_arguments_error(pid: Pid, number: u64, args: &[u64; 6]) -> Option<i32> {
+    let setting = matches!(number, nr::SETXATTR | nr::LSETXATTR);
+    if !setting && !matches!(number, nr::GETXATTR | nr::LGETXATTR | nr::REMOVEXATTR | nr::LREMOVEXATTR) {
+        return None;
+    }
+    const XATTR_CREATE_OR_REPLACE: u32 = (libc::XATTR_CREATE | libc::XATTR_REPLACE) as u32;
+    if setting && args[4] as u32 & !XATTR_CREATE_OR_REPLACE != 0 {
+        return Some(EINVAL);
+    }
+    match crate::report::trace::read_guest_string(pid, args[1], XATTR_NAME_MAX + 1) {
+        None => return Some(EFAULT),
+        Some((name, truncated)) if truncated || name.is_empty() || name.len() > XATTR_NAME_MAX => return Some(libc::ERANGE),
+        Some(_) => {}
+    }
+    if setting && args[3] != 0 {
+        let size = usize::try_from(args[3]).unwrap_or(usize::MAX);
+        if size > XATTR_SIZE_MAX {
+            return Some(libc::E2BIG);
+        }
+        if let Err(errno) = read_guest(pid, args[2], size) {
+            return Some(errno);
+        }
+    }
+    None
 }
 
 /// Sets or removes an extended attribute of the file the host opened (`at`, shown as
@@ -990,13 +1022,12 @@ fn query(
                 // SAFETY: a /proc/self/fd path and a host buffer of the length passed.
                 unsafe { libc::listxattr(at.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) }
             } else {
-                match crate::report::trace::read_guest_string(pid, args[1], XATTR_NAME_MAX + 1) {
-                    Some((name, false)) => match CString::new(name) {
-                        // SAFETY: a /proc/self/fd path, a host copy of the name and a host buffer.
-                        Ok(name) => unsafe { libc::getxattr(at.as_ptr(), name.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) },
-                        Err(_) => -1,
-                    },
-                    _ => -1,
+                // (Checked before the lookup; changed since, it is unreadable or too long.)
+                match crate::report::trace::read_guest_string(pid, args[1], XATTR_NAME_MAX + 1).map(|(name, truncated)| (CString::new(name), truncated)) {
+                    // SAFETY: a /proc/self/fd path, a host copy of the name and a host buffer.
+                    Some((Ok(name), false)) => unsafe { libc::getxattr(at.as_ptr(), name.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) },
+                    Some(_) => return Ok(trapbox_abi::errno::encode_error(libc::ERANGE)),
+                    None => return Ok(trapbox_abi::errno::encode_error(EFAULT)),
                 }
             };
             if n < 0 {
