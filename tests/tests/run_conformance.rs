@@ -270,6 +270,7 @@ conformance! {
         documented("socket bad family", When::Policy, "EACCES",
             "README layer table: a socket other than unix is refused under --net none (the default); natively EAFNOSUPPORT for a family that does not exist"),
     ];
+    proc_self => [];
     stat_family => [];
     trailing => [];
     truncate_utimes => [];

@@ -310,8 +310,14 @@ pub fn self_root(policy: &Policy, pid: Pid, path: &Path, access: u64) -> Option<
     if owner != tgid && owner != tid {
         return None;
     }
-    let own = Path::new("/proc").join(owner.to_string());
-    let inside = parts.as_path();
+    let mut own = Path::new("/proc").join(owner.to_string());
+    let mut inside = parts.as_path();
+    // `/proc/thread-self` is the thread's directory beneath its process's.
+    let thread_dir = Path::new("task").join(tid.to_string());
+    if owner == tgid && inside.starts_with(&thread_dir) {
+        own = own.join(&thread_dir);
+        inside = inside.strip_prefix(&thread_dir).ok()?;
+    }
     for grant in policy.grants.iter().filter(|g| g.access & access == access && is_self_path(&g.path)) {
         let granted = grant.path.strip_prefix("/proc/self").or_else(|_| grant.path.strip_prefix("/proc/thread-self")).ok()?;
         if inside.starts_with(granted) {

@@ -86,9 +86,10 @@ pub fn resolve_seen(pid: Pid, dirfd: Option<u64>, path: &[u8]) -> Option<(PathBu
         }
         base.join(path)
     };
-    let joined = match joined.strip_prefix("/proc/self").or_else(|_| joined.strip_prefix("/proc/thread-self")) {
-        Ok(rest) => crate::launch::view::proc_dir(pid).join(rest),
-        Err(_) => joined,
+    let own = ["/proc/self", "/proc/thread-self"].into_iter().find_map(|own| joined.strip_prefix(own).ok().map(|rest| (own, rest)));
+    let joined = match own {
+        Some((own, rest)) => crate::launch::view::own_proc_dir(pid, Path::new(own)).join(rest),
+        None => joined,
     };
     // The common case in one call: a path without `..` that the kernel walks without meeting
     // a symlink is its own resolution (`.` and repeated slashes aside).
@@ -132,7 +133,7 @@ fn walk(pid: Pid, path: &Path) -> PathBuf {
         }
         let candidate = out.join(&name);
         if candidate == Path::new("/proc/self") || candidate == Path::new("/proc/thread-self") {
-            out = crate::launch::view::proc_dir(pid);
+            out = crate::launch::view::own_proc_dir(pid, &candidate);
             continue;
         }
         let is_link = crate::launch::view::symlink_metadata(&candidate).map(|m| m.file_type().is_symlink());
@@ -211,7 +212,7 @@ pub fn own_namespace_link(pid: Pid, target: &Path) -> Option<(PathBuf, std::ffi:
         return None;
     }
     let process: Pid = target.strip_prefix("/proc").ok()?.components().next()?.as_os_str().to_str()?.parse().ok()?;
-    let own = target.starts_with(crate::launch::view::proc_dir(pid));
+    let own = crate::launch::view::in_own_proc_dir(pid, target);
     if !own && crate::launch::view::own_proc_holds_guest(process) != Some(true) {
         return None;
     }
@@ -265,7 +266,8 @@ pub fn namespace_file(pid: Pid, target: &Path) -> bool {
 /// The fd number when `target` (a resolved path, its last component not followed) is the
 /// calling thread's own `/proc/self/fd/N`.
 pub fn own_fd_number(pid: Pid, target: &Path) -> Option<i32> {
-    if target.parent()? != crate::launch::view::proc_dir(pid).join("fd") {
+    let parent = target.parent()?;
+    if parent != crate::launch::view::proc_dir(pid).join("fd") && parent != crate::launch::view::thread_proc_dir(pid).join("fd") {
         return None;
     }
     target.file_name()?.to_str()?.parse().ok()

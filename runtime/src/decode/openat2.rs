@@ -17,7 +17,7 @@
 use std::ffi::{CString, OsStr};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::sys::Pid;
 
@@ -142,9 +142,9 @@ fn guest_root(pid: Pid) -> Result<OwnedFd, i32> {
 /// `path` with a leading `/proc/self` or `/proc/thread-self` naming guest thread `pid` (as the
 /// guest's `/proc` numbers it).
 fn guest_proc_self(pid: Pid, path: &[u8]) -> Vec<u8> {
-    for own in [&b"/proc/self"[..], b"/proc/thread-self"] {
-        if let Some(rest) = path.strip_prefix(own).filter(|rest| rest.is_empty() || rest.starts_with(b"/")) {
-            return [crate::launch::view::proc_dir(pid).as_os_str().as_bytes(), rest].concat();
+    for own in ["/proc/self", "/proc/thread-self"] {
+        if let Some(rest) = path.strip_prefix(own.as_bytes()).filter(|rest| rest.is_empty() || rest.starts_with(b"/")) {
+            return [crate::launch::view::own_proc_dir(pid, Path::new(own)).as_os_str().as_bytes(), rest].concat();
         }
     }
     path.to_vec()

@@ -140,11 +140,34 @@ pub fn proc_ids(tid: Pid) -> Option<(Pid, Pid)> {
     Some((field(tgid_key)?, field(pid_key)?))
 }
 
-/// `/proc/TID` of guest thread `tid` as the guest's `/proc` names it: what `/proc/self` and
-/// `/proc/thread-self` mean for that thread.
+/// `/proc/TID` of guest thread `tid` as the guest's `/proc` names it: what `/proc/self`
+/// means for that thread.
 pub fn proc_dir(tid: Pid) -> PathBuf {
     let own = if own_proc() { proc_ids(tid).map_or(0, |(_, t)| t) } else { tid };
     PathBuf::from(format!("/proc/{own}"))
+}
+
+/// `/proc/PID/task/TID` of guest thread `tid` as the guest's `/proc` names it: what
+/// `/proc/thread-self` means for that thread (a thread's directory, which has no `task/`).
+pub fn thread_proc_dir(tid: Pid) -> PathBuf {
+    let (tgid, own) = if own_proc() { proc_ids(tid).unwrap_or((0, 0)) } else { (crate::sys::thread_group(tid).unwrap_or(0), tid) };
+    PathBuf::from(format!("/proc/{tgid}/task/{own}"))
+}
+
+/// What `/proc/self` or `/proc/thread-self` (`own`, exactly one of them) means for guest
+/// thread `tid`.
+pub fn own_proc_dir(tid: Pid, own: &Path) -> PathBuf {
+    if own == Path::new("/proc/thread-self") {
+        thread_proc_dir(tid)
+    } else {
+        proc_dir(tid)
+    }
+}
+
+/// Whether `path` is in guest thread `tid`'s own `/proc` directory, reached as `/proc/self`
+/// or as `/proc/thread-self`.
+pub fn in_own_proc_dir(tid: Pid, path: &Path) -> bool {
+    path.starts_with(proc_dir(tid)) || path.starts_with(thread_proc_dir(tid))
 }
 
 /// What `readlink` of `/proc/self` or `/proc/thread-self` (`path`, unfollowed) gives guest

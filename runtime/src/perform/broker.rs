@@ -923,8 +923,7 @@ fn query(
     }
     // The guest's own /proc links (exe, cwd, fd/N) are judged by what they point to: the host
     // checks the followed path and the kernel answers.
-    let own_proc = crate::launch::view::proc_dir(pid);
-    if target.starts_with(&own_proc) {
+    if crate::launch::view::in_own_proc_dir(pid, &target) {
         return Err((0, String::new()));
     }
     let grant = policy.grants_for(&target, ACCESS_READ).first().map(|g| g.path.clone());
