@@ -14,6 +14,10 @@
 3. File reading: a 1 GiB file summed through the SDK's zero-copy map_file (native
    personality), through read() natively, under trapbox on the granted fd, and with a trap
    per read().
+5. Mapping vs reading (--only-access): scripts/bench/file_access.c maps or reads one file
+   in one pass, four passes, random 8-byte reads, and as two processes at once; natively,
+   under trapbox as a Linux program (mmap and read run natively) and as an SDK guest
+   (map_file, read hostcalls).
 4. Start-up (--only-startup): `/bin/true` natively, under trapbox (its namespaces, init and
    host area included; unconfined, sandboxed with --net none and loopback, sandboxed --bare (what the base
    environment's mounts and grants cost is the difference), and with --no-namespaces), under `bwrap --unshare-all` (Debian's bubblewrap) and under `unshare`
@@ -138,7 +142,8 @@ def programs(work, repeat):
     print()
 
 
-def file_reading(work, repeat, size_mib):
+def warm_data_file(work, size_mib):
+    """A file of `size_mib` MiB of random bytes in `work`, synced and in the page cache."""
     data = os.path.join(work, "big.bin")
     with open(data, "wb") as f:
         chunk = os.urandom(1 << 20)
@@ -146,6 +151,29 @@ def file_reading(work, repeat, size_mib):
             f.write(chunk)
     os.sync()  # no writeback of the fresh file may overlap the first measurement
     subprocess.run(["cat", data], stdout=subprocess.DEVNULL, check=True)  # warm the page cache
+    return data
+
+
+def interleaved_medians(rows, repeat):
+    """Each row's median time over `repeat` rounds that interleave the rows, so a drift in
+    the machine's speed hits them alike. A row's command is a list, or a list of lists run
+    at once (timed until the last ends)."""
+    samples = {name: [] for name, _ in rows}
+    for _ in range(repeat):
+        for name, cmd in rows:
+            if cmd and isinstance(cmd[0], list):
+                start = time.perf_counter()
+                running = [subprocess.Popen(c, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for c in cmd]
+                if any(p.wait() != 0 for p in running):
+                    raise SystemExit(f"{name}: a run failed")
+                samples[name].append(time.perf_counter() - start)
+            else:
+                samples[name].append(timed(cmd, 1))
+    return {name: statistics.median(times) for name, times in samples.items()}
+
+
+def file_reading(work, repeat, size_mib):
+    data = warm_data_file(work, size_mib)
     read_sum = os.path.join(work, "read_sum")
     map_sum = os.path.join(work, "map_sum")
     sh(["gcc", "-O2", "-static", "-o", read_sum, os.path.join(ROOT, "scripts/bench/read_sum.c")])
@@ -162,18 +190,67 @@ def file_reading(work, repeat, size_mib):
     print(f"### Reading a {size_mib} MiB file (warm page cache), median of {repeat}\n")
     print("| configuration | s | GB/s | vs native read() |")
     print("|---|---|---|---|")
-    # Rounds interleave the configurations, so a drift in the machine's speed hits them alike.
-    samples = {name: [] for name, _ in rows}
-    for _ in range(repeat):
-        for name, cmd in rows:
-            samples[name].append(timed(cmd, 1))
+    medians = interleaved_medians(rows, repeat)
     native = None
     for name, _ in rows:
-        t = statistics.median(samples[name])
+        t = medians[name]
         native = native or t
         print(f"| {name} | {t:.3f} | {size_mib * (1 << 20) / t / 1e9:.2f} | {native / t:.2f}x throughput |")
         record(f"reading a {size_mib} MiB file (GB/s)", name, size_mib * (1 << 20) / t / 1e9, "GB/s")
     print()
+
+
+def file_access(work, repeat, size_mib, random_reads):
+    """Mapping vs reading one file, natively and under trapbox, for the access patterns where
+    either may win: one sequential pass, four passes (re-reading), random 8-byte reads, and
+    two processes reading the same file at once. scripts/bench/file_access.c is built for
+    Linux (mmap and read are system calls; under `trapbox run` they run natively on the
+    granted fd) and as an SDK guest (map_file and read are hostcalls)."""
+    data = warm_data_file(work, size_mib)
+    source = os.path.join(ROOT, "scripts/bench/file_access.c")
+    flags = ["-O2", "-static", "-nostdlib", "-fno-stack-protector", "-fno-builtin", "-I", os.path.join(ROOT, "examples/c")]
+    linux, sdk = os.path.join(work, "file_access.linux"), os.path.join(work, "file_access.sdk")
+    sh(["gcc", *flags, "-DTRAPBOX_ON_LINUX", "-o", linux, source])
+    sh(["gcc", *flags, "-o", sdk, source])
+    grant = ["--allow-read", work]
+    ways = [
+        ("native mmap", lambda *a: PIN + [linux, "map", *a]),
+        ("native read()", lambda *a: PIN + [linux, "read", *a]),
+        ("trapbox, Linux build: mmap", lambda *a: PIN + [TRAPBOX, "run", *grant, "--", linux, "map", *a]),
+        ("trapbox, Linux build: read()", lambda *a: PIN + [TRAPBOX, "run", *grant, "--", linux, "read", *a]),
+        ("trapbox SDK: map_file", lambda *a: PIN + [TRAPBOX, "run", "--personality", "native", *grant, "--", sdk, "map", *a]),
+        ("trapbox SDK: read hostcall", lambda *a: PIN + [TRAPBOX, "run", "--personality", "native", *grant, "--", sdk, "read", *a]),
+    ]
+    patterns = [
+        ("one pass", ["seq", data, "1"]),
+        ("four passes (re-reading)", ["reread", data, "4"]),
+        (f"{random_reads} random 8-byte reads", ["random", data, str(random_reads)]),
+    ]
+    print(f"### Mapping vs reading a {size_mib} MiB file (warm page cache), median of {repeat}\n")
+    print("| access | " + " | ".join(name for name, _ in ways) + " | mapping vs reading: native, trapbox Linux build, trapbox SDK |")
+    print("|---|" + "---|" * len(ways) + "---|")
+    for pattern, args in patterns:
+        medians = interleaved_medians([(name, way(*args)) for name, way in ways], repeat)
+        t = [medians[name] for name, _ in ways]
+        cells = [f"{v:.3f} s" for v in t]
+        wins = ", ".join(f"{t[i + 1] / t[i]:.2f}x" for i in (0, 2, 4))
+        print(f"| {pattern} | " + " | ".join(cells) + f" | {wins} |")
+        for name, v in zip([n for n, _ in ways], t):
+            record(f"file access: {pattern} (s)", name, v, "s")
+    # Two processes at once, each one pass: unpinned, as natively (trapbox --no-pin).
+    shared = [
+        ("native mmap", [[linux, "map", "seq", data, "1"]] * 2),
+        ("native read()", [[linux, "read", "seq", data, "1"]] * 2),
+        ("trapbox SDK: map_file", [[TRAPBOX, "run", "--no-pin", "--personality", "native", *grant, "--", sdk, "map", "seq", data, "1"]] * 2),
+        ("trapbox SDK: read hostcall", [[TRAPBOX, "run", "--no-pin", "--personality", "native", *grant, "--", sdk, "read", "seq", data, "1"]] * 2),
+    ]
+    medians = interleaved_medians(shared, repeat)
+    print(f"\nTwo processes reading the same file at once (one pass each, unpinned): "
+          + ", ".join(f"{name} {medians[name]:.3f} s" for name, _ in shared)
+          + f"; mapping vs reading {medians['native read()'] / medians['native mmap']:.2f}x natively, "
+          + f"{medians['trapbox SDK: read hostcall'] / medians['trapbox SDK: map_file']:.2f}x in the SDK.\n")
+    for name, _ in shared:
+        record("file access: two processes at once (s)", name, medians[name], "s")
 
 
 def startup(repeat, gap):
@@ -246,6 +323,8 @@ def main():
     parser.add_argument("--only-files", action="store_true", help="run only the file-reading benchmark")
     parser.add_argument("--only-programs", action="store_true", help="run only the whole-program benchmark")
     parser.add_argument("--only-startup", action="store_true", help="run only the start-up benchmark")
+    parser.add_argument("--only-access", action="store_true", help="run only the mapping-vs-reading benchmark (its file is --file-mib)")
+    parser.add_argument("--random-reads", type=int, default=20_000, help="random 8-byte reads of the mapping-vs-reading benchmark")
     parser.add_argument("--gap-ms", type=float, default=0, help="idle time before each start-up measurement (default: back to back)")
     parser.add_argument("--json", metavar="FILE", help="also write every table's rows to FILE (for scripts/bench-chart.py)")
     args = parser.parse_args()
@@ -265,6 +344,9 @@ def run(args):
     with tempfile.TemporaryDirectory() as work:
         if args.only_programs:
             programs(work, args.repeat)
+            return
+        if args.only_access:
+            file_access(work, args.repeat, args.file_mib, args.random_reads)
             return
         if not args.only_files:
             trap_round_trip(work, args.iterations, args.repeat)
