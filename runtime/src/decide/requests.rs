@@ -345,8 +345,11 @@ pub fn ioctl_by_code(args: &[u64; 6]) -> Option<Result<(), Refusal>> {
     match request.scope {
         Scope::AnyFd => Some(Ok(())),
         Scope::Never(why) => Some(Err((EPERM, format!("ioctl request {} is never allowed: {why}", ioctl_name(code)).into()))),
-        // `int arg` of TIOCSCTTY: 1 steals the terminal from another session (for an admin).
-        Scope::Terminal if code == TIOCSCTTY && int_arg(args, 2) != 0 => Some(Err((
+        // `int arg` of TIOCSCTTY: 1 steals the terminal from another session, which the kernel
+        // lets only CAP_SYS_ADMIN of the host's user namespace do: a guest in a user namespace
+        // of its own never holds it (the kernel refuses, or the terminal was nobody's and
+        // the argument changes nothing: `script` passes 1), one in the host's may.
+        Scope::Terminal if code == TIOCSCTTY && int_arg(args, 2) != 0 && !crate::perform::creds::guest_has_own_user_namespace() => Some(Err((
             EPERM,
             "ioctl request TIOCSCTTY (0x540e) with a non-zero argument would steal a terminal from another session".into(),
         ))),

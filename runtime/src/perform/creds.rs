@@ -72,6 +72,13 @@ pub fn record_guest_user_namespace(pid: Pid) {
     }
 }
 
+/// Whether the guest has a user namespace of its own: then no capability it holds is one of
+/// the host's user namespace (the kernel's `capable()` checks against the initial namespace
+/// fail for it).
+pub fn guest_has_own_user_namespace() -> bool {
+    GUEST_USER_NAMESPACE.get().is_some()
+}
+
 /// Whether the capabilities of thread `tid` reach the guest's files: in the guest's own user
 /// namespace they do (its ids map to the host's); in one it made itself they are that
 /// namespace's, and reach a file only if its owner is mapped there: the host keeps them only
