@@ -98,7 +98,13 @@
 //!   `rax` as a value or `-errno` with Linux's errno numbers ([`errno`]), `rcx`/`r11` free;
 //! - the **hostcall table** ([`hostcall`]): each call's arguments, result and memory effects
 //!   (the [`hostcall::FileStat`] and `READDIR` record layouts), handles 0, 1 and 2;
-//! - the **initial stack** of an ELF process (argc, argv, envp, auxv) and its loading.
+//! - the **initial stack** of an ELF process (argc, argv, envp, auxv) and its loading;
+//! - optionally the second **entry**: a plain `syscall` with a hostcall number, served with
+//!   the same results (where a trap is dearer than a system-call intercept).
+//!
+//! Numbers from [`hostcall::EMBEDDER_BASE`] to [`hostcall::EMBEDDER_END`] are the embedding
+//! program's own (`trapbox::Command::hostcall` in the host crate): a host without such a
+//! program answers them `-ENOSYS`.
 //!
 //! ## Unsafe code
 //!
