@@ -264,6 +264,16 @@ pub struct PolicyArgs {
     /// the program's status. Also `wait_all = true` in a policy file.
     #[arg(long, help_heading = "Policy")]
     pub wait_all: bool,
+    /// Send every path call to the host and log every denial, as without a grants-only root.
+    ///
+    /// By default, under a policy with namespaces of its own (not --bare), the guest's root
+    /// holds only what the policy grants (read-only where no write grant covers it), so the
+    /// kernel answers stat, lstat, statx, readlink, statfs, getxattr, listxattr, chdir and
+    /// access for existence or reading natively: ENOENT outside the grants, with no log line.
+    /// Opens, exec and every change are still decided and logged by the host. --audit keeps
+    /// the host's root and the host's answer (and line) for every one. Also `audit = true`.
+    #[arg(long, help_heading = "Policy")]
+    pub audit: bool,
     /// At most N guest processes and threads at once; more forks fail with EAGAIN.
     #[arg(long, value_name = "N", help_heading = "Limits")]
     pub limit_processes: Option<u64>,
@@ -323,6 +333,7 @@ impl PolicyArgs {
         policy.env.extend(self.env.iter().cloned());
         policy.clear_env |= self.clear_env;
         policy.wait_all |= self.wait_all;
+        policy.audit |= self.audit;
         if let Some(cwd) = &self.cwd {
             policy.cwd = Some(cwd.canonicalize().with_context(|| format!("--cwd {}", cwd.display()))?);
         }
@@ -562,7 +573,8 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
         also_decided.extend([trapbox_abi::linux::nr::FORK, trapbox_abi::linux::nr::VFORK]);
     }
     let pinned_region = policy.is_some().then_some(crate::trap::pinned::PIN_BASE);
-    let filter = crate::launch::seccomp::build_filter(native_personality, &also_decided, pinned_region);
+    let grants_only_root = confinement.mounts.as_ref().is_some_and(crate::launch::mounts::MountPlan::grants_only_root);
+    let filter = crate::launch::seccomp::build_filter(native_personality, &also_decided, pinned_region, grants_only_root);
     if policy.is_some() {
         // The backstop sends these only when their range may reach the pinned region.
         also_decided.extend(crate::trap::pinned::GUARDED_CALLS);

@@ -47,7 +47,7 @@ pub const DEVICES: [&str; 6] = ["/dev/null", "/dev/zero", "/dev/full", "/dev/ran
 /// `setlocale` (`/usr/lib/locale/<name>/LC_*`, `locale.alias`, message catalogues), time zones
 /// (`/etc/localtime` links into zoneinfo), NSS and the resolver, TLS trust stores and
 /// OpenSSL's configuration, terminal descriptions (ncurses). Each is granted if it exists.
-pub const READABLE: [(&str, &str); 23] = [
+pub const READABLE: [(&str, &str); 24] = [
     ("/usr/lib/locale", "locale data (setlocale)"),
     ("/usr/share/locale", "locale aliases and message catalogues"),
     ("/etc/locale.alias", "locale aliases (/usr/share/locale/locale.alias links here)"),
@@ -71,6 +71,7 @@ pub const READABLE: [(&str, &str); 23] = [
     ("/etc/terminfo", "terminal descriptions"),
     ("/usr/lib/terminfo", "terminal descriptions"),
     ("/sys/devices/system/cpu", "the CPU count (sysconf, nproc, os.cpu_count)"),
+    ("/etc/alternatives", "Debian's alternatives, which /usr/bin/awk, cc, editor, pager… link through"),
 ];
 
 /// Files ordinary programs probe for at start, which most hosts do not have: readable where
@@ -276,12 +277,100 @@ pub fn binds(policy: &Policy) -> Vec<Bind> {
         if binds.iter().any(|b| &b.path == path) {
             continue;
         }
-        let writable = policy.grants.iter().any(|g| g.access & ACCESS_WRITE != 0 && path.starts_with(&g.path) && private_mount(policy, g).is_none());
+        let writable = writable(policy, path);
         // What the host has there now (a grant must exist when the policy is made).
         let dir = path.is_dir();
         binds.push(Bind { path: path.clone(), writable, dir });
     }
     binds
+}
+
+/// Whether some grant gives write to `path` (the base's private mounts give nothing in the
+/// host files shown in them).
+fn writable(policy: &Policy, path: &Path) -> bool {
+    policy.grants.iter().any(|g| g.access & ACCESS_WRITE != 0 && path.starts_with(&g.path) && private_mount(policy, g).is_none())
+}
+
+/// Whether the guest's root holds only what the policy grants ([`crate::launch::mounts`]):
+/// with the base's private mounts (namespaces of its own, not `--bare`) and not `audit`.
+pub fn grants_only_root(policy: &Policy) -> bool {
+    !policy.audit && !policy.mounts.is_empty()
+}
+
+/// The host files and directories a grants-only root shows at their own paths: every grant
+/// that is not one of the base's mounts or beneath one (those are [`binds`]) and exists on the
+/// host, outermost first; a grant inside another that shows it alike (same writability) adds
+/// nothing.
+pub fn root_binds(policy: &Policy) -> Vec<Bind> {
+    let mut paths: Vec<&PathBuf> = policy
+        .grants
+        .iter()
+        .map(|g| &g.path)
+        .filter(|p| !is_self_path(p) && !policy.mounts.iter().any(|m| p.starts_with(&m.path)) && std::fs::symlink_metadata(p).is_ok())
+        .collect();
+    paths.sort_by_key(|p| p.components().count());
+    paths.dedup();
+    let mut binds: Vec<Bind> = Vec::new();
+    for path in paths {
+        let writable = writable(policy, path);
+        let shown_alike = binds.iter().rev().find(|b| path.starts_with(&b.path)).is_some_and(|outer| outer.writable == writable);
+        if !shown_alike {
+            binds.push(Bind { path: path.clone(), writable, dir: path.is_dir() });
+        }
+    }
+    binds
+}
+
+/// What a grants-only root makes besides `binds`: the directories on the way to them and to
+/// the grants of paths this host lacks (empty, with the host's modes, so each lists only the
+/// next names on the way; outermost first, `/` excluded), and the host's symbolic links in
+/// those directories and in the root's own that lead into what the root holds: a grant, a
+/// directory on the way or one of the base's mounts (`/lib64` → `usr/lib64`, `/etc/localtime`
+/// → zoneinfo, `/etc/mtab` → `/proc/self/mounts`, `/var/run` → `/run`), as (link, the link's
+/// own target). Any other path of the host's does not exist there.
+pub fn root_layout(policy: &Policy, binds: &[Bind]) -> (Vec<(PathBuf, u32)>, Vec<(PathBuf, PathBuf)>) {
+    let root = Path::new("/");
+    if binds.iter().any(|b| b.path == root) {
+        return (Vec::new(), Vec::new()); // the host's root is shown whole, its links with it
+    }
+    let shown = |path: &Path| binds.iter().any(|b| path.starts_with(&b.path));
+    let mut dirs: Vec<(PathBuf, u32)> = Vec::new();
+    let make_way = |dirs: &mut Vec<(PathBuf, u32)>, to: &Path| {
+        for ancestor in to.ancestors().collect::<Vec<_>>().into_iter().rev().skip(1) {
+            let mode = std::fs::metadata(ancestor).ok().filter(|m| m.is_dir()).map(|m| std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o7777);
+            if let (Some(mode), false) = (mode, shown(ancestor) || dirs.iter().any(|(d, _)| d == ancestor)) {
+                dirs.push((ancestor.to_path_buf(), mode));
+            }
+        }
+    };
+    for bind in binds {
+        make_way(&mut dirs, bind.path.parent().unwrap_or(root));
+    }
+    for grant in policy.grants.iter().filter(|g| std::fs::symlink_metadata(&g.path).is_err() && !policy.mounts.iter().any(|m| g.path.starts_with(&m.path))) {
+        make_way(&mut dirs, &grant.path);
+    }
+    let made = |dirs: &[(PathBuf, u32)], path: &Path| path == root || dirs.iter().any(|(d, _)| d == path);
+    let leads_in = |dirs: &[(PathBuf, u32)], target: &Path| made(dirs, target) || shown(target) || policy.mounts.iter().any(|m| target.starts_with(&m.path));
+    // The root's own directories too: a link one level down leads into it as often (`/var/run`).
+    let top: Vec<PathBuf> = std::fs::read_dir(root).into_iter().flatten().flatten().filter(|e| e.file_type().is_ok_and(|t| t.is_dir())).map(|e| e.path()).collect();
+    let scanned: Vec<PathBuf> = std::iter::once(root.to_path_buf()).chain(dirs.iter().map(|(d, _)| d.clone())).chain(top.into_iter().filter(|d| !shown(d) && !policy.mounts.iter().any(|m| d.starts_with(&m.path)))).collect();
+    let mut links = Vec::new();
+    for dir in scanned {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let link = entry.path();
+            if !entry.file_type().is_ok_and(|t| t.is_symlink()) || made(&dirs, &link) || shown(&link) || links.iter().any(|(l, _)| l == &link) {
+                continue;
+            }
+            if let (Ok(target), Ok(resolved)) = (std::fs::read_link(&link), link.canonicalize()) {
+                if leads_in(&dirs, &resolved) {
+                    make_way(&mut dirs, &dir);
+                    links.push((link, target));
+                }
+            }
+        }
+    }
+    dirs.sort_by_key(|(d, _)| d.components().count());
+    (dirs, links)
 }
 
 /// Whether `grant` (one of the base's private mounts) stops short of `path` because `path`
