@@ -573,7 +573,8 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
         also_decided.extend([trapbox_abi::linux::nr::FORK, trapbox_abi::linux::nr::VFORK]);
     }
     let pinned_region = policy.is_some().then_some(crate::trap::pinned::PIN_BASE);
-    let grants_only_root = confinement.mounts.as_ref().is_some_and(crate::launch::mounts::MountPlan::grants_only_root);
+    let grants_only_root = confinement.mounts.as_ref().is_some_and(crate::launch::mounts::MountPlan::grants_only_root)
+        && crate::launch::mounts::metadata_may_run_natively(&confinement.keep_fds);
     let filter = crate::launch::seccomp::build_filter(native_personality, &also_decided, pinned_region, grants_only_root);
     if policy.is_some() {
         // The backstop sends these only when their range may reach the pinned region.

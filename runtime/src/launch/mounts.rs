@@ -196,6 +196,14 @@ impl MountPlan {
     }
 }
 
+/// Whether the kernel may answer the guest's metadata calls in a grants-only root: only if no
+/// fd the guest inherits (0, 1, 2 and `kept`) is a directory. Such a directory lies in the
+/// host's tree, not the guest's: `fchdir` to it and a relative `stat` of `../..` would walk
+/// the host's files, so its calls go to the host instead, which decides each as `--audit` does.
+pub fn metadata_may_run_natively(kept: &[libc::c_int]) -> bool {
+    [0, 1, 2].iter().chain(kept).all(|fd| !std::fs::metadata(format!("/proc/self/fd/{fd}")).is_ok_and(|m| m.is_dir()))
+}
+
 /// Whether the Landlock rule of a grant of `path` must be added inside the guest's mount
 /// namespace: `path` is one of the private mounts, or lies in the guest's own proc or devpts,
 /// whose inodes the host's namespace does not have. (Host files shown in the mounts are the
