@@ -61,6 +61,10 @@ Policy (default deny):
   data, time zones, the /etc files of name resolution and TLS, and the working directory,
   readable. --bare starts without it. With --no-namespaces there are no mounts of its own:
   the base is the host's common devices, those files and each process's own /proc/self files.
+  Otherwise the guest's / holds only the grants (read-only where no write grant covers them,
+  nosuid, nodev) and the base, so the kernel answers its metadata calls (stat, readlink,
+  statfs, chdir, access for reading) natively: ENOENT outside the grants, with no log line.
+  --audit (or audit = true) keeps the host's root and sends every path call to the host.
   Opens and most path calls are performed by the host on its own copy of the arguments; the
   calls the kernel must run in the guest (exec, chdir, connect…) read the host's copy from a
   read-only region it pins at 0x550000000000. A denial is refused with EACCES (ENOENT for metadata) and
@@ -215,7 +219,7 @@ pub struct PolicyArgs {
     #[arg(
         long,
         help_heading = "Policy",
-        conflicts_with_all = ["allow_read", "allow_write", "allow_exec", "policy", "net", "print_policy", "bare", "tmp_size"]
+        conflicts_with_all = ["allow_read", "allow_write", "allow_exec", "policy", "net", "print_policy", "bare", "tmp_size", "audit"]
     )]
     pub unconfined: bool,
     /// Start without the base environment: no /tmp, /dev or /proc of the guest's own, no locale
