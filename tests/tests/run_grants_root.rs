@@ -165,9 +165,7 @@ fn only_the_grants_exist_in_a_rootless_guests_root() {
     let (plain, _) = guest_pair("root_probe.c");
     let (host, guest) = unprivileged_copies(&dir, &plain, &[&l.out]);
     check(&l, true, &guest, &|flags, args| {
-        run(Command::new("setpriv")
-            .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
-            .arg(&host)
+        run(run_support::as_nobody_command(&host)
             .arg("run")
             .args(flags)
             .arg("--")

@@ -451,6 +451,35 @@ mod tests {
     }
 
     #[test]
+    fn a_grants_only_root_shows_the_grants_the_way_to_them_and_the_links_into_them() {
+        let rooted = |extra: &[(&str, u64)]| {
+            let mut policy = Policy { cwd: Some(PathBuf::from("/")), ..Policy::default() };
+            for (path, access) in extra {
+                policy.allow(Path::new(path), Path::new("/"), *access, Origin::CommandLine).unwrap();
+            }
+            add(&mut policy, true).unwrap();
+            policy
+        };
+        let policy = rooted(&[("/usr/share", ACCESS_READ), ("/usr/share/doc", ACCESS_READ)]);
+        assert!(grants_only_root(&policy));
+        let binds = root_binds(&policy);
+        let paths: Vec<&Path> = binds.iter().map(|b| b.path.as_path()).collect();
+        assert!(paths.contains(&Path::new("/usr/share")) && !paths.contains(&Path::new("/usr/share/doc")), "a grant inside one alike adds nothing: {paths:?}");
+        assert!(!paths.iter().any(|p| p.starts_with("/tmp") || p.starts_with("/proc") || p.starts_with("/dev")), "the base's mounts are not the host's: {paths:?}");
+        assert!(binds.iter().all(|b| !b.writable));
+        let (dirs, links) = root_layout(&policy, &binds);
+        assert!(dirs.iter().any(|(d, _)| d == Path::new("/usr")) && !dirs.iter().any(|(d, _)| d.starts_with("/usr/share")), "{dirs:?}");
+        if Path::new("/lib64").is_symlink() {
+            assert!(links.iter().any(|(l, _)| l == Path::new("/lib64")), "merged /usr: the loader's link: {links:?}");
+        }
+        assert!(links.iter().all(|(l, _)| !binds.iter().any(|b| &b.path == l)));
+        let audited = { let mut p = policy.clone(); p.audit = true; p };
+        assert!(!grants_only_root(&audited) && !grants_only_root(&based(false, &[])));
+        let whole = rooted(&[("/", ACCESS_READ)]);
+        assert_eq!(root_layout(&whole, &root_binds(&whole)), (Vec::new(), Vec::new()), "the host's root shown whole brings its own");
+    }
+
+    #[test]
     fn host_files_in_a_private_mount_keep_their_own_grants() {
         let dir = std::env::temp_dir().join(format!("trapbox-base-{}", std::process::id()));
         std::fs::create_dir_all(dir.join("out")).unwrap();
