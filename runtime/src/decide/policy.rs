@@ -400,6 +400,9 @@ impl Policy {
         for mount in &self.mounts {
             let _ = writeln!(out, "# base: mounted in the guest's own mount namespace: {} ({})", mount.path.display(), mount.what);
         }
+        if crate::decide::base::grants_only_root(self) {
+            let _ = writeln!(out, "# the guest's root holds only the grants above and the base's mounts (metadata calls answered by the kernel; audit = true keeps the host's root)");
+        }
         let _ = writeln!(out, "bare = {}", self.bare);
         if let Some(size) = self.tmp_size {
             let _ = writeln!(out, "tmp_size = {size}");
