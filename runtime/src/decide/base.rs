@@ -327,18 +327,23 @@ pub fn root_binds(policy: &Policy) -> Vec<Bind> {
 /// those directories and in the root's own that lead into what the root holds: a grant, a
 /// directory on the way or one of the base's mounts (`/lib64` → `usr/lib64`, `/etc/localtime`
 /// → zoneinfo, `/etc/mtab` → `/proc/self/mounts`, `/var/run` → `/run`), as (link, the link's
-/// own target). Any other path of the host's does not exist there.
+/// own target): a link whose text names a place there and whose chain ends there. Any other
+/// path of the host's does not exist there.
 pub fn root_layout(policy: &Policy, binds: &[Bind]) -> (Vec<(PathBuf, u32)>, Vec<(PathBuf, PathBuf)>) {
     let root = Path::new("/");
     if binds.iter().any(|b| b.path == root) {
         return (Vec::new(), Vec::new()); // the host's root is shown whole, its links with it
     }
-    let shown = |path: &Path| binds.iter().any(|b| path.starts_with(&b.path));
+    let shown = |path: &Path| binds.iter().any(|b| beneath(path, &b.path));
+    let mounted = |path: &Path| policy.mounts.iter().any(|m| beneath(path, &m.path));
     let mut dirs: Vec<(PathBuf, u32)> = Vec::new();
+    let made = |dirs: &[(PathBuf, u32)], path: &Path| path.as_os_str() == "/" || dirs.iter().any(|(d, _)| d.as_os_str() == path.as_os_str());
     let make_way = |dirs: &mut Vec<(PathBuf, u32)>, to: &Path| {
         for ancestor in to.ancestors().collect::<Vec<_>>().into_iter().rev().skip(1) {
-            let mode = std::fs::metadata(ancestor).ok().filter(|m| m.is_dir()).map(|m| std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o7777);
-            if let (Some(mode), false) = (mode, shown(ancestor) || dirs.iter().any(|(d, _)| d == ancestor)) {
+            if shown(ancestor) || made(dirs, ancestor) {
+                continue;
+            }
+            if let Some(mode) = std::fs::metadata(ancestor).ok().filter(|m| m.is_dir()).map(|m| std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o7777) {
                 dirs.push((ancestor.to_path_buf(), mode));
             }
         }
@@ -346,31 +351,61 @@ pub fn root_layout(policy: &Policy, binds: &[Bind]) -> (Vec<(PathBuf, u32)>, Vec
     for bind in binds {
         make_way(&mut dirs, bind.path.parent().unwrap_or(root));
     }
-    for grant in policy.grants.iter().filter(|g| std::fs::symlink_metadata(&g.path).is_err() && !policy.mounts.iter().any(|m| g.path.starts_with(&m.path))) {
+    for grant in policy.grants.iter().filter(|g| !mounted(&g.path) && std::fs::symlink_metadata(&g.path).is_err()) {
         make_way(&mut dirs, &grant.path);
     }
-    let made = |dirs: &[(PathBuf, u32)], path: &Path| path == root || dirs.iter().any(|(d, _)| d == path);
-    let leads_in = |dirs: &[(PathBuf, u32)], target: &Path| made(dirs, target) || shown(target) || policy.mounts.iter().any(|m| target.starts_with(&m.path));
+    let leads_in = |dirs: &[(PathBuf, u32)], target: &Path| made(dirs, target) || shown(target) || mounted(target);
     // The root's own directories too: a link one level down leads into it as often (`/var/run`).
-    let top: Vec<PathBuf> = std::fs::read_dir(root).into_iter().flatten().flatten().filter(|e| e.file_type().is_ok_and(|t| t.is_dir())).map(|e| e.path()).collect();
-    let scanned: Vec<PathBuf> = std::iter::once(root.to_path_buf()).chain(dirs.iter().map(|(d, _)| d.clone())).chain(top.into_iter().filter(|d| !shown(d) && !policy.mounts.iter().any(|m| d.starts_with(&m.path)))).collect();
-    let mut links = Vec::new();
+    let mut scanned: Vec<PathBuf> = std::iter::once(root.to_path_buf()).chain(dirs.iter().map(|(d, _)| d.clone())).collect();
+    for entry in std::fs::read_dir(root).into_iter().flatten().flatten() {
+        let dir = entry.path();
+        if entry.file_type().is_ok_and(|t| t.is_dir()) && !shown(&dir) && !mounted(&dir) && !scanned.contains(&dir) {
+            scanned.push(dir);
+        }
+    }
+    let mut links: Vec<(PathBuf, PathBuf)> = Vec::new();
     for dir in scanned {
         for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
-            let link = entry.path();
-            if !entry.file_type().is_ok_and(|t| t.is_symlink()) || made(&dirs, &link) || shown(&link) || links.iter().any(|(l, _)| l == &link) {
+            if !entry.file_type().is_ok_and(|t| t.is_symlink()) {
                 continue;
             }
-            if let (Ok(target), Ok(resolved)) = (std::fs::read_link(&link), link.canonicalize()) {
-                if leads_in(&dirs, &resolved) {
-                    make_way(&mut dirs, &dir);
-                    links.push((link, target));
-                }
+            let link = entry.path();
+            let Ok(target) = std::fs::read_link(&link) else { continue };
+            if !shown(&link) && ends_in(&target, &dir, &|path| leads_in(&dirs, path)) {
+                make_way(&mut dirs, &dir);
+                links.push((link, target));
             }
         }
     }
     dirs.sort_by_key(|(d, _)| d.components().count());
     (dirs, links)
+}
+
+/// Whether the absolute, normal `path` is `dir` or lies beneath it, compared as bytes: the
+/// start-up scan compares thousands of paths, where `Path::starts_with` walks components.
+fn beneath(path: &Path, dir: &Path) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    let (path, dir) = (path.as_os_str().as_bytes(), dir.as_os_str().as_bytes());
+    dir == b"/" || path.starts_with(dir) && (path.len() == dir.len() || path[dir.len()] == b'/')
+}
+
+/// Whether the chain of links that starts with a link in `dir` saying `target` ends where
+/// `inside` holds, each hop's text checked before it is followed: a directory of programs
+/// holds hundreds of links (`/usr/bin/awk` → `/etc/alternatives/awk` → `/usr/bin/mawk`), and
+/// resolving each whole would cost start-up milliseconds. (A link beneath a grant is the
+/// kernel's to follow in the guest's root, where it can lead nowhere else.)
+fn ends_in(target: &Path, dir: &Path, inside: &dyn Fn(&Path) -> bool) -> bool {
+    let mut at = crate::decide::policy::lexically_normal(target, dir);
+    for _ in 0..8 {
+        if !inside(&at) {
+            return false;
+        }
+        match std::fs::read_link(&at) {
+            Ok(next) => at = crate::decide::policy::lexically_normal(&next, at.parent().unwrap_or(Path::new("/"))),
+            Err(_) => return std::fs::symlink_metadata(&at).is_ok(),
+        }
+    }
+    false
 }
 
 /// Whether `grant` (one of the base's private mounts) stops short of `path` because `path`
