@@ -20,7 +20,7 @@
 //! ([`crate::decide::base::root_binds`]; read-only where no write grant covers it, and never
 //! honouring setuid bits or device nodes), the directories on the way to them, empty, with
 //! the host's modes (each holds only the next names on the way), and the host's symbolic links
-//! there that lead into what the root holds ([`crate::decide::base::root_links`]). The base's
+//! there that lead into what the root holds ([`crate::decide::base::root_layout`]). The base's
 //! mounts go in beneath it, the tmpfs itself becomes read-only, and init `pivot_root`s into it
 //! and detaches the host's root (after the new `/proc`, which the kernel lets a user namespace
 //! mount only while a full one is in sight). What no grant names then does not exist for the
@@ -235,7 +235,7 @@ unsafe fn fail(what: &[u8], path: &CString) -> ! {
             }
         }
         let path = path.as_bytes();
-        for part in [b"trapbox: cannot set up the guest's base environment: ".as_slice(), what, b" ", path, b": errno ", &digits[at..], b" (--bare runs without it)\n"] {
+        for part in [b"trapbox: cannot set up the guest's base environment: ".as_slice(), what, b" ", path, b": errno ", &digits[at..], b" (--bare runs without it; --audit without the grants-only root)\n"] {
             libc::write(2, part.as_ptr().cast(), part.len());
         }
         libc::_exit(crate::launch::launcher::CHILD_SETUP_FAILED);
