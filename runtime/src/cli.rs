@@ -54,6 +54,10 @@ Policy (default deny):
   data, time zones, the /etc files of name resolution and TLS, and the working directory,
   readable. --bare starts without it. With --no-namespaces there are no mounts of its own:
   the base is the host's common devices, those files and each process's own /proc/self files.
+  Otherwise the guest's / holds only the grants (read-only where no write grant covers them,
+  nosuid, nodev) and the base, so the kernel answers its metadata calls (stat, readlink,
+  statfs, chdir, access for reading) natively: ENOENT outside the grants, with no log line.
+  --audit (or audit = true) keeps the host's root and sends every path call to the host.
   Opens and most path calls are performed by the host on its own copy of the arguments; the
   calls the kernel must run in the guest (exec, chdir, connect…) read the host's copy from a
   read-only region it pins at 0x550000000000. A denial is refused with EACCES (ENOENT for metadata) and
@@ -199,7 +203,7 @@ pub struct PolicyArgs {
     #[arg(
         long,
         help_heading = "Policy",
-        conflicts_with_all = ["allow_read", "allow_write", "allow_exec", "policy", "net", "print_policy", "bare", "tmp_size"]
+        conflicts_with_all = ["allow_read", "allow_write", "allow_exec", "policy", "net", "print_policy", "bare", "tmp_size", "audit"]
     )]
     pub unconfined: bool,
     /// Start without the base environment: no /tmp, /dev or /proc of the guest's own, no locale
@@ -248,6 +252,16 @@ pub struct PolicyArgs {
     /// the program's status. Also `wait_all = true` in a policy file.
     #[arg(long, help_heading = "Policy")]
     pub wait_all: bool,
+    /// Send every path call to the host and log every denial, as without a grants-only root.
+    ///
+    /// By default, under a policy with namespaces of its own (not --bare), the guest's root
+    /// holds only what the policy grants (read-only where no write grant covers it), so the
+    /// kernel answers stat, lstat, statx, readlink, statfs, getxattr, listxattr, chdir and
+    /// access for existence or reading natively: ENOENT outside the grants, with no log line.
+    /// Opens, exec and every change are still decided and logged by the host. --audit keeps
+    /// the host's root and the host's answer (and line) for every one. Also `audit = true`.
+    #[arg(long, help_heading = "Policy")]
+    pub audit: bool,
     /// At most N guest processes and threads at once; more forks fail with EAGAIN.
     #[arg(long, value_name = "N", help_heading = "Limits")]
     pub limit_processes: Option<u64>,
@@ -320,7 +334,7 @@ impl PolicyArgs {
         if let Some(time) = self.limit_wall {
             policy = policy.limit_wall(time);
         }
-        policy.wait_all(self.wait_all)
+        policy.wait_all(self.wait_all).audit(self.audit)
     }
 }
 

@@ -264,6 +264,7 @@ pub struct Policy {
     tmp_size: Option<u64>,
     limits: crate::decide::policy::Limits,
     wait_all: bool,
+    audit: bool,
 }
 
 impl Policy {
@@ -352,6 +353,15 @@ impl Policy {
     /// killed when the program exits, by default).
     pub fn wait_all(mut self, wait: bool) -> Policy {
         self.wait_all = wait;
+        self
+    }
+
+    /// Sends every path call to the host and logs every denial (`trapbox run --audit`). By
+    /// default, with namespaces of its own and the base environment, the guest's root holds
+    /// only what the policy grants, and the kernel answers metadata calls there natively
+    /// (`ENOENT` outside the grants, with no log line).
+    pub fn audit(mut self, audit: bool) -> Policy {
+        self.audit = audit;
         self
     }
 }
@@ -735,6 +745,7 @@ impl Command {
         policy.env.extend(self.env.iter().cloned());
         policy.clear_env |= self.clear_env;
         policy.wait_all |= given.wait_all;
+        policy.audit |= given.audit;
         if let Some(cwd) = &self.cwd {
             policy.cwd = Some(cwd.canonicalize().with_context(|| format!("working directory {}", cwd.display()))?);
         }

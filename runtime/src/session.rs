@@ -282,7 +282,12 @@ pub(crate) fn host_prepared(
         also_decided.extend([trapbox_abi::linux::nr::FORK, trapbox_abi::linux::nr::VFORK]);
     }
     let pinned_region = policy.is_some().then_some(crate::trap::pinned::PIN_BASE);
-    let filter = crate::launch::seccomp::build_filter(native_personality, &also_decided, pinned_region);
+    // The fds the guest starts with: its standard streams (the host's own, or those given)
+    // and the kept ones.
+    let inherited: Vec<libc::c_int> = (0..3).map(|fd| if stdio[fd as usize] >= 0 { stdio[fd as usize] } else { fd }).chain(confinement.keep_fds.iter().copied()).collect();
+    let grants_only_root = confinement.mounts.as_ref().is_some_and(crate::launch::mounts::MountPlan::grants_only_root)
+        && crate::launch::mounts::metadata_may_run_natively(&inherited);
+    let filter = crate::launch::seccomp::build_filter(native_personality, &also_decided, pinned_region, grants_only_root);
     if policy.is_some() {
         // The backstop sends these only when their range may reach the pinned region.
         also_decided.extend(crate::trap::pinned::GUARDED_CALLS);

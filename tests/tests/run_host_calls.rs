@@ -26,9 +26,7 @@ fn policy<'a>(grants: &[&'a str]) -> Vec<&'a str> {
 /// `dir` (which nobody may then write) that nobody may run.
 fn as_nobody(dir: &Path, guest: &Path, flags: &[&str], args: &[&str]) -> Outcome {
     let (host, guest) = unprivileged_copies(dir, guest, &[]);
-    run(Command::new("setpriv")
-        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
-        .arg(&host)
+    run(run_support::as_nobody_command(&host)
         .arg("run")
         .args(flags)
         .arg("--")

@@ -104,25 +104,32 @@ fn a_racing_thread_cannot_swap_the_path_after_the_check() {
     let outside = scratch_dir("policy_race_outside");
     let outside = outside.to_str().expect("utf-8 path");
     let (plain, rewritten) = guest_pair("path_race.c");
-    // open: directfs opens the host's copy. O_PATH opens and chdir run in the kernel, which
-    // Landlock does not restrict: only the pinned copy of the path keeps the check honest.
-    // stat of /usr, a directory above the grant, is answered by the kernel on the pinned copy.
+    // open: directfs opens the host's copy. O_PATH opens run in the kernel, which Landlock
+    // does not restrict: only the pinned copy of the path keeps the check honest. With
+    // --audit, chdir and stat are decided by the host too (stat of /usr, a directory above
+    // the grant, answered by the kernel on the pinned copy); without it the kernel answers
+    // them in the guest's grants-only root, where the forbidden path does not exist: no
+    // check to race, and no line.
     let cases = [
-        ("open", GPL, "/etc/shadow", "3000"),
-        ("opath", GPL, "/etc/shadow", "8000"),
+        ("open", GPL, "/etc/shadow", "3000", true),
+        ("opath", GPL, "/etc/shadow", "8000", true),
         // (/etc leads to the base's files there, and the scratch directories' parents to the
         // working directory: each may be looked at, so chdir'ed into.)
-        ("chdir", "/usr/share", outside, "8000"),
-        ("stat", "/usr", "/etc/shadow", "8000"),
+        ("chdir", "/usr/share", outside, "8000", false),
+        ("stat", "/usr", "/etc/shadow", "8000", false),
     ];
     for program in [plain, rewritten] {
-        for (mode, allowed, forbidden, rounds) in cases {
-            let out = run(trapbox_run(&["--allow-read", "/usr/share"], &program, &[mode, allowed, forbidden, rounds]).current_dir(&dir));
-            assert_eq!(out.status, 0, "{mode}: {out:?}");
-            let race = race_report(&out);
-            assert!(race.seen(), "{mode} {}: the race was not observed within the bound: {}", program.display(), out.stdout);
-            assert_eq!(race.leaked, 0, "{mode} {}: {}", program.display(), out.stdout);
-            assert!(out.stderr.contains(&format!("{forbidden} is outside every allowed path")), "{mode}: the refusals are logged: {}", out.stderr);
+        for (mode, allowed, forbidden, rounds, host_decides) in cases {
+            for audit in [true, false] {
+                let flags: &[&str] = if audit { &["--audit", "--allow-read", "/usr/share"] } else { &["--allow-read", "/usr/share"] };
+                let out = run(trapbox_run(flags, &program, &[mode, allowed, forbidden, rounds]).current_dir(&dir));
+                assert_eq!(out.status, 0, "{mode}: {out:?}");
+                let race = race_report(&out);
+                assert!(race.seen(), "{mode} {} (audit {audit}): the race was not observed within the bound: {}", program.display(), out.stdout);
+                assert_eq!(race.leaked, 0, "{mode} {} (audit {audit}): {}", program.display(), out.stdout);
+                let logged = out.stderr.contains(&format!("{forbidden} is outside every allowed path"));
+                assert_eq!(logged, audit || host_decides, "{mode} (audit {audit}): the host's refusals are logged: {}", out.stderr);
+            }
         }
     }
 }
@@ -384,11 +391,16 @@ fn calls_the_policy_does_not_name_are_refused_and_logged() {
     let out = probe(&["--allow-read", "/usr/share"], &["fchmod", GPL]);
     assert_eq!(out.stdout, "open: ok\nfchmod: EPERM\n", "{}", out.stderr);
 
-    // Metadata of paths outside every grant: reported as absent.
-    let out = run(trapbox_run(&["--allow-read", "/usr/share"], &busybox_trapped(), &["stat", "-c", "%s", "/etc/shadow"]).current_dir(scratch_dir("policy_stat")));
-    assert_ne!(out.status, 0);
-    assert!(out.stderr.contains("No such file or directory"), "{}", out.stderr);
-    assert!(denials(&out).iter().any(|l| l.contains("/etc/shadow is outside every allowed path (reported as absent)")), "{}", out.stderr);
+    // Metadata of paths outside every grant: reported as absent, by the host with a line under
+    // --audit, by the kernel (the path is not in the guest's root) without.
+    for audit in [true, false] {
+        let flags: &[&str] = if audit { &["--audit", "--allow-read", "/usr/share"] } else { &["--allow-read", "/usr/share"] };
+        let out = run(trapbox_run(flags, &busybox_trapped(), &["stat", "-c", "%s", "/etc/shadow"]).current_dir(scratch_dir("policy_stat")));
+        assert_ne!(out.status, 0);
+        assert!(out.stderr.contains("No such file or directory"), "{}", out.stderr);
+        let logged = denials(&out).iter().any(|l| l.contains("/etc/shadow is outside every allowed path (reported as absent)"));
+        assert_eq!(logged, audit, "{}", out.stderr);
+    }
 }
 
 /// chmod is not covered by Landlock: the broker performs it on the host's copy of the path,

@@ -47,7 +47,7 @@ pub const DEVICES: [&str; 6] = ["/dev/null", "/dev/zero", "/dev/full", "/dev/ran
 /// `setlocale` (`/usr/lib/locale/<name>/LC_*`, `locale.alias`, message catalogues), time zones
 /// (`/etc/localtime` links into zoneinfo), NSS and the resolver, TLS trust stores and
 /// OpenSSL's configuration, terminal descriptions (ncurses). Each is granted if it exists.
-pub const READABLE: [(&str, &str); 23] = [
+pub const READABLE: [(&str, &str); 24] = [
     ("/usr/lib/locale", "locale data (setlocale)"),
     ("/usr/share/locale", "locale aliases and message catalogues"),
     ("/etc/locale.alias", "locale aliases (/usr/share/locale/locale.alias links here)"),
@@ -71,6 +71,7 @@ pub const READABLE: [(&str, &str); 23] = [
     ("/etc/terminfo", "terminal descriptions"),
     ("/usr/lib/terminfo", "terminal descriptions"),
     ("/sys/devices/system/cpu", "the CPU count (sysconf, nproc, os.cpu_count)"),
+    ("/etc/alternatives", "Debian's alternatives, which /usr/bin/awk, cc, editor, pager… link through"),
 ];
 
 /// Files ordinary programs probe for at start, which most hosts do not have: readable where
@@ -276,12 +277,135 @@ pub fn binds(policy: &Policy) -> Vec<Bind> {
         if binds.iter().any(|b| &b.path == path) {
             continue;
         }
-        let writable = policy.grants.iter().any(|g| g.access & ACCESS_WRITE != 0 && path.starts_with(&g.path) && private_mount(policy, g).is_none());
+        let writable = writable(policy, path);
         // What the host has there now (a grant must exist when the policy is made).
         let dir = path.is_dir();
         binds.push(Bind { path: path.clone(), writable, dir });
     }
     binds
+}
+
+/// Whether some grant gives write to `path` (the base's private mounts give nothing in the
+/// host files shown in them).
+fn writable(policy: &Policy, path: &Path) -> bool {
+    policy.grants.iter().any(|g| g.access & ACCESS_WRITE != 0 && path.starts_with(&g.path) && private_mount(policy, g).is_none())
+}
+
+/// Whether the guest's root holds only what the policy grants ([`crate::launch::mounts`]):
+/// with the base's private mounts (namespaces of its own, not `--bare`) and not `audit`.
+pub fn grants_only_root(policy: &Policy) -> bool {
+    !policy.audit && !policy.mounts.is_empty()
+}
+
+/// The host files and directories a grants-only root shows at their own paths: every grant
+/// that is not one of the base's mounts or beneath one (those are [`binds`]) and exists on the
+/// host, outermost first; a grant inside another that shows it alike (same writability) adds
+/// nothing.
+pub fn root_binds(policy: &Policy) -> Vec<Bind> {
+    let mut paths: Vec<&PathBuf> = policy
+        .grants
+        .iter()
+        .map(|g| &g.path)
+        .filter(|p| !is_self_path(p) && !policy.mounts.iter().any(|m| p.starts_with(&m.path)) && std::fs::symlink_metadata(p).is_ok())
+        .collect();
+    paths.sort_by_key(|p| p.components().count());
+    paths.dedup();
+    let mut binds: Vec<Bind> = Vec::new();
+    for path in paths {
+        let writable = writable(policy, path);
+        let shown_alike = binds.iter().rev().find(|b| path.starts_with(&b.path)).is_some_and(|outer| outer.writable == writable);
+        if !shown_alike {
+            binds.push(Bind { path: path.clone(), writable, dir: path.is_dir() });
+        }
+    }
+    binds
+}
+
+/// What a grants-only root makes besides `binds`: the directories on the way to them and to
+/// the grants of paths this host lacks (empty, with the host's modes, so each lists only the
+/// next names on the way; outermost first, `/` excluded), and the host's symbolic links in
+/// those directories and in the root's own that lead into what the root holds: a grant, a
+/// directory on the way or one of the base's mounts (`/lib64` → `usr/lib64`, `/etc/localtime`
+/// → zoneinfo, `/etc/mtab` → `/proc/self/mounts`, `/var/run` → `/run`), as (link, the link's
+/// own target): a link whose text names a place there and whose chain ends there. Any other
+/// path of the host's does not exist there.
+pub fn root_layout(policy: &Policy, binds: &[Bind]) -> (Vec<(PathBuf, u32)>, Vec<(PathBuf, PathBuf)>) {
+    let root = Path::new("/");
+    if binds.iter().any(|b| b.path == root) {
+        return (Vec::new(), Vec::new()); // the host's root is shown whole, its links with it
+    }
+    let shown = |path: &Path| binds.iter().any(|b| beneath(path, &b.path));
+    let mounted = |path: &Path| policy.mounts.iter().any(|m| beneath(path, &m.path));
+    let mut dirs: Vec<(PathBuf, u32)> = Vec::new();
+    let made = |dirs: &[(PathBuf, u32)], path: &Path| path.as_os_str() == "/" || dirs.iter().any(|(d, _)| d.as_os_str() == path.as_os_str());
+    let make_way = |dirs: &mut Vec<(PathBuf, u32)>, to: &Path| {
+        for ancestor in to.ancestors().collect::<Vec<_>>().into_iter().rev().skip(1) {
+            if shown(ancestor) || made(dirs, ancestor) {
+                continue;
+            }
+            if let Some(mode) = std::fs::metadata(ancestor).ok().filter(|m| m.is_dir()).map(|m| std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o7777) {
+                dirs.push((ancestor.to_path_buf(), mode));
+            }
+        }
+    };
+    for bind in binds {
+        make_way(&mut dirs, bind.path.parent().unwrap_or(root));
+    }
+    for grant in policy.grants.iter().filter(|g| !mounted(&g.path) && std::fs::symlink_metadata(&g.path).is_err()) {
+        make_way(&mut dirs, &grant.path);
+    }
+    let leads_in = |dirs: &[(PathBuf, u32)], target: &Path| made(dirs, target) || shown(target) || mounted(target);
+    // The root's own directories too: a link one level down leads into it as often (`/var/run`).
+    let mut scanned: Vec<PathBuf> = std::iter::once(root.to_path_buf()).chain(dirs.iter().map(|(d, _)| d.clone())).collect();
+    for entry in std::fs::read_dir(root).into_iter().flatten().flatten() {
+        let dir = entry.path();
+        if entry.file_type().is_ok_and(|t| t.is_dir()) && !shown(&dir) && !mounted(&dir) && !scanned.contains(&dir) {
+            scanned.push(dir);
+        }
+    }
+    let mut links: Vec<(PathBuf, PathBuf)> = Vec::new();
+    for dir in scanned {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            if !entry.file_type().is_ok_and(|t| t.is_symlink()) {
+                continue;
+            }
+            let link = entry.path();
+            let Ok(target) = std::fs::read_link(&link) else { continue };
+            if !shown(&link) && ends_in(&target, &dir, &|path| leads_in(&dirs, path)) {
+                make_way(&mut dirs, &dir);
+                links.push((link, target));
+            }
+        }
+    }
+    dirs.sort_by_key(|(d, _)| d.components().count());
+    (dirs, links)
+}
+
+/// Whether the absolute, normal `path` is `dir` or lies beneath it, compared as bytes: the
+/// start-up scan compares thousands of paths, where `Path::starts_with` walks components.
+fn beneath(path: &Path, dir: &Path) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    let (path, dir) = (path.as_os_str().as_bytes(), dir.as_os_str().as_bytes());
+    dir == b"/" || path.starts_with(dir) && (path.len() == dir.len() || path[dir.len()] == b'/')
+}
+
+/// Whether the chain of links that starts with a link in `dir` saying `target` ends where
+/// `inside` holds, each hop's text checked before it is followed: a directory of programs
+/// holds hundreds of links (`/usr/bin/awk` → `/etc/alternatives/awk` → `/usr/bin/mawk`), and
+/// resolving each whole would cost start-up milliseconds. (A link beneath a grant is the
+/// kernel's to follow in the guest's root, where it can lead nowhere else.)
+fn ends_in(target: &Path, dir: &Path, inside: &dyn Fn(&Path) -> bool) -> bool {
+    let mut at = crate::decide::policy::lexically_normal(target, dir);
+    for _ in 0..8 {
+        if !inside(&at) {
+            return false;
+        }
+        match std::fs::read_link(&at) {
+            Ok(next) => at = crate::decide::policy::lexically_normal(&next, at.parent().unwrap_or(Path::new("/"))),
+            Err(_) => return std::fs::symlink_metadata(&at).is_ok(),
+        }
+    }
+    false
 }
 
 /// Whether `grant` (one of the base's private mounts) stops short of `path` because `path`
@@ -365,6 +489,35 @@ mod tests {
         let hostns = based(false, &[]);
         assert!(hostns.mounts.is_empty() && hostns.own_proc_files);
         assert!(hostns.grants_for(Path::new("/tmp/x"), ACCESS_READ).is_empty(), "no private /tmp: the host's is not granted");
+    }
+
+    #[test]
+    fn a_grants_only_root_shows_the_grants_the_way_to_them_and_the_links_into_them() {
+        let rooted = |extra: &[(&str, u64)]| {
+            let mut policy = Policy { cwd: Some(PathBuf::from("/")), ..Policy::default() };
+            for (path, access) in extra {
+                policy.allow(Path::new(path), Path::new("/"), *access, Origin::CommandLine).unwrap();
+            }
+            add(&mut policy, true).unwrap();
+            policy
+        };
+        let policy = rooted(&[("/usr/share", ACCESS_READ), ("/usr/share/doc", ACCESS_READ)]);
+        assert!(grants_only_root(&policy));
+        let binds = root_binds(&policy);
+        let paths: Vec<&Path> = binds.iter().map(|b| b.path.as_path()).collect();
+        assert!(paths.contains(&Path::new("/usr/share")) && !paths.contains(&Path::new("/usr/share/doc")), "a grant inside one alike adds nothing: {paths:?}");
+        assert!(!paths.iter().any(|p| p.starts_with("/tmp") || p.starts_with("/proc") || p.starts_with("/dev")), "the base's mounts are not the host's: {paths:?}");
+        assert!(binds.iter().all(|b| !b.writable));
+        let (dirs, links) = root_layout(&policy, &binds);
+        assert!(dirs.iter().any(|(d, _)| d == Path::new("/usr")) && !dirs.iter().any(|(d, _)| d.starts_with("/usr/share")), "{dirs:?}");
+        if Path::new("/lib64").is_symlink() {
+            assert!(links.iter().any(|(l, _)| l == Path::new("/lib64")), "merged /usr: the loader's link: {links:?}");
+        }
+        assert!(links.iter().all(|(l, _)| !binds.iter().any(|b| &b.path == l)));
+        let audited = { let mut p = policy.clone(); p.audit = true; p };
+        assert!(!grants_only_root(&audited) && !grants_only_root(&based(false, &[])));
+        let whole = rooted(&[("/", ACCESS_READ)]);
+        assert_eq!(root_layout(&whole, &root_binds(&whole)), (Vec::new(), Vec::new()), "the host's root shown whole brings its own");
     }
 
     #[test]

@@ -17,6 +17,7 @@
 //! bare = false                          # true: no base environment (see crate::decide::base)
 //! tmp_size = "1G"                       # the guest's own /tmp and /dev/shm, each at most this
 //! wait_all = false                      # true: the run ends with the last guest process, not the program
+//! audit = false                         # true: the host sees every path call and logs every denial (no grants-only root)
 //! [limits]
 //! processes = 64
 //! address_space = "4G"                  # bytes, or with K/M/G/T (powers of 1024)
@@ -135,6 +136,10 @@ pub struct Policy {
     /// The run ends when the last guest process has exited, not when the program has (the
     /// others are then killed).
     pub wait_all: bool,
+    /// Every path call goes to the host, which logs each denial: the guest's root is the
+    /// host's (with the base's mounts), not one that holds only the grants
+    /// ([`crate::launch::mounts`]), so no metadata call runs natively.
+    pub audit: bool,
 }
 
 /// A size: bytes, or a string with a K/M/G/T suffix (powers of 1024).
@@ -180,6 +185,7 @@ struct PolicyFile {
     bare: Option<bool>,
     tmp_size: Option<SizeValue>,
     wait_all: Option<bool>,
+    audit: Option<bool>,
     #[serde(default)]
     limits: LimitsFile,
 }
@@ -328,6 +334,9 @@ impl Policy {
         if let Some(bare) = parsed.bare {
             self.bare = bare;
         }
+        if let Some(audit) = parsed.audit {
+            self.audit = audit;
+        }
         if let Some(wait_all) = parsed.wait_all {
             self.wait_all = wait_all;
         }
@@ -391,6 +400,9 @@ impl Policy {
         for mount in &self.mounts {
             let _ = writeln!(out, "# base: mounted in the guest's own mount namespace: {} ({})", mount.path.display(), mount.what);
         }
+        if crate::decide::base::grants_only_root(self) {
+            let _ = writeln!(out, "# the guest's root holds only the grants above and the base's mounts (metadata calls answered by the kernel; audit = true keeps the host's root)");
+        }
         let _ = writeln!(out, "bare = {}", self.bare);
         if let Some(size) = self.tmp_size {
             let _ = writeln!(out, "tmp_size = {size}");
@@ -403,6 +415,7 @@ impl Policy {
             let _ = writeln!(out, "cwd = {:?}", cwd.display().to_string());
         }
         let _ = writeln!(out, "wait_all = {}", self.wait_all);
+        let _ = writeln!(out, "audit = {}", self.audit);
         let _ = writeln!(out, "[limits]");
         let l = &self.limits;
         let mut limit = |name: &str, value: Option<String>| {

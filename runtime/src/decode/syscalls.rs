@@ -916,6 +916,22 @@ pub fn native_calls() -> impl Iterator<Item = u32> {
     TABLE.iter().enumerate().filter(|(_, e)| e.disposition == Disposition::Native).map(|(nr, _)| nr as u32)
 }
 
+/// The metadata calls the backstop lets run natively when the guest's root holds only what
+/// the policy grants ([`crate::launch::mounts`]): there the kernel's own lookup finds nothing
+/// outside the grants (`ENOENT`), and what it finds the guest may read. `access` runs natively
+/// for existence and reading only (`F_OK`, `R_OK`): a read-only mount answers `W_OK` with
+/// `EROFS` and a read grant cannot answer `X_OK`, where the host answers `EACCES` as it
+/// decides the exec or write itself. Opens, exec and every change still go to the host.
+pub fn native_in_grants_only_root() -> impl Iterator<Item = (u32, Option<NativeWhen>)> {
+    const EXISTS_OR_READABLE: &[u32] = &[libc::F_OK as u32, libc::R_OK as u32];
+    let plain = [STAT, LSTAT, NEWFSTATAT, STATX, READLINK, READLINKAT, STATFS, GETXATTR, LGETXATTR, LISTXATTR, LLISTXATTR, CHDIR];
+    let by_mode = [(ACCESS, 1), (FACCESSAT, 2), (FACCESSAT2, 2)];
+    plain
+        .into_iter()
+        .map(|nr| (nr as u32, None))
+        .chain(by_mode.into_iter().map(|(nr, arg)| (nr as u32, Some(NativeWhen::Code { arg, codes: EXISTS_OR_READABLE }))))
+}
+
 /// The traced calls the backstop lets run natively for some requests, with those requests.
 pub fn native_when_calls() -> impl Iterator<Item = (u32, NativeWhen)> {
     TABLE.iter().enumerate().filter_map(|(nr, e)| Some((nr as u32, e.native_when?)))

@@ -13,6 +13,20 @@
 //! user namespace, the mounts exist only in its mount namespace (already private), and the
 //! guest still may not mount (the call table refuses mount, and its seccomp backstop is
 //! installed before exec). A failure ends the run before the guest exists, with one line.
+//!
+//! **A grants-only root** ([`crate::decide::base::grants_only_root`]: every run with the base's
+//! mounts but `--audit`): init assembles a fresh root on a tmpfs at [`STAGING`] before the
+//! base's mounts: a detached clone of each granted host path at its own path
+//! ([`crate::decide::base::root_binds`]; read-only where no write grant covers it, and never
+//! honouring setuid bits or device nodes), the directories on the way to them, empty, with
+//! the host's modes (each holds only the next names on the way), and the host's symbolic links
+//! there that lead into what the root holds ([`crate::decide::base::root_layout`]). The base's
+//! mounts go in beneath it, the tmpfs itself becomes read-only, and init `pivot_root`s into it
+//! and detaches the host's root (after the new `/proc`, which the kernel lets a user namespace
+//! mount only while a full one is in sight). What no grant names then does not exist for the
+//! guest, nor for the host acting for it ([`crate::launch::view`] starts at the guest's root),
+//! so the kernel can answer the guest's metadata calls itself
+//! ([`crate::decode::syscalls::native_in_grants_only_root`]).
 
 use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
@@ -26,6 +40,13 @@ const OPEN_TREE_CLONE: libc::c_uint = 1;
 const AT_RECURSIVE: libc::c_uint = 0x8000;
 const MOVE_MOUNT_F_EMPTY_PATH: libc::c_uint = 0x4;
 const MOUNT_ATTR_RDONLY: u64 = 0x1;
+const MOUNT_ATTR_NOSUID: u64 = 0x2;
+const MOUNT_ATTR_NODEV: u64 = 0x4;
+
+/// Where init assembles a grants-only root before it becomes the guest's `/`: a directory
+/// every host has, covered only in init's own mount namespace (clones of host files beneath
+/// it are taken before).
+pub const STAGING: &str = "/tmp";
 
 #[repr(C)]
 struct MountAttr {
@@ -46,16 +67,38 @@ struct Filesystem {
     mkdir: bool,
 }
 
-/// A host file or directory to show inside a private mount.
+/// A host file or directory to show at its own path, in a private mount or a grants-only root.
 #[derive(Debug)]
 struct Shown {
-    path: CString,
+    /// Where the host has it.
+    from: CString,
+    /// Where init attaches it (beneath [`STAGING`] while it assembles a grants-only root).
+    to: CString,
     /// The directories to create on the way, outermost first.
     parents: Vec<CString>,
-    writable: bool,
+    /// The mount attributes its copy gets (`MOUNT_ATTR_*`; none: as the host's).
+    attrs: u64,
     dir: bool,
     /// The detached copy, once taken.
     slot: AtomicI32,
+}
+
+impl Shown {
+    fn new(from: &Path, to: &Path, parents: Vec<CString>, attrs: u64, dir: bool) -> anyhow::Result<Shown> {
+        Ok(Shown { from: c(from)?, to: c(to)?, parents, attrs, dir, slot: AtomicI32::new(-1) })
+    }
+}
+
+/// A grants-only root, assembled at [`STAGING`].
+#[derive(Debug)]
+struct Root {
+    staging: CString,
+    /// The directories on the way to the grants, outermost first, with their modes.
+    dirs: Vec<(CString, libc::mode_t)>,
+    /// The grants, outermost first.
+    shown: Vec<Shown>,
+    /// Symbolic links: (link, target).
+    links: Vec<(CString, CString)>,
 }
 
 /// Everything init does for the base, prepared before the host forks.
@@ -69,6 +112,8 @@ pub struct MountPlan {
     rules: Vec<(CString, u64)>,
     /// The working directory to return to.
     cwd: Option<CString>,
+    /// The guest's root, when it holds only the grants.
+    root: Option<Root>,
 }
 
 fn c(path: &Path) -> anyhow::Result<CString> {
@@ -84,6 +129,28 @@ impl MountPlan {
             return Ok(None);
         }
         let mut plan = MountPlan::default();
+        let staging = crate::decide::base::grants_only_root(policy).then(|| Path::new(STAGING));
+        // Where init reaches a guest path while it assembles the root.
+        let staged = |path: &Path| match staging {
+            Some(at) => at.join(path.strip_prefix("/").unwrap_or(path)),
+            None => path.to_path_buf(),
+        };
+        if let Some(at) = staging {
+            let binds = crate::decide::base::root_binds(policy);
+            let (dirs, links) = crate::decide::base::root_layout(policy, &binds);
+            let mut root = Root { staging: c(at)?, dirs: Vec::new(), shown: Vec::new(), links: Vec::new() };
+            for (dir, mode) in &dirs {
+                root.dirs.push((c(&staged(dir))?, *mode));
+            }
+            for bind in &binds {
+                let attrs = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | if bind.writable { 0 } else { MOUNT_ATTR_RDONLY };
+                root.shown.push(Shown::new(&bind.path, &staged(&bind.path), Vec::new(), attrs, bind.dir)?);
+            }
+            for (link, target) in &links {
+                root.links.push((c(&staged(link))?, c(target)?));
+            }
+            plan.root = Some(root);
+        }
         for mount in &policy.mounts {
             let (fstype, flags, data) = match mount.kind {
                 MountKind::Proc => ("proc", libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC, "hidepid=ptraceable".to_string()),
@@ -91,11 +158,11 @@ impl MountPlan {
                 MountKind::Dev => ("tmpfs", libc::MS_NOSUID | libc::MS_NOEXEC, "mode=755,size=64k".to_string()),
                 MountKind::Devpts => ("devpts", libc::MS_NOSUID | libc::MS_NOEXEC, "newinstance,ptmxmode=0666,mode=620".to_string()),
             };
-            let mkdir = policy.mounts.iter().any(|outer| mount.path.starts_with(&outer.path) && outer.path != mount.path);
-            plan.filesystems.push(Filesystem { target: c(&mount.path)?, fstype: CString::new(fstype)?, flags, data: CString::new(data)?, mkdir });
+            let mkdir = staging.is_some() || policy.mounts.iter().any(|outer| mount.path.starts_with(&outer.path) && outer.path != mount.path);
+            plan.filesystems.push(Filesystem { target: c(&staged(&mount.path))?, fstype: CString::new(fstype)?, flags, data: CString::new(data)?, mkdir });
             if mount.kind == MountKind::Dev {
                 for (link, target) in [("ptmx", "pts/ptmx"), ("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2")] {
-                    plan.links.push((c(&mount.path.join(link))?, CString::new(target)?));
+                    plan.links.push((c(&staged(&mount.path.join(link)))?, CString::new(target)?));
                 }
             }
         }
@@ -106,10 +173,10 @@ impl MountPlan {
                 let mut at = mount.path.clone();
                 for part in parent.strip_prefix(&mount.path).unwrap_or(Path::new("")).components() {
                     at.push(part);
-                    parents.push(c(&at)?);
+                    parents.push(c(&staged(&at))?);
                 }
             }
-            plan.shown.push(Shown { path: c(&path)?, parents, writable, dir, slot: AtomicI32::new(-1) });
+            plan.shown.push(Shown::new(&path, &staged(&path), parents, if writable { 0 } else { MOUNT_ATTR_RDONLY }, dir)?);
         }
         if let Some(rights) = rule_rights {
             for grant in policy.grants.iter().filter(|g| own_inode(policy, &g.path)) {
@@ -120,6 +187,22 @@ impl MountPlan {
         plan.cwd = Some(c(&std::env::current_dir()?)?);
         Ok(Some(plan))
     }
+}
+
+impl MountPlan {
+    /// Whether the guest's root will hold only its grants (see the module's notes).
+    pub fn grants_only_root(&self) -> bool {
+        self.root.is_some()
+    }
+}
+
+/// Whether the kernel may answer the guest's metadata calls in a grants-only root: only if no
+/// fd the guest inherits (`inherited`: the host's fds that become its 0, 1, 2 and kept ones)
+/// is a directory. Such a directory lies in the host's tree, not the guest's: `fchdir` to it
+/// and a relative `stat` of `../..` would walk the host's files, so its calls go to the host
+/// instead, which decides each as `--audit` does.
+pub fn metadata_may_run_natively(inherited: &[libc::c_int]) -> bool {
+    inherited.iter().all(|fd| !std::fs::metadata(format!("/proc/self/fd/{fd}")).is_ok_and(|m| m.is_dir()))
 }
 
 /// Whether the Landlock rule of a grant of `path` must be added inside the guest's mount
@@ -153,7 +236,7 @@ unsafe fn fail(what: &[u8], path: &CString) -> ! {
             }
         }
         let path = path.as_bytes();
-        for part in [b"trapbox: cannot set up the guest's base environment: ".as_slice(), what, b" ", path, b": errno ", &digits[at..], b" (--bare runs without it)\n"] {
+        for part in [b"trapbox: cannot set up the guest's base environment: ".as_slice(), what, b" ", path, b": errno ", &digits[at..], b" (--bare runs without it; --audit without the grants-only root)\n"] {
             libc::write(2, part.as_ptr().cast(), part.len());
         }
         libc::_exit(crate::launch::launcher::CHILD_SETUP_FAILED);
@@ -169,18 +252,26 @@ unsafe fn fail(what: &[u8], path: &CString) -> ! {
 pub unsafe fn apply(plan: &MountPlan, ruleset: Option<libc::c_int>) {
     // SAFETY: raw syscalls on the prepared NUL-terminated strings and plain structs.
     unsafe {
-        for shown in &plan.shown {
-            let flags = OPEN_TREE_CLONE | AT_RECURSIVE | libc::O_CLOEXEC as libc::c_uint;
-            let fd = libc::syscall(libc::SYS_open_tree, libc::AT_FDCWD, shown.path.as_ptr(), flags) as libc::c_int;
-            if fd < 0 {
-                fail(b"open_tree", &shown.path);
+        // Every copy first, while the host's files are in sight at their own paths.
+        for shown in plan.root.iter().flat_map(|r| &r.shown).chain(&plan.shown) {
+            take_copy(shown);
+        }
+        if let Some(root) = &plan.root {
+            if libc::mount(c"tmpfs".as_ptr(), root.staging.as_ptr(), c"tmpfs".as_ptr(), libc::MS_NOSUID | libc::MS_NODEV, c"mode=755,size=4m".as_ptr().cast()) != 0 {
+                fail(b"mount the root's tmpfs on", &root.staging);
             }
-            shown.slot.store(fd, Ordering::Relaxed);
-            if !shown.writable {
-                let attr = MountAttr { attr_set: MOUNT_ATTR_RDONLY, attr_clr: 0, propagation: 0, userns_fd: 0 };
-                let at = (libc::AT_EMPTY_PATH as libc::c_uint) | AT_RECURSIVE;
-                if libc::syscall(libc::SYS_mount_setattr, fd, c"".as_ptr(), at, &attr as *const MountAttr, std::mem::size_of::<MountAttr>()) != 0 {
-                    fail(b"mount_setattr read-only", &shown.path);
+            for (dir, mode) in &root.dirs {
+                // chmod too: mkdir's mode passes through the umask.
+                if (libc::mkdir(dir.as_ptr(), 0o700) != 0 && *libc::__errno_location() != libc::EEXIST) || libc::chmod(dir.as_ptr(), *mode) != 0 {
+                    fail(b"mkdir", dir);
+                }
+            }
+            for shown in &root.shown {
+                attach(shown);
+            }
+            for (link, target) in &root.links {
+                if libc::symlink(target.as_ptr(), link.as_ptr()) != 0 {
+                    fail(b"symlink", link);
                 }
             }
         }
@@ -198,22 +289,22 @@ pub unsafe fn apply(plan: &MountPlan, ruleset: Option<libc::c_int>) {
             }
         }
         for shown in &plan.shown {
-            for parent in &shown.parents {
-                libc::mkdir(parent.as_ptr(), 0o755); // exists already inside an earlier bind
+            attach(shown);
+        }
+        if let Some(root) = &plan.root {
+            // Nothing more is made in it: the directories on the way become read-only too.
+            let attr = MountAttr { attr_set: MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, attr_clr: 0, propagation: 0, userns_fd: 0 };
+            if libc::syscall(libc::SYS_mount_setattr, libc::AT_FDCWD, root.staging.as_ptr(), 0u32, &attr as *const MountAttr, std::mem::size_of::<MountAttr>()) != 0 {
+                fail(b"mount_setattr read-only", &root.staging);
             }
-            if shown.dir {
-                libc::mkdir(shown.path.as_ptr(), 0o755);
-            } else {
-                let fd = libc::open(shown.path.as_ptr(), libc::O_CREAT | libc::O_WRONLY | libc::O_CLOEXEC | libc::O_NOFOLLOW, 0o600);
-                if fd >= 0 {
-                    libc::close(fd);
-                }
+            // The new root on top, the host's stacked on it as "." until detached whole.
+            if libc::chdir(root.staging.as_ptr()) != 0
+                || libc::syscall(libc::SYS_pivot_root, c".".as_ptr(), c".".as_ptr()) != 0
+                || libc::umount2(c".".as_ptr(), libc::MNT_DETACH) != 0
+                || libc::chdir(c"/".as_ptr()) != 0
+            {
+                fail(b"pivot_root into", &root.staging);
             }
-            let fd = shown.slot.load(Ordering::Relaxed);
-            if libc::syscall(libc::SYS_move_mount, fd, c"".as_ptr(), libc::AT_FDCWD, shown.path.as_ptr(), MOVE_MOUNT_F_EMPTY_PATH) != 0 {
-                fail(b"move_mount", &shown.path);
-            }
-            libc::close(fd);
         }
         if let Some(ruleset) = ruleset {
             for (path, rights) in &plan.rules {
@@ -231,5 +322,54 @@ pub unsafe fn apply(plan: &MountPlan, ruleset: Option<libc::c_int>) {
         if let Some(cwd) = &plan.cwd {
             libc::chdir(cwd.as_ptr()); // where it was, now through the new mounts (if they show it)
         }
+    }
+}
+
+/// Takes the detached copy of `shown` (with its attributes), or says why not and exits.
+///
+/// # Safety
+/// As [`apply`].
+unsafe fn take_copy(shown: &Shown) {
+    // SAFETY: raw syscalls on the prepared strings and a plain struct.
+    unsafe {
+        let flags = OPEN_TREE_CLONE | AT_RECURSIVE | libc::O_CLOEXEC as libc::c_uint;
+        let fd = libc::syscall(libc::SYS_open_tree, libc::AT_FDCWD, shown.from.as_ptr(), flags) as libc::c_int;
+        if fd < 0 {
+            fail(b"open_tree", &shown.from);
+        }
+        shown.slot.store(fd, Ordering::Relaxed);
+        if shown.attrs != 0 {
+            let attr = MountAttr { attr_set: shown.attrs, attr_clr: 0, propagation: 0, userns_fd: 0 };
+            let at = (libc::AT_EMPTY_PATH as libc::c_uint) | AT_RECURSIVE;
+            if libc::syscall(libc::SYS_mount_setattr, fd, c"".as_ptr(), at, &attr as *const MountAttr, std::mem::size_of::<MountAttr>()) != 0 {
+                fail(b"mount_setattr", &shown.from);
+            }
+        }
+    }
+}
+
+/// Attaches the copy of `shown` at its place, making the way and the mount point first.
+///
+/// # Safety
+/// As [`apply`], after [`take_copy`] of `shown`.
+unsafe fn attach(shown: &Shown) {
+    // SAFETY: raw syscalls on the prepared strings.
+    unsafe {
+        for parent in &shown.parents {
+            libc::mkdir(parent.as_ptr(), 0o755); // exists already inside an earlier bind
+        }
+        if shown.dir {
+            libc::mkdir(shown.to.as_ptr(), 0o755);
+        } else {
+            let fd = libc::open(shown.to.as_ptr(), libc::O_CREAT | libc::O_WRONLY | libc::O_CLOEXEC | libc::O_NOFOLLOW, 0o600);
+            if fd >= 0 {
+                libc::close(fd);
+            }
+        }
+        let fd = shown.slot.load(Ordering::Relaxed);
+        if libc::syscall(libc::SYS_move_mount, fd, c"".as_ptr(), libc::AT_FDCWD, shown.to.as_ptr(), MOVE_MOUNT_F_EMPTY_PATH) != 0 {
+            fail(b"move_mount", &shown.to);
+        }
+        libc::close(fd);
     }
 }

@@ -283,12 +283,16 @@ pub fn filter_bytes(prog: &[SockFilter]) -> Vec<u8> {
 /// Builds the filter from the dispatcher's table. With `trace_everything` (the native
 /// personality) no call runs natively: every one stops in the host. Calls in `also_trace`
 /// stop in the host although the table would let them run (a policy's extra checks). With
-/// `guarded_region`, memory-map calls that may reach it stop in the host.
-pub fn build_filter(trace_everything: bool, also_trace: &[u64], guarded_region: Option<u64>) -> Vec<SockFilter> {
+/// `guarded_region`, memory-map calls that may reach it stop in the host. With
+/// `grants_only_root` (the guest's root holds only its grants) the metadata calls of
+/// [`syscalls::native_in_grants_only_root`] run natively too.
+pub fn build_filter(trace_everything: bool, also_trace: &[u64], guarded_region: Option<u64>, grants_only_root: bool) -> Vec<SockFilter> {
+    let metadata: Vec<(u32, Option<NativeWhen>)> = if grants_only_root && !trace_everything { syscalls::native_in_grants_only_root().collect() } else { Vec::new() };
     let allowed: Vec<u32> = if trace_everything {
         Vec::new()
     } else {
-        syscalls::native_calls().filter(|nr| !also_trace.contains(&u64::from(*nr))).collect()
+        let plain_metadata = metadata.iter().filter(|(_, when)| when.is_none()).map(|(nr, _)| *nr);
+        syscalls::native_calls().chain(plain_metadata).filter(|nr| !also_trace.contains(&u64::from(*nr))).collect()
     };
     let mut prog = vec![
         stmt(LD_W_ABS, OFFSET_ARCH),
@@ -302,7 +306,8 @@ pub fn build_filter(trace_everything: bool, also_trace: &[u64], guarded_region: 
         prog.extend(guard(base));
     }
     if !trace_everything {
-        for (number, when) in syscalls::native_when_calls().filter(|(nr, _)| !also_trace.contains(&u64::from(*nr))) {
+        let metadata_when = metadata.iter().filter_map(|&(nr, when)| Some((nr, when?)));
+        for (number, when) in syscalls::native_when_calls().chain(metadata_when).filter(|(nr, _)| !also_trace.contains(&u64::from(*nr))) {
             let block = request_block(when);
             prog.push(jump(JEQ_K, number, 0, u8::try_from(block.len()).expect("a request block stays within 8-bit jumps")));
             prog.extend(block);
@@ -401,7 +406,7 @@ mod tests {
     #[test]
     fn filter_matches_the_table() {
         let none = [0u64; 6];
-        let prog = build_filter(false, &[], None);
+        let prog = build_filter(false, &[], None, false);
         for (nr, entry) in TABLE.iter().enumerate() {
             let native = entry.disposition == Disposition::Native || entry.native_when.is_some_and(|w| w.matches(&none));
             let expected = if native { RET_ALLOW } else { RET_TRACE };
@@ -413,12 +418,32 @@ mod tests {
         assert_eq!(evaluate(&prog, AUDIT_ARCH_X86_64, X32_SYSCALL_BIT, &none), foreign);
         assert_eq!(evaluate(&prog, AUDIT_ARCH_X86_64, u32::MAX, &none), foreign, "syscall(-1)");
         assert_eq!(evaluate(&prog, 0x4000_0003, 0, &none), foreign, "i386 (int 0x80) is never executed");
-        assert_eq!(evaluate(&build_filter(false, &[91], None), AUDIT_ARCH_X86_64, 91, &none), RET_TRACE, "fchmod traced under a policy");
-        let native = build_filter(true, &[], Some(crate::trap::pinned::PIN_BASE));
+        assert_eq!(evaluate(&build_filter(false, &[91], None, false), AUDIT_ARCH_X86_64, 91, &none), RET_TRACE, "fchmod traced under a policy");
+        let native = build_filter(true, &[], Some(crate::trap::pinned::PIN_BASE), false);
         for nr in 0..TABLE.len() as u32 {
             assert_eq!(evaluate(&native, AUDIT_ARCH_X86_64, nr, &none), RET_TRACE, "native personality: nr {nr}");
         }
         assert_eq!(evaluate(&native, AUDIT_ARCH_X86_64, X32_SYSCALL_BIT | 1, &none), foreign);
+    }
+
+    /// With a grants-only root the metadata calls run natively, access only for existence or
+    /// reading (its mode an int: a high word does not change it); without one they stay traced.
+    #[test]
+    fn a_grants_only_root_lets_metadata_run_natively() {
+        let (with, without) = (build_filter(false, &[], None, true), build_filter(false, &[], None, false));
+        let none = [0u64; 6];
+        for (nr, _) in syscalls::native_in_grants_only_root() {
+            assert_eq!(evaluate(&without, AUDIT_ARCH_X86_64, nr, &none), RET_TRACE, "nr {nr} without");
+            assert_eq!(evaluate(&with, AUDIT_ARCH_X86_64, nr, &none), RET_ALLOW, "nr {nr} with");
+        }
+        let access = nr::ACCESS as u32;
+        for (mode, verdict) in [(libc::R_OK as u64, RET_ALLOW), ((1 << 32) | libc::R_OK as u64, RET_ALLOW), (libc::W_OK as u64, RET_TRACE), (libc::X_OK as u64, RET_TRACE), ((libc::R_OK | libc::X_OK) as u64, RET_TRACE)] {
+            assert_eq!(evaluate(&with, AUDIT_ARCH_X86_64, access, &[0, mode, 0, 0, 0, 0]), verdict, "access mode {mode:#x}");
+            assert_eq!(evaluate(&with, AUDIT_ARCH_X86_64, nr::FACCESSAT2 as u32, &[0, 0, mode, 0, 0, 0]), verdict, "faccessat2 mode {mode:#x}");
+        }
+        for call in [nr::OPENAT, nr::EXECVE, nr::MKDIR, nr::UNLINKAT, nr::FCHDIR, nr::GETCWD] {
+            assert_eq!(evaluate(&with, AUDIT_ARCH_X86_64, call as u32, &none), RET_TRACE, "nr {call} still goes to the host");
+        }
     }
 
     /// Every memory-map call that touches the pinned region stops in the host; ordinary ones
@@ -426,8 +451,8 @@ mod tests {
     #[test]
     fn guard_covers_the_pinned_region() {
         use crate::trap::pinned::{touches_region, GUARDED_CALLS, PIN_BASE, PIN_LEN};
-        let guarded = build_filter(false, &[], Some(PIN_BASE));
-        let plain = build_filter(false, &[], None);
+        let guarded = build_filter(false, &[], Some(PIN_BASE), false);
+        let plain = build_filter(false, &[], None, false);
         let addresses = [0, 0x1000, 0x40_0000, PIN_BASE - (1 << 32), PIN_BASE - 8192, PIN_BASE - 1, PIN_BASE, PIN_BASE + 4096,
             PIN_BASE + PIN_LEN, PIN_BASE + (1 << 32), 0x7fff_f7ff_0000];
         let lengths = [0, 1, 4096, 8192, 1 << 31, (1 << 32) - 1, 1 << 32, 1 << 40, u64::MAX];
@@ -466,7 +491,7 @@ mod tests {
     #[test]
     fn request_codes_are_matched_on_their_low_word() {
         use crate::decide::requests::{FCNTL_NATIVE, IOCTL_NATIVE, SETSOCKOPT_NATIVE};
-        let prog = build_filter(false, &[], Some(crate::trap::pinned::PIN_BASE));
+        let prog = build_filter(false, &[], Some(crate::trap::pinned::PIN_BASE), false);
         let verdict = |number: u64, args: [u64; 6]| evaluate(&prog, AUDIT_ARCH_X86_64, number as u32, &args);
         let tiocsti = u64::from(libc::TIOCSTI as u32);
         for high in [0u64, 1 << 32, 0xffff_ffff << 32] {
@@ -491,7 +516,7 @@ mod tests {
             assert_eq!(verdict(nr::SETSOCKOPT, [3, 6, 2, 0, 4, 0]), RET_TRACE, "the pairs are pairs: (IPPROTO_TCP, SO_REUSEADDR's number) is TCP_MAXSEG");
         }
         assert_eq!(verdict(nr::GETSOCKOPT, [3, 0, 4, 0, 0, 0]), RET_ALLOW, "reading options runs natively");
-        let policy = build_filter(false, &[nr::FCNTL], None);
+        let policy = build_filter(false, &[nr::FCNTL], None, false);
         assert_eq!(evaluate(&policy, AUDIT_ARCH_X86_64, nr::FCNTL as u32, &[1, 1, 0, 0, 0, 0]), RET_TRACE, "also_trace wins");
     }
 

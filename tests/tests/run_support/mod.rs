@@ -123,6 +123,13 @@ pub fn is_root() -> bool {
         .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(2) == Some("0"))
 }
 
+/// `program` as a Command run as nobody (uid and gid 65534, no supplementary groups).
+pub fn as_nobody_command(program: &Path) -> Command {
+    let mut cmd = Command::new("setpriv");
+    cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"]).arg(program);
+    cmd
+}
+
 /// Copies of trapbox and of `guest` in `dir`, where nobody can run them: the copies get mode
 /// 0755, `dir` and `writable` (subdirectories the test's guest writes to as nobody) 0777, and
 /// every ancestor of `dir` is made searchable. Returns (trapbox, guest).

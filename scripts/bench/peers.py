@@ -1,0 +1,145 @@
+#!/usr/bin/env python3
+"""The rows of issue 10's table, trapbox beside its peers, in one run.
+
+    python3 scripts/bench/peers.py [--repeat 3] [--json FILE] [--only JOB ...]
+    python3 scripts/bench-chart.py FILE docs/bench      # the chart BENCHMARKS.md shows
+
+Jobs: 200k raw getpid calls (scripts/bench/getpid_loop.S), busybox sha256sum of a 256 MiB
+file, busybox `find /usr -type f | wc -l`, 300 execs from a shell loop, `gcc -O2 hello.c`,
+20 x `python3 -c pass`, and two sha256sum and two `find /usr` in parallel. Runners: native,
+trapbox --unconfined, trapbox sandboxed (`--allow-read / --allow-exec / --allow-write /tmp`,
+plus a write grant of the work directory that gcc writes to: the guest's /tmp is its own),
+the same with --audit (every path call decided by the host, as before the grants-only root),
+strace -f, PRoot and bwrap (`--ro-bind / / --dev /dev --proc /proc --unshare-all`, with a
+tmpfs /tmp as trapbox's guest has, for gcc, and the work directory bound writable). runsc is measured when it is installed (Debian has no package;
+building it needs Go's module proxy).
+
+The getpid row is a call the host answers: trapbox runs the loop rewritten with `ud2`
+traps kept (`--keep-traps`; by default the host gives a known native call its `syscall`
+back and it costs nothing); strace and PRoot stop at each call of the unrewritten loop.
+
+Rounds are interleaved (every job under every runner once per round, --repeat rounds); each
+figure is the median, and the ratio is against the native median of the same run. trapbox
+runs as a user runs it (its own pinning, no taskset). Helpers come from scripts/bench-runtime.py.
+"""
+import argparse
+import importlib.util
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+_spec = importlib.util.spec_from_file_location("bench_runtime", os.path.join(HERE, "..", "bench-runtime.py"))
+bench = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(bench)
+
+BUSYBOX = bench.BUSYBOX
+TRAPBOX = bench.TRAPBOX
+GETPID_CALLS = 200_000
+SECTION = "issue 10: each job under each runner, times native (one run, medians)"
+
+
+def jobs(work):
+    """Each job: (name, command, command for the getpid row's trapbox runs or None)."""
+    data = os.path.join(work, "data.bin")
+    if not os.path.exists(data):
+        with open(data, "wb") as f:
+            chunk = os.urandom(1 << 20)
+            for _ in range(256):
+                f.write(chunk)
+    loop = os.path.join(work, "getpid_loop")
+    bench.sh(["gcc", "-nostdlib", "-static", f"-DITERATIONS={GETPID_CALLS}", "-o", loop, os.path.join(HERE, "getpid_loop.S")])
+    bench.sh([TRAPBOX, "rewrite", "--trap", "ud2", loop, "-o", loop + ".ud2"], stdout=subprocess.DEVNULL)
+    hello = os.path.join(work, "hello.c")
+    with open(hello, "w") as f:
+        f.write('#include <stdio.h>\nint main(void) { puts("hello"); return 0; }\n')
+    bb = BUSYBOX
+    find = f"{bb} find /usr -type f | {bb} wc -l"
+    return [
+        ("200k raw getpid", [loop], [loop + ".ud2"]),
+        ("busybox sha256sum 256 MiB", [bb, "sha256sum", data], None),
+        ("busybox find /usr -type f | wc -l", [bb, "sh", "-c", find], None),
+        ("300 execs from a shell loop", [bb, "sh", "-c", f"i=0; while [ $i -lt 300 ]; do {bb} true; i=$((i+1)); done"], None),
+        ("gcc -O2 hello.c", ["gcc", "-O2", "-o", os.path.join(work, "hello"), hello], None),
+        ("20 x python3 -c pass", [bb, "sh", "-c", "i=0; while [ $i -lt 20 ]; do python3 -c pass; i=$((i+1)); done"], None),
+        ("two sha256sum in parallel", [bb, "sh", "-c", f"{bb} sha256sum {data} & {bb} sha256sum {data}; wait"], None),
+        ("two find /usr in parallel", [bb, "sh", "-c", f"({find}) & ({find}); wait"], None),
+    ]
+
+
+def runners(work):
+    sandbox = ["--allow-read", "/", "--allow-exec", "/", "--allow-write", "/tmp", "--allow-write", work]
+    found = [
+        ("native", lambda cmd: cmd),
+        ("trapbox unconfined", lambda cmd: [TRAPBOX, "run", "--unconfined", "--", *cmd]),
+        ("trapbox sandboxed", lambda cmd: [TRAPBOX, "run", "--quiet", *sandbox, "--", *cmd]),
+        ("trapbox sandboxed --audit", lambda cmd: [TRAPBOX, "run", "--quiet", "--audit", *sandbox, "--", *cmd]),
+        ("strace -f", lambda cmd: ["strace", "-f", "-o", "/dev/null", *cmd]),
+        ("PRoot", lambda cmd: ["proot", *cmd]),
+        ("bwrap", lambda cmd: ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp", "--bind", work, work, "--unshare-all", *cmd]),
+    ]
+    if shutil.which("runsc"):
+        state = os.path.join(work, "runsc")
+        found.append(("runsc (ptrace)", lambda cmd: ["runsc", f"--root={state}", "--network=none", "--platform=ptrace", "do", *cmd]))
+    return found
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeat", type=int, default=3, help="rounds (each job under each runner once per round)")
+    parser.add_argument("--json", metavar="FILE", help="write the ratios to FILE (for scripts/bench-chart.py)")
+    parser.add_argument("--only", nargs="*", help="run only the jobs whose name contains one of these words")
+    parser.add_argument("--work", default=os.path.join(bench.ROOT, "target", "bench-peers"),
+                        help="work directory (not under /tmp: a sandboxed guest's /tmp is its own)")
+    args = parser.parse_args()
+    bench.ensure_tools()
+    os.makedirs(args.work, exist_ok=True)
+    work = os.path.realpath(args.work)
+    table = [j for j in jobs(work) if not args.only or any(w in j[0] for w in args.only)]
+    who = runners(work)
+    times = {(job, name): [] for job, _, _ in table for name, _ in who}
+    for round_ in range(args.repeat):
+        for job, cmd, trapped in table:
+            for name, make in who:
+                run = trapped if trapped and name.startswith("trapbox") else cmd
+                extra = ["--keep-traps"] if trapped and name.startswith("trapbox") else []
+                full = make(run)
+                if extra:
+                    full = full[:2] + extra + full[2:]
+                try:
+                    times[(job, name)].append(bench.timed(full, 1))
+                except subprocess.CalledProcessError as err:
+                    print(f"{job} under {name} failed: {err}", file=sys.stderr)
+        print(f"round {round_ + 1} of {args.repeat} done", file=sys.stderr)
+    names = [name for name, _ in who]
+    print(f"### Issue 10's table: median of {args.repeat} interleaved rounds, ratio vs native of this run\n")
+    print("| job | " + " | ".join(names) + " |")
+    print("|---|" + "---|" * len(names))
+    for job, _, _ in table:
+        native = statistics.median(times[(job, "native")])
+        cells = []
+        for name in names:
+            got = times[(job, name)]
+            if not got:
+                cells.append("failed")
+                continue
+            t = statistics.median(got)
+            if name == "native":
+                cells.append(f"{t:.3f} s")
+            else:
+                cells.append(f"{t / native:.2f}x")
+                bench.record(f"{SECTION} :: {job}", name, t / native, "x native")
+        if job == "200k raw getpid":
+            cells = [c + (f" ({statistics.median(times[(job, n)]) / GETPID_CALLS * 1e6:.2f} µs/call)" if n != "native" and times[(job, n)] else "") for c, n in zip(cells, names)]
+        print(f"| {job.replace('|', chr(92) + '|')} | " + " | ".join(cells) + " |")
+    print()
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(bench.RESULTS, f, indent=1, ensure_ascii=False)
+
+
+if __name__ == "__main__":
+    main()
