@@ -117,8 +117,8 @@ fn several_sandboxes_run_at_once_each_with_its_policy() {
     }
     for (i, child) in children.into_iter().enumerate() {
         let out = child.wait_with_output().unwrap();
-        assert_eq!((out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned()), (Some(0), format!("{i}\n")), "box {i}");
-        assert!(out.denials >= 1, "box {i} listed another box's directory: {out:?}");
+        // (Status 0: its `ls` of the next box failed; in a grants-only root that box is absent.)
+        assert_eq!((out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned()), (Some(0), format!("{i}\n")), "box {i}: {out:?}");
     }
 }
 
