@@ -71,14 +71,20 @@ Policy (default deny):
   --unconfined turns the policy off: every call is still mediated and may be traced.
 
 CPU:
-  By default the host and the guest are pinned to one CPU (ptrace stops across CPUs cost
-  several times more); --no-pin lets a parallel, compute-bound guest use every CPU.
+  Under a policy on Linux 6.6+ (the unotify backend, the default) the guest runs on every CPU:
+  opens, the stat family, readlink, access and a few calls with nothing to re-read are served
+  by a pool of host threads woken on the guest thread's own CPU; the calls that still stop in
+  the debugger (exec, clone, chdir, signals, sockets) cost more across CPUs, which --pin avoids
+  for a single-threaded job. --backend ptrace is the all-ptrace route, pinned to one CPU
+  (ptrace stops across CPUs cost several times more; --no-pin lets it use every CPU). Without
+  a policy (--unconfined), or where the kernel lacks SYNC_WAKE_UP, the run is ptrace.
 
 Trace lines look like strace's, plus how the call was handled:
   [pid 42] openat(AT_FDCWD, \"/etc/hostname\", O_RDONLY) = 3 <trap>
   [pid 42] getpid() = 42 <trap host>
   <trap> ran in the guest after a trap   <backstop> stopped by the seccomp filter
-  <directfs> an open the host performed  host: answered by the host   refused: never executed
+  <directfs> an open the host performed  <unotify> served by the notification pool
+  host: answered by the host   refused: never executed
 
 Research:
   trapbox run --unconfined --trace=calls.jsonl --trace-format json -- ./prog   # one JSON object per call
@@ -146,13 +152,29 @@ pub struct RunArgs {
     /// --stats shows the mechanism and the trap stops of each kind.
     #[arg(long = "trap", value_enum, value_name = "MECHANISM", default_value = "as-rewritten")]
     pub mechanism: crate::trap::debugger::Mechanism,
-    /// Let the guest and the host run on any CPU.
+    /// With `--backend ptrace`: let the guest and the host run on any CPU.
     ///
-    /// By default both are pinned to the CPU the host starts on: a ptrace stop across CPUs
+    /// The ptrace backend pins both to the CPU the host starts on: a ptrace stop across CPUs
     /// costs several times more (measured here: ~120 µs instead of ~15-25 µs per trapped
     /// call), which outweighs the parallelism a multi-threaded guest loses.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "pin")]
     pub no_pin: bool,
+    /// With the unotify backend: pin the guest and the host to one CPU all the same.
+    ///
+    /// The calls that still stop in the debugger (exec, clone, chdir, signals) are cheapest
+    /// with both on one CPU: worth it for a single-threaded job that execs a lot.
+    #[arg(long)]
+    pub pin: bool,
+    /// What stops the guest's calls: `unotify` (the default under a policy on Linux 6.6+) or
+    /// `ptrace`.
+    ///
+    /// `unotify` serves the calls the host answers without touching the guest's registers
+    /// (opens, the stat family, readlink, access…) through seccomp user notification, on a
+    /// pool of host threads woken on the guest's CPU, and leaves the guest unpinned; the rest
+    /// stay ptrace stops. `ptrace` is the all-ptrace route, pinned. Where unotify cannot serve
+    /// (no policy, the native personality, a kernel without SYNC_WAKE_UP) the run is ptrace.
+    #[arg(long, value_enum, value_name = "BACKEND")]
+    pub backend: Option<crate::perform::unotify::Backend>,
     /// Serve every trap site as a trap, even where a restored `syscall` is cheaper.
     ///
     /// By default the host gives their original `syscall` back (when the program or library
@@ -369,6 +391,7 @@ fn confinement(
     namespaces: Option<crate::launch::launcher::Namespaces>,
     mounts: Option<crate::launch::mounts::MountPlan>,
     keep_fds: Vec<libc::c_int>,
+    notified: &[u32],
 ) -> anyhow::Result<Confinement> {
     let mut rlimits = Vec::new();
     if let Some(bytes) = policy.limits.address_space {
@@ -397,7 +420,7 @@ fn confinement(
         rlimits,
         cwd,
         env,
-        directfs_filter: confined.then(crate::perform::directfs::filter),
+        directfs_filter: confined.then(|| crate::perform::directfs::filter(notified)),
         namespaces,
         mounts,
         keep_fds,
@@ -551,8 +574,10 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
         (Some(policy), true) => crate::launch::mounts::MountPlan::new(policy, rights.as_ref().map(|r| r as &dyn Fn(u64, bool) -> u64))?,
         _ => None,
     };
-    let confinement = confinement(&all, ruleset.as_ref(), policy.is_some(), namespaces, mounts, keep_fds)?;
     let native_personality = args.personality == Personality::Native;
+    let observing = args.trace.is_some() || stats_output.is_some();
+    let routes = crate::perform::unotify::routes(args.backend, args.pin, args.no_pin, policy.is_some(), native_personality, observing);
+    let confinement = confinement(&all, ruleset.as_ref(), policy.is_some(), namespaces, mounts, keep_fds, &routes.notified)?;
     let mut also_decided: Vec<u64> = Vec::new();
     if policy.is_some() {
         also_decided.extend(crate::decode::syscalls::policy_decided_native_calls());
@@ -570,7 +595,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
     // The guest decides what Ctrl-C and Ctrl-\ do (the terminal sends them to it directly);
     // the host must outlive them to report, and relays what a process sends it.
     crate::sys::relay_signals();
-    if !args.no_pin {
+    if routes.pin {
         if let Err(err) = crate::sys::pin_to_current_cpu() {
             crate::host_log!("trapbox: warning: cannot pin to one CPU ({err}); stops will be slower");
         }
@@ -597,7 +622,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
             Some(file) => Some(crate::report::trace::TraceSink::another(file, args.trace_format)?),
         };
         let stats = stats_output.is_some().then(|| directfs_stats.clone());
-        crate::perform::directfs::start(listener, std::sync::Arc::new(policy.clone()), directfs_trace, stats);
+        crate::perform::directfs::start(listener, std::sync::Arc::new(policy.clone()), directfs_trace, stats, routes.receivers);
     }
     drop(ruleset);
     if let Some(limit) = all.limits.wall_time {
