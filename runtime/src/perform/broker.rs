@@ -1057,6 +1057,8 @@ pub fn query_in_view(policy: &Policy, pid: Pid, number: u64, args: &[u64; 6]) ->
         }
     };
     Ok(match file {
+        // readlinkat(fd, "") of what is no symlink: the kernel's ENOENT (by path, EINVAL).
+        Ok(file) if on_dirfd && number == nr::READLINKAT && !file_type(&file).is_some_and(|t| t.is_symlink()) => encode(libc::ENOENT),
         Ok(file) => answer_query(pid, number, args, &file, &bytes),
         Err(errno) => encode(errno),
     })
