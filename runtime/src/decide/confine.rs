@@ -312,9 +312,25 @@ pub const OWN_PROC_FILES: [&str; 11] =
 /// the host opens for a guest (kept by the debugger as it follows each one).
 static GUEST_TASKS: std::sync::Mutex<std::collections::BTreeSet<Pid>> = std::sync::Mutex::new(std::collections::BTreeSet::new());
 
+/// Signalled when the guest comes to have a second task ([`wait_for_guest_tasks`]).
+static TASKS_GREW: std::sync::Condvar = std::sync::Condvar::new();
+
 /// Records `tid` as a guest process or thread.
 pub fn register_guest_task(tid: Pid) {
-    GUEST_TASKS.lock().unwrap_or_else(|e| e.into_inner()).insert(tid);
+    let mut tasks = GUEST_TASKS.lock().unwrap_or_else(|e| e.into_inner());
+    if tasks.insert(tid) && tasks.len() == 2 {
+        TASKS_GREW.notify_all();
+    }
+}
+
+/// Waits until the guest has more than one process or thread: what the notification pool's
+/// further receivers wait for (with one guest task they would only be woken with the first
+/// receiver for each call, and go back to sleep).
+pub fn wait_for_a_second_guest_task() {
+    let mut tasks = GUEST_TASKS.lock().unwrap_or_else(|e| e.into_inner());
+    while tasks.len() < 2 {
+        tasks = TASKS_GREW.wait(tasks).unwrap_or_else(|e| e.into_inner());
+    }
 }
 
 /// Forgets `tid` (it exited).

@@ -202,9 +202,9 @@ pub fn start(listener: OwnedFd, policy: Arc<Policy>, trace: Option<TraceSink>, s
         pool: Executor::new(perform_handed_over, None),
         domains: DomainExecutors::new(perform_handed_over),
     });
-    for _ in 0..threads {
+    for first in (0..threads).map(|n| n == 0) {
         let service = Arc::clone(&service);
-        std::thread::spawn(move || serve(&service));
+        std::thread::spawn(move || serve(&service, first));
     }
 }
 
@@ -249,9 +249,16 @@ struct Job {
 /// anything but the local machine; filled as devices are met.
 type LocalDevices = HashMap<u64, bool>;
 
-fn serve(service: &Arc<Service>) {
+/// Receives and serves notifications until no guest process is left. Every receiver but the
+/// `first` waits while the guest has a single task: a notification wakes every thread waiting
+/// in RECV (on the guest's CPU, under SYNC_WAKE_UP), and with one guest task the others
+/// would only be woken for nothing, a context switch per call.
+fn serve(service: &Arc<Service>, first: bool) {
     let mut local_devices = LocalDevices::new();
     loop {
+        if !first {
+            crate::decide::confine::wait_for_a_second_guest_task();
+        }
         // RECV waits for a notification (it is woken with the notifying thread, on its CPU,
         // under SYNC_WAKE_UP: no poll before it, which would cost a second wake-up).
         let mut notif = Notif::default();
@@ -310,15 +317,15 @@ struct Reply {
 impl Service {
     /// Serves a notification of the unotify route ([`crate::perform::unotify`]) and answers it.
     fn answer_notified(&self, notif: &Notif, reply: &Reply) {
+        use crate::perform::unotify::Served;
         let served = crate::perform::unotify::serve(&self.policy, reply.pid, reply.number, &notif.data.args);
-        // The guest memory the decision read was this thread's, not a reused pid's: the
-        // notification is still live (answering a dead one fails harmlessly).
+        // The guest memory the host read and wrote was this thread's, not a reused pid's: the
+        // notification is still live, so its thread was there all along (a call let run read
+        // nothing). An answer to a dead one would fail harmlessly; it gets no trace line.
         // SAFETY: ID_VALID reads a u64.
-        let live = unsafe { libc::ioctl(self.listener.as_raw_fd(), IOCTL_NOTIF_ID_VALID, &notif.id as *const u64) } == 0;
-        if !live {
+        if served != Served::Continue && unsafe { libc::ioctl(self.listener.as_raw_fd(), IOCTL_NOTIF_ID_VALID, &notif.id as *const u64) } != 0 {
             return;
         }
-        use crate::perform::unotify::Served;
         let (end, handling) = match served {
             Served::Answer(raw) => (CallEnd::Value(raw), Handling::Host),
             Served::Refused(errno) => (CallEnd::Value(trapbox_abi::errno::encode_error(errno)), Handling::Refused),
