@@ -645,12 +645,10 @@ pub enum Stop {
 /// signals, calls decided on the guest's processes, and socket calls whose address the kernel
 /// reads from pinned memory. (The changes the broker performs would fit too; they are rare in
 /// the workloads measured and stay on ptrace for now.)
-const fn stop(nr: u64) -> Stop {
-    match nr {
-        OPEN | OPENAT | OPENAT2 | CREAT => Stop::Notification,
-        STAT | LSTAT | NEWFSTATAT | STATX | ACCESS | FACCESSAT | FACCESSAT2 | READLINK | READLINKAT | STATFS
-        | GETXATTR | LGETXATTR | LISTXATTR | LLISTXATTR => Stop::Notification,
-        FCHDIR | GETCWD | UNAME | SYSINFO | SYNC | SYNCFS => Stop::Notification,
+const fn stop(nr: u64, route: Route) -> Stop {
+    match route {
+        Route::Directfs | Route::BrokerQuery => Stop::Notification,
+        Route::Guest if matches!(nr, FCHDIR | GETCWD | UNAME | SYSINFO | SYNC | SYNCFS) => Stop::Notification,
         _ => Stop::Debugger,
     }
 }
@@ -838,7 +836,7 @@ const fn build() -> [Entry; SYSCALL_COUNT] {
         };
         entry.ask = policy_question(nr as u64, entry.disposition);
         entry.route = route(nr as u64);
-        entry.stop = stop(nr as u64);
+        entry.stop = stop(nr as u64, entry.route);
         if let Ask::Path(_) = entry.ask {
             entry.paths = PathArgs::of(entry.args);
         }
