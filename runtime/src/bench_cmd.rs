@@ -215,14 +215,14 @@ fn print_table(report: &Report) {
         report.pinned_cpu.map_or("none".to_string(), |c| c.to_string())
     );
     let native = report.mechanisms.iter().find(|m| m.id == "native").and_then(|m| m.median_us);
-    println!("{:<18} {:<42} {:>10} {:>9} {:>9} {:>9} {:>8}", "id", "mechanism", "median µs", "min µs", "max µs", "calls", "x native");
+    println!("{:<24} {:<46} {:>10} {:>9} {:>9} {:>9} {:>8}", "id", "mechanism", "median µs", "min µs", "max µs", "calls", "x native");
     for m in &report.mechanisms {
         match (m.median_us, m.min_us, m.max_us) {
             (Some(median), Some(min), Some(max)) => {
                 let ratio = native.filter(|n| *n > 0.0).map_or(String::new(), |n| format!("{:.0}", median / n));
-                println!("{:<18} {:<42} {median:>10.2} {min:>9.2} {max:>9.2} {:>9} {ratio:>8}", m.id, m.label, m.calls);
+                println!("{:<24} {:<46} {median:>10.2} {min:>9.2} {max:>9.2} {:>9} {ratio:>8}", m.id, m.label, m.calls);
             }
-            _ => println!("{:<18} {:<42} unavailable: {}", m.id, m.label, m.note.as_deref().unwrap_or("?")),
+            _ => println!("{:<24} {:<46} unavailable: {}", m.id, m.label, m.note.as_deref().unwrap_or("?")),
         }
     }
 }

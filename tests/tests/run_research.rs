@@ -99,7 +99,7 @@ fn the_json_trace_parses_and_matches_what_the_guest_did() {
         let lines = parse_trace(&trace);
         let what = format!("{} {flags:?}: {lines:#?}", program.display());
         for line in &lines {
-            assert!(["trap", "backstop", "directfs"].contains(&line.route.as_str()), "{what}");
+            assert!(["trap", "backstop", "directfs", "unotify"].contains(&line.route.as_str()), "{what}");
             assert!(["executed", "host", "refused"].contains(&line.handling.as_str()), "{what}");
             assert!(line.time_ns > 0 && line.pid > 0 && line.tid > 0, "{what}");
             assert_eq!(line.error.is_some(), line.result.is_some_and(|r| r < 0), "{what}");
@@ -297,7 +297,21 @@ fn bench_quick_measures_every_mechanism() {
     let ids: Vec<&str> = bench.mechanisms.iter().map(|m| m.id.as_str()).collect();
     assert_eq!(
         ids,
-        ["native", "ud2", "int3", "seccomp-stop", "user-notif", "user-notif-sync", "trapbox-ud2", "trapbox-int3", "trapbox-backstop"]
+        [
+            "native",
+            "ud2",
+            "int3",
+            "seccomp-stop",
+            "user-notif",
+            "user-notif-sync",
+            "user-notif-unpinned",
+            "user-notif-sync-unpinned",
+            "trapbox-ud2",
+            "trapbox-int3",
+            "trapbox-backstop",
+            "trapbox-unotify",
+            "trapbox-ptrace-policy"
+        ]
     );
     for m in &bench.mechanisms {
         match (m.available, m.median_us, m.min_us, m.max_us) {
