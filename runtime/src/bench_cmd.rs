@@ -10,17 +10,23 @@
 //!   each stop (the kernel then runs the call);
 //! - `user-notif`, `user-notif-sync`: a `SECCOMP_RET_USER_NOTIF` filter on one thread and a
 //!   listener thread that answers each notification, without and with
-//!   `SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP` (Linux 6.6+; unavailable where the kernel lacks it);
+//!   `SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP` (Linux 6.6+; unavailable where the kernel lacks it),
+//!   both pinned, and again unpinned (`-unpinned`: both threads may run on every CPU, as the
+//!   unotify backend's do);
 //! - `trapbox-ud2`, `trapbox-int3`, `trapbox-backstop`: trapbox's own path, `trapbox run
 //!   --unconfined --no-namespaces` of a tiny generated static program, rewritten with each
 //!   trap (`--keep-traps`: every `getpid` a trap, served through the stub page), or
 //!   unrewritten, calling `fchdir(-1)` (a call the backstop stops; `getpid` runs natively
 //!   there); `trapbox-hostcall-ud2`, `trapbox-hostcall-syscall`: the `version` hostcall
 //!   through each entry the ABI allows, its listed `ud2` trap and a plain `syscall`. Per
-//!   call: the run of N calls less the run of one, over N − 1.
+//!   call: the run of N calls less the run of one, over N − 1;
+//! - `trapbox-unotify`, `trapbox-ptrace-policy`: the same unrewritten `fchdir(-1)` loop under a
+//!   policy (`--allow-read` the program's directory), served by the unotify backend's pool
+//!   (unpinned, the default) and by the ptrace backend (pinned): a call the host decides,
+//!   measured against the bare user-notification round trip of the same run.
 //!
-//! Everything is pinned to the CPU the bench starts on (host and guest on one CPU, as
-//! `trapbox run` does: a stop across CPUs costs several times more).
+//! Everything else is pinned to the CPU the bench starts on (host and guest on one CPU, as
+//! the ptrace backend does: a stop across CPUs costs several times more).
 
 use std::arch::asm;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
@@ -54,13 +60,16 @@ Mechanisms (each serves a loop of getpid calls; µs per call, median and min/max
   seccomp-stop      a SECCOMP_RET_TRACE filter; the tracer continues each stop
   user-notif        a SECCOMP_RET_USER_NOTIF filter; a listener thread answers each call
   user-notif-sync   the same with SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP (Linux 6.6+)
+  user-notif-unpinned, user-notif-sync-unpinned   the same two, both threads on every CPU
   trapbox-ud2       trapbox run --keep-traps of a generated program rewritten with ud2
   trapbox-int3      the same rewritten with int3
   trapbox-backstop  trapbox run of the unrewritten program, calling fchdir(-1) (stopped by the backstop)
   trapbox-hostcall-ud2      the version hostcall at a ud2 trap site (the SDK's listed entry)
   trapbox-hostcall-syscall  the version hostcall by a plain syscall (the ABI's other entry)
-Everything runs on the CPU the bench starts on. A mechanism this machine lacks is listed as
-unavailable, with the reason.
+  trapbox-unotify   the same under a policy, --backend unotify (unpinned): decided by the host's pool
+  trapbox-ptrace-policy   the same under a policy, --backend ptrace (pinned)
+Everything else runs on the CPU the bench starts on. A mechanism this machine lacks is listed
+as unavailable, with the reason.
 
 Examples:
   trapbox bench
@@ -110,7 +119,7 @@ enum Mechanism {
     Native,
     Trap(Trap),
     SeccompStop,
-    UserNotif { sync_wake_up: bool },
+    UserNotif { sync_wake_up: bool, pinned: bool },
     Trapbox(TrapboxRun),
 }
 
@@ -129,38 +138,28 @@ enum TrapboxRun {
     HostcallUd2,
     /// The `version` hostcall by a plain `syscall` (a seccomp stop): the ABI's other entry.
     HostcallSyscall,
+    /// The backstop program under a policy, on the unotify backend.
+    Unotify,
+    /// The backstop program under a policy, on the ptrace backend.
+    PtracePolicy,
 }
 
-impl TrapboxRun {
-    /// The loop program's name.
-    fn name(self) -> &'static str {
-        match self {
-            TrapboxRun::Ud2 => "ud2",
-            TrapboxRun::Int3 => "int3",
-            TrapboxRun::Backstop => "backstop",
-            TrapboxRun::HostcallUd2 => "hostcall-ud2",
-            TrapboxRun::HostcallSyscall => "hostcall-syscall",
-        }
-    }
-
-    /// Whether the program is rewritten and run with every trap kept.
-    fn traps(self) -> bool {
-        matches!(self, TrapboxRun::Ud2 | TrapboxRun::Int3 | TrapboxRun::HostcallUd2)
-    }
-}
-
-const MECHANISMS: [(&str, &str, Mechanism); 11] = [
+const MECHANISMS: [(&str, &str, Mechanism); 15] = [
     ("native", "native syscall (getpid)", Mechanism::Native),
     ("ud2", "ud2 trap, bare ptrace tracer", Mechanism::Trap(Trap::Ud2)),
     ("int3", "int3 trap, bare ptrace tracer", Mechanism::Trap(Trap::Int3)),
     ("seccomp-stop", "ptrace seccomp stop (RET_TRACE)", Mechanism::SeccompStop),
-    ("user-notif", "seccomp user notification", Mechanism::UserNotif { sync_wake_up: false }),
-    ("user-notif-sync", "seccomp user notification, sync wake-up", Mechanism::UserNotif { sync_wake_up: true }),
+    ("user-notif", "seccomp user notification", Mechanism::UserNotif { sync_wake_up: false, pinned: true }),
+    ("user-notif-sync", "seccomp user notification, sync wake-up", Mechanism::UserNotif { sync_wake_up: true, pinned: true }),
+    ("user-notif-unpinned", "seccomp user notification, unpinned", Mechanism::UserNotif { sync_wake_up: false, pinned: false }),
+    ("user-notif-sync-unpinned", "user notification, sync wake-up, unpinned", Mechanism::UserNotif { sync_wake_up: true, pinned: false }),
     ("trapbox-ud2", "trapbox run: ud2 trap (stub page)", Mechanism::Trapbox(TrapboxRun::Ud2)),
     ("trapbox-int3", "trapbox run: int3 trap (stub page)", Mechanism::Trapbox(TrapboxRun::Int3)),
     ("trapbox-backstop", "trapbox run: backstop seccomp stop", Mechanism::Trapbox(TrapboxRun::Backstop)),
     ("trapbox-hostcall-ud2", "trapbox run: version hostcall, ud2 trap", Mechanism::Trapbox(TrapboxRun::HostcallUd2)),
     ("trapbox-hostcall-syscall", "trapbox run: version hostcall, plain syscall", Mechanism::Trapbox(TrapboxRun::HostcallSyscall)),
+    ("trapbox-unotify", "trapbox run, policy: unotify pool, unpinned", Mechanism::Trapbox(TrapboxRun::Unotify)),
+    ("trapbox-ptrace-policy", "trapbox run, policy: ptrace backstop, pinned", Mechanism::Trapbox(TrapboxRun::PtracePolicy)),
 ];
 
 impl Mechanism {
@@ -226,14 +225,14 @@ fn print_table(report: &Report) {
         report.pinned_cpu.map_or("none".to_string(), |c| c.to_string())
     );
     let native = report.mechanisms.iter().find(|m| m.id == "native").and_then(|m| m.median_us);
-    println!("{:<24} {:<44} {:>10} {:>9} {:>9} {:>9} {:>8}", "id", "mechanism", "median µs", "min µs", "max µs", "calls", "x native");
+    println!("{:<24} {:<46} {:>10} {:>9} {:>9} {:>9} {:>8}", "id", "mechanism", "median µs", "min µs", "max µs", "calls", "x native");
     for m in &report.mechanisms {
         match (m.median_us, m.min_us, m.max_us) {
             (Some(median), Some(min), Some(max)) => {
                 let ratio = native.filter(|n| *n > 0.0).map_or(String::new(), |n| format!("{:.0}", median / n));
-                println!("{:<24} {:<44} {median:>10.2} {min:>9.2} {max:>9.2} {:>9} {ratio:>8}", m.id, m.label, m.calls);
+                println!("{:<24} {:<46} {median:>10.2} {min:>9.2} {max:>9.2} {:>9} {ratio:>8}", m.id, m.label, m.calls);
             }
-            _ => println!("{:<24} {:<44} unavailable: {}", m.id, m.label, m.note.as_deref().unwrap_or("?")),
+            _ => println!("{:<24} {:<46} unavailable: {}", m.id, m.label, m.note.as_deref().unwrap_or("?")),
         }
     }
 }
@@ -259,7 +258,7 @@ fn measure(mechanism: Mechanism, calls: u64, programs: &Programs) -> Result<Dura
         }
         Mechanism::Trap(trap) => traced_child(Child::Trap(trap), calls),
         Mechanism::SeccompStop => traced_child(Child::SeccompStop, calls),
-        Mechanism::UserNotif { sync_wake_up } => user_notification(calls, sync_wake_up),
+        Mechanism::UserNotif { sync_wake_up, pinned } => user_notification(calls, sync_wake_up, pinned),
         Mechanism::Trapbox(run) => programs.time_trapbox(run, calls),
     }
 }
@@ -396,15 +395,20 @@ fn pipe() -> std::io::Result<(OwnedFd, OwnedFd)> {
 }
 
 /// `calls` getpid calls on a thread whose filter notifies a listener, which this thread
-/// answers; the filtered thread times its own loop. The filter dies with that thread (it is
-/// installed without TSYNC, so no other thread of the bench is filtered).
-fn user_notification(calls: u64, sync_wake_up: bool) -> Result<Duration, String> {
+/// answers (pinned), or a thread of its own (unpinned: both may run on every CPU); the filtered
+/// thread times its own loop. The filter dies with that thread (it is installed without TSYNC,
+/// so no other thread of the bench is filtered).
+fn user_notification(calls: u64, sync_wake_up: bool, pinned: bool) -> Result<Duration, String> {
     const FILTER_FLAG_NEW_LISTENER: libc::c_ulong = 1 << 3;
     const IOCTL_NOTIF_SET_FLAGS: libc::c_ulong = 0x4008_2104;
     const USER_NOTIF_FD_SYNC_WAKE_UP: libc::c_ulong = 1;
     let (listener_tx, listener_rx) = std::sync::mpsc::channel::<Result<OwnedFd, String>>();
     let (go_tx, go_rx) = std::sync::mpsc::channel::<bool>();
     let filtered = std::thread::spawn(move || -> Option<Duration> {
+        if !pinned && sys::allow_every_cpu().is_err() {
+            let _ = listener_tx.send(Err("cannot unpin the filtered thread".to_string()));
+            return None;
+        }
         let filter: Vec<SockFilter> = one_call_filter(nr::GETPID as u32, RET_USER_NOTIF);
         let prog = SockFprog { len: filter.len() as u16, filter: filter.as_ptr() };
         // SAFETY: prctl takes integers; seccomp reads the live program `prog` points at.
@@ -446,6 +450,23 @@ fn user_notification(calls: u64, sync_wake_up: bool) -> Result<Duration, String>
         }
     }
     let _ = go_tx.send(true);
+    if pinned {
+        answer_notifications(&listener, calls);
+    } else {
+        let answering = std::thread::spawn(move || {
+            let _ = sys::allow_every_cpu();
+            answer_notifications(&listener, calls);
+        });
+        let _ = answering.join();
+    }
+    match filtered.join() {
+        Ok(Some(took)) => Ok(took),
+        _ => Err("the filtered thread failed".to_string()),
+    }
+}
+
+/// Answers `calls` getpid notifications on `listener` (fewer if the filtered thread is gone).
+fn answer_notifications(listener: &OwnedFd, calls: u64) {
     let pid = sys::own_pid();
     let mut answered = 0;
     while answered < calls.max(1) {
@@ -462,10 +483,6 @@ fn user_notification(calls: u64, sync_wake_up: bool) -> Result<Duration, String>
         // SAFETY: SEND reads a seccomp_notif_resp of exactly this layout.
         unsafe { libc::ioctl(listener.as_raw_fd(), crate::perform::directfs::IOCTL_NOTIF_SEND, &resp as *const _) };
         answered += 1;
-    }
-    match filtered.join() {
-        Ok(Some(took)) => Ok(took),
-        _ => Err("the filtered thread failed".to_string()),
     }
 }
 
@@ -547,7 +564,13 @@ impl Programs {
 
     /// One round of a `trapbox run` row: the run of `calls` calls less the run of one.
     fn time_trapbox(&self, run: TrapboxRun, calls: u64) -> Result<Duration, String> {
-        let name = run.name();
+        let name = match run {
+            TrapboxRun::Ud2 => "ud2",
+            TrapboxRun::Int3 => "int3",
+            TrapboxRun::Backstop | TrapboxRun::Unotify | TrapboxRun::PtracePolicy => "backstop",
+            TrapboxRun::HostcallUd2 => "hostcall-ud2",
+            TrapboxRun::HostcallSyscall => "hostcall-syscall",
+        };
         let once = self.time_run(run, &format!("loop-{name}-1"))?;
         let all = self.time_run(run, &format!("loop-{name}-{calls}"))?;
         // (Scaled to `calls` so the per-call division above is the same for every row.)
@@ -558,15 +581,32 @@ impl Programs {
     fn time_run(&self, run: TrapboxRun, program: &str) -> Result<Duration, String> {
         let me = std::env::current_exe().map_err(|e| format!("cannot find trapbox itself: {e}"))?;
         let mut command = std::process::Command::new(me);
-        command.args(["run", "--unconfined", "--no-namespaces"]);
-        if run.traps() {
-            command.arg("--keep-traps");
-        }
+        match run {
+            TrapboxRun::Ud2 | TrapboxRun::Int3 | TrapboxRun::HostcallUd2 => command.args(["run", "--unconfined", "--no-namespaces", "--keep-traps"]),
+            TrapboxRun::Backstop | TrapboxRun::HostcallSyscall => command.args(["run", "--unconfined", "--no-namespaces"]),
+            TrapboxRun::Unotify | TrapboxRun::PtracePolicy => {
+                let backend = if run == TrapboxRun::Unotify { "unotify" } else { "ptrace" };
+                command.args(["run", "--backend", backend, "--allow-read"]).arg(&self.dir)
+            }
+        };
         command.arg("--").arg(self.dir.join(program));
         command.stdin(std::process::Stdio::null()).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::piped());
-        let started = Instant::now();
-        let out = command.output().map_err(|e| format!("cannot run trapbox: {e}"))?;
-        let took = started.elapsed();
+        // The unotify row runs unpinned, as its backend does by default: started from a thread
+        // that may run on every CPU (a child inherits its creator's CPUs).
+        let unpinned = run == TrapboxRun::Unotify;
+        let (out, took) = std::thread::scope(|scope| {
+            scope
+                .spawn(|| {
+                    if unpinned {
+                        sys::allow_every_cpu().map_err(|e| format!("cannot unpin: {e:?}"))?;
+                    }
+                    let started = Instant::now();
+                    let out = command.output().map_err(|e| format!("cannot run trapbox: {e}"))?;
+                    Ok::<_, String>((out, started.elapsed()))
+                })
+                .join()
+                .map_err(|_| "the thread running trapbox failed".to_string())?
+        })?;
         if !out.status.success() {
             let said = String::from_utf8_lossy(&out.stderr);
             return Err(format!("trapbox run failed ({}): {}", out.status, said.lines().last().unwrap_or("")));
@@ -605,7 +645,7 @@ mod tests {
         getpid_loop(3);
         // Where the kernel allows a filter (it may not in a restricted container), every
         // notified call is answered and the loop ends.
-        if let Ok(took) = user_notification(10, false) {
+        if let Ok(took) = user_notification(10, false, true) {
             assert!(took > Duration::ZERO);
         }
     }

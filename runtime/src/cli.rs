@@ -68,14 +68,20 @@ Policy (default deny):
   --unconfined turns the policy off: every call is still mediated and may be traced.
 
 CPU:
-  By default the host and the guest are pinned to one CPU (ptrace stops across CPUs cost
-  several times more); --no-pin lets a parallel, compute-bound guest use every CPU.
+  Under a policy on Linux 6.6+ (the unotify backend, the default) the guest runs on every CPU:
+  opens, the stat family, readlink, access and a few calls with nothing to re-read are served
+  by a pool of host threads woken on the guest thread's own CPU; the calls that still stop in
+  the debugger (exec, clone, chdir, signals, sockets) cost more across CPUs, which --pin avoids
+  for a single-threaded job. --backend ptrace is the all-ptrace route, pinned to one CPU
+  (ptrace stops across CPUs cost several times more; --no-pin lets it use every CPU). Without
+  a policy (--unconfined), or where the kernel lacks SYNC_WAKE_UP, the run is ptrace.
 
 Trace lines look like strace's, plus how the call was handled:
   [pid 42] openat(AT_FDCWD, \"/etc/hostname\", O_RDONLY) = 3 <trap>
   [pid 42] getpid() = 42 <trap host>
   <trap> ran in the guest after a trap   <backstop> stopped by the seccomp filter
-  <directfs> an open the host performed  host: answered by the host   refused: never executed
+  <directfs> an open the host performed  <unotify> served by the notification pool
+  host: answered by the host   refused: never executed
 
 Research:
   trapbox run --unconfined --trace=calls.jsonl --trace-format json -- ./prog   # one JSON object per call
@@ -143,13 +149,29 @@ pub struct RunArgs {
     /// --stats shows the mechanism and the trap stops of each kind.
     #[arg(long = "trap", value_enum, value_name = "MECHANISM", default_value = "as-rewritten")]
     pub mechanism: crate::trap::debugger::Mechanism,
-    /// Let the guest and the host run on any CPU.
+    /// With `--backend ptrace`: let the guest and the host run on any CPU.
     ///
-    /// By default both are pinned to the CPU the host starts on: a ptrace stop across CPUs
+    /// The ptrace backend pins both to the CPU the host starts on: a ptrace stop across CPUs
     /// costs several times more (measured here: ~120 µs instead of ~15-25 µs per trapped
     /// call), which outweighs the parallelism a multi-threaded guest loses.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "pin")]
     pub no_pin: bool,
+    /// With the unotify backend: pin the guest and the host to one CPU all the same.
+    ///
+    /// The calls that still stop in the debugger (exec, clone, chdir, signals) are cheapest
+    /// with both on one CPU: worth it for a single-threaded job that execs a lot.
+    #[arg(long)]
+    pub pin: bool,
+    /// What stops the guest's calls: `unotify` (the default under a policy on Linux 6.6+) or
+    /// `ptrace`.
+    ///
+    /// `unotify` serves the calls the host answers without touching the guest's registers
+    /// (opens, the stat family, readlink, access…) through seccomp user notification, on a
+    /// pool of host threads woken on the guest's CPU, and leaves the guest unpinned; the rest
+    /// stay ptrace stops. `ptrace` is the all-ptrace route, pinned. Where unotify cannot serve
+    /// (no policy, the native personality, a kernel without SYNC_WAKE_UP) the run is ptrace.
+    #[arg(long, value_enum, value_name = "BACKEND")]
+    pub backend: Option<crate::perform::unotify::Backend>,
     /// Serve every trap site as a trap, even where a restored `syscall` is cheaper.
     ///
     /// By default the host gives their original `syscall` back (when the program or library
@@ -375,10 +397,11 @@ impl RunArgs {
         command
             .quiet(self.quiet)
             .mechanism(self.mechanism)
-            .pin(!self.no_pin)
+            .pinning(if self.pin { Some(true) } else if self.no_pin { Some(false) } else { None })
             .keep_traps(self.keep_traps)
             .namespaces(!self.no_namespaces)
             .personality(self.personality)
+            .backend(self.backend)
             .inject_probe(self.inject_probe);
         for &fd in &self.keep_fds {
             command.keep_fd(fd);

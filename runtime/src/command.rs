@@ -86,6 +86,7 @@ use anyhow::Context;
 use trapbox_abi::hostcall::{ACCESS_EXEC, ACCESS_READ, ACCESS_WRITE, EMBEDDER_BASE, EMBEDDER_END};
 
 pub use crate::decide::policy::NetMode;
+pub use crate::perform::unotify::Backend;
 use crate::decide::policy::Origin;
 pub use crate::report::trace::TraceFormat;
 pub use crate::trap::debugger::Mechanism;
@@ -460,7 +461,9 @@ pub struct Command {
     pub(crate) log_file: Option<PathBuf>,
     pub(crate) quiet: bool,
     pub(crate) mechanism: Mechanism,
-    pub(crate) pin: bool,
+    /// `Some(true)`: pin; `Some(false)`: do not; `None`: the backend's way.
+    pub(crate) pin: Option<bool>,
+    pub(crate) backend: Option<crate::perform::unotify::Backend>,
     pub(crate) keep_traps: bool,
     pub(crate) namespaces: bool,
     pub(crate) keep_fds: Vec<u32>,
@@ -501,7 +504,8 @@ impl Command {
             log_file: None,
             quiet: false,
             mechanism: Mechanism::AsRewritten,
-            pin: true,
+            pin: None,
+            backend: None,
             keep_traps: false,
             namespaces: true,
             keep_fds: Vec::new(),
@@ -623,9 +627,23 @@ impl Command {
         self
     }
 
-    /// Pins the host and the guest to one CPU (the default; `trapbox run --no-pin`).
+    /// Pins the host and the guest to one CPU (`trapbox run --pin`), or lets them run on every
+    /// CPU (`--no-pin`). By default the unotify backend does not pin, the ptrace one does.
     pub fn pin(&mut self, pin: bool) -> &mut Command {
+        self.pin = Some(pin);
+        self
+    }
+
+    /// [`Command::pin`], or (`None`) the backend's way.
+    pub fn pinning(&mut self, pin: Option<bool>) -> &mut Command {
         self.pin = pin;
+        self
+    }
+
+    /// What stops the guest's calls (`trapbox run --backend`); `None` is the default: unotify
+    /// under a policy on Linux 6.6+, else ptrace.
+    pub fn backend(&mut self, backend: Option<Backend>) -> &mut Command {
+        self.backend = backend;
         self
     }
 

@@ -50,5 +50,5 @@ pub mod session;
 pub mod sys;
 pub mod trap;
 
-pub use command::{Child, Command, Errno, Error, Hostcall, HostcallHandler, Mechanism, NetMode, Output, Personality, Policy, Report, Stats, Stdio, Trace, TraceFormat};
+pub use command::{Backend, Child, Command, Errno, Error, Hostcall, HostcallHandler, Mechanism, NetMode, Output, Personality, Policy, Report, Stats, Stdio, Trace, TraceFormat};
 pub use trapbox_abi::hostcall::{EMBEDDER_BASE, EMBEDDER_END};

@@ -119,6 +119,7 @@ fn confinement(
     namespaces: Option<crate::launch::launcher::Namespaces>,
     mounts: Option<crate::launch::mounts::MountPlan>,
     stdio: [libc::c_int; 3],
+    notified: &[u32],
 ) -> anyhow::Result<Confinement> {
     let policy = &prepared.all;
     let mut rlimits = Vec::new();
@@ -140,7 +141,7 @@ fn confinement(
         rlimits,
         cwd,
         env: prepared.env.clone(),
-        directfs_filter: confined.then(crate::perform::directfs::filter),
+        directfs_filter: confined.then(|| crate::perform::directfs::filter(notified)),
         namespaces,
         mounts,
         keep_fds: prepared.keep_fds.clone(),
@@ -271,8 +272,10 @@ pub(crate) fn host_prepared(
         (Some(policy), true) => crate::launch::mounts::MountPlan::new(policy, rights.as_ref().map(|r| r as &dyn Fn(u64, bool) -> u64))?,
         _ => None,
     };
-    let confinement = confinement(&prepared, ruleset.as_ref(), policy.is_some(), namespaces, mounts, stdio)?;
     let native_personality = command.personality == Personality::Native;
+    let observing = command.trace.is_some() || command.stats.is_some();
+    let routes = crate::perform::unotify::routes(command.backend, command.pin == Some(true), command.pin == Some(false), policy.is_some(), native_personality, observing);
+    let confinement = confinement(&prepared, ruleset.as_ref(), policy.is_some(), namespaces, mounts, stdio, &routes.notified)?;
     let mut also_decided: Vec<u64> = Vec::new();
     if policy.is_some() {
         also_decided.extend(crate::decode::syscalls::policy_decided_native_calls());
@@ -295,7 +298,7 @@ pub(crate) fn host_prepared(
     // The guest decides what Ctrl-C and Ctrl-\ do (the terminal sends them to it directly);
     // the host must outlive them to report, and relays what a process sends it.
     crate::sys::relay_signals();
-    if command.pin {
+    if routes.pin {
         if let Err(err) = crate::sys::pin_to_current_cpu() {
             crate::host_log!("trapbox: warning: cannot pin to one CPU ({err}); stops will be slower");
         }
@@ -323,7 +326,7 @@ pub(crate) fn host_prepared(
             Some(file) => Some(crate::report::trace::TraceSink::another(file, command.trace_format)?),
         };
         let stats = command.stats.is_some().then(|| directfs_stats.clone());
-        crate::perform::directfs::start(listener, Arc::new(policy.clone()), directfs_trace, stats);
+        crate::perform::directfs::start(listener, Arc::new(policy.clone()), directfs_trace, stats, routes.receivers);
     }
     drop(ruleset);
     if let Some(limit) = all.limits.wall_time {

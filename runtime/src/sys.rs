@@ -453,6 +453,20 @@ pub fn pin_to_current_cpu() -> Result<usize, Errno> {
     Ok(cpu)
 }
 
+/// Lets the calling thread run on every CPU the process may use (undoing
+/// [`pin_to_current_cpu`] for this thread): `trapbox bench`'s unpinned rows.
+pub fn allow_every_cpu() -> Result<(), Errno> {
+    // SAFETY: cpu_set_t is a plain bit array; all-zero is the empty set.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    // SAFETY: CPU_SET writes one bit inside `set` for each index below CPU_SETSIZE.
+    (0..libc::CPU_SETSIZE as usize).for_each(|cpu| unsafe { libc::CPU_SET(cpu, &mut set) });
+    // SAFETY: `set` is a live cpu_set_t of the size we pass; the kernel keeps the CPUs that exist.
+    if unsafe { libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) } != 0 {
+        return Err(Errno::last());
+    }
+    Ok(())
+}
+
 /// A host-side, shared, read-write mapping of a file (the pinned-argument page's writable
 /// view); unmapped on drop.
 #[derive(Debug)]

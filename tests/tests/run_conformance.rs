@@ -204,6 +204,18 @@ macro_rules! conformance {
                 conform(stringify!($name), &[$($dev),*]);
             }
         )*
+
+        /// Every program again on the all-ptrace route (`--backend ptrace`, pinned): both
+        /// backends give the native output, exit status and errnos, so the same as each other.
+        mod ptrace_backend {
+            use super::*;
+            $(
+                #[test]
+                fn $name() {
+                    conform_with(stringify!($name), &[$($dev),*], &["--backend", "ptrace"]);
+                }
+            )*
+        }
     };
 }
 

@@ -99,7 +99,7 @@ fn the_json_trace_parses_and_matches_what_the_guest_did() {
         let lines = parse_trace(&trace);
         let what = format!("{} {flags:?}: {lines:#?}", program.display());
         for line in &lines {
-            assert!(["trap", "backstop", "directfs"].contains(&line.route.as_str()), "{what}");
+            assert!(["trap", "backstop", "directfs", "unotify"].contains(&line.route.as_str()), "{what}");
             assert!(["executed", "host", "refused"].contains(&line.handling.as_str()), "{what}");
             assert!(line.time_ns > 0 && line.pid > 0 && line.tid > 0, "{what}");
             assert_eq!(line.error.is_some(), line.result.is_some_and(|r| r < 0), "{what}");
@@ -304,11 +304,15 @@ fn bench_quick_measures_every_mechanism() {
             "seccomp-stop",
             "user-notif",
             "user-notif-sync",
+            "user-notif-unpinned",
+            "user-notif-sync-unpinned",
             "trapbox-ud2",
             "trapbox-int3",
             "trapbox-backstop",
             "trapbox-hostcall-ud2",
-            "trapbox-hostcall-syscall"
+            "trapbox-hostcall-syscall",
+            "trapbox-unotify",
+            "trapbox-ptrace-policy"
         ]
     );
     for m in &bench.mechanisms {

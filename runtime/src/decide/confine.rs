@@ -314,9 +314,25 @@ pub const OWN_PROC_FILES: [&str; 11] =
 /// the host opens for a guest (kept by the debugger as it follows each one).
 static GUEST_TASKS: std::sync::Mutex<std::collections::BTreeSet<Pid>> = std::sync::Mutex::new(std::collections::BTreeSet::new());
 
+/// Signalled when the guest comes to have a second task ([`wait_for_guest_tasks`]).
+static TASKS_GREW: std::sync::Condvar = std::sync::Condvar::new();
+
 /// Records `tid` as a guest process or thread.
 pub fn register_guest_task(tid: Pid) {
-    GUEST_TASKS.lock().unwrap_or_else(|e| e.into_inner()).insert(tid);
+    let mut tasks = GUEST_TASKS.lock().unwrap_or_else(|e| e.into_inner());
+    if tasks.insert(tid) && tasks.len() == 2 {
+        TASKS_GREW.notify_all();
+    }
+}
+
+/// Waits until the guest has more than one process or thread: what the notification pool's
+/// further receivers wait for (with one guest task they would only be woken with the first
+/// receiver for each call, and go back to sleep).
+pub fn wait_for_a_second_guest_task() {
+    let mut tasks = GUEST_TASKS.lock().unwrap_or_else(|e| e.into_inner());
+    while tasks.len() < 2 {
+        tasks = TASKS_GREW.wait(tasks).unwrap_or_else(|e| e.into_inner());
+    }
 }
 
 /// Forgets `tid` (it exited).
@@ -384,12 +400,7 @@ pub fn check(policy: &Policy, pid: Pid, number: u64, args: &[u64; 6]) -> Option<
         let refusal = verdict.err()?;
         return Some(Denial { errno: refusal.0, reason: refusal.1.into_owned() });
     }
-    let (paths, need) = path_args(number)?;
-    let access = match need {
-        Need::Write => ACCESS_WRITE,
-        Need::Exec => ACCESS_EXEC,
-        Need::Read | Need::Metadata | Need::Watch => ACCESS_READ,
-    };
+    let (paths, _) = path_args(number)?;
     for &(dirfd_index, path_index) in paths {
         // Linux 6.11+ takes a NULL path with AT_EMPTY_PATH as the empty one.
         let null_empty = args[path_index] == 0 && takes_empty_path(number, args);
@@ -402,75 +413,90 @@ pub fn check(policy: &Policy, pid: Pid, number: u64, args: &[u64; 6]) -> Option<
         if truncated {
             return Some(Denial { errno: trapbox_abi::errno::ENAMETOOLONG, reason: "path longer than PATH_MAX".into() });
         }
-        // A change the kernel would make itself (the broker performs all the others on its own
-        // copies): by path, its walk could follow a symlink swapped in after the check; by fd,
-        // another thread could dup2 a different file onto the number; and Landlock covers
-        // neither. So setxattrat, removexattrat and file_setattr are not served.
-        if access == ACCESS_WRITE && !crate::perform::broker::performs_always(number, args) {
-            return Some(Denial {
-                errno: trapbox_abi::errno::ENOSYS,
-                reason: "not served under a policy; use setxattr, fsetxattr, removexattr or fremovexattr, which the host performs on its own copies".into(),
-            });
+        if let Some(denial) = check_path(policy, pid, number, args, (dirfd_index, path_index), &bytes) {
+            return Some(denial);
         }
-        if bytes.is_empty() {
-            // AT_EMPTY_PATH: the call acts on the file behind the fd. Reading its metadata is
-            // the guest's business (it holds the fd); executing it needs the exec grant (and a
-            // dup2 race cannot help: memfds are never executable, Landlock checks the rest).
-            if let (Some(index), Need::Read | Need::Write | Need::Exec) = (dirfd_index, need) {
-                match fd_path(pid, args[index]) {
-                    Some(path) if policy.grants_for(&path, access).is_empty() => {
-                        return Some(denial_for(policy, &path, access));
-                    }
-                    Some(path) if access == ACCESS_EXEC => {
-                        if let Some(denial) = crate::decide::interp::ungranted_interpreter(policy, pid, &path) {
-                            return Some(denial);
-                        }
-                    }
-                    // Not an open fd: the kernel's EBADF, no denial.
-                    None if !crate::sys::fd_of_is_open(pid, args[index] as i32) => {
-                        return Some(Denial { errno: trapbox_abi::errno::EBADF, reason: String::new() });
-                    }
-                    None if access == ACCESS_EXEC => {
-                        return Some(Denial { errno: trapbox_abi::errno::EACCES, reason: "the fd names no file a grant could cover".into() });
-                    }
-                    _ => {}
-                }
-            }
-            continue;
-        }
-        // A metadata query is judged by what its path leads to, the last symlink followed
-        // (the guest's own /proc links, exe, cwd, fd/N, are judged by what they name).
-        let follow = crate::decode::syscalls::follows(number, args, path_index) || matches!(need, Need::Metadata);
-        let Some(path) = resolve_path(pid, dirfd_index.map(|i| args[i]), &bytes, follow) else {
-            return Some(Denial { errno: trapbox_abi::errno::EBADF, reason: "the directory the path is relative to cannot be known".into() });
-        };
-        if !policy.grants_for(&path, access).is_empty() || crate::decide::base::self_root(policy, pid, &path, access).is_some() {
-            // Granted; the kernel will also execute its interpreter, which Landlock checks.
-            if access == ACCESS_EXEC {
-                if let Some(denial) = crate::decide::interp::ungranted_interpreter(policy, pid, &path) {
-                    return Some(denial);
-                }
-            }
-            continue;
-        }
-        // The directories on the way to a grant may be looked at (not listed): programs stat
-        // their way down to what they were given, and the user named those paths.
-        let leads_to_a_grant = policy.grants.iter().any(|g| g.path.starts_with(&path));
-        if matches!(need, Need::Metadata) && leads_to_a_grant {
-            continue;
-        }
-        if matches!(need, Need::Watch) && leads_to_a_grant {
-            return Some(Denial {
-                errno: trapbox_abi::errno::EACCES,
-                reason: format!(
-                    "a watch on {} would report the names and opens of files outside the allowed paths; only a path inside a read grant may be watched",
-                    crate::report::log::path(&path)
-                ),
-            });
-        }
-        return Some(denial_for(policy, &path, access));
     }
     None
+}
+
+/// [`check`] of one path argument of call `number` (`at`: its dirfd and path arguments), on the
+/// host's copy of the path, `bytes`: whoever acts on that same copy acts on what was checked.
+pub fn check_path(policy: &Policy, pid: Pid, number: u64, args: &[u64; 6], at: crate::decode::syscalls::PathArg, bytes: &[u8]) -> Option<Denial> {
+    let (dirfd_index, path_index) = at;
+    let (_, need) = path_args(number)?;
+    let access = match need {
+        Need::Write => ACCESS_WRITE,
+        Need::Exec => ACCESS_EXEC,
+        Need::Read | Need::Metadata | Need::Watch => ACCESS_READ,
+    };
+    // A change the kernel would make itself (the broker performs all the others on its own
+    // copies): by path, its walk could follow a symlink swapped in after the check; by fd,
+    // another thread could dup2 a different file onto the number; and Landlock covers
+    // neither. So setxattrat, removexattrat and file_setattr are not served.
+    if access == ACCESS_WRITE && !crate::perform::broker::performs_always(number, args) {
+        return Some(Denial {
+            errno: trapbox_abi::errno::ENOSYS,
+            reason: "not served under a policy; use setxattr, fsetxattr, removexattr or fremovexattr, which the host performs on its own copies".into(),
+        });
+    }
+    if bytes.is_empty() {
+        // AT_EMPTY_PATH: the call acts on the file behind the fd. Reading its metadata is
+        // the guest's business (it holds the fd); executing it needs the exec grant (and a
+        // dup2 race cannot help: memfds are never executable, Landlock checks the rest).
+        if let (Some(index), Need::Read | Need::Write | Need::Exec) = (dirfd_index, need) {
+            match fd_path(pid, args[index]) {
+                Some(path) if policy.grants_for(&path, access).is_empty() => {
+                    return Some(denial_for(policy, &path, access));
+                }
+                Some(path) if access == ACCESS_EXEC => {
+                    if let Some(denial) = crate::decide::interp::ungranted_interpreter(policy, pid, &path) {
+                        return Some(denial);
+                    }
+                }
+                // Not an open fd: the kernel's EBADF, no denial.
+                None if !crate::sys::fd_of_is_open(pid, args[index] as i32) => {
+                    return Some(Denial { errno: trapbox_abi::errno::EBADF, reason: String::new() });
+                }
+                None if access == ACCESS_EXEC => {
+                    return Some(Denial { errno: trapbox_abi::errno::EACCES, reason: "the fd names no file a grant could cover".into() });
+                }
+                _ => {}
+            }
+        }
+        return None;
+    }
+    // A metadata query is judged by what its path leads to, the last symlink followed
+    // (the guest's own /proc links, exe, cwd, fd/N, are judged by what they name).
+    let follow = crate::decode::syscalls::follows(number, args, path_index) || matches!(need, Need::Metadata);
+    let Some(path) = resolve_path(pid, dirfd_index.map(|i| args[i]), bytes, follow) else {
+        return Some(Denial { errno: trapbox_abi::errno::EBADF, reason: "the directory the path is relative to cannot be known".into() });
+    };
+    if !policy.grants_for(&path, access).is_empty() || crate::decide::base::self_root(policy, pid, &path, access).is_some() {
+        // Granted; the kernel will also execute its interpreter, which Landlock checks.
+        if access == ACCESS_EXEC {
+            if let Some(denial) = crate::decide::interp::ungranted_interpreter(policy, pid, &path) {
+                return Some(denial);
+            }
+        }
+        return None;
+    }
+    // The directories on the way to a grant may be looked at (not listed): programs stat
+    // their way down to what they were given, and the user named those paths.
+    let leads_to_a_grant = policy.grants.iter().any(|g| g.path.starts_with(&path));
+    if matches!(need, Need::Metadata) && leads_to_a_grant {
+        return None;
+    }
+    if matches!(need, Need::Watch) && leads_to_a_grant {
+        return Some(Denial {
+            errno: trapbox_abi::errno::EACCES,
+            reason: format!(
+                "a watch on {} would report the names and opens of files outside the allowed paths; only a path inside a read grant may be watched",
+                crate::report::log::path(&path)
+            ),
+        });
+    }
+    Some(denial_for(policy, &path, access))
 }
 
 /// Why `access` to `path` is refused, and with which errno. Outside every grant the world

@@ -76,20 +76,22 @@ pub struct Entry {
     pub paths: PathArgs,
     /// Who performs it under a policy.
     pub route: Route,
+    /// Which stop brings it to the host under a policy with `--backend unotify`.
+    pub stop: Stop,
 }
 
 const fn native(note: &'static str) -> Entry {
-    Entry { disposition: Disposition::Native, note, native_when: None, args: &[], ask: Ask::Nothing, paths: NO_PATHS, route: Route::Guest }
+    Entry { disposition: Disposition::Native, note, native_when: None, args: &[], ask: Ask::Nothing, paths: NO_PATHS, route: Route::Guest, stop: Stop::Debugger }
 }
 const fn traced(note: &'static str) -> Entry {
-    Entry { disposition: Disposition::Traced, note, native_when: None, args: &[], ask: Ask::Nothing, paths: NO_PATHS, route: Route::Guest }
+    Entry { disposition: Disposition::Traced, note, native_when: None, args: &[], ask: Ask::Nothing, paths: NO_PATHS, route: Route::Guest, stop: Stop::Debugger }
 }
 /// Traced, except the harmless, frequent requests `native_when` names.
 const fn traced_unless(native_when: NativeWhen, note: &'static str) -> Entry {
-    Entry { disposition: Disposition::Traced, note, native_when: Some(native_when), args: &[], ask: Ask::Nothing, paths: NO_PATHS, route: Route::Guest }
+    Entry { disposition: Disposition::Traced, note, native_when: Some(native_when), args: &[], ask: Ask::Nothing, paths: NO_PATHS, route: Route::Guest, stop: Stop::Debugger }
 }
 const fn refuse(errno: i32, note: &'static str) -> Entry {
-    Entry { disposition: Disposition::Refuse(errno), note, native_when: None, args: &[], ask: Ask::Nothing, paths: NO_PATHS, route: Route::Guest }
+    Entry { disposition: Disposition::Refuse(errno), note, native_when: None, args: &[], ask: Ask::Nothing, paths: NO_PATHS, route: Route::Guest, stop: Stop::Debugger }
 }
 
 /// How the kernel reads one argument (its C type in the kernel's `SYSCALL_DEFINE`), which is
@@ -617,6 +619,40 @@ const fn route(nr: u64) -> Route {
     }
 }
 
+/// Which of the host's stops serves a call the backstop does not run natively, under a policy
+/// with the unotify backend (`trapbox run --backend unotify`; with `--backend ptrace` every
+/// such call but the opens is a ptrace stop).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stop {
+    /// A ptrace stop of the debugger: the call needs the guest's registers changed (pinned
+    /// arguments, the stub page, a skipped call), follows exec, clone or signals, or is
+    /// decided on the debugger's own state (the guest's processes and threads).
+    Debugger,
+    /// A user notification served by the host's pool of notification threads
+    /// ([`crate::perform::unotify`], opens by [`crate::perform::directfs`]): the host decides on
+    /// its copy of the arguments and answers, writing results into guest memory itself, or lets
+    /// a call that has no pointer the kernel would read run on; the guest's registers never
+    /// change, so no ptrace stop and no CPU to share with the debugger.
+    Notification,
+}
+
+/// The calls the notification pool serves: the opens (always, [`Route::Directfs`]), the
+/// metadata queries the broker answers on its own copy of the path (reading the path once,
+/// resolving and opening beneath the grant, writing the result), and calls the policy lets
+/// run that carry no pointer the kernel reads (a working-directory change by fd, the working
+/// directory's name, the host's identity, a sync). Everything else stays on ptrace: path
+/// calls the kernel runs on a pinned copy (chdir, exec), calls that make tasks or follow
+/// signals, calls decided on the guest's processes, and socket calls whose address the kernel
+/// reads from pinned memory. (The changes the broker performs would fit too; they are rare in
+/// the workloads measured and stay on ptrace for now.)
+const fn stop(nr: u64, route: Route) -> Stop {
+    match route {
+        Route::Directfs | Route::BrokerQuery => Stop::Notification,
+        Route::Guest if matches!(nr, FCHDIR | GETCWD | UNAME | SYSINFO | SYNC | SYNCFS) => Stop::Notification,
+        _ => Stop::Debugger,
+    }
+}
+
 /// A path argument: the index of its `dirfd` argument (if any) and of the path pointer.
 pub type PathArg = (Option<usize>, usize);
 
@@ -800,6 +836,7 @@ const fn build() -> [Entry; SYSCALL_COUNT] {
         };
         entry.ask = policy_question(nr as u64, entry.disposition);
         entry.route = route(nr as u64);
+        entry.stop = stop(nr as u64, entry.route);
         if let Ask::Path(_) = entry.ask {
             entry.paths = PathArgs::of(entry.args);
         }
@@ -891,6 +928,18 @@ pub fn route_of(nr: u64) -> Route {
     entry(nr).map_or(Route::Guest, |e| e.route)
 }
 
+/// The calls the notification pool serves besides the opens (which directfs's filter always
+/// sends there): what `--backend unotify` adds to that filter. When a trace or `--stats` must
+/// see each call's result, the calls the pool would let run (whose result only the kernel
+/// knows, after the answer) stay on ptrace, which stops at their exit.
+pub fn notified_calls(observing: bool) -> impl Iterator<Item = u32> {
+    TABLE
+        .iter()
+        .enumerate()
+        .filter(move |(_, e)| e.stop == Stop::Notification && e.route != Route::Directfs && !(observing && e.route == Route::Guest))
+        .map(|(nr, _)| nr as u32)
+}
+
 /// Why call `nr` needs the guest's own namespaces, if it is safe only there ([`Ask::OwnNamespace`]).
 pub fn needs_own_namespace(nr: u64) -> Option<&'static str> {
     match entry(nr)?.ask {
@@ -941,6 +990,31 @@ pub fn native_when_calls() -> impl Iterator<Item = (u32, NativeWhen)> {
 mod tests {
     use super::*;
     use trapbox_abi::linux::SYSCALL_NAMES;
+
+    /// A call the notification pool serves needs no register change: an open (directfs), a
+    /// metadata query the broker answers on its own copy, or a call the policy lets run that
+    /// has no pointer the kernel reads (nothing to pin, so letting it run re-reads nothing).
+    #[test]
+    fn the_notification_pool_serves_only_calls_that_need_no_register_change() {
+        let mut served = 0;
+        for (nr, e) in TABLE.iter().enumerate() {
+            if e.stop != Stop::Notification {
+                continue;
+            }
+            served += 1;
+            assert_eq!(e.disposition, Disposition::Traced, "{:?}", name(nr as u64));
+            match (e.route, e.ask) {
+                (Route::Directfs, _) | (Route::BrokerQuery, Ask::Path(Need::Metadata)) => {}
+                (Route::Guest, Ask::Nothing) => {
+                    assert!(e.paths.as_slice().is_empty(), "{:?}", name(nr as u64));
+                    assert!(crate::trap::pinned::plan(nr as u64, &[1; 6]).is_none(), "{:?} has something to pin", name(nr as u64));
+                }
+                other => panic!("{:?} is served by notification but is {other:?}", name(nr as u64)),
+            }
+        }
+        assert_eq!(notified_calls(false).count() + 4, served, "the four opens are directfs's own");
+        assert!(notified_calls(true).all(|nr| TABLE[nr as usize].route == Route::BrokerQuery), "observed: only what the host answers");
+    }
 
     #[test]
     fn every_named_call_is_classified_on_purpose() {

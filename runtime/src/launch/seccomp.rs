@@ -68,6 +68,8 @@ const RET_ALLOW: u32 = 0x7fff_0000;
 const LD_W_ABS: u16 = 0x20; // BPF_LD | BPF_W | BPF_ABS
 const JEQ_K: u16 = 0x15; // BPF_JMP | BPF_JEQ | BPF_K
 const JSET_K: u16 = 0x45; // BPF_JMP | BPF_JSET | BPF_K
+/// `BPF_JMP | BPF_JA`: jumps `k` instructions forward, always.
+pub const JA: u16 = 0x05;
 const RET_K: u16 = 0x06; // BPF_RET | BPF_K
 
 const OFFSET_NR: u32 = 0; // struct seccomp_data
@@ -369,6 +371,7 @@ pub fn evaluate_at(prog: &[SockFilter], arch: u32, nr: u32, ip: u64, args: &[u64
             }
             JEQ_K => pc += usize::from(if acc == ins.k { ins.jt } else { ins.jf }),
             JSET_K => pc += usize::from(if acc & ins.k != 0 { ins.jt } else { ins.jf }),
+            JA => pc += ins.k as usize,
             RET_K => return ins.k,
             _ => return RET_KILL_PROCESS,
         }

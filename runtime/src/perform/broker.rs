@@ -590,15 +590,21 @@ fn result_of(rc: libc::c_int) -> Result<u64, i32> {
 /// The file a brokered call names: resolved like the kernel would, following the last
 /// symlink or not.
 fn target_of(pid: Pid, args: &[u64; 6], dirfd: Option<usize>, path: usize, follow: bool) -> Result<PathBuf, i32> {
-    let (bytes, truncated) = crate::report::trace::read_guest_string(pid, args[path], 4096).ok_or(EFAULT)?;
-    if truncated {
+    target_from(pid, args, dirfd, crate::report::trace::read_guest_string(pid, args[path], 4096).as_ref(), follow)
+}
+
+/// [`target_of`] on the host's copy of the path (`read`: its bytes and whether they were
+/// truncated, `None` if unreadable).
+fn target_from(pid: Pid, args: &[u64; 6], dirfd: Option<usize>, read: Option<&(Vec<u8>, bool)>, follow: bool) -> Result<PathBuf, i32> {
+    let (bytes, truncated) = read.ok_or(EFAULT)?;
+    if *truncated {
         return Err(ENAMETOOLONG);
     }
     if bytes.is_empty() {
         return Err(trapbox_abi::errno::ENOENT);
     }
-    crate::decide::confine::resolve_path(pid, dirfd.map(|i| args[i]), &bytes, follow)
-        .ok_or_else(|| crate::decide::confine::unresolved_errno(pid, dirfd.map(|i| args[i]), &bytes))
+    crate::decide::confine::resolve_path(pid, dirfd.map(|i| args[i]), bytes, follow)
+        .ok_or_else(|| crate::decide::confine::unresolved_errno(pid, dirfd.map(|i| args[i]), bytes))
 }
 
 /// Whether the flags argument of a call the broker performs has bits the kernel rejects with
@@ -647,8 +653,8 @@ fn rmdir_of_dot(pid: Pid, number: u64, args: &[u64; 6]) -> Option<i32> {
 }
 
 /// Whether the path at argument `path`, followed to its end, is readable under a grant.
-fn leads_into_a_grant(policy: &Policy, pid: Pid, args: &[u64; 6], dirfd: Option<usize>, path: usize) -> bool {
-    target_of(pid, args, dirfd, path, true).is_ok_and(|followed| !policy.grants_for(&followed, ACCESS_READ).is_empty())
+fn leads_into_a_grant(policy: &Policy, pid: Pid, args: &[u64; 6], dirfd: Option<usize>, read: Option<&(Vec<u8>, bool)>) -> bool {
+    target_from(pid, args, dirfd, read, true).is_ok_and(|followed| !policy.grants_for(&followed, ACCESS_READ).is_empty())
 }
 
 /// Performs a brokered call for thread `pid`: `Ok` is the raw result for the guest, `Err` a
@@ -899,13 +905,15 @@ fn query(
     path: usize,
     follow: bool,
 ) -> Result<u64, (i32, String)> {
-    let bytes = crate::report::trace::read_guest_string(pid, args[path], 4096).map(|(b, _)| b).unwrap_or_default();
+    // Read once: the decision and the answer are both on this copy.
+    let read = crate::report::trace::read_guest_string(pid, args[path], 4096);
+    let bytes = read.as_ref().map(|(b, _)| b.as_slice()).unwrap_or_default();
     // readlinkat(fd, "") reads the symlink behind the fd (an O_PATH fd of a link): the guest's
     // own fd, which the kernel answers on (as for any AT_EMPTY_PATH query).
     if number == nr::READLINKAT && bytes.is_empty() && args[path] != 0 {
         return Err((0, String::new()));
     }
-    let target = match target_of(pid, args, dirfd, path, follow) {
+    let target = match target_from(pid, args, dirfd, read.as_ref(), follow) {
         Ok(target) => target,
         Err(errno) => return Ok(trapbox_abi::errno::encode_error(errno)),
     };
@@ -922,15 +930,16 @@ fn query(
         });
     }
     // The guest's own /proc links (exe, cwd, fd/N) are judged by what they point to: the host
-    // checks the followed path and the kernel answers.
-    if crate::launch::view::in_own_proc_dir(pid, &target) {
+    // checks the followed path and the kernel answers. (Looked up only under /proc: finding
+    // the guest's own number reads the thread's /proc status.)
+    if target.starts_with("/proc") && crate::launch::view::in_own_proc_dir(pid, &target) {
         return Err((0, String::new()));
     }
     let grant = policy.grants_for(&target, ACCESS_READ).first().map(|g| g.path.clone());
     // A symlink outside the grants that leads into one (`/bin` to `usr/bin` under `--allow-read
     // /usr`): every path through it already reaches the grant, so the link itself is seen, as
     // the check sees it (by what it points to); the kernel answers on the pinned copy.
-    if grant.is_none() && !follow && leads_into_a_grant(policy, pid, args, dirfd, path) {
+    if grant.is_none() && !follow && leads_into_a_grant(policy, pid, args, dirfd, read.as_ref()) {
         return Err((0, String::new()));
     }
     let Some(grant) = grant else {
@@ -952,10 +961,17 @@ fn query(
         Ok(file) => file,
         Err(errno) => return Ok(trapbox_abi::errno::encode_error(errno)),
     };
+    Ok(answer_query(pid, number, args, &file, bytes))
+}
+
+/// Answers metadata query `number` (path `bytes` as the guest gave it) on `file`, the host's
+/// fd of the file the query names: the result structure written into the guest's buffer as
+/// the kernel would have; the raw result.
+fn answer_query(pid: Pid, number: u64, args: &[u64; 6], file: &OwnedFd, bytes: &[u8]) -> u64 {
     // A trailing slash asks for a directory: the host's resolution drops it, the kernel's
     // walk answers ENOTDIR for anything else.
-    if bytes.ends_with(b"/") && file_type(&file).is_some_and(|t| !t.is_dir()) {
-        return Ok(trapbox_abi::errno::encode_error(libc::ENOTDIR));
+    if bytes.ends_with(b"/") && file_type(file).is_some_and(|t| !t.is_dir()) {
+        return trapbox_abi::errno::encode_error(libc::ENOTDIR);
     }
     let fd = file.as_raw_fd();
     let empty = c"";
@@ -1000,8 +1016,8 @@ fn query(
             let (addr, size) = if number == nr::READLINK { (args[1], args[2]) } else { (args[2], args[3]) };
             // readlink of anything but a symlink is EINVAL (readlinkat of an empty path on
             // such an fd would say ENOENT, which realpath and Java take for a missing file).
-            if !file_type(&file).is_some_and(|t| t.is_symlink()) {
-                return Ok(trapbox_abi::errno::encode_error(EINVAL));
+            if !file_type(file).is_some_and(|t| t.is_symlink()) {
+                return trapbox_abi::errno::encode_error(EINVAL);
             }
             let mut buf = vec![0u8; usize::try_from(size).unwrap_or(0).min(4096)];
             // SAFETY: an open fd, an empty path and a host buffer of the length passed.
@@ -1016,7 +1032,7 @@ fn query(
             let listing = matches!(number, nr::LISTXATTR | nr::LLISTXATTR);
             let (buf_addr, size) = if listing { (args[1], args[2]) } else { (args[2], args[3]) };
             let mut buf = vec![0u8; usize::try_from(size).unwrap_or(0).min(XATTR_SIZE_MAX)];
-            let at = proc_path(&file);
+            let at = proc_path(file);
             let n = if listing {
                 // SAFETY: a /proc/self/fd path and a host buffer of the length passed.
                 unsafe { libc::listxattr(at.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) }
@@ -1025,8 +1041,8 @@ fn query(
                 match crate::report::trace::read_guest_string(pid, args[1], XATTR_NAME_MAX + 1).map(|(name, truncated)| (CString::new(name), truncated)) {
                     // SAFETY: a /proc/self/fd path, a host copy of the name and a host buffer.
                     Some((Ok(name), false)) => unsafe { libc::getxattr(at.as_ptr(), name.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) },
-                    Some(_) => return Ok(trapbox_abi::errno::encode_error(libc::ERANGE)),
-                    None => return Ok(trapbox_abi::errno::encode_error(EFAULT)),
+                    Some(_) => return trapbox_abi::errno::encode_error(libc::ERANGE),
+                    None => return trapbox_abi::errno::encode_error(EFAULT),
                 }
             };
             if n < 0 {
@@ -1049,7 +1065,66 @@ fn query(
         }
         _ => Err(EINVAL),
     };
-    Ok(result.unwrap_or_else(trapbox_abi::errno::encode_error))
+    result.unwrap_or_else(trapbox_abi::errno::encode_error)
+}
+
+/// Performs a metadata query that the broker does not answer beneath a grant ([`perform`]'s
+/// errno 0, or a query on the dirfd with `AT_EMPTY_PATH`), for a route that cannot let the
+/// kernel run it on a pinned copy of the path (user notification: the guest's registers stay
+/// as they are). The host reads the path once, checks that copy
+/// ([`crate::decide::confine::check_path`]: `Err` is the denial) and answers on a file it opens
+/// itself from the same copy: the guest's fd (its own duplicate) for an empty path with
+/// `AT_EMPTY_PATH` or `readlinkat(fd, "")`; otherwise the resolved path in the guest's view,
+/// with no symlink followed on the way (the resolution followed those the kernel would), and a
+/// magic link of the guest's own `/proc` through the host's `/proc` entry of the same thread,
+/// which the kernel follows to the same file. Run with the guest thread's credentials.
+pub fn query_in_view(policy: &Policy, pid: Pid, number: u64, args: &[u64; 6]) -> Result<u64, (i32, String)> {
+    let encode = trapbox_abi::errno::encode_error;
+    let Some(&(dirfd, path)) = syscalls::path_args(number).and_then(|(paths, _)| paths.first()) else { return Ok(encode(EINVAL)) };
+    let follow = syscalls::follows(number, args, path);
+    // (NULL with AT_EMPTY_PATH is the empty path on Linux 6.11+.)
+    let bytes = match (args[path], crate::report::trace::read_guest_string(pid, args[path], 4096)) {
+        (0, _) if syscalls::takes_empty_path(number, args) => Vec::new(),
+        (_, Some((_, true))) => return Err((ENAMETOOLONG, "path longer than PATH_MAX".into())),
+        (_, Some((bytes, false))) => bytes,
+        (_, None) => return Err((EFAULT, "the path is not readable".into())),
+    };
+    if let Some(denial) = crate::decide::confine::check_path(policy, pid, number, args, (dirfd, path), &bytes) {
+        return Err((denial.errno, denial.reason));
+    }
+    let on_dirfd = bytes.is_empty() && (syscalls::takes_empty_path(number, args) || number == nr::READLINKAT);
+    let file = if on_dirfd {
+        let fd = dirfd.map_or(libc::AT_FDCWD, |i| args[i] as i32);
+        if fd == libc::AT_FDCWD {
+            let cwd = CString::new(format!("/proc/{pid}/cwd")).expect("no NUL in a number");
+            crate::sys::openat2(libc::AT_FDCWD, &cwd, libc::O_PATH as u64, 0, 0)
+        } else {
+            crate::sys::take_fd(pid, fd).map_err(|e| e.0)
+        }
+    } else {
+        let target = match crate::decide::confine::resolve_path(pid, dirfd.map(|i| args[i]), &bytes, follow) {
+            Some(target) => target,
+            None => return Ok(encode(crate::decide::confine::unresolved_errno(pid, dirfd.map(|i| args[i]), &bytes))),
+        };
+        let flags = (libc::O_PATH | if follow { 0 } else { libc::O_NOFOLLOW }) as u64;
+        let own_proc = crate::launch::view::proc_dir(pid);
+        match crate::launch::view::open(&target, flags, libc::RESOLVE_NO_SYMLINKS | libc::RESOLVE_NO_MAGICLINKS) {
+            Err(libc::ELOOP) if follow && target.starts_with(&own_proc) => {
+                let rest = target.strip_prefix(&own_proc).unwrap_or(Path::new(""));
+                match CString::new(Path::new(&format!("/proc/{pid}")).join(rest).as_os_str().as_bytes()) {
+                    Ok(host_entry) => crate::sys::openat2(libc::AT_FDCWD, &host_entry, flags, 0, 0),
+                    Err(_) => Err(EINVAL),
+                }
+            }
+            opened => opened,
+        }
+    };
+    Ok(match file {
+        // readlinkat(fd, "") of what is no symlink: the kernel's ENOENT (by path, EINVAL).
+        Ok(file) if on_dirfd && number == nr::READLINKAT && !file_type(&file).is_some_and(|t| t.is_symlink()) => encode(libc::ENOENT),
+        Ok(file) => answer_query(pid, number, args, &file, &bytes),
+        Err(errno) => encode(errno),
+    })
 }
 
 #[cfg(test)]

@@ -60,13 +60,19 @@ pub(crate) const IOCTL_NOTIF_RECV: libc::c_ulong = 0xC050_2100;
 pub(crate) const IOCTL_NOTIF_SEND: libc::c_ulong = 0xC018_2101;
 const IOCTL_NOTIF_ID_VALID: libc::c_ulong = 0x4008_2102;
 const IOCTL_NOTIF_ADDFD: libc::c_ulong = 0x4018_2103;
+/// `SECCOMP_USER_NOTIF_FLAG_CONTINUE`: the guest's own call runs.
+const USER_NOTIF_FLAG_CONTINUE: u32 = 1;
 
-/// The user-notification filter: the open family goes to the host's directfs thread, every
-/// other call falls through to the backstop (the kernel runs the strictest verdict of all).
-/// `O_PATH` opens by open and openat fall through too: the kernel will not install an
-/// `O_PATH` file with ADDFD, so the debugger checks them and lets the kernel open them on the
-/// host's pinned copy of the path ([`crate::trap::pinned`]).
-pub fn filter() -> Vec<SockFilter> {
+/// The user-notification filter: the open family goes to the host's directfs threads, and so
+/// do the calls in `notified` (the unotify route's: [`crate::decode::syscalls::notified_calls`])
+/// unless they come from the stub page's `syscall` (trapped calls the debugger decided at their
+/// trap and runs there: they stay on its route); every other call falls through to the backstop
+/// (the kernel runs the strictest verdict of all). `O_PATH` opens by open and openat fall
+/// through too: the kernel will not install an `O_PATH` file with ADDFD, so the debugger checks
+/// them and lets the kernel open them on the host's pinned copy of the path
+/// ([`crate::trap::pinned`]).
+pub fn filter(notified: &[u32]) -> Vec<SockFilter> {
+    use crate::trap::{inject, pinned::STUB_BASE};
     let stmt = |code: u16, k: u32| SockFilter { code, jt: 0, jf: 0, k };
     let jeq = |k: u32, jt: u8, jf: u8| SockFilter { code: 0x15, jt, jf, k };
     let jset = |k: u32, jt: u8, jf: u8| SockFilter { code: 0x45, jt, jf, k };
@@ -75,6 +81,25 @@ pub fn filter() -> Vec<SockFilter> {
     // A call of another architecture falls through to the backstop, which never runs it
     // (its RET_TRAP outranks this ALLOW).
     let mut prog = vec![stmt(0x20, 4), jeq(AUDIT_ARCH_X86_64, 1, 0), stmt(0x06, SECCOMP_RET_ALLOW), stmt(0x20, 0)];
+    if !notified.is_empty() {
+        // [nr] one of `notified` → the stub check, else on to the opens.
+        let count = notified.len();
+        assert!(count < 250, "the notified calls outgrew 8-bit jumps");
+        for (i, &number) in notified.iter().enumerate() {
+            prog.push(jeq(number, (count - i) as u8, 0));
+        }
+        let stub_low = STUB_BASE as u32;
+        prog.extend([
+            SockFilter { code: crate::launch::seccomp::JA, jt: 0, jf: 0, k: 7 }, // → the opens
+            stmt(0x20, 12),                                // instruction pointer, high word
+            jeq((STUB_BASE >> 32) as u32, 0, 3),           // not the stub's → notify
+            stmt(0x20, 8),                                 // low word
+            jeq(stub_low + inject::FAST_RETURN as u32, 2, 0),
+            jeq(stub_low + inject::SLOW_RETURN as u32, 1, 0),
+            stmt(0x06, SECCOMP_RET_USER_NOTIF),
+            stmt(0x06, SECCOMP_RET_ALLOW),
+        ]);
+    }
     // [nr] open → +4, openat → +5, openat2/creat → notify, else allow.
     prog.extend([
         jeq(nr::OPEN as u32, 4, 0),
@@ -127,12 +152,48 @@ struct NotifAddfd {
     newfd_flags: u32,
 }
 
-/// Starts the directfs thread on `listener`; it ends when no guest process is left. With a
-/// trace sink, each open it serves gets a trace line; with `stats`, its figures go there.
-pub fn start(listener: OwnedFd, policy: Arc<Policy>, trace: Option<TraceSink>, stats: Option<Arc<Mutex<CallStats>>>) {
+/// How many threads receive notifications, and how they are woken.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Receivers {
+    /// One thread (the opens alone: `--backend ptrace`, where everything else is pinned to the
+    /// debugger's CPU anyway).
+    One,
+    /// A pool of threads, one per CPU and at least two, so that guest threads on two CPUs are
+    /// served at once, on a listener flagged `SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP` (the unotify
+    /// route).
+    Pool,
+}
+
+/// `SECCOMP_IOCTL_NOTIF_SET_FLAGS` and its one flag (Linux 6.6+).
+const IOCTL_NOTIF_SET_FLAGS: libc::c_ulong = 0x4008_2104;
+const USER_NOTIF_FD_SYNC_WAKE_UP: libc::c_ulong = 1;
+
+/// Flags `listener` so that a notification wakes its receiver on the notifying thread's CPU
+/// and the answer wakes that thread on the receiver's (`SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP`):
+/// without it, unpinned, every round trip crosses CPUs. The errno if the kernel lacks it.
+pub fn wake_synchronously(listener: &OwnedFd) -> Result<(), i32> {
+    // SAFETY: SET_FLAGS takes the flag word by value.
+    if unsafe { libc::ioctl(listener.as_raw_fd(), IOCTL_NOTIF_SET_FLAGS, USER_NOTIF_FD_SYNC_WAKE_UP) } != 0 {
+        return Err(std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EINVAL));
+    }
+    Ok(())
+}
+
+/// Starts the directfs threads on `listener`; they end when no guest process is left. With a
+/// trace sink, each call they serve gets a trace line; with `stats`, its figures go there.
+pub fn start(listener: OwnedFd, policy: Arc<Policy>, trace: Option<TraceSink>, stats: Option<Arc<Mutex<CallStats>>>, receivers: Receivers) {
     // Created files get exactly the mode the guest asked for, filtered by the guest's umask.
     // SAFETY: umask takes an integer.
     unsafe { libc::umask(0) };
+    let threads = match receivers {
+        Receivers::One => 1,
+        Receivers::Pool => {
+            if let Err(errno) = wake_synchronously(&listener) {
+                crate::host_log!("trapbox: warning: the notification listener cannot wake on the guest's CPU (errno {errno}); unpinned calls will cross CPUs");
+            }
+            std::thread::available_parallelism().map_or(2, |n| n.get()).max(2)
+        }
+    };
     let service = Arc::new(Service {
         listener,
         policy,
@@ -141,7 +202,10 @@ pub fn start(listener: OwnedFd, policy: Arc<Policy>, trace: Option<TraceSink>, s
         pool: Executor::new(perform_handed_over, None),
         domains: DomainExecutors::new(perform_handed_over),
     });
-    std::thread::spawn(move || serve(&service));
+    for first in (0..threads).map(|n| n == 0) {
+        let service = Arc::clone(&service);
+        std::thread::spawn(move || serve(&service, first));
+    }
 }
 
 /// Once a second, interrupts the wait of every worker whose guest thread no longer waits for
@@ -185,25 +249,27 @@ struct Job {
 /// anything but the local machine; filled as devices are met.
 type LocalDevices = HashMap<u64, bool>;
 
-fn serve(service: &Arc<Service>) {
+/// Receives and serves notifications until no guest process is left. Every receiver but the
+/// `first` waits while the guest has a single task: a notification wakes every thread waiting
+/// in RECV (on the guest's CPU, under SYNC_WAKE_UP), and with one guest task the others
+/// would only be woken for nothing, a context switch per call.
+fn serve(service: &Arc<Service>, first: bool) {
     let mut local_devices = LocalDevices::new();
     loop {
-        // Wait for a notification; a listener whose filter no task uses any more reports a
-        // hang-up (once every guest process is gone RECV would fail at once, every time).
-        let mut ready = libc::pollfd { fd: service.listener.as_raw_fd(), events: libc::POLLIN, revents: 0 };
-        // SAFETY: poll reads and writes one live pollfd.
-        match unsafe { libc::poll(&mut ready, 1, -1) } {
-            n if n < 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) => continue,
-            n if n < 0 => return,
-            _ if ready.revents & libc::POLLIN == 0 => return, // POLLHUP: no guest process is left
-            _ => {}
+        if !first {
+            crate::decide::confine::wait_for_a_second_guest_task();
         }
+        // RECV waits for a notification (it is woken with the notifying thread, on its CPU,
+        // under SYNC_WAKE_UP: no poll before it, which would cost a second wake-up).
         let mut notif = Notif::default();
         // SAFETY: RECV fills a seccomp_notif of exactly this layout.
         if unsafe { libc::ioctl(service.listener.as_raw_fd(), IOCTL_NOTIF_RECV, &mut notif as *mut Notif) } != 0 {
             match std::io::Error::last_os_error().raw_os_error() {
-                Some(libc::EINTR) | Some(libc::ENOENT) => continue, // the caller died meanwhile
-                _ => return,                                         // no guest process is left
+                Some(libc::EINTR) => continue,
+                // The caller died meanwhile, or no task uses the filter any more: a listener
+                // whose filter no task uses reports a hang-up (RECV would fail at once, every time).
+                Some(libc::ENOENT) if !hung_up(&service.listener) => continue,
+                _ => return,
             }
         }
         // Described before deciding: once the fd is installed the guest runs on and may be gone.
@@ -217,11 +283,23 @@ fn serve(service: &Arc<Service>) {
             (call, pid, u64::try_from(started.elapsed().as_nanos()).unwrap_or(0))
         });
         let reply = Reply { id: notif.id, pid: tid, number, call, stamp };
+        if crate::decode::syscalls::route_of(number) != crate::decode::syscalls::Route::Directfs {
+            service.answer_notified(&notif, &reply);
+            continue;
+        }
         match decide(service, &notif, &mut local_devices) {
             Step::Done(answer, cloexec) => service.finish(&reply, answer, cloexec),
             Step::HandOver(open, domain) => hand_over(service, reply, open, domain),
         }
     }
+}
+
+/// Whether no task uses `listener`'s filter any more (every guest process is gone).
+fn hung_up(listener: &OwnedFd) -> bool {
+    let mut ready = libc::pollfd { fd: listener.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+    // SAFETY: poll reads and writes one live pollfd; it does not wait.
+    let polled = unsafe { libc::poll(&mut ready, 1, 0) };
+    polled < 0 || ready.revents & libc::POLLHUP != 0
 }
 
 /// Where the answer to one notification goes.
@@ -237,37 +315,62 @@ struct Reply {
 }
 
 impl Service {
+    /// Serves a notification of the unotify route ([`crate::perform::unotify`]) and answers it.
+    fn answer_notified(&self, notif: &Notif, reply: &Reply) {
+        use crate::perform::unotify::Served;
+        let served = crate::perform::unotify::serve(&self.policy, reply.pid, reply.number, &notif.data.args);
+        // The guest memory the host read and wrote was this thread's, not a reused pid's: the
+        // notification is still live, so its thread was there all along (a call let run read
+        // nothing). An answer to a dead one would fail harmlessly; it gets no trace line.
+        // SAFETY: ID_VALID reads a u64.
+        if served != Served::Continue && unsafe { libc::ioctl(self.listener.as_raw_fd(), IOCTL_NOTIF_ID_VALID, &notif.id as *const u64) } != 0 {
+            return;
+        }
+        let (end, handling) = match served {
+            Served::Answer(raw) => (CallEnd::Value(raw), Handling::Host),
+            Served::Refused(errno) => (CallEnd::Value(trapbox_abi::errno::encode_error(errno)), Handling::Refused),
+            Served::Continue => (CallEnd::Unknown, Handling::Executed),
+        };
+        // Recorded before the answer: once answered, the guest runs on (and may exit).
+        self.record(reply, Route::Unotify, end, handling);
+        let resp = match served {
+            Served::Answer(raw) => match trapbox_abi::errno::decode(raw) {
+                Ok(value) => NotifResp { id: reply.id, val: value as i64, error: 0, flags: 0 },
+                Err(errno) => NotifResp { id: reply.id, val: 0, error: -errno, flags: 0 },
+            },
+            Served::Refused(errno) => NotifResp { id: reply.id, val: 0, error: -errno, flags: 0 },
+            Served::Continue => NotifResp { id: reply.id, val: 0, error: 0, flags: USER_NOTIF_FLAG_CONTINUE },
+        };
+        // SAFETY: SEND reads a seccomp_notif_resp of exactly this layout. (It fails only when
+        // the guest's call is gone: interrupted, or its thread killed.)
+        unsafe { libc::ioctl(self.listener.as_raw_fd(), IOCTL_NOTIF_SEND, &resp as *const NotifResp) };
+    }
+
+    /// The call's trace line and figures, when someone asked for them.
+    fn record(&self, reply: &Reply, route: Route, end: CallEnd, handling: Handling) {
+        let Some(stamp) = reply.stamp else { return };
+        let format_ns = reply.call.as_ref().map_or(0, |c| c.2);
+        let latency_ns = stamp.elapsed_ns().saturating_sub(format_ns);
+        if let Some(stats) = &self.stats {
+            stats.lock().unwrap_or_else(|e| e.into_inner()).add(reply.number, route, handling, end, latency_ns);
+        }
+        if let (Some(sink), Some((call, pid, _))) = (self.trace.as_ref(), reply.call.as_ref()) {
+            let record = crate::report::trace::Record { pid: *pid, tid: reply.pid, number: reply.number, call, end, route, handling, stamp, latency_ns };
+            sink.lock().unwrap_or_else(|e| e.into_inner()).record(&record);
+        }
+    }
+
     /// Completes the notification: the file installed as the call's result, or the errno.
     fn finish(&self, reply: &Reply, answer: Result<OwnedFd, i32>, cloexec: bool) {
         let answer = match answer {
             Ok(file) => self.install(reply.id, file, cloexec),
             Err(errno) => Answer::Fail(errno),
         };
-        if let Some(stamp) = reply.stamp {
-            let (end, handling) = match answer {
-                Answer::Installed(fd) => (CallEnd::Value(fd as u64), Handling::Executed),
-                Answer::Fail(errno) => (CallEnd::Value(trapbox_abi::errno::encode_error(errno)), Handling::Refused),
-            };
-            let format_ns = reply.call.as_ref().map_or(0, |c| c.2);
-            let latency_ns = stamp.elapsed_ns().saturating_sub(format_ns);
-            if let Some(stats) = &self.stats {
-                stats.lock().unwrap_or_else(|e| e.into_inner()).add(reply.number, Route::Directfs, handling, end, latency_ns);
-            }
-            if let (Some(sink), Some((call, pid, _))) = (self.trace.as_ref(), reply.call.as_ref()) {
-                let record = crate::report::trace::Record {
-                    pid: *pid,
-                    tid: reply.pid,
-                    number: reply.number,
-                    call,
-                    end,
-                    route: Route::Directfs,
-                    handling,
-                    stamp,
-                    latency_ns,
-                };
-                sink.lock().unwrap_or_else(|e| e.into_inner()).record(&record);
-            }
-        }
+        let (end, handling) = match answer {
+            Answer::Installed(fd) => (CallEnd::Value(fd as u64), Handling::Executed),
+            Answer::Fail(errno) => (CallEnd::Value(trapbox_abi::errno::encode_error(errno)), Handling::Refused),
+        };
+        self.record(reply, Route::Directfs, end, handling);
         if let Answer::Fail(errno) = answer {
             let resp = NotifResp { id: reply.id, val: 0, error: -errno, flags: 0 };
             // SAFETY: SEND reads a seccomp_notif_resp of exactly this layout. (It fails only
@@ -833,7 +936,7 @@ mod tests {
 
     #[test]
     fn filter_routes_opens() {
-        let prog = filter();
+        let prog = filter(&[]);
         let o_path = libc::O_PATH as u64;
         let run = |nr: u64, args: [u64; 6]| evaluate(&prog, AUDIT_ARCH_X86_64, nr as u32, &args);
         assert_eq!(run(nr::OPEN, [0, 0, 0, 0, 0, 0]), SECCOMP_RET_USER_NOTIF);
@@ -844,5 +947,29 @@ mod tests {
         assert_eq!(run(nr::CREAT, [0, 0o644, 0, 0, 0, 0]), SECCOMP_RET_USER_NOTIF);
         assert_eq!(run(nr::READ, [0; 6]), SECCOMP_RET_ALLOW);
         assert_eq!(evaluate(&prog, 0x4000_0003, 5, &[0; 6]), SECCOMP_RET_ALLOW, "i386 open: the backstop refuses it");
+    }
+
+    /// With the unotify route's calls, those come to the pool too, except from the stub page's
+    /// `syscall` (the debugger's route); the opens are routed as before.
+    #[test]
+    fn filter_routes_notified_calls_but_not_from_the_stub() {
+        use crate::launch::seccomp::evaluate_at;
+        use crate::trap::{inject, pinned::STUB_BASE};
+        let notified: Vec<u32> = crate::decode::syscalls::notified_calls(false).collect();
+        let prog = filter(&notified);
+        let run = |nr: u64, ip: u64, args: [u64; 6]| evaluate_at(&prog, AUDIT_ARCH_X86_64, nr as u32, ip, &args);
+        let guest_ip = 0x40_1000;
+        assert_eq!(run(nr::NEWFSTATAT, guest_ip, [0; 6]), SECCOMP_RET_USER_NOTIF);
+        assert_eq!(run(nr::STATX, guest_ip, [0; 6]), SECCOMP_RET_USER_NOTIF);
+        assert_eq!(run(nr::FCHDIR, guest_ip, [0; 6]), SECCOMP_RET_USER_NOTIF);
+        assert_eq!(run(nr::NEWFSTATAT, STUB_BASE + inject::FAST_RETURN, [0; 6]), SECCOMP_RET_ALLOW, "from the stub: the debugger's");
+        assert_eq!(run(nr::NEWFSTATAT, STUB_BASE + inject::SLOW_RETURN, [0; 6]), SECCOMP_RET_ALLOW);
+        assert_eq!(run(nr::NEWFSTATAT, STUB_BASE + 0x100, [0; 6]), SECCOMP_RET_USER_NOTIF, "elsewhere in the stub's page: notified");
+        assert_eq!(run(nr::NEWFSTATAT, (STUB_BASE & 0xFFFF_FFFF) + inject::FAST_RETURN, [0; 6]), SECCOMP_RET_USER_NOTIF, "the low word alone is not the stub");
+        assert_eq!(run(nr::CHDIR, guest_ip, [0; 6]), SECCOMP_RET_ALLOW, "chdir stays on ptrace");
+        assert_eq!(run(nr::EXECVE, guest_ip, [0; 6]), SECCOMP_RET_ALLOW);
+        assert_eq!(run(nr::OPENAT, guest_ip, [0, 0, 0o101, 0, 0, 0]), SECCOMP_RET_USER_NOTIF);
+        assert_eq!(run(nr::OPENAT, guest_ip, [0, 0, libc::O_PATH as u64, 0, 0, 0]), SECCOMP_RET_ALLOW);
+        assert_eq!(run(nr::READ, guest_ip, [0; 6]), SECCOMP_RET_ALLOW);
     }
 }

@@ -10,4 +10,5 @@ pub mod creds;
 pub mod directfs;
 pub mod guest_landlock;
 pub mod sockets;
+pub mod unotify;
 pub mod workers;

@@ -28,6 +28,9 @@ pub enum Route {
     Backstop,
     /// An open served by directfs (the host opened the file and handed over the fd).
     Directfs,
+    /// A user notification served by the host's notification pool (`--backend unotify`): the
+    /// host answered on its copy of the arguments, or let a call with nothing to re-read run.
+    Unotify,
 }
 
 /// What the host did with it.
@@ -49,6 +52,7 @@ impl Route {
             Route::Trap => "trap",
             Route::Backstop => "backstop",
             Route::Directfs => "directfs",
+            Route::Unotify => "unotify",
         }
     }
 }
@@ -75,6 +79,9 @@ pub fn tag(route: Route, handling: Handling) -> &'static str {
         (Route::Backstop, Handling::Refused) => "<backstop refused>",
         (Route::Directfs, Handling::Executed) => "<directfs>",
         (Route::Directfs, _) => "<directfs refused>",
+        (Route::Unotify, Handling::Executed) => "<unotify>",
+        (Route::Unotify, Handling::Host) => "<unotify host>",
+        (Route::Unotify, Handling::Refused) => "<unotify refused>",
     }
 }
 
