@@ -546,9 +546,21 @@ pub fn openat2(dirfd: i32, path: &std::ffi::CStr, flags: u64, mode: u64, resolve
         resolve: u64,
     }
     let how = OpenHow { flags: flags | libc::O_CLOEXEC as u64, mode, resolve };
-    // SAFETY: a NUL-terminated path and an open_how of the size passed; `dirfd` is an fd or
-    // AT_FDCWD, which the kernel checks.
-    let fd = unsafe { libc::syscall(libc::SYS_openat2, dirfd, path.as_ptr(), &how as *const OpenHow, std::mem::size_of::<OpenHow>()) };
+    // A scoped walk (`RESOLVE_BENEATH`, `RESOLVE_IN_ROOT`) that meets `..` while any rename or
+    // mount happens anywhere on the machine fails with EAGAIN, to be retried: the host's walks
+    // must not hand the guest a failure a quieter machine would not give. (With
+    // RESOLVE_CACHED, EAGAIN is the answer itself; a few retries change no lasting one.)
+    const RESOLVE_CACHED: u64 = 0x20;
+    let mut tries = if resolve & RESOLVE_CACHED == 0 { 8 } else { 1 };
+    let fd = loop {
+        // SAFETY: a NUL-terminated path and an open_how of the size passed; `dirfd` is an fd
+        // or AT_FDCWD, which the kernel checks.
+        let fd = unsafe { libc::syscall(libc::SYS_openat2, dirfd, path.as_ptr(), &how as *const OpenHow, std::mem::size_of::<OpenHow>()) };
+        tries -= 1;
+        if fd >= 0 || Errno::last() != Errno(libc::EAGAIN) || tries == 0 {
+            break fd;
+        }
+    };
     if fd < 0 {
         return Err(Errno::last().0);
     }

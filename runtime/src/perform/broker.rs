@@ -1107,10 +1107,12 @@ pub fn query_in_view(policy: &Policy, pid: Pid, number: u64, args: &[u64; 6]) ->
             None => return Ok(encode(crate::decide::confine::unresolved_errno(pid, dirfd.map(|i| args[i]), &bytes))),
         };
         let flags = (libc::O_PATH | if follow { 0 } else { libc::O_NOFOLLOW }) as u64;
-        let own_proc = crate::launch::view::proc_dir(pid);
+        // The thread's own /proc directory, reached as /proc/self or /proc/thread-self.
+        let own_proc = [crate::launch::view::thread_proc_dir(pid), crate::launch::view::proc_dir(pid)]; // the longer first
+        let own_rest = || own_proc.iter().find_map(|own| target.strip_prefix(own).ok());
         match crate::launch::view::open(&target, flags, libc::RESOLVE_NO_SYMLINKS | libc::RESOLVE_NO_MAGICLINKS) {
-            Err(libc::ELOOP) if follow && target.starts_with(&own_proc) => {
-                let rest = target.strip_prefix(&own_proc).unwrap_or(Path::new(""));
+            Err(libc::ELOOP) if follow && own_rest().is_some() => {
+                let rest = own_rest().unwrap_or(Path::new(""));
                 match CString::new(Path::new(&format!("/proc/{pid}")).join(rest).as_os_str().as_bytes()) {
                     Ok(host_entry) => crate::sys::openat2(libc::AT_FDCWD, &host_entry, flags, 0, 0),
                     Err(_) => Err(EINVAL),
