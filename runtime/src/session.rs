@@ -267,9 +267,9 @@ pub(crate) fn host_prepared(
     let pid_namespace = namespaces.is_some();
     // The base's mounts (only under a policy, in the guest's own mount namespace), with the
     // Landlock rules that can be made only there.
-    let rights = ruleset.as_ref().map(|r| move |access: u64, dir: bool| r.rule_rights(access, dir));
+    let rights = ruleset.as_ref().map(|r| move |access: u64, dir: bool, terminals: bool| r.rule_rights(access, dir, terminals));
     let mounts = match (&policy, namespaces.is_some()) {
-        (Some(policy), true) => crate::launch::mounts::MountPlan::new(policy, rights.as_ref().map(|r| r as &dyn Fn(u64, bool) -> u64))?,
+        (Some(policy), true) => crate::launch::mounts::MountPlan::new(policy, rights.as_ref().map(|r| r as &dyn Fn(u64, bool, bool) -> u64))?,
         _ => None,
     };
     let native_personality = command.personality == Personality::Native;

@@ -566,3 +566,20 @@ fn mkdir_of_an_existing_directory_above_the_grant_is_eexist() {
         assert!(!r.log.contains("denied mkdir"), "{}", r.log);
     }
 }
+
+/// util-linux `script` runs a shell on a pty of its own (`TIOCGPTPEER`, then `TIOCSCTTY` with
+/// force, as it passes it): inside, the shell's stdin is that terminal and its controlling
+/// one, as natively (the pty's number is the guest's own devpts's).
+#[test]
+fn script_gives_its_shell_a_terminal_of_its_own() {
+    let script = installed("script");
+    let dir = scratch_dir("programs_script");
+    let probe = "tty; ps -o tty= -p $$; stty size >/dev/null && echo stty ok";
+    let shape = |out: &Outcome| -> Vec<String> {
+        out.stdout.replace("\r\n", "\n").lines().map(|l| l.trim().chars().filter(|c| !c.is_ascii_digit()).collect()).collect()
+    };
+    let native = run(Command::new(&script).args(["-qc", probe, "/dev/null"]).current_dir(&dir));
+    assert_eq!(shape(&native), ["/dev/pts/", "pts/", "stty ok"], "the native run itself: {native:?}");
+    let out = run(trapbox_run(&["--quiet", "--allow-exec", "/usr/bin", "--allow-exec", "/bin"], &script, &["-qc", probe, "/dev/null"]).current_dir(&dir));
+    assert_eq!((out.status, shape(&out)), (native.status, shape(&native)), "{out:?}");
+}

@@ -140,8 +140,13 @@ impl PreparedRuleset {
 
     /// The rights of a rule that mirrors a grant of `access` on a directory (`dir`) or a file,
     /// for the rules added in the guest's mount namespace ([`crate::launch::mounts`]).
-    pub fn rule_rights(&self, access: u64, dir: bool) -> u64 {
-        let allowed = rights_for(access) & handled_fs(self.abi);
+    pub fn rule_rights(&self, access: u64, dir: bool, own_terminals: bool) -> u64 {
+        // Ioctls on the guest's own terminals (the peer `TIOCGPTPEER` opens in the guest's
+        // devpts: the kernel opens it for the guest, so the guest's domain judges it): the host
+        // still decides each request by its allow-list; without the right every one of them
+        // were EACCES (a pty's TCSETS).
+        let devices = if own_terminals { FS_IOCTL_DEV } else { 0 };
+        let allowed = (rights_for(access) | devices) & handled_fs(self.abi);
         if dir { allowed } else { allowed & FILE_RIGHTS }
     }
 }

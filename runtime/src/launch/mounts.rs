@@ -124,7 +124,7 @@ impl MountPlan {
     /// The plan for `policy`'s private mounts, or `None` when it has none. `rules_rights`
     /// gives the Landlock rights of a grant of the guest's own (access, is a directory), when
     /// the run has a ruleset.
-    pub fn new(policy: &Policy, rule_rights: Option<&dyn Fn(u64, bool) -> u64>) -> anyhow::Result<Option<MountPlan>> {
+    pub fn new(policy: &Policy, rule_rights: Option<&dyn Fn(u64, bool, bool) -> u64>) -> anyhow::Result<Option<MountPlan>> {
         if policy.mounts.is_empty() {
             return Ok(None);
         }
@@ -181,7 +181,8 @@ impl MountPlan {
         if let Some(rights) = rule_rights {
             for grant in policy.grants.iter().filter(|g| own_inode(policy, &g.path)) {
                 let dir = policy.mounts.iter().any(|m| m.path == grant.path) || grant.path.is_dir();
-                plan.rules.push((c(&grant.path)?, rights(grant.access, dir)));
+                let terminals = policy.mounts.iter().any(|m| m.kind == MountKind::Devpts && grant.path.starts_with(&m.path));
+                plan.rules.push((c(&grant.path)?, rights(grant.access, dir, terminals)));
             }
         }
         plan.cwd = Some(c(&std::env::current_dir()?)?);
