@@ -517,11 +517,21 @@ fn kernel_facilities_with_a_large_attack_surface_are_refused_and_logged() {
         for line in out.stdout.lines() {
             // (IPC works: in the guest's own IPC namespace, checked below; so do keys, in
             // keyrings of the guest's own: run_isolation's keyring test.)
-            assert!(!line.ends_with(": ok") || ["shmget: ok", "msgget: ok", "keyctl: ok", "add_key: ok"].contains(&line), "{line}: {out:?}");
+            assert!(!line.ends_with(": ok") || ["shmget: ok", "msgget: ok", "mq_open: ok", "keyctl: ok", "add_key: ok"].contains(&line), "{line}: {out:?}");
         }
         for call in ["bpf", "perf_event_open", "userfaultfd", "io_uring_setup", "kexec_load"] {
             assert!(denials(&out).iter().any(|l| l.contains(&format!("{call}("))), "{call}: {out:?}");
         }
+        // The host's message queues (its IPC namespace's, seen through a mount of its own)
+        // hold none of the guest's.
+        let host_queues = std::env::temp_dir().join(format!("trapbox-host-mqueue-{}", std::process::id()));
+        std::fs::create_dir_all(&host_queues).unwrap();
+        if Command::new("mount").args(["-t", "mqueue", "none"]).arg(&host_queues).status().is_ok_and(|s| s.success()) {
+            let leaked = host_queues.join("adv").exists();
+            let _ = Command::new("umount").arg(&host_queues).status();
+            assert!(!leaked, "the guest's queue is in the host's IPC namespace");
+        }
+        let _ = std::fs::remove_dir(&host_queues);
         // Key 0x7ad0 (31440) in the host's namespace would be an object the guest left behind.
         for table in ["/proc/sysvipc/shm", "/proc/sysvipc/msg"] {
             let objects = std::fs::read_to_string(table).unwrap_or_default();

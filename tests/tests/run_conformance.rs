@@ -245,6 +245,7 @@ conformance! {
     inotify_ipc => [];
     links => [];
     memfd_mmap => [];
+    mqueue => [];
     namespaces => [];
     modes_owners => [
         // documented: chmod setuid

@@ -111,6 +111,10 @@ pub enum MountKind {
     Devpts,
     /// A proc of the guest's own PID namespace.
     Proc,
+    /// The POSIX message queues of the guest's own IPC namespace (`mq_open` creates them in
+    /// the same file system; this mount lets them be listed and lets its Landlock rule cover
+    /// them).
+    Mqueue,
 }
 
 /// A mount the base makes in the guest's own mount namespace, in the order made.
@@ -172,6 +176,7 @@ pub fn add(policy: &mut Policy, namespaced: bool) -> Result<()> {
             ("/dev", MountKind::Dev, format!("a tmpfs with the devices {} bound into it", DEVICES.join(", ")), ACCESS_READ),
             ("/dev/pts", MountKind::Devpts, "a devpts instance of its own; /dev/ptmx links to pts/ptmx".to_string(), ACCESS_WRITE),
             ("/dev/shm", MountKind::Tmpfs(size), format!("an empty tmpfs of its own, at most {shown}"), ACCESS_WRITE),
+            ("/dev/mqueue", MountKind::Mqueue, "the POSIX message queues of its own IPC namespace".to_string(), ACCESS_WRITE),
         ];
         for (path, kind, what, access) in mounts {
             if access != 0 {

@@ -157,6 +157,7 @@ impl MountPlan {
                 MountKind::Tmpfs(size) => ("tmpfs", libc::MS_NOSUID | libc::MS_NODEV, format!("mode=1777,size={size}")),
                 MountKind::Dev => ("tmpfs", libc::MS_NOSUID | libc::MS_NOEXEC, "mode=755,size=64k".to_string()),
                 MountKind::Devpts => ("devpts", libc::MS_NOSUID | libc::MS_NOEXEC, "newinstance,ptmxmode=0666,mode=620".to_string()),
+                MountKind::Mqueue => ("mqueue", libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC, String::new()),
             };
             let mkdir = staging.is_some() || policy.mounts.iter().any(|outer| mount.path.starts_with(&outer.path) && outer.path != mount.path);
             plan.filesystems.push(Filesystem { target: c(&staged(&mount.path))?, fstype: CString::new(fstype)?, flags, data: CString::new(data)?, mkdir });
