@@ -477,7 +477,7 @@ mod tests {
     fn the_base_lists_its_mounts_and_grants() {
         let policy = based(true, &[]);
         let paths: Vec<_> = policy.mounts.iter().map(|m| m.path.to_str().unwrap()).collect();
-        assert_eq!(paths, ["/proc", "/tmp", "/dev", "/dev/pts", "/dev/shm"]);
+        assert_eq!(paths, ["/proc", "/tmp", "/dev", "/dev/pts", "/dev/shm", "/dev/mqueue"]);
         assert_eq!(policy.grants_for(Path::new("/tmp/x"), ACCESS_WRITE).len(), 1);
         assert_eq!(policy.grants_for(Path::new("/proc/2/stat"), ACCESS_READ).len(), 1);
         assert!(policy.grants_for(Path::new("/proc/2/stat"), ACCESS_WRITE).is_empty());
