@@ -273,8 +273,18 @@ pub(crate) fn host_prepared(
         _ => None,
     };
     let native_personality = command.personality == Personality::Native;
+    // The fds the guest starts with: its standard streams (the host's own, or those given)
+    // and the kept ones.
+    let inherited: Vec<libc::c_int> = (0..3).map(|fd| if stdio[fd as usize] >= 0 { stdio[fd as usize] } else { fd }).chain(prepared.keep_fds.iter().copied()).collect();
+    let grants_only_root = mounts.as_ref().is_some_and(crate::launch::mounts::MountPlan::grants_only_root)
+        && crate::launch::mounts::metadata_may_run_natively(&inherited);
     let observing = command.trace.is_some() || command.stats.is_some();
-    let routes = crate::perform::unotify::routes(command.backend, command.pin == Some(true), command.pin == Some(false), policy.is_some(), native_personality, observing);
+    let mut routes = crate::perform::unotify::routes(command.backend, command.pin == Some(true), command.pin == Some(false), policy.is_some(), native_personality, observing);
+    if grants_only_root && !native_personality {
+        // The metadata calls the grants-only root lets run natively: a notification would
+        // outrank the backstop's ALLOW (the kernel takes the stricter of two filters).
+        routes.notified.retain(|&nr| !crate::decode::syscalls::native_in_grants_only_root().any(|(native, _)| native == nr));
+    }
     let confinement = confinement(&prepared, ruleset.as_ref(), policy.is_some(), namespaces, mounts, stdio, &routes.notified)?;
     let mut also_decided: Vec<u64> = Vec::new();
     if policy.is_some() {
@@ -285,11 +295,6 @@ pub(crate) fn host_prepared(
         also_decided.extend([trapbox_abi::linux::nr::FORK, trapbox_abi::linux::nr::VFORK]);
     }
     let pinned_region = policy.is_some().then_some(crate::trap::pinned::PIN_BASE);
-    // The fds the guest starts with: its standard streams (the host's own, or those given)
-    // and the kept ones.
-    let inherited: Vec<libc::c_int> = (0..3).map(|fd| if stdio[fd as usize] >= 0 { stdio[fd as usize] } else { fd }).chain(confinement.keep_fds.iter().copied()).collect();
-    let grants_only_root = confinement.mounts.as_ref().is_some_and(crate::launch::mounts::MountPlan::grants_only_root)
-        && crate::launch::mounts::metadata_may_run_natively(&inherited);
     let filter = crate::launch::seccomp::build_filter(native_personality, &also_decided, pinned_region, grants_only_root);
     if policy.is_some() {
         // The backstop sends these only when their range may reach the pinned region.

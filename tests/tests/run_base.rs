@@ -158,7 +158,7 @@ fn the_common_devices_work_as_natively_and_nothing_else_is_there() {
     assert_eq!(native_out.stdout, expected.lines().take(8).map(|l| format!("{l}\n")).collect::<String>(), "{native_out:?}");
     // Only the base's devices: the host's disks and the rest of its /dev are not there.
     let out = based(&[], &busybox(), &["ls", "/dev", "/dev/pts"], &dir);
-    assert_eq!(out.stdout, "/dev:\nfd\nfull\nnull\nptmx\npts\nrandom\nshm\nstderr\nstdin\nstdout\ntty\nurandom\nzero\n\n/dev/pts:\nptmx\n", "{out:?}");
+    assert_eq!(out.stdout, "/dev:\nfd\nfull\nmqueue\nnull\nptmx\npts\nrandom\nshm\nstderr\nstdin\nstdout\ntty\nurandom\nzero\n\n/dev/pts:\nptmx\n", "{out:?}");
     // python3 (dynamically linked, its library granted) reads /dev/urandom and writes /dev/null.
     let script = "import os; f = open('/dev/urandom', 'rb'); print(len(f.read(16))); open('/dev/null', 'w').write('x'); print(len(os.urandom(8)))";
     let out = based(&["--allow-read", "/usr"], Path::new("/usr/bin/python3"), &["-S", "-c", script], &dir);

@@ -2,7 +2,8 @@
 //! 6.6+) against the all-ptrace one: metadata calls served by the host's notification pool
 //! give the native answers from several guest threads at once, hold on the host's copy of a
 //! path another thread rewrites, and leave the same denial lines, traces and statistics, under
-//! the route name `unotify`.
+//! the route name `unotify`. They run with `--audit`: in a grants-only root the kernel answers
+//! metadata calls itself, and none reaches the host.
 
 mod run_support;
 
@@ -50,6 +51,7 @@ fn two_threads_make_metadata_calls_at_once_with_native_answers() {
             let trace = dir.join(format!("trace-{backend}.jsonl"));
             let stats = dir.join(format!("stats-{backend}.json"));
             let flags = [
+                "--audit", // the host answers metadata (in a grants-only root the kernel does)
                 "--backend",
                 backend,
                 "--allow-read",
@@ -93,7 +95,7 @@ fn a_racing_thread_cannot_stat_outside_the_grants_on_either_backend() {
     for backend in BACKENDS {
         for (allowed, rounds) in [(granted, "3000"), ("/usr", "3000")] {
             let trace = dir.join(format!("trace-{backend}.jsonl"));
-            let flags = ["--backend", backend, "--allow-read", "/usr/share", &format!("--trace={}", trace.display()), "--trace-format", "json"];
+            let flags = ["--audit", "--backend", backend, "--allow-read", "/usr/share", &format!("--trace={}", trace.display()), "--trace-format", "json"];
             let out = run(trapbox_run(&flags, &plain, &["stat", allowed, "/etc/shadow", rounds]).current_dir(&dir));
             assert_eq!(out.status, 0, "{backend} {allowed}: {out:?}");
             let report = out.stdout.lines().find(|l| l.starts_with("race ")).unwrap_or_else(|| panic!("no report: {out:?}"));
@@ -126,7 +128,7 @@ fn a_denied_metadata_call_is_logged_and_traced_under_the_unotify_route() {
     let busybox = trapbox_tests::busybox();
     let each: Vec<Outcome> = BACKENDS
         .iter()
-        .map(|backend| run(trapbox_run(&["--backend", backend, "--allow-read", "/usr", "--trace"], &busybox, &["stat", "-c", "%i", "/etc/shadow"]).current_dir(&dir)))
+        .map(|backend| run(trapbox_run(&["--audit", "--backend", backend, "--allow-read", "/usr", "--trace"], &busybox, &["stat", "-c", "%i", "/etc/shadow"]).current_dir(&dir)))
         .collect();
     for (backend, out) in BACKENDS.iter().zip(&each) {
         assert_eq!(out.status, 1, "{backend}: {out:?}");
