@@ -55,6 +55,8 @@ struct Relay {
     next_serial: u64,
     events: VecDeque<Result<(Pid, WaitStatus), Errno>>,
     answers: VecDeque<(u64, u64)>,
+    /// When the debugger last got an [`Event::Tick`] (`None`: not since calls went out).
+    last_tick: Option<std::time::Instant>,
 }
 
 static RELAY: Mutex<Relay> = Mutex::new(Relay {
@@ -64,6 +66,7 @@ static RELAY: Mutex<Relay> = Mutex::new(Relay {
     next_serial: 0,
     events: VecDeque::new(),
     answers: VecDeque::new(),
+    last_tick: None,
 });
 /// Wakes the debugger: an event or an answer was queued.
 static QUEUED: Condvar = Condvar::new();
@@ -126,6 +129,22 @@ fn wait_for_the_debugger() {
 pub fn next() -> Result<Event, Errno> {
     let mut relay = relay();
     loop {
+        // A tick is due every TICK while calls are out, however busy the events keep the
+        // debugger: a worker's interruption that came too early (before it began to wait) is
+        // sent again only at a tick, and a stream of events must not starve it.
+        if relay.out > 0 {
+            let now = std::time::Instant::now();
+            match relay.last_tick {
+                Some(at) if now.duration_since(at) >= TICK => {
+                    relay.last_tick = Some(now);
+                    return Ok(Event::Tick);
+                }
+                None => relay.last_tick = Some(now),
+                Some(_) => {}
+            }
+        } else {
+            relay.last_tick = None;
+        }
         if let Some((serial, raw)) = relay.answers.pop_front() {
             relay.out -= 1;
             return Ok(Event::Answer { serial, raw });
@@ -145,6 +164,7 @@ pub fn next() -> Result<Event, Errno> {
         let (woken, waited) = QUEUED.wait_timeout(relay, TICK).unwrap_or_else(|e| e.into_inner());
         relay = woken;
         if waited.timed_out() && relay.answers.is_empty() && relay.events.is_empty() {
+            relay.last_tick = Some(std::time::Instant::now());
             return Ok(Event::Tick);
         }
     }
