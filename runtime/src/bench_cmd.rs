@@ -22,7 +22,7 @@
 //!   call: the run of N calls less the run of one, over N − 1;
 //! - `trapbox-unotify`, `trapbox-ptrace-policy`: the same unrewritten `fchdir(-1)` loop under a
 //!   policy (`--allow-read` the program's directory), served by the unotify backend's pool
-//!   (unpinned, the default) and by the ptrace backend (pinned): a call the host decides,
+//!   (unpinned: `--no-pin`) and by the ptrace backend (pinned): a call the host decides,
 //!   measured against the bare user-notification round trip of the same run.
 //!
 //! Everything else is pinned to the CPU the bench starts on (host and guest on one CPU, as
@@ -66,7 +66,7 @@ Mechanisms (each serves a loop of getpid calls; µs per call, median and min/max
   trapbox-backstop  trapbox run of the unrewritten program, calling fchdir(-1) (stopped by the backstop)
   trapbox-hostcall-ud2      the version hostcall at a ud2 trap site (the SDK's listed entry)
   trapbox-hostcall-syscall  the version hostcall by a plain syscall (the ABI's other entry)
-  trapbox-unotify   the same under a policy, --backend unotify (unpinned): decided by the host's pool
+  trapbox-unotify   the same under a policy, --backend unotify --no-pin: decided by the host's pool
   trapbox-ptrace-policy   the same under a policy, --backend ptrace (pinned)
 Everything else runs on the CPU the bench starts on. A mechanism this machine lacks is listed
 as unavailable, with the reason.
@@ -585,8 +585,8 @@ impl Programs {
             TrapboxRun::Ud2 | TrapboxRun::Int3 | TrapboxRun::HostcallUd2 => command.args(["run", "--unconfined", "--no-namespaces", "--keep-traps"]),
             TrapboxRun::Backstop | TrapboxRun::HostcallSyscall => command.args(["run", "--unconfined", "--no-namespaces"]),
             TrapboxRun::Unotify | TrapboxRun::PtracePolicy => {
-                let backend = if run == TrapboxRun::Unotify { "unotify" } else { "ptrace" };
-                command.args(["run", "--backend", backend, "--allow-read"]).arg(&self.dir)
+                let (backend, cpus) = if run == TrapboxRun::Unotify { ("unotify", "--no-pin") } else { ("ptrace", "--pin") };
+                command.args(["run", "--backend", backend, cpus, "--allow-read"]).arg(&self.dir)
             }
         };
         command.arg("--").arg(self.dir.join(program));

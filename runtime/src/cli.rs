@@ -68,13 +68,14 @@ Policy (default deny):
   --unconfined turns the policy off: every call is still mediated and may be traced.
 
 CPU:
-  Under a policy on Linux 6.6+ (the unotify backend, the default) the guest runs on every CPU:
-  opens, the stat family, readlink, access and a few calls with nothing to re-read are served
-  by a pool of host threads woken on the guest thread's own CPU; the calls that still stop in
-  the debugger (exec, clone, chdir, signals, sockets) cost more across CPUs, which --pin avoids
-  for a single-threaded job. --backend ptrace is the all-ptrace route, pinned to one CPU
-  (ptrace stops across CPUs cost several times more; --no-pin lets it use every CPU). Without
-  a policy (--unconfined), or where the kernel lacks SYNC_WAKE_UP, the run is ptrace.
+  Under a policy on Linux 6.6+ (the unotify backend, the default) opens, the stat family,
+  readlink, access and a few calls with nothing to re-read are served by a pool of host
+  threads woken on the guest thread's own CPU; the calls that still stop in the debugger
+  (exec, clone, chdir, signals, sockets) cost several times more across CPUs. Both backends
+  pin the host and the guest to one CPU by default; --no-pin lets a parallel guest use every
+  CPU (see the README's known differences: unpinned, a call a host worker performs for a
+  killed thread is now and then not interrupted). --backend ptrace is the all-ptrace route.
+  Without a policy (--unconfined), or where the kernel lacks SYNC_WAKE_UP, the run is ptrace.
 
 Trace lines look like strace's, plus how the call was handled:
   [pid 42] openat(AT_FDCWD, \"/etc/hostname\", O_RDONLY) = 3 <trap>
@@ -149,17 +150,15 @@ pub struct RunArgs {
     /// --stats shows the mechanism and the trap stops of each kind.
     #[arg(long = "trap", value_enum, value_name = "MECHANISM", default_value = "as-rewritten")]
     pub mechanism: crate::trap::debugger::Mechanism,
-    /// With `--backend ptrace`: let the guest and the host run on any CPU.
+    /// Let the guest and the host run on any CPU.
     ///
-    /// The ptrace backend pins both to the CPU the host starts on: a ptrace stop across CPUs
+    /// By default both are pinned to the CPU the host starts on: a ptrace stop across CPUs
     /// costs several times more (measured here: ~120 µs instead of ~15-25 µs per trapped
-    /// call), which outweighs the parallelism a multi-threaded guest loses.
+    /// call), which outweighs the parallelism a multi-threaded guest loses; the unotify
+    /// backend's pool is woken on the guest's CPU, so a parallel guest gains from this flag.
     #[arg(long, conflicts_with = "pin")]
     pub no_pin: bool,
-    /// With the unotify backend: pin the guest and the host to one CPU all the same.
-    ///
-    /// The calls that still stop in the debugger (exec, clone, chdir, signals) are cheapest
-    /// with both on one CPU: worth it for a single-threaded job that execs a lot.
+    /// Pin the guest and the host to one CPU (the default; the opposite of --no-pin).
     #[arg(long)]
     pub pin: bool,
     /// What stops the guest's calls: `unotify` (the default under a policy on Linux 6.6+) or

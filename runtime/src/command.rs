@@ -627,8 +627,8 @@ impl Command {
         self
     }
 
-    /// Pins the host and the guest to one CPU (`trapbox run --pin`), or lets them run on every
-    /// CPU (`--no-pin`). By default the unotify backend does not pin, the ptrace one does.
+    /// Pins the host and the guest to one CPU (the default), or (`false`, `trapbox run
+    /// --no-pin`) lets them run on every CPU.
     pub fn pin(&mut self, pin: bool) -> &mut Command {
         self.pin = Some(pin);
         self
