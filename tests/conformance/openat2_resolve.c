@@ -1,9 +1,16 @@
 #include "conf.h"
 #include <linux/openat2.h>
 
+/* A scoped walk through `..` fails with EAGAIN when a rename or mount happens anywhere on the
+ * machine meanwhile (openat2(2): the caller retries), natively and under trapbox alike: on a
+ * busy machine either run could see it, so the program retries as the man page says. */
 static long o2(int dfd, const char *p, long flags, long resolve) {
     struct open_how how = { .flags = flags, .mode = 0, .resolve = resolve };
-    return syscall(SYS_openat2, dfd, p, &how, sizeof how);
+    long r;
+    int tries = 0;
+    do r = syscall(SYS_openat2, dfd, p, &how, sizeof how);
+    while (r < 0 && errno == EAGAIN && !(resolve & RESOLVE_CACHED) && ++tries < 100);
+    return r;
 }
 
 int main(int argc, char **argv) {
