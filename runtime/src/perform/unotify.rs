@@ -99,7 +99,7 @@ pub struct Routes {
 /// ptrace) or on a kernel without `SYNC_WAKE_UP` the run is ptrace, pinned unless `--no-pin`
 /// (with a note where unotify was asked for, or the kernel is what stands in the way).
 /// `observing`: a trace or `--stats` must see every call's result.
-pub fn routes(asked: Option<Backend>, pin: bool, no_pin: bool, confined: bool, native_personality: bool, observing: bool) -> Routes {
+pub fn routes(asked: Option<Backend>, no_pin: bool, confined: bool, native_personality: bool, observing: bool) -> Routes {
     use crate::perform::directfs::Receivers;
     let ptrace = Routes { notified: Vec::new(), receivers: Receivers::One, pin: !no_pin };
     if asked == Some(Backend::Ptrace) {
@@ -118,8 +118,7 @@ pub fn routes(asked: Option<Backend>, pin: bool, no_pin: bool, confined: bool, n
     // Pinned unless --no-pin, as the ptrace backend: unpinned, a worker performing a call for
     // a guest thread that was killed is now and then never interrupted (run_host_calls'
     // connect test hangs 1 run in 6-12 under load, on either backend), so every CPU stays an
-    // opt-in until that is found. (`pin` is --pin, the default spelled out.)
-    let _ = pin;
+    // opt-in until that is found.
     Routes { notified: crate::decode::syscalls::notified_calls(observing).collect(), receivers: Receivers::Pool, pin: !no_pin }
 }
 
