@@ -471,6 +471,9 @@ pub struct Command {
     pub(crate) inject_probe: bool,
     pub(crate) handlers: Handlers,
     pub(crate) bad_hostcall: Option<u64>,
+    /// A container's process (`trapbox oci`): its policy, program and namespaces are given
+    /// whole, in the container's own terms.
+    pub(crate) container: Option<Arc<crate::session::ContainerSetup>>,
 }
 
 impl std::fmt::Debug for Command {
@@ -513,6 +516,7 @@ impl Command {
             inject_probe: false,
             handlers: Handlers::new(),
             bad_hostcall: None,
+            container: None,
         }
     }
 

@@ -44,6 +44,7 @@ pub mod decide;
 pub mod decode;
 pub mod launch;
 mod monitor;
+pub mod oci;
 pub mod perform;
 pub mod report;
 pub mod session;

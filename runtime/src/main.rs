@@ -34,15 +34,34 @@ enum Command {
     /// Measure the interception mechanisms of this machine side by side: native call, ud2 and
     /// int3 trap stops, ptrace seccomp stop, seccomp user notification, and trapbox's own path.
     Bench(trapbox::bench_cmd::BenchArgs),
+    /// An OCI runtime with runc's command line, for podman and containerd (`trapbox oci
+    /// --help`; also run as `trapbox-oci`, a link to trapbox).
+    #[command(disable_help_flag = true, disable_version_flag = true)]
+    Oci {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<std::ffi::OsString>,
+    },
+}
+
+/// Whether this process was started as `trapbox-oci` (engines call a runtime by path).
+fn called_as_oci_runtime() -> bool {
+    std::env::args_os().next().is_some_and(|arg0| std::path::Path::new(&arg0).file_name().is_some_and(|name| name == "trapbox-oci"))
 }
 
 fn main() -> ExitCode {
+    if called_as_oci_runtime() {
+        return ExitCode::from(trapbox::oci::main(std::env::args_os()));
+    }
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Rewrite(args) => rewrite_cmd::rewrite(&args).map(|()| 0),
         Command::Inspect(args) => rewrite_cmd::inspect(&args).map(|()| 0),
         Command::Run(args) => trapbox::cli::run(*args),
         Command::Bench(args) => trapbox::bench_cmd::bench(&args),
+        Command::Oci { args } => {
+            let argv = std::iter::once(std::ffi::OsString::from("trapbox oci")).chain(args);
+            return ExitCode::from(trapbox::oci::main(argv));
+        }
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -80,8 +80,38 @@ pub(crate) struct Prepared {
     pub keep_fds: Vec<libc::c_int>,
 }
 
+/// A container's process as [`crate::oci`] describes it: everything in the container's own
+/// terms (paths as it sees them), so nothing of it is looked up on the host.
+#[derive(Debug)]
+pub(crate) struct ContainerSetup {
+    /// The whole policy (with its [`crate::decide::container::ContainerRoot`]).
+    pub policy: Policy,
+    /// The program, as a path in the container.
+    pub program: PathBuf,
+    /// Its arguments, from argv\[0\] (`process.args`).
+    pub args: Vec<String>,
+    /// New namespaces (`create`); `None` with `enter`.
+    pub namespaces: Option<crate::launch::launcher::Namespaces>,
+    /// A running container's namespaces (`exec`), taken by the one run that uses them.
+    pub enter: std::sync::Mutex<Option<crate::launch::launcher::Enter>>,
+    /// What the process waits on before exec, until `start`.
+    pub start_gate: Option<std::os::fd::OwnedFd>,
+    /// Whom it runs as.
+    pub user: Option<crate::launch::launcher::GuestUser>,
+    /// Its `process.rlimits`: (resource, soft, hard).
+    pub rlimits: Vec<(libc::__rlimit_resource_t, u64, u64)>,
+    /// Capabilities to drop from its bounding set besides those the invoker lacks (bit N is
+    /// capability N): those `process.capabilities` does not give it.
+    pub drop_capabilities: u64,
+}
+
 /// Reads what `command` needs of this process and of the policy's files.
 pub(crate) fn prepare(command: &Command) -> anyhow::Result<Prepared> {
+    if let Some(container) = &command.container {
+        let all = container.policy.clone();
+        let env = all.env.iter().map(|(k, v)| (OsString::from(k), OsString::from(v))).collect();
+        return Ok(Prepared { program: container.program.clone(), all, env, keep_fds: Vec::new() });
+    }
     // Before trapbox opens anything itself: a number it took would look inherited.
     let keep_fds = kept_fds(&command.keep_fds)?;
     let program = crate::launch::launcher::resolve_program(&command.program)?;
@@ -111,9 +141,11 @@ fn kept_fds(asked: &[u32]) -> anyhow::Result<Vec<libc::c_int>> {
     Ok(fds)
 }
 
-/// What the launcher must do for `policy`.
+/// What the launcher must do for `policy` (and, for a container's process, `container`).
+#[allow(clippy::too_many_arguments)]
 fn confinement(
     prepared: &Prepared,
+    container: Option<&ContainerSetup>,
     ruleset: Option<&crate::launch::landlock::PreparedRuleset>,
     confined: bool,
     namespaces: Option<crate::launch::launcher::Namespaces>,
@@ -124,13 +156,16 @@ fn confinement(
     let policy = &prepared.all;
     let mut rlimits = Vec::new();
     if let Some(bytes) = policy.limits.address_space {
-        rlimits.push((libc::RLIMIT_AS, bytes));
+        rlimits.push((libc::RLIMIT_AS, bytes, bytes));
     }
     if let Some(n) = policy.limits.open_files {
-        rlimits.push((libc::RLIMIT_NOFILE, n));
+        rlimits.push((libc::RLIMIT_NOFILE, n, n));
     }
     if let Some(cpu) = policy.limits.cpu_time {
-        rlimits.push((libc::RLIMIT_CPU, cpu.as_secs().max(1)));
+        rlimits.push((libc::RLIMIT_CPU, cpu.as_secs().max(1), cpu.as_secs().max(1)));
+    }
+    if let Some(container) = container {
+        rlimits.extend(container.rlimits.iter().copied());
     }
     let cwd = match &policy.cwd {
         Some(dir) => Some(std::ffi::CString::new(dir.as_os_str().as_bytes()).context("--cwd holds a NUL byte")?),
@@ -146,8 +181,11 @@ fn confinement(
         mounts,
         keep_fds: prepared.keep_fds.clone(),
         wait_all: policy.wait_all,
-        drop_capabilities: Confinement::capabilities_the_invoker_lacks(),
+        drop_capabilities: Confinement::capabilities_the_invoker_lacks() | container.map_or(0, |c| c.drop_capabilities),
         stdio,
+        start_gate: container.and_then(|c| c.start_gate.as_ref()).map(std::os::fd::AsRawFd::as_raw_fd),
+        user: container.and_then(|c| c.user.clone()),
+        enter: container.and_then(|c| c.enter.lock().unwrap_or_else(|e| e.into_inner()).take()),
     })
 }
 
@@ -263,20 +301,29 @@ pub(crate) fn host_prepared(
     // A private network namespace unless the policy reaches the host's network (loopback
     // servers of the host, or everything): the guest's own `lo` and unix sockets only.
     let private_network = policy.as_ref().is_some_and(|p| p.net == crate::decide::policy::NetMode::None);
-    let namespaces = command.namespaces.then(|| crate::launch::launcher::Namespaces::for_invoker(private_network));
-    let pid_namespace = namespaces.is_some();
+    let container = command.container.as_deref();
+    let namespaces = match container {
+        Some(container) => container.namespaces.clone(),
+        None => command.namespaces.then(|| crate::launch::launcher::Namespaces::for_invoker(private_network)),
+    };
+    // (An exec'd process of a container joins the PID namespace of the container's init.)
+    let pid_namespace = namespaces.is_some() || container.is_some();
     // The base's mounts (only under a policy, in the guest's own mount namespace), with the
     // Landlock rules that can be made only there.
     let rights = ruleset.as_ref().map(|r| move |access: u64, dir: bool, terminals: bool| r.rule_rights(access, dir, terminals));
     let mounts = match (&policy, namespaces.is_some()) {
         (Some(policy), true) => crate::launch::mounts::MountPlan::new(policy, rights.as_ref().map(|r| r as &dyn Fn(u64, bool, bool) -> u64))?,
+        // A process joining a running container adds the Landlock rules of its root alone.
+        (Some(policy), false) if container.is_some() => {
+            crate::launch::mounts::MountPlan::new(policy, rights.as_ref().map(|r| r as &dyn Fn(u64, bool, bool) -> u64))?.map(crate::launch::mounts::MountPlan::rules_only)
+        }
         _ => None,
     };
     let native_personality = command.personality == Personality::Native;
     // The fds the guest starts with: its standard streams (the host's own, or those given)
     // and the kept ones.
     let inherited: Vec<libc::c_int> = (0..3).map(|fd| if stdio[fd as usize] >= 0 { stdio[fd as usize] } else { fd }).chain(prepared.keep_fds.iter().copied()).collect();
-    let grants_only_root = mounts.as_ref().is_some_and(crate::launch::mounts::MountPlan::grants_only_root)
+    let grants_only_root = (container.is_some() || mounts.as_ref().is_some_and(crate::launch::mounts::MountPlan::grants_only_root))
         && crate::launch::mounts::metadata_may_run_natively(&inherited);
     let observing = command.trace.is_some() || command.stats.is_some();
     let mut routes = crate::perform::unotify::routes(command.backend, command.pin == Some(false), policy.is_some(), native_personality, observing);
@@ -285,7 +332,7 @@ pub(crate) fn host_prepared(
         // outrank the backstop's ALLOW (the kernel takes the stricter of two filters).
         routes.notified.retain(|&nr| !crate::decode::syscalls::native_in_grants_only_root().any(|(native, _)| native == nr));
     }
-    let confinement = confinement(&prepared, ruleset.as_ref(), policy.is_some(), namespaces, mounts, stdio, &routes.notified)?;
+    let confinement = confinement(&prepared, container, ruleset.as_ref(), policy.is_some(), namespaces, mounts, stdio, &routes.notified)?;
     let mut also_decided: Vec<u64> = Vec::new();
     if policy.is_some() {
         also_decided.extend(crate::decode::syscalls::policy_decided_native_calls());

@@ -1142,3 +1142,24 @@ pub fn write_to_stderr(mut bytes: &[u8]) {
         bytes = &bytes[n as usize..];
     }
 }
+
+/// Moves the calling thread into the namespace `fd` refers to (`setns`; `kind` is its
+/// `CLONE_NEW*` type, checked by the kernel).
+pub fn set_namespace(fd: std::os::fd::RawFd, kind: libc::c_int) -> std::io::Result<()> {
+    // SAFETY: setns takes two integers.
+    if unsafe { libc::setns(fd, kind) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Makes a FIFO at `path` (mode 0600).
+pub fn make_fifo(path: &std::path::Path) -> std::io::Result<()> {
+    let c_path = std::ffi::CString::new(std::os::unix::ffi::OsStrExt::as_bytes(path.as_os_str()))
+        .map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))?;
+    // SAFETY: mkfifo reads a NUL-terminated path.
+    if unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}

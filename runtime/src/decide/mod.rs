@@ -5,6 +5,7 @@
 
 pub mod base;
 pub mod confine;
+pub mod container;
 pub mod interp;
 pub mod mounts;
 pub mod netpolicy;

@@ -140,6 +140,11 @@ pub struct Policy {
     /// host's (with the base's mounts), not one that holds only the grants
     /// ([`crate::launch::mounts`]), so no metadata call runs natively.
     pub audit: bool,
+    /// The guest's `/` is a container's root filesystem ([`crate::oci`]), not the host's:
+    /// every grant, mount and loader names a path as the guest sees it there, and their
+    /// Landlock rules are added inside the guest's mount namespace
+    /// ([`crate::launch::mounts::own_inode`]).
+    pub container: Option<crate::decide::container::ContainerRoot>,
 }
 
 /// A size: bytes, or a string with a K/M/G/T suffix (powers of 1024).

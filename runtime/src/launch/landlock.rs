@@ -205,7 +205,7 @@ pub fn prepare(policy: &Policy) -> Result<Option<PreparedRuleset>> {
     }
     // The loaders the kernel runs exec-granted programs through (the host refuses an exec of
     // one by itself: crate::decide::interp).
-    for loader in &policy.loaders {
+    for loader in policy.loaders.iter().filter(|_| policy.container.is_none()) {
         add_rule_for(&fd, loader, rights_for(ACCESS_EXEC) & handled & FILE_RIGHTS)?;
     }
     Ok(Some(PreparedRuleset { fd, abi }))

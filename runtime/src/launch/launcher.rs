@@ -50,8 +50,8 @@ pub const OPTIONS: u64 = sys::OPT_EXITKILL
 pub struct Confinement {
     /// A prepared Landlock ruleset to apply.
     pub landlock_fd: Option<libc::c_int>,
-    /// `setrlimit` calls to make: (resource, soft and hard limit).
-    pub rlimits: Vec<(libc::__rlimit_resource_t, u64)>,
+    /// `setrlimit` calls to make: (resource, soft limit, hard limit).
+    pub rlimits: Vec<(libc::__rlimit_resource_t, u64, u64)>,
     /// The working directory to change to.
     pub cwd: Option<CString>,
     /// The guest's environment (read from the invoker's before anything is forked).
@@ -77,6 +77,32 @@ pub struct Confinement {
     pub drop_capabilities: u64,
     /// The fds to give the guest as its stdin, stdout and stderr (`-1`: keep the host's).
     pub stdio: [libc::c_int; 3],
+    /// An fd the guest reads one byte from before it closes its inherited fds and execs: a
+    /// container made by `trapbox oci create` waits there, fully set up, for `start`.
+    pub start_gate: Option<libc::c_int>,
+    /// The user the guest becomes before exec (an OCI `process.user`).
+    pub user: Option<GuestUser>,
+    /// The namespaces of a running container to put the guest in instead of new ones
+    /// (`trapbox oci exec`); `namespaces` is then `None`.
+    pub enter: Option<Enter>,
+}
+
+/// Whom the guest runs as.
+#[derive(Clone, Debug, Default)]
+pub struct GuestUser {
+    pub uid: libc::uid_t,
+    pub gid: libc::gid_t,
+    /// Its supplementary groups (none: an empty list).
+    pub groups: Vec<libc::gid_t>,
+}
+
+/// The namespaces of a running process, opened by the host (`/proc/PID/ns/…`).
+#[derive(Debug, Default)]
+pub struct Enter {
+    /// Its PID namespace, which the host's launching thread enters for the fork alone.
+    pub pid: Option<std::os::fd::OwnedFd>,
+    /// The others, as (`CLONE_NEW*`, fd).
+    pub others: Vec<(libc::c_int, std::os::fd::OwnedFd)>,
 }
 
 impl Confinement {
@@ -104,6 +130,12 @@ pub struct Namespaces {
     /// Whether `setgroups` must be denied first (an unprivileged host may map its own gid only
     /// so).
     pub deny_setgroups: bool,
+    /// Namespaces to share rather than make (an OCI `linux.namespaces` entry with a `path`),
+    /// as (`CLONE_NEW*`, fd): the host's launching thread enters each just for the clone.
+    /// Only those a thread of a multi-threaded process may enter: network, IPC, UTS.
+    pub join: Vec<(libc::c_int, std::sync::Arc<std::os::fd::OwnedFd>)>,
+    /// The hostname init gives a new UTS namespace.
+    pub hostname: Option<CString>,
 }
 
 impl Namespaces {
@@ -124,7 +156,7 @@ impl Namespaces {
         if private_network {
             flags |= libc::CLONE_NEWNET;
         }
-        Namespaces { flags, uid_map: map(uid), gid_map: map(gid), deny_setgroups: uid != 0 }
+        Namespaces { flags, uid_map: map(uid), gid_map: map(gid), deny_setgroups: uid != 0, join: Vec::new(), hostname: None }
     }
 
     /// Writes the maps of the process `child`, just cloned into its own user namespace.
@@ -276,6 +308,9 @@ pub fn spawn(
         agent: if namespaced { seqpacket_pair()? } else { none },
     };
     let host_pid = sys::own_pid();
+    // This thread enters the namespaces the guest shares (and a container's PID namespace,
+    // for `enter`) for the clone alone, and returns to its own after it.
+    let joined = enter_for_clone(confinement)?;
     let child = match &confinement.namespaces {
         // Like fork (no new stack: the child runs on a copy of this one), into new namespaces.
         // SAFETY: the child only makes async-signal-safe raw calls on memory prepared above.
@@ -285,6 +320,9 @@ pub fn spawn(
         // SAFETY: as above.
         None => unsafe { libc::fork() },
     };
+    if child != 0 {
+        leave_after_clone(joined)?;
+    }
     if child < 0 {
         let err = std::io::Error::last_os_error();
         for fd in [ch.go[0], ch.go[1], ch.hello[0], ch.hello[1], ch.mapped[0], ch.mapped[1], ch.report[0], ch.report[1], ch.taken[0], ch.taken[1], ch.agent[0], ch.agent[1]] {
@@ -303,9 +341,10 @@ pub fn spawn(
         let exec = Exec { path: &path, argv: &argv, envp: &envp, fprog: &fprog, notif_fprog: notif_fprog.as_ref(), confinement };
         // SAFETY: see the clone above; neither function returns.
         unsafe {
-            match &confinement.namespaces {
-                Some(namespaces) => run_init(ch, namespaces, exec),
-                None => become_guest(ch, host_pid, exec),
+            match (&confinement.namespaces, &confinement.enter) {
+                (Some(namespaces), _) => run_init(ch, namespaces, exec),
+                (None, Some(enter)) => enter_container(ch, enter, exec),
+                (None, None) => become_guest(ch, host_pid, exec),
             }
         }
     }
@@ -354,6 +393,93 @@ pub fn spawn(
     // SAFETY: the host's end of the agent's socket, owned here and handed over once.
     let agent = (ch.agent[0] >= 0).then(|| unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(ch.agent[0]) });
     Ok(Spawned { pid, listener, agent })
+}
+
+/// The namespaces this thread left for the clone, to return to (`CLONE_NEW*`, fd).
+type Left = Vec<(libc::c_int, std::os::fd::OwnedFd)>;
+
+/// Enters the namespaces `confinement` shares for the next clone from this thread: the ones
+/// the guest's new namespaces join, or a running container's PID namespace (`enter`), which
+/// only the clone's child goes into. Returns this thread's own, to go back to.
+fn enter_for_clone(confinement: &Confinement) -> anyhow::Result<Left> {
+    use std::os::fd::AsRawFd;
+    let mut entering: Vec<(libc::c_int, libc::c_int)> = Vec::new();
+    if let Some(namespaces) = &confinement.namespaces {
+        entering.extend(namespaces.join.iter().map(|(kind, fd)| (*kind, fd.as_raw_fd())));
+    }
+    if let Some(pid) = confinement.enter.as_ref().and_then(|e| e.pid.as_ref()) {
+        entering.push((libc::CLONE_NEWPID, pid.as_raw_fd()));
+    }
+    let mut left = Left::new();
+    for (kind, fd) in entering {
+        let name = namespace_name(kind);
+        // (A PID namespace entered is the one this thread's children get.)
+        let own = std::fs::File::open(format!("/proc/thread-self/ns/{}", if kind == libc::CLONE_NEWPID { "pid_for_children" } else { name }))
+            .map_err(|e| anyhow::anyhow!("cannot open this thread's own {name} namespace: {e}"))?;
+        sys::set_namespace(fd, kind).map_err(|e| anyhow::anyhow!("cannot enter the container's {name} namespace (setns): {e}"))?;
+        left.push((kind, own.into()));
+    }
+    Ok(left)
+}
+
+/// Returns this thread to the namespaces [`enter_for_clone`] left.
+fn leave_after_clone(left: Left) -> anyhow::Result<()> {
+    use std::os::fd::AsRawFd;
+    for (kind, own) in left {
+        sys::set_namespace(own.as_raw_fd(), kind)
+            .map_err(|e| anyhow::anyhow!("cannot return to the host's own {} namespace (setns): {e}", namespace_name(kind)))?;
+    }
+    Ok(())
+}
+
+/// The name `/proc/PID/ns/` gives a `CLONE_NEW*` namespace.
+pub fn namespace_name(kind: libc::c_int) -> &'static str {
+    match kind {
+        libc::CLONE_NEWNET => "net",
+        libc::CLONE_NEWIPC => "ipc",
+        libc::CLONE_NEWUTS => "uts",
+        libc::CLONE_NEWPID => "pid",
+        libc::CLONE_NEWUSER => "user",
+        libc::CLONE_NEWNS => "mnt",
+        libc::CLONE_NEWCGROUP => "cgroup",
+        _ => "unknown",
+    }
+}
+
+/// A child forked into a running container's PID namespace (`trapbox oci exec`): enters its
+/// other namespaces, adds the Landlock rules its root needs, then goes on as a guest (its
+/// parent, the host, is outside its PID namespace: `getppid` says 0). Raw calls only.
+///
+/// # Safety
+/// As [`become_guest`].
+unsafe fn enter_container(ch: Channels, enter: &Enter, exec: Exec<'_>) -> ! {
+    use std::os::fd::AsRawFd;
+    // SAFETY: raw syscalls on integers and prepared memory; see the function contract.
+    unsafe {
+        // Each namespace before the user namespace where the invoker may (one the engine made
+        // as root is not the container's user namespace's to let in), the rest after it, with
+        // the capabilities it gives.
+        let mut entered = [false; 8];
+        for ((kind, fd), done) in enter.others.iter().zip(entered.iter_mut()) {
+            if *kind != libc::CLONE_NEWUSER {
+                *done = libc::syscall(libc::SYS_setns, fd.as_raw_fd(), *kind) == 0;
+            }
+        }
+        for (kind, fd) in &enter.others {
+            if *kind == libc::CLONE_NEWUSER && libc::syscall(libc::SYS_setns, fd.as_raw_fd(), *kind) != 0 {
+                libc::_exit(CHILD_SETUP_FAILED);
+            }
+        }
+        for ((kind, fd), done) in enter.others.iter().zip(entered) {
+            if !done && *kind != libc::CLONE_NEWUSER && libc::syscall(libc::SYS_setns, fd.as_raw_fd(), *kind) != 0 {
+                libc::_exit(CHILD_SETUP_FAILED);
+            }
+        }
+        if let Some(plan) = &exec.confinement.mounts {
+            crate::launch::mounts::apply(plan, exec.confinement.landlock_fd);
+        }
+        become_guest(ch, 0, exec);
+    }
 }
 
 /// What [`spawn`] started.
@@ -454,6 +580,11 @@ unsafe fn run_init(ch: Channels, namespaces: &Namespaces, exec: Exec<'_>) -> ! {
             libc::_exit(CHILD_SETUP_FAILED);
         }
         close(ch.mapped[0]);
+        if let Some(name) = &namespaces.hostname {
+            if libc::sethostname(name.as_ptr(), name.as_bytes().len()) != 0 {
+                libc::_exit(CHILD_SETUP_FAILED);
+            }
+        }
         // Nothing mounted in the guest's mount namespace propagates back to the host's.
         if namespaces.flags & libc::CLONE_NEWNS != 0
             && libc::mount(std::ptr::null(), c"/".as_ptr(), std::ptr::null(), libc::MS_REC | libc::MS_PRIVATE, std::ptr::null()) != 0
@@ -587,7 +718,9 @@ unsafe fn become_guest(ch: Channels, parent: Pid, exec: Exec<'_>) -> ! {
         }
         // Without CAP_SETPCAP (an unprivileged guest with no namespace of its own) there is no
         // capability to drop: exec clears them all.
-        for capability in 0..64 {
+        // CAP_SETPCAP (8) last: dropping one from the bounding set is what needs it.
+        const CAP_SETPCAP: u32 = 8;
+        for capability in (0..64u32).filter(|&c| c != CAP_SETPCAP).chain([CAP_SETPCAP]) {
             if confinement.drop_capabilities & (1u64 << capability) != 0
                 && libc::prctl(libc::PR_CAPBSET_DROP, capability as libc::c_ulong, 0, 0, 0) != 0
                 && *libc::__errno_location() != libc::EPERM
@@ -607,6 +740,17 @@ unsafe fn become_guest(ch: Channels, parent: Pid, exec: Exec<'_>) -> ! {
             let joined = libc::syscall(libc::SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, 0usize) >= 0
                 && libc::syscall(libc::SYS_keyctl, KEYCTL_LINK, KEY_SPEC_USER_KEYRING, KEY_SPEC_SESSION_KEYRING) >= 0;
             if !joined && *libc::__errno_location() != libc::ENOSYS {
+                libc::_exit(CHILD_SETUP_FAILED);
+            }
+        }
+        if let Some(user) = &confinement.user {
+            // Groups first: after setuid the process may no longer change them. A change of
+            // ids resets dumpability, which the host's access to its memory needs.
+            if libc::setgroups(user.groups.len(), user.groups.as_ptr()) != 0
+                || libc::setgid(user.gid) != 0
+                || libc::setuid(user.uid) != 0
+                || libc::prctl(libc::PR_SET_DUMPABLE, 1 as libc::c_ulong, 0, 0, 0) != 0
+            {
                 libc::_exit(CHILD_SETUP_FAILED);
             }
         }
@@ -645,11 +789,25 @@ unsafe fn become_guest(ch: Channels, parent: Pid, exec: Exec<'_>) -> ! {
                 libc::_exit(CHILD_SETUP_FAILED);
             }
         }
+        if let Some(gate) = confinement.start_gate {
+            // Set up, waiting for `trapbox oci start` (EOF: the container was deleted).
+            let mut byte = 0u8;
+            loop {
+                let got = libc::read(gate, (&mut byte as *mut u8).cast(), 1);
+                if got == 1 {
+                    break;
+                }
+                if got < 0 && *libc::__errno_location() == libc::EINTR {
+                    continue;
+                }
+                libc::_exit(CHILD_SETUP_FAILED);
+            }
+        }
         close_all_but(&confinement.keep_fds);
         // Limits last, once the launcher's own fds are closed: a low open-files limit must
         // bind the guest, not the set-up (the directfs listener, the Landlock ruleset).
-        for &(resource, value) in &confinement.rlimits {
-            let limit = libc::rlimit { rlim_cur: value, rlim_max: value };
+        for &(resource, soft, hard) in &confinement.rlimits {
+            let limit = libc::rlimit { rlim_cur: soft, rlim_max: hard };
             if libc::setrlimit(resource, &limit) != 0 {
                 libc::_exit(CHILD_SETUP_FAILED);
             }

@@ -99,6 +99,8 @@ struct Root {
     shown: Vec<Shown>,
     /// Symbolic links: (link, target).
     links: Vec<(CString, CString)>,
+    /// The mount attributes the root gets once everything is in it (none: it stays as made).
+    seal: u64,
 }
 
 /// Everything init does for the base, prepared before the host forks.
@@ -129,16 +131,23 @@ impl MountPlan {
             return Ok(None);
         }
         let mut plan = MountPlan::default();
-        let staging = crate::decide::base::grants_only_root(policy).then(|| Path::new(STAGING));
+        let staging = (policy.container.is_some() || crate::decide::base::grants_only_root(policy)).then(|| Path::new(STAGING));
         // Where init reaches a guest path while it assembles the root.
         let staged = |path: &Path| match staging {
             Some(at) => at.join(path.strip_prefix("/").unwrap_or(path)),
             None => path.to_path_buf(),
         };
-        if let Some(at) = staging {
+        if let (Some(container), Some(at)) = (&policy.container, staging) {
+            // The container's root filesystem itself becomes the root, its own mount points
+            // made in it (as runc makes them) before it is sealed read-only if asked.
+            let rootfs = Shown::new(&container.rootfs, at, Vec::new(), MOUNT_ATTR_NODEV, true)?;
+            let seal = if container.readonly { MOUNT_ATTR_RDONLY | MOUNT_ATTR_NODEV } else { 0 };
+            plan.root = Some(Root { staging: c(at)?, dirs: Vec::new(), shown: vec![rootfs], links: Vec::new(), seal });
+        } else if let Some(at) = staging {
             let binds = crate::decide::base::root_binds(policy);
             let (dirs, links) = crate::decide::base::root_layout(policy, &binds);
-            let mut root = Root { staging: c(at)?, dirs: Vec::new(), shown: Vec::new(), links: Vec::new() };
+            let seal = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
+            let mut root = Root { staging: c(at)?, dirs: Vec::new(), shown: Vec::new(), links: Vec::new(), seal };
             for (dir, mode) in &dirs {
                 root.dirs.push((c(&staged(dir))?, *mode));
             }
@@ -179,19 +188,51 @@ impl MountPlan {
             }
             plan.shown.push(Shown::new(&path, &staged(&path), parents, if writable { 0 } else { MOUNT_ATTR_RDONLY }, dir)?);
         }
+        if let Some(container) = &policy.container {
+            for bind in &container.binds {
+                let attrs = bind.attrs | if bind.writable { 0 } else { MOUNT_ATTR_RDONLY };
+                // Its mount point is made in the container's root, and the directories on the
+                // way there (as runc makes them).
+                let mut parents: Vec<CString> = Vec::new();
+                for ancestor in bind.destination.ancestors().skip(1).filter(|a| *a != Path::new("/")).collect::<Vec<_>>().into_iter().rev() {
+                    parents.push(c(&staged(ancestor))?);
+                }
+                plan.shown.push(Shown::new(&bind.source, &staged(&bind.destination), parents, attrs, bind.dir)?);
+            }
+        }
+        // Whether a grant names a directory as the guest will see it.
+        let is_dir = |path: &Path| match &policy.container {
+            Some(container) => path == Path::new("/") || container.binds.iter().any(|b| b.destination == path && b.dir),
+            None => path.is_dir(),
+        };
         if let Some(rights) = rule_rights {
             for grant in policy.grants.iter().filter(|g| own_inode(policy, &g.path)) {
-                let dir = policy.mounts.iter().any(|m| m.path == grant.path) || grant.path.is_dir();
+                let dir = policy.mounts.iter().any(|m| m.path == grant.path) || is_dir(&grant.path);
                 let terminals = policy.mounts.iter().any(|m| m.kind == MountKind::Devpts && grant.path.starts_with(&m.path));
                 plan.rules.push((c(&grant.path)?, rights(grant.access, dir, terminals)));
             }
         }
-        plan.cwd = Some(c(&std::env::current_dir()?)?);
+        if let (Some(_), Some(rights)) = (&policy.container, rule_rights) {
+            // The host's ruleset cannot name the container's loaders (they are its files).
+            for loader in &policy.loaders {
+                plan.rules.push((c(loader)?, rights(trapbox_abi::hostcall::ACCESS_EXEC, false, false)));
+            }
+        }
+        plan.cwd = Some(match &policy.container {
+            Some(_) => c(Path::new("/"))?,
+            None => c(&std::env::current_dir()?)?,
+        });
         Ok(Some(plan))
     }
 }
 
 impl MountPlan {
+    /// The plan's Landlock rules and working directory alone: what a process that joins a
+    /// running container's mount namespace does there (`trapbox oci exec`).
+    pub fn rules_only(self) -> MountPlan {
+        MountPlan { rules: self.rules, cwd: self.cwd, ..MountPlan::default() }
+    }
+
     /// Whether the guest's root will hold only its grants (see the module's notes).
     pub fn grants_only_root(&self) -> bool {
         self.root.is_some()
@@ -214,6 +255,9 @@ pub fn metadata_may_run_natively(inherited: &[libc::c_int]) -> bool {
 pub fn own_inode(policy: &Policy, path: &Path) -> bool {
     if crate::decide::base::is_self_path(path) {
         return false; // no rule can name "the calling process": the host decides these alone
+    }
+    if policy.container.is_some() {
+        return true; // a container's paths exist only in its own root
     }
     policy.mounts.iter().any(|m| path == m.path || (path.starts_with(&m.path) && !m.shows_host()))
 }
@@ -295,8 +339,8 @@ pub unsafe fn apply(plan: &MountPlan, ruleset: Option<libc::c_int>) {
         }
         if let Some(root) = &plan.root {
             // Nothing more is made in it: the directories on the way become read-only too.
-            let attr = MountAttr { attr_set: MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, attr_clr: 0, propagation: 0, userns_fd: 0 };
-            if libc::syscall(libc::SYS_mount_setattr, libc::AT_FDCWD, root.staging.as_ptr(), 0u32, &attr as *const MountAttr, std::mem::size_of::<MountAttr>()) != 0 {
+            let attr = MountAttr { attr_set: root.seal, attr_clr: 0, propagation: 0, userns_fd: 0 };
+            if root.seal != 0 && libc::syscall(libc::SYS_mount_setattr, libc::AT_FDCWD, root.staging.as_ptr(), 0u32, &attr as *const MountAttr, std::mem::size_of::<MountAttr>()) != 0 {
                 fail(b"mount_setattr read-only", &root.staging);
             }
             // The new root on top, the host's stacked on it as "." until detached whole.
