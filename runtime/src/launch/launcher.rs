@@ -746,7 +746,10 @@ unsafe fn become_guest(ch: Channels, parent: Pid, exec: Exec<'_>) -> ! {
         if let Some(user) = &confinement.user {
             // Groups first: after setuid the process may no longer change them. A change of
             // ids resets dumpability, which the host's access to its memory needs.
-            if libc::setgroups(user.groups.len(), user.groups.as_ptr()) != 0
+            // (A user namespace an unprivileged invoker made denies setgroups: no supplementary
+            // group can be there to drop, so an empty list needs no call.)
+            let groups_set = libc::setgroups(user.groups.len(), user.groups.as_ptr()) == 0 || user.groups.is_empty();
+            if !groups_set
                 || libc::setgid(user.gid) != 0
                 || libc::setuid(user.uid) != 0
                 || libc::prctl(libc::PR_SET_DUMPABLE, 1 as libc::c_ulong, 0, 0, 0) != 0

@@ -26,6 +26,9 @@ pub struct Spec {
     pub annotations: BTreeMap<String, String>,
     #[serde(default)]
     pub linux: Linux,
+    /// Hooks trapbox does not run: a bundle that names any is refused rather than run without them.
+    #[serde(default)]
+    pub hooks: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 /// `process`.
@@ -194,6 +197,9 @@ pub fn load(bundle: &Path) -> anyhow::Result<Spec> {
     let spec: Spec = parse(&text, &file)?;
     if spec.oci_version.is_empty() {
         anyhow::bail!("{}: ociVersion: missing", file.display());
+    }
+    if let Some(kind) = spec.hooks.iter().flatten().find(|(_, list)| list.as_array().is_some_and(|l| !l.is_empty())).map(|(k, _)| k) {
+        anyhow::bail!("{}: hooks.{kind}: trapbox-oci runs no hooks, and a container whose hooks did not run would not be what the bundle describes", file.display());
     }
     if !spec.oci_version.starts_with("1.") {
         anyhow::bail!("{}: ociVersion: {} is not a 1.x version of the runtime spec, which trapbox implements ({OCI_VERSION})", file.display(), spec.oci_version);
