@@ -266,7 +266,7 @@ pub(crate) fn host_prepared(
     // ever finds the host traceable or its memory readable.
     crate::sys::make_undumpable().context("cannot make the host non-dumpable (prctl)")?;
     if let Some(path) = &command.log_file {
-        crate::report::log::to_file(path).with_context(|| format!("--log {}", path.display()))?;
+        crate::report::log::to_file(path, command.container.is_some()).with_context(|| format!("--log {}", path.display()))?;
     }
     crate::report::log::set_verbose(!command.quiet);
     let resolved = &prepared.program;

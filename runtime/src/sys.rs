@@ -1163,3 +1163,9 @@ pub fn make_fifo(path: &std::path::Path) -> std::io::Result<()> {
     }
     Ok(())
 }
+
+/// This process's effective uid and gid.
+pub fn effective_ids() -> (libc::uid_t, libc::gid_t) {
+    // SAFETY: geteuid and getegid take nothing and cannot fail.
+    unsafe { (libc::geteuid(), libc::getegid()) }
+}

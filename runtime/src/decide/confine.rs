@@ -514,7 +514,7 @@ pub fn denial_for(policy: &Policy, path: &Path, access: u64) -> Denial {
         },
         None => Denial { errno: trapbox_abi::errno::ENOENT, reason: format!("{shown} is outside every allowed path (reported as absent)") },
         Some(grant) => Denial {
-            errno: trapbox_abi::errno::EACCES,
+            errno: if read_only_container_mount(policy, path, access) { libc::EROFS } else { trapbox_abi::errno::EACCES },
             reason: format!(
                 "{} needs {} access, but {} is granted {} only",
                 crate::report::log::path(path),
@@ -524,6 +524,16 @@ pub fn denial_for(policy: &Policy, path: &Path, access: u64) -> Denial {
             ),
         },
     }
+}
+
+/// Whether a write to `path` is refused because it lies in a read-only mount of a container
+/// (`root.readonly`, a bind with `ro`): the kernel says `EROFS` there, and so does the host.
+fn read_only_container_mount(policy: &Policy, path: &Path, access: u64) -> bool {
+    if policy.container.is_none() || access & trapbox_abi::hostcall::ACCESS_WRITE == 0 {
+        return false;
+    }
+    let innermost = policy.grants.iter().filter(|g| path.starts_with(&g.path)).max_by_key(|g| g.path.components().count());
+    innermost.is_some_and(|g| matches!(g.origin, crate::decide::policy::Origin::Base(_)) && g.access & trapbox_abi::hostcall::ACCESS_WRITE == 0)
 }
 
 /// What the policy says of a call that is neither a path call nor answered elsewhere.

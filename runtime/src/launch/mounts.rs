@@ -65,6 +65,9 @@ struct Filesystem {
     data: CString,
     /// Created first (inside an earlier mount).
     mkdir: bool,
+    /// Directories to make on the way first, outermost first (a container's mount point in
+    /// its root, as runc makes them).
+    parents: Vec<CString>,
 }
 
 /// A host file or directory to show at its own path, in a private mount or a grants-only root.
@@ -118,6 +121,14 @@ pub struct MountPlan {
     root: Option<Root>,
 }
 
+/// The directories on the way to `path` (not `/`, not `path`), outermost first, where init
+/// reaches them (`staged`).
+fn parents_on_the_way(path: &Path, staged: &dyn Fn(&Path) -> std::path::PathBuf) -> anyhow::Result<Vec<CString>> {
+    let mut ancestors: Vec<&Path> = path.ancestors().skip(1).filter(|a| *a != Path::new("/")).collect();
+    ancestors.reverse();
+    ancestors.into_iter().map(|a| c(&staged(a))).collect()
+}
+
 fn c(path: &Path) -> anyhow::Result<CString> {
     CString::new(path.as_os_str().as_bytes()).map_err(|_| anyhow::anyhow!("path holds a NUL byte: {}", path.display()))
 }
@@ -169,7 +180,8 @@ impl MountPlan {
                 MountKind::Mqueue => ("mqueue", libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC, String::new()),
             };
             let mkdir = staging.is_some() || policy.mounts.iter().any(|outer| mount.path.starts_with(&outer.path) && outer.path != mount.path);
-            plan.filesystems.push(Filesystem { target: c(&staged(&mount.path))?, fstype: CString::new(fstype)?, flags, data: CString::new(data)?, mkdir });
+            let parents = if policy.container.is_some() { parents_on_the_way(&mount.path, &staged)? } else { Vec::new() };
+            plan.filesystems.push(Filesystem { target: c(&staged(&mount.path))?, fstype: CString::new(fstype)?, flags, data: CString::new(data)?, mkdir, parents });
             if mount.kind == MountKind::Dev {
                 for (link, target) in [("ptmx", "pts/ptmx"), ("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2")] {
                     plan.links.push((c(&staged(&mount.path.join(link)))?, CString::new(target)?));
@@ -193,10 +205,7 @@ impl MountPlan {
                 let attrs = bind.attrs | if bind.writable { 0 } else { MOUNT_ATTR_RDONLY };
                 // Its mount point is made in the container's root, and the directories on the
                 // way there (as runc makes them).
-                let mut parents: Vec<CString> = Vec::new();
-                for ancestor in bind.destination.ancestors().skip(1).filter(|a| *a != Path::new("/")).collect::<Vec<_>>().into_iter().rev() {
-                    parents.push(c(&staged(ancestor))?);
-                }
+                let parents = parents_on_the_way(&bind.destination, &staged)?;
                 plan.shown.push(Shown::new(&bind.source, &staged(&bind.destination), parents, attrs, bind.dir)?);
             }
         }
@@ -322,6 +331,9 @@ pub unsafe fn apply(plan: &MountPlan, ruleset: Option<libc::c_int>) {
             }
         }
         for fs in &plan.filesystems {
+            for parent in &fs.parents {
+                libc::mkdir(parent.as_ptr(), 0o755); // (exists already, as a rule)
+            }
             if fs.mkdir {
                 libc::mkdir(fs.target.as_ptr(), 0o755);
             }

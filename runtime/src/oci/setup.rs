@@ -431,6 +431,12 @@ pub fn namespaces(spec: &Spec) -> anyhow::Result<Namespaces> {
         namespaces.join.push((kind, Arc::new(OwnedFd::from(file))));
     }
     let _ = network;
+    let (uid, gid) = crate::sys::effective_ids();
+    if spec.linux.uid_mappings.is_empty() && uid != 0 {
+        // Rootless, as rootless runc: the container's root is the invoker.
+        namespaces.uid_map = format!("0 {uid} 1\n");
+        namespaces.gid_map = format!("0 {gid} 1\n");
+    }
     if !spec.linux.uid_mappings.is_empty() {
         namespaces.uid_map = id_map(&spec.linux.uid_mappings);
         namespaces.gid_map = id_map(&spec.linux.gid_mappings);

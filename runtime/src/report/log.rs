@@ -85,8 +85,9 @@ pub fn summary() {
 }
 
 /// Sends every later message to `path`.
-pub fn to_file(path: &std::path::Path) -> std::io::Result<()> {
-    let file = std::fs::File::create(path)?;
+pub fn to_file(path: &std::path::Path, append: bool) -> std::io::Result<()> {
+    // (Appending: each line is one write, so the hosts of one container's processes share a log.)
+    let file = if append { std::fs::OpenOptions::new().create(true).append(true).open(path)? } else { std::fs::File::create(path)? };
     let _ = FILE.set(Mutex::new(file));
     Ok(())
 }
@@ -129,7 +130,8 @@ fn emit(kind: Kind, text: &str) {
     match FILE.get() {
         Some(file) => {
             let mut file = file.lock().unwrap_or_else(|e| e.into_inner());
-            let _ = writeln!(file, "{text}");
+            // One write per line: several hosts may append to one file.
+            let _ = file.write_all(format!("{text}\n").as_bytes());
         }
         None if kind == Kind::Always || VERBOSE.load(Ordering::Relaxed) => {
             let mut line = String::with_capacity(text.len() + 1);
