@@ -20,7 +20,8 @@
 //! back with a line for whoever asked ([`report`]). Underneath, [`launch`] gives every guest its
 //! kernel isolation (namespaces, Landlock, the seccomp backstop); [`trap`] is the debugger
 //! that catches each stop; [`sys`] wraps the host's raw Linux calls; [`cli`] is `trapbox run`;
-//! [`bench_cmd`] is `trapbox bench`, the interception mechanisms of the machine side by side.
+//! [`bench_cmd`] is `trapbox bench`, the interception mechanisms of the machine side by side;
+//! [`oci`] is `trapbox oci`, an OCI runtime with runc's command line for container engines.
 //!
 //! Where the `unsafe` is (each block with a `// SAFETY:` line): [`sys`] (ptrace, wait, guest
 //! memory, credentials, `PROCMAP_QUERY`, fd passing, the fork of a [`Command`]'s monitor), [`launch::launcher`] (the raw calls of the forked

@@ -103,6 +103,8 @@ pub(crate) struct ContainerSetup {
     /// Capabilities to drop from its bounding set besides those the invoker lacks (bit N is
     /// capability N): those `process.capabilities` does not give it.
     pub drop_capabilities: u64,
+    /// Its stdin is a terminal to make its controlling one (`process.terminal`).
+    pub terminal: bool,
 }
 
 /// Reads what `command` needs of this process and of the policy's files.
@@ -186,6 +188,7 @@ fn confinement(
         start_gate: container.and_then(|c| c.start_gate.as_ref()).map(std::os::fd::AsRawFd::as_raw_fd),
         user: container.and_then(|c| c.user.clone()),
         enter: container.and_then(|c| c.enter.lock().unwrap_or_else(|e| e.into_inner()).take()),
+        controlling_terminal: container.is_some_and(|c| c.terminal),
     })
 }
 

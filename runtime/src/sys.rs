@@ -1169,3 +1169,42 @@ pub fn effective_ids() -> (libc::uid_t, libc::gid_t) {
     // SAFETY: geteuid and getegid take nothing and cannot fail.
     unsafe { (libc::geteuid(), libc::getegid()) }
 }
+
+/// A new pseudo-terminal: (master, slave), both close-on-exec, the slave opened without
+/// becoming this process's controlling terminal.
+pub fn open_pty() -> std::io::Result<(std::os::fd::OwnedFd, std::os::fd::OwnedFd)> {
+    use std::os::fd::FromRawFd;
+    // SAFETY: posix_openpt takes flags and returns a new fd or -1.
+    let master = unsafe { libc::posix_openpt(libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC) };
+    if master < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: the fd was just returned to this process and nothing else owns it.
+    let master = unsafe { std::os::fd::OwnedFd::from_raw_fd(master) };
+    let mut name = [0 as libc::c_char; 64];
+    // SAFETY: grantpt/unlockpt take the master fd; ptsname_r writes at most `name.len()` bytes.
+    let named = unsafe {
+        use std::os::fd::AsRawFd;
+        libc::grantpt(master.as_raw_fd()) == 0 && libc::unlockpt(master.as_raw_fd()) == 0 && libc::ptsname_r(master.as_raw_fd(), name.as_mut_ptr(), name.len()) == 0
+    };
+    if !named {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: ptsname_r wrote a NUL-terminated name into `name`.
+    let slave = unsafe { libc::open(name.as_ptr(), libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC) };
+    if slave < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: as for the master.
+    Ok((master, unsafe { std::os::fd::OwnedFd::from_raw_fd(slave) }))
+}
+
+/// Makes `fd` this process's `target` fd (`dup2`).
+pub fn duplicate_onto(fd: std::os::fd::RawFd, target: std::os::fd::RawFd) -> std::io::Result<()> {
+    // SAFETY: dup2 takes two integers.
+    if unsafe { libc::dup2(fd, target) } < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
+

@@ -545,3 +545,16 @@ fn podman_escape_attempt_fails_and_is_logged() {
     assert!(text.lines().any(|l| l.contains("denied") && l.contains("mount(")), "{text}");
     assert!(text.lines().any(|l| l.contains("denied") && l.contains("mknod")), "{text}");
 }
+
+/// `-t`: the container's process gets a terminal (sent to conmon through the console socket)
+/// as its controlling one, as with runc; so does an exec with `-t`.
+#[test]
+fn podman_gives_a_terminal_as_with_runc() {
+    let _one = podman_lock();
+    let podman = podman();
+    let script = ["sh", "-c", "test -t 0 && echo stdin; test -t 1 && echo stdout; ps -o stat,comm | grep -c '^ *S.*sh'; exit 4"];
+    let ours = podman.run(&trapbox_oci(), &["-t"], &script);
+    let theirs = podman.run(Path::new(RUNC), &["-t"], &script);
+    assert_eq!((ours.status, ours.stdout.as_str()), (4, "stdin\r\nstdout\r\n1\r\n"), "{ours:?}");
+    assert_eq!((ours.status, &ours.stdout), (theirs.status, &theirs.stdout), "runc: {theirs:?}");
+}

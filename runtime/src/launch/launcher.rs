@@ -85,6 +85,9 @@ pub struct Confinement {
     /// The namespaces of a running container to put the guest in instead of new ones
     /// (`trapbox oci exec`); `namespaces` is then `None`.
     pub enter: Option<Enter>,
+    /// The guest starts a session of its own whose controlling terminal is its stdin (a
+    /// container's `process.terminal`).
+    pub controlling_terminal: bool,
 }
 
 /// Whom the guest runs as.
@@ -742,6 +745,9 @@ unsafe fn become_guest(ch: Channels, parent: Pid, exec: Exec<'_>) -> ! {
             if !joined && *libc::__errno_location() != libc::ENOSYS {
                 libc::_exit(CHILD_SETUP_FAILED);
             }
+        }
+        if confinement.controlling_terminal && (libc::setsid() < 0 || libc::ioctl(0, libc::TIOCSCTTY, 0) != 0) {
+            libc::_exit(CHILD_SETUP_FAILED);
         }
         if let Some(user) = &confinement.user {
             // Groups first: after setuid the process may no longer change them. A change of

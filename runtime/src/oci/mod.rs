@@ -311,6 +311,7 @@ fn creation_setup(
         user: Some(setup::user(process)),
         rlimits: setup::rlimits(process)?,
         drop_capabilities: setup::dropped_capabilities(process)?,
+        terminal: false,
     };
     Ok((setup, rootfs))
 }
@@ -318,9 +319,6 @@ fn creation_setup(
 /// `create`: the monitor's pid once the container waits for `start`.
 fn create(root: &Path, args: &CreateArgs) -> anyhow::Result<Pid> {
     let dir = Dir::of(root, &args.id)?;
-    if args.console_socket.is_some() {
-        bail!("--console-socket: trapbox-oci gives containers no terminal yet (process.terminal); run without -t");
-    }
     std::fs::create_dir_all(root).with_context(|| format!("--root {}", root.display()))?;
     let bundle = match &args.bundle {
         Some(dir) => dir
@@ -329,9 +327,8 @@ fn create(root: &Path, args: &CreateArgs) -> anyhow::Result<Pid> {
         None => std::env::current_dir()?,
     };
     let spec = spec::load(&bundle)?;
-    if spec.process.as_ref().is_some_and(|p| p.terminal) {
-        bail!("config.json: process.terminal: trapbox-oci gives containers no terminal yet; run without -t");
-    }
+    let terminal = spec.process.as_ref().is_some_and(|p| p.terminal);
+    check_terminal(terminal, args.console_socket.as_deref())?;
     let cgroup = cgroups::Plan::new(&spec, &args.id)?;
     // The directory is the container's claim on its id: made once, by exactly one create.
     std::fs::DirBuilder::new()
@@ -351,7 +348,12 @@ fn create(root: &Path, args: &CreateArgs) -> anyhow::Result<Pid> {
             .write(true)
             .custom_flags(libc::O_CLOEXEC)
             .open(dir.gate())?;
-        let (setup, rootfs) = creation_setup(&bundle, &spec, OwnedFd::from(gate))?;
+        let (mut setup, rootfs) = creation_setup(&bundle, &spec, OwnedFd::from(gate))?;
+        setup.terminal = terminal;
+        let console = match &args.console_socket {
+            Some(socket) => Some(send_terminal(socket)?),
+            None => None,
+        };
         let record = Record {
             id: args.id.clone(),
             bundle: bundle.clone(),
@@ -365,7 +367,7 @@ fn create(root: &Path, args: &CreateArgs) -> anyhow::Result<Pid> {
             cgroups: Vec::new(),
         };
         let command = container_command(&bundle, &spec, setup);
-        start_monitor(dir.clone(), record, command, Some(cgroup))
+        start_monitor(dir.clone(), record, command, Some(cgroup), console)
     })();
     match made {
         Ok(monitor) => {
@@ -377,6 +379,37 @@ fn create(root: &Path, args: &CreateArgs) -> anyhow::Result<Pid> {
         Err(err) => {
             let _ = std::fs::remove_dir_all(&dir.path);
             Err(err)
+        }
+    }
+}
+
+/// Refuses a terminal asked without a console socket to send it to, and the reverse, as runc.
+fn check_terminal(terminal: bool, console_socket: Option<&Path>) -> anyhow::Result<()> {
+    match (terminal, console_socket) {
+        (true, None) => bail!("process.terminal is true, but no --console-socket was given to send the terminal to"),
+        (false, Some(socket)) => bail!("--console-socket {}: process.terminal is false, so there is no terminal to send", socket.display()),
+        _ => Ok(()),
+    }
+}
+
+/// Makes a pseudo-terminal, sends its master end to the engine's console socket (as runc
+/// does, with the terminal's name as the message) and returns the end the container gets.
+fn send_terminal(socket: &Path) -> anyhow::Result<OwnedFd> {
+    use std::os::fd::AsRawFd;
+    let stream = UnixStream::connect(socket).with_context(|| format!("--console-socket {}", socket.display()))?;
+    let (master, slave) = crate::sys::open_pty().context("cannot make the container's terminal")?;
+    crate::sys::send_with_fds(stream.as_raw_fd(), b"/dev/ptmx", &[master.as_raw_fd()])
+        .map_err(|e| anyhow::anyhow!("--console-socket {}: cannot send the terminal: {e}", socket.display()))?;
+    Ok(slave)
+}
+
+/// In a monitor: makes `terminal` its (so the container's) stdin, stdout and stderr.
+fn give_terminal(terminal: OwnedFd) {
+    use std::os::fd::AsRawFd;
+    for target in 0..3 {
+        if let Err(err) = crate::sys::duplicate_onto(terminal.as_raw_fd(), target) {
+            crate::host_log!("trapbox-oci: error: cannot give the container its terminal: {err}");
+            crate::sys::exit_now(255);
         }
     }
 }
@@ -396,12 +429,16 @@ fn start_monitor(
     record: Record,
     command: crate::Command,
     cgroup: Option<cgroups::Plan>,
+    console: Option<OwnedFd>,
 ) -> anyhow::Result<Pid> {
     let (mut ours, theirs) = UnixStream::pair()?;
     let monitor = crate::sys::fork()
         .map_err(|e| anyhow::anyhow!("cannot fork the container's monitor: {e}"))?;
     if monitor == 0 {
         drop(ours);
+        if let Some(terminal) = console {
+            give_terminal(terminal);
+        }
         run_monitor(dir, record, command, cgroup, theirs);
     }
     drop(theirs);
@@ -781,9 +818,6 @@ fn exec(root: &Path, args: &ExecArgs) -> anyhow::Result<u8> {
     if dir.status(&record) != Status::Running {
         bail!("cannot exec in container {:?}: it is not running", args.id);
     }
-    if args.tty || args.console_socket.is_some() {
-        bail!("--tty: trapbox-oci gives processes no terminal yet; exec without -t");
-    }
     let spec = spec::load(&record.bundle)?;
     let mut process = match &args.process {
         Some(file) => spec::load_process(file)?,
@@ -800,9 +834,8 @@ fn exec(root: &Path, args: &ExecArgs) -> anyhow::Result<u8> {
             }
         }
     };
-    if process.terminal {
-        bail!("process.terminal: trapbox-oci gives processes no terminal yet; exec without -t");
-    }
+    process.terminal |= args.tty;
+    check_terminal(process.terminal, args.console_socket.as_deref())?;
     if let Some(cwd) = &args.cwd {
         process.cwd = cwd.clone();
     }
@@ -826,14 +859,22 @@ fn exec(root: &Path, args: &ExecArgs) -> anyhow::Result<u8> {
         user: Some(setup::user(&process)),
         rlimits: setup::rlimits(&process)?,
         drop_capabilities: setup::dropped_capabilities(&process)?,
+        terminal: process.terminal,
     };
     let command = container_command(&record.bundle, &spec, setup);
+    let console = match &args.console_socket {
+        Some(socket) => Some(send_terminal(socket)?),
+        None => None,
+    };
     if args.detach {
         let (mut ours, theirs) = UnixStream::pair()?;
         let monitor = crate::sys::fork()
             .map_err(|e| anyhow::anyhow!("cannot fork the process's monitor: {e}"))?;
         if monitor == 0 {
             drop(ours);
+            if let Some(terminal) = console {
+                give_terminal(terminal);
+            }
             run_exec_monitor(command, theirs);
         }
         drop(theirs);
@@ -846,6 +887,9 @@ fn exec(root: &Path, args: &ExecArgs) -> anyhow::Result<u8> {
             write_pid_file(file, monitor)?;
         }
         return Ok(0);
+    }
+    if let Some(terminal) = console {
+        give_terminal(terminal);
     }
     let pid_file = args.pid_file.clone();
     let report = crate::session::host(&command, &mut |_guest| {
