@@ -40,6 +40,9 @@ impl Plan {
             return Ok(Plan::default());
         };
         let relative = relative_path(spec, id);
+        if relative.components().any(|c| !matches!(c, std::path::Component::Normal(_))) {
+            bail!("config.json: linux.cgroupsPath: {} leaves the cgroup hierarchy (no `..` or empty parts)", relative.display());
+        }
         let unified = Path::new(ROOT).join("cgroup.controllers").exists();
         let mut plan = Plan::default();
         let mut want = |controller: &str,
@@ -158,5 +161,26 @@ impl Plan {
             }
         }
         Ok(made)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec_with(path: &str) -> Spec {
+        let mut spec = Spec::default();
+        spec.linux.cgroups_path = Some(path.to_string());
+        spec.linux.resources = Some(crate::oci::spec::Resources::default());
+        spec
+    }
+
+    #[test]
+    fn cgroup_paths_stay_in_the_hierarchy() {
+        assert_eq!(relative_path(&spec_with("/libpod_parent/libpod-x"), "x"), Path::new("libpod_parent/libpod-x"));
+        assert_eq!(relative_path(&spec_with("machine.slice:libpod:abc"), "abc"), Path::new("machine.slice/libpod-abc.scope"));
+        for bad in ["/../../etc", "a/../../b", "machine.slice:..:x/../../.."] {
+            assert!(Plan::new(&spec_with(bad), "x").is_err(), "{bad}");
+        }
     }
 }
