@@ -10,7 +10,8 @@ storage, the image a root filesystem of Debian's static busybox), once straight 
 runtime on a bundle (`RUNTIME run --bundle DIR ID`, no engine). Runtimes: runc (Debian's, the
 reference), trapbox-oci (a link to target/release/trapbox), runsc (`--platform=ptrace
 --network=none`: it refuses to run in a network namespace it did not make; where
-Debian's package is installed and runs here). crun is not measured: it refuses this machine's
+Debian's package is installed and runs here; Debian's runsc leaves the host's /dev/null owned
+by nobody after each run, which this script puts back). crun is not measured: it refuses this machine's
 cgroup v1 hybrid layout ("cgroups in hybrid mode not supported").
 
 Rounds are interleaved (every job under every runtime once per round); each figure is the
@@ -39,10 +40,19 @@ def sh(cmd, **kw):
     return subprocess.run(cmd, check=True, **kw)
 
 
+DEV_NULL_OWNER = None
+
+
 def timed(cmd):
     start = time.perf_counter()
     done = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     took = time.perf_counter() - start
+    # Debian's runsc (2022) leaves the host's /dev/null owned by nobody after each run; a
+    # benchmark must not change the machine it measures (tests check that owner).
+    st = os.stat("/dev/null")
+    if (st.st_uid, st.st_gid) != DEV_NULL_OWNER:
+        os.chown("/dev/null", *DEV_NULL_OWNER)
+        print(f"(restored /dev/null's owner after: {os.path.basename(cmd[0])} {' '.join(a for a in cmd if a.startswith('--runtime'))})", file=sys.stderr)
     if done.returncode != 0:
         sys.exit(f"failed ({done.returncode}): {' '.join(cmd)}\n{done.stderr.decode(errors='replace')}")
     return took
@@ -112,7 +122,11 @@ def runtimes(work):
     found = [("runc", shutil.which("runc") or "/usr/sbin/runc", []), ("trapbox-oci", link, [])]
     runsc = shutil.which("runsc")
     if runsc:
-        probe = subprocess.run([runsc, "--root", os.path.join(work, "runsc-probe"), "--platform=ptrace", "--network=none", "do", "true"], capture_output=True)
+        probe_bundle = bundle(work, "probe", os.path.join(work, "rootfs"), ["true"], "/dev/null")
+        probe = subprocess.run([runsc, "--root", os.path.join(work, "runsc-probe"), "--platform=ptrace", "--network=none", "run", "--bundle", probe_bundle, "probe"], capture_output=True)
+        if os.stat("/dev/null").st_uid != DEV_NULL_OWNER[0]:
+            os.chown("/dev/null", *DEV_NULL_OWNER)
+            print("runsc changed the owner of the host's /dev/null (restored after each of its runs)", file=sys.stderr)
         if probe.returncode == 0:
             found.append(("runsc (ptrace)", runsc, ["--platform=ptrace", "--network=none"]))
         else:
@@ -129,6 +143,9 @@ def main():
         sys.exit("run as root (podman rootful, runc)")
     if not os.path.exists(TRAPBOX):
         sys.exit(f"{TRAPBOX} is missing: cargo build --release")
+    global DEV_NULL_OWNER
+    st = os.stat("/dev/null")
+    DEV_NULL_OWNER = (st.st_uid, st.st_gid)
     work = tempfile.mkdtemp(prefix="trapbox-bench-oci-", dir="/var/tmp")
     try:
         rootfs = make_rootfs(work)

@@ -149,7 +149,10 @@ impl Namespaces {
     pub fn for_invoker(private_network: bool) -> Namespaces {
         // SAFETY: geteuid and getegid cannot fail.
         let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
-        let map = |id: u32| if uid == 0 { "0 0 4294967295\n".to_string() } else { format!("{id} {id} 1\n") };
+        // Root keeps the ids its own user namespace has (all of them in the initial one; those
+        // an engine's rootless namespace maps, inside it).
+        let own = |file: &str| std::fs::read_to_string(file).ok().map(|map| identity_of(&map)).filter(|m| !m.is_empty());
+        let map = |id: u32, file: &str| if uid == 0 { own(file).unwrap_or_else(|| "0 0 4294967295\n".to_string()) } else { format!("{id} {id} 1\n") };
         let mut flags = libc::CLONE_NEWUSER
             | libc::CLONE_NEWNS
             | libc::CLONE_NEWPID
@@ -159,7 +162,7 @@ impl Namespaces {
         if private_network {
             flags |= libc::CLONE_NEWNET;
         }
-        Namespaces { flags, uid_map: map(uid), gid_map: map(gid), deny_setgroups: uid != 0, join: Vec::new(), hostname: None }
+        Namespaces { flags, uid_map: map(uid, "/proc/self/uid_map"), gid_map: map(gid, "/proc/self/gid_map"), deny_setgroups: uid != 0, join: Vec::new(), hostname: None }
     }
 
     /// Writes the maps of the process `child`, just cloned into its own user namespace.
@@ -170,6 +173,18 @@ impl Namespaces {
         std::fs::write(format!("/proc/{child}/uid_map"), &self.uid_map)?;
         std::fs::write(format!("/proc/{child}/gid_map"), &self.gid_map)
     }
+}
+
+/// The identity map of the ids a `uid_map`/`gid_map` text gives its namespace: each line's
+/// inner range mapped to itself.
+fn identity_of(map: &str) -> String {
+    map.lines()
+        .filter_map(|line| {
+            let mut fields = line.split_whitespace();
+            let (inner, _outer, count) = (fields.next()?, fields.next()?, fields.next()?);
+            Some(format!("{inner} {inner} {count}\n"))
+        })
+        .collect()
 }
 
 /// Finds the program like `execvp` would, and explains why it cannot be run.
