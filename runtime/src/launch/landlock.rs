@@ -197,11 +197,7 @@ pub fn prepare(policy: &Policy) -> Result<Option<PreparedRuleset>> {
     // The guest's own mounts (and "the calling process's /proc") have no inode here: their
     // rules are added in the guest's mount namespace (crate::launch::mounts), or none at all.
     for grant in policy.grants.iter().filter(|g| !crate::launch::mounts::own_inode(policy, &g.path) && !crate::decide::base::is_self_path(&g.path)) {
-        let mut allowed = rights_for(grant.access) & handled;
-        if !grant.path.is_dir() {
-            allowed &= FILE_RIGHTS;
-        }
-        add_rule_for(&fd, &grant.path, allowed)?;
+        add_rule_for(&fd, &grant.path, rights_for(grant.access) & handled)?;
     }
     // The loaders the kernel runs exec-granted programs through (the host refuses an exec of
     // one by itself: crate::decide::interp).
@@ -211,8 +207,8 @@ pub fn prepare(policy: &Policy) -> Result<Option<PreparedRuleset>> {
     Ok(Some(PreparedRuleset { fd, abi }))
 }
 
-/// Adds to `ruleset` a rule giving `rights` beneath `path`; a path that does not exist (the
-/// base's probes) gets none.
+/// Adds to `ruleset` a rule giving `rights` beneath `path` (only the file rights among them
+/// unless it is a directory); a path that does not exist (the base's probes) gets none.
 fn add_rule_for(ruleset: &OwnedFd, path: &std::path::Path, rights: u64) -> Result<()> {
     let c_path = CString::new(path.as_os_str().as_bytes()).context("grant path holds a NUL byte")?;
     // SAFETY: `c_path` is a NUL-terminated string; O_PATH opens no file content.
@@ -225,7 +221,10 @@ fn add_rule_for(ruleset: &OwnedFd, path: &std::path::Path, rights: u64) -> Resul
         return Err(err).with_context(|| format!("landlock: {}", path.display()));
     }
     // SAFETY: `open` returned a new fd that nothing else owns.
-    let parent = unsafe { OwnedFd::from_raw_fd(parent) };
+    let parent = std::fs::File::from(unsafe { OwnedFd::from_raw_fd(parent) });
+    // What was opened decides, in no second lookup: the kernel refuses directory rights on a
+    // file's rule.
+    let rights = if parent.metadata().is_ok_and(|m| m.is_dir()) { rights } else { rights & FILE_RIGHTS };
     let rule = PathBeneathAttr { allowed_access: rights, parent_fd: parent.as_raw_fd() };
     // SAFETY: `rule` is a valid landlock_path_beneath_attr and both fds are open.
     let added = unsafe { libc::syscall(SYS_LANDLOCK_ADD_RULE, ruleset.as_raw_fd(), RULE_PATH_BENEATH, &rule as *const PathBeneathAttr, 0u32) };
