@@ -387,7 +387,7 @@ pub fn root_layout(policy: &Policy, binds: &[Bind]) -> (Vec<(PathBuf, u32)>, Vec
 
 /// Whether the absolute, normal `path` is `dir` or lies beneath it, compared as bytes: the
 /// start-up scan compares thousands of paths, where `Path::starts_with` walks components.
-fn beneath(path: &Path, dir: &Path) -> bool {
+pub(crate) fn beneath(path: &Path, dir: &Path) -> bool {
     use std::os::unix::ffi::OsStrExt;
     let (path, dir) = (path.as_os_str().as_bytes(), dir.as_os_str().as_bytes());
     dir == b"/" || path.starts_with(dir) && (path.len() == dir.len() || path[dir.len()] == b'/')
