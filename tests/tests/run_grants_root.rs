@@ -204,3 +204,57 @@ fn an_inherited_directory_keeps_metadata_with_the_host() {
     assert_eq!(out.stdout, format!("{}: ENOENT\n{}: ENOENT\n", probes[0], probes[1]), "{out:?}");
     assert!(denials(&out).iter().any(|l| l.starts_with("trapbox: denied newfstatat(AT_FDCWD, \"../../etc/shadow\"")), "{}", out.stderr);
 }
+
+/// A grant of `/` shows the host's tree whole (init gives the mount namespace's own copy of it
+/// the clone's attributes instead of cloning it again): the host's files as natively, read-only,
+/// no setuid bits, no device nodes, a write grant inside it writable, and the base's own
+/// `/tmp` and `/proc` over it (the host's `/tmp` and trapbox's init out of sight).
+#[test]
+fn a_grant_of_the_hosts_root_shows_it_whole_with_the_grants_attributes() {
+    let dir = scratch_dir("grants_root_whole");
+    let l = layout(&dir);
+    let (plain, rewritten) = guest_pair("root_probe.c");
+    let host_tmp = std::path::PathBuf::from(format!("/tmp/trapbox-whole-root-{}", std::process::id()));
+    std::fs::write(&host_tmp, "host\n").unwrap();
+    let d = &l.data;
+    let out = l.out.to_str().unwrap();
+    let probes = [
+        "S:/usr/share/common-licenses/GPL-3".to_string(),
+        format!("S:{d}/file"),
+        format!("r:{d}/links/esc"),
+        "s:/etc/passwd".to_string(),
+        "c:/etc".to_string(),
+        format!("s:{}", host_tmp.display()),
+        "s:/proc/1/root".to_string(),
+        format!("a:{out}:2"),
+        format!("a:{d}/file:2"),
+        "m:/".to_string(),
+        format!("m:{out}"),
+        "m:/tmp".to_string(),
+    ];
+    let args: Vec<&str> = probes.iter().map(String::as_str).collect();
+    let native = run(Command::new(&plain).args(&args).current_dir(&l.out));
+    let _ = std::fs::remove_file(&host_tmp);
+    let native_lines: Vec<&str> = native.stdout.lines().collect();
+    for guest in [&plain, &rewritten] {
+        let outcome = run(trapbox_run(&["--allow-read", "/", "--allow-write", out], guest, &args).current_dir(&l.out));
+        assert_eq!(outcome.status, 0, "{outcome:?}");
+        let lines: Vec<&str> = outcome.stdout.lines().collect();
+        assert_eq!(lines.len(), probes.len(), "{outcome:?}");
+        for i in 0..5 {
+            assert_eq!(lines[i], native_lines[i], "as natively: {}", outcome.stderr);
+        }
+        assert_eq!(lines[5], format!("{}: ENOENT", probes[5]), "the host's /tmp is out of sight");
+        assert_eq!(lines[6], format!("{}: ENOENT", probes[6]), "trapbox's init is out of sight");
+        assert_eq!(lines[7], format!("{}: ok", probes[7]), "the write grant is writable");
+        let read_only = if is_root() { "EROFS" } else { "EACCES" };
+        assert_eq!(lines[8], format!("{}: {read_only}", probes[8]), "the read grant is read-only");
+        let flags = |line: &str| line.split(": ").nth(1).unwrap_or("").split(',').map(str::to_string).collect::<Vec<_>>();
+        for (line, first) in [(lines[9], "ro"), (lines[10], "rw"), (lines[11], "rw")] {
+            let got = flags(line);
+            assert!(got.iter().any(|f| f == first) && got.iter().any(|f| f == "nosuid") && got.iter().any(|f| f == "nodev"), "{line}");
+        }
+        let metadata = denials(&outcome).into_iter().filter(|l| l.contains("stat") || l.contains("readlink")).count();
+        assert_eq!(metadata, 0, "the kernel answers metadata calls: {}", outcome.stderr);
+    }
+}

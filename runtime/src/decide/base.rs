@@ -293,7 +293,7 @@ pub fn binds(policy: &Policy) -> Vec<Bind> {
 /// Whether some grant gives write to `path` (the base's private mounts give nothing in the
 /// host files shown in them).
 fn writable(policy: &Policy, path: &Path) -> bool {
-    policy.grants.iter().any(|g| g.access & ACCESS_WRITE != 0 && path.starts_with(&g.path) && private_mount(policy, g).is_none())
+    policy.grants.iter().any(|g| g.access & ACCESS_WRITE != 0 && beneath(path, &g.path) && private_mount(policy, g).is_none())
 }
 
 /// Whether the guest's root holds only what the policy grants ([`crate::launch::mounts`]):
@@ -307,20 +307,19 @@ pub fn grants_only_root(policy: &Policy) -> bool {
 /// host, outermost first; a grant inside another that shows it alike (same writability) adds
 /// nothing.
 pub fn root_binds(policy: &Policy) -> Vec<Bind> {
-    let mut paths: Vec<&PathBuf> = policy
-        .grants
-        .iter()
-        .map(|g| &g.path)
-        .filter(|p| !is_self_path(p) && !policy.mounts.iter().any(|m| p.starts_with(&m.path)) && std::fs::symlink_metadata(p).is_ok())
-        .collect();
-    paths.sort_by_key(|p| p.components().count());
+    let mut paths: Vec<&PathBuf> = policy.grants.iter().map(|g| &g.path).filter(|p| !is_self_path(p) && !policy.mounts.iter().any(|m| beneath(p, &m.path))).collect();
+    paths.sort_by_cached_key(|p| p.components().count());
     paths.dedup();
     let mut binds: Vec<Bind> = Vec::new();
     for path in paths {
         let writable = writable(policy, path);
-        let shown_alike = binds.iter().rev().find(|b| path.starts_with(&b.path)).is_some_and(|outer| outer.writable == writable);
+        let shown_alike = binds.iter().rev().find(|b| beneath(path, &b.path)).is_some_and(|outer| outer.writable == writable);
+        // Only a path shown by a bind of its own is looked at on the host (most of a wide
+        // grant's are inside it): what is not there now is no bind.
         if !shown_alike {
-            binds.push(Bind { path: path.clone(), writable, dir: path.is_dir() });
+            if let Ok(meta) = std::fs::metadata(path).or_else(|_| std::fs::symlink_metadata(path)) {
+                binds.push(Bind { path: path.clone(), writable, dir: meta.is_dir() });
+            }
         }
     }
     binds
@@ -388,7 +387,7 @@ pub fn root_layout(policy: &Policy, binds: &[Bind]) -> (Vec<(PathBuf, u32)>, Vec
 
 /// Whether the absolute, normal `path` is `dir` or lies beneath it, compared as bytes: the
 /// start-up scan compares thousands of paths, where `Path::starts_with` walks components.
-fn beneath(path: &Path, dir: &Path) -> bool {
+pub(crate) fn beneath(path: &Path, dir: &Path) -> bool {
     use std::os::unix::ffi::OsStrExt;
     let (path, dir) = (path.as_os_str().as_bytes(), dir.as_os_str().as_bytes());
     dir == b"/" || path.starts_with(dir) && (path.len() == dir.len() || path[dir.len()] == b'/')

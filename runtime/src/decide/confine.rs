@@ -267,6 +267,11 @@ pub fn namespace_file(pid: Pid, target: &Path) -> bool {
 /// calling thread's own `/proc/self/fd/N`.
 pub fn own_fd_number(pid: Pid, target: &Path) -> Option<i32> {
     let parent = target.parent()?;
+    // Only a `/proc/…/fd/N` can be: the thread's own directories are read from its `/proc`
+    // status, which costs more than the rest of most opens' decisions.
+    if !parent.starts_with("/proc") || parent.file_name() != Some(std::ffi::OsStr::new("fd")) {
+        return None;
+    }
     if parent != crate::launch::view::proc_dir(pid).join("fd") && parent != crate::launch::view::thread_proc_dir(pid).join("fd") {
         return None;
     }

@@ -306,7 +306,9 @@ impl Policy {
     /// the base's private mounts exist only in the guest's mount namespace).
     pub fn add_grant(&mut self, canonical: PathBuf, access: u64, origin: Origin) {
         let access = with_implied(access);
-        match self.grants.iter_mut().find(|g| g.path == canonical && g.origin == origin) {
+        // Canonical paths are equal exactly when their bytes are (a `Path` comparison walks
+        // components, and a policy's ~50 grants are compared pairwise at every start).
+        match self.grants.iter_mut().find(|g| g.path.as_os_str() == canonical.as_os_str() && g.origin == origin) {
             Some(existing) => existing.access |= access,
             None => self.grants.push(Grant { path: canonical, access, origin }),
         }

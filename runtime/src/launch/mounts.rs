@@ -27,6 +27,16 @@
 //! guest, nor for the host acting for it ([`crate::launch::view`] starts at the guest's root),
 //! so the kernel can answer the guest's metadata calls itself
 //! ([`crate::decode::syscalls::native_in_grants_only_root`]).
+//!
+//! When a grant shows the host's `/` whole (`--allow-read /`), that root is the tree the
+//! guest's mount namespace already holds (the kernel copied every mount of the host's into it):
+//! init gives those mounts the attributes the clone of `/` would get (`mount_setattr`,
+//! recursively: read-only unless `/` is writable, never setuid bits or device nodes), attaches
+//! the clones of the grants that differ from it (a writable directory inside), and makes the
+//! base's mounts over it, with no staging tmpfs, no second copy of the tree and no
+//! `pivot_root` (~0.7 ms of start-up). The guest sees the same files as through a clone; a
+//! clone would leave out only unbindable mounts and bound mount-namespace files, which the
+//! grant of `/` names too.
 
 use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
@@ -106,6 +116,21 @@ struct Root {
     seal: u64,
 }
 
+/// A grants-only root that is the host's `/` whole (see the module's notes).
+#[derive(Debug)]
+struct WholeRoot {
+    /// The `MOUNT_ATTR_*` every mount of the namespace's tree gets.
+    attrs: u64,
+    /// The grants shown otherwise than `/` (writable inside a read-only root), at their own
+    /// paths, outermost first.
+    shown: Vec<Shown>,
+}
+
+/// The mount attributes of a grants-only root's copy of a granted host path.
+fn root_attrs(bind: &Bind) -> u64 {
+    MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | if bind.writable { 0 } else { MOUNT_ATTR_RDONLY }
+}
+
 /// Everything init does for the base, prepared before the host forks.
 #[derive(Debug, Default)]
 pub struct MountPlan {
@@ -117,8 +142,10 @@ pub struct MountPlan {
     rules: Vec<(CString, u64)>,
     /// The working directory to return to.
     cwd: Option<CString>,
-    /// The guest's root, when it holds only the grants.
+    /// The guest's root, when it holds only the grants, assembled at [`STAGING`]...
     root: Option<Root>,
+    /// ...or when they show the host's `/` whole.
+    whole_root: Option<WholeRoot>,
 }
 
 /// The directories on the way to `path` (not `/`, not `path`), outermost first, where init
@@ -142,7 +169,10 @@ impl MountPlan {
             return Ok(None);
         }
         let mut plan = MountPlan::default();
-        let staging = (policy.container.is_some() || crate::decide::base::grants_only_root(policy)).then(|| Path::new(STAGING));
+        // (A container's root is its bundle's, never one of the host's grants.)
+        let root_binds = if policy.container.is_none() && crate::decide::base::grants_only_root(policy) { Some(crate::decide::base::root_binds(policy)) } else { None };
+        let whole = root_binds.as_ref().and_then(|binds| binds.first()).filter(|b| b.path == Path::new("/"));
+        let staging = (policy.container.is_some() || (root_binds.is_some() && whole.is_none())).then(|| Path::new(STAGING));
         // Where init reaches a guest path while it assembles the root.
         let staged = |path: &Path| match staging {
             Some(at) => at.join(path.strip_prefix("/").unwrap_or(path)),
@@ -154,17 +184,23 @@ impl MountPlan {
             let rootfs = Shown::new(&container.rootfs, at, Vec::new(), MOUNT_ATTR_NODEV, true)?;
             let seal = if container.readonly { MOUNT_ATTR_RDONLY | MOUNT_ATTR_NODEV } else { 0 };
             plan.root = Some(Root { staging: c(at)?, dirs: Vec::new(), shown: vec![rootfs], links: Vec::new(), seal });
-        } else if let Some(at) = staging {
-            let binds = crate::decide::base::root_binds(policy);
-            let (dirs, links) = crate::decide::base::root_layout(policy, &binds);
+        }
+        if let (Some(root), Some(binds)) = (whole, &root_binds) {
+            let mut shown = Vec::new();
+            for bind in &binds[1..] {
+                shown.push(Shown::new(&bind.path, &bind.path, Vec::new(), root_attrs(bind), bind.dir)?);
+            }
+            plan.whole_root = Some(WholeRoot { attrs: root_attrs(root), shown });
+        }
+        if let (Some(at), Some(binds)) = (staging, &root_binds) {
+            let (dirs, links) = crate::decide::base::root_layout(policy, binds);
             let seal = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
             let mut root = Root { staging: c(at)?, dirs: Vec::new(), shown: Vec::new(), links: Vec::new(), seal };
             for (dir, mode) in &dirs {
                 root.dirs.push((c(&staged(dir))?, *mode));
             }
-            for bind in &binds {
-                let attrs = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | if bind.writable { 0 } else { MOUNT_ATTR_RDONLY };
-                root.shown.push(Shown::new(&bind.path, &staged(&bind.path), Vec::new(), attrs, bind.dir)?);
+            for bind in binds {
+                root.shown.push(Shown::new(&bind.path, &staged(&bind.path), Vec::new(), root_attrs(bind), bind.dir)?);
             }
             for (link, target) in &links {
                 root.links.push((c(&staged(link))?, c(target)?));
@@ -244,7 +280,7 @@ impl MountPlan {
 
     /// Whether the guest's root will hold only its grants (see the module's notes).
     pub fn grants_only_root(&self) -> bool {
-        self.root.is_some()
+        self.root.is_some() || self.whole_root.is_some()
     }
 }
 
@@ -275,7 +311,7 @@ pub fn own_inode(policy: &Policy, path: &Path) -> bool {
 ///
 /// # Safety
 /// Only in init (a forked child): raw calls only.
-unsafe fn fail(what: &[u8], path: &CString) -> ! {
+unsafe fn fail(what: &[u8], path: &std::ffi::CStr) -> ! {
     // SAFETY: errno is thread-local; write and _exit take plain buffers and integers.
     unsafe {
         let errno = *libc::__errno_location();
@@ -290,7 +326,7 @@ unsafe fn fail(what: &[u8], path: &CString) -> ! {
                 break;
             }
         }
-        let path = path.as_bytes();
+        let path = path.to_bytes();
         for part in [b"trapbox: cannot set up the guest's base environment: ".as_slice(), what, b" ", path, b": errno ", &digits[at..], b" (--bare runs without it; --audit without the grants-only root)\n"] {
             libc::write(2, part.as_ptr().cast(), part.len());
         }
@@ -308,8 +344,20 @@ pub unsafe fn apply(plan: &MountPlan, ruleset: Option<libc::c_int>) {
     // SAFETY: raw syscalls on the prepared NUL-terminated strings and plain structs.
     unsafe {
         // Every copy first, while the host's files are in sight at their own paths.
-        for shown in plan.root.iter().flat_map(|r| &r.shown).chain(&plan.shown) {
+        let root_shown = plan.root.iter().flat_map(|r| &r.shown).chain(plan.whole_root.iter().flat_map(|w| &w.shown));
+        for shown in root_shown.chain(&plan.shown) {
             take_copy(shown);
+        }
+        if let Some(whole) = &plan.whole_root {
+            // Before anything is attached: the differing grants and the base's own mounts keep
+            // theirs.
+            let attr = MountAttr { attr_set: whole.attrs, attr_clr: 0, propagation: 0, userns_fd: 0 };
+            if libc::syscall(libc::SYS_mount_setattr, libc::AT_FDCWD, c"/".as_ptr(), AT_RECURSIVE, &attr as *const MountAttr, std::mem::size_of::<MountAttr>()) != 0 {
+                fail(b"mount_setattr", c"/");
+            }
+            for shown in &whole.shown {
+                attach(shown);
+            }
         }
         if let Some(root) = &plan.root {
             if libc::mount(c"tmpfs".as_ptr(), root.staging.as_ptr(), c"tmpfs".as_ptr(), libc::MS_NOSUID | libc::MS_NODEV, c"mode=755,size=4m".as_ptr().cast()) != 0 {

@@ -544,7 +544,9 @@ pub fn open_grant_roots(policy: &Policy) {
 fn grant_root(grant: &Path) -> Result<(PathBuf, Arc<OwnedFd>), i32> {
     static ROOTS: Mutex<Vec<(PathBuf, PathBuf, Arc<OwnedFd>)>> = Mutex::new(Vec::new());
     let mut roots = ROOTS.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some((_, root, fd)) = roots.iter().find(|(g, _, _)| g == grant) {
+    // (Compared as bytes: equal bytes are the same path, and a grant's path is always spelled
+    // the one way, canonical; a `Path` comparison walks components, for every grant at start.)
+    if let Some((_, root, fd)) = roots.iter().find(|(g, _, _)| g.as_os_str() == grant.as_os_str()) {
         return Ok((root.clone(), Arc::clone(fd)));
     }
     // Opened as the guest sees it (its own /tmp, /dev, /proc: crate::launch::view), in one
@@ -554,7 +556,7 @@ fn grant_root(grant: &Path) -> Result<(PathBuf, Arc<OwnedFd>), i32> {
     let root = if is_dir { grant } else { grant.parent().ok_or(EINVAL)? };
     let fd = match (is_dir, itself) {
         (true, Ok(fd)) => Arc::new(fd),
-        _ => match roots.iter().find(|(_, r, _)| r == root) {
+        _ => match roots.iter().find(|(_, r, _)| r.as_os_str() == root.as_os_str()) {
             Some((_, _, fd)) => Arc::clone(fd),
             None => Arc::new(crate::launch::view::open(root, (libc::O_PATH | libc::O_DIRECTORY) as u64, 0)?),
         },

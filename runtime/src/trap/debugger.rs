@@ -194,6 +194,8 @@ impl Thread {
 #[derive(Debug, Default, Clone)]
 struct Process {
     modules: Vec<Module>,
+    /// Its vDSO's range, from the last scan of its maps.
+    vdso: Option<(u64, u64)>,
     stub: Option<u64>,
     /// Start addresses of the modules whose known sites were given back their `syscall`.
     untrapped: Vec<u64>,
@@ -1031,7 +1033,8 @@ impl Debugger {
     /// code yet, so that instruction is still the kernel's.
     fn create_pin_region(&mut self, tid: Pid) {
         let tgid = self.tgid(tid);
-        let Some((syscall_at, nul_byte)) = inject::vdso_points(tgid) else {
+        let known = self.processes.get(&tgid).and_then(|p| p.vdso);
+        let Some((syscall_at, nul_byte)) = inject::vdso_points(tgid, known) else {
             if self.program_gone() {
                 return; // the process is being killed with the rest of the guest
             }
@@ -1482,10 +1485,10 @@ impl Debugger {
         // Exec keeps the mask and an ignored SIGILL, and makes every handler the default.
         thread.ill_blocked = sys::signal_mask(tid).is_ok_and(|mask| mask & (1 << (libc::SIGILL - 1)) != 0);
         self.threads.insert(tid, thread);
-        let modules = self.images.scan(tid);
+        let modules::Scan { modules, vdso } = self.images.scan(tid);
         let signals = crate::trap::sigstate::ProcessSignals::after_exec(sys::ignored_signals(tid).unwrap_or(0));
         let signal_filter = self.processes.get(&tid).map_or(SignalFilter::Absent, |p| p.signal_filter);
-        self.processes.insert(tid, Process { modules, signals, signal_filter, ..Process::default() });
+        self.processes.insert(tid, Process { modules, vdso, signals, signal_filter, ..Process::default() });
         self.prepare_sites(tid, true);
         if self.thread(tid).pending.is_some() || self.thread(tid).wants_pin_region {
             sys::cont_syscall(tid, 0) // the exec's result for the trace, or its exit for the region
@@ -1695,9 +1698,10 @@ impl Debugger {
             _ => {}
         }
         self.stats.maps_scans += 1;
-        let modules = self.images.scan(tgid);
+        let modules::Scan { modules, vdso } = self.images.scan(tgid);
         let process = self.processes.entry(tgid).or_default();
         process.modules = modules;
+        process.vdso = vdso;
         let kind = modules::find(&process.modules, addr).and_then(|m| m.site(addr, encoding, served_as)).map(|s| s.kind);
         self.prepare_sites(tgid, false);
         kind

@@ -192,14 +192,19 @@ pub fn inject_syscall(
 }
 
 /// A `syscall` instruction and a 0 byte in the vDSO of `pid` (the 0 byte serves as an empty
-/// string argument for an injected call).
-pub fn vdso_points(pid: Pid) -> Option<(u64, u64)> {
-    let maps = sys::read_proc(&format!("/proc/{pid}/maps")).ok()?;
-    let line = maps.lines().find(|l| l.ends_with("[vdso]"))?;
-    let (start, rest) = line.split_once('-')?;
-    let end = rest.split(' ').next()?;
-    let start = u64::from_str_radix(start, 16).ok()?;
-    let end = u64::from_str_radix(end, 16).ok()?;
+/// string argument for an injected call). `known` is the vDSO's range as a scan of the
+/// process's maps since its exec found it; without one, the maps are read here.
+pub fn vdso_points(pid: Pid, known: Option<(u64, u64)>) -> Option<(u64, u64)> {
+    let (start, end) = match known {
+        Some(range) => range,
+        None => {
+            let maps = sys::read_proc(&format!("/proc/{pid}/maps")).ok()?;
+            let line = maps.lines().find(|l| l.ends_with("[vdso]"))?;
+            let (start, rest) = line.split_once('-')?;
+            let end = rest.split(' ').next()?;
+            (u64::from_str_radix(start, 16).ok()?, u64::from_str_radix(end, 16).ok()?)
+        }
+    };
     let mut bytes = vec![0u8; usize::try_from(end.checked_sub(start)?).ok()?.min(64 * 1024)];
     let got = sys::read_memory(pid, start, &mut bytes).ok()?;
     let syscall = bytes[..got].windows(2).position(|w| w == [0x0F, 0x05])?;

@@ -248,12 +248,14 @@ impl ImageCache {
         image
     }
 
-    /// Reads `/proc/PID/maps` and returns every executable file mapping with its image.
-    pub fn scan(&mut self, pid: Pid) -> Vec<Module> {
+    /// Reads `/proc/PID/maps` and returns every executable file mapping with its image, and
+    /// where the vDSO is.
+    pub fn scan(&mut self, pid: Pid) -> Scan {
         let Ok(maps) = crate::sys::read_proc(&format!("/proc/{pid}/maps")) else {
-            return Vec::new();
+            return Scan::default();
         };
         let lines: Vec<MapLine<'_>> = maps.lines().filter_map(parse_map_line).collect();
+        let vdso = lines.iter().find(|l| l.path == "[vdso]").map(|l| (l.start, l.end));
         let mut modules = Vec::new();
         for line in lines.iter().filter(|l| l.executable && l.inode != 0 && l.path.starts_with('/')) {
             let image = self.image(pid, line);
@@ -270,8 +272,18 @@ impl ImageCache {
             };
             modules.push(Module { start: line.start, end: line.end, image, bias, inode: line.inode, device: line.device });
         }
-        modules
+        Scan { modules, vdso }
     }
+}
+
+/// What one read of a process's `/proc/PID/maps` found ([`ImageCache::scan`]).
+#[derive(Debug, Default)]
+pub struct Scan {
+    /// Its executable file mappings.
+    pub modules: Vec<Module>,
+    /// Its vDSO's range (start, end), which the host's area is set up through: known from the
+    /// exec's scan, it need not be read again.
+    pub vdso: Option<(u64, u64)>,
 }
 
 /// The module covering `addr`.
