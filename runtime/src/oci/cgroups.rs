@@ -18,6 +18,27 @@ const ROOT: &str = "/sys/fs/cgroup";
 #[derive(Debug, Default)]
 pub struct Plan {
     dirs: Vec<(PathBuf, Vec<(&'static str, String)>)>,
+    /// `linux.cgroupsPath` in every other hierarchy, made where trapbox may (as runc makes it
+    /// whether or not a limit is asked): an engine reads the container's statistics and OOM
+    /// events from the cgroup of the pid it was given, the monitor's.
+    best_effort: Vec<PathBuf>,
+}
+
+/// The hierarchies a cgroup can be made in: the unified one, or each v1 hierarchy but cpuset
+/// (whose new cgroups take no process before their cpus and mems are set).
+fn hierarchies(unified: bool) -> Vec<PathBuf> {
+    if unified {
+        return vec![PathBuf::from(ROOT)];
+    }
+    let mut found: Vec<PathBuf> = std::fs::read_dir(ROOT)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.file_name().is_some_and(|n| n != "cpuset") && p.join("cgroup.procs").exists())
+        .collect();
+    found.sort();
+    found
 }
 
 /// `linux.cgroupsPath` as a path beneath each hierarchy: `slice:prefix:name` (the systemd
@@ -36,15 +57,19 @@ fn relative_path(spec: &Spec, id: &str) -> PathBuf {
 impl Plan {
     /// What `spec` asks; an empty plan when it asks no limit.
     pub fn new(spec: &Spec, id: &str) -> anyhow::Result<Plan> {
-        let Some(resources) = &spec.linux.resources else {
-            return Ok(Plan::default());
-        };
         let relative = relative_path(spec, id);
         if relative.components().any(|c| !matches!(c, std::path::Component::Normal(_))) {
             bail!("config.json: linux.cgroupsPath: {} leaves the cgroup hierarchy (no `..` or empty parts)", relative.display());
         }
         let unified = Path::new(ROOT).join("cgroup.controllers").exists();
         let mut plan = Plan::default();
+        if spec.linux.cgroups_path.is_some() {
+            plan.best_effort = hierarchies(unified).into_iter().map(|h| h.join(&relative)).collect();
+        }
+        let Some(resources) = &spec.linux.resources else {
+            return Ok(plan);
+        };
+        let best_effort = std::mem::take(&mut plan.best_effort);
         let mut want = |controller: &str,
                         field: &str,
                         file: &'static str,
@@ -132,12 +157,15 @@ impl Plan {
                 }
             }
         }
+        plan.best_effort = best_effort.into_iter().filter(|d| !plan.dirs.iter().any(|(dir, _)| dir == d)).collect();
         Ok(plan)
     }
 
-    /// Makes the cgroups, writes the limits, and moves the container's init (the guest's
-    /// parent) and its process `guest` into them; the directories made, to remove on delete.
-    pub fn make_and_join(&self, guest: Pid) -> anyhow::Result<Vec<PathBuf>> {
+    /// Makes the cgroups, writes the limits, and moves the container's monitor, its init (the
+    /// guest's parent) and its process `guest` into them; the directories made, to remove on
+    /// delete. (The monitor's few MiB and threads count against the limits, as a runc
+    /// container's `runc init` does until it execs.)
+    pub fn make_and_join(&self, monitor: Pid, guest: Pid) -> anyhow::Result<Vec<PathBuf>> {
         let init = std::fs::read_to_string(format!("/proc/{guest}/status"))
             .ok()
             .and_then(|s| {
@@ -155,9 +183,18 @@ impl Plan {
                     format!("cannot write {value} to {}", dir.join(file).display())
                 })?;
             }
-            for pid in init.into_iter().chain([guest]) {
+            for pid in [monitor].into_iter().chain(init).chain([guest]) {
                 std::fs::write(dir.join("cgroup.procs"), pid.to_string())
                     .with_context(|| format!("cannot move process {pid} into {}", dir.display()))?;
+            }
+        }
+        for dir in &self.best_effort {
+            if !dir.exists() && std::fs::create_dir_all(dir).is_err() {
+                continue;
+            }
+            made.push(dir.clone());
+            for pid in [monitor].into_iter().chain(init).chain([guest]) {
+                let _ = std::fs::write(dir.join("cgroup.procs"), pid.to_string());
             }
         }
         Ok(made)

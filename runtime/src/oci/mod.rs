@@ -205,7 +205,22 @@ pub struct ExecArgs {
 
 /// `trapbox oci …` (or `trapbox-oci …`): the exit code.
 pub fn main(args: impl IntoIterator<Item = OsString>) -> u8 {
-    let args = OciArgs::parse_from(args);
+    let argv: Vec<OsString> = args.into_iter().collect();
+    let args = match OciArgs::try_parse_from(&argv) {
+        Ok(args) => args,
+        Err(err) => {
+            // An engine reads the runtime's error from --log (containerd's shim: the last
+            // "error" line), also for a command line trapbox does not take (`pause`, `update`).
+            if err.use_stderr() {
+                if let Some(log) = log_of(&argv) {
+                    let text = err.to_string();
+                    let first = text.lines().next().unwrap_or("").trim_start_matches("error: ");
+                    write_log(&log, log_format_of(&argv), first);
+                }
+            }
+            err.exit()
+        }
+    };
     match dispatch(&args) {
         Ok(code) => code,
         Err(err) => {
@@ -216,6 +231,32 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> u8 {
             }
             1
         }
+    }
+}
+
+/// The value of a global `--log FILE` (or `--log=FILE`) in a command line clap refused.
+fn log_of(argv: &[OsString]) -> Option<PathBuf> {
+    let mut words = argv.iter().skip(1);
+    while let Some(word) = words.next() {
+        let word = word.to_str()?;
+        if word == "--log" {
+            return words.next().map(PathBuf::from);
+        }
+        if let Some(file) = word.strip_prefix("--log=") {
+            return Some(PathBuf::from(file));
+        }
+    }
+    None
+}
+
+/// The `--log-format` of a command line clap refused (text unless it says json).
+fn log_format_of(argv: &[OsString]) -> LogFormat {
+    let json = argv.windows(2).any(|w| w[0] == "--log-format" && w[1] == "json")
+        || argv.iter().any(|w| w == "--log-format=json");
+    if json {
+        LogFormat::Json
+    } else {
+        LogFormat::Text
     }
 }
 
@@ -469,7 +510,7 @@ fn run_monitor(
     let hosted = crate::session::host(&command, &mut |guest| {
         record.guest = guest;
         let joined = match &cgroup {
-            Some(plan) => plan.make_and_join(guest),
+            Some(plan) => plan.make_and_join(me, guest),
             None => Ok(Vec::new()),
         };
         let saved = joined.and_then(|made| {
@@ -656,7 +697,12 @@ fn kill(root: &Path, args: &KillArgs) -> anyhow::Result<()> {
     let record = dir.load(&args.id)?;
     let signal = parse_signal(&args.signal)?;
     if dir.status(&record) == Status::Stopped {
-        bail!("cannot signal container {:?}: it is not running", args.id);
+        // runc's words: containerd's shim reads "container not running" as "already exited"
+        // (NotFound) rather than an unknown error; `--all` on a stopped container is no error.
+        if args.all {
+            return Ok(());
+        }
+        bail!("cannot signal container {:?}: container not running", args.id);
     }
     let targets = if args.all {
         processes_of(record.guest)
@@ -686,6 +732,9 @@ fn delete(root: &Path, args: &DeleteArgs) -> anyhow::Result<()> {
             return std::fs::remove_dir_all(&dir.path)
                 .with_context(|| format!("cannot remove {}", dir.path.display()));
         }
+        // runc's `delete --force` of an unknown container succeeds: containerd's shim calls it
+        // when it cleans up after its own `delete`.
+        Err(_) if !dir.exists() && args.force => return Ok(()),
         Err(err) => return Err(err),
     };
     match dir.status(&record) {
