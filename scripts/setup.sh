@@ -6,7 +6,7 @@ packages=(busybox-static gcc libc6-dev binutils file strace tzdata iproute2 pyth
           # the real programs of tests/tests/run_programs.rs (Java and node are tested where present)
           perl git make sqlite3 curl bash coreutils findutils
           # the OCI runtime's tests: podman drives trapbox-oci; runc is the reference it is compared with
-          podman runc)
+          podman runc containerd)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
