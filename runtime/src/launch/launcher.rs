@@ -598,6 +598,13 @@ unsafe fn run_init(ch: Channels, namespaces: &Namespaces, exec: Exec<'_>) -> ! {
             libc::_exit(CHILD_SETUP_FAILED);
         }
         close(ch.mapped[0]);
+        // The namespace's root, where its maps have one: a map that leaves the invoker's own ids
+        // out (a container's `uidMappings` of 0 to another host id) would otherwise leave init
+        // an unmapped owner, whose files the kernel refuses to create (EOVERFLOW). With the
+        // invoker's own ids mapped this changes nothing.
+        if namespaces.flags & libc::CLONE_NEWUSER != 0 {
+            let _ = libc::setresgid(0, 0, 0) == 0 && libc::setresuid(0, 0, 0) == 0;
+        }
         if let Some(name) = &namespaces.hostname {
             if libc::sethostname(name.as_ptr(), name.as_bytes().len()) != 0 {
                 libc::_exit(CHILD_SETUP_FAILED);
