@@ -195,7 +195,7 @@ fn create_waits_for_start_and_state_follows_the_container() {
     let dir = scratch_dir("oci_lifecycle");
     let out_dir = dir.join("out");
     std::fs::create_dir_all(&out_dir).unwrap();
-    let mut config = config(&["sh", "-c", "echo ran > /out/marker; exec sleep 60"], true);
+    let mut config = config(&["sh", "-c", "trap 'echo caught; exit 7' TERM; echo ran > /out/marker; while :; do sleep 0.1; done"], true);
     add_bind(&mut config, &out_dir, "/out", false);
     let bundle = bundle(&dir, &config);
     let root = dir.join("state");
@@ -220,12 +220,13 @@ fn create_waits_for_start_and_state_follows_the_container() {
     let pids: Vec<i64> = serde_json::from_str(&ps.stdout).unwrap_or_else(|e| panic!("{e}: {ps:?}"));
     assert!(pids.len() >= 2, "trapbox's init and the program: {pids:?}");
 
+    // The program stands where runc's PID 1 would: a signal it catches reaches it.
     assert_eq!(oci(&root, &["kill", "life", "TERM"]).status, 0);
     assert!(wait_for(|| !alive(pid)), "the monitor outlived its container");
     let after = state(&root, "life");
     assert_eq!(after["status"].as_str(), Some("stopped"), "{after}");
     let record: Value = serde_json::from_slice(&std::fs::read(root.join("life/state.json")).unwrap()).unwrap();
-    assert_eq!(record["exit_code"].as_i64(), Some(128 + 15), "{record}");
+    assert_eq!(record["exit_code"].as_i64(), Some(7), "{record}");
     let dead = oci(&root, &["kill", "life", "KILL"]);
     assert!(dead.status != 0 && dead.stderr.contains("not running"), "{dead:?}");
     assert_eq!(oci(&root, &["delete", "life"]).status, 0);
@@ -452,8 +453,8 @@ fn podman_runs_a_container_as_with_runc() {
     assert_eq!((ours.status, &ours.stdout), (theirs.status, &theirs.stdout), "runc: {theirs:?}");
 }
 
-/// A detached container: `exec` into it (exit status back), `logs`, `stop` (the exit status of
-/// SIGTERM), `rm`, and nothing of it left in trapbox-oci's state.
+/// A detached container: `exec` into it (exit status back), `logs`, `stop` (TERM ignored as by
+/// runc's PID 1, then KILL: 137), `rm`, and nothing of it left in trapbox-oci's state.
 #[test]
 fn podman_detaches_execs_logs_stops_and_removes() {
     let _one = podman_lock();
@@ -467,10 +468,12 @@ fn podman_detaches_execs_logs_stops_and_removes() {
     let exec = run(podman.command().arg("--runtime").arg(&runtime).args(["exec", name, "sh", "-c", "echo in-exec; cat /etc/marker; exit 5"]));
     assert_eq!((exec.status, exec.stdout.as_str()), (5, "in-exec\ninside the image\n"), "{exec:?}");
     assert!(wait_for(|| run(podman.command().args(["logs", name])).stdout == "started\n"), "podman logs");
-    let stop = run(podman.command().arg("--runtime").arg(&runtime).args(["stop", "-t", "5", name]));
+    // As under runc: sleep stands where PID 1 does and catches no TERM, so it ignores stop's
+    // TERM, and stop's KILL a second later ends it.
+    let stop = run(podman.command().arg("--runtime").arg(&runtime).args(["stop", "-t", "1", name]));
     assert_eq!(stop.status, 0, "{stop:?}");
     let code = run(podman.command().args(["inspect", "--format", "{{.State.ExitCode}}", name]));
-    assert_eq!(code.stdout.trim(), "143", "SIGTERM's status: {code:?}");
+    assert_eq!(code.stdout.trim(), "137", "SIGKILL's status: {code:?}");
     assert_eq!(run(podman.command().arg("--runtime").arg(&runtime).args(["rm", name])).status, 0);
     assert!(!Path::new("/run/trapbox-oci").join(&id).exists(), "trapbox-oci's state of {id} is left behind");
 }

@@ -704,12 +704,19 @@ fn kill(root: &Path, args: &KillArgs) -> anyhow::Result<()> {
         }
         bail!("cannot signal container {:?}: container not running", args.id);
     }
+    // trapbox's init (PID 1 of the container) is not the program: it is never signalled; the
+    // program stands where a runc container's PID 1 would, and gets what the kernel gives a
+    // namespace's init from outside it: a signal it catches, and KILL and STOP, no other.
+    let init = parent_of(record.guest);
     let targets = if args.all {
-        processes_of(record.guest)
+        processes_of(record.guest).into_iter().filter(|pid| Some(*pid) != init).collect()
     } else {
         vec![record.guest]
     };
     for pid in targets {
+        if pid == record.guest && !takes_as_init(pid, signal) {
+            continue;
+        }
         match crate::sys::kill(pid, signal) {
             Ok(()) => {}
             Err(errno) if errno.0 == libc::ESRCH => {}
@@ -720,6 +727,23 @@ fn kill(root: &Path, args: &KillArgs) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// The parent of process `pid`, as the host numbers it.
+fn parent_of(pid: Pid) -> Option<Pid> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status.lines().find_map(|l| l.strip_prefix("PPid:")).and_then(|p| p.trim().parse().ok())
+}
+
+/// Whether a namespace's init would take `signal` sent from outside its namespace: KILL and
+/// STOP always, any other only if it has a handler for it (`SigCgt`).
+fn takes_as_init(pid: Pid, signal: i32) -> bool {
+    if signal == libc::SIGKILL || signal == libc::SIGSTOP {
+        return true;
+    }
+    let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) else { return true };
+    let caught = status.lines().find_map(|l| l.strip_prefix("SigCgt:")).and_then(|mask| u64::from_str_radix(mask.trim(), 16).ok()).unwrap_or(0);
+    caught & (1u64 << (signal - 1)) != 0
 }
 
 /// `delete`.
