@@ -71,11 +71,11 @@ CPU:
   Under a policy on Linux 6.6+ (the unotify backend, the default) opens, the stat family,
   readlink, access and a few calls with nothing to re-read are served by a pool of host
   threads woken on the guest thread's own CPU; the calls that still stop in the debugger
-  (exec, clone, chdir, signals, sockets) cost several times more across CPUs. Both backends
-  pin the host and the guest to one CPU by default; --no-pin lets a parallel guest use every
-  CPU (see the README's known differences: unpinned, a call a host worker performs for a
-  killed thread is now and then not interrupted). --backend ptrace is the all-ptrace route.
-  Without a policy (--unconfined), or where the kernel lacks SYNC_WAKE_UP, the run is ptrace.
+  (exec, clone, chdir, signals, sockets) cost several times more across CPUs. On both
+  backends the guest runs on every CPU by default; --pin pins the host and the guest to one
+  CPU, where those stops are cheapest (a single-threaded job that execs a lot gains).
+  --backend ptrace is the all-ptrace route. Without a policy (--unconfined), or where the
+  kernel lacks SYNC_WAKE_UP, the run is ptrace.
 
 Trace lines look like strace's, plus how the call was handled:
   [pid 42] openat(AT_FDCWD, \"/etc/hostname\", O_RDONLY) = 3 <trap>
@@ -150,15 +150,16 @@ pub struct RunArgs {
     /// --stats shows the mechanism and the trap stops of each kind.
     #[arg(long = "trap", value_enum, value_name = "MECHANISM", default_value = "as-rewritten")]
     pub mechanism: crate::trap::debugger::Mechanism,
-    /// Let the guest and the host run on any CPU.
-    ///
-    /// By default both are pinned to the CPU the host starts on: a ptrace stop across CPUs
-    /// costs several times more (measured here: ~120 µs instead of ~15-25 µs per trapped
-    /// call), which outweighs the parallelism a multi-threaded guest loses; the unotify
-    /// backend's pool is woken on the guest's CPU, so a parallel guest gains from this flag.
+    /// Let the guest and the host run on any CPU (the default; the opposite of --pin).
     #[arg(long, conflicts_with = "pin")]
     pub no_pin: bool,
-    /// Pin the guest and the host to one CPU (the default; the opposite of --no-pin).
+    /// Pin the guest and the host to the CPU the host starts on.
+    ///
+    /// A ptrace stop across CPUs costs several times more (measured here: ~120 µs instead of
+    /// ~15-25 µs per trapped call), so a single-threaded guest that stops in the debugger a
+    /// lot (exec, clone, signals; every call on --backend ptrace) runs faster pinned; a
+    /// parallel guest gets one CPU. The unotify backend's pool is woken on the guest's own
+    /// CPU either way.
     #[arg(long)]
     pub pin: bool,
     /// What stops the guest's calls: `unotify` (the default under a policy on Linux 6.6+) or
@@ -166,8 +167,7 @@ pub struct RunArgs {
     ///
     /// `unotify` serves the calls the host answers without touching the guest's registers
     /// (opens, the stat family, readlink, access…) through seccomp user notification, on a
-    /// pool of host threads woken on the guest's CPU, and leaves the guest unpinned; the rest
-    /// stay ptrace stops. `ptrace` is the all-ptrace route, pinned. Where unotify cannot serve
+    /// pool of host threads woken on the guest's CPU; the rest stay ptrace stops. `ptrace` is the all-ptrace route. Where unotify cannot serve
     /// (no policy, the native personality, a kernel without SYNC_WAKE_UP) the run is ptrace.
     #[arg(long, value_enum, value_name = "BACKEND")]
     pub backend: Option<crate::perform::unotify::Backend>,

@@ -461,7 +461,7 @@ pub struct Command {
     pub(crate) log_file: Option<PathBuf>,
     pub(crate) quiet: bool,
     pub(crate) mechanism: Mechanism,
-    /// `Some(true)`: pin; `Some(false)`: do not; `None`: the backend's way.
+    /// `Some(true)`: pin; `Some(false)` or `None` (the default): every CPU.
     pub(crate) pin: Option<bool>,
     pub(crate) backend: Option<crate::perform::unotify::Backend>,
     pub(crate) keep_traps: bool,
@@ -631,14 +631,14 @@ impl Command {
         self
     }
 
-    /// Pins the host and the guest to one CPU (the default), or (`false`, `trapbox run
-    /// --no-pin`) lets them run on every CPU.
+    /// Pins the host and the guest to one CPU (`trapbox run --pin`: the debugger's stops are
+    /// cheapest so), or (`false`, the default) lets them run on every CPU.
     pub fn pin(&mut self, pin: bool) -> &mut Command {
         self.pin = Some(pin);
         self
     }
 
-    /// [`Command::pin`], or (`None`) the backend's way.
+    /// [`Command::pin`], or (`None`) the default: every CPU.
     pub fn pinning(&mut self, pin: Option<bool>) -> &mut Command {
         self.pin = pin;
         self

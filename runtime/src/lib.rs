@@ -30,7 +30,7 @@
 //! [`launch::landlock`] (its three system calls), [`perform::broker`] (the host's
 //! own `*at` calls on fds it opened beneath a grant), [`perform::directfs`] (the
 //! user-notification ioctls, `fstat`/`fstatfs`/`fcntl` of the files it opens),
-//! [`perform::workers`] (the signal that interrupts a worker's wait),
+//! [`perform::workers`] (the signal that interrupts a worker's wait, and the raw call it waits in),
 //! [`perform::guest_landlock`] (no-new-privs on its worker threads), [`decode::openat2`] (the
 //! raw call that judges a guest's `open_how`), [`perform::sockets`] (socket calls on the
 //! host's duplicates of guest sockets), [`decide::netpolicy`] (the mode of a socket file it

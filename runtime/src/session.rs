@@ -329,7 +329,7 @@ pub(crate) fn host_prepared(
     let grants_only_root = (container.is_some() || mounts.as_ref().is_some_and(crate::launch::mounts::MountPlan::grants_only_root))
         && crate::launch::mounts::metadata_may_run_natively(&inherited);
     let observing = command.trace.is_some() || command.stats.is_some();
-    let mut routes = crate::perform::unotify::routes(command.backend, command.pin == Some(false), policy.is_some(), native_personality, observing);
+    let mut routes = crate::perform::unotify::routes(command.backend, command.pin == Some(true), policy.is_some(), native_personality, observing);
     if grants_only_root && !native_personality {
         // The metadata calls the grants-only root lets run natively: a notification would
         // outrank the backstop's ALLOW (the kernel takes the stricter of two filters).

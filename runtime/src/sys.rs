@@ -354,6 +354,46 @@ pub fn wait(tid: Option<Pid>) -> Result<(Pid, WaitStatus), Errno> {
     }
 }
 
+/// Waits, as [`wait`]`(None)`, for the next event of any child or tracee, but leaves it to be
+/// taken ([`wait_taken`]): its thread, and whether it is an exit (which taking releases).
+pub fn wait_look() -> Result<(Pid, bool), Errno> {
+    loop {
+        // SAFETY: siginfo_t is plain data; zero is a valid value of it.
+        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        // WEXITED is what waitpid implies; WNOWAIT leaves the event where it is.
+        // SAFETY: `info` is a live siginfo_t for the kernel to fill.
+        let done = unsafe { libc::waitid(libc::P_ALL, 0, &mut info, libc::WEXITED | libc::WNOWAIT | libc::__WALL) };
+        if done == 0 {
+            let exited = matches!(info.si_code, libc::CLD_EXITED | libc::CLD_KILLED | libc::CLD_DUMPED);
+            // SAFETY: waitid filled in a SIGCHLD siginfo, which carries si_pid.
+            return Ok((unsafe { info.si_pid() }, exited));
+        }
+        let err = Errno::last();
+        if err != Errno::EINTR {
+            return Err(err);
+        }
+    }
+}
+
+/// Takes `tid`'s event that [`wait_look`] saw, if it is still there (`None`: look again).
+pub fn wait_taken(tid: Pid) -> Result<Option<(Pid, WaitStatus)>, Errno> {
+    loop {
+        let mut status = 0;
+        // SAFETY: `status` is a live i32 for the kernel to fill.
+        let pid = unsafe { libc::waitpid(tid, &mut status, libc::__WALL | libc::WNOHANG) };
+        if pid > 0 {
+            return Ok(Some((pid, decode_status(status))));
+        }
+        let err = Errno::last();
+        if pid == 0 || err == Errno::ECHILD {
+            return Ok(None);
+        }
+        if err != Errno::EINTR {
+            return Err(err);
+        }
+    }
+}
+
 /// Sends `signal` to thread `tid` of process `tgid`.
 pub fn tgkill(tgid: Pid, tid: Pid, signal: i32) -> Result<(), Errno> {
     // SAFETY: tgkill takes integer arguments only.

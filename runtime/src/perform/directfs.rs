@@ -241,6 +241,8 @@ struct Service {
 /// An open handed to a worker thread.
 struct Job {
     service: Arc<Service>,
+    /// Its entry among the calls under way, from the hand-over on (the reaper finds it there).
+    under_way: UnderWay,
     open: Box<Open>,
     reply: Reply,
 }
@@ -691,7 +693,8 @@ fn hand_over(service: &Arc<Service>, reply: Reply, open: Box<Open>, domain: Opti
         let reaper = Arc::clone(service);
         std::thread::spawn(move || reap(&reaper));
     });
-    let job = Job { service: Arc::clone(service), open, reply };
+    let under_way = UnderWay::register(UnderWayCall::Notification(reply.id), reply.pid);
+    let job = Job { service: Arc::clone(service), under_way, open, reply };
     if let Err(job) = executor.submit(job) {
         job.service.finish(&job.reply, Err(libc::EAGAIN), false);
     }
@@ -700,8 +703,9 @@ fn hand_over(service: &Arc<Service>, reply: Reply, open: Box<Open>, domain: Opti
 /// Performs a handed-over open on a worker thread (which may wait in it as long as the open
 /// would natively), with the guest thread's credentials, and completes the notification.
 fn perform_handed_over(job: Job, readiness: Readiness) {
-    let Job { service, open, reply } = job;
-    let _under_way = UnderWay::begin(UnderWayCall::Notification(reply.id));
+    let Job { service, under_way, open, reply } = job;
+    // Interrupted before a worker took it: its guest thread no longer waits for it.
+    let readiness = if under_way.start() { Err(libc::EINTR) } else { readiness };
     let cloexec = open.flags & libc::O_CLOEXEC as u64 != 0;
     let answer = readiness.and_then(|()| {
         // (A worker may be unable to read the guest's credentials itself: the directfs thread

@@ -110,15 +110,20 @@ impl WaitingCall {
         WaitingCall { socket, address, _named_through: named_through, kind: Waiting::Send { data, flags } }
     }
 
-    /// Performs the call, waiting as long as it takes: the raw result for the guest.
+    /// Performs the call, waiting as long as it takes: the raw result for the guest. It waits
+    /// in [`crate::perform::workers::syscall`], so that an interruption is never lost.
     pub fn perform(&self) -> u64 {
-        let result = match &self.kind {
-            Waiting::Connect => connect(&self.socket, &self.address).map(|()| 0),
-            Waiting::Send { data, flags } => send_to(&self.socket, data, *flags, Some(&self.address)),
+        use crate::perform::workers::syscall;
+        let fd = self.socket.as_raw_fd() as u64;
+        let (address, address_len) = (self.address.as_ptr() as u64, self.address.len() as u64);
+        // SAFETY: `fd` is the host's open socket; the address and the data are host buffers of
+        // the lengths passed, alive for the call.
+        let raw = unsafe {
+            match &self.kind {
+                Waiting::Connect => syscall(libc::SYS_connect, [fd, address, address_len, 0, 0, 0]),
+                Waiting::Send { data, flags } => syscall(libc::SYS_sendto, [fd, data.as_ptr() as u64, data.len() as u64, *flags as u32 as u64, address, address_len]),
+            }
         };
-        match result {
-            Ok(value) => value as u64,
-            Err(errno) => trapbox_abi::errno::encode_error(errno),
-        }
+        raw as u64
     }
 }

@@ -74,7 +74,8 @@ fn refuse(tid: Pid, number: u64, args: &[u64; 6], (errno, reason): (i32, String)
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Backend {
     /// Every call the host sees is a ptrace stop of the debugger (the opens excepted, which
-    /// directfs serves); host and guest pinned to one CPU, where a stop is cheapest.
+    /// directfs serves). Not pinned unless `--pin` asks (a stop is cheapest with host and
+    /// guest on one CPU, a parallel guest fastest on every CPU).
     Ptrace,
     /// The calls the call table marks for notification are served by a pool of host threads
     /// woken on the guest's CPU (`SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP`, Linux 6.6+); the rest
@@ -96,12 +97,13 @@ pub struct Routes {
 /// What a run does with the backend asked for (`None`: the default, unotify where it can
 /// serve anything). The unotify route serves calls under a policy only (its listener is
 /// directfs's); without one, in the native personality (every call refused but hostcalls, on
-/// ptrace) or on a kernel without `SYNC_WAKE_UP` the run is ptrace, pinned unless `--no-pin`
-/// (with a note where unotify was asked for, or the kernel is what stands in the way).
-/// `observing`: a trace or `--stats` must see every call's result.
-pub fn routes(asked: Option<Backend>, no_pin: bool, confined: bool, native_personality: bool, observing: bool) -> Routes {
+/// ptrace) or on a kernel without `SYNC_WAKE_UP` the run is ptrace (with a note where unotify
+/// was asked for, or the kernel is what stands in the way). Either backend pins host and guest
+/// to one CPU only where `pin` (`--pin`) asks. `observing`: a trace or `--stats` must see
+/// every call's result.
+pub fn routes(asked: Option<Backend>, pin: bool, confined: bool, native_personality: bool, observing: bool) -> Routes {
     use crate::perform::directfs::Receivers;
-    let ptrace = Routes { notified: Vec::new(), receivers: Receivers::One, pin: !no_pin };
+    let ptrace = Routes { notified: Vec::new(), receivers: Receivers::One, pin };
     if asked == Some(Backend::Ptrace) {
         return ptrace;
     }
@@ -112,14 +114,10 @@ pub fn routes(asked: Option<Backend>, no_pin: bool, confined: bool, native_perso
         return ptrace;
     }
     if !kernel_wakes_synchronously() {
-        crate::host_log!("trapbox: note: this kernel lacks SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP (Linux 6.6+): --backend ptrace, pinned to one CPU");
+        crate::host_log!("trapbox: note: this kernel lacks SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP (Linux 6.6+): this run uses --backend ptrace");
         return ptrace;
     }
-    // Pinned unless --no-pin, as the ptrace backend: unpinned, a worker performing a call for
-    // a guest thread that was killed is now and then never interrupted (run_host_calls'
-    // connect test hangs 1 run in 6-12 under load, on either backend), so every CPU stays an
-    // opt-in until that is found.
-    Routes { notified: crate::decode::syscalls::notified_calls(observing).collect(), receivers: Receivers::Pool, pin: !no_pin }
+    Routes { notified: crate::decode::syscalls::notified_calls(observing).collect(), receivers: Receivers::Pool, pin }
 }
 
 /// Whether the running kernel is Linux 6.6 or later, which has `SYNC_WAKE_UP` (the listener

@@ -428,7 +428,7 @@ pub struct Debugger {
     exec_error: Option<i32>,
     settings: Settings,
     stats: Stats,
-    /// Serials of handed-over calls whose thread is gone: interrupted until their answer comes.
+    /// Serials of handed-over calls whose thread is gone, until their answer comes.
     abandoned: Vec<u64>,
     /// When the stop being served was seen (only while tracing or counting).
     stop_stamp: Option<Stamp>,
@@ -489,8 +489,8 @@ impl Debugger {
             };
             let (tid, status) = match next {
                 Ok(Event::Stop(tid, status)) => (tid, status),
-                Ok(Event::Answer { serial, raw }) => {
-                    if let Err(err) = self.on_answer(serial, raw) {
+                Ok(Event::Answer { serial, raw, gone }) => {
+                    if let Err(err) = self.on_answer(serial, raw, gone) {
                         if err != Errno::ESRCH {
                             crate::host_log!("trapbox: warning: answering a call a host thread performed: {err}");
                         }
@@ -1155,7 +1155,7 @@ impl Debugger {
                     true => crate::perform::creds::as_guest(tid, sys::thread_credentials).map(Some),
                     false => Ok(None),
                 };
-                match credentials.and_then(|credentials| events::submit(call, credentials)) {
+                match credentials.and_then(|credentials| events::submit(tid, call, credentials)) {
                     Ok(serial) => {
                         // The thread stays in its seccomp stop until the worker answers.
                         self.thread(tid).handed_over = Some(HandedOver { serial, regs, call: call_text, interrupted: false });
@@ -1192,7 +1192,8 @@ impl Debugger {
     /// skipped and stopped at its exit, where [`Debugger::on_syscall_exit`] gives the kernel
     /// `-ERESTARTSYS` to judge: restarted after a handler with `SA_RESTART` or a stop, `EINTR`
     /// after one without, as natively.
-    fn on_answer(&mut self, serial: u64, raw: u64) -> Result<(), Errno> {
+    /// `gone`: the thread exited (its exit is queued or handled): the answer goes nowhere.
+    fn on_answer(&mut self, serial: u64, raw: u64, gone: bool) -> Result<(), Errno> {
         if let Some(at) = self.abandoned.iter().position(|&s| s == serial) {
             self.abandoned.swap_remove(at);
             return Ok(());
@@ -1200,6 +1201,10 @@ impl Debugger {
         let waiting = self.threads.iter().find(|(_, t)| t.handed_over.as_ref().is_some_and(|h| h.serial == serial)).map(|(&tid, _)| tid);
         let Some(tid) = waiting else { return Ok(()) };
         let Some(handed) = self.thread(tid).handed_over.take() else { return Ok(()) };
+        if gone {
+            // Its id may already name another thread: nothing is done with it.
+            return Ok(());
+        }
         if handed.interrupted && raw == errno::encode_error(libc::EINTR) {
             self.emit(tid, &handed.call, CallEnd::Interrupted, Handling::Host);
             let mut regs = handed.regs;
@@ -1213,14 +1218,14 @@ impl Debugger {
 
     /// Every [`events::TICK`] while calls are out: a thread whose call a worker performs and
     /// that has a signal waiting gets its call interrupted, as the signal would interrupt it
-    /// natively; calls of threads that are gone are interrupted too. Both are asked again at
-    /// each tick until they answer (a worker that had not begun to wait missed the first).
+    /// natively. Once is enough: an interruption is never lost (see
+    /// [`crate::perform::workers::syscall`]).
     fn interrupt_handed_over_calls(&mut self) {
-        let mut interrupted = self.abandoned.clone();
+        let mut interrupted = Vec::new();
         for (&tid, thread) in self.threads.iter_mut() {
             if let Some(handed) = thread.handed_over.as_mut() {
-                handed.interrupted = handed.interrupted || sys::signal_pending(tid);
-                if handed.interrupted {
+                if !handed.interrupted && sys::signal_pending(tid) {
+                    handed.interrupted = true;
                     interrupted.push(handed.serial);
                 }
             }
@@ -1231,7 +1236,10 @@ impl Debugger {
     }
 
     /// `thread` is gone: the call a worker performs for it, if any, is interrupted (its answer
-    /// goes nowhere), so no worker waits for ever for a thread that no longer does.
+    /// goes nowhere), so no worker waits for ever for a thread that no longer does. (A thread
+    /// that exited had its call ended before its exit was taken, see
+    /// [`crate::perform::workers::end_calls_of`]; this is for those an exec ends, whose exit
+    /// the kernel does not report.)
     fn abandon(&mut self, thread: &mut Thread) {
         if let Some(handed) = thread.handed_over.take() {
             self.abandoned.push(handed.serial);

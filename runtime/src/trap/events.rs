@@ -15,6 +15,10 @@
 //! call over (the debugger is then busy with a stop, not in `waitpid`), and stops right after
 //! an event came once no call is out; the debugger takes its own `waitpid` back only when the
 //! waiter has stopped. When no call is out, nothing of this runs: every stop costs what it did.
+//!
+//! The waiter takes a thread's exit only once the calls workers perform for it have ended
+//! ([`crate::perform::workers::end_calls_of`]): the guest sees a thread die only after it was
+//! released, and must then find its call over, as natively.
 
 use std::collections::VecDeque;
 use std::sync::{Condvar, Mutex};
@@ -40,6 +44,9 @@ pub enum Event {
         serial: u64,
         /// Its result (`-errno` on failure).
         raw: u64,
+        /// Its guest thread is gone (the waiter ended the call to take its exit, which may
+        /// already be taken): the answer goes nowhere, and the thread's id is no longer its.
+        gone: bool,
     },
     /// [`TICK`] passed with calls out.
     Tick,
@@ -55,6 +62,9 @@ struct Relay {
     next_serial: u64,
     events: VecDeque<Result<(Pid, WaitStatus), Errno>>,
     answers: VecDeque<(u64, u64)>,
+    /// Serials of calls the waiter ended because their guest thread exited ([`Event::Answer`]'s
+    /// `gone`), until their answer is taken.
+    gone: Vec<u64>,
     /// When the debugger last got an [`Event::Tick`] (`None`: not since calls went out).
     last_tick: Option<std::time::Instant>,
 }
@@ -66,6 +76,7 @@ static RELAY: Mutex<Relay> = Mutex::new(Relay {
     next_serial: 0,
     events: VecDeque::new(),
     answers: VecDeque::new(),
+    gone: Vec::new(),
     last_tick: None,
 });
 /// Wakes the debugger: an event or an answer was queued.
@@ -114,7 +125,7 @@ fn wait_for_the_debugger() {
             relay = RELAYING.wait(relay).unwrap_or_else(|e| e.into_inner());
         }
         drop(relay);
-        let event = sys::wait(None);
+        let event = wait_ending_calls_first();
         relay = self::relay();
         if relay.out == 0 || event.is_err() {
             relay.relaying = false;
@@ -124,14 +135,37 @@ fn wait_for_the_debugger() {
     }
 }
 
+/// The next event of any guest thread, as `sys::wait(None)` gives it, except that a thread's
+/// exit is taken only once the calls workers perform for it have ended
+/// ([`crate::perform::workers::end_calls_of`]): taking it releases the thread, after which its
+/// process's exit can reach the guest, and nothing the guest then does may still meet the dead
+/// thread's call. (Only while calls are out, when this thread waits for the debugger: an exit
+/// costs one call more to look at first.)
+fn wait_ending_calls_first() -> Result<(Pid, WaitStatus), Errno> {
+    loop {
+        let (tid, exited) = sys::wait_look()?;
+        if exited {
+            // Each recorded while its worker is still in it, so before its answer comes.
+            crate::perform::workers::end_calls_of(tid, |call| {
+                if let UnderWayCall::HandedOver(serial) = call {
+                    relay().gone.push(serial);
+                }
+            });
+        }
+        if let Some(event) = sys::wait_taken(tid)? {
+            return Ok(event);
+        }
+    }
+}
+
 /// The debugger's next event: an answer, a queued event, or its own `waitpid`'s when no call
 /// is out; [`Event::Tick`] when calls are out and nothing came for a [`TICK`].
 pub fn next() -> Result<Event, Errno> {
     let mut relay = relay();
     loop {
         // A tick is due every TICK while calls are out, however busy the events keep the
-        // debugger: a worker's interruption that came too early (before it began to wait) is
-        // sent again only at a tick, and a stream of events must not starve it.
+        // debugger: a signal for a thread whose call is out is seen only at a tick, and a
+        // stream of events must not starve it.
         if relay.out > 0 {
             let now = std::time::Instant::now();
             match relay.last_tick {
@@ -147,7 +181,14 @@ pub fn next() -> Result<Event, Errno> {
         }
         if let Some((serial, raw)) = relay.answers.pop_front() {
             relay.out -= 1;
-            return Ok(Event::Answer { serial, raw });
+            let gone = match relay.gone.iter().position(|&s| s == serial) {
+                Some(at) => {
+                    relay.gone.swap_remove(at);
+                    true
+                }
+                None => false,
+            };
+            return Ok(Event::Answer { serial, raw, gone });
         }
         if let Some(event) = relay.events.pop_front() {
             return event.map(|(pid, status)| Event::Stop(pid, status));
@@ -189,6 +230,8 @@ pub fn next_stop() -> Result<(Pid, WaitStatus), Errno> {
 /// A call handed to a worker thread.
 struct HandedOver {
     serial: u64,
+    /// Its entry among the calls under way, from the hand-over on.
+    under_way: UnderWay,
     call: Box<WaitingCall>,
     /// The guest thread's credentials when they may differ from the host's.
     credentials: Option<Credentials>,
@@ -198,18 +241,18 @@ struct HandedOver {
 /// behind directfs's opens; all share the bound on worker threads).
 static WORKERS: std::sync::OnceLock<std::sync::Arc<Executor<HandedOver>>> = std::sync::OnceLock::new();
 
-/// Hands `call` of a guest thread that stays stopped to a worker thread, to be performed with
-/// `credentials` (the guest thread's, when they may differ from the host's): its serial, for
+/// Hands `call` of guest thread `tid`, which stays stopped, to a worker thread, to be performed
+/// with `credentials` (the guest thread's, when they may differ from the host's): its serial, for
 /// the [`Event::Answer`] that comes when it is done. `Err(EAGAIN)` when no thread can take it
 /// (the host is out of threads).
-pub fn submit(call: Box<WaitingCall>, credentials: Option<Credentials>) -> Result<u64, i32> {
+pub fn submit(tid: Pid, call: Box<WaitingCall>, credentials: Option<Credentials>) -> Result<u64, i32> {
     let workers = WORKERS.get_or_init(|| Executor::new(perform, None));
     let serial = hand_over();
     if !relay().relaying {
         withdraw();
         return Err(libc::EAGAIN); // no waiter thread: nobody would see the answer come
     }
-    if workers.submit(HandedOver { serial, call, credentials }).is_err() {
+    if workers.submit(HandedOver { serial, under_way: UnderWay::register(UnderWayCall::HandedOver(serial), tid), call, credentials }).is_err() {
         withdraw();
         return Err(libc::EAGAIN);
     }
@@ -224,14 +267,13 @@ fn withdraw() {
 /// Performs a handed-over call on a worker thread, as long as it waits (unless interrupted:
 /// [`crate::perform::workers::interrupt_where`]), and answers it.
 fn perform(job: HandedOver, _: Readiness) {
-    let HandedOver { serial, call, credentials } = job;
-    let raw = {
-        let _under_way = UnderWay::begin(UnderWayCall::HandedOver(serial));
-        match &credentials {
-            Some(credentials) => crate::perform::creds::with_credentials(credentials, || call.perform()).unwrap_or_else(trapbox_abi::errno::encode_error),
-            None => call.perform(),
-        }
+    let HandedOver { serial, under_way, call, credentials } = job;
+    under_way.start(); // (interrupted already, the call returns EINTR at once)
+    let raw = match &credentials {
+        Some(credentials) => crate::perform::creds::with_credentials(credentials, || call.perform()).unwrap_or_else(trapbox_abi::errno::encode_error),
+        None => call.perform(),
     };
+    drop(under_way); // before the answer: see crate::perform::workers::end_calls_of
     drop(call); // the host's duplicate of the socket is closed before the guest runs on
     answer(serial, raw);
 }
