@@ -42,9 +42,10 @@ use state::{Dir, Record, Status};
 #[derive(Debug, Parser)]
 #[command(name = "trapbox oci", version = concat!(env!("CARGO_PKG_VERSION"), "\nspec: 1.0.2"), after_help = OCI_EXAMPLES)]
 pub struct OciArgs {
-    /// Where the containers' state is kept.
-    #[arg(long, global = true, default_value = state::DEFAULT_ROOT)]
-    pub root: PathBuf,
+    /// Where the containers' state is kept [default: /run/trapbox-oci; rootless (not root of
+    /// the initial user namespace) with XDG_RUNTIME_DIR set: $XDG_RUNTIME_DIR/trapbox-oci]
+    #[arg(long, global = true)]
+    pub root: Option<PathBuf>,
     /// Also write the runtime's own errors to this file.
     #[arg(long, global = true)]
     pub log: Option<PathBuf>,
@@ -279,7 +280,7 @@ fn write_log(log: &Path, format: LogFormat, text: &str) {
 }
 
 fn dispatch(args: &OciArgs) -> anyhow::Result<u8> {
-    let root = &args.root;
+    let root = &args.root.clone().unwrap_or_else(state::default_root);
     match &args.command {
         OciCommand::Create(create_args) => create(root, create_args).map(|_| 0),
         OciCommand::Run(run_args) => run(root, run_args),
@@ -528,27 +529,7 @@ fn run_monitor(
             let _ = crate::sys::kill(guest, libc::SIGKILL);
         }
     });
-    let code = match hosted {
-        Ok(report) => {
-            use std::os::unix::process::ExitStatusExt;
-            match (report.status.code(), report.status.signal()) {
-                (Some(code), _) => code,
-                (None, Some(signal)) => 128 + signal,
-                (None, None) => 1,
-            }
-        }
-        Err(err) => {
-            match ready.take() {
-                Some(mut stream) => {
-                    let _ = stream.write_all(
-                        format!("{}\n", format!("{err:#}").replace('\n', " ")).as_bytes(),
-                    );
-                }
-                None => crate::host_log!("trapbox-oci: error: {err:#}"),
-            }
-            255
-        }
-    };
+    let code = monitor_exit_code(hosted, &mut ready);
     if record.guest != 0 {
         record.exit_code = Some(code);
         let _ = dir.save(&record);
@@ -588,11 +569,7 @@ fn run(root: &Path, args: &CreateArgs) -> anyhow::Result<u8> {
     }
     let status = crate::sys::wait_exit(monitor)
         .map_err(|e| anyhow::anyhow!("waiting for the container's monitor: {e}"))?;
-    let code = if libc::WIFEXITED(status) {
-        libc::WEXITSTATUS(status)
-    } else {
-        128 + libc::WTERMSIG(status)
-    };
+    let code = shell_status(std::os::unix::process::ExitStatusExt::from_raw(status));
     let _ = delete(
         root,
         &DeleteArgs {
@@ -970,12 +947,7 @@ fn exec(root: &Path, args: &ExecArgs) -> anyhow::Result<u8> {
             let _ = write_pid_file(file, crate::sys::own_pid());
         }
     })?;
-    use std::os::unix::process::ExitStatusExt;
-    Ok(match (report.status.code(), report.status.signal()) {
-        (Some(code), _) => code as u8,
-        (None, Some(signal)) => (128 + signal) as u8,
-        (None, None) => 1,
-    })
+    Ok(shell_status(report.status) as u8)
 }
 
 /// A detached exec's monitor: hosts the process, exits with its status.
@@ -986,27 +958,38 @@ fn run_exec_monitor(command: crate::Command, ready: UnixStream) -> ! {
             let _ = stream.write_all(READY);
         }
     });
-    let code = match hosted {
-        Ok(report) => {
-            use std::os::unix::process::ExitStatusExt;
-            report
-                .status
-                .code()
-                .unwrap_or_else(|| 128 + report.status.signal().unwrap_or(0))
-        }
+    let code = monitor_exit_code(hosted, &mut ready);
+    crate::sys::exit_now(code)
+}
+
+/// A program's exit status as a shell (and an engine's shim) reports it: its code, or 128 +
+/// the signal that killed it.
+fn shell_status(status: std::process::ExitStatus) -> i32 {
+    use std::os::unix::process::ExitStatusExt;
+    match (status.code(), status.signal()) {
+        (Some(code), _) => code,
+        (None, Some(signal)) => 128 + signal,
+        (None, None) => 1,
+    }
+}
+
+/// What a monitor exits with once its run is over: the program's status; or, when the run
+/// failed, 255, the reason told to whoever waits for the monitor to be ready (on one line), or
+/// else logged.
+fn monitor_exit_code(hosted: anyhow::Result<crate::Report>, ready: &mut Option<UnixStream>) -> i32 {
+    match hosted {
+        Ok(report) => shell_status(report.status),
         Err(err) => {
+            let text = format!("{err:#}").replace('\n', " ");
             match ready.take() {
                 Some(mut stream) => {
-                    let _ = stream.write_all(
-                        format!("{}\n", format!("{err:#}").replace('\n', " ")).as_bytes(),
-                    );
+                    let _ = stream.write_all(format!("{text}\n").as_bytes());
                 }
-                None => crate::host_log!("trapbox-oci: error: {err:#}"),
+                None => crate::host_log!("trapbox-oci: error: {text}"),
             }
             255
         }
-    };
-    crate::sys::exit_now(code)
+    }
 }
 
 /// `features` (runc's format).

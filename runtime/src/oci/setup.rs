@@ -42,7 +42,9 @@ pub const LOG_ANNOTATION: &str = "dev.trapbox.log";
 /// container's should not be.
 const DEFAULT_TMPFS_SIZE: u64 = 64 << 20;
 
-/// `dev.trapbox.policy`'s file: grants in the container's own paths.
+/// `dev.trapbox.policy`'s file: grants in the container's own paths. (Not the policy file of
+/// `trapbox run`: those paths are the host's, checked and canonicalized there, and most of its
+/// keys — environment, working directory, limits — are the bundle's to say for a container.)
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ContainerPolicyFile {

@@ -19,6 +19,17 @@ use crate::sys::Pid;
 /// The runtime's default state root (runc's is `/run/runc`).
 pub const DEFAULT_ROOT: &str = "/run/trapbox-oci";
 
+/// The state root when `--root` is not given: runc's rule, for trapbox. An engine's rootless
+/// runtime runs as root of a user namespace of the engine's, where `/run` is not its own.
+pub fn default_root() -> PathBuf {
+    let initial_root = crate::sys::effective_ids().0 == 0
+        && std::fs::read_to_string("/proc/self/uid_map").is_ok_and(|map| map.split_whitespace().collect::<Vec<_>>() == ["0", "0", "4294967295"]);
+    match std::env::var_os("XDG_RUNTIME_DIR") {
+        Some(dir) if !initial_root && !dir.is_empty() => Path::new(&dir).join("trapbox-oci"),
+        _ => PathBuf::from(DEFAULT_ROOT),
+    }
+}
+
 /// What `state.json` holds.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Record {
