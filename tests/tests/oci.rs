@@ -561,3 +561,68 @@ fn podman_gives_a_terminal_as_with_runc() {
     assert_eq!((ours.status, ours.stdout.as_str()), (4, "stdin\r\nstdout\r\n1\r\n"), "{ours:?}");
     assert_eq!((ours.status, &ours.stdout), (theirs.status, &theirs.stdout), "runc: {theirs:?}");
 }
+
+/// Rootless podman: as the unprivileged user `scripts/setup.sh` makes (a subordinate id range
+/// of its own; when the tests run unprivileged, the invoker, who needs one), podman runs the
+/// same container through trapbox-oci, which then runs as root of podman's user namespace with
+/// its state under `$XDG_RUNTIME_DIR`: output and exit status as with runc, and `-d` + `exec`
+/// + `stop` + `rm` leaving nothing.
+#[test]
+fn rootless_podman_runs_execs_and_removes_a_container_as_with_runc() {
+    use std::os::unix::fs::PermissionsExt;
+    let _one = podman_lock();
+    let dir = scratch_dir("oci_rootless_podman");
+    let (host_copy, _) = run_support::unprivileged_copies(&dir, &busybox(), &[]);
+    let runtime = dir.join("trapbox-oci");
+    std::os::unix::fs::symlink(&host_copy, &runtime).unwrap();
+    let tar = dir.join("rootfs.tar");
+    assert_eq!(run(Command::new("tar").arg("-C").arg(rootfs()).arg("-cf").arg(&tar).arg(".")).status, 0);
+    std::fs::set_permissions(&tar, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let (home, user) = if is_root() { (PathBuf::from("/home/trapbox-rootless"), Some("trapbox-rootless")) } else { (PathBuf::from(std::env::var("HOME").unwrap()), None) };
+    // (podman wants a short run root: at most 50 characters.)
+    let short = PathBuf::from(format!("/var/tmp/tbx-rootless-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&short);
+    let runtime_dir = short.join("xdg");
+    let store = short.join("store");
+    std::fs::create_dir_all(&short).unwrap();
+    for made in [&runtime_dir, &store] {
+        std::fs::create_dir_all(made).unwrap();
+        std::fs::set_permissions(made, std::fs::Permissions::from_mode(0o700)).unwrap();
+        if let Some(user) = user {
+            assert_eq!(run(Command::new("chown").arg(format!("{user}:{user}")).arg(made)).status, 0, "run scripts/setup.sh: it makes {user}");
+        }
+    }
+    let podman = |args: &[&str]| -> Outcome {
+        let mut cmd = match user {
+            Some(user) => {
+                let mut cmd = Command::new("runuser");
+                cmd.args(["-u", user, "--", "podman"]);
+                cmd
+            }
+            None => Command::new("podman"),
+        };
+        cmd.current_dir(&dir).env("HOME", &home).env("XDG_RUNTIME_DIR", &runtime_dir);
+        cmd.arg("--root").arg(store.join("storage")).arg("--runroot").arg(store.join("run")).args(["--events-backend", "file", "--cgroup-manager", "cgroupfs"]);
+        run(cmd.args(args))
+    };
+    let imported = podman(&["import", tar.to_str().unwrap(), IMAGE]);
+    assert_eq!(imported.status, 0, "rootless podman import (the user needs a subordinate id range: scripts/setup.sh): {imported:?}");
+    let script = ["sh", "-c", "echo hi; id -u; cat /etc/marker; exit 3"];
+    let with = |runtime: &str| podman(&[&["--runtime", runtime, "run", "--rm", "--network", "none", IMAGE][..], &script[..]].concat());
+    let ours = with(runtime.to_str().unwrap());
+    let theirs = with(RUNC);
+    assert_eq!((ours.status, ours.stdout.as_str()), (3, "hi\n0\ninside the image\n"), "{ours:?}");
+    assert_eq!((ours.status, &ours.stdout), (theirs.status, &theirs.stdout), "runc: {theirs:?}");
+    let rt = runtime.to_str().unwrap();
+    let started = podman(&["--runtime", rt, "run", "-d", "--name", "rootless", "--network", "none", IMAGE, "sh", "-c", "echo started; exec sleep 600"]);
+    assert_eq!(started.status, 0, "{started:?}");
+    let exec = podman(&["--runtime", rt, "exec", "rootless", "sh", "-c", "echo in-exec; cat /proc/2/comm; exit 5"]);
+    assert_eq!((exec.status, exec.stdout.as_str()), (5, "in-exec\nsleep\n"), "{exec:?}");
+    assert_eq!(podman(&["--runtime", rt, "stop", "-t", "1", "rootless"]).status, 0);
+    assert_eq!(podman(&["--runtime", rt, "rm", "rootless"]).status, 0);
+    let left: Vec<_> = std::fs::read_dir(runtime_dir.join("trapbox-oci")).map(|d| d.flatten().map(|e| e.file_name()).collect()).unwrap_or_default();
+    assert!(left.is_empty(), "trapbox-oci's state left under $XDG_RUNTIME_DIR: {left:?}");
+    let _ = podman(&["rmi", "-af"]);
+    let _ = podman(&["unshare", "rm", "-rf", store.to_str().unwrap()]);
+    let _ = std::fs::remove_dir_all(&short);
+}

@@ -102,7 +102,7 @@ pub struct GuestUser {
 /// The namespaces of a running process, opened by the host (`/proc/PID/ns/…`).
 #[derive(Debug, Default)]
 pub struct Enter {
-    /// Its PID namespace, which the host's launching thread enters for the fork alone.
+    /// Its PID namespace, which an intermediate child enters to fork the guest into it.
     pub pid: Option<std::os::fd::OwnedFd>,
     /// The others, as (`CLONE_NEW*`, fd).
     pub others: Vec<(libc::c_int, std::os::fd::OwnedFd)>,
@@ -326,17 +326,20 @@ pub fn spawn(
         agent: if namespaced { seqpacket_pair()? } else { none },
     };
     let host_pid = sys::own_pid();
-    // This thread enters the namespaces the guest shares (and a container's PID namespace,
-    // for `enter`) for the clone alone, and returns to its own after it.
+    // This thread enters the namespaces the guest shares for the clone alone, and returns to
+    // its own after it.
     let joined = enter_for_clone(confinement)?;
-    let child = match &confinement.namespaces {
+    let entered_pid_namespace = confinement.enter.as_ref().and_then(|e| e.pid.as_ref()).map(std::os::fd::AsRawFd::as_raw_fd);
+    let child = match (&confinement.namespaces, entered_pid_namespace) {
         // Like fork (no new stack: the child runs on a copy of this one), into new namespaces.
         // SAFETY: the child only makes async-signal-safe raw calls on memory prepared above.
-        Some(namespaces) => unsafe {
+        (Some(namespaces), _) => unsafe {
             libc::syscall(libc::SYS_clone, (namespaces.flags | libc::SIGCHLD) as libc::c_ulong, 0usize, 0usize, 0usize, 0usize) as Pid
         },
         // SAFETY: as above.
-        None => unsafe { libc::fork() },
+        (None, Some(pid_namespace)) => unsafe { fork_into_pid_namespace(pid_namespace) },
+        // SAFETY: as above.
+        (None, None) => unsafe { libc::fork() },
     };
     if child != 0 {
         leave_after_clone(joined)?;
@@ -425,9 +428,6 @@ fn enter_for_clone(confinement: &Confinement) -> anyhow::Result<Left> {
     if let Some(namespaces) = &confinement.namespaces {
         entering.extend(namespaces.join.iter().map(|(kind, fd)| (*kind, fd.as_raw_fd())));
     }
-    if let Some(pid) = confinement.enter.as_ref().and_then(|e| e.pid.as_ref()) {
-        entering.push((libc::CLONE_NEWPID, pid.as_raw_fd()));
-    }
     let mut left = Left::new();
     for (kind, fd) in entering {
         let name = namespace_name(kind);
@@ -444,8 +444,10 @@ fn enter_for_clone(confinement: &Confinement) -> anyhow::Result<Left> {
 fn leave_after_clone(left: Left) -> anyhow::Result<()> {
     use std::os::fd::AsRawFd;
     for (kind, own) in left {
-        sys::set_namespace(own.as_raw_fd(), kind)
-            .map_err(|e| anyhow::anyhow!("cannot return to the host's own {} namespace (setns): {e}", namespace_name(kind)))?;
+        match sys::set_namespace(own.as_raw_fd(), kind) {
+            Ok(()) => {}
+            Err(e) => anyhow::bail!("cannot return to the host's own {} namespace (setns): {e}", namespace_name(kind)),
+        }
     }
     Ok(())
 }
@@ -461,6 +463,35 @@ pub fn namespace_name(kind: libc::c_int) -> &'static str {
         libc::CLONE_NEWNS => "mnt",
         libc::CLONE_NEWCGROUP => "cgroup",
         _ => "unknown",
+    }
+}
+
+/// Forks a process into the PID namespace `namespace` (an fd of it) through an intermediate
+/// child, which enters it and forks again: a thread whose children go to another PID
+/// namespace may start no thread, and a rootless host could not come back from a container's.
+/// Returns as `fork` does: 0 in the grandchild, the intermediate's pid (already reaped) in the
+/// caller; the grandchild, the guest, is seized by its hello's pid.
+///
+/// # Safety
+/// As `fork` in a multi-threaded process: the child makes raw calls only.
+unsafe fn fork_into_pid_namespace(namespace: libc::c_int) -> Pid {
+    // SAFETY: raw calls; the intermediate only enters the namespace, forks and exits.
+    unsafe {
+        let intermediate = libc::fork();
+        if intermediate == 0 {
+            if libc::setns(namespace, libc::CLONE_NEWPID) != 0 {
+                libc::_exit(CHILD_SETUP_FAILED);
+            }
+            match libc::fork() {
+                0 => return 0,
+                grandchild => libc::_exit(if grandchild < 0 { CHILD_SETUP_FAILED } else { 0 }),
+            }
+        }
+        if intermediate > 0 {
+            let mut status = 0;
+            while libc::waitpid(intermediate, &mut status, 0) < 0 && *libc::__errno_location() == libc::EINTR {}
+        }
+        intermediate
     }
 }
 
@@ -720,7 +751,12 @@ unsafe fn become_guest(ch: Channels, parent: Pid, exec: Exec<'_>) -> ! {
         for fd in [ch.go[1], ch.hello[0], ch.mapped[0], ch.mapped[1], ch.report[0], ch.taken[1], ch.agent[0], ch.agent[1]] {
             close(fd);
         }
-        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0);
+        // (Not in a running container's PID namespace, `parent` 0: its parent is the intermediate
+        // of fork_into_pid_namespace, which exits at once; the go pipe, then PTRACE_O_EXITKILL,
+        // end it with the host.)
+        if parent != 0 {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0);
+        }
         // Forked from the non-dumpable host (--no-namespaces): the host seizes a dumpable guest.
         libc::prctl(libc::PR_SET_DUMPABLE, 1 as libc::c_ulong, 0, 0, 0);
         if libc::getppid() != parent {
