@@ -102,7 +102,7 @@ fn chown_tree(path: &Path) {
 }
 
 /// The same environment for both runs: nothing of cargo's or the invoker's.
-fn set_env(cmd: &mut Command, case: &Case, work: &Path) {
+fn set_env(cmd: &mut Command, work: &Path) {
     cmd.env_clear()
         .env("PATH", "/usr/bin:/bin")
         .env("HOME", work)
@@ -138,7 +138,7 @@ fn compare(case: &Case) -> Vec<Compared> {
             User::Invoker => {
                 let mut cmd = Command::new(&case.program);
                 cmd.args(&arg_refs);
-                set_env(&mut cmd, case, &work);
+                set_env(&mut cmd, &work);
                 run(&mut cmd)
             }
             User::Nobody => {
@@ -147,7 +147,7 @@ fn compare(case: &Case) -> Vec<Compared> {
                 std::fs::write(base.join("host-path"), host.to_str().unwrap()).unwrap();
                 let mut cmd = as_nobody(&case.program);
                 cmd.args(&arg_refs);
-                set_env(&mut cmd, case, &work);
+                set_env(&mut cmd, &work);
                 run(&mut cmd)
             }
         };
@@ -157,14 +157,14 @@ fn compare(case: &Case) -> Vec<Compared> {
         let trapped = match user {
             User::Invoker => {
                 let mut cmd = trapbox_run(&flag_refs, &case.program, &arg_refs);
-                set_env(&mut cmd, case, &work);
+                set_env(&mut cmd, &work);
                 run(&mut cmd)
             }
             User::Nobody => {
                 let host = PathBuf::from(std::fs::read_to_string(base.join("host-path")).unwrap());
                 let mut cmd = as_nobody(&host);
                 cmd.arg("run").args(&flag_refs).arg("--").arg(&case.program).args(&arg_refs);
-                set_env(&mut cmd, case, &work);
+                set_env(&mut cmd, &work);
                 run(&mut cmd)
             }
         };
