@@ -11,8 +11,9 @@ trapbox --unconfined, trapbox sandboxed (`--allow-read / --allow-exec / --allow-
 plus a write grant of the work directory that gcc writes to: the guest's /tmp is its own),
 the same with --audit (every path call decided by the host, as before the grants-only root),
 strace -f, PRoot and bwrap (`--ro-bind / / --dev /dev --proc /proc --unshare-all`, with a
-tmpfs /tmp as trapbox's guest has, for gcc, and the work directory bound writable). runsc is measured when it is installed (Debian has no package;
-building it needs Go's module proxy).
+tmpfs /tmp as trapbox's guest has, for gcc, and the work directory bound writable). runsc is measured when it is installed (Debian 12's
+`runsc` package, a 2022 build; it leaves the host's /dev/null owned by nobody after a run,
+which this script puts back when it ends).
 
 The getpid row is a call the host answers: trapbox runs the loop rewritten with `ud2`
 traps kept (`--keep-traps`; by default the host gives a known native call its `syscall`
@@ -82,6 +83,10 @@ def runners(work):
         ("bwrap", lambda cmd: ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp", "--bind", work, work, "--unshare-all", *cmd]),
     ]
     if shutil.which("runsc"):
+        # Debian's runsc chowns the host's /dev/null to nobody; put its owner back at the end.
+        st = os.stat("/dev/null")
+        import atexit
+        atexit.register(os.chown, "/dev/null", st.st_uid, st.st_gid)
         state = os.path.join(work, "runsc")
         found.append(("runsc (ptrace)", lambda cmd: ["runsc", f"--root={state}", "--network=none", "--platform=ptrace", "do", *cmd]))
     return found

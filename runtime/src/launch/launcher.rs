@@ -633,8 +633,10 @@ unsafe fn run_init(ch: Channels, namespaces: &Namespaces, exec: Exec<'_>) -> ! {
         // out (a container's `uidMappings` of 0 to another host id) would otherwise leave init
         // an unmapped owner, whose files the kernel refuses to create (EOVERFLOW). With the
         // invoker's own ids mapped this changes nothing.
+        // (Raw calls: glibc's wrappers would wait for the parent's other threads, which the
+        // fork did not copy, to change their ids too.)
         if namespaces.flags & libc::CLONE_NEWUSER != 0 {
-            let _ = libc::setresgid(0, 0, 0) == 0 && libc::setresuid(0, 0, 0) == 0;
+            let _ = libc::syscall(libc::SYS_setresgid, 0, 0, 0) == 0 && libc::syscall(libc::SYS_setresuid, 0, 0, 0) == 0;
         }
         if let Some(name) = &namespaces.hostname {
             if libc::sethostname(name.as_ptr(), name.as_bytes().len()) != 0 {
@@ -812,10 +814,11 @@ unsafe fn become_guest(ch: Channels, parent: Pid, exec: Exec<'_>) -> ! {
             // ids resets dumpability, which the host's access to its memory needs.
             // (A user namespace an unprivileged invoker made denies setgroups: no supplementary
             // group can be there to drop, so an empty list needs no call.)
-            let groups_set = libc::setgroups(user.groups.len(), user.groups.as_ptr()) == 0 || user.groups.is_empty();
+            // Raw calls, as in init: glibc's wrappers would wait for threads the fork did not copy.
+            let groups_set = libc::syscall(libc::SYS_setgroups, user.groups.len(), user.groups.as_ptr()) == 0 || user.groups.is_empty();
             if !groups_set
-                || libc::setgid(user.gid) != 0
-                || libc::setuid(user.uid) != 0
+                || libc::syscall(libc::SYS_setgid, user.gid) != 0
+                || libc::syscall(libc::SYS_setuid, user.uid) != 0
                 || libc::prctl(libc::PR_SET_DUMPABLE, 1 as libc::c_ulong, 0, 0, 0) != 0
             {
                 libc::_exit(CHILD_SETUP_FAILED);
