@@ -717,6 +717,14 @@ pub fn last_capability() -> u32 {
     read_proc("/proc/sys/kernel/cap_last_cap").ok().and_then(|s| s.trim().parse().ok()).unwrap_or(40).min(63)
 }
 
+/// Every capability this kernel knows, as a mask (bit N is capability N).
+pub fn known_capabilities() -> u64 {
+    match last_capability() {
+        63 => u64::MAX,
+        last => (1u64 << (last + 1)) - 1,
+    }
+}
+
 /// Gives the calling thread (only: raw system calls, not glibc's process-wide wrappers) the
 /// filesystem credentials `creds`, as far as its permitted capabilities allow.
 pub fn take_thread_credentials(creds: &crate::perform::creds::Credentials) -> Result<(), Errno> {

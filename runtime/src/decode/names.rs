@@ -18,6 +18,18 @@ pub fn signal_name(signal: i32) -> String {
     }
 }
 
+/// The number of signal `name` (`SIGTERM`, `TERM`; also `SIGIOT` and `SIGPOLL`, the older
+/// names of `SIGABRT` and `SIGIO`), or `None`.
+pub fn signal_number(name: &str) -> Option<i32> {
+    let full = if name.starts_with("SIG") { name.to_string() } else { format!("SIG{name}") };
+    let full = match full.as_str() {
+        "SIGIOT" => "SIGABRT",
+        "SIGPOLL" => "SIGIO",
+        other => other,
+    };
+    SIGNAL_NAMES.iter().skip(1).position(|n| *n == full).map(|i| i as i32 + 1)
+}
+
 /// Symbolic names of the errno values a trace shows most, by number.
 const ERRNO_NAMES: [&str; 41] = [
     "0", "EPERM", "ENOENT", "ESRCH", "EINTR", "EIO", "ENXIO", "E2BIG", "ENOEXEC", "EBADF", "ECHILD", "EAGAIN",
@@ -47,6 +59,15 @@ pub fn errno_name(errno: i32) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn signals_by_name() {
+        assert_eq!([signal_number("SIGTERM"), signal_number("TERM"), signal_number("KILL"), signal_number("SIGSYS")], [Some(15), Some(15), Some(9), Some(31)]);
+        assert_eq!((signal_number("IOT"), signal_number("SIGPOLL")), (Some(libc::SIGABRT), Some(libc::SIGIO)));
+        for bad in ["SIG0", "0", "NOPE", "", "SIG"] {
+            assert_eq!(signal_number(bad), None, "{bad}");
+        }
+    }
 
     #[test]
     fn names() {

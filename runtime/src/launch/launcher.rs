@@ -112,11 +112,7 @@ impl Confinement {
     /// The capabilities the calling process lacks in its effective set, up to the kernel's
     /// last: what [`Confinement::drop_capabilities`] drops for a guest it launches.
     pub fn capabilities_the_invoker_lacks() -> u64 {
-        let known = match sys::last_capability() {
-            63 => u64::MAX,
-            last => (1u64 << (last + 1)) - 1,
-        };
-        known & !sys::effective_capabilities()
+        sys::known_capabilities() & !sys::effective_capabilities()
     }
 }
 
@@ -143,12 +139,11 @@ pub struct Namespaces {
 
 impl Namespaces {
     /// What every run gets: the invoking user's ids as the guest sees them (root maps every
-    /// id to itself, so it stays root over files but holds capabilities only in its own
-    /// namespaces; any other user maps just its own uid and gid), and a private network
+    /// id its own user namespace has to itself, so it stays root over files but holds
+    /// capabilities only in its own namespaces; any other user maps just its own uid and gid), and a private network
     /// namespace (its own `lo` and unix sockets) unless the network policy needs the host's.
     pub fn for_invoker(private_network: bool) -> Namespaces {
-        // SAFETY: geteuid and getegid cannot fail.
-        let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
+        let (uid, gid) = sys::effective_ids();
         // Root keeps the ids its own user namespace has (all of them in the initial one; those
         // an engine's rootless namespace maps, inside it).
         let own = |file: &str| std::fs::read_to_string(file).ok().map(|map| identity_of(&map)).filter(|m| !m.is_empty());

@@ -509,9 +509,5 @@ pub fn dropped_capabilities(process: &spec::Process) -> anyhow::Result<u64> {
             }
         }
     }
-    let known = match crate::sys::last_capability() {
-        63 => u64::MAX,
-        last => (1u64 << (last + 1)) - 1,
-    };
-    Ok(known & !kept)
+    Ok(crate::sys::known_capabilities() & !kept)
 }
