@@ -154,6 +154,7 @@ fn confinement(
     mounts: Option<crate::launch::mounts::MountPlan>,
     stdio: [libc::c_int; 3],
     notified: &[u32],
+    natively: &[(u32, crate::decode::syscalls::NativeWhen)],
 ) -> anyhow::Result<Confinement> {
     let policy = &prepared.all;
     let mut rlimits = Vec::new();
@@ -178,7 +179,7 @@ fn confinement(
         rlimits,
         cwd,
         env: prepared.env.clone(),
-        directfs_filter: confined.then(|| crate::perform::directfs::filter(notified)),
+        directfs_filter: confined.then(|| crate::perform::directfs::filter(notified, natively)),
         namespaces,
         mounts,
         keep_fds: prepared.keep_fds.clone(),
@@ -330,12 +331,20 @@ pub(crate) fn host_prepared(
         && crate::launch::mounts::metadata_may_run_natively(&inherited);
     let observing = command.trace.is_some() || command.stats.is_some();
     let mut routes = crate::perform::unotify::routes(command.backend, command.pin == Some(true), policy.is_some(), native_personality, observing);
-    if grants_only_root && !native_personality {
+    let root_natives = grants_only_root.then(|| crate::decode::syscalls::RootNatives {
+        listings: policy.as_ref().is_some_and(crate::decide::base::listings_never_refused),
+    });
+    let mut natively = Vec::new();
+    if let (Some(natives), false) = (root_natives, native_personality) {
         // The metadata calls the grants-only root lets run natively: a notification would
-        // outrank the backstop's ALLOW (the kernel takes the stricter of two filters).
-        routes.notified.retain(|&nr| !crate::decode::syscalls::native_in_grants_only_root().any(|(native, _)| native == nr));
+        // outrank the backstop's ALLOW (the kernel takes the stricter of two filters), so the
+        // calls it always runs are not notified, and those it runs for some arguments are let
+        // through for those.
+        let in_root = || crate::decode::syscalls::native_in_grants_only_root(natives);
+        routes.notified.retain(|&nr| !in_root().any(|(native, when)| native == nr && when.is_none()));
+        natively.extend(in_root().filter_map(|(nr, when)| Some((nr, when?))));
     }
-    let confinement = confinement(&prepared, container, ruleset.as_ref(), policy.is_some(), namespaces, mounts, stdio, &routes.notified)?;
+    let confinement = confinement(&prepared, container, ruleset.as_ref(), policy.is_some(), namespaces, mounts, stdio, &routes.notified, &natively)?;
     let mut also_decided: Vec<u64> = Vec::new();
     if policy.is_some() {
         also_decided.extend(crate::decode::syscalls::policy_decided_native_calls());
@@ -345,7 +354,7 @@ pub(crate) fn host_prepared(
         also_decided.extend([trapbox_abi::linux::nr::FORK, trapbox_abi::linux::nr::VFORK]);
     }
     let pinned_region = policy.is_some().then_some(crate::trap::pinned::PIN_BASE);
-    let filter = crate::launch::seccomp::build_filter(native_personality, &also_decided, pinned_region, grants_only_root);
+    let filter = crate::launch::seccomp::build_filter(native_personality, &also_decided, pinned_region, root_natives);
     if policy.is_some() {
         // The backstop sends these only when their range may reach the pinned region.
         also_decided.extend(crate::trap::pinned::GUARDED_CALLS);

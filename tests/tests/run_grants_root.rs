@@ -77,6 +77,9 @@ fn probes(l: &Layout, rootless: bool) -> Vec<(String, Expect)> {
         ("f:/usr/share:../../etc/shadow".into(), Is("ENOENT")),
         ("t:/usr/share:../../etc/shadow".into(), Is("ENOENT")),
         ("h:/usr/share/common-licenses/GPL-3".into(), Is("name_to_handle_at EPERM")),
+        // A file's open stays the host's to decide (and log), in the root and under --audit.
+        ("o:/etc/shadow".into(), Is("ENOENT")),
+        ("o:/usr".into(), Is("EACCES")),
         // A directory on the way to a grant may be looked at, not listed, also through a
         // link inside a grant that leads to one.
         ("s:/usr".into(), Is("dir")),
@@ -129,7 +132,12 @@ fn check(l: &Layout, rootless: bool, native_guest: &Path, trapbox: &dyn Fn(&[&st
     let metadata_lines = |o: &Outcome| denials(o).into_iter().filter(|l| metadata.iter().any(|m| l.starts_with(&format!("trapbox: denied {m}")))).count();
     assert_eq!(metadata_lines(&plain), 0, "{}", plain.stderr);
     assert!(metadata_lines(&audited) >= 12, "one line per metadata denial: {}", audited.stderr);
-    assert!(denials(&plain).iter().any(|l| l.contains("openat(AT_FDCWD, \"/usr\"")), "opens stay the host's: {}", plain.stderr);
+    // Opens stay the host's to decide and log, a directory's for listing too: these grants
+    // leave directories on the way, whose listing the kernel would refuse with no line.
+    let opened_usr = |o: &Outcome, flags: &str| denials(o).iter().any(|l| l.contains(&format!("openat(AT_FDCWD, \"/usr\", {flags}):")));
+    for outcome in [&plain, &audited] {
+        assert!(opened_usr(outcome, "O_RDONLY") && opened_usr(outcome, "O_RDONLY|O_DIRECTORY"), "opens stay the host's: {}", outcome.stderr);
+    }
     // The mounts: a read grant read-only, neither honours setuid bits nor device nodes; a
     // write grant writable, likewise.
     let mounts = trapbox(&grants, &[format!("m:{}", l.data), format!("m:{out}")]);
@@ -188,6 +196,20 @@ fn ls_and_find_inside_a_grant_print_as_natively() {
         assert_eq!((out.status, &out.stdout), (native.status, &native.stdout), "{args:?}: {}", out.stderr);
         assert!(denials(&out).is_empty(), "{args:?}: {}", out.stderr);
     }
+    // Where the policy reads the whole root no listing can be refused, and the listings are
+    // the kernel's: no open of a directory reaches the host (--stats counts each call it
+    // sees); a narrower policy has the host decide and log each.
+    let find = ["find", "/usr/share/zoneinfo"];
+    let native = run(Command::new(&busybox).args(find).current_dir(&dir));
+    let stats_of = |grant: &str| run(trapbox_run(&["--stats", "--allow-read", grant], &busybox, &find).current_dir(&dir));
+    let (whole, narrow) = (stats_of("/"), stats_of("/usr/share"));
+    for out in [&whole, &narrow] {
+        assert_eq!((out.status, &out.stdout), (native.status, &native.stdout), "{}", out.stderr);
+        assert!(out.stderr.contains("trapbox: stats:"), "{}", out.stderr);
+    }
+    let opens = |out: &Outcome| out.stderr.lines().any(|l| l.starts_with("trapbox: stats:") && l.ends_with(" openat"));
+    assert!(!opens(&whole), "{}", whole.stderr);
+    assert!(opens(&narrow), "{}", narrow.stderr);
     let out = run(trapbox_run(&["--allow-read", "/usr/share/zoneinfo"], &busybox, &["sh", "-c", "ls /usr/share/misc; echo $?; find /usr/include -maxdepth 0; echo $?"]).current_dir(&dir));
     assert_eq!(out.stdout, "1\n1\n", "siblings of a grant are absent: {out:?}");
 }

@@ -302,6 +302,13 @@ pub fn grants_only_root(policy: &Policy) -> bool {
     !policy.audit && !policy.mounts.is_empty()
 }
 
+/// Whether no directory of a grants-only root can be refused to a listing: the policy reads
+/// the whole root, so Landlock gives `READ_DIR` everywhere in it (a narrower policy has
+/// directories on the way, or grants without read, whose listing the host refuses and logs).
+pub fn listings_never_refused(policy: &Policy) -> bool {
+    !policy.grants_for(Path::new("/"), ACCESS_READ).is_empty()
+}
+
 /// The host files and directories a grants-only root shows at their own paths: every grant
 /// that is not one of the base's mounts or beneath one (those are [`binds`]) and exists on the
 /// host, outermost first; a grant inside another that shows it alike (same writability) adds

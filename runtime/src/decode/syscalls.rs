@@ -46,6 +46,16 @@ pub enum NativeWhen {
         /// The (first, second) pairs that run natively.
         pairs: &'static [(u32, u32)],
     },
+    /// The low word of argument `arg`, masked with `mask`, is `value`: flag bits (an open's
+    /// flags, an `int`), where only the listed bits may be set beside `value`'s.
+    Flags {
+        /// The argument holding the flags.
+        arg: usize,
+        /// The bits tested: every bit but those that may be set freely.
+        mask: u32,
+        /// What the tested bits must be.
+        value: u32,
+    },
 }
 
 impl NativeWhen {
@@ -55,6 +65,7 @@ impl NativeWhen {
         match *self {
             NativeWhen::Code { arg, codes } => codes.contains(&uint_arg(args, arg)),
             NativeWhen::CodePair { first, second, pairs } => pairs.contains(&(uint_arg(args, first), uint_arg(args, second))),
+            NativeWhen::Flags { arg, mask, value } => uint_arg(args, arg) & mask == value,
         }
     }
 }
@@ -965,21 +976,42 @@ pub fn native_calls() -> impl Iterator<Item = u32> {
     TABLE.iter().enumerate().filter(|(_, e)| e.disposition == Disposition::Native).map(|(nr, _)| nr as u32)
 }
 
+/// What a grants-only root lets run natively besides the metadata calls.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RootNatives {
+    /// The opens of directories to list them: only where no listing can be refused (the
+    /// policy reads the whole root, [`crate::decide::base::listings_never_refused`]), as the
+    /// kernel's refusal would leave no log line.
+    pub listings: bool,
+}
+
 /// The metadata calls the backstop lets run natively when the guest's root holds only what
 /// the policy grants ([`crate::launch::mounts`]): there the kernel's own lookup finds nothing
 /// outside the grants (`ENOENT`), and what it finds the guest may read. `access` runs natively
 /// for existence and reading only (`F_OK`, `R_OK`): a read-only mount answers `W_OK` with
 /// `EROFS` and a read grant cannot answer `X_OK`, where the host answers `EACCES` as it
-/// decides the exec or write itself. Opens, exec and every change still go to the host.
-pub fn native_in_grants_only_root() -> impl Iterator<Item = (u32, Option<NativeWhen>)> {
+/// decides the exec or write itself. With `natives.listings`, a directory opened to be listed
+/// (`O_DIRECTORY`, read-only, no creation) runs natively too: its fd gives what `getdents` and
+/// the stat family already give natively there, Landlock's `READ_DIR` decides it as the host
+/// would, and every open through it (`openat(dirfd, …)`) still goes to the host. File opens,
+/// exec and every change still go to the host.
+pub fn native_in_grants_only_root(natives: RootNatives) -> impl Iterator<Item = (u32, Option<NativeWhen>)> {
     const EXISTS_OR_READABLE: &[u32] = &[libc::F_OK as u32, libc::R_OK as u32];
     let plain = [STAT, LSTAT, NEWFSTATAT, STATX, READLINK, READLINKAT, STATFS, GETXATTR, LGETXATTR, LISTXATTR, LLISTXATTR, CHDIR];
     let by_mode = [(ACCESS, 1), (FACCESSAT, 2), (FACCESSAT2, 2)];
+    let by_flags = [(OPEN, 1), (OPENAT, 2)];
     plain
         .into_iter()
         .map(|nr| (nr as u32, None))
         .chain(by_mode.into_iter().map(|(nr, arg)| (nr as u32, Some(NativeWhen::Code { arg, codes: EXISTS_OR_READABLE }))))
+        .chain(by_flags.into_iter().filter(move |_| natives.listings).map(move |(nr, arg)| (nr as u32, Some(NativeWhen::Flags { arg, mask: !DIRECTORY_LISTING_FREE_FLAGS, value: libc::O_DIRECTORY as u32 }))))
 }
+
+/// The open flags a directory opened to be listed may carry beside `O_DIRECTORY`: none of them
+/// writes, creates, truncates or makes an `O_PATH` or `O_TMPFILE` file. `O_LARGEFILE` is the
+/// kernel's value (musl sets it on every open; glibc's header says 0 on x86-64).
+const DIRECTORY_LISTING_FREE_FLAGS: u32 = (libc::O_CLOEXEC | libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_NOATIME) as u32 | KERNEL_O_LARGEFILE;
+const KERNEL_O_LARGEFILE: u32 = 0o100000;
 
 /// The traced calls the backstop lets run natively for some requests, with those requests.
 pub fn native_when_calls() -> impl Iterator<Item = (u32, NativeWhen)> {

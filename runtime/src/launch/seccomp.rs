@@ -8,7 +8,9 @@
 //! 3. under a policy, a memory-map or protection call whose range may reach the pinned-argument region
 //!    ([`crate::trap::pinned`]) → `SECCOMP_RET_TRACE` (the host refuses any that touches it);
 //! 4. a traced call with harmless, frequent requests ([`NativeWhen`]: some ioctl, fcntl and
-//!    setsockopt codes) → allow when the request's low 32 bits match, else trace;
+//!    setsockopt codes; in a grants-only root also `access` for existence or reading and the
+//!    read-only `O_DIRECTORY` opens of listings) → allow when the request's low 32 bits match
+//!    (for open flags: when no bit outside the harmless ones is set), else trace;
 //! 5. the call is [`Disposition::Native`](crate::decode::syscalls::Disposition::Native) in the
 //!    dispatcher's table → allow;
 //! 6. anything else → `SECCOMP_RET_TRACE`: a stop the host handles.
@@ -21,7 +23,7 @@
 //! So code the rewriter missed, JIT code, the vDSO fallback and unrewritten binaries are
 //! still mediated — slower, never unmediated.
 
-use crate::decode::syscalls::{self, NativeWhen};
+use crate::decode::syscalls::{self, NativeWhen, RootNatives};
 
 /// One classic-BPF instruction (`struct sock_filter`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -68,6 +70,7 @@ const RET_ALLOW: u32 = 0x7fff_0000;
 const LD_W_ABS: u16 = 0x20; // BPF_LD | BPF_W | BPF_ABS
 const JEQ_K: u16 = 0x15; // BPF_JMP | BPF_JEQ | BPF_K
 const JSET_K: u16 = 0x45; // BPF_JMP | BPF_JSET | BPF_K
+const ALU_AND_K: u16 = 0x54; // BPF_ALU | BPF_AND | BPF_K
 /// `BPF_JMP | BPF_JA`: jumps `k` instructions forward, always.
 pub const JA: u16 = 0x05;
 const RET_K: u16 = 0x06; // BPF_RET | BPF_K
@@ -97,14 +100,15 @@ enum Target {
     Next,
     /// The block's `ret ALLOW`.
     Allow,
-    /// The block's `ret TRACE`.
-    Trace,
+    /// The block's other way out: `ret TRACE` in the backstop, the caller's own instructions in
+    /// the notification filter ([`conditional_block`]).
+    Otherwise,
     /// Instruction `.0` of the block's body.
     At(usize),
 }
 
 /// A block's body with symbolic jumps, finished by [`Block::finish`] with `ret ALLOW` and
-/// `ret TRACE` (in that order) after the body.
+/// the other way out (`ret TRACE`, or the caller's instructions) after the body.
 #[derive(Default)]
 struct Block {
     body: Vec<(SockFilter, Target, Target)>,
@@ -119,19 +123,30 @@ impl Block {
         self.body.push((jump(code, k, 0, 0), jt, jf));
     }
 
+    /// `A &= k`.
+    fn and(&mut self, k: u32) {
+        self.body.push((stmt(ALU_AND_K, k), Target::Next, Target::Next));
+    }
+
     fn len(&self) -> usize {
         self.body.len()
     }
 
     fn finish(self) -> Vec<SockFilter> {
-        let (allow_at, trace_at) = (self.body.len(), self.body.len() + 1);
-        let mut prog: Vec<SockFilter> = Vec::with_capacity(self.body.len() + 2);
+        self.finish_with(&[stmt(RET_K, RET_TRACE)])
+    }
+
+    /// The body, `ret ALLOW`, then `otherwise` (self-contained: it ends in returns and jumps
+    /// only within itself).
+    fn finish_with(self, otherwise: &[SockFilter]) -> Vec<SockFilter> {
+        let (allow_at, otherwise_at) = (self.body.len(), self.body.len() + 1);
+        let mut prog: Vec<SockFilter> = Vec::with_capacity(self.body.len() + 1 + otherwise.len());
         for (pc, (mut ins, jt, jf)) in self.body.into_iter().enumerate() {
             let offset = |target: Target| {
                 let to = match target {
                     Target::Next => pc + 1,
                     Target::Allow => allow_at,
-                    Target::Trace => trace_at,
+                    Target::Otherwise => otherwise_at,
                     Target::At(at) => at,
                 };
                 u8::try_from(to - pc - 1).expect("a block stays within 8-bit jumps")
@@ -141,7 +156,7 @@ impl Block {
             prog.push(ins);
         }
         prog.push(stmt(RET_K, RET_ALLOW));
-        prog.push(stmt(RET_K, RET_TRACE));
+        prog.extend_from_slice(otherwise);
         prog
     }
 }
@@ -175,12 +190,12 @@ fn guard_block(tests: &[GuardTest], base: u64) -> Vec<SockFilter> {
             }
             GuardTest::LongLength(arg) => {
                 block.load(arg_word(arg, true));
-                block.jump(JEQ_K, 0, Target::Next, Target::Trace);
+                block.jump(JEQ_K, 0, Target::Next, Target::Otherwise);
             }
             GuardTest::NearRegion(arg) => {
                 block.load(arg_word(arg, true));
-                block.jump(JEQ_K, region_block, Target::Trace, Target::Next);
-                block.jump(JEQ_K, region_block - 1, Target::Trace, Target::Next);
+                block.jump(JEQ_K, region_block, Target::Otherwise, Target::Next);
+                block.jump(JEQ_K, region_block - 1, Target::Otherwise, Target::Next);
             }
         }
     }
@@ -191,6 +206,18 @@ fn guard_block(tests: &[GuardTest], base: u64) -> Vec<SockFilter> {
 /// The instructions that let a traced call run natively for the requests `when` names (the
 /// call number is matched by the caller): only low words are loaded, the kernel's `int`.
 fn request_block(when: NativeWhen) -> Vec<SockFilter> {
+    request_body(when).finish()
+}
+
+/// [`request_block`] for another filter: `ret ALLOW` for the requests `when` names, the
+/// instructions `otherwise` (self-contained, ending in returns) for the rest. The notification
+/// filter ([`crate::perform::directfs::filter`]) must let through what the backstop runs
+/// natively, or its notification would outrank the backstop's ALLOW.
+pub fn conditional_block(when: NativeWhen, otherwise: &[SockFilter]) -> Vec<SockFilter> {
+    request_body(when).finish_with(otherwise)
+}
+
+fn request_body(when: NativeWhen) -> Block {
     let mut block = Block::default();
     match when {
         NativeWhen::Code { arg, codes } => {
@@ -198,7 +225,7 @@ fn request_block(when: NativeWhen) -> Vec<SockFilter> {
             for &code in codes {
                 block.jump(JEQ_K, code, Target::Allow, Target::Next);
             }
-            block.jump(JEQ_K, 0, Target::Trace, Target::Trace); // nothing matched: always to TRACE
+            block.jump(JEQ_K, 0, Target::Otherwise, Target::Otherwise); // nothing matched
         }
         NativeWhen::CodePair { first, second, pairs } => {
             let mut firsts: Vec<u32> = pairs.iter().map(|p| p.0).collect();
@@ -215,10 +242,15 @@ fn request_block(when: NativeWhen) -> Vec<SockFilter> {
                     block.jump(JEQ_K, code, Target::Allow, Target::Next);
                 }
             }
-            block.jump(JEQ_K, 0, Target::Trace, Target::Trace);
+            block.jump(JEQ_K, 0, Target::Otherwise, Target::Otherwise);
+        }
+        NativeWhen::Flags { arg, mask, value } => {
+            block.load(arg_word(arg, false));
+            block.and(mask);
+            block.jump(JEQ_K, value, Target::Allow, Target::Otherwise);
         }
     }
-    block.finish()
+    block
 }
 
 /// The guard blocks for the memory-map calls that could replace the region at `base`.
@@ -288,8 +320,11 @@ pub fn filter_bytes(prog: &[SockFilter]) -> Vec<u8> {
 /// `guarded_region`, memory-map calls that may reach it stop in the host. With
 /// `grants_only_root` (the guest's root holds only its grants) the metadata calls of
 /// [`syscalls::native_in_grants_only_root`] run natively too.
-pub fn build_filter(trace_everything: bool, also_trace: &[u64], guarded_region: Option<u64>, grants_only_root: bool) -> Vec<SockFilter> {
-    let metadata: Vec<(u32, Option<NativeWhen>)> = if grants_only_root && !trace_everything { syscalls::native_in_grants_only_root().collect() } else { Vec::new() };
+pub fn build_filter(trace_everything: bool, also_trace: &[u64], guarded_region: Option<u64>, grants_only_root: Option<RootNatives>) -> Vec<SockFilter> {
+    let metadata: Vec<(u32, Option<NativeWhen>)> = match grants_only_root {
+        Some(natives) if !trace_everything => syscalls::native_in_grants_only_root(natives).collect(),
+        _ => Vec::new(),
+    };
     let allowed: Vec<u32> = if trace_everything {
         Vec::new()
     } else {
@@ -371,6 +406,7 @@ pub fn evaluate_at(prog: &[SockFilter], arch: u32, nr: u32, ip: u64, args: &[u64
             }
             JEQ_K => pc += usize::from(if acc == ins.k { ins.jt } else { ins.jf }),
             JSET_K => pc += usize::from(if acc & ins.k != 0 { ins.jt } else { ins.jf }),
+            ALU_AND_K => acc &= ins.k,
             JA => pc += ins.k as usize,
             RET_K => return ins.k,
             _ => return RET_KILL_PROCESS,
@@ -409,7 +445,7 @@ mod tests {
     #[test]
     fn filter_matches_the_table() {
         let none = [0u64; 6];
-        let prog = build_filter(false, &[], None, false);
+        let prog = build_filter(false, &[], None, None);
         for (nr, entry) in TABLE.iter().enumerate() {
             let native = entry.disposition == Disposition::Native || entry.native_when.is_some_and(|w| w.matches(&none));
             let expected = if native { RET_ALLOW } else { RET_TRACE };
@@ -421,8 +457,8 @@ mod tests {
         assert_eq!(evaluate(&prog, AUDIT_ARCH_X86_64, X32_SYSCALL_BIT, &none), foreign);
         assert_eq!(evaluate(&prog, AUDIT_ARCH_X86_64, u32::MAX, &none), foreign, "syscall(-1)");
         assert_eq!(evaluate(&prog, 0x4000_0003, 0, &none), foreign, "i386 (int 0x80) is never executed");
-        assert_eq!(evaluate(&build_filter(false, &[91], None, false), AUDIT_ARCH_X86_64, 91, &none), RET_TRACE, "fchmod traced under a policy");
-        let native = build_filter(true, &[], Some(crate::trap::pinned::PIN_BASE), false);
+        assert_eq!(evaluate(&build_filter(false, &[91], None, None), AUDIT_ARCH_X86_64, 91, &none), RET_TRACE, "fchmod traced under a policy");
+        let native = build_filter(true, &[], Some(crate::trap::pinned::PIN_BASE), None);
         for nr in 0..TABLE.len() as u32 {
             assert_eq!(evaluate(&native, AUDIT_ARCH_X86_64, nr, &none), RET_TRACE, "native personality: nr {nr}");
         }
@@ -433,11 +469,24 @@ mod tests {
     /// reading (its mode an int: a high word does not change it); without one they stay traced.
     #[test]
     fn a_grants_only_root_lets_metadata_run_natively() {
-        let (with, without) = (build_filter(false, &[], None, true), build_filter(false, &[], None, false));
+        let (with, without) = (build_filter(false, &[], None, Some(RootNatives { listings: true })), build_filter(false, &[], None, None));
         let none = [0u64; 6];
-        for (nr, _) in syscalls::native_in_grants_only_root() {
+        for (nr, when) in syscalls::native_in_grants_only_root(RootNatives { listings: true }) {
             assert_eq!(evaluate(&without, AUDIT_ARCH_X86_64, nr, &none), RET_TRACE, "nr {nr} without");
-            assert_eq!(evaluate(&with, AUDIT_ARCH_X86_64, nr, &none), RET_ALLOW, "nr {nr} with");
+            let expected = if when.is_none_or(|w| w.matches(&none)) { RET_ALLOW } else { RET_TRACE };
+            assert_eq!(evaluate(&with, AUDIT_ARCH_X86_64, nr, &none), expected, "nr {nr} with");
+        }
+        // A directory opened to be listed runs natively; any open that could write, create or
+        // make an O_PATH or O_TMPFILE file goes to the host.
+        let listing = (libc::O_DIRECTORY | libc::O_CLOEXEC | libc::O_NONBLOCK) as u64;
+        assert_eq!(evaluate(&with, AUDIT_ARCH_X86_64, nr::OPENAT as u32, &[0, 0, listing, 0, 0, 0]), RET_ALLOW);
+        assert_eq!(evaluate(&with, AUDIT_ARCH_X86_64, nr::OPEN as u32, &[0, listing | 0o100000, 0, 0, 0, 0]), RET_ALLOW);
+        assert_eq!(evaluate(&without, AUDIT_ARCH_X86_64, nr::OPENAT as u32, &[0, 0, listing, 0, 0, 0]), RET_TRACE);
+        let metadata_only = build_filter(false, &[], None, Some(RootNatives { listings: false }));
+        assert_eq!(evaluate(&metadata_only, AUDIT_ARCH_X86_64, nr::OPENAT as u32, &[0, 0, listing, 0, 0, 0]), RET_TRACE, "a listing that may be refused is the host's");
+        assert_eq!(evaluate(&metadata_only, AUDIT_ARCH_X86_64, nr::NEWFSTATAT as u32, &none), RET_ALLOW);
+        for flags in [libc::O_RDONLY, libc::O_DIRECTORY | libc::O_WRONLY, libc::O_DIRECTORY | libc::O_CREAT, libc::O_TMPFILE | libc::O_WRONLY, libc::O_DIRECTORY | libc::O_PATH, libc::O_DIRECTORY | libc::O_TRUNC] {
+            assert_eq!(evaluate(&with, AUDIT_ARCH_X86_64, nr::OPENAT as u32, &[0, 0, flags as u64, 0, 0, 0]), RET_TRACE, "openat flags {flags:#o}");
         }
         let access = nr::ACCESS as u32;
         for (mode, verdict) in [(libc::R_OK as u64, RET_ALLOW), ((1 << 32) | libc::R_OK as u64, RET_ALLOW), (libc::W_OK as u64, RET_TRACE), (libc::X_OK as u64, RET_TRACE), ((libc::R_OK | libc::X_OK) as u64, RET_TRACE)] {
@@ -454,8 +503,8 @@ mod tests {
     #[test]
     fn guard_covers_the_pinned_region() {
         use crate::trap::pinned::{touches_region, GUARDED_CALLS, PIN_BASE, PIN_LEN};
-        let guarded = build_filter(false, &[], Some(PIN_BASE), false);
-        let plain = build_filter(false, &[], None, false);
+        let guarded = build_filter(false, &[], Some(PIN_BASE), None);
+        let plain = build_filter(false, &[], None, None);
         let addresses = [0, 0x1000, 0x40_0000, PIN_BASE - (1 << 32), PIN_BASE - 8192, PIN_BASE - 1, PIN_BASE, PIN_BASE + 4096,
             PIN_BASE + PIN_LEN, PIN_BASE + (1 << 32), 0x7fff_f7ff_0000];
         let lengths = [0, 1, 4096, 8192, 1 << 31, (1 << 32) - 1, 1 << 32, 1 << 40, u64::MAX];
@@ -494,7 +543,7 @@ mod tests {
     #[test]
     fn request_codes_are_matched_on_their_low_word() {
         use crate::decide::requests::{FCNTL_NATIVE, IOCTL_NATIVE, SETSOCKOPT_NATIVE};
-        let prog = build_filter(false, &[], Some(crate::trap::pinned::PIN_BASE), false);
+        let prog = build_filter(false, &[], Some(crate::trap::pinned::PIN_BASE), None);
         let verdict = |number: u64, args: [u64; 6]| evaluate(&prog, AUDIT_ARCH_X86_64, number as u32, &args);
         let tiocsti = u64::from(libc::TIOCSTI as u32);
         for high in [0u64, 1 << 32, 0xffff_ffff << 32] {
@@ -519,7 +568,7 @@ mod tests {
             assert_eq!(verdict(nr::SETSOCKOPT, [3, 6, 2, 0, 4, 0]), RET_TRACE, "the pairs are pairs: (IPPROTO_TCP, SO_REUSEADDR's number) is TCP_MAXSEG");
         }
         assert_eq!(verdict(nr::GETSOCKOPT, [3, 0, 4, 0, 0, 0]), RET_ALLOW, "reading options runs natively");
-        let policy = build_filter(false, &[nr::FCNTL], None, false);
+        let policy = build_filter(false, &[nr::FCNTL], None, None);
         assert_eq!(evaluate(&policy, AUDIT_ARCH_X86_64, nr::FCNTL as u32, &[1, 1, 0, 0, 0, 0]), RET_TRACE, "also_trace wins");
     }
 

@@ -70,17 +70,33 @@ const USER_NOTIF_FLAG_CONTINUE: u32 = 1;
 /// (the kernel runs the strictest verdict of all). `O_PATH` opens by open and openat fall
 /// through too: the kernel will not install an `O_PATH` file with ADDFD, so the debugger checks
 /// them and lets the kernel open them on the host's pinned copy of the path
-/// ([`crate::trap::pinned`]).
-pub fn filter(notified: &[u32]) -> Vec<SockFilter> {
-    use crate::trap::{inject, pinned::STUB_BASE};
+/// ([`crate::trap::pinned`]). So do the requests of `natively` (calls the backstop lets run
+/// for some arguments: a grants-only root's directory listings and `access(R_OK)`), which a
+/// notification would otherwise outrank.
+pub fn filter(notified: &[u32], natively: &[(u32, crate::decode::syscalls::NativeWhen)]) -> Vec<SockFilter> {
     let stmt = |code: u16, k: u32| SockFilter { code, jt: 0, jf: 0, k };
     let jeq = |k: u32, jt: u8, jf: u8| SockFilter { code: 0x15, jt, jf, k };
     let jset = |k: u32, jt: u8, jf: u8| SockFilter { code: 0x45, jt, jf, k };
     let flags_low_word = |arg: u32| stmt(0x20, 16 + 8 * arg);
     let o_path = libc::O_PATH as u32;
+    // An open's own way: `O_PATH` falls through to the backstop, any other open is notified.
+    let open_by_flags = |arg: u32| [flags_low_word(arg), jset(o_path, 0, 1), stmt(0x06, SECCOMP_RET_ALLOW), stmt(0x06, SECCOMP_RET_USER_NOTIF)];
     // A call of another architecture falls through to the backstop, which never runs it
     // (its RET_TRAP outranks this ALLOW).
     let mut prog = vec![stmt(0x20, 4), jeq(AUDIT_ARCH_X86_64, 1, 0), stmt(0x06, SECCOMP_RET_ALLOW), stmt(0x20, 0)];
+    // [nr] a call with requests the backstop runs → its block: those requests allowed, the
+    // rest on the call's own way.
+    for &(number, when) in natively {
+        let otherwise: Vec<SockFilter> = match u64::from(number) {
+            nr::OPEN => open_by_flags(1).to_vec(),
+            nr::OPENAT => open_by_flags(2).to_vec(),
+            _ if notified.contains(&number) => notified_unless_from_the_stub().to_vec(),
+            _ => continue,
+        };
+        let block = crate::launch::seccomp::conditional_block(when, &otherwise);
+        prog.push(jeq(number, 0, u8::try_from(block.len()).expect("a request block stays within 8-bit jumps")));
+        prog.extend(block);
+    }
     if !notified.is_empty() {
         // [nr] one of `notified` → the stub check, else on to the opens.
         let count = notified.len();
@@ -88,33 +104,34 @@ pub fn filter(notified: &[u32]) -> Vec<SockFilter> {
         for (i, &number) in notified.iter().enumerate() {
             prog.push(jeq(number, (count - i) as u8, 0));
         }
-        let stub_low = STUB_BASE as u32;
-        prog.extend([
-            SockFilter { code: crate::launch::seccomp::JA, jt: 0, jf: 0, k: 7 }, // → the opens
-            stmt(0x20, 12),                                // instruction pointer, high word
-            jeq((STUB_BASE >> 32) as u32, 0, 3),           // not the stub's → notify
-            stmt(0x20, 8),                                 // low word
-            jeq(stub_low + inject::FAST_RETURN as u32, 2, 0),
-            jeq(stub_low + inject::SLOW_RETURN as u32, 1, 0),
-            stmt(0x06, SECCOMP_RET_USER_NOTIF),
-            stmt(0x06, SECCOMP_RET_ALLOW),
-        ]);
+        let tail = notified_unless_from_the_stub();
+        prog.push(SockFilter { code: crate::launch::seccomp::JA, jt: 0, jf: 0, k: tail.len() as u32 }); // → the opens
+        prog.extend(tail);
     }
-    // [nr] open → +4, openat → +5, openat2/creat → notify, else allow.
-    prog.extend([
-        jeq(nr::OPEN as u32, 4, 0),
-        jeq(nr::OPENAT as u32, 5, 0),
-        jeq(nr::OPENAT2 as u32, 7, 0),
-        jeq(nr::CREAT as u32, 6, 0),
-        stmt(0x06, SECCOMP_RET_ALLOW),
-        flags_low_word(1),
-        jset(o_path, 2, 3),
-        flags_low_word(2),
-        jset(o_path, 0, 1),
-        stmt(0x06, SECCOMP_RET_ALLOW),
-        stmt(0x06, SECCOMP_RET_USER_NOTIF),
-    ]);
+    // [nr] open → its flags' way (+4), openat → its own (+7), openat2/creat → notify, else allow.
+    prog.extend([jeq(nr::OPEN as u32, 4, 0), jeq(nr::OPENAT as u32, 7, 0), jeq(nr::OPENAT2 as u32, 10, 0), jeq(nr::CREAT as u32, 9, 0), stmt(0x06, SECCOMP_RET_ALLOW)]);
+    prog.extend(open_by_flags(1));
+    prog.extend(open_by_flags(2));
+    prog.push(stmt(0x06, SECCOMP_RET_USER_NOTIF));
     prog
+}
+
+/// The end of a notified call's way: a call from the stub page's `syscall` (one the debugger
+/// decided at its trap) falls through to the backstop, any other is notified.
+fn notified_unless_from_the_stub() -> [SockFilter; 7] {
+    use crate::trap::{inject, pinned::STUB_BASE};
+    let stmt = |code: u16, k: u32| SockFilter { code, jt: 0, jf: 0, k };
+    let jeq = |k: u32, jt: u8, jf: u8| SockFilter { code: 0x15, jt, jf, k };
+    let stub_low = STUB_BASE as u32;
+    [
+        stmt(0x20, 12),                      // instruction pointer, high word
+        jeq((STUB_BASE >> 32) as u32, 0, 3), // not the stub's → notify
+        stmt(0x20, 8),                       // low word
+        jeq(stub_low + inject::FAST_RETURN as u32, 2, 0),
+        jeq(stub_low + inject::SLOW_RETURN as u32, 1, 0),
+        stmt(0x06, SECCOMP_RET_USER_NOTIF),
+        stmt(0x06, SECCOMP_RET_ALLOW),
+    ]
 }
 
 #[repr(C)]
@@ -565,7 +582,10 @@ fn decide_open(service: &Service, notif: &Notif, local_devices: &mut LocalDevice
         crate::report::log::denied(pid, notif.data.nr as u64, &notif.data.args, &denial.reason);
         return Err(denial.errno);
     };
-    if let Some(denial) = crate::decide::confine::host_reach_denial(&target, access) {
+    // What the resolution saw, looked at once: for the device check here and whether it
+    // opens at once below.
+    let seen_stat = seen.as_ref().map(|seen| file_stat(seen).ok());
+    if let Some(denial) = crate::decide::confine::host_reach_denial_of(&target, access, seen_stat.as_ref().map(Option::as_ref)) {
         crate::report::log::denied(pid, notif.data.nr as u64, &notif.data.args, &denial.reason);
         return Err(denial.errno);
     }
@@ -589,7 +609,7 @@ fn decide_open(service: &Service, notif: &Notif, local_devices: &mut LocalDevice
     if domain.is_none() {
         // The common case: what the path resolution saw on its way cannot block. Opened right
         // here in one call (see open_at_once), with no second lookup.
-        if let Some(seen) = seen.filter(|seen| file_stat(seen).is_ok_and(|stat| opens_at_once(seen, &stat, local_devices))) {
+        if let Some(seen) = seen.filter(|seen| seen_stat.flatten().is_some_and(|stat| opens_at_once(seen, &stat, local_devices))) {
             drop(seen); // only looked at: it was not opened beneath the grant
             match crate::perform::creds::as_guest(pid, || open_at_once(&grant, &target, flags, mode))? {
                 Ok(Some(file)) => return Ok(Step::Done(Ok(file), cloexec)),
@@ -756,7 +776,7 @@ impl Open {
         if fifo_writer && flags & libc::O_NONBLOCK as u64 == 0 {
             // Natively this returns at once when a reader is there: find out without waiting.
             match reopen(handle, flags | libc::O_NONBLOCK as u64) {
-                Ok(file) => return Ok(blocking_again(file)?),
+                Ok(file) => return Ok(blocking_again(file, flags)?),
                 Err(libc::ENXIO) if waiting == Waiting::Refused => return Err(Failure::WouldBlock),
                 Err(libc::ENXIO) => {}
                 Err(errno) => return Err(Failure::Errno(errno)),
@@ -829,7 +849,7 @@ fn open_at_once(grant: &std::path::Path, target: &std::path::Path, flags: u64, m
     if nonblocking {
         Ok(Some(file))
     } else {
-        blocking_again(file).map(Some)
+        blocking_again(file, flags).map(Some)
     }
 }
 
@@ -855,11 +875,19 @@ fn reopen(handle: &OwnedFd, flags: u64) -> Result<OwnedFd, i32> {
 }
 
 /// `file` without the O_NONBLOCK the host opened it with.
-fn blocking_again(file: OwnedFd) -> Result<OwnedFd, i32> {
+fn blocking_again(file: OwnedFd, flags: u64) -> Result<OwnedFd, i32> {
+    // F_SETFL sets the status flags below (and O_NONBLOCK, O_ASYNC): the open's own, without
+    // the O_NONBLOCK added, in one call. O_ASYNC asked at open is kept but inactive, which
+    // F_SETFL cannot express: then the kernel's flags are read and only O_NONBLOCK taken off.
+    let settable = (libc::O_APPEND | libc::O_DIRECT | libc::O_NOATIME) as u64;
     // SAFETY: fcntl F_GETFL/F_SETFL on an fd this function owns, with integer arguments.
     let done = unsafe {
-        let status = libc::fcntl(file.as_raw_fd(), libc::F_GETFL);
-        status >= 0 && libc::fcntl(file.as_raw_fd(), libc::F_SETFL, status & !libc::O_NONBLOCK) == 0
+        if flags & libc::O_ASYNC as u64 == 0 {
+            libc::fcntl(file.as_raw_fd(), libc::F_SETFL, (flags & settable) as libc::c_int) == 0
+        } else {
+            let status = libc::fcntl(file.as_raw_fd(), libc::F_GETFL);
+            status >= 0 && libc::fcntl(file.as_raw_fd(), libc::F_SETFL, status & !libc::O_NONBLOCK) == 0
+        }
     };
     if done {
         Ok(file)
@@ -940,7 +968,7 @@ mod tests {
 
     #[test]
     fn filter_routes_opens() {
-        let prog = filter(&[]);
+        let prog = filter(&[], &[]);
         let o_path = libc::O_PATH as u64;
         let run = |nr: u64, args: [u64; 6]| evaluate(&prog, AUDIT_ARCH_X86_64, nr as u32, &args);
         assert_eq!(run(nr::OPEN, [0, 0, 0, 0, 0, 0]), SECCOMP_RET_USER_NOTIF);
@@ -960,7 +988,7 @@ mod tests {
         use crate::launch::seccomp::evaluate_at;
         use crate::trap::{inject, pinned::STUB_BASE};
         let notified: Vec<u32> = crate::decode::syscalls::notified_calls(false).collect();
-        let prog = filter(&notified);
+        let prog = filter(&notified, &[]);
         let run = |nr: u64, ip: u64, args: [u64; 6]| evaluate_at(&prog, AUDIT_ARCH_X86_64, nr as u32, ip, &args);
         let guest_ip = 0x40_1000;
         assert_eq!(run(nr::NEWFSTATAT, guest_ip, [0; 6]), SECCOMP_RET_USER_NOTIF);
@@ -974,6 +1002,41 @@ mod tests {
         assert_eq!(run(nr::EXECVE, guest_ip, [0; 6]), SECCOMP_RET_ALLOW);
         assert_eq!(run(nr::OPENAT, guest_ip, [0, 0, 0o101, 0, 0, 0]), SECCOMP_RET_USER_NOTIF);
         assert_eq!(run(nr::OPENAT, guest_ip, [0, 0, libc::O_PATH as u64, 0, 0, 0]), SECCOMP_RET_ALLOW);
+        assert_eq!(run(nr::READ, guest_ip, [0; 6]), SECCOMP_RET_ALLOW);
+    }
+
+    /// Under a grants-only root the requests the backstop runs natively fall through to it
+    /// (a directory opened to be listed, `access` for existence or reading); every other open
+    /// and access is routed as before, from the stub page too.
+    #[test]
+    fn filter_lets_through_what_a_grants_only_root_runs_natively() {
+        use crate::launch::seccomp::evaluate_at;
+        use crate::trap::{inject, pinned::STUB_BASE};
+        use crate::decode::syscalls::{native_in_grants_only_root, RootNatives};
+        let natives = RootNatives { listings: true };
+        let natively: Vec<_> = native_in_grants_only_root(natives).filter_map(|(nr, when)| Some((nr, when?))).collect();
+        let notified: Vec<u32> = crate::decode::syscalls::notified_calls(false).filter(|nr| !native_in_grants_only_root(natives).any(|(n, when)| n == *nr && when.is_none())).collect();
+        let prog = filter(&notified, &natively);
+        let run = |nr: u64, ip: u64, args: [u64; 6]| evaluate_at(&prog, AUDIT_ARCH_X86_64, nr as u32, ip, &args);
+        let guest_ip = 0x40_1000;
+        let listing = (libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC) as u64;
+        assert_eq!(run(nr::OPENAT, guest_ip, [0, 0, listing, 0, 0, 0]), SECCOMP_RET_ALLOW, "opendir: the backstop runs it");
+        assert_eq!(run(nr::OPEN, guest_ip, [0, listing | 0o100000 | libc::O_NONBLOCK as u64, 0, 0, 0, 0]), SECCOMP_RET_ALLOW, "musl's opendir");
+        assert_eq!(run(nr::OPENAT, guest_ip, [0, 0, (1 << 32) | listing, 0, 0, 0]), SECCOMP_RET_ALLOW, "flags are an int");
+        for flags in [0, libc::O_CLOEXEC, libc::O_DIRECTORY | libc::O_WRONLY, libc::O_DIRECTORY | libc::O_RDWR, libc::O_DIRECTORY | libc::O_CREAT, libc::O_TMPFILE | libc::O_RDWR, libc::O_DIRECTORY | libc::O_TRUNC, libc::O_DIRECTORY | libc::O_APPEND, libc::O_DIRECTORY | libc::O_SYNC] {
+            assert_eq!(run(nr::OPENAT, guest_ip, [0, 0, flags as u64, 0, 0, 0]), SECCOMP_RET_USER_NOTIF, "openat flags {flags:#o}");
+            assert_eq!(run(nr::OPEN, guest_ip, [0, flags as u64, 0, 0, 0, 0]), SECCOMP_RET_USER_NOTIF, "open flags {flags:#o}");
+        }
+        assert_eq!(run(nr::OPENAT, guest_ip, [0, 0, (libc::O_PATH | libc::O_DIRECTORY) as u64, 0, 0, 0]), SECCOMP_RET_ALLOW, "O_PATH: on to the debugger");
+        assert_eq!(run(nr::OPENAT2, guest_ip, [0, 0, 0, 24, 0, 0]), SECCOMP_RET_USER_NOTIF);
+        assert_eq!(run(nr::ACCESS, guest_ip, [0, libc::R_OK as u64, 0, 0, 0, 0]), SECCOMP_RET_ALLOW);
+        assert_eq!(run(nr::FACCESSAT2, guest_ip, [0, 0, libc::F_OK as u64, 0, 0, 0]), SECCOMP_RET_ALLOW);
+        if notified.contains(&(nr::ACCESS as u32)) {
+            assert_eq!(run(nr::ACCESS, guest_ip, [0, libc::X_OK as u64, 0, 0, 0, 0]), SECCOMP_RET_USER_NOTIF, "X_OK: the pool answers it");
+            assert_eq!(run(nr::FACCESSAT, guest_ip, [0, 0, libc::W_OK as u64, 0, 0, 0]), SECCOMP_RET_USER_NOTIF);
+            assert_eq!(run(nr::ACCESS, STUB_BASE + inject::FAST_RETURN, [0, libc::X_OK as u64, 0, 0, 0, 0]), SECCOMP_RET_ALLOW, "from the stub: the debugger's");
+        }
+        assert_eq!(run(nr::NEWFSTATAT, guest_ip, [0; 6]), SECCOMP_RET_ALLOW, "not notified: the backstop runs it");
         assert_eq!(run(nr::READ, guest_ip, [0; 6]), SECCOMP_RET_ALLOW);
     }
 }
