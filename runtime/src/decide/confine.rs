@@ -123,41 +123,63 @@ fn walk(pid: Pid, path: &Path) -> PathBuf {
             })
             .collect()
     };
+    use crate::launch::view::Entry;
     let mut out = PathBuf::from("/");
+    // An O_PATH fd of `out` while the walk goes down from it (opened again after a `..` or a
+    // jump): each name is then looked up in its directory alone.
+    let mut dir: Option<std::os::fd::OwnedFd> = None;
     let mut pending: VecDeque<OsString> = parts(path).into();
     let mut links = 0;
     while let Some(name) = pending.pop_front() {
         if name == ".." {
             out.pop();
+            dir = None;
             continue;
         }
         let candidate = out.join(&name);
         if candidate == Path::new("/proc/self") || candidate == Path::new("/proc/thread-self") {
             out = crate::launch::view::own_proc_dir(pid, &candidate);
+            dir = None;
             continue;
         }
-        let is_link = crate::launch::view::symlink_metadata(&candidate).map(|m| m.file_type().is_symlink());
-        match is_link {
-            Ok(true) if links < MAX_SYMLINKS => {
+        // The guest's /proc is looked up by path: it hides processes that are not the guest's.
+        let entry = if crate::decide::base::beneath(&candidate, Path::new("/proc")) {
+            crate::launch::view::entry_at(&candidate)
+        } else {
+            if dir.is_none() {
+                dir = crate::launch::view::open(&out, (libc::O_PATH | libc::O_DIRECTORY) as u64, 0).ok();
+            }
+            dir.as_ref().map_or(Entry::Missing, |dir| crate::launch::view::entry_in(dir, &name))
+        };
+        match entry {
+            Entry::Link(target) if links < MAX_SYMLINKS => {
                 links += 1;
-                let Ok(target) = crate::launch::view::read_link(&candidate) else { break };
                 // An fd's link to a pipe, socket or anonymous inode (`pipe:[123]`) and a
                 // namespace's link (`uts:[4026531838]`) name no path: the walk ends at the link
                 // itself (see [`own_fd_link`] and [`own_namespace_link`]).
                 if !target.is_absolute() && (is_proc_entry(&candidate, "fd", true) || is_proc_entry(&candidate, "ns", false)) {
                     out = candidate;
+                    dir = None;
                     continue;
                 }
                 if target.is_absolute() {
                     out = PathBuf::from("/");
+                    dir = None;
                 }
                 for part in parts(&target).into_iter().rev() {
                     pending.push_front(part);
                 }
             }
-            Ok(false) => out = candidate,
+            Entry::Directory(fd) => {
+                out = candidate;
+                dir = fd;
+            }
+            Entry::Other => {
+                out = candidate;
+                dir = None;
+            }
             // Missing, not a directory, or a loop: the kernel answers; the rest as written.
-            _ => {
+            Entry::Link(_) | Entry::Missing => {
                 pending.push_front(name);
                 break;
             }
@@ -355,6 +377,12 @@ const COMMON_DEVICES: [&str; 8] = ["/dev/null", "/dev/zero", "/dev/full", "/dev/
 /// `/proc/HOST/mem` under `--allow-write /`), kernel memory and symbols, kernel settings in
 /// `/proc/sys` and `/sys` for writing, and devices other than the common ones.
 pub fn host_reach_denial(target: &Path, access: u64) -> Option<Denial> {
+    host_reach_denial_of(target, access, None)
+}
+
+/// [`host_reach_denial`] when the caller already looked at the file: `stat` of what `target`
+/// resolves to, if anything, saving a lookup per open.
+pub fn host_reach_denial_of(target: &Path, access: u64, stat: Option<Option<&libc::stat>>) -> Option<Denial> {
     let shown = crate::report::log::path(target);
     if let Ok(rest) = target.strip_prefix("/proc") {
         let first = rest.components().next().and_then(|c| c.as_os_str().to_str());
@@ -376,7 +404,10 @@ pub fn host_reach_denial(target: &Path, access: u64) -> Option<Denial> {
         return Some(Denial { errno: trapbox_abi::errno::EACCES, reason: format!("{shown}: kernel settings are the host's, not the guest's").into() });
     }
     use std::os::unix::fs::FileTypeExt;
-    let device = crate::launch::view::metadata(target).is_ok_and(|m| m.file_type().is_char_device() || m.file_type().is_block_device());
+    let device = match stat {
+        Some(stat) => stat.is_some_and(|st| matches!(st.st_mode & libc::S_IFMT, libc::S_IFCHR | libc::S_IFBLK)),
+        None => crate::launch::view::metadata(target).is_ok_and(|m| m.file_type().is_char_device() || m.file_type().is_block_device()),
+    };
     let common = COMMON_DEVICES.iter().any(|d| target == Path::new(d)) || target.starts_with("/dev/pts");
     if device && !common {
         return Some(Denial { errno: trapbox_abi::errno::EACCES, reason: format!("{shown} is a device the host does not open for a guest").into() });

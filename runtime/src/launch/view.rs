@@ -111,6 +111,51 @@ pub fn read_link(path: &Path) -> std::io::Result<PathBuf> {
     crate::sys::readlink_fd(&fd).map_err(io)
 }
 
+/// What one name of a directory is, for a walk through the guest's view that resolves
+/// symlinks itself ([`crate::decide::confine`]).
+#[derive(Debug)]
+pub enum Entry {
+    /// A directory, with an `O_PATH` fd of it when it was looked up from its parent's fd.
+    Directory(Option<OwnedFd>),
+    /// A symbolic link, with its text.
+    Link(PathBuf),
+    /// Anything else that exists.
+    Other,
+    /// Nothing there (or nothing the host may look at for the guest): the kernel answers.
+    Missing,
+}
+
+/// What `name` (one component: no slash, not `.` or `..`) is in the directory `dir`, an
+/// `O_PATH` fd from [`open`]: one lookup of one name, so a walk costs one call per directory
+/// on the way instead of a lookup of the whole prefix per component. The name is never
+/// followed (a symlink is looked at, not through).
+pub fn entry_in(dir: &OwnedFd, name: &std::ffi::OsStr) -> Entry {
+    let Ok(name) = std::ffi::CString::new(name.as_bytes()) else { return Entry::Missing };
+    let nofollow = (libc::O_PATH | libc::O_NOFOLLOW) as u64;
+    match crate::sys::openat2(dir.as_raw_fd(), &name, nofollow | libc::O_DIRECTORY as u64, 0, libc::RESOLVE_BENEATH) {
+        Ok(fd) => return Entry::Directory(Some(fd)),
+        Err(libc::ENOTDIR) => {}
+        Err(_) => return Entry::Missing,
+    }
+    let Ok(fd) = crate::sys::openat2(dir.as_raw_fd(), &name, nofollow, 0, libc::RESOLVE_BENEATH) else { return Entry::Missing };
+    match crate::perform::directfs::file_stat(&fd) {
+        Ok(stat) if stat.st_mode & libc::S_IFMT == libc::S_IFLNK => crate::sys::readlink_fd(&fd).map_or(Entry::Missing, Entry::Link),
+        Ok(_) => Entry::Other,
+        Err(_) => Entry::Missing,
+    }
+}
+
+/// [`entry_in`] by the whole path, for the places a walk looks up by path (the guest's
+/// `/proc`, whose hidden processes [`open`] knows).
+pub fn entry_at(path: &Path) -> Entry {
+    match symlink_metadata(path) {
+        Ok(meta) if meta.file_type().is_symlink() => read_link(path).map_or(Entry::Missing, Entry::Link),
+        Ok(meta) if meta.is_dir() => Entry::Directory(None),
+        Ok(_) => Entry::Other,
+        Err(_) => Entry::Missing,
+    }
+}
+
 /// Whether a guest path names a directory.
 pub fn is_dir(path: &Path) -> bool {
     metadata(path).is_ok_and(|m| m.is_dir())
