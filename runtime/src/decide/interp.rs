@@ -149,6 +149,10 @@ fn elf_loader(head: &[u8], mut read: impl FnMut(u64, &mut [u8]) -> io::Result<us
 /// an interpreter the kernel would run it with is outside every exec grant; `None` when each
 /// is granted, or when the chain cannot be read (the kernel and Landlock then decide alone).
 pub fn ungranted_interpreter(policy: &Policy, pid: Pid, program: &Path) -> Option<Denial> {
+    // Where the whole root may be executed every interpreter is granted: nothing to read.
+    if !policy.grants_for(Path::new("/"), ACCESS_EXEC).is_empty() {
+        return None;
+    }
     let mut file = program.to_path_buf();
     for _ in 0..MAX_DEPTH {
         let opened = open_regular(&file)?;

@@ -260,9 +260,10 @@ fn with_implied(access: u64) -> u64 {
 }
 
 /// Whether `path` is `root` or lies beneath it, comparing whole components. Both must be
-/// absolute and free of `.`/`..` (see [`lexically_normal`]).
+/// absolute and normal (see [`lexically_normal`]): then whole components compare as bytes,
+/// which every call's grant lookup does for every grant ([`crate::decide::base::beneath`]).
 pub fn is_beneath(path: &Path, root: &Path) -> bool {
-    path.starts_with(root)
+    crate::decide::base::beneath(path, root)
 }
 
 /// `path` made absolute against `cwd`, with `.` dropped and `..` applied to the components
