@@ -350,8 +350,8 @@ pub(crate) fn host_prepared(
         also_decided.extend(crate::decode::syscalls::policy_decided_native_calls());
     }
     if all.limits.processes.is_some() {
-        // A raw fork or vfork would otherwise run natively, uncounted.
-        also_decided.extend([trapbox_abi::linux::nr::FORK, trapbox_abi::linux::nr::VFORK]);
+        // A raw fork, vfork or plain clone would otherwise run natively, uncounted.
+        also_decided.extend([trapbox_abi::linux::nr::FORK, trapbox_abi::linux::nr::VFORK, trapbox_abi::linux::nr::CLONE]);
     }
     let pinned_region = policy.is_some().then_some(crate::trap::pinned::PIN_BASE);
     let filter = crate::launch::seccomp::build_filter(native_personality, &also_decided, pinned_region, root_natives);

@@ -761,6 +761,11 @@ const PRCTL_ALLOWED: &[(&str, u32)] = &[
     ("PR_GET_AUXV", 0x4155_5856),
 ];
 
+/// The prctl options the backstop runs natively: queries of the caller's own state and its
+/// thread's name, which the host would allow and need not see (the ones that change
+/// credentials, limits on the caller or filters stop in the host, which follows them).
+pub const PRCTL_NATIVE: &[u32] = &[2, 3, 7, 13, 15, 16, 21, 23, 25, 27, 30, 34, 37, 39, 40, 42, 46, 52, 56, 58, 66, 68, 0x4155_5856];
+
 /// The prctl options refused with a reason of their own.
 const PRCTL_REFUSED: &[(&str, u32, &str)] = &[
     ("PR_SET_MM", 35, "it rewrites the memory map the host relies on"),
@@ -917,6 +922,10 @@ mod tests {
         let high_seccomp = with(&[(0, (1 << 32) | 22), (1, 2)]);
         assert_eq!(installs_filter(trapbox_abi::linux::nr::PRCTL, &high_seccomp), Some(2), "PR_SET_SECCOMP with high bits installs a filter");
         assert!(prctl(&with(&[(0, (7 << 32) | 15)])).is_ok(), "PR_SET_NAME with high bits is PR_SET_NAME");
+        for &option in PRCTL_NATIVE {
+            let name = PRCTL_ALLOWED.iter().find(|(_, code)| *code == option).map(|(name, _)| *name);
+            assert!(name.is_some_and(|n| n.starts_with("PR_GET_") || n == "PR_SET_NAME" || n == "PR_CAPBSET_READ" || n == "PR_MCE_KILL_GET"), "{option}: only allowed queries run natively");
+        }
     }
 
     #[test]

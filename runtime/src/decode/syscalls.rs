@@ -746,7 +746,13 @@ const fn classify(nr: u64) -> Entry {
         // are the host's, which is what the guest sees natively too.
         GETPID | GETTID => native("the caller's own ids"),
 
-        CLONE => traced("the host checks the flags: CLONE_UNTRACED would escape the debugger"),
+        // The child is traced from its first instruction either way (PTRACE_O_TRACECLONE and
+        // friends), and the host learns of it at the fork event; only CLONE_UNTRACED needs the
+        // host's judgment (the kernel reads the low word of the flags).
+        CLONE => traced_unless(
+            NativeWhen::Flags { arg: 0, mask: CLONE_UNTRACED_FLAG, value: 0 },
+            "the host checks the flags: CLONE_UNTRACED would escape the debugger (the rest run natively, the child auto-attached)",
+        ),
         EXECVE | EXECVEAT => traced("loads a program: the host reloads the trap tables and the stub page"),
         OPEN | OPENAT | OPENAT2 | CREAT | STAT | LSTAT | NEWFSTATAT | STATX | ACCESS | FACCESSAT | FACCESSAT2
         | READLINK | READLINKAT | TRUNCATE | CHDIR | GETCWD | STATFS | UTIME | UTIMES | FUTIMESAT | UTIMENSAT => {
@@ -779,11 +785,19 @@ const fn classify(nr: u64) -> Entry {
             traced("signals or handles on other processes")
         }
         SETUID | SETGID | SETREUID | SETREGID | SETRESUID | SETRESGID | SETFSUID | SETFSGID | SETGROUPS | CAPSET
-        | SETPGID | SETSID | SETRLIMIT | PRLIMIT64 | SETPRIORITY | SCHED_SETAFFINITY | SCHED_SETPARAM
+        | SETPGID | SETSID | SETRLIMIT | SETPRIORITY | SCHED_SETAFFINITY | SCHED_SETPARAM
         | SCHED_SETSCHEDULER | SCHED_SETATTR | IOPRIO_SET | IOPRIO_GET | PERSONALITY => {
             traced("changes credentials, limits or scheduling")
         }
-        PRCTL => traced("many options: an allow-list decides; PR_SET_SECCOMP and syscall user dispatch are refused"),
+        // glibc's getrlimit is prlimit64(0, resource, NULL, old), in every program's start.
+        PRLIMIT64 => traced_unless(
+            NativeWhen::Code { arg: 0, codes: &[0] },
+            "limits of a process: the caller's own (pid 0) run natively, as the host would let them; another's is decided",
+        ),
+        PRCTL => traced_unless(
+            NativeWhen::Code { arg: 0, codes: crate::decide::requests::PRCTL_NATIVE },
+            "many options: an allow-list decides; PR_SET_SECCOMP and syscall user dispatch are refused (queries run natively)",
+        ),
         UNAME | SYSINFO => traced("host identity: the policy may virtualise it"),
         SHMGET | SHMAT | SHMCTL | SHMDT | SEMGET | SEMOP | SEMCTL | SEMTIMEDOP | MSGGET | MSGSND | MSGRCV | MSGCTL
         | MQ_OPEN | MQ_UNLINK | MQ_TIMEDSEND | MQ_TIMEDRECEIVE | MQ_NOTIFY | MQ_GETSETATTR => {
@@ -1006,6 +1020,9 @@ pub fn native_in_grants_only_root(natives: RootNatives) -> impl Iterator<Item = 
         .chain(by_mode.into_iter().map(|(nr, arg)| (nr as u32, Some(NativeWhen::Code { arg, codes: EXISTS_OR_READABLE }))))
         .chain(by_flags.into_iter().filter(move |_| natives.listings).map(move |(nr, arg)| (nr as u32, Some(NativeWhen::Flags { arg, mask: !DIRECTORY_LISTING_FREE_FLAGS, value: libc::O_DIRECTORY as u32 }))))
 }
+
+/// `CLONE_UNTRACED`: a child the debugger would not attach ([`crate::decide::requests::untraced_child`]).
+const CLONE_UNTRACED_FLAG: u32 = 0x0080_0000;
 
 /// The open flags a directory opened to be listed may carry beside `O_DIRECTORY`: none of them
 /// writes, creates, truncates or makes an `O_PATH` or `O_TMPFILE` file. `O_LARGEFILE` is the

@@ -566,6 +566,20 @@ mod tests {
             assert_eq!(verdict(nr::SETSOCKOPT, [3, high, 4, 0, 40, 0]), RET_TRACE, "IP_OPTIONS");
             assert_eq!(verdict(nr::SETSOCKOPT, [3, 1, high | 25, 0, 16, 0]), RET_TRACE, "SO_BINDTODEVICE");
             assert_eq!(verdict(nr::SETSOCKOPT, [3, 6, 2, 0, 4, 0]), RET_TRACE, "the pairs are pairs: (IPPROTO_TCP, SO_REUSEADDR's number) is TCP_MAXSEG");
+            for &option in crate::decide::requests::PRCTL_NATIVE {
+                assert_eq!(verdict(nr::PRCTL, [high | u64::from(option), 0, 0, 0, 0, 0]), RET_ALLOW, "prctl {option}");
+            }
+            for option in [4, 8, 24, 28, 47, 59] {
+                assert_eq!(verdict(nr::PRCTL, [high | option, 0, 0, 0, 0, 0]), RET_TRACE, "prctl {option} changes what the host follows");
+            }
+            // A fork's or a thread's clone runs natively (the child is auto-attached); one with
+            // CLONE_UNTRACED stops for the host's refusal. Limits of the caller itself (pid 0)
+            // run natively, another process's stop.
+            let fork = u64::from((libc::CLONE_CHILD_SETTID | libc::CLONE_CHILD_CLEARTID | libc::SIGCHLD) as u32);
+            assert_eq!(verdict(nr::CLONE, [high | fork, 0, 0, 0, 0, 0]), RET_ALLOW);
+            assert_eq!(verdict(nr::CLONE, [high | fork | libc::CLONE_UNTRACED as u64, 0, 0, 0, 0, 0]), RET_TRACE);
+            assert_eq!(verdict(nr::PRLIMIT64, [high, 7, 0, 0x1000, 0, 0]), RET_ALLOW);
+            assert_eq!(verdict(nr::PRLIMIT64, [high | 1, 7, 0x1000, 0, 0, 0]), RET_TRACE);
         }
         assert_eq!(verdict(nr::GETSOCKOPT, [3, 0, 4, 0, 0, 0]), RET_ALLOW, "reading options runs natively");
         let policy = build_filter(false, &[nr::FCNTL], None, None);
