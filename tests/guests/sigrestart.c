@@ -18,7 +18,22 @@ static void on_signal(int sig) {
     write(1, "handler\n", 8);
 }
 
-// Waits until `pid` sleeps in the kernel (state S), i.e. is blocked in read().
+// What /proc/PID/wchan says `pid` waits in: 1 a pipe read, 0 something else, -1 unknown (a
+// kernel that does not name it prints 0).
+static int waits_in_pipe_read(pid_t pid) {
+    char path[64], buf[128];
+    snprintf(path, sizeof path, "/proc/%d/wchan", pid);
+    FILE *f = fopen(path, "r");
+    if (!f) return -1;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    if (n == 0 || strcmp(buf, "0") == 0) return -1;
+    return strstr(buf, "pipe_read") != NULL;
+}
+
+// Waits until `pid` sleeps in the kernel (state S) in read() of the pipe: a sleep anywhere
+// else (a debugger's stop on the way there) would take the signal before the read began.
 static void wait_until_blocked(pid_t pid) {
     char path[64], buf[256];
     snprintf(path, sizeof path, "/proc/%d/stat", pid);
@@ -29,7 +44,7 @@ static void wait_until_blocked(pid_t pid) {
         fclose(f);
         buf[n] = 0;
         char *p = strrchr(buf, ')');
-        if (p && p[2] == 'S') return;
+        if (p && p[2] == 'S' && waits_in_pipe_read(pid) != 0) return;
         usleep(1000);
     }
 }
