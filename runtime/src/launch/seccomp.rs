@@ -7,8 +7,9 @@
 //! 2. the x32 bit (`0x4000_0000`) is set → kill the process;
 //! 3. under a policy, a memory-map or protection call whose range may reach the pinned-argument region
 //!    ([`crate::trap::pinned`]) → `SECCOMP_RET_TRACE` (the host refuses any that touches it);
-//! 4. a traced call with harmless, frequent requests ([`NativeWhen`]: some ioctl, fcntl and
-//!    setsockopt codes; in a grants-only root also `access` for existence or reading and the
+//! 4. a traced call with harmless, frequent requests ([`NativeWhen`]: some ioctl, fcntl,
+//!    setsockopt and prctl codes, a clone without `CLONE_UNTRACED`, the caller's own
+//!    `prlimit64`; in a grants-only root also `access` for existence or reading and the
 //!    read-only `O_DIRECTORY` opens of listings) → allow when the request's low 32 bits match
 //!    (for open flags: when no bit outside the harmless ones is set), else trace;
 //! 5. the call is [`Disposition::Native`](crate::decode::syscalls::Disposition::Native) in the
