@@ -55,6 +55,11 @@ static void round_trip(int flags, const char *label) {
     sa.sa_handler = on_signal;
     sa.sa_flags = flags;
     sigaction(SIGUSR1, &sa, NULL);
+    // The kernel's own view of the action now, so that a run whose read is not interrupted
+    // says whether the handler still had SA_RESTART.
+    struct sigaction now;
+    sigaction(SIGUSR1, NULL, &now);
+    printf("%s: SA_RESTART %s\n", label, (now.sa_flags & SA_RESTART) ? "on" : "off");
     int fds[2];
     if (pipe(fds) != 0) exit(91);
     pid_t parent = getpid();

@@ -53,6 +53,7 @@ fn fork_vfork_posix_spawn_exec_and_wait() {
 #[test]
 fn sa_restart_handler_across_a_blocking_read() {
     let out = same_everywhere("sigrestart.c", "guest_sigrestart", &[]);
+    assert!(out.stdout.contains("restart: SA_RESTART on\n") && out.stdout.contains("no-restart: SA_RESTART off\n"), "{out:?}");
     assert!(out.stdout.contains("restart: read 4 bytes: data (handled 1)"), "{out:?}");
     assert!(out.stdout.contains("no-restart: read failed: Interrupted system call"), "{out:?}");
 }
