@@ -44,7 +44,9 @@ const DEFAULT_TMPFS_SIZE: u64 = 64 << 20;
 
 /// `dev.trapbox.policy`'s file: grants in the container's own paths. (Not the policy file of
 /// `trapbox run`: those paths are the host's, checked and canonicalized there, and most of its
-/// keys — environment, working directory, limits — are the bundle's to say for a container.)
+/// keys — environment, working directory, limits — are the bundle's to say for a container.
+/// Its grant lists repeat that file's rather than share them through `#[serde(flatten)]`,
+/// which serde cannot combine with `deny_unknown_fields`, and a misspelt key must be refused.)
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ContainerPolicyFile {

@@ -144,41 +144,33 @@ pub struct IdMapping {
     pub size: u32,
 }
 
-/// `linux.resources`: what trapbox enforces through the container's cgroup.
+/// `linux.resources`: what trapbox enforces through the container's cgroup. (A missing
+/// `Option` field is `None` without `#[serde(default)]`.)
 #[derive(Clone, Debug, Default, Deserialize)]
 pub struct Resources {
-    #[serde(default)]
     pub memory: Option<MemoryResources>,
-    #[serde(default)]
     pub pids: Option<PidsResources>,
-    #[serde(default)]
     pub cpu: Option<CpuResources>,
 }
 
 /// `linux.resources.memory`.
 #[derive(Clone, Debug, Default, Deserialize)]
 pub struct MemoryResources {
-    #[serde(default)]
     pub limit: Option<i64>,
-    #[serde(default)]
     pub swap: Option<i64>,
 }
 
 /// `linux.resources.pids`.
 #[derive(Clone, Debug, Default, Deserialize)]
 pub struct PidsResources {
-    #[serde(default)]
     pub limit: Option<i64>,
 }
 
 /// `linux.resources.cpu`.
 #[derive(Clone, Debug, Default, Deserialize)]
 pub struct CpuResources {
-    #[serde(default)]
     pub quota: Option<i64>,
-    #[serde(default)]
     pub period: Option<u64>,
-    #[serde(default)]
     pub shares: Option<u64>,
 }
 
