@@ -52,6 +52,7 @@ const PTRACE_CONT: u32 = 7;
 const PTRACE_GETREGS: u32 = 12;
 const PTRACE_SETREGS: u32 = 13;
 const PTRACE_SYSCALL: u32 = 24;
+const PTRACE_SINGLESTEP: u32 = 9;
 const PTRACE_GETEVENTMSG: u32 = 0x4201;
 const PTRACE_GETSIGINFO: u32 = 0x4202;
 const PTRACE_SEIZE: u32 = 0x4206;
@@ -111,6 +112,12 @@ pub fn cont(tid: Pid, signal: i32) -> Result<(), Errno> {
 /// Resumes a stopped thread until its next syscall entry or exit.
 pub fn cont_syscall(tid: Pid, signal: i32) -> Result<(), Errno> {
     ptrace(PTRACE_SYSCALL, tid, 0, signal as u64).map(drop)
+}
+
+/// Resumes a stopped thread for one instruction (a `syscall` one runs the whole call); the
+/// next resume by [`cont`] or [`cont_syscall`] clears the trap flag again.
+pub fn single_step(tid: Pid, signal: i32) -> Result<(), Errno> {
+    ptrace(PTRACE_SINGLESTEP, tid, 0, signal as u64).map(drop)
 }
 
 /// Lets a thread in group-stop stay stopped but report further events (SEIZE only).

@@ -1041,7 +1041,9 @@ impl Debugger {
             crate::host_log!("trapbox: warning: pid {tgid} has no vDSO to set up the host's area; its trapped, exec, chdir and O_PATH calls will be refused");
             return;
         };
-        let created = crate::trap::pinned::create(tid, nul_byte, |number, args| self.inject(tid, syscall_at, number, args));
+        let created = crate::trap::pinned::create(tid, nul_byte, |number, args| {
+            self.inject_following(tid, syscall_at, number, args, inject::Follow::SingleStep)
+        });
         match created {
             Ok(region) => {
                 self.stats.stubs_mapped += 1;
@@ -1296,7 +1298,7 @@ impl Debugger {
                 p.modules.iter().any(|m| m.image.table.is_some_and(|t| t.encoding() == TrapEncoding::Ud2))
             });
             if trapped {
-                self.follow_signal_state(tid);
+                self.follow_signal_state(tid, inject::Follow::SingleStep);
             }
         }
         if let Some(call) = self.thread(tid).pending.take() {
@@ -1536,7 +1538,7 @@ impl Debugger {
                     } else if filter == SignalFilter::Absent {
                         // Trap sites in a module loaded since exec: followed from now on
                         // (this first trap's change, already made, stays: see README).
-                        self.follow_signal_state(tid);
+                        self.follow_signal_state(tid, inject::Follow::EntryAndExit);
                     }
                     if !self.threads.contains_key(&tid) {
                         return Ok(()); // it died meanwhile
@@ -1610,8 +1612,9 @@ impl Debugger {
     /// Stacks the host's signal-state filter on the backstop of `tid`'s process (all its
     /// threads: `SECCOMP_FILTER_FLAG_TSYNC`), injected from the stub with the program copied
     /// into the pinned region, so that its new signal actions and masks stop in the host.
-    /// Without it (no host area, or the kernel refused) the state is not followed.
-    fn follow_signal_state(&mut self, tid: Pid) {
+    /// Without it (no host area, or the kernel refused) the state is not followed. `follow`:
+    /// see [`inject::Follow`] (single-stepped at the exec's exit).
+    fn follow_signal_state(&mut self, tid: Pid, follow: inject::Follow) {
         use crate::launch::seccomp;
         const SECCOMP_SET_MODE_FILTER: u64 = 1;
         const SECCOMP_FILTER_FLAG_TSYNC: u64 = 1;
@@ -1629,7 +1632,7 @@ impl Debugger {
         header[8..].copy_from_slice(&code_at.to_le_bytes());
         let Ok((_header_slot, header_at)) = region.pin_host_bytes(&header, true) else { return };
         let args = [SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC, header_at, 0, 0, 0];
-        let result = self.inject(tid, stub + inject::SLOW, nr::SECCOMP, args);
+        let result = self.inject_following(tid, stub + inject::SLOW, nr::SECCOMP, args, follow);
         let outcome = match result {
             Some(0) => SignalFilter::Stacked,
             Some(raw) if self.threads.contains_key(&tid) => {
@@ -1812,8 +1815,14 @@ impl Debugger {
     /// Injects through the stub (or the vDSO before the stub exists); on the thread's death
     /// records its exit and reports `None`.
     fn inject(&mut self, tid: Pid, syscall_at: u64, number: u64, args: [u64; 6]) -> Option<u64> {
+        self.inject_following(tid, syscall_at, number, args, inject::Follow::EntryAndExit)
+    }
+
+    /// [`Debugger::inject`], followed as `follow` says ([`inject::Follow::SingleStep`] only
+    /// right after exec, before the process has run any code of its own).
+    fn inject_following(&mut self, tid: Pid, syscall_at: u64, number: u64, args: [u64; 6], follow: inject::Follow) -> Option<u64> {
         let mut held = std::mem::take(&mut self.thread(tid).held_signals);
-        let result = inject::inject_syscall(tid, syscall_at, number, args, &mut held, &mut self.deferred);
+        let result = inject::inject_syscall(tid, syscall_at, number, args, follow, &mut held, &mut self.deferred);
         self.thread(tid).held_signals = held;
         self.settle_injection(tid, result)
     }

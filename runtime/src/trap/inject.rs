@@ -16,7 +16,10 @@
 //! The injector makes a thread execute one system call with arbitrary arguments from a
 //! `syscall` instruction the guest cannot change (the stub's, or the vDSO's right after exec,
 //! before any guest code has run), stopping at the syscall-exit stop so nothing after the
-//! instruction runs, then restores every general-purpose register. It touches no memory (the
+//! instruction runs, then restores every general-purpose register. In a process that has run
+//! none of its own code since exec ([`Follow::SingleStep`]) it single-steps that one
+//! instruction instead: one stop after the call rather than one at its entry and one at its
+//! exit, and still nothing but that instruction runs. It touches no memory (the
 //! red zone stays intact) and no vector register. It approves only its own call: a seccomp stop
 //! for any other number, arguments or address is skipped (`EPERM`) and fails the injection, and
 //! a synchronous signal instead of the call (syscall user dispatch's `SIGSYS`, a fault, a trap)
@@ -78,6 +81,21 @@ impl std::fmt::Display for InjectError {
     }
 }
 
+/// How the injector follows the thread through the injected call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Follow {
+    /// Stops at the call's entry (checked before it runs) and at its exit: for any thread.
+    EntryAndExit,
+    /// The one instruction single-stepped, the call checked at the stop after it (its number
+    /// still in `orig_rax`, the instruction pointer right after the `syscall`, the argument
+    /// registers, which a call preserves, unchanged): one stop instead of two. Only for a
+    /// process that has one thread and has run none of its own code since exec, so that the
+    /// instruction at `syscall_at` is the kernel's or the host's and no other thread can have
+    /// changed anything the call reads. (Stepping runs that instruction alone whatever it is,
+    /// and a seccomp stop on the way is still checked, so the call cannot be another one.)
+    SingleStep,
+}
+
 /// How many stops an injection may see before it gives up (the call itself needs two or
 /// three; the rest are asynchronous signals arriving meanwhile).
 const MAX_INJECTION_STOPS: u32 = 64;
@@ -101,11 +119,13 @@ fn collect_exit(_tid: Pid, err: Errno) -> InjectError {
 /// Makes the stopped thread `tid` execute `nr(args)` from the `syscall` instruction at
 /// `syscall_at`, and restores its registers. Call it only at a stop outside a system call
 /// (a signal-delivery stop) or at a syscall-exit stop. Returns the raw result (`-errno` on error).
+#[allow(clippy::too_many_arguments)]
 pub fn inject_syscall(
     tid: Pid,
     syscall_at: u64,
     number: u64,
     args: [u64; 6],
+    follow: Follow,
     pending_signals: &mut Vec<i32>,
     deferred: &mut VecDeque<(Pid, WaitStatus)>,
 ) -> Result<u64, InjectError> {
@@ -129,7 +149,11 @@ pub fn inject_syscall(
             && [regs.rdi, regs.rsi, regs.rdx, regs.r10, regs.r8, regs.r9] == args
     };
     for _ in 0..MAX_INJECTION_STOPS {
-        if let Err(err) = sys::cont_syscall(tid, 0) {
+        let resumed = match follow {
+            Follow::EntryAndExit => sys::cont_syscall(tid, 0),
+            Follow::SingleStep => sys::single_step(tid, 0),
+        };
+        if let Err(err) = resumed {
             return Err(collect_exit(tid, err));
         }
         // Wait for any thread, not just this one: a killed group leader is reported only after
@@ -172,6 +196,17 @@ pub fn inject_syscall(
                     regs.rax = trapbox_abi::errno::encode_error(libc::EPERM);
                     sys::set_regs(tid, &regs).map_err(|e| collect_exit(tid, e))?;
                 }
+            }
+            // The step's trap: the instruction ran, and it was the injected call or nothing
+            // of ours ran.
+            WaitStatus::Stopped { signal: libc::SIGTRAP, event: 0 } if follow == Follow::SingleStep => {
+                let after = sys::get_regs(tid).map_err(|e| collect_exit(tid, e))?;
+                sys::set_regs(tid, &saved).map_err(|e| collect_exit(tid, e))?;
+                return match diverted {
+                    Some(why) => Err(InjectError::Diverted(why)),
+                    None if ours(&after) => Ok(after.rax),
+                    None => Err(InjectError::Diverted("the stepped instruction was not the injected call")),
+                };
             }
             // A group-stop or another event: go on.
             WaitStatus::Stopped { event, .. } if event != 0 => {}
