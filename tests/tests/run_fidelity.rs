@@ -26,6 +26,27 @@ fn errnos_of_readlink_mkdir_and_bad_dirfds_are_the_kernels() {
     }
 }
 
+/// An exec after the first is decided once, on the host's pinned copy of its path: its error
+/// paths still say what the kernel says, and a path the host cannot read is a logged refusal.
+#[test]
+fn errnos_of_exec_error_paths_are_the_kernels() {
+    let (plain, rewritten) = guest_pair("exec_errors.c");
+    let dir = scratch_dir("fidelity_exec_errors");
+    std::fs::write(dir.join("f"), "f\n").unwrap();
+    let path = dir.to_str().expect("utf-8 path");
+    let native = run(Command::new(&plain).arg(path));
+    assert_eq!(native.status, 0, "{native:?}");
+    assert!(native.stdout.contains("a path at an unmapped address: EFAULT\n"), "{}", native.stdout);
+    assert!(native.stdout.contains("a file without exec permission: EACCES\n"), "{}", native.stdout);
+    for program in [&plain, &rewritten] {
+        let out = run(&mut trapbox_run(&["--allow-read", "/", "--allow-exec", "/"], program, &[path]));
+        assert_eq!(out.stdout, native.stdout, "{}: {}", program.display(), out.stderr);
+        let refused: Vec<&str> = run_support::denials(&out);
+        assert_eq!(refused.len(), 3, "NULL, unmapped and too long: {}", out.stderr);
+        assert!(refused.iter().all(|line| line.starts_with("trapbox: denied execve(")), "{refused:?}");
+    }
+}
+
 /// Outside every grant the guest sees one world: a file no grant covers does not exist, for an
 /// open, an exec, a stat and an access alike, as a missing file natively (programs that
 /// tolerate a missing optional file keep working); a directory on the way to a grant exists

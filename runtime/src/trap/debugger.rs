@@ -1080,7 +1080,10 @@ impl Debugger {
             sys::set_regs(tid, &regs)?;
             return sys::cont_syscall(tid, 0);
         }
-        let mut verdict = self.decide(tid, number, &args);
+        // An exec's path is pinned as the guest spelled it, so the decision on the pinned copy
+        // is the decision on the guest's: it is made once, on the copy.
+        let pin_first = self.pins_arguments() && matches!(number, nr::EXECVE | nr::EXECVEAT);
+        let mut verdict = if pin_first { None } else { Some(self.decide(tid, number, &args)) };
         // A call the kernel will run, whose decision read guest memory the kernel would read
         // again, is pinned and decided again on the pinned copy: that second decision is the
         // one that counts (a sendmmsg becomes a sendmsg of its first message). Calls the host
@@ -1089,23 +1092,36 @@ impl Debugger {
         // A sendmmsg is sent one message at a time: the next one, when this is its call again.
         let progress = self.thread(tid).sendmmsg.take().filter(|p| number == nr::SENDMMSG && p.guest_args == args && p.at == regs.rip.wrapping_sub(2));
         // clone3 is pinned even unconfined: the flags judged must be the ones the kernel reads.
-        if matches!(verdict, Verdict::Execute) && (self.pins_arguments() || number == nr::CLONE3) {
+        let executes = verdict.as_ref().is_none_or(|v| matches!(v, Verdict::Execute));
+        if executes && (self.pins_arguments() || number == nr::CLONE3) {
             let plan = match progress {
                 Some(progress) => Some(crate::trap::pinned::sendmmsg_message(&args, progress.sent)),
                 None => crate::trap::pinned::plan(number, &args),
             };
             if let Some(plan) = plan {
-                verdict = match self.pin_arguments(tid, number, &plan) {
+                verdict = Some(match self.pin_arguments(tid, number, &plan) {
                     Ok((slot, moved)) => {
                         pinned = Some(slot);
                         args = moved;
                         number = plan.number;
                         self.decide(tid, number, &args)
                     }
+                    // An exec not decided yet is decided on the guest's arguments, for the
+                    // refusal (and log line) any call gets for a path it cannot have; what
+                    // that lets run is refused as the pinning said.
+                    Err(errno) if pin_first => match self.decide(tid, number, &args) {
+                        Verdict::Execute => Verdict::Refuse(errno),
+                        refused => refused,
+                    },
                     Err(errno) => Verdict::Refuse(errno),
-                };
+                });
             }
         }
+        // (Not pinned after all: decided on the guest's arguments.)
+        let mut verdict = match verdict {
+            Some(verdict) => verdict,
+            None => self.decide(tid, number, &args),
+        };
         // A later message refused: the call reports the messages sent (the kernel's rule for
         // an error after the first).
         if let (Some(progress), Verdict::Refuse(_)) = (progress, &verdict) {
