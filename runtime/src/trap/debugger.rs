@@ -1751,6 +1751,10 @@ impl Debugger {
             return;
         }
         let Some(process) = self.processes.get_mut(&tgid) else { return };
+        // (Most programs have no trap table: nothing to write, nothing to open.)
+        if !process.modules.iter().any(|m| m.image.table.is_some() && !process.untrapped.contains(&m.start)) {
+            return;
+        }
         let Ok(mem) = std::fs::OpenOptions::new().write(true).open(format!("/proc/{tgid}/mem")) else { return };
         let (mut restored, mut reencoded) = (0u64, 0u64);
         for module in &process.modules {
