@@ -201,6 +201,14 @@ pub fn inject_syscall(
             // of ours ran.
             WaitStatus::Stopped { signal: libc::SIGTRAP, event: 0 } if follow == Follow::SingleStep => {
                 let after = sys::get_regs(tid).map_err(|e| collect_exit(tid, e))?;
+                // A SIGTRAP another process sent is the guest's, delivered afterwards; one
+                // that came before the instruction ran leaves it still to be stepped.
+                if matches!(sys::signal_sender(tid), Ok(Some(_))) {
+                    pending_signals.push(libc::SIGTRAP);
+                    if after.rip == syscall_at && after.orig_rax == u64::MAX {
+                        continue;
+                    }
+                }
                 sys::set_regs(tid, &saved).map_err(|e| collect_exit(tid, e))?;
                 return match diverted {
                     Some(why) => Err(InjectError::Diverted(why)),
