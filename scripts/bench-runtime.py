@@ -46,6 +46,15 @@ PIN = ["taskset", "-c", "0"]
 RESULTS = {}
 
 
+def trapbox_builds(spec):
+    """The trapbox binaries a benchmark compares, as (label, path): `spec` is None (this
+    tree's release build, no label) or `LABEL=PATH,LABEL=PATH` (or bare paths), each build
+    measured in the same interleaved rounds."""
+    if not spec:
+        return [("", TRAPBOX)]
+    return [tuple(b.split("=", 1)) if "=" in b else ("", b) for b in spec.split(",")]
+
+
 def record(section, label, value, unit):
     RESULTS.setdefault(section, []).append([label, value, unit])
 

@@ -76,13 +76,17 @@ def jobs(work):
 PYTHON = shutil.which("python3", path="/usr/bin:/bin") or "python3"
 
 
-def runners(work):
+def runners(work, builds):
     sandbox = ["--allow-read", "/", "--allow-exec", "/", "--allow-write", "/tmp", "--allow-write", work]
-    found = [
-        ("native", lambda cmd: cmd),
-        ("trapbox unconfined", lambda cmd: [TRAPBOX, "run", "--unconfined", "--", *cmd]),
-        ("trapbox sandboxed", lambda cmd: [TRAPBOX, "run", "--quiet", *sandbox, "--", *cmd]),
-        ("trapbox sandboxed --audit", lambda cmd: [TRAPBOX, "run", "--quiet", "--audit", *sandbox, "--", *cmd]),
+    found = [("native", lambda cmd: cmd)]
+    for label, trapbox in builds:
+        named = f"trapbox {label + ' ' if label else ''}"
+        found += [
+            (f"{named}unconfined", lambda cmd, t=trapbox: [t, "run", "--unconfined", "--", *cmd]),
+            (f"{named}sandboxed", lambda cmd, t=trapbox: [t, "run", "--quiet", *sandbox, "--", *cmd]),
+            (f"{named}sandboxed --audit", lambda cmd, t=trapbox: [t, "run", "--quiet", "--audit", *sandbox, "--", *cmd]),
+        ]
+    found += [
         ("strace -f", lambda cmd: ["strace", "-f", "-o", "/dev/null", *cmd]),
         ("PRoot", lambda cmd: ["proot", *cmd]),
         ("bwrap", lambda cmd: ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp", "--bind", work, work, "--unshare-all", *cmd]),
@@ -102,6 +106,10 @@ def main():
     parser.add_argument("--repeat", type=int, default=3, help="rounds (each job under each runner once per round)")
     parser.add_argument("--json", metavar="FILE", help="write the ratios to FILE (for scripts/bench-chart.py)")
     parser.add_argument("--only", nargs="*", help="run only the jobs whose name contains one of these words")
+    parser.add_argument("--trapbox", default=None, help="the trapbox binary (default: target/release/trapbox); "
+                        "LABEL=PATH,LABEL=PATH compares builds in the same interleaved rounds")
+    parser.add_argument("--peers", action=argparse.BooleanOptionalAction, default=True,
+                        help="measure strace, PRoot, bwrap and runsc too (--no-peers: native and trapbox only)")
     parser.add_argument("--work", default=os.path.join(bench.ROOT, "target", "bench-peers"),
                         help="work directory (not under /tmp: a sandboxed guest's /tmp is its own)")
     args = parser.parse_args()
@@ -109,7 +117,9 @@ def main():
     os.makedirs(args.work, exist_ok=True)
     work = os.path.realpath(args.work)
     table = [j for j in jobs(work) if not args.only or any(w in j[0] for w in args.only)]
-    who = runners(work)
+    who = runners(work, bench.trapbox_builds(args.trapbox))
+    if not args.peers:
+        who = [(name, make) for name, make in who if name == "native" or name.startswith("trapbox")]
     times = {(job, name): [] for job, _, _ in table for name, _ in who}
     for round_ in range(args.repeat):
         for job, cmd, trapped in table:

@@ -26,9 +26,12 @@ import statistics
 import subprocess
 import sys
 import time
+import importlib.util
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-TRAPBOX = os.path.join(ROOT, "target", "release", "trapbox")
+_spec = importlib.util.spec_from_file_location("bench_runtime", os.path.join(ROOT, "scripts", "bench-runtime.py"))
+bench = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(bench)
 SANDBOX = ["--allow-read", "/", "--allow-exec", "/", "--allow-write", "/tmp"]
 NARROW = ["--allow-read", "/usr", "--allow-exec", "/usr"]
 
@@ -100,10 +103,7 @@ def main():
                         "LABEL=PATH,LABEL=PATH compares builds in the same interleaved rounds")
     parser.add_argument("--busybox", default=shutil.which("busybox") or "/bin/busybox")
     args = parser.parse_args()
-    binaries = [("trapbox ", TRAPBOX)]
-    if args.trapbox:
-        given = [b.split("=", 1) if "=" in b else ("", b) for b in args.trapbox.split(",")]
-        binaries = [(f"trapbox {label + ' ' if label else ''}", path) for label, path in given]
+    binaries = [(f"trapbox {label + ' ' if label else ''}", path) for label, path in bench.trapbox_builds(args.trapbox)]
     table = rows(args.busybox, binaries)
     samples = {(p, c): [] for p, c, _ in table}
     cpu = {(p, c): [] for p, c, _ in table}
