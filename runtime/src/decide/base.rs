@@ -332,6 +332,11 @@ pub fn root_binds(policy: &Policy) -> Vec<Bind> {
     binds
 }
 
+/// A directory a grants-only root makes on the way to a grant, with the host's mode for it.
+pub type LayoutDir = (PathBuf, u32);
+/// A symbolic link a grants-only root keeps: its path and its own target.
+pub type LayoutLink = (PathBuf, PathBuf);
+
 /// What a grants-only root makes besides `binds`: the directories on the way to them and to
 /// the grants of paths this host lacks (empty, with the host's modes, so each lists only the
 /// next names on the way; outermost first, `/` excluded), and the host's symbolic links in
@@ -340,7 +345,7 @@ pub fn root_binds(policy: &Policy) -> Vec<Bind> {
 /// → zoneinfo, `/etc/mtab` → `/proc/self/mounts`, `/var/run` → `/run`), as (link, the link's
 /// own target): a link whose text names a place there and whose chain ends there. Any other
 /// path of the host's does not exist there.
-pub fn root_layout(policy: &Policy, binds: &[Bind]) -> (Vec<(PathBuf, u32)>, Vec<(PathBuf, PathBuf)>) {
+pub fn root_layout(policy: &Policy, binds: &[Bind]) -> (Vec<LayoutDir>, Vec<LayoutLink>) {
     let root = Path::new("/");
     if binds.iter().any(|b| b.path == root) {
         return (Vec::new(), Vec::new()); // the host's root is shown whole, its links with it

@@ -391,17 +391,17 @@ pub fn host_reach_denial_of(target: &Path, access: u64, stat: Option<Option<&lib
                 .unwrap_or_else(|| GUEST_TASKS.lock().unwrap_or_else(|e| e.into_inner()).contains(&owner));
             return (!guest).then(|| Denial {
                 errno: trapbox_abi::errno::ENOENT,
-                reason: format!("{shown}: process {owner} does not exist in the guest's PID namespace").into(),
+                reason: format!("{shown}: process {owner} does not exist in the guest's PID namespace"),
             });
         }
         let secret = matches!(first, Some("kcore" | "kallsyms" | "kmsg" | "kpagecount" | "kpageflags" | "kpagecgroup" | "sysrq-trigger"));
         if secret || (access & ACCESS_WRITE != 0) {
-            return Some(Denial { errno: trapbox_abi::errno::EACCES, reason: format!("{shown} is the host kernel's, not the guest's").into() });
+            return Some(Denial { errno: trapbox_abi::errno::EACCES, reason: format!("{shown} is the host kernel's, not the guest's") });
         }
         return None;
     }
     if target.starts_with("/sys") && access & ACCESS_WRITE != 0 {
-        return Some(Denial { errno: trapbox_abi::errno::EACCES, reason: format!("{shown}: kernel settings are the host's, not the guest's").into() });
+        return Some(Denial { errno: trapbox_abi::errno::EACCES, reason: format!("{shown}: kernel settings are the host's, not the guest's") });
     }
     use std::os::unix::fs::FileTypeExt;
     let device = match stat {
@@ -410,7 +410,7 @@ pub fn host_reach_denial_of(target: &Path, access: u64, stat: Option<Option<&lib
     };
     let common = COMMON_DEVICES.iter().any(|d| target == Path::new(d)) || target.starts_with("/dev/pts");
     if device && !common {
-        return Some(Denial { errno: trapbox_abi::errno::EACCES, reason: format!("{shown} is a device the host does not open for a guest").into() });
+        return Some(Denial { errno: trapbox_abi::errno::EACCES, reason: format!("{shown} is a device the host does not open for a guest") });
     }
     None
 }

@@ -162,7 +162,7 @@ fn capped_size(policy: &Policy, data: &[u8]) -> Vec<u8> {
         digits.parse::<u64>().ok()?.checked_mul(scale)
     };
     let mut options: Vec<String> = text.split(',').filter(|o| !o.is_empty() && !o.starts_with("size=")).map(str::to_string).collect();
-    let asked = text.split(',').filter_map(|o| o.strip_prefix("size=")).last().and_then(parse);
+    let asked = text.split(',').filter_map(|o| o.strip_prefix("size=")).next_back().and_then(parse);
     options.push(format!("size={}", asked.map_or(bound, |size| size.min(bound))));
     options.join(",").into_bytes()
 }

@@ -220,9 +220,7 @@ pub fn inject_syscall(
             WaitStatus::Stopped { event, .. } if event != 0 => {}
             // The call did not run as a call: syscall user dispatch turned it into SIGSYS, or
             // the thread faulted or trapped. Put everything back and fail.
-            WaitStatus::Stopped { signal, .. }
-                if matches!(signal, libc::SIGSYS | libc::SIGTRAP | libc::SIGILL | libc::SIGSEGV | libc::SIGBUS | libc::SIGFPE) =>
-            {
+            WaitStatus::Stopped { signal: libc::SIGSYS | libc::SIGTRAP | libc::SIGILL | libc::SIGSEGV | libc::SIGBUS | libc::SIGFPE, .. } => {
                 sys::set_regs(tid, &saved).map_err(|e| collect_exit(tid, e))?;
                 return Err(InjectError::Diverted("the thread took a synchronous signal instead of the call"));
             }
