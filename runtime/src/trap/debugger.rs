@@ -1849,7 +1849,7 @@ impl Debugger {
 
     fn settle_injection(&mut self, tid: Pid, result: Result<u64, InjectError>) -> Option<u64> {
         self.stats.injections += 1;
-        if matches!(result, Err(InjectError::Gone(_))) {
+        if matches!(result, Err(InjectError::Gone(_) | InjectError::Replaced(_))) {
             self.stats.injections_lost += 1;
         }
         match result {
@@ -1859,6 +1859,15 @@ impl Debugger {
                 None
             }
             Err(InjectError::Gone(None)) => None,
+            Err(InjectError::Replaced(status)) => {
+                // The thread is gone; its id is the exec'ing thread's now, whose exec event the
+                // loop takes as it came (its record moves to this id there).
+                if let Some(mut gone) = self.threads.remove(&tid) {
+                    self.abandon(&mut gone);
+                }
+                self.deferred.push_back((tid, status));
+                None
+            }
             Err(_) if self.program_gone() => None, // killed with the rest of the guest
             Err(err @ (InjectError::Failed(_) | InjectError::Diverted(_))) => {
                 crate::host_log!("trapbox: warning: injection into thread {tid} failed: {err}");

@@ -69,6 +69,10 @@ pub enum InjectError {
     /// The thread did not run the injected call as injected (another call reached its seccomp
     /// stop, or a synchronous signal came instead): the registers are restored, nothing ran.
     Diverted(&'static str),
+    /// Another thread of the process exec'ed meanwhile: the kernel killed this one and gave its
+    /// id to the exec'ing thread, whose exec event this stop is (the new program's registers,
+    /// left alone).
+    Replaced(WaitStatus),
 }
 
 impl std::fmt::Display for InjectError {
@@ -77,6 +81,7 @@ impl std::fmt::Display for InjectError {
             InjectError::Gone(_) => write!(f, "the thread is gone"),
             InjectError::Failed(err) => write!(f, "{err}"),
             InjectError::Diverted(why) => write!(f, "refused: {why}"),
+            InjectError::Replaced(_) => write!(f, "another thread exec'ed and took its id"),
         }
     }
 }
@@ -216,6 +221,7 @@ pub fn inject_syscall(
                     None => Err(InjectError::Diverted("the stepped instruction was not the injected call")),
                 };
             }
+            WaitStatus::Stopped { event: sys::EVENT_EXEC, .. } => return Err(InjectError::Replaced(status)),
             // A group-stop or another event: go on.
             WaitStatus::Stopped { event, .. } if event != 0 => {}
             // The call did not run as a call: syscall user dispatch turned it into SIGSYS, or
