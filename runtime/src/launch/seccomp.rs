@@ -71,6 +71,7 @@ const RET_ALLOW: u32 = 0x7fff_0000;
 const LD_W_ABS: u16 = 0x20; // BPF_LD | BPF_W | BPF_ABS
 const JEQ_K: u16 = 0x15; // BPF_JMP | BPF_JEQ | BPF_K
 const JSET_K: u16 = 0x45; // BPF_JMP | BPF_JSET | BPF_K
+const JGE_K: u16 = 0x35; // BPF_JMP | BPF_JGE | BPF_K
 const ALU_AND_K: u16 = 0x54; // BPF_ALU | BPF_AND | BPF_K
 /// `BPF_JMP | BPF_JA`: jumps `k` instructions forward, always.
 pub const JA: u16 = 0x05;
@@ -351,16 +352,42 @@ pub fn build_filter(trace_everything: bool, also_trace: &[u64], guarded_region: 
             prog.extend(block);
         }
     }
-    // Each allowed number jumps over the rest of the list and the TRACE return to ALLOW.
-    // (Jump offsets are 8 bits: the list must stay under 255 entries, checked below.)
-    let count = allowed.len();
-    assert!(count < 255, "the allow-list outgrew the linear BPF layout");
-    for (i, nr) in allowed.iter().enumerate() {
-        let to_allow = (count - i - 1) + 1;
-        prog.push(jump(JEQ_K, *nr, to_allow as u8, 0));
+    let mut allowed = allowed;
+    allowed.sort_unstable();
+    allowed.dedup();
+    prog.extend(allow_tree(&allowed));
+    prog
+}
+
+/// How many numbers a leaf of [`allow_tree`] compares one by one.
+const ALLOW_LEAF: usize = 16;
+
+/// `ret ALLOW` for the call numbers `sorted` (ascending, distinct), `ret TRACE` for every other:
+/// a binary search, one `jge` per level, down to leaves of up to [`ALLOW_LEAF`] numbers
+/// compared one by one, each leaf with its own two returns (so every conditional jump stays
+/// within BPF's 8-bit offsets; a level skips its lower half with `ja`). The kernel runs a
+/// new filter for every call number when it is installed (to cache those it always allows),
+/// so a chain of N comparisons cost it up to N per number: for the ~200 native calls the tree
+/// installs several times faster (BENCHMARKS.md), and a call that stops walks ~log2 N
+/// comparisons instead of all of them.
+fn allow_tree(sorted: &[u32]) -> Vec<SockFilter> {
+    if sorted.len() <= ALLOW_LEAF {
+        let mut leaf: Vec<SockFilter> = sorted
+            .iter()
+            .enumerate()
+            // Over the numbers after this one and the `ret TRACE`, to the `ret ALLOW`.
+            .map(|(i, &nr)| jump(JEQ_K, nr, (sorted.len() - i) as u8, 0))
+            .collect();
+        leaf.push(stmt(RET_K, RET_TRACE));
+        leaf.push(stmt(RET_K, RET_ALLOW));
+        return leaf;
     }
-    prog.push(stmt(RET_K, RET_TRACE));
-    prog.push(stmt(RET_K, RET_ALLOW));
+    let (low, high) = sorted.split_at(sorted.len() / 2);
+    let below = allow_tree(low);
+    // At or above the upper half's first number: on to the `ja`, which skips the lower half.
+    let mut prog = vec![jump(JGE_K, high[0], 0, 1), stmt(JA, below.len() as u32)];
+    prog.extend(below);
+    prog.extend(allow_tree(high));
     prog
 }
 
@@ -407,6 +434,7 @@ pub fn evaluate_at(prog: &[SockFilter], arch: u32, nr: u32, ip: u64, args: &[u64
             }
             JEQ_K => pc += usize::from(if acc == ins.k { ins.jt } else { ins.jf }),
             JSET_K => pc += usize::from(if acc & ins.k != 0 { ins.jt } else { ins.jf }),
+            JGE_K => pc += usize::from(if acc >= ins.k { ins.jt } else { ins.jf }),
             ALU_AND_K => acc &= ins.k,
             JA => pc += ins.k as usize,
             RET_K => return ins.k,
@@ -441,6 +469,22 @@ mod tests {
         assert_eq!(from(stub + 0x1_0000_0000 + crate::trap::inject::FAST_RETURN), RET_TRACE);
         assert_eq!(from(stub + 0x40), RET_TRACE);
         assert_eq!(filter_bytes(&prog).len(), prog.len() * 8);
+    }
+
+    #[test]
+    fn the_allow_tree_allows_exactly_its_numbers() {
+        let args = [0u64; 6];
+        // Every shape: empty, one leaf, an uneven split, more numbers than an 8-bit jump spans.
+        for count in [0usize, 1, ALLOW_LEAF, ALLOW_LEAF + 1, 37, 300, 600] {
+            let numbers: Vec<u32> = (0..count as u32).map(|i| i * 3 + (i % 2)).collect();
+            let mut prog = vec![stmt(LD_W_ABS, OFFSET_NR)];
+            prog.extend(allow_tree(&numbers));
+            for nr in 0..(count as u32 * 3 + 8) {
+                let expected = if numbers.contains(&nr) { RET_ALLOW } else { RET_TRACE };
+                assert_eq!(evaluate(&prog, AUDIT_ARCH_X86_64, nr, &args), expected, "{count} numbers: nr {nr}");
+            }
+            assert_eq!(evaluate(&prog, AUDIT_ARCH_X86_64, u32::MAX, &args), RET_TRACE);
+        }
     }
 
     #[test]
