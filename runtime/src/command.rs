@@ -158,6 +158,11 @@ impl std::fmt::Debug for Hostcall<'_> {
 /// The most one [`Hostcall::read`] copies (larger buffers take several calls).
 pub const HOSTCALL_READ_MAX: usize = 16 << 20;
 
+/// [`Command::spin_wait`]'s default: long enough to catch the next stop of a guest that stops
+/// often (a trap loop, an exec's run of single-stepped calls), short enough that a miss costs
+/// little (BENCHMARKS.md, "Waiting for the next stop").
+pub const DEFAULT_SPIN_WAIT: std::time::Duration = std::time::Duration::from_micros(100);
+
 impl Hostcall<'_> {
     /// The hostcall's number.
     pub fn number(&self) -> u64 {
@@ -463,6 +468,8 @@ pub struct Command {
     pub(crate) mechanism: Mechanism,
     /// `Some(true)`: pin; `Some(false)` or `None` (the default): every CPU.
     pub(crate) pin: Option<bool>,
+    /// How long the debugger polls for the next stop before it sleeps (unpinned runs only).
+    pub(crate) spin_wait: std::time::Duration,
     pub(crate) backend: Option<crate::perform::unotify::Backend>,
     pub(crate) keep_traps: bool,
     pub(crate) namespaces: bool,
@@ -508,6 +515,7 @@ impl Command {
             quiet: false,
             mechanism: Mechanism::AsRewritten,
             pin: None,
+            spin_wait: DEFAULT_SPIN_WAIT,
             backend: None,
             keep_traps: false,
             namespaces: true,
@@ -641,6 +649,14 @@ impl Command {
     /// [`Command::pin`], or (`None`) the default: every CPU.
     pub fn pinning(&mut self, pin: Option<bool>) -> &mut Command {
         self.pin = pin;
+        self
+    }
+
+    /// How long the debugger polls for the guest's next stop before it sleeps in `waitpid`
+    /// (`trapbox run --spin-wait`; zero: it sleeps at once). It polls only while stops come
+    /// that fast, and never in a pinned run or on one CPU.
+    pub fn spin_wait(&mut self, budget: std::time::Duration) -> &mut Command {
+        self.spin_wait = budget;
         self
     }
 

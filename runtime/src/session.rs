@@ -411,6 +411,9 @@ pub(crate) fn host_prepared(
         wait_all: all.wait_all,
         hostcalls,
     };
+    // Polling for the next stop needs a CPU of its own: not pinned, and more than one.
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    crate::trap::events::spin_before_sleeping(if routes.pin || cpus < 2 { std::time::Duration::ZERO } else { command.spin_wait });
     let outcome = Debugger::new(pid, settings).run();
     // After the guest's last word and before trapbox's own (an error, or the guest's death).
     crate::report::log::summary();

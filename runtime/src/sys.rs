@@ -361,6 +361,34 @@ pub fn wait(tid: Option<Pid>) -> Result<(Pid, WaitStatus), Errno> {
     }
 }
 
+/// [`wait`], but first polls (`WNOHANG`) for up to `budget` before sleeping in `waitpid`.
+///
+/// A tracer asleep in `waitpid` is woken by the tracee's stop on another CPU, and in a VM that
+/// wake-up is an inter-processor interrupt to a halted virtual CPU, the dearest part of an
+/// unpinned ptrace stop (BENCHMARKS.md: 55–130 µs a stop here against ~5 µs with both on one
+/// CPU); a tracer still running when the stop comes needs none.
+pub fn wait_polling(tid: Option<Pid>, budget: std::time::Duration) -> Result<(Pid, WaitStatus), Errno> {
+    let started = std::time::Instant::now();
+    loop {
+        let mut status = 0;
+        // SAFETY: `status` is a live i32 for the kernel to fill.
+        let pid = unsafe { libc::waitpid(tid.unwrap_or(-1), &mut status, libc::__WALL | libc::WNOHANG) };
+        if pid > 0 {
+            return Ok((pid, decode_status(status)));
+        }
+        if pid < 0 {
+            let err = Errno::last();
+            if err != Errno::EINTR {
+                return Err(err);
+            }
+        }
+        if started.elapsed() >= budget {
+            return wait(tid);
+        }
+        std::hint::spin_loop();
+    }
+}
+
 /// Waits, as [`wait`]`(None)`, for the next event of any child or tracee, but leaves it to be
 /// taken ([`wait_taken`]): its thread, and whether it is an exit (which taking releases).
 pub fn wait_look() -> Result<(Pid, bool), Errno> {

@@ -121,6 +121,13 @@ fn busybox_rewritten_with_every_trap_kept_matches_native() {
 }
 
 #[test]
+fn busybox_rewritten_with_every_trap_kept_and_a_debugger_that_sleeps_for_each_stop_matches_native() {
+    // By default the debugger polls for the next stop while stops come fast; --spin-wait 0
+    // makes it sleep in waitpid for each, the other way the same events must be handled.
+    differential("busybox_sleeping_waits", busybox_trapped(), &["--keep-traps", "--spin-wait", "0"]);
+}
+
+#[test]
 fn busybox_rewritten_with_int3_traps_kept_matches_native() {
     differential("busybox_int3", busybox_int3(), &["--keep-traps"]);
 }

@@ -8,7 +8,8 @@ use run_support::{guest_int3, guest_pair, native, split_death_message, trapbox_r
 use trapbox_tests::{run, scratch_dir, Outcome};
 
 /// Runs `source`'s guest natively and under trapbox — unrewritten, rewritten with every site
-/// kept a trap (`--keep-traps`, `ud2` and `int3`), rewritten with `--trace` (which takes the
+/// kept a trap (`--keep-traps`, `ud2` and `int3`; with the debugger polling for each next stop,
+/// the default, and sleeping for it, `--spin-wait 0`), rewritten with `--trace` (which takes the
 /// stub's slow path), and rewritten as run by default (known sites given their `syscall` back) —
 /// all must agree on stdout and status, and trapbox may add only `extra_stderr` lines.
 fn same_everywhere(source: &str, test: &str, extra_stderr: &[&str]) -> Outcome {
@@ -17,9 +18,11 @@ fn same_everywhere(source: &str, test: &str, extra_stderr: &[&str]) -> Outcome {
     let int3 = guest_int3(source);
     let expected = native(&plain, &[], &dir);
     let trace_flag = format!("--trace={}", dir.join("trace.txt").display());
-    let variants: [(&str, &std::path::Path, &[&str]); 6] = [
+    let variants: [(&str, &std::path::Path, &[&str]); 7] = [
         ("unrewritten", &plain, &[]),
         ("rewritten, traps kept", &rewritten, &["--keep-traps"]),
+        // The debugger polls for the next stop by default; this one sleeps in waitpid at once.
+        ("rewritten, traps kept, sleeping waits", &rewritten, &["--keep-traps", "--spin-wait", "0"]),
         ("int3, traps kept", &int3, &["--keep-traps"]),
         ("traced, traps kept", &rewritten, &["--keep-traps", trace_flag.as_str()]),
         ("rewritten", &rewritten, &[]),

@@ -21,6 +21,7 @@
 //! released, and must then find its call over, as natively.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Condvar, Mutex};
 use std::time::Duration;
 
@@ -28,6 +29,32 @@ use crate::perform::creds::Credentials;
 use crate::perform::sockets::WaitingCall;
 use crate::perform::workers::{Executor, Readiness, UnderWay, UnderWayCall};
 use crate::sys::{self, Errno, Pid, WaitStatus};
+
+/// How long the debugger polls for the next stop before it sleeps ([`sys::wait_polling`]);
+/// zero: it sleeps at once. Set once, before the debugger starts ([`spin_before_sleeping`]).
+static SPIN_BUDGET_NS: AtomicU64 = AtomicU64::new(0);
+/// Whether the last stop came within the budget: only then does the next wait poll, so a
+/// guest that runs long between stops (CPU-bound, or asleep) costs no polling after the first.
+static SPIN_ARMED: AtomicBool = AtomicBool::new(true);
+
+/// Makes the debugger poll up to `budget` for each next stop while stops come that fast
+/// (`trapbox run --spin-wait`). Not for a pinned run: the poller would hold the guest's CPU.
+pub fn spin_before_sleeping(budget: Duration) {
+    SPIN_BUDGET_NS.store(u64::try_from(budget.as_nanos()).unwrap_or(u64::MAX), Ordering::Relaxed);
+}
+
+/// The next event of any guest thread from the debugger's own `waitpid`: polling first while
+/// stops come within the spin budget, sleeping at once otherwise.
+fn wait_any() -> Result<(Pid, WaitStatus), Errno> {
+    let budget = Duration::from_nanos(SPIN_BUDGET_NS.load(Ordering::Relaxed));
+    if budget.is_zero() {
+        return sys::wait(None);
+    }
+    let started = std::time::Instant::now();
+    let event = if SPIN_ARMED.load(Ordering::Relaxed) { sys::wait_polling(None, budget) } else { sys::wait(None) };
+    SPIN_ARMED.store(started.elapsed() < budget, Ordering::Relaxed);
+    event
+}
 
 /// How often the debugger looks at the guest threads whose calls are out (for a signal that
 /// should interrupt them) while any is.
@@ -195,7 +222,7 @@ pub fn next() -> Result<Event, Errno> {
         }
         if !relay.relaying {
             drop(relay);
-            return sys::wait(None).map(|(pid, status)| Event::Stop(pid, status));
+            return wait_any().map(|(pid, status)| Event::Stop(pid, status));
         }
         if relay.out == 0 {
             // The last answer is taken; the waiter stops after the next event.
@@ -221,7 +248,7 @@ pub fn next_stop() -> Result<(Pid, WaitStatus), Errno> {
         }
         if !relay.relaying {
             drop(relay);
-            return sys::wait(None);
+            return wait_any();
         }
         relay = QUEUED.wait(relay).unwrap_or_else(|e| e.into_inner());
     }
