@@ -47,12 +47,19 @@ RESULTS = {}
 
 
 def trapbox_builds(spec):
-    """The trapbox binaries a benchmark compares, as (label, path): `spec` is None (this
-    tree's release build, no label) or `LABEL=PATH,LABEL=PATH` (or bare paths), each build
-    measured in the same interleaved rounds."""
+    """The trapbox runs a benchmark compares, as (label, the command up to the run's own
+    flags: `[PATH, "run", FLAG...]`): `spec` is None (this tree's release build, no label)
+    or `LABEL=PATH,LABEL=PATH` (or bare paths), where a PATH may be followed by `trapbox run`
+    flags (`sleep=target/release/trapbox --spin-wait 0`), each measured in the same
+    interleaved rounds."""
     if not spec:
-        return [("", TRAPBOX)]
-    return [tuple(b.split("=", 1)) if "=" in b else ("", b) for b in spec.split(",")]
+        return [("", [TRAPBOX, "run"])]
+    builds = []
+    for build in spec.split(","):
+        label, run = build.split("=", 1) if "=" in build else ("", build)
+        path, *flags = run.split()
+        builds.append((label, [path, "run", *flags]))
+    return builds
 
 
 def record(section, label, value, unit):

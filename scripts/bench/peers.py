@@ -82,9 +82,9 @@ def runners(work, builds):
     for label, trapbox in builds:
         named = f"trapbox {label + ' ' if label else ''}"
         found += [
-            (f"{named}unconfined", lambda cmd, t=trapbox: [t, "run", "--unconfined", "--", *cmd]),
-            (f"{named}sandboxed", lambda cmd, t=trapbox: [t, "run", "--quiet", *sandbox, "--", *cmd]),
-            (f"{named}sandboxed --audit", lambda cmd, t=trapbox: [t, "run", "--quiet", "--audit", *sandbox, "--", *cmd]),
+            (f"{named}unconfined", lambda cmd, t=trapbox: [*t, "--unconfined", "--", *cmd]),
+            (f"{named}sandboxed", lambda cmd, t=trapbox: [*t, "--quiet", *sandbox, "--", *cmd]),
+            (f"{named}sandboxed --audit", lambda cmd, t=trapbox: [*t, "--quiet", "--audit", *sandbox, "--", *cmd]),
         ]
     found += [
         ("strace -f", lambda cmd: ["strace", "-f", "-o", "/dev/null", *cmd]),
@@ -107,7 +107,8 @@ def main():
     parser.add_argument("--json", metavar="FILE", help="write the ratios to FILE (for scripts/bench-chart.py)")
     parser.add_argument("--only", nargs="*", help="run only the jobs whose name contains one of these words")
     parser.add_argument("--trapbox", default=None, help="the trapbox binary (default: target/release/trapbox); "
-                        "LABEL=PATH,LABEL=PATH compares builds in the same interleaved rounds")
+                        "LABEL=PATH,LABEL=PATH compares builds (or one build's `run` flags: "
+                        "LABEL=PATH FLAGS...) in the same interleaved rounds")
     parser.add_argument("--peers", action=argparse.BooleanOptionalAction, default=True,
                         help="measure strace, PRoot, bwrap and runsc too (--no-peers: native and trapbox only)")
     parser.add_argument("--work", default=os.path.join(bench.ROOT, "target", "bench-peers"),
@@ -125,10 +126,9 @@ def main():
         for job, cmd, trapped in table:
             for name, make in who:
                 run = trapped if trapped and name.startswith("trapbox") else cmd
-                extra = ["--keep-traps"] if trapped and name.startswith("trapbox") else []
                 full = make(run)
-                if extra:
-                    full = full[:2] + extra + full[2:]
+                if trapped and name.startswith("trapbox"):
+                    full.insert(full.index("--"), "--keep-traps")
                 try:
                     times[(job, name)].append(bench.timed(full, 1))
                 except subprocess.CalledProcessError as err:

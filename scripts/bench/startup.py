@@ -50,11 +50,11 @@ def rows(busybox, binaries):
     for program, cmd in programs(busybox):
         out.append((program, "native", cmd))
         for label, trapbox in binaries:
-            out.append((program, f"{label}--unconfined", [trapbox, "run", "--unconfined", "--", *cmd]))
-            out.append((program, f"{label}--audit (sandboxed policy)", [trapbox, "run", "--audit", *SANDBOX, "--", *cmd]))
-            out.append((program, f"{label}sandboxed", [trapbox, "run", *SANDBOX, "--", *cmd]))
+            out.append((program, f"{label}--unconfined", [*trapbox, "--unconfined", "--", *cmd]))
+            out.append((program, f"{label}--audit (sandboxed policy)", [*trapbox, "--audit", *SANDBOX, "--", *cmd]))
+            out.append((program, f"{label}sandboxed", [*trapbox, *SANDBOX, "--", *cmd]))
             if program == "/bin/true":
-                out.append((program, f"{label}sandboxed, narrow grants", [trapbox, "run", *NARROW, "--", *cmd]))
+                out.append((program, f"{label}sandboxed, narrow grants", [*trapbox, *NARROW, "--", *cmd]))
     return out
 
 
@@ -100,7 +100,8 @@ def main():
     parser.add_argument("--rounds", type=int, default=30)
     parser.add_argument("--rss-runs", type=int, default=10)
     parser.add_argument("--trapbox", default=None, help="the trapbox binary (default: target/release/trapbox); "
-                        "LABEL=PATH,LABEL=PATH compares builds in the same interleaved rounds")
+                        "LABEL=PATH,LABEL=PATH compares builds (or one build's `run` flags: "
+                        "LABEL=PATH FLAGS...) in the same interleaved rounds")
     parser.add_argument("--busybox", default=shutil.which("busybox") or "/bin/busybox")
     args = parser.parse_args()
     binaries = [(f"trapbox {label + ' ' if label else ''}", path) for label, path in bench.trapbox_builds(args.trapbox)]
