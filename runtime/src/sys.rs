@@ -345,18 +345,31 @@ fn decode_status(status: i32) -> WaitStatus {
     }
 }
 
-/// Waits for the next event of any traced thread (`waitpid(-1, __WALL)`), or of one thread.
-pub fn wait(tid: Option<Pid>) -> Result<(Pid, WaitStatus), Errno> {
+/// One `waitpid(tid or -1, __WALL | extra)`, retried on `EINTR`: the event, or `None` when
+/// `WNOHANG` found none.
+fn waitpid_once(tid: Option<Pid>, extra: libc::c_int) -> Result<Option<(Pid, WaitStatus)>, Errno> {
     loop {
         let mut status = 0;
         // SAFETY: `status` is a live i32 for the kernel to fill.
-        let pid = unsafe { libc::waitpid(tid.unwrap_or(-1), &mut status, libc::__WALL) };
-        if pid >= 0 {
-            return Ok((pid, decode_status(status)));
+        let pid = unsafe { libc::waitpid(tid.unwrap_or(-1), &mut status, libc::__WALL | extra) };
+        match pid {
+            0 => return Ok(None),
+            p if p > 0 => return Ok(Some((p, decode_status(status)))),
+            _ => {
+                let err = Errno::last();
+                if err != Errno::EINTR {
+                    return Err(err);
+                }
+            }
         }
-        let err = Errno::last();
-        if err != Errno::EINTR {
-            return Err(err);
+    }
+}
+
+/// Waits for the next event of any traced thread (`waitpid(-1, __WALL)`), or of one thread.
+pub fn wait(tid: Option<Pid>) -> Result<(Pid, WaitStatus), Errno> {
+    loop {
+        if let Some(event) = waitpid_once(tid, 0)? {
+            return Ok(event);
         }
     }
 }
@@ -365,28 +378,17 @@ pub fn wait(tid: Option<Pid>) -> Result<(Pid, WaitStatus), Errno> {
 ///
 /// A tracer asleep in `waitpid` is woken by the tracee's stop on another CPU, and in a VM that
 /// wake-up is an inter-processor interrupt to a halted virtual CPU, the dearest part of an
-/// unpinned ptrace stop (BENCHMARKS.md: 55–130 µs a stop here against ~5 µs with both on one
-/// CPU); a tracer still running when the stop comes needs none.
+/// unpinned ptrace stop (BENCHMARKS.md, fifth pass: 36–160 µs a stop here against ~5 µs with
+/// both on one CPU); a tracer still running when the stop comes needs none.
 pub fn wait_polling(tid: Option<Pid>, budget: std::time::Duration) -> Result<(Pid, WaitStatus), Errno> {
     let started = std::time::Instant::now();
-    loop {
-        let mut status = 0;
-        // SAFETY: `status` is a live i32 for the kernel to fill.
-        let pid = unsafe { libc::waitpid(tid.unwrap_or(-1), &mut status, libc::__WALL | libc::WNOHANG) };
-        if pid > 0 {
-            return Ok((pid, decode_status(status)));
-        }
-        if pid < 0 {
-            let err = Errno::last();
-            if err != Errno::EINTR {
-                return Err(err);
-            }
-        }
-        if started.elapsed() >= budget {
-            return wait(tid);
+    while started.elapsed() < budget {
+        if let Some(event) = waitpid_once(tid, libc::WNOHANG)? {
+            return Ok(event);
         }
         std::hint::spin_loop();
     }
+    wait(tid)
 }
 
 /// Waits, as [`wait`]`(None)`, for the next event of any child or tracee, but leaves it to be
@@ -412,20 +414,9 @@ pub fn wait_look() -> Result<(Pid, bool), Errno> {
 
 /// Takes `tid`'s event that [`wait_look`] saw, if it is still there (`None`: look again).
 pub fn wait_taken(tid: Pid) -> Result<Option<(Pid, WaitStatus)>, Errno> {
-    loop {
-        let mut status = 0;
-        // SAFETY: `status` is a live i32 for the kernel to fill.
-        let pid = unsafe { libc::waitpid(tid, &mut status, libc::__WALL | libc::WNOHANG) };
-        if pid > 0 {
-            return Ok(Some((pid, decode_status(status))));
-        }
-        let err = Errno::last();
-        if pid == 0 || err == Errno::ECHILD {
-            return Ok(None);
-        }
-        if err != Errno::EINTR {
-            return Err(err);
-        }
+    match waitpid_once(Some(tid), libc::WNOHANG) {
+        Err(Errno::ECHILD) => Ok(None),
+        taken => taken,
     }
 }
 
