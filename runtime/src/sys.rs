@@ -155,7 +155,7 @@ pub fn signal_mask(tid: Pid) -> Result<u64, Errno> {
 
 /// The signals process `pid` ignores (`SigIgn` of its `/proc` status; for exec, not a hot path).
 pub fn ignored_signals(pid: Pid) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let status = read_proc(&format!("/proc/{pid}/status")).ok()?;
     status.lines().find_map(|l| l.strip_prefix("SigIgn:")).and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
 }
 
@@ -790,7 +790,7 @@ fn set_effective_caps(wanted: u64) -> Result<(), Errno> {
 /// The process (thread group) of thread `tid`, from `/proc` (for a thread the host has no
 /// record of, and for trace lines); `None` if it is gone.
 pub fn thread_group(tid: Pid) -> Option<Pid> {
-    std::fs::read_to_string(format!("/proc/{tid}/status"))
+    read_proc(&format!("/proc/{tid}/status"))
         .ok()?
         .lines()
         .find_map(|l| l.strip_prefix("Tgid:").and_then(|v| v.trim().parse().ok()))

@@ -493,7 +493,7 @@ pub(crate) fn created_mode(pid: Pid, mode: u64, target: &Path) -> u64 {
 
 /// The guest's umask (from /proc/PID/status; 0o022 if unreadable).
 pub fn guest_umask(pid: Pid) -> libc::mode_t {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
+    crate::sys::read_proc(&format!("/proc/{pid}/status"))
         .ok()
         .and_then(|s| s.lines().find_map(|l| l.strip_prefix("Umask:").map(|v| v.trim().to_string())))
         .and_then(|v| libc::mode_t::from_str_radix(&v, 8).ok())

@@ -112,7 +112,7 @@ pub fn in_own_namespace(tid: Pid) -> Result<Credentials, i32> {
 }
 
 fn status_reaching(tid: Pid, reach: bool) -> Option<Status> {
-    let status = std::fs::read_to_string(format!("/proc/{tid}/status")).ok()?;
+    let status = crate::sys::read_proc(&format!("/proc/{tid}/status")).ok()?;
     let field = |name: &str| status.lines().find_map(|l| l.strip_prefix(name)).map(str::trim);
     // Uid: real effective saved filesystem (the same for Gid).
     let nth = |name: &str, n: usize| field(name)?.split_whitespace().nth(n)?.parse().ok();

@@ -1041,9 +1041,17 @@ impl Debugger {
             crate::host_log!("trapbox: warning: pid {tgid} has no vDSO to set up the host's area; its trapped, exec, chdir and O_PATH calls will be refused");
             return;
         };
+        // The registers are read once and put back once for the whole set-up (four or five
+        // calls), not around each call.
+        let Ok(saved) = sys::get_regs(tid) else { return };
         let created = crate::trap::pinned::create(tid, nul_byte, |number, args| {
-            self.inject_following(tid, syscall_at, number, args, inject::Follow::SingleStep)
+            self.injecting(tid, |held, deferred| {
+                inject::inject_leaving_registers(tid, &saved, syscall_at, number, args, inject::Follow::SingleStep, held, deferred)
+            })
         });
+        if self.threads.contains_key(&tid) {
+            let _ = sys::set_regs(tid, &saved);
+        }
         match created {
             Ok(region) => {
                 self.stats.stubs_mapped += 1;
@@ -1841,8 +1849,18 @@ impl Debugger {
     /// [`Debugger::inject`], followed as `follow` says ([`inject::Follow::SingleStep`] only
     /// right after exec, before the process has run any code of its own).
     fn inject_following(&mut self, tid: Pid, syscall_at: u64, number: u64, args: [u64; 6], follow: inject::Follow) -> Option<u64> {
+        self.injecting(tid, |held, deferred| inject::inject_syscall(tid, syscall_at, number, args, follow, held, deferred))
+    }
+
+    /// Runs one injection into `tid` (with the signals held for it and the queue for other
+    /// threads' events) and settles its outcome.
+    fn injecting(
+        &mut self,
+        tid: Pid,
+        injection: impl FnOnce(&mut Vec<i32>, &mut VecDeque<(Pid, WaitStatus)>) -> Result<u64, InjectError>,
+    ) -> Option<u64> {
         let mut held = std::mem::take(&mut self.thread(tid).held_signals);
-        let result = inject::inject_syscall(tid, syscall_at, number, args, follow, &mut held, &mut self.deferred);
+        let result = injection(&mut held, &mut self.deferred);
         self.thread(tid).held_signals = held;
         self.settle_injection(tid, result)
     }

@@ -124,7 +124,6 @@ fn collect_exit(_tid: Pid, err: Errno) -> InjectError {
 /// Makes the stopped thread `tid` execute `nr(args)` from the `syscall` instruction at
 /// `syscall_at`, and restores its registers. Call it only at a stop outside a system call
 /// (a signal-delivery stop) or at a syscall-exit stop. Returns the raw result (`-errno` on error).
-#[allow(clippy::too_many_arguments)]
 pub fn inject_syscall(
     tid: Pid,
     syscall_at: u64,
@@ -135,6 +134,27 @@ pub fn inject_syscall(
     deferred: &mut VecDeque<(Pid, WaitStatus)>,
 ) -> Result<u64, InjectError> {
     let saved = sys::get_regs(tid)?;
+    let result = inject_leaving_registers(tid, &saved, syscall_at, number, args, follow, pending_signals, deferred)?;
+    sys::set_regs(tid, &saved).map_err(|e| collect_exit(tid, e))?;
+    Ok(result)
+}
+
+/// [`inject_syscall`] for one call of a sequence: `saved` are the thread's registers before
+/// the sequence, and the caller puts them back after its last call (one read and one write
+/// of the registers for the whole sequence, not one each per call). A call that fails puts
+/// them back itself.
+#[allow(clippy::too_many_arguments)]
+pub fn inject_leaving_registers(
+    tid: Pid,
+    saved: &sys::Regs,
+    syscall_at: u64,
+    number: u64,
+    args: [u64; 6],
+    follow: Follow,
+    pending_signals: &mut Vec<i32>,
+    deferred: &mut VecDeque<(Pid, WaitStatus)>,
+) -> Result<u64, InjectError> {
+    let saved = *saved;
     let mut regs = saved;
     regs.rax = number;
     regs.orig_rax = u64::MAX; // not in a syscall: no restart logic may touch our registers
@@ -185,9 +205,11 @@ pub fn inject_syscall(
                 }
                 if syscall_stops == 2 {
                     let after = sys::get_regs(tid).map_err(|e| collect_exit(tid, e))?;
-                    sys::set_regs(tid, &saved).map_err(|e| collect_exit(tid, e))?;
                     return match diverted {
-                        Some(why) => Err(InjectError::Diverted(why)),
+                        Some(why) => {
+                            sys::set_regs(tid, &saved).map_err(|e| collect_exit(tid, e))?;
+                            Err(InjectError::Diverted(why))
+                        }
                         None => Ok(after.rax),
                     };
                 }
@@ -214,11 +236,12 @@ pub fn inject_syscall(
                         continue;
                     }
                 }
-                sys::set_regs(tid, &saved).map_err(|e| collect_exit(tid, e))?;
                 return match diverted {
-                    Some(why) => Err(InjectError::Diverted(why)),
                     None if ours(&after) => Ok(after.rax),
-                    None => Err(InjectError::Diverted("the stepped instruction was not the injected call")),
+                    diverted => {
+                        sys::set_regs(tid, &saved).map_err(|e| collect_exit(tid, e))?;
+                        Err(InjectError::Diverted(diverted.unwrap_or("the stepped instruction was not the injected call")))
+                    }
                 };
             }
             WaitStatus::Stopped { event: sys::EVENT_EXEC, .. } => return Err(InjectError::Replaced(status)),
