@@ -80,7 +80,7 @@ def timed(cmd, repeat, stdout=subprocess.DEVNULL):
 
 
 def ensure_tools():
-    missing = [p for p in ("strace", "proot", "bwrap") if shutil.which(p) is None]
+    missing = [p for p in ("strace", "proot", "bwrap", "runsc") if shutil.which(p) is None]
     if missing:
         packages = ["bubblewrap" if p == "bwrap" else p for p in missing]
         sh(["apt-get", "install", "-y", "-qq", *packages], stdout=subprocess.DEVNULL)

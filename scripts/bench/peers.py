@@ -6,14 +6,22 @@
 
 Jobs: 200k raw getpid calls (scripts/bench/getpid_loop.S), busybox sha256sum of a 256 MiB
 file, busybox `find /usr -type f | wc -l`, 300 execs from a shell loop, `gcc -O2 hello.c`,
-20 x `python3 -c pass`, and two sha256sum and two `find /usr` in parallel. Runners: native,
+20 x `python3 -c pass`, two sha256sum and two `find /usr` in parallel, a `make -j2` build of
+16 C files (`-B`: all of it each time) and `git status` in a repository of 3,000 files. Runners: native,
 trapbox --unconfined, trapbox sandboxed (`--allow-read / --allow-exec / --allow-write /tmp`,
 plus a write grant of the work directory that gcc writes to: the guest's /tmp is its own),
 the same with --audit (every path call decided by the host, as before the grants-only root),
 strace -f, PRoot and bwrap (`--ro-bind / / --dev /dev --proc /proc --unshare-all`, with a
 tmpfs /tmp as trapbox's guest has, for gcc, and the work directory bound writable). runsc is measured when it is installed (Debian 12's
 `runsc` package, a 2022 build; it leaves the host's /dev/null owned by nobody after a run,
-which this script puts back when it ends).
+which this script puts back when it ends). The script installs the peers it lacks (strace,
+proot, bubblewrap, runsc) with apt-get.
+
+Every job runs with TMPDIR in the work directory (gcc's temporary files on the same file
+system whoever runs it: a sandboxed guest's /tmp is a tmpfs of its own). In each round each
+job runs once natively, uncounted, before its runners, so that none meets the caches the
+previous job left (a warm `find /usr` takes 1.0 s here, one after the 256 MiB sha256sum rows
+2.4 s), and the runners take turns at going first.
 
 The getpid row is a call the host answers: trapbox runs the loop rewritten with `ud2`
 traps kept (`--keep-traps`; by default the host gives a known native call its `syscall`
@@ -59,6 +67,8 @@ def jobs(work):
         f.write('#include <stdio.h>\nint main(void) { puts("hello"); return 0; }\n')
     bb = BUSYBOX
     find = f"{bb} find /usr -type f | {bb} wc -l"
+    project = make_project(os.path.join(work, "make"))
+    repository = git_repository(os.path.join(work, "repository"))
     return [
         ("200k raw getpid", [loop], [loop + ".ud2"]),
         ("busybox sha256sum 256 MiB", [bb, "sha256sum", data], None),
@@ -68,7 +78,42 @@ def jobs(work):
         ("20 x python3 -c pass", [bb, "sh", "-c", f"i=0; while [ $i -lt 20 ]; do {PYTHON} -c pass; i=$((i+1)); done"], None),
         ("two sha256sum in parallel", [bb, "sh", "-c", f"{bb} sha256sum {data} & {bb} sha256sum {data}; wait"], None),
         ("two find /usr in parallel", [bb, "sh", "-c", f"({find}) & ({find}); wait"], None),
+        ("make -j2, 16 C files", ["make", "-s", "-B", "-j2", "-C", project], None),
+        ("git status, 3,000 files", ["git", "-C", repository, "status", "--porcelain"], None),
     ]
+
+
+def make_project(where, files=16):
+    """A C program of `files` sources and a Makefile that builds it (`make -B` rebuilds it all)."""
+    os.makedirs(where, exist_ok=True)
+    for i in range(files):
+        with open(os.path.join(where, f"part{i}.c"), "w") as f:
+            f.write(f"#include <stdio.h>\n#include <string.h>\n")
+            for j in range(8):
+                f.write(f"int part{i}_{j}(const char *s) {{ int n = 0; for (size_t k = 0; k < strlen(s); k++) n += s[k] * {j + 1}; return n; }}\n")
+    with open(os.path.join(where, "main.c"), "w") as f:
+        f.write("".join(f"int part{i}_0(const char *);\n" for i in range(files)))
+        f.write("int main(void) { int n = 0;" + "".join(f" n += part{i}_0(\"x\");" for i in range(files)) + " return n == 0; }\n")
+    objects = " ".join([f"part{i}.o" for i in range(files)] + ["main.o"])
+    with open(os.path.join(where, "Makefile"), "w") as f:
+        f.write(f"OBJECTS = {objects}\nprogram: $(OBJECTS)\n\t$(CC) -o $@ $(OBJECTS)\n%.o: %.c\n\t$(CC) -O2 -c -o $@ $<\n")
+    return where
+
+
+def git_repository(where, files=3000, per_directory=50):
+    """A committed git repository of `files` small files, `per_directory` to a directory."""
+    if os.path.isdir(os.path.join(where, ".git")):
+        return where
+    for i in range(files):
+        directory = os.path.join(where, f"d{i // per_directory:03}")
+        os.makedirs(directory, exist_ok=True)
+        with open(os.path.join(directory, f"f{i:04}.txt"), "w") as f:
+            f.write(f"file {i}\n")
+    git = ["git", "-C", where, "-c", "user.name=bench", "-c", "user.email=bench@example.invalid"]
+    bench.sh([*git, "init", "-q"])
+    bench.sh([*git, "add", "."])
+    bench.sh([*git, "commit", "-q", "-m", "files"])
+    return where
 
 
 # The system's interpreter: a version manager's shim first on PATH (pyenv's is a bash script
@@ -117,6 +162,8 @@ def main():
     bench.ensure_tools()
     os.makedirs(args.work, exist_ok=True)
     work = os.path.realpath(args.work)
+    os.makedirs(os.path.join(work, "tmp"), exist_ok=True)
+    os.environ["TMPDIR"] = os.path.join(work, "tmp")
     table = [j for j in jobs(work) if not args.only or any(w in j[0] for w in args.only)]
     who = runners(work, bench.trapbox_builds(args.trapbox))
     if not args.peers:
@@ -124,7 +171,10 @@ def main():
     times = {(job, name): [] for job, _, _ in table for name, _ in who}
     for round_ in range(args.repeat):
         for job, cmd, trapped in table:
-            for name, make in who:
+            # Uncounted, so that no runner meets the caches the previous job left; and each
+            # round starts with another runner.
+            bench.timed(cmd, 1)
+            for name, make in who[round_ % len(who):] + who[:round_ % len(who)]:
                 run = trapped if trapped and name.startswith("trapbox") else cmd
                 full = make(run)
                 if trapped and name.startswith("trapbox"):
