@@ -290,6 +290,9 @@ fn a_program_without_an_exec_grant_never_runs_not_even_from_a_memfd() {
         let out = confined(&dir, &[], &program, &["exec", "/usr/bin/id"]);
         assert!(!out.stdout.contains("uid="), "id ran: {out:?}");
         assert!(out.stdout.contains("memfd MFD_EXEC: Operation not permitted"), "{out:?}");
+        assert!(out.stdout.contains("memfd MFD_NOEXEC_SEAL fchmod +x: Operation not permitted"), "{out:?}");
+        assert!(out.stdout.contains("execveat sealed memfd: No such file or directory"), "{out:?}");
+        assert!(denials(&out).iter().any(|l| l.contains("execveat(") && l.contains("memfd:z")), "{out:?}");
     }
 }
 

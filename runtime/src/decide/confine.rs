@@ -598,7 +598,7 @@ pub enum Rule {
 }
 
 /// `MFD_EXEC` and `MFD_NOEXEC_SEAL` (linux/memfd.h); memfd_create's flags are an `unsigned int`.
-const MFD_EXEC: u32 = 0x10;
+pub const MFD_EXEC: u32 = 0x10;
 /// See [`MFD_EXEC`].
 pub const MFD_NOEXEC_SEAL: u64 = 0x8;
 

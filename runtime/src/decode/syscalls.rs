@@ -1035,6 +1035,17 @@ pub fn native_when_calls() -> impl Iterator<Item = (u32, NativeWhen)> {
     TABLE.iter().enumerate().filter_map(|(nr, e)| Some((nr as u32, e.native_when?)))
 }
 
+/// Of the [`policy_decided_native_calls`], those the backstop still lets run natively for the
+/// requests where the policy's decision is to run the call unchanged. A memfd asked never
+/// to be executable (`MFD_NOEXEC_SEAL` without `MFD_EXEC`) is what the host would make it
+/// ([`crate::decide::confine`]): the kernel keeps it so (its exec seal), and the host's own
+/// memfd for each new image's area, injected at every exec, costs no stop.
+pub fn policy_native_when_calls() -> impl Iterator<Item = (u32, NativeWhen)> {
+    use crate::decide::confine::{MFD_EXEC, MFD_NOEXEC_SEAL};
+    let never_executable = NativeWhen::Flags { arg: 1, mask: MFD_NOEXEC_SEAL as u32 | MFD_EXEC, value: MFD_NOEXEC_SEAL as u32 };
+    [(MEMFD_CREATE as u32, never_executable)].into_iter()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

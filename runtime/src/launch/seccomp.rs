@@ -318,7 +318,8 @@ pub fn filter_bytes(prog: &[SockFilter]) -> Vec<u8> {
 
 /// Builds the filter from the dispatcher's table. With `trace_everything` (the native
 /// personality) no call runs natively: every one stops in the host. Calls in `also_trace`
-/// stop in the host although the table would let them run (a policy's extra checks). With
+/// stop in the host although the table would let them run (a policy's extra checks), but for
+/// the requests [`syscalls::policy_native_when_calls`] names. With
 /// `guarded_region`, memory-map calls that may reach it stop in the host. With
 /// `grants_only_root` (the guest's root holds only its grants) the metadata calls of
 /// [`syscalls::native_in_grants_only_root`] run natively too.
@@ -346,7 +347,10 @@ pub fn build_filter(trace_everything: bool, also_trace: &[u64], guarded_region: 
     }
     if !trace_everything {
         let metadata_when = metadata.iter().filter_map(|&(nr, when)| Some((nr, when?)));
-        for (number, when) in syscalls::native_when_calls().chain(metadata_when).filter(|(nr, _)| !also_trace.contains(&u64::from(*nr))) {
+        let untraced_when = syscalls::native_when_calls().chain(metadata_when).filter(|(nr, _)| !also_trace.contains(&u64::from(*nr)));
+        // (A call the policy decides still runs natively where its decision is to run it as it is.)
+        let policy_when = syscalls::policy_native_when_calls().filter(|(nr, _)| also_trace.contains(&u64::from(*nr)));
+        for (number, when) in untraced_when.chain(policy_when) {
             let block = request_block(when);
             prog.push(jump(JEQ_K, number, 0, u8::try_from(block.len()).expect("a request block stays within 8-bit jumps")));
             prog.extend(block);
@@ -508,6 +512,26 @@ mod tests {
             assert_eq!(evaluate(&native, AUDIT_ARCH_X86_64, nr, &none), RET_TRACE, "native personality: nr {nr}");
         }
         assert_eq!(evaluate(&native, AUDIT_ARCH_X86_64, X32_SYSCALL_BIT | 1, &none), foreign);
+    }
+
+    /// Under a policy memfd_create stops in the host, unless it asks for what the host would
+    /// make of it: never executable. Its flags are an unsigned int.
+    #[test]
+    fn a_memfd_asked_never_executable_runs_natively_under_a_policy() {
+        use crate::decide::confine::{MFD_EXEC, MFD_NOEXEC_SEAL};
+        let under_policy = build_filter(false, &crate::decode::syscalls::policy_decided_native_calls().collect::<Vec<_>>(), None, None);
+        let memfd = |flags: u64| evaluate(&under_policy, AUDIT_ARCH_X86_64, nr::MEMFD_CREATE as u32, &[0x1000, flags, 0, 0, 0, 0]);
+        let (cloexec, sealing) = (libc::MFD_CLOEXEC as u64, libc::MFD_ALLOW_SEALING as u64);
+        assert_eq!(memfd(0), RET_TRACE, "the host adds the exec seal");
+        assert_eq!(memfd(cloexec | sealing), RET_TRACE);
+        assert_eq!(memfd(MFD_NOEXEC_SEAL), RET_ALLOW);
+        assert_eq!(memfd(MFD_NOEXEC_SEAL | cloexec | sealing), RET_ALLOW, "the host's own, at every exec");
+        assert_eq!(memfd(MFD_NOEXEC_SEAL | u64::from(MFD_EXEC)), RET_TRACE, "refused by the host");
+        assert_eq!(memfd(u64::from(MFD_EXEC)), RET_TRACE);
+        assert_eq!(memfd(MFD_NOEXEC_SEAL << 32), RET_TRACE, "a high word is not the flags");
+        assert_eq!(memfd((MFD_NOEXEC_SEAL << 32) | MFD_NOEXEC_SEAL), RET_ALLOW, "the kernel reads the low word");
+        let unconfined = build_filter(false, &[], None, None);
+        assert_eq!(evaluate(&unconfined, AUDIT_ARCH_X86_64, nr::MEMFD_CREATE as u32, &[0; 6]), RET_ALLOW, "native without a policy");
     }
 
     /// With a grants-only root the metadata calls run natively, access only for existence or
