@@ -1045,9 +1045,8 @@ impl Debugger {
         // calls), not around each call.
         let Ok(saved) = sys::get_regs(tid) else { return };
         let created = crate::trap::pinned::create(tid, nul_byte, |number, args| {
-            self.injecting(tid, |held, deferred| {
-                inject::inject_leaving_registers(tid, &saved, syscall_at, number, args, inject::Follow::SingleStep, held, deferred)
-            })
+            let call = inject::InjectedCall { syscall_at, number, args, follow: inject::Follow::SingleStep };
+            self.injecting(tid, |held, deferred| inject::inject_leaving_registers(tid, &saved, call, held, deferred))
         });
         if self.threads.contains_key(&tid) {
             let _ = sys::set_regs(tid, &saved);
@@ -1849,7 +1848,8 @@ impl Debugger {
     /// [`Debugger::inject`], followed as `follow` says ([`inject::Follow::SingleStep`] only
     /// right after exec, before the process has run any code of its own).
     fn inject_following(&mut self, tid: Pid, syscall_at: u64, number: u64, args: [u64; 6], follow: inject::Follow) -> Option<u64> {
-        self.injecting(tid, |held, deferred| inject::inject_syscall(tid, syscall_at, number, args, follow, held, deferred))
+        let call = inject::InjectedCall { syscall_at, number, args, follow };
+        self.injecting(tid, |held, deferred| inject::inject_syscall(tid, call, held, deferred))
     }
 
     /// Runs one injection into `tid` (with the signals held for it and the queue for other

@@ -121,20 +121,27 @@ fn collect_exit(_tid: Pid, err: Errno) -> InjectError {
     InjectError::from(err)
 }
 
-/// Makes the stopped thread `tid` execute `nr(args)` from the `syscall` instruction at
-/// `syscall_at`, and restores its registers. Call it only at a stop outside a system call
-/// (a signal-delivery stop) or at a syscall-exit stop. Returns the raw result (`-errno` on error).
+/// One call for the injector: `number(args)` from the `syscall` instruction at `syscall_at`,
+/// followed as `follow` says.
+#[derive(Debug, Clone, Copy)]
+pub struct InjectedCall {
+    pub syscall_at: u64,
+    pub number: u64,
+    pub args: [u64; 6],
+    pub follow: Follow,
+}
+
+/// Makes the stopped thread `tid` execute `call`, and restores its registers. Call it only at
+/// a stop outside a system call (a signal-delivery stop) or at a syscall-exit stop. Returns
+/// the raw result (`-errno` on error).
 pub fn inject_syscall(
     tid: Pid,
-    syscall_at: u64,
-    number: u64,
-    args: [u64; 6],
-    follow: Follow,
+    call: InjectedCall,
     pending_signals: &mut Vec<i32>,
     deferred: &mut VecDeque<(Pid, WaitStatus)>,
 ) -> Result<u64, InjectError> {
     let saved = sys::get_regs(tid)?;
-    let result = inject_leaving_registers(tid, &saved, syscall_at, number, args, follow, pending_signals, deferred)?;
+    let result = inject_leaving_registers(tid, &saved, call, pending_signals, deferred)?;
     sys::set_regs(tid, &saved).map_err(|e| collect_exit(tid, e))?;
     Ok(result)
 }
@@ -143,17 +150,14 @@ pub fn inject_syscall(
 /// the sequence, and the caller puts them back after its last call (one read and one write
 /// of the registers for the whole sequence, not one each per call). A call that fails puts
 /// them back itself.
-#[allow(clippy::too_many_arguments)]
 pub fn inject_leaving_registers(
     tid: Pid,
     saved: &sys::Regs,
-    syscall_at: u64,
-    number: u64,
-    args: [u64; 6],
-    follow: Follow,
+    call: InjectedCall,
     pending_signals: &mut Vec<i32>,
     deferred: &mut VecDeque<(Pid, WaitStatus)>,
 ) -> Result<u64, InjectError> {
+    let InjectedCall { syscall_at, number, args, follow } = call;
     let saved = *saved;
     let mut regs = saved;
     regs.rax = number;
