@@ -88,7 +88,7 @@ def make_project(where, files=16):
     os.makedirs(where, exist_ok=True)
     for i in range(files):
         with open(os.path.join(where, f"part{i}.c"), "w") as f:
-            f.write(f"#include <stdio.h>\n#include <string.h>\n")
+            f.write("#include <stdio.h>\n#include <string.h>\n")
             for j in range(8):
                 f.write(f"int part{i}_{j}(const char *s) {{ int n = 0; for (size_t k = 0; k < strlen(s); k++) n += s[k] * {j + 1}; return n; }}\n")
     with open(os.path.join(where, "main.c"), "w") as f:
