@@ -94,12 +94,12 @@ pub fn resolve_seen(pid: Pid, dirfd: Option<u64>, path: &[u8]) -> Option<(PathBu
     // The common case in one call: a path without `..` that the kernel walks without meeting
     // a symlink is its own resolution (`.` and repeated slashes aside).
     if !joined.components().any(|c| c == std::path::Component::ParentDir) {
-        if let Ok(seen) = crate::launch::view::open(&joined, libc::O_PATH as u64, libc::RESOLVE_NO_SYMLINKS) {
-            return Some((lexically_normal(&joined, Path::new("/")), Some(seen)));
+        if let Some(resolved) = resolved_lexically(lexically_normal(&joined, Path::new("/"))) {
+            return Some(resolved);
         }
     }
     // Otherwise walk it as the guest's kernel would.
-    Some((walk(pid, &joined), None))
+    Some(walk(pid, &joined))
 }
 
 /// Most symlinks one resolution follows, as the kernel's limit (then ELOOP).
@@ -110,7 +110,9 @@ const MAX_SYMLINKS: u32 = 40;
 /// reached directly or through a symlink — mean the guest's `/proc/PID`, never the host's
 /// (whose fds and cwd differ). The first component that does not exist (or a symlink loop)
 /// ends the walk, and the rest is kept as written: a file being created, a path probed for.
-fn walk(pid: Pid, path: &Path) -> PathBuf {
+/// With the resolution, what it found (an `O_PATH` fd) when the rest after a symlink resolved
+/// in one call.
+fn walk(pid: Pid, path: &Path) -> (PathBuf, Option<std::os::fd::OwnedFd>) {
     use std::collections::VecDeque;
     use std::ffi::OsString;
     use std::path::Component;
@@ -169,6 +171,9 @@ fn walk(pid: Pid, path: &Path) -> PathBuf {
                 for part in parts(&target).into_iter().rev() {
                     pending.push_front(part);
                 }
+                if let Some(resolved) = resolved_at_once(&out, &pending) {
+                    return resolved;
+                }
             }
             Entry::Directory(fd) => {
                 out = candidate;
@@ -192,7 +197,36 @@ fn walk(pid: Pid, path: &Path) -> PathBuf {
             out.push(name);
         }
     }
-    out
+    (out, None)
+}
+
+/// The rest of a walk from `out` (resolved) in one call, if the kernel meets no symlink on it
+/// and it has no `..`: then it is its own resolution, as in [`resolve_seen`]'s first try.
+/// After the one symlink of a merged `/usr` (`/lib -> usr/lib`, `/bin -> usr/bin`) that is
+/// the whole path: one lookup instead of one or two per name. The guest's /proc is left to
+/// the walk (its own entries, its hidden processes).
+fn resolved_at_once(out: &Path, pending: &std::collections::VecDeque<std::ffi::OsString>) -> Option<(PathBuf, Option<std::os::fd::OwnedFd>)> {
+    if pending.iter().any(|name| name == "..") {
+        return None;
+    }
+    let mut path = out.to_path_buf();
+    path.extend(pending);
+    if crate::decide::base::beneath(&path, Path::new("/proc")) {
+        return None;
+    }
+    resolved_lexically(path)
+}
+
+/// `path` (absolute, normal, without `..`) as its own resolution, if the kernel's lookup meets
+/// no symlink on it: with what it found, or without when a name on it is missing (or not a
+/// directory), for the kernel met no symlink before that name and the walk keeps the rest as
+/// written. `None`: a symlink is on the way (or another failure): walk it.
+fn resolved_lexically(path: PathBuf) -> Option<(PathBuf, Option<std::os::fd::OwnedFd>)> {
+    match crate::launch::view::open(&path, libc::O_PATH as u64, libc::RESOLVE_NO_SYMLINKS) {
+        Ok(seen) => Some((path, Some(seen))),
+        Err(libc::ENOENT | libc::ENOTDIR) => Some((path, None)),
+        Err(_) => None,
+    }
 }
 
 /// Whether `path` is an entry of a `/proc/N/KIND` or `/proc/N/task/T/KIND` directory (`fd`,
@@ -689,10 +723,10 @@ mod tests {
         std::os::unix::fs::symlink("a/b", dir.join("rel-link")).unwrap();
         let mut child = std::process::Command::new("sleep").arg("30").current_dir(dir.join("a")).spawn().unwrap();
         let pid = child.id() as Pid;
-        assert_eq!(walk(pid, &dir.join("cwd-link/x")), dir.join("a/x"));
-        assert_eq!(walk(pid, &dir.join("rel-link/../b/c")), dir.join("a/b/c"));
-        assert_eq!(walk(pid, &dir.join("missing/../a")), dir.join("a"), "after a missing name, `..` pops lexically");
-        assert_eq!(walk(pid, Path::new("/proc/self/fd")), Path::new(&format!("/proc/{pid}/fd")));
+        assert_eq!(walk(pid, &dir.join("cwd-link/x")).0, dir.join("a/x"));
+        assert_eq!(walk(pid, &dir.join("rel-link/../b/c")).0, dir.join("a/b/c"));
+        assert_eq!(walk(pid, &dir.join("missing/../a")).0, dir.join("a"), "after a missing name, `..` pops lexically");
+        assert_eq!(walk(pid, Path::new("/proc/self/fd")).0, Path::new(&format!("/proc/{pid}/fd")));
         let _ = child.kill();
         let _ = child.wait();
         let _ = std::fs::remove_dir_all(&dir);
