@@ -716,6 +716,7 @@ mod tests {
     /// child whose working directory differs from this test's.
     #[test]
     fn walks_symlinks_from_the_guests_point_of_view() {
+        use std::os::unix::fs::MetadataExt;
         let dir = std::env::temp_dir().join(format!("trapbox-walk-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(dir.join("a/b")).unwrap();
@@ -727,6 +728,17 @@ mod tests {
         assert_eq!(walk(pid, &dir.join("rel-link/../b/c")).0, dir.join("a/b/c"));
         assert_eq!(walk(pid, &dir.join("missing/../a")).0, dir.join("a"), "after a missing name, `..` pops lexically");
         assert_eq!(walk(pid, Path::new("/proc/self/fd")).0, Path::new(&format!("/proc/{pid}/fd")));
+        // After a symlink the rest resolves in one lookup, and what it found comes back.
+        std::fs::write(dir.join("a/b/f"), b"").unwrap();
+        let (found, seen) = walk(pid, &dir.join("rel-link/f"));
+        assert_eq!(found, dir.join("a/b/f"));
+        let seen = seen.expect("the file the one lookup found");
+        assert_eq!(crate::perform::directfs::file_stat(&seen).unwrap().st_ino, std::fs::metadata(dir.join("a/b/f")).unwrap().ino());
+        let (missing, none) = walk(pid, &dir.join("rel-link/gone/x"));
+        assert_eq!((missing, none.is_none()), (dir.join("a/b/gone/x"), true), "a missing name: the rest as written");
+        let as_bytes = |p: &Path| p.as_os_str().as_encoded_bytes().to_vec();
+        let (probe, none) = resolve_seen(pid, None, &as_bytes(&dir.join("a/nothing/x"))).unwrap();
+        assert_eq!((probe, none.is_none()), (dir.join("a/nothing/x"), true));
         let _ = child.kill();
         let _ = child.wait();
         let _ = std::fs::remove_dir_all(&dir);
