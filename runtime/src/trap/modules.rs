@@ -27,6 +27,8 @@ pub struct Image {
     pub fixed_address: bool,
     /// The page-aligned `p_vaddr` of its first `PT_LOAD`.
     pub first_load_page: u64,
+    /// An x86-64 ELF64 file (a process of such files alone has the x86-64 vDSO).
+    pub x86_64: bool,
 }
 
 /// One executable mapping of a file in a guest.
@@ -114,6 +116,12 @@ fn u64_at(b: &[u8], at: usize) -> Option<u64> {
     Some(u64::from_le_bytes(b.get(at..at.checked_add(8)?)?.try_into().ok()?))
 }
 
+/// Whether `elf` begins as an x86-64 ELF64 little-endian file.
+fn is_x86_64(elf: &[u8]) -> bool {
+    const EM_X86_64: u16 = 62;
+    elf.get(0..6) == Some(b"\x7fELF\x02\x01") && u16_at(elf, 18) == Some(EM_X86_64)
+}
+
 /// `(is ET_EXEC, page-aligned vaddr of the first PT_LOAD)` of an ELF64 little-endian file.
 fn load_layout(elf: &[u8]) -> Option<(bool, u64)> {
     if elf.get(0..4)? != b"\x7fELF" || *elf.get(4)? != 2 {
@@ -132,7 +140,15 @@ fn load_layout(elf: &[u8]) -> Option<(bool, u64)> {
     None
 }
 
-fn load_image(bytes: &[u8]) -> Image {
+fn load_image(bytes: &ImageBytes) -> Image {
+    let bytes = match bytes {
+        ImageBytes::Parsed(bytes) => bytes,
+        // No trapbox section: the layout is all there is to know.
+        ImageBytes::Plain(prefix) => {
+            let (fixed_address, first_load_page) = load_layout(prefix).unwrap_or((false, 0));
+            return Image { table: None, sdk_sites: Vec::new(), fixed_address, first_load_page, x86_64: is_x86_64(prefix) };
+        }
+    };
     let layout = load_layout(bytes);
     let table = match trapbox_rewriter::trap_table_section(bytes) {
         Ok(Some(section)) => {
@@ -151,7 +167,7 @@ fn load_image(bytes: &[u8]) -> Image {
     };
     let sdk_sites = trapbox_rewriter::sdk_sites(bytes).unwrap_or_default();
     let (fixed_address, first_load_page) = layout.unwrap_or((false, 0));
-    Image { table, sdk_sites, fixed_address, first_load_page }
+    Image { table, sdk_sites, fixed_address, first_load_page, x86_64: is_x86_64(bytes) }
 }
 
 /// The largest file the host reads to find a trap table: a guest must not make the host
@@ -163,27 +179,50 @@ const MAX_IMAGE_BYTES: u64 = 1 << 30;
 /// every exec was ~4% of a `trapbox run -- /bin/true`'s host CPU).
 const READ_WHOLE_BYTES: u64 = 16 << 10;
 
-/// The bytes of the ELF file at `path` that finding its layout and trap table needs, at their
-/// offsets: the whole file when it is small or lists SDK hostcall sites (whose code is checked
-/// too); otherwise the headers, the section names and the `.trapbox` sections, the rest left
-/// zero (a zeroed allocation that is never touched costs no memory). Starting a dynamically
-/// linked program so reads a few KiB of each of its files (libc, ld.so) instead of all of them.
-fn read_bounded(path: &str) -> Option<Vec<u8>> {
+/// The most bytes of headers the host reads of a file without a trapbox section (its
+/// program headers end within them in every real file; a file whose do not is read sparsely).
+const PLAIN_PREFIX_BYTES: u64 = 64 << 10;
+
+/// `sizeof(Elf64_Shdr)`.
+const SECTION_HEADER_LEN: u64 = 64;
+
+/// What the host read of an ELF file to know it ([`read_bounded`]).
+enum ImageBytes {
+    /// The file's bytes at their offsets, to parse for its trap table and SDK sites.
+    Parsed(Vec<u8>),
+    /// A file with no trapbox section (every program never rewritten): its first bytes,
+    /// through the program headers, which are all its layout needs.
+    Plain(Vec<u8>),
+}
+
+/// The bytes of the ELF file at `path` that finding its layout and trap table needs: the
+/// whole file when it is small or lists SDK hostcall sites (whose code is checked too); for a
+/// file with a trap table, the headers, the section names and the `.trapbox` sections at
+/// their offsets, the rest left zero (a zeroed allocation that is never touched costs no
+/// memory); and for a file with neither (a program never rewritten), only its headers: the
+/// section headers and names are looked at in small reads, and nothing of the size of the
+/// file is allocated or parsed. Starting a dynamically linked program so reads a few KiB of
+/// each of its files (libc, ld.so) instead of all of them.
+fn read_bounded(path: &str) -> Option<ImageBytes> {
+    use std::os::unix::fs::FileExt;
     // A path of the guest's /proc/PID/maps: the file as the guest sees it.
     let file = crate::launch::view::open_file(std::path::Path::new(path), 0).ok()?;
     let len = file.metadata().ok()?.len();
     if len > MAX_IMAGE_BYTES {
         return None;
     }
-    let mut image = Sparse { file, bytes: vec![0u8; usize::try_from(len).ok()?] };
+    let read_at = |offset: u64, size: u64| -> Option<Vec<u8>> {
+        let size = size.min(len.saturating_sub(offset));
+        let mut bytes = vec![0u8; usize::try_from(size).ok()?];
+        file.read_exact_at(&mut bytes, offset).ok()?;
+        Some(bytes)
+    };
     if len <= READ_WHOLE_BYTES {
-        image.fill(0, len)?;
-        return Some(image.bytes);
+        return read_at(0, len).map(ImageBytes::Parsed);
     }
-    image.fill(0, 64)?;
-    let head = image.bytes.get(..64)?.to_vec();
+    let head = read_at(0, 64)?;
     if head.get(0..4)? != b"\x7fELF" {
-        return Some(image.bytes); // not ELF: nothing to find
+        return Some(ImageBytes::Plain(head)); // not ELF: nothing to find
     }
     let phoff = u64_at(&head, 32)?;
     let shoff = u64_at(&head, 40)?;
@@ -191,28 +230,43 @@ fn read_bounded(path: &str) -> Option<Vec<u8>> {
     let shentsize = u64::from(u16_at(&head, 58)?);
     let shnum = u64::from(u16_at(&head, 60)?);
     let shstrndx = u64::from(u16_at(&head, 62)?);
-    image.fill(phoff, phsize)?;
-    image.fill(shoff, shentsize * shnum)?;
-    // (sh_name u32, sh_type u32, flags, addr, offset, size: one section header of ELF64)
-    let header = |bytes: &[u8], i: u64| -> Option<(u32, u64, u64)> {
-        let at = usize::try_from(shoff.checked_add(i.checked_mul(shentsize)?)?).ok()?;
-        Some((u32_at(bytes, at)?, u64_at(bytes, at.checked_add(24)?)?, u64_at(bytes, at.checked_add(32)?)?))
+    // The section headers, when there are any of the ELF64 size (a file stripped of them has
+    // no trapbox section either); nothing found in them means none.
+    let headers = if shentsize == SECTION_HEADER_LEN && shnum > 0 { read_at(shoff, shentsize * shnum)? } else { Vec::new() };
+    // (sh_name u32, offset, size: one section header of ELF64, at its index)
+    let header = |i: u64| -> Option<(u32, u64, u64)> {
+        let at = usize::try_from(i.checked_mul(shentsize)?).ok()?;
+        Some((u32_at(&headers, at)?, u64_at(&headers, at.checked_add(24)?)?, u64_at(&headers, at.checked_add(32)?)?))
     };
-    let (_, names_at, names_len) = header(&image.bytes, shstrndx)?;
-    image.fill(names_at, names_len.min(1 << 20))?;
+    let (names_at, names_len) = header(shstrndx).map_or((0, 0), |(_, at, len)| (at, len.min(1 << 20)));
+    let names = if names_len > 0 { read_at(names_at, names_len)? } else { Vec::new() };
+    let mut tables = Vec::new();
     for i in 0..shnum {
-        let Some((name, offset, size)) = header(&image.bytes, i) else { continue };
-        let name_at = usize::try_from(names_at.saturating_add(u64::from(name))).ok()?;
-        let named = |wanted: &[u8]| image.bytes.get(name_at..).is_some_and(|n| n.starts_with(wanted) && n.get(wanted.len()) == Some(&0));
+        let Some((name, offset, size)) = header(i) else { break };
+        let named = |wanted: &[u8]| {
+            let at = usize::try_from(name).unwrap_or(usize::MAX);
+            names.get(at..).is_some_and(|n| n.starts_with(wanted) && n.get(wanted.len()) == Some(&0))
+        };
         if named(trapbox_abi::table::SDK_SECTION_NAME.as_bytes()) && size > 0 {
-            image.fill(0, len)?; // the SDK sites' code is checked too: read it all
-            return Some(image.bytes);
+            return read_at(0, len).map(ImageBytes::Parsed); // the SDK sites' code is checked too
         }
         if named(trapbox_abi::table::SECTION_NAME.as_bytes()) {
-            image.fill(offset, size)?;
+            tables.push((offset, size));
         }
     }
-    Some(image.bytes)
+    let prefix_len = phoff.checked_add(phsize)?.max(64);
+    if tables.is_empty() && prefix_len <= PLAIN_PREFIX_BYTES {
+        return read_at(0, prefix_len).map(ImageBytes::Plain);
+    }
+    // A rewritten file: its bytes at their offsets, for the ELF parser.
+    let mut image = Sparse { file, bytes: vec![0u8; usize::try_from(len).ok()?] };
+    image.fill(0, prefix_len)?;
+    image.fill(shoff, headers.len() as u64)?;
+    image.fill(names_at, names_len)?;
+    for (offset, size) in tables {
+        image.fill(offset, size)?;
+    }
+    Some(ImageBytes::Parsed(image.bytes))
 }
 
 /// A file's bytes at their offsets, read only where asked.
@@ -242,7 +296,7 @@ impl ImageCache {
         }
         // map_files survives renames and deletions; the path is the fallback for non-root hosts.
         let by_map = format!("/proc/{pid}/map_files/{:x}-{:x}", line.start, line.end);
-        let bytes = read_bounded(&by_map).or_else(|| read_bounded(line.path)).unwrap_or_default();
+        let bytes = read_bounded(&by_map).or_else(|| read_bounded(line.path)).unwrap_or(ImageBytes::Plain(Vec::new()));
         let image: &'static Image = Box::leak(Box::new(load_image(&bytes)));
         self.images.insert(key, image);
         image
@@ -315,5 +369,30 @@ mod tests {
         let mut hostile = bytes[..64].to_vec();
         hostile[32..40].copy_from_slice(&u64::MAX.to_le_bytes());
         assert!(load_layout(&hostile).is_none());
+    }
+
+    #[test]
+    fn a_file_never_rewritten_is_known_from_its_headers() {
+        let ls = "/bin/ls"; // a system program, never rewritten, larger than READ_WHOLE_BYTES
+        let whole = std::fs::read(ls).unwrap();
+        assert!(whole.len() as u64 > READ_WHOLE_BYTES);
+        let prefix = match read_bounded(ls) {
+            Some(ImageBytes::Plain(prefix)) => prefix,
+            Some(ImageBytes::Parsed(bytes)) => panic!("{ls} has no trapbox section, yet {} bytes were to parse", bytes.len()),
+            None => panic!("{ls} could not be read"),
+        };
+        assert!(prefix.len() < 4096, "only the headers are read, not {} bytes", prefix.len());
+        assert_eq!(load_layout(&prefix), load_layout(&whole));
+        let image = load_image(&ImageBytes::Plain(prefix));
+        assert!(image.table.is_none() && image.sdk_sites.is_empty());
+        assert!(image.x86_64 && !is_x86_64(b"\x7fELF\x01\x01"));
+    }
+
+    #[test]
+    fn a_file_with_sdk_sites_is_read_whole_and_parsed() {
+        // The host links the SDK: its own binary has a `.trapbox.sdk` section.
+        let exe = std::env::current_exe().unwrap();
+        let Some(ImageBytes::Parsed(bytes)) = read_bounded(exe.to_str().unwrap()) else { panic!("the SDK section was not seen") };
+        assert!(bytes == std::fs::read(&exe).unwrap(), "read whole, for the sites' code to be checked");
     }
 }
