@@ -1034,7 +1034,8 @@ impl Debugger {
     fn create_pin_region(&mut self, tid: Pid) {
         let tgid = self.tgid(tid);
         let known = self.processes.get(&tgid).and_then(|p| p.vdso);
-        let Some((syscall_at, nul_byte)) = inject::vdso_points(tgid, known) else {
+        let x86_64 = self.processes.get(&tgid).is_some_and(|p| !p.modules.is_empty() && p.modules.iter().all(|m| m.image.x86_64));
+        let Some((syscall_at, nul_byte)) = inject::vdso_points(tgid, known, x86_64) else {
             if self.program_gone() {
                 return; // the process is being killed with the rest of the guest
             }

@@ -265,10 +265,24 @@ pub fn inject_leaving_registers(
     Err(InjectError::Diverted("the call did not complete within the injector's bound of stops"))
 }
 
+/// Where the first `syscall` instruction and the first 0 byte lie in the x86-64 vDSO of the
+/// length it has on this kernel: one image, the same in every x86-64 process, so it is read
+/// once per host run and not at every exec.
+static VDSO_OFFSETS: std::sync::Mutex<Option<VdsoOffsets>> = std::sync::Mutex::new(None);
+
+#[derive(Clone, Copy)]
+struct VdsoOffsets {
+    len: u64,
+    syscall: u64,
+    nul: u64,
+}
+
 /// A `syscall` instruction and a 0 byte in the vDSO of `pid` (the 0 byte serves as an empty
 /// string argument for an injected call). `known` is the vDSO's range as a scan of the
-/// process's maps since its exec found it; without one, the maps are read here.
-pub fn vdso_points(pid: Pid, known: Option<(u64, u64)>) -> Option<(u64, u64)> {
+/// process's maps since its exec found it; without one, the maps are read here. For a
+/// process of x86-64 files alone (`x86_64`), whose vDSO is the kernel's x86-64 image, the
+/// offsets found in the first such process serve for every later one.
+pub fn vdso_points(pid: Pid, known: Option<(u64, u64)>, x86_64: bool) -> Option<(u64, u64)> {
     let (start, end) = match known {
         Some(range) => range,
         None => {
@@ -279,9 +293,17 @@ pub fn vdso_points(pid: Pid, known: Option<(u64, u64)>) -> Option<(u64, u64)> {
             (u64::from_str_radix(start, 16).ok()?, u64::from_str_radix(end, 16).ok()?)
         }
     };
-    let mut bytes = vec![0u8; usize::try_from(end.checked_sub(start)?).ok()?.min(64 * 1024)];
+    let len = end.checked_sub(start)?;
+    let cached = *VDSO_OFFSETS.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(offsets) = cached.filter(|o| x86_64 && o.len == len) {
+        return Some((start + offsets.syscall, start + offsets.nul));
+    }
+    let mut bytes = vec![0u8; usize::try_from(len).ok()?.min(64 * 1024)];
     let got = sys::read_memory(pid, start, &mut bytes).ok()?;
-    let syscall = bytes[..got].windows(2).position(|w| w == [0x0F, 0x05])?;
-    let nul = bytes[..got].iter().position(|&b| b == 0)?;
-    Some((start + syscall as u64, start + nul as u64))
+    let syscall = bytes[..got].windows(2).position(|w| w == [0x0F, 0x05])? as u64;
+    let nul = bytes[..got].iter().position(|&b| b == 0)? as u64;
+    if x86_64 {
+        *VDSO_OFFSETS.lock().unwrap_or_else(|e| e.into_inner()) = Some(VdsoOffsets { len, syscall, nul });
+    }
+    Some((start + syscall, start + nul))
 }
