@@ -590,16 +590,60 @@ pub fn add_seals(fd: &std::os::fd::OwnedFd, seals: i32) -> Result<(), Errno> {
 
 /// The target of the symlink an `O_PATH | O_NOFOLLOW` fd names (`readlinkat(fd, "")`).
 pub fn readlink_fd(fd: &std::os::fd::OwnedFd) -> Result<std::path::PathBuf, i32> {
+    readlink_at(fd, c"")
+}
+
+/// The target of the symlink `name` in directory `dir` (`readlinkat`): one name looked up,
+/// not a whole path.
+pub fn readlink_at(dir: &std::os::fd::OwnedFd, name: &std::ffi::CStr) -> Result<std::path::PathBuf, i32> {
     use std::os::fd::AsRawFd;
     use std::os::unix::ffi::OsStrExt;
     let mut buf = vec![0u8; libc::PATH_MAX as usize];
-    // SAFETY: an fd this process owns, an empty NUL-terminated path, and a buffer of the length passed.
-    let len = unsafe { libc::readlinkat(fd.as_raw_fd(), c"".as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
+    // SAFETY: an fd this process owns, a NUL-terminated name, and a buffer of the length passed.
+    let len = unsafe { libc::readlinkat(dir.as_raw_fd(), name.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
     if len < 0 {
         return Err(Errno::last().0);
     }
     buf.truncate(len as usize);
     Ok(std::path::PathBuf::from(std::ffi::OsStr::from_bytes(&buf)))
+}
+
+/// The names of the symbolic links directory `dir` holds. Read with `getdents64` into one
+/// buffer, keeping only the links' names (their type is in each record): std's `read_dir`
+/// allocates for every entry, and the start-up scan of a grants-only root lists thousands
+/// (`/usr/bin`) to find a few hundred links.
+pub fn symlinks_in(dir: &std::os::fd::OwnedFd) -> Result<Vec<std::ffi::CString>, i32> {
+    use std::os::fd::AsRawFd;
+    const DT_LNK: u8 = 10;
+    // struct linux_dirent64: d_ino u64, d_off i64, d_reclen u16, d_type u8, d_name[].
+    const NAME_AT: usize = 19;
+    let mut buf = vec![0u8; 32 << 10];
+    let mut links = Vec::new();
+    loop {
+        // SAFETY: getdents64 writes at most `buf.len()` bytes of records into the buffer we own.
+        let got = unsafe { libc::syscall(libc::SYS_getdents64, dir.as_raw_fd(), buf.as_mut_ptr(), buf.len()) };
+        if got < 0 {
+            return Err(Errno::last().0);
+        }
+        if got == 0 {
+            return Ok(links);
+        }
+        let records = &buf[..got as usize];
+        let mut at = 0;
+        while let Some(record) = records.get(at..) {
+            let Some(&[low, high]) = record.get(16..18) else { break };
+            let len = usize::from(u16::from_le_bytes([low, high]));
+            if len <= NAME_AT || len > record.len() {
+                break; // (the kernel's records are never so; stop rather than misread)
+            }
+            if record[18] == DT_LNK {
+                if let Ok(name) = std::ffi::CStr::from_bytes_until_nul(&record[NAME_AT..len]) {
+                    links.push(name.to_owned());
+                }
+            }
+            at += len;
+        }
+    }
 }
 
 /// `openat2(dirfd, path, {flags | O_CLOEXEC, mode, resolve})`: the host's fd, or the errno.
@@ -1282,3 +1326,32 @@ pub fn duplicate_onto(fd: std::os::fd::RawFd, target: std::os::fd::RawFd) -> std
     Ok(())
 }
 
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn symlinks_of_a_directory_and_their_targets() {
+        let dir = std::env::temp_dir().join(format!("trapbox-symlinks-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir(&dir).unwrap();
+        std::fs::write(dir.join("file"), b"x").unwrap();
+        std::fs::create_dir(dir.join("sub")).unwrap();
+        std::os::unix::fs::symlink("file", dir.join("to-file")).unwrap();
+        std::os::unix::fs::symlink("/nowhere/at/all", dir.join("dangling")).unwrap();
+        // Enough names for the kernel to fill more than one buffer of records.
+        for i in 0..3000 {
+            std::fs::write(dir.join(format!("a-rather-long-file-name-to-fill-the-buffer-{i:04}")), b"").unwrap();
+        }
+        std::os::unix::fs::symlink(".", dir.join("self")).unwrap();
+        let opened = std::os::fd::OwnedFd::from(std::fs::File::open(&dir).unwrap());
+        let mut names: Vec<String> = symlinks_in(&opened).unwrap().into_iter().map(|n| n.into_string().unwrap()).collect();
+        names.sort();
+        assert_eq!(names, ["dangling", "self", "to-file"]);
+        assert_eq!(readlink_at(&opened, c"to-file").unwrap(), std::path::Path::new("file"));
+        assert_eq!(readlink_at(&opened, c"dangling").unwrap(), std::path::Path::new("/nowhere/at/all"));
+        assert_eq!(readlink_at(&opened, c"file"), Err(libc::EINVAL), "not a link");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

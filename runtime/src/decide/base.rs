@@ -381,13 +381,16 @@ pub fn root_layout(policy: &Policy, binds: &[Bind]) -> (Vec<LayoutDir>, Vec<Layo
     }
     let mut links: Vec<(PathBuf, PathBuf)> = Vec::new();
     for dir in scanned {
-        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
-            if !entry.file_type().is_ok_and(|t| t.is_symlink()) {
+        // Each link read by its name in the directory (one lookup, not the whole path).
+        let Ok(opened) = std::fs::File::open(&dir).map(std::os::fd::OwnedFd::from) else { continue };
+        for name in crate::sys::symlinks_in(&opened).unwrap_or_default() {
+            use std::os::unix::ffi::OsStrExt;
+            let link = dir.join(std::ffi::OsStr::from_bytes(name.to_bytes()));
+            if shown(&link) {
                 continue;
             }
-            let link = entry.path();
-            let Ok(target) = std::fs::read_link(&link) else { continue };
-            if !shown(&link) && ends_in(&target, &dir, &|path| leads_in(&dirs, path)) {
+            let Ok(target) = crate::sys::readlink_at(&opened, &name) else { continue };
+            if ends_in(&target, &dir, &|path| leads_in(&dirs, path)) {
                 make_way(&mut dirs, &dir);
                 links.push((link, target));
             }
