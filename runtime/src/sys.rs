@@ -608,12 +608,14 @@ pub fn readlink_at(dir: &std::os::fd::OwnedFd, name: &std::ffi::CStr) -> Result<
     Ok(std::path::PathBuf::from(std::ffi::OsStr::from_bytes(&buf)))
 }
 
-/// The names of the symbolic links directory `dir` holds. Read with `getdents64` into one
-/// buffer, keeping only the links' names (their type is in each record): std's `read_dir`
+/// The names of the symbolic links directory `dir` holds, and of entries of unknown type (a
+/// filesystem that does not report types: `readlinkat` tells). Read with `getdents64` into
+/// one buffer, keeping only those names (the type is in each record): std's `read_dir`
 /// allocates for every entry, and the start-up scan of a grants-only root lists thousands
 /// (`/usr/bin`) to find a few hundred links.
 pub fn symlinks_in(dir: &std::os::fd::OwnedFd) -> Result<Vec<std::ffi::CString>, i32> {
     use std::os::fd::AsRawFd;
+    const DT_UNKNOWN: u8 = 0;
     const DT_LNK: u8 = 10;
     // struct linux_dirent64: d_ino u64, d_off i64, d_reclen u16, d_type u8, d_name[].
     const NAME_AT: usize = 19;
@@ -636,7 +638,7 @@ pub fn symlinks_in(dir: &std::os::fd::OwnedFd) -> Result<Vec<std::ffi::CString>,
             if len <= NAME_AT || len > record.len() {
                 break; // (the kernel's records are never so; stop rather than misread)
             }
-            if record[18] == DT_LNK {
+            if record[18] == DT_LNK || record[18] == DT_UNKNOWN {
                 if let Ok(name) = std::ffi::CStr::from_bytes_until_nul(&record[NAME_AT..len]) {
                     links.push(name.to_owned());
                 }
@@ -1325,7 +1327,6 @@ pub fn duplicate_onto(fd: std::os::fd::RawFd, target: std::os::fd::RawFd) -> std
     }
     Ok(())
 }
-
 
 #[cfg(test)]
 mod tests {
