@@ -24,7 +24,7 @@
 //! [`oci`] is `trapbox oci`, an OCI runtime with runc's command line for container engines.
 //!
 //! Where the `unsafe` is (each block with a `// SAFETY:` line): [`sys`] (ptrace, wait, guest
-//! memory, credentials, `PROCMAP_QUERY`, fd passing, the fork of a [`Command`]'s monitor), [`launch::launcher`] (the raw calls of the forked
+//! memory, credentials, `PROCMAP_QUERY`, fd passing, directory listings and links read by name, the fork of a [`Command`]'s monitor), [`launch::launcher`] (the raw calls of the forked
 //! children), [`launch::agent`] (init's raw calls as the host's agent, and the request's bytes),
 //! [`perform::agent`] (the reply's bytes), [`launch::mounts`] (init's raw mount calls for the base environment),
 //! [`launch::landlock`] (its three system calls), [`perform::broker`] (the host's
