@@ -61,6 +61,20 @@ int main(int argc, char **argv) {
     /* A NULL path: the kernel reads it (EFAULT), unless utimensat acts on a real dirfd. */
     struct timespec two[2] = {{1000, 0}, {2000, 0}};
     CK("utimes null path", syscall(SYS_utimes, NULL, two));
+    /* Microseconds outside a second are EINVAL, before any conversion: this many would
+     * become 384 ns if multiplied by 1000 in 64 bits. */
+    struct timeval usec_over[2] = { { 0, 0 }, { 5, 1000000 } };
+    struct timeval usec_negative[2] = { { 0, -1 }, { 5, 0 } };
+    struct timeval usec_wraps[2] = { { 0, 0 }, { 5, 18446744073709552L } };
+    CK("utimes usec 1000000", syscall(SYS_utimes, P("f"), usec_over));
+    CK("utimes usec -1", syscall(SYS_utimes, P("f"), usec_negative));
+    CK("utimes usec that wraps as ns", syscall(SYS_utimes, P("f"), usec_wraps));
+    stat(P("f"), &st);
+    FACT("mtime not 5 after refused utimes", st.st_mtim.tv_sec != 5);
+    struct timeval usec_ok[2] = { { 7, 999999 }, { 8, 1 } };
+    CK("utimes usec in range", syscall(SYS_utimes, P("f"), usec_ok));
+    stat(P("f"), &st);
+    CK("utimes mtime ns", st.st_mtim.tv_nsec);
     CK("utimensat cwd null path", syscall(SYS_utimensat, AT_FDCWD, NULL, two, 0));
     CK("utimensat bad fd null path", syscall(SYS_utimensat, 9999, NULL, two, 0));
     /* Both times omitted: nothing to do, and the kernel looks at neither the path nor the

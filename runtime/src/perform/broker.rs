@@ -817,9 +817,12 @@ fn times_of(pid: Pid, number: u64, addr: u64) -> Result<Option<[libc::timespec; 
         }
         nr::UTIMES | nr::FUTIMESAT => {
             let b = read_guest(pid, addr, 32)?; // struct timeval[2]
+            // The kernel refuses microseconds outside a second before it converts them (a
+            // product that overflowed could otherwise land on a valid time).
+            let nanoseconds = |usec: i64| if (0..1_000_000).contains(&usec) { Ok(usec * 1000) } else { Err(libc::EINVAL) };
             [
-                libc::timespec { tv_sec: word(&b, 0), tv_nsec: word(&b, 1) * 1000 },
-                libc::timespec { tv_sec: word(&b, 2), tv_nsec: word(&b, 3) * 1000 },
+                libc::timespec { tv_sec: word(&b, 0), tv_nsec: nanoseconds(word(&b, 1))? },
+                libc::timespec { tv_sec: word(&b, 2), tv_nsec: nanoseconds(word(&b, 3))? },
             ]
         }
         _ => {
